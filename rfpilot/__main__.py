@@ -1,0 +1,3 @@
+from rfpilot.cli import main
+
+main()

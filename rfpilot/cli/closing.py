@@ -1,0 +1,246 @@
+"""`preview resolve|escalate`, `resolve` and `escalate`."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+from rfpilot.cli import output
+from rfpilot.cli.runtime import read_text_arg, run
+
+JSON = typer.Option(False, "--json", help="Print JSON (a stable shape for scripts).")
+SESSION_ARG = typer.Argument(..., help="Session id or unique prefix.")
+
+preview_app = typer.Typer(help="Draft the resolution note or escalation package without posting it.", no_args_is_help=True)
+
+
+def register(app: typer.Typer) -> None:
+    app.add_typer(preview_app, name="preview")
+    app.command("resolve")(resolve)
+    app.command("escalate")(escalate)
+
+
+def _describe(view: dict) -> str:
+    cache = "cache hit" if view["from_cache"] else "freshly drafted"
+    text = f"{view['drafter']} drafter · {cache} · state v{view['state_version']}"
+    if view.get("fallback_reason"):
+        text += f" · {view['fallback_reason']}"
+    return text
+
+
+def _preview(kind: str, session: str, force: bool, as_json: bool) -> None:
+    async def go(ctx):
+        from rfpilot.core.previews import preview
+        from rfpilot.core.sessions import get_session
+        from rfpilot.core.views import preview_view
+
+        row = await get_session(ctx, session)
+        return preview_view(await preview(ctx, row, kind, force=force), row)
+
+    view = run(go)
+    output.emit(view, as_json, lambda: view["markdown"])
+    if not as_json:
+        output.info(_describe(view))
+
+
+FORCE = typer.Option(False, "--force", help="Draft again even when the cache has this state.")
+OFFLINE = typer.Option(False, "--offline", help="Use the offline drafter (no model).")
+
+
+@preview_app.command("resolve")
+def preview_resolve(session: str = SESSION_ARG, force: bool = FORCE, offline: bool = OFFLINE, as_json: bool = JSON) -> None:
+    """The four-section resolution note for the session's current state."""
+    _preview("resolve", session, force, as_json)
+
+
+@preview_app.command("escalate")
+def preview_escalate(session: str = SESSION_ARG, force: bool = FORCE, offline: bool = OFFLINE, as_json: bool = JSON) -> None:
+    """The five-section escalation package for the session's current state."""
+    _preview("escalate", session, force, as_json)
+
+
+def _edit_in_editor(text: str, editor: str | None) -> str:
+    import os
+    import shlex
+    import subprocess
+    import tempfile
+
+    from rfpilot.errors import UsageError
+
+    command = editor or os.environ.get("VISUAL") or os.environ.get("EDITOR") or "vi"
+    fd, path = tempfile.mkstemp(prefix="rfpilot-note-", suffix=".md")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(text + "\n")
+        try:
+            code = subprocess.call([*shlex.split(command), path])
+        except FileNotFoundError:
+            raise UsageError(f"editor not found: {command}", hint="set $EDITOR or `rfpilot config set preview.editor …`") from None
+        if code != 0:
+            raise UsageError(f"the editor exited with status {code}; nothing was posted")
+        return Path(path).read_text(encoding="utf-8")
+    finally:
+        Path(path).unlink(missing_ok=True)
+
+
+def _ask_outcome(fix, action: str) -> tuple[str, str | None]:
+    from rfpilot.core.closing import CHOICE_LABELS, choices_for
+    from rfpilot.core.fixes import NOTES_REQUIRED, normalise_outcome
+
+    choices = choices_for(fix, action)
+    if action == "resolve":
+        output.info(f'Before resolving: did "{fix.title}" work?')
+    else:
+        output.info(f'Before escalating — what happened with the fix? "{fix.title}" is still {fix.status if fix.status != "proposed" else "verifying"}.')
+    labels = {**CHOICE_LABELS, "worked": "It worked" if action == "resolve" else CHOICE_LABELS["worked"]}
+    for n, choice in enumerate(choices, 1):
+        output.info(f"  {n}. {labels[choice]}")
+    while True:
+        answer = output.ask(f"Choose 1–{len(choices)} [1]: ", "1")
+        if answer.isdigit() and 1 <= int(answer) <= len(choices):
+            choice = choices[int(answer) - 1]
+            break
+        output.info("please type one of the numbers")
+    notes = None
+    outcome = normalise_outcome({"never": "dismissed"}.get(choice, choice))
+    if outcome in NOTES_REQUIRED:
+        while not notes:
+            notes = output.ask(f"Notes ({NOTES_REQUIRED[outcome]}): ").strip()
+    return choice, notes
+
+
+def _close(
+    action: str,
+    session: str,
+    yes: bool,
+    edit: bool,
+    markdown_file: Optional[str],
+    summary: Optional[str],
+    fix_outcome: Optional[str],
+    notes: Optional[str],
+    export: Optional[Path],
+    as_json: bool,
+) -> None:
+    from rfpilot.errors import ConflictError, UsageError
+
+    interactive = output.stdin_is_interactive()
+    if not yes and not interactive:
+        raise UsageError(f"not confirmed: add --yes to {action} without being asked (stdin is not a terminal)")
+    given_markdown = read_text_arg(None, markdown_file, "markdown")
+
+    async def go(ctx):
+        from rfpilot.core import closing as svc
+        from rfpilot.core import fixes as fix_service
+        from rfpilot.core.previews import preview
+        from rfpilot.core.sessions import get_session, require_editable
+        from rfpilot.core.views import preview_view
+
+        row = await get_session(ctx, session)
+        await require_editable(ctx, row)
+        svc.check_can_close(row, action)
+        fix = await fix_service.active_fix(ctx, row)
+        waiting = svc.pending_fix_question(fix, action)
+        choice = svc.normalise_choice(fix_outcome) if fix_outcome else None
+        if choice and waiting is None:
+            if fix is None or fix_service.is_terminal(fix):
+                raise ConflictError("--fix-outcome given, but no fix is waiting for an outcome")
+            waiting = fix  # a parked fix on resolve: the engineer settles it explicitly
+        if waiting is not None:
+            implicit = svc.implicit_choice(waiting, action)
+            if choice is None and (yes or not interactive) and implicit == svc.KEEP:
+                output.info(f'"{waiting.title}" stays {waiting.status} (use --fix-outcome to record something else)')
+            elif choice is None and (yes or not interactive) and implicit:
+                choice = implicit
+                output.info(f'"{waiting.title}" was verifying: recorded as worked (use --fix-outcome to say otherwise)')
+            elif choice is None and interactive and not yes:
+                choice, notes_given = _ask_outcome(waiting, action)
+                await svc.record_close_outcome(ctx, row, waiting, choice, notes_given)
+                choice = None  # recorded
+            elif choice is None:
+                raise UsageError(
+                    f'"{waiting.title}" is still {"verifying" if waiting.status == "proposed" else waiting.status}: '
+                    f"say what happened with --fix-outcome failed|worked|partial|pending|never"
+                )
+            if choice is not None:
+                await svc.record_close_outcome(ctx, row, waiting, choice, notes)
+        elif notes and not fix_outcome:
+            raise UsageError("--notes goes with --fix-outcome")
+        if given_markdown is not None:
+            markdown, drafted = given_markdown, None
+        else:
+            prev = await preview(ctx, row, action)
+            markdown, drafted = prev.markdown, preview_view(prev, row)
+            output.info(_describe(drafted))
+        if edit:
+            markdown = _edit_in_editor(markdown, ctx.settings.get("preview.editor") if ctx.settings else None)
+        markdown = svc.clean_markdown(markdown)
+        if not yes:
+            output.data(markdown)
+            verb = "Resolve" if action == "resolve" else "Escalate"
+            if not output.confirm(f"{verb} session {row.id[:8]} with this note?"):
+                raise UsageError(f"not {action}d; nothing was posted")
+        closer = svc.resolve_session if action == "resolve" else svc.escalate_session
+        kwargs = {"summary": summary} if action == "resolve" else {"reason": summary}
+        result = await closer(ctx, row, markdown, export_path=export, **kwargs)
+        return {
+            "session_id": row.id,
+            "outcome": result.outcome,
+            "session_status": result.session_status,
+            "summary": result.summary,
+            "markdown": result.markdown,
+            "drafter": drafted["drafter"] if drafted else "engineer",
+            "from_cache": drafted["from_cache"] if drafted else False,
+            "external_id": result.external_id,
+            "posted_at": result.posted_at,
+            "exported_to": str(result.exported_to) if result.exported_to else None,
+        }
+
+    data = run(go)
+    output.emit(data, as_json, lambda: data["outcome"])
+    if not as_json:
+        where = "local only: no PSA ticket linked" if data["outcome"].endswith("_local") else "posted"
+        output.info(f"session {data['session_id'][:8]} {data['session_status']} ({where})")
+        if data["exported_to"]:
+            output.info(f"wrote {data['exported_to']}")
+
+
+YES = typer.Option(False, "--yes", "-y", help="Do not ask; post the (drafted or given) note.")
+EDIT = typer.Option(False, "--edit", help="Edit the note in $EDITOR first.")
+MD_FILE = typer.Option(None, "--markdown-file", help="Post this file instead of the drafted note ('-' for stdin).")
+FIX_OUTCOME = typer.Option(None, "--fix-outcome", help="What happened with a fix still verifying: worked|failed|partial|pending|never.")
+NOTES = typer.Option(None, "--notes", help="Notes for --fix-outcome partial or pending.")
+EXPORT = typer.Option(None, "--export", help="Also write the note to this Markdown file.")
+
+
+def resolve(
+    session: str = SESSION_ARG,
+    yes: bool = YES,
+    edit: bool = EDIT,
+    markdown_file: Optional[str] = MD_FILE,
+    summary: Optional[str] = typer.Option(None, "--summary", help="One-line summary for listings (default: the Problem's first sentence)."),
+    fix_outcome: Optional[str] = FIX_OUTCOME,
+    notes: Optional[str] = NOTES,
+    export: Optional[Path] = EXPORT,
+    offline: bool = OFFLINE,
+    as_json: bool = JSON,
+) -> None:
+    """Resolve a session with its four-section resolution note."""
+    _close("resolve", session, yes, edit, markdown_file, summary, fix_outcome, notes, export, as_json)
+
+
+def escalate(
+    session: str = SESSION_ARG,
+    yes: bool = YES,
+    edit: bool = EDIT,
+    markdown_file: Optional[str] = MD_FILE,
+    reason: Optional[str] = typer.Option(None, "--reason", help="One-line reason for listings (default: the Problem's first sentence)."),
+    fix_outcome: Optional[str] = FIX_OUTCOME,
+    notes: Optional[str] = NOTES,
+    export: Optional[Path] = EXPORT,
+    offline: bool = OFFLINE,
+    as_json: bool = JSON,
+) -> None:
+    """Escalate a session with its five-section escalation package."""
+    _close("escalate", session, yes, edit, markdown_file, reason, fix_outcome, notes, export, as_json)

@@ -1,0 +1,371 @@
+"""`lane …` (questions and diagnostic checks) and `fix …` (the suggested fix)."""
+
+from __future__ import annotations
+
+import json
+from typing import Optional
+
+import typer
+
+from rfpilot.cli import output
+from rfpilot.cli.runtime import read_text_arg, run
+
+JSON = typer.Option(False, "--json", help="Print JSON (a stable shape for scripts).")
+SESSION_ARG = typer.Argument(..., help="Session id or unique prefix.")
+FIX_OPT = typer.Option(None, "--fix", help="Fix id or prefix (default: the active fix).")
+
+lane_app = typer.Typer(help="Questions and diagnostic checks on the task lane.", no_args_is_help=True)
+fix_app = typer.Typer(help="The suggested fix: suggest, apply, record the outcome, decide the script path.", no_args_is_help=True)
+
+
+def register(app: typer.Typer) -> None:
+    app.add_typer(lane_app, name="lane")
+    app.add_typer(fix_app, name="fix")
+
+
+# --- lane ----------------------------------------------------------------
+
+
+def _item_text(view: dict) -> str:
+    kind = "Q" if view["kind"] == "question" else "C"
+    line = f"{view['id'][:8]}  {kind} [{view['state']}] {view['text']}"
+    if view.get("command"):
+        line += f"\n          $ {view['command']}"
+    if view.get("response"):
+        line += "\n          → " + view["response"].strip().replace("\n", "\n            ")
+    return line
+
+
+@lane_app.command("list")
+def lane_list(session: str = SESSION_ARG, as_json: bool = JSON) -> None:
+    """Questions and checks with their ids and state."""
+
+    async def go(ctx):
+        from rfpilot.core import lane as svc
+        from rfpilot.core.sessions import get_session
+        from rfpilot.core.views import lane_item_view
+
+        row = await get_session(ctx, session)
+        items = await svc.list_items(ctx, row)
+        return {"items": [lane_item_view(i) for i in items], "counts": svc.counts(items).__dict__}
+
+    data = run(go)
+
+    def human() -> str:
+        c = data["counts"]
+        q = [_item_text(v) for v in data["items"] if v["kind"] == "question"]
+        k = [_item_text(v) for v in data["items"] if v["kind"] == "check"]
+        return "\n".join(
+            [f"Questions · {c['questions_unanswered']} unanswered", *(q or ["(none)"]), "",
+             f"Diagnostic checks · {c['checks_run']} / {c['checks_total']} run", *(k or ["(none)"])]
+        )
+
+    output.emit(data, as_json, human)
+
+
+async def _add(ctx, session: str, kind: str, text: str, **kw):
+    from rfpilot.core import lane as svc
+    from rfpilot.core.sessions import get_session
+    from rfpilot.core.views import lane_item_view
+
+    row = await get_session(ctx, session)
+    return lane_item_view(await svc.add_item(ctx, row, kind, text, **kw))
+
+
+@lane_app.command("ask")
+def lane_ask(
+    session: str = SESSION_ARG,
+    text: str = typer.Argument(..., help="The question."),
+    why: Optional[str] = typer.Option(None, "--why", help="Why the answer matters."),
+    as_json: bool = JSON,
+) -> None:
+    """Add a question to the lane. Prints its id."""
+    view = run(lambda ctx: _add(ctx, session, "question", text, detail=why))
+    output.emit(view, as_json, lambda: view["id"])
+
+
+@lane_app.command("check")
+def lane_check(
+    session: str = SESSION_ARG,
+    label: str = typer.Argument(..., help="Short label of the diagnostic check."),
+    command: Optional[str] = typer.Option(None, "--command", "-c", help="The command to run (omit for GUI steps)."),
+    why: Optional[str] = typer.Option(None, "--why", help="What the output reveals."),
+    as_json: bool = JSON,
+) -> None:
+    """Add a diagnostic check to the lane. Prints its id."""
+    view = run(lambda ctx: _add(ctx, session, "check", label, command=command, detail=why))
+    output.emit(view, as_json, lambda: view["id"])
+
+
+def _promote_arg(promote: bool, fact: str | None) -> str | bool | None:
+    return fact if fact is not None else (True if promote else None)
+
+
+async def _respond(ctx, session: str, ref: str, kind: str, method: str, text, promote, summary):
+    from rfpilot.core import lane as svc
+    from rfpilot.core.sessions import get_session
+    from rfpilot.core.views import fact_view, lane_item_view
+
+    row = await get_session(ctx, session)
+    item = await svc.get_item(ctx, row, ref, kind)
+    result = await getattr(svc, method)(ctx, row, item, text, promote=promote, summary=summary)
+    return {"item": lane_item_view(result.item), "fact": fact_view(result.fact) if result.fact else None}
+
+
+def _respond_out(data: dict, as_json: bool) -> None:
+    output.emit(data, as_json, lambda: _item_text(data["item"]))
+    if not as_json and data["fact"]:
+        output.info(f"promoted to What we know: {data['fact']['text']} ({data['fact']['id'][:8]})")
+
+
+PROMOTE = typer.Option(False, "--promote", help="Also record it in What we know (as given).")
+FACT = typer.Option(None, "--fact", help="Record this sentence in What we know instead of the raw text.")
+SUMMARY = typer.Option(None, "--summary", help="3–7 words on what the fact rules in or out.")
+
+
+@lane_app.command("answer")
+def lane_answer(
+    session: str = SESSION_ARG,
+    item: str = typer.Argument(..., help="Question id or prefix."),
+    answer: str = typer.Argument(..., help="The answer."),
+    promote: bool = PROMOTE,
+    fact: Optional[str] = FACT,
+    summary: Optional[str] = SUMMARY,
+    as_json: bool = JSON,
+) -> None:
+    """Answer a question (optionally promoting the answer to a fact)."""
+    data = run(lambda ctx: _respond(ctx, session, item, "question", "answer_question", answer, _promote_arg(promote, fact), summary))
+    _respond_out(data, as_json)
+
+
+@lane_app.command("ran")
+def lane_ran(
+    session: str = SESSION_ARG,
+    item: str = typer.Argument(..., help="Check id or prefix."),
+    out: Optional[str] = typer.Option(None, "--output", "-o", help="The output you saw."),
+    out_file: Optional[str] = typer.Option(None, "--output-file", help="Read the output from a file ('-' for stdin)."),
+    promote: bool = PROMOTE,
+    fact: Optional[str] = FACT,
+    summary: Optional[str] = SUMMARY,
+    as_json: bool = JSON,
+) -> None:
+    """Mark a check run, with its output (optionally promoting a finding to a fact)."""
+    text = read_text_arg(out, out_file, "output")
+    data = run(lambda ctx: _respond(ctx, session, item, "check", "mark_run", text, _promote_arg(promote, fact), summary))
+    _respond_out(data, as_json)
+
+
+@lane_app.command("skip")
+def lane_skip(
+    session: str = SESSION_ARG,
+    item: str = typer.Argument(..., help="Question or check id or prefix."),
+    as_json: bool = JSON,
+) -> None:
+    """Skip a question or check."""
+
+    async def go(ctx):
+        from rfpilot.core import lane as svc
+        from rfpilot.core.sessions import get_session
+        from rfpilot.core.views import lane_item_view
+
+        row = await get_session(ctx, session)
+        return lane_item_view(await svc.skip_item(ctx, row, await svc.get_item(ctx, row, item)))
+
+    view = run(go)
+    output.emit(view, as_json, lambda: _item_text(view))
+
+
+# --- fix -----------------------------------------------------------------
+
+BANNER_TEXT = {
+    "none": "no fix waiting on you",
+    "proposed": "Proposed — apply it (fix decide / fix apply) or dismiss it",
+    "verifying": "Verifying — did it work? (fix outcome worked|failed|partial|pending)",
+    "nudge": "Verifying for a while — did it work? (fix outcome …)",
+    "partial": "Partially applied · parked — finish it, or record worked/failed",
+    "pending": "Waiting to verify — record worked/failed when you know",
+    "ai_confirming": "The AI thinks it has an outcome — confirm or reject it",
+}
+
+
+def _fix_text(view: dict, banner: str | None = None) -> str:
+    lines = [f"{view['title']}", f"  id          {view['id']}", f"  confidence  {view['confidence_pct']}%",
+             f"  status      {view['status']}" + ("" if view["active"] else " (superseded)")]
+    if view["description"]:
+        lines.append(f"  why         {view['description']}")
+    if view["user_decision"]:
+        lines.append(f"  decision    {view['user_decision']}")
+    for key, label in (("applied_at", "applied"), ("verified_at", "verified"), ("partial_notes", "partial"),
+                       ("failure_reason", "failed"), ("pending_reason", "waiting on")):
+        if view[key]:
+            lines.append(f"  {label:<11} {view[key]}")
+    if view["script_template_slug"]:
+        lines.append(f"  template    {view['script_template_slug']}")
+    if view["ai_drafted_script"]:
+        lines += ["  script", *[f"    {ln}" for ln in view["ai_drafted_script"].splitlines()]]
+    if banner:
+        lines.append(f"  banner      {BANNER_TEXT.get(banner, banner)}")
+    return "\n".join(lines)
+
+
+async def _fix_result(ctx, row, fix) -> dict:
+    from rfpilot.core import fixes as svc
+    from rfpilot.core.views import fix_view
+
+    mode, _ = await svc.banner_state(ctx, row)
+    return {**fix_view(fix), "banner": mode if svc.is_active(fix) else "none", "state_version": row.state_version}
+
+
+def _fix_out(data: dict, as_json: bool) -> None:
+    output.emit(data, as_json, lambda: _fix_text(data, data.get("banner")))
+
+
+@fix_app.command("suggest")
+def fix_suggest(
+    session: str = SESSION_ARG,
+    title: str = typer.Argument(..., help="Short imperative summary of the fix."),
+    confidence: int = typer.Option(..., "--confidence", "-c", help="How sure you are, 0–100."),
+    description: str = typer.Option("", "--description", "-d", help="Root cause and how the fix resolves it."),
+    script_file: Optional[str] = typer.Option(None, "--script", help="The script that applies it (file, or '-' for stdin)."),
+    params: Optional[str] = typer.Option(None, "--params", help="Suggested parameter values as a JSON object."),
+    template: Optional[str] = typer.Option(None, "--template", help="Slug of a script template that applies it."),
+    as_json: bool = JSON,
+) -> None:
+    """Record a suggested fix by hand (it supersedes the active one)."""
+    from rfpilot.errors import UsageError
+
+    script = read_text_arg(None, script_file, "script")
+    parameters = None
+    if params is not None:
+        try:
+            parameters = json.loads(params)
+        except json.JSONDecodeError as exc:
+            raise UsageError(f"--params is not valid JSON: {exc.msg}") from None
+
+    async def go(ctx):
+        from rfpilot.core import fixes as svc
+        from rfpilot.core.sessions import get_session
+
+        row = await get_session(ctx, session)
+        fix = await svc.suggest_fix(ctx, row, title, description=description, confidence=confidence,
+                                    origin="engineer", script=script, parameters=parameters, template_slug=template)
+        return await _fix_result(ctx, row, fix)
+
+    _fix_out(run(go), as_json)
+
+
+@fix_app.command("show")
+def fix_show(
+    session: str = SESSION_ARG,
+    show_all: bool = typer.Option(False, "--all", help="Every fix of the session, superseded ones too."),
+    as_json: bool = JSON,
+) -> None:
+    """The active fix and what the proposal banner would offer."""
+
+    async def go(ctx):
+        from rfpilot.core import fixes as svc
+        from rfpilot.core.sessions import get_session
+        from rfpilot.core.views import fix_view
+
+        row = await get_session(ctx, session)
+        if show_all:
+            return {"fixes": [fix_view(f) for f in await svc.list_fixes(ctx, row)]}
+        mode, fix = await svc.banner_state(ctx, row)
+        return {"fix": fix_view(fix) if fix else None, "banner": mode}
+
+    data = run(go)
+
+    def human() -> str:
+        if show_all:
+            return "\n\n".join(_fix_text(v) for v in data["fixes"]) or "(no fixes in this session)"
+        if data["fix"] is None:
+            return "(no active suggested fix)"
+        return _fix_text(data["fix"], data["banner"])
+
+    output.emit(data, as_json, human)
+
+
+async def _with_fix(ctx, session: str, fix_ref: str | None):
+    from rfpilot.core import fixes as svc
+    from rfpilot.core.sessions import get_session
+
+    row = await get_session(ctx, session)
+    return row, await svc.get_fix(ctx, row, fix_ref)
+
+
+@fix_app.command("apply")
+def fix_apply(session: str = SESSION_ARG, fix: Optional[str] = FIX_OPT, as_json: bool = JSON) -> None:
+    """Say you ran the fix ("I ran this"): it moves to verifying."""
+
+    async def go(ctx):
+        from rfpilot.core import fixes as svc
+
+        row, target = await _with_fix(ctx, session, fix)
+        changed = await svc.apply_fix(ctx, row, target)
+        return {**await _fix_result(ctx, row, target), "changed": changed}
+
+    data = run(go)
+    _fix_out(data, as_json)
+    if not as_json and not data["changed"]:
+        output.info("already applied; nothing changed")
+
+
+@fix_app.command("outcome")
+def fix_outcome(
+    session: str = SESSION_ARG,
+    outcome: str = typer.Argument(..., help="applied_success|applied_failed|applied_partial|applied_pending|dismissed "
+                                           "(or worked, failed, partial, pending, never)."),
+    notes: Optional[str] = typer.Option(None, "--notes", "-n", help="Required for partial (what is left) and pending (what you wait on)."),
+    fix: Optional[str] = FIX_OPT,
+    as_json: bool = JSON,
+) -> None:
+    """Record whether the fix worked."""
+
+    async def go(ctx):
+        from rfpilot.core import fixes as svc
+
+        row, target = await _with_fix(ctx, session, fix)
+        await svc.record_outcome(ctx, row, target, outcome, notes)
+        return await _fix_result(ctx, row, target)
+
+    _fix_out(run(go), as_json)
+
+
+@fix_app.command("finish")
+def fix_finish(session: str = SESSION_ARG, fix: Optional[str] = FIX_OPT, as_json: bool = JSON) -> None:
+    """Finish a partial or pending fix: back to verifying."""
+
+    async def go(ctx):
+        from rfpilot.core import fixes as svc
+
+        row, target = await _with_fix(ctx, session, fix)
+        await svc.finish_fix(ctx, row, target)
+        return await _fix_result(ctx, row, target)
+
+    _fix_out(run(go), as_json)
+
+
+@fix_app.command("decide")
+def fix_decide(
+    session: str = SESSION_ARG,
+    decision: str = typer.Argument(..., help="one_off | draft_template | build_template | dismissed"),
+    script_file: Optional[str] = typer.Option(None, "--script", help="The script as you ran it (file, or '-' for stdin)."),
+    fix: Optional[str] = FIX_OPT,
+    as_json: bool = JSON,
+) -> None:
+    """Choose the script path: run as one-off, run and templatize after resolve, build a template now, or dismiss."""
+    edited = read_text_arg(None, script_file, "script")
+
+    async def go(ctx):
+        from rfpilot.core import fixes as svc
+
+        row, target = await _with_fix(ctx, session, fix)
+        result = await svc.decide(ctx, row, target, decision, edited_script=edited)
+        return {**await _fix_result(ctx, row, target),
+                "rendered_script": result.rendered_script,
+                "draft_template_id": result.draft_template.id if result.draft_template else None}
+
+    data = run(go)
+    _fix_out(data, as_json)
+    if not as_json and data["draft_template_id"]:
+        output.info(f"queued draft template {data['draft_template_id'][:8]} for review after resolve")

@@ -1,0 +1,77 @@
+"""The one place the CLI writes: data to stdout, diagnostics to stderr.
+
+Nothing here imports SQLAlchemy, Textual or an SDK: `rfpilot --help` loads it.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Callable, Sequence
+from typing import Any
+
+
+def data(text: str) -> None:
+    """Data for scripts and pipes: stdout only."""
+    sys.stdout.write(text if text.endswith("\n") else text + "\n")
+    sys.stdout.flush()
+
+
+def info(text: str) -> None:
+    """Anything meant for the person at the terminal: stderr."""
+    sys.stderr.write(text if text.endswith("\n") else text + "\n")
+    sys.stderr.flush()
+
+
+def emit(payload: Any, as_json: bool, human: Callable[[], str | None]) -> None:
+    if as_json:
+        data(json.dumps(payload, indent=2, ensure_ascii=False, sort_keys=False, default=str))
+        return
+    text = human()
+    if text:
+        data(text)
+
+
+def table(headers: Sequence[str], rows: Sequence[Sequence[Any]], *, max_last: int | None = None) -> str:
+    """A plain aligned table (stable, no colour, no terminal-width magic)."""
+    cells = [[("" if v is None else str(v)) for v in row] for row in rows]
+    widths = [len(h) for h in headers]
+    for row in cells:
+        for i, value in enumerate(row[:-1]):
+            widths[i] = max(widths[i], len(value))
+    lines = []
+    for row in [list(headers), *cells]:
+        parts = [value.ljust(widths[i]) for i, value in enumerate(row[:-1])]
+        last = row[-1]
+        if max_last and len(last) > max_last:
+            last = last[: max_last - 1] + "…"
+        parts.append(last)
+        lines.append("  ".join(parts).rstrip())
+    return "\n".join(lines)
+
+
+def stdin_is_interactive() -> bool:
+    try:
+        return sys.stdin.isatty()
+    except (AttributeError, ValueError):
+        return False
+
+
+def ask(prompt: str, default: str | None = None) -> str:
+    """Read one line from the terminal; the prompt goes to stderr."""
+    sys.stderr.write(prompt)
+    sys.stderr.flush()
+    line = sys.stdin.readline()
+    if not line:
+        raise EOFError
+    answer = line.strip()
+    return answer if answer or default is None else default
+
+
+def confirm(prompt: str, default: bool = False) -> bool:
+    suffix = " [Y/n] " if default else " [y/N] "
+    try:
+        answer = ask(prompt + suffix, "y" if default else "n").lower()
+    except EOFError:
+        return False
+    return answer in ("y", "yes")

@@ -1,0 +1,47 @@
+"""Running a core coroutine from a synchronous Typer command."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING, TypeVar
+
+if TYPE_CHECKING:
+    from rfpilot.core.context import Ctx
+
+T = TypeVar("T")
+
+
+def run(fn: Callable[[Ctx], Awaitable[T]]) -> T:
+    """Open the configured store, run ``fn`` with a Ctx, close the store."""
+
+    async def go() -> T:
+        from rfpilot.config import load_settings
+        from rfpilot.core.context import open_context
+
+        async with open_context(load_settings()) as ctx:
+            return await fn(ctx)
+
+    return asyncio.run(go())
+
+
+def read_text_arg(value: str | None, file: str | None, what: str) -> str | None:
+    """A text given inline, from a file, or from stdin when the file is '-'."""
+    import sys
+    from pathlib import Path
+
+    from rfpilot.errors import UsageError
+
+    if value is not None and file is not None:
+        raise UsageError(f"give the {what} inline or as a file, not both")
+    if file is None:
+        return value
+    if file == "-":
+        return sys.stdin.read()
+    path = Path(file).expanduser()
+    try:
+        return path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise UsageError(f"{what} file not found: {path}") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise UsageError(f"cannot read {what} file {path}: {exc}") from None

@@ -1,0 +1,373 @@
+"""`new`, `sessions …` and `facts …`."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+from rfpilot.cli import output
+from rfpilot.cli.runtime import run
+
+JSON = typer.Option(False, "--json", help="Print JSON (a stable shape for scripts).")
+
+sessions_app = typer.Typer(help="List, show, export, pause, reopen and abandon sessions.", no_args_is_help=True)
+facts_app = typer.Typer(help='"What we know": list, add, edit and remove facts.', no_args_is_help=True)
+
+STATUS_DOT = {"active": "●", "paused": "◐", "escalated": "▲", "resolved": "✓", "abandoned": "✗"}
+
+
+def register(app: typer.Typer) -> None:
+    app.command("new")(new)
+    app.add_typer(sessions_app, name="sessions")
+    app.add_typer(facts_app, name="facts")
+
+
+def new(
+    text: Optional[str] = typer.Argument(None, help="What the problem is, in the engineer's words."),
+    title: Optional[str] = typer.Option(None, "--title", help="Title (default: the first sentence of TEXT)."),
+    client: Optional[str] = typer.Option(None, "--client", help="The client (company) the ticket is for."),
+    as_json: bool = JSON,
+) -> None:
+    """Start a troubleshooting session. Prints the new session's id."""
+
+    async def go(ctx):
+        from rfpilot.core.sessions import create_session
+        from rfpilot.core.views import session_view
+
+        session = await create_session(ctx, text, title=title, client=client)
+        return session, session_view(session, ctx.now())
+
+    session, view = run(go)
+    output.emit(view, as_json, lambda: session.id)
+    if not as_json:
+        output.info(f"created session {session.id[:8]}: {session.title or '(untitled)'}")
+
+
+def _session_row(view: dict, now_age: str) -> list:
+    return [
+        view["id"][:8],
+        f"{STATUS_DOT.get(view['status'], ' ')} {view['status']}",
+        view["ticket_ref"] or "",
+        view["client"] or "",
+        now_age,
+        view["title"] or "(untitled)",
+    ]
+
+
+@sessions_app.command("list")
+def sessions_list(
+    status: Optional[list[str]] = typer.Option(None, "--status", "-s", help="Only these statuses (repeatable)."),
+    mine: bool = typer.Option(False, "--mine", help="Only sessions you own."),
+    limit: int = typer.Option(50, "--limit", min=1, max=10_000, help="At most this many, newest activity first."),
+    as_json: bool = JSON,
+) -> None:
+    """Sessions, most recent activity first: Active (open) then Recent (closed)."""
+
+    async def go(ctx):
+        from rfpilot.core.sessions import list_sessions
+        from rfpilot.core.text import age
+        from rfpilot.core.views import session_view
+
+        rows = await list_sessions(ctx, statuses=tuple(status) if status else None, limit=limit, mine=mine)
+        now = ctx.now()
+        return [(session_view(s, now), age(s.updated_at, now)) for s in rows]
+
+    rows = run(go)
+
+    def human() -> str:
+        if not rows:
+            return "no sessions yet — start one with: rfpilot new \"<what is wrong>\""
+        open_rows = [r for r in rows if r[0]["status"] in ("active", "paused", "escalated")]
+        closed_rows = [r for r in rows if r not in open_rows]
+        parts = []
+        headers = ("ID", "STATUS", "TICKET", "CLIENT", "AGE", "TITLE")
+        if open_rows:
+            parts.append("Active\n" + output.table(headers, [_session_row(v, a) for v, a in open_rows]))
+        if closed_rows:
+            parts.append("Recent\n" + output.table(headers, [_session_row(v, a) for v, a in closed_rows]))
+        return "\n\n".join(parts)
+
+    output.emit([v for v, _ in rows], as_json, human)
+
+
+def _show_text(data: dict) -> str:
+    from rfpilot.core.text import duration
+
+    s = data["session"]
+    lines = [
+        f"{s['title'] or '(untitled)'}",
+        f"  id        {s['id']}",
+        f"  status    {STATUS_DOT.get(s['status'], '')} {s['status']}",
+    ]
+    if s["client"]:
+        lines.append(f"  client    {s['client']}")
+    if s["ticket_ref"]:
+        lines.append(f"  ticket    {s['ticket_ref']}")
+    lines.append(f"  time      active {duration(s['active_seconds'])} · parked {duration(s['parked_seconds'])}")
+    lines.append(f"  state     v{s['state_version']}")
+    if s["intake_text"]:
+        lines += ["", "Problem", *[f"  {ln}" for ln in s["intake_text"].splitlines()]]
+    facts = data["facts"]
+    lines += ["", f"What we know · {len(facts)}"]
+    lines += [f"  {f['id'][:8]}  {f['text']}  ({f['provenance']})" for f in facts] or ["  (nothing yet)"]
+    counts = data["lane_counts"]
+    lines += ["", f"Questions · {counts['questions_unanswered']} unanswered"]
+    lines += [_lane_line(i) for i in data["lane"] if i["kind"] == "question"] or ["  (none)"]
+    lines += ["", f"Diagnostic checks · {counts['checks_run']} / {counts['checks_total']} run"]
+    lines += [_lane_line(i) for i in data["lane"] if i["kind"] == "check"] or ["  (none)"]
+    lines += ["", "Suggested fix"]
+    fix = data["active_fix"]
+    if fix:
+        lines.append(f"  {fix['id'][:8]}  {fix['title']} — {fix['confidence_pct']}% · {fix['status']} · banner: {data['banner']}")
+    else:
+        lines.append("  (none)")
+    for key, label in (("resolution_note", "Resolution note"), ("escalation_package", "Escalation package")):
+        if data.get(key):
+            lines += ["", label, *[f"  {ln}" for ln in data[key].splitlines()]]
+    return "\n".join(lines)
+
+
+def _lane_line(item: dict) -> str:
+    mark = {"open": "○", "answered": "●", "skipped": "–", "run": "●"}[item["state"]]
+    line = f"  {mark} {item['id'][:8]}  {item['text']}"
+    if item.get("command"):
+        line += f"\n      $ {item['command'].splitlines()[0]}"
+    if item.get("response"):
+        first = item["response"].strip().splitlines()[0] if item["response"].strip() else ""
+        line += f"\n      → {first}"
+    return line
+
+
+async def session_details(ctx, session) -> dict:
+    from rfpilot.core import facts as fact_service
+    from rfpilot.core import fixes as fix_service
+    from rfpilot.core import lane as lane_service
+    from rfpilot.core.views import fact_view, fix_view, lane_item_view, session_view
+
+    items = await lane_service.list_items(ctx, session)
+    by_id = {i.id: i for i in items}
+    facts = await fact_service.list_facts(ctx, session)
+    mode, fix = await fix_service.banner_state(ctx, session)
+    counts = lane_service.counts(items)
+    return {
+        "session": session_view(session, ctx.now()),
+        "facts": [
+            {**fact_view(f), "provenance": fact_service.provenance(f, by_id.get(f.source_ref or ""))} for f in facts
+        ],
+        "lane": [lane_item_view(i) for i in items],
+        "lane_counts": counts.__dict__,
+        "active_fix": fix_view(fix) if fix else None,
+        "banner": mode,
+        "resolution_note": session.resolution_note_markdown,
+        "escalation_package": session.escalation_package_markdown,
+    }
+
+
+@sessions_app.command("show")
+def sessions_show(session: str = typer.Argument(..., help="Session id or unique prefix."), as_json: bool = JSON) -> None:
+    """A session's state: facts, questions, checks, the suggested fix, notes."""
+
+    async def go(ctx):
+        from rfpilot.core.sessions import get_session
+
+        return await session_details(ctx, await get_session(ctx, session))
+
+    data = run(go)
+    output.emit(data, as_json, lambda: _show_text(data))
+
+
+@sessions_app.command("export")
+def sessions_export(
+    session: str = typer.Argument(..., help="Session id or unique prefix."),
+    fmt: str = typer.Option("md", "--format", "-f", help="md or json."),
+    out: Optional[Path] = typer.Option(None, "--output", "-o", help="Write to this file instead of stdout."),
+) -> None:
+    """Export a whole session as Markdown or JSON."""
+    from rfpilot.errors import UsageError
+
+    if fmt not in ("md", "json"):
+        raise UsageError(f"unknown export format {fmt!r}", hint="md or json")
+
+    async def go(ctx):
+        from rfpilot.core.export import export_data
+        from rfpilot.core.sessions import get_session
+
+        return await export_data(ctx, await get_session(ctx, session))
+
+    data = run(go)
+    if fmt == "json":
+        import json
+
+        text = json.dumps(data, indent=2, ensure_ascii=False)
+    else:
+        from rfpilot.core.export import export_markdown
+
+        text = export_markdown(data)
+    if out is None:
+        output.data(text)
+    else:
+        out.expanduser().write_text(text if text.endswith("\n") else text + "\n", encoding="utf-8")
+        output.info(f"wrote {out}")
+
+
+async def _change_status(ctx, ref: str, fn_name: str, *args):
+    from rfpilot.core import sessions as svc
+    from rfpilot.core.views import session_view
+
+    row = await svc.get_session(ctx, ref)
+    row = await getattr(svc, fn_name)(ctx, row, *args)
+    return session_view(row, ctx.now())
+
+
+def _status_out(view: dict, as_json: bool) -> None:
+    output.emit(view, as_json, lambda: f"{view['id'][:8]} is now {view['status']}")
+
+
+SESSION_ARG = typer.Argument(..., help="Session id or unique prefix.")
+
+
+@sessions_app.command("pause")
+def sessions_pause(session: str = SESSION_ARG, as_json: bool = JSON) -> None:
+    """Pause a session (sending a message or `resume` makes it active again)."""
+    _status_out(run(lambda ctx: _change_status(ctx, session, "pause_session")), as_json)
+
+
+@sessions_app.command("resume")
+def sessions_resume(session: str = SESSION_ARG, as_json: bool = JSON) -> None:
+    """Make a paused session active again."""
+    _status_out(run(lambda ctx: _change_status(ctx, session, "resume_session")), as_json)
+
+
+@sessions_app.command("reopen")
+def sessions_reopen(session: str = SESSION_ARG, as_json: bool = JSON) -> None:
+    """Reopen a resolved or abandoned session."""
+    _status_out(run(lambda ctx: _change_status(ctx, session, "reopen_session")), as_json)
+
+
+@sessions_app.command("abandon")
+def sessions_abandon(
+    session: str = SESSION_ARG,
+    reason: Optional[str] = typer.Option(None, "--reason", help="Why it is closed without a resolution."),
+    as_json: bool = JSON,
+) -> None:
+    """Close a session without resolving it."""
+    _status_out(run(lambda ctx: _change_status(ctx, session, "abandon_session", reason)), as_json)
+
+
+@sessions_app.command("rename")
+def sessions_rename(
+    session: str = typer.Argument(..., help="Session id or unique prefix."),
+    title: str = typer.Argument(..., help="The new title."),
+    as_json: bool = JSON,
+) -> None:
+    """Change a session's title."""
+
+    async def go(ctx):
+        from rfpilot.core import sessions as svc
+        from rfpilot.core.views import session_view
+
+        row = await svc.rename_session(ctx, await svc.get_session(ctx, session), title)
+        return session_view(row, ctx.now())
+
+    view = run(go)
+    output.emit(view, as_json, lambda: f"{view['id'][:8]}: {view['title']}")
+
+
+# --- facts ---------------------------------------------------------------
+
+
+def _fact_line(view: dict) -> str:
+    return f"{view['id'][:8]}  {view['text']}  ({view['provenance']})"
+
+
+async def _fact_out(ctx, session, fact) -> dict:
+    from rfpilot.core import facts as fact_service
+    from rfpilot.core.views import fact_view
+    from rfpilot.db.models import LaneItem
+
+    item = await ctx.db.get(LaneItem, fact.source_ref) if fact.source_ref else None
+    return {**fact_view(fact), "provenance": fact_service.provenance(fact, item), "state_version": session.state_version}
+
+
+@facts_app.command("list")
+def facts_list(session: str = typer.Argument(..., help="Session id or unique prefix."), as_json: bool = JSON) -> None:
+    """The session's facts, oldest first, with provenance."""
+
+    async def go(ctx):
+        from rfpilot.core import facts as fact_service
+        from rfpilot.core.sessions import get_session
+
+        row = await get_session(ctx, session)
+        return [await _fact_out(ctx, row, f) for f in await fact_service.list_facts(ctx, row)]
+
+    views = run(go)
+    output.emit(views, as_json, lambda: "\n".join(_fact_line(v) for v in views) or "(no facts yet)")
+
+
+@facts_app.command("add")
+def facts_add(
+    session: str = typer.Argument(..., help="Session id or unique prefix."),
+    text: str = typer.Argument(..., help="The fact, as a short past-tense sentence."),
+    summary: Optional[str] = typer.Option(None, "--summary", help="3–7 words on what it rules in or out."),
+    as_json: bool = JSON,
+) -> None:
+    """Add your own note to What we know."""
+
+    async def go(ctx):
+        from rfpilot.core import facts as fact_service
+        from rfpilot.core.sessions import get_session
+
+        row = await get_session(ctx, session)
+        fact = await fact_service.add_note(ctx, row, text, summary=summary)
+        return await _fact_out(ctx, row, fact)
+
+    view = run(go)
+    output.emit(view, as_json, lambda: view["id"])
+
+
+@facts_app.command("edit")
+def facts_edit(
+    session: str = typer.Argument(..., help="Session id or unique prefix."),
+    fact: str = typer.Argument(..., help="Fact id or unique prefix."),
+    text: Optional[str] = typer.Option(None, "--text", help="New text."),
+    summary: Optional[str] = typer.Option(None, "--summary", help="New provenance summary."),
+    as_json: bool = JSON,
+) -> None:
+    """Edit a note or an AI synthesis (facts from questions and checks are read-only)."""
+
+    async def go(ctx):
+        from rfpilot.core import facts as fact_service
+        from rfpilot.core.sessions import get_session
+
+        row = await get_session(ctx, session)
+        target = await fact_service.get_fact(ctx, row, fact)
+        updated = await fact_service.update_fact(ctx, row, target, text=text, summary=summary)
+        return await _fact_out(ctx, row, updated)
+
+    view = run(go)
+    output.emit(view, as_json, lambda: _fact_line(view))
+
+
+@facts_app.command("rm")
+def facts_rm(
+    session: str = typer.Argument(..., help="Session id or unique prefix."),
+    fact: str = typer.Argument(..., help="Fact id or unique prefix."),
+    as_json: bool = JSON,
+) -> None:
+    """Remove a fact (any source; it stays in the audit trail as deleted)."""
+
+    async def go(ctx):
+        from rfpilot.core import facts as fact_service
+        from rfpilot.core.sessions import get_session
+
+        row = await get_session(ctx, session)
+        target = await fact_service.get_fact(ctx, row, fact)
+        await fact_service.delete_fact(ctx, row, target)
+        return {"id": target.id, "deleted": True, "state_version": row.state_version}
+
+    view = run(go)
+    output.emit(view, as_json, lambda: None)
+    if not as_json:
+        output.info(f"removed fact {view['id'][:8]}")

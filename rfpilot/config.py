@@ -1,0 +1,225 @@
+"""Paths and configuration.
+
+Precedence: CLI flags > environment variables > config.toml > defaults.
+``RFPILOT_HOME`` relocates config, data and cache into one directory.
+This module is imported by ``rfpilot --help``: it must stay light (no
+SQLAlchemy, no SDKs).
+"""
+
+from __future__ import annotations
+
+import getpass
+import os
+import socket
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from rfpilot.errors import ConfigError
+
+APP_NAME = "rfpilot"
+
+# setting name -> environment variable. Names are fixed by SPEC §16.
+ENV_OVERRIDES: dict[str, str] = {
+    "database.url": "RFPILOT_DATABASE_URL",
+    "llm.provider": "RFPILOT_LLM_PROVIDER",
+    "llm.openai.base_url": "RFPILOT_OPENAI_BASE_URL",
+    "llm.openai.model": "RFPILOT_OPENAI_MODEL",
+    "llm.scripted.file": "RFPILOT_SCRIPTED_FILE",
+    "identity.email": "RFPILOT_USER_EMAIL",
+    "identity.name": "RFPILOT_USER_NAME",
+    "identity.account": "RFPILOT_ACCOUNT",
+}
+
+# Known settings with their type and default; `config set` validates against it.
+KNOWN_SETTINGS: dict[str, tuple[type, Any, str]] = {
+    "database.url": (str, None, "SQLAlchemy URL; default is the SQLite file in the data dir"),
+    "identity.email": (str, None, "your email; identifies you in a shared store"),
+    "identity.name": (str, None, "your display name"),
+    "identity.account": (str, "default", "your team (account) name in a shared store"),
+    "llm.provider": (str, None, "anthropic, openai, offline or scripted"),
+    "llm.openai.base_url": (str, None, "OpenAI-compatible API root ending in /v1"),
+    "llm.openai.model": (str, None, "model name for the OpenAI-compatible API"),
+    "llm.scripted.file": (str, None, "replies file for the scripted provider"),
+    "ui.theme": (str, "dark", "dark, light or no-color"),
+    "preview.editor": (str, None, "editor for --edit; default $VISUAL, then $EDITOR, then vi"),
+}
+
+
+@dataclass(frozen=True)
+class Paths:
+    config_dir: Path
+    data_dir: Path
+    cache_dir: Path
+
+    @property
+    def config_file(self) -> Path:
+        return self.config_dir / "config.toml"
+
+    @property
+    def default_db_file(self) -> Path:
+        return self.data_dir / "rfpilot.db"
+
+    @property
+    def backup_dir(self) -> Path:
+        return self.data_dir / "backups"
+
+
+def resolve_paths(env: dict[str, str] | None = None) -> Paths:
+    env = os.environ if env is None else env
+    home = env.get("RFPILOT_HOME")
+    if home:
+        root = Path(home).expanduser()
+        return Paths(root / "config", root / "data", root / "cache")
+    import platformdirs
+
+    return Paths(
+        Path(platformdirs.user_config_dir(APP_NAME)),
+        Path(platformdirs.user_data_dir(APP_NAME)),
+        Path(platformdirs.user_cache_dir(APP_NAME)),
+    )
+
+
+def _get_dotted(data: dict[str, Any], key: str) -> Any:
+    node: Any = data
+    for part in key.split("."):
+        if not isinstance(node, dict) or part not in node:
+            return None
+        node = node[part]
+    return node
+
+
+@dataclass
+class Settings:
+    paths: Paths
+    file_data: dict[str, Any] = field(default_factory=dict)
+    env: dict[str, str] = field(default_factory=dict)
+    overrides: dict[str, Any] = field(default_factory=dict)
+
+    def get(self, key: str, default: Any = None) -> Any:
+        """The effective value of a dotted key, with its precedence applied."""
+        if key in self.overrides and self.overrides[key] is not None:
+            return self.overrides[key]
+        env_name = ENV_OVERRIDES.get(key)
+        if env_name and self.env.get(env_name):
+            return self.env[env_name]
+        value = _get_dotted(self.file_data, key)
+        if value is not None:
+            return value
+        if key in KNOWN_SETTINGS and KNOWN_SETTINGS[key][1] is not None:
+            return KNOWN_SETTINGS[key][1]
+        return default
+
+    def source_of(self, key: str) -> str:
+        if key in self.overrides and self.overrides[key] is not None:
+            return "command line"
+        env_name = ENV_OVERRIDES.get(key)
+        if env_name and self.env.get(env_name):
+            return f"env {env_name}"
+        if _get_dotted(self.file_data, key) is not None:
+            return f"config {self.paths.config_file}"
+        return "default"
+
+    @property
+    def database_url(self) -> str:
+        url = self.get("database.url")
+        if url:
+            return str(url)
+        return f"sqlite+aiosqlite:///{self.paths.default_db_file}"
+
+    @property
+    def is_default_database(self) -> bool:
+        return not self.get("database.url")
+
+    @property
+    def identity_email(self) -> str:
+        email = self.get("identity.email")
+        if email:
+            return str(email).strip().lower()
+        return f"{_login_name()}@{_hostname()}".lower()
+
+    @property
+    def identity_name(self) -> str:
+        name = self.get("identity.name")
+        return str(name).strip() if name else _login_name()
+
+    @property
+    def account_name(self) -> str:
+        return str(self.get("identity.account") or "default").strip() or "default"
+
+
+def _login_name() -> str:
+    try:
+        return getpass.getuser()
+    except Exception:  # no passwd entry in some containers
+        return "engineer"
+
+
+def _hostname() -> str:
+    try:
+        return socket.gethostname() or "localhost"
+    except OSError:
+        return "localhost"
+
+
+def load_settings(
+    env: dict[str, str] | None = None, overrides: dict[str, Any] | None = None
+) -> Settings:
+    env = dict(os.environ if env is None else env)
+    paths = resolve_paths(env)
+    data: dict[str, Any] = {}
+    if paths.config_file.exists():
+        try:
+            data = tomllib.loads(paths.config_file.read_text(encoding="utf-8"))
+        except tomllib.TOMLDecodeError as exc:
+            raise ConfigError(
+                f"{paths.config_file} is not valid TOML: {exc}",
+                hint="fix the file by hand, or move it away to start from defaults",
+            ) from exc
+    return Settings(paths=paths, file_data=data, env=env, overrides=dict(overrides or {}))
+
+
+def parse_value(key: str, raw: str) -> Any:
+    """Turn the text of `config set KEY VALUE` into the setting's type."""
+    kind = KNOWN_SETTINGS[key][0] if key in KNOWN_SETTINGS else str
+    if kind is bool:
+        low = raw.strip().lower()
+        if low in {"true", "yes", "on", "1"}:
+            return True
+        if low in {"false", "no", "off", "0"}:
+            return False
+        raise ConfigError(f"{key} takes true or false, not {raw!r}")
+    if kind is int:
+        try:
+            return int(raw)
+        except ValueError:
+            raise ConfigError(f"{key} takes a whole number, not {raw!r}") from None
+    return raw
+
+
+def write_setting(paths: Paths, key: str, value: Any) -> None:
+    """Set one dotted key in config.toml, keeping comments and layout (tomlkit)."""
+    import tomlkit
+
+    if key not in KNOWN_SETTINGS and not key.startswith("keymap."):
+        known = ", ".join(sorted(KNOWN_SETTINGS))
+        raise ConfigError(f"unknown setting {key!r}", hint=f"known settings: {known}")
+    paths.config_dir.mkdir(parents=True, exist_ok=True)
+    text = paths.config_file.read_text(encoding="utf-8") if paths.config_file.exists() else ""
+    doc = tomlkit.parse(text)
+    parts = key.split(".")
+    node: Any = doc
+    for part in parts[:-1]:
+        if part not in node:
+            node[part] = tomlkit.table()
+        node = node[part]
+        if not isinstance(node, dict):
+            raise ConfigError(f"cannot set {key}: {part} is not a table in {paths.config_file}")
+    if value is None:
+        node.pop(parts[-1], None)
+    else:
+        node[parts[-1]] = value
+    tmp = paths.config_file.with_suffix(".toml.tmp")
+    tmp.write_text(tomlkit.dumps(doc), encoding="utf-8")
+    tmp.replace(paths.config_file)

@@ -1,0 +1,209 @@
+"""Resolve and escalate (SPEC §7 intercepts, §8 summary line, §9 local-only path).
+
+The order is the same for the CLI and the TUI:
+1. ``check_can_close`` refuses a wrong status before anything changes;
+2. ``pending_fix_question`` says whether the engineer must first say what
+   happened with the active fix, and ``record_close_outcome`` records it;
+3. a preview (or the engineer's own markdown) is edited;
+4. ``resolve_session`` / ``escalate_session`` store it and move the status.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+
+from rfpilot.core import fixes as fix_service
+from rfpilot.core.context import Ctx
+from rfpilot.core.sessions import check_transition, require_editable, set_status
+from rfpilot.core.text import summary_line, truncate
+from rfpilot.db.models import SessionRow, SuggestedFix
+from rfpilot.errors import ConflictError, UsageError
+
+MARKDOWN_MAX = 20_000
+SUMMARY_MAX = 500
+RESOLVE = "resolve"
+ESCALATE = "escalate"
+TARGET_STATUS = {RESOLVE: "resolved", ESCALATE: "escalated"}
+
+# Intercept choices (escalate) and --fix-outcome values -> fix outcome.
+CLOSE_CHOICES: dict[str, str] = {
+    "failed": "applied_failed",
+    "worked": "applied_success",
+    "partial": "applied_partial",
+    "pending": "applied_pending",
+    "never": "dismissed",
+}
+ESCALATE_CHOICE_ORDER = ("failed", "partial", "pending", "worked", "never")
+CHOICE_LABELS = {
+    "failed": "The fix didn't work",
+    "partial": "I applied some of it — partial",
+    "pending": "Still waiting to verify it",
+    "worked": "It worked — escalating for another reason",
+    "never": "Never actually applied it",
+}
+
+
+@dataclass
+class CloseResult:
+    outcome: str  # resolved_local | escalated_local (PSA outcomes arrive with the PSA issue)
+    session_status: str
+    markdown: str
+    summary: str
+    external_id: str | None = None
+    posted_at: datetime | None = None
+    exported_to: Path | None = None
+
+
+def check_can_close(session: SessionRow, action: str) -> None:
+    check_transition(session, TARGET_STATUS[action])
+
+
+def pending_fix_question(fix: SuggestedFix | None, action: str) -> SuggestedFix | None:
+    """The active fix the engineer must say something about before closing, if any.
+
+    Resolve asks only while the fix is verifying (and defaults to 'it worked');
+    escalate asks while it is verifying or parked (partial / pending).
+    """
+    if fix is None:
+        return None
+    if fix_service.is_verifying(fix):
+        return fix
+    if action == ESCALATE and fix_service.is_parked(fix):
+        return fix
+    return None
+
+
+KEEP = "keep"
+
+
+def implicit_choice(fix: SuggestedFix, action: str) -> str | None:
+    """What closing means for the fix when the engineer is not asked (``--yes``).
+
+    Resolving while a fix is verifying records that it worked (the one-click
+    resolve). Escalating a parked fix keeps the outcome already recorded
+    (``KEEP``: partial notes or the pending reason tell the next engineer what
+    was tried). Escalating a verifying fix assumes nothing: None, must ask.
+    """
+    if action == RESOLVE and fix_service.is_verifying(fix):
+        return "worked"
+    if action == ESCALATE and fix_service.is_parked(fix):
+        return KEEP
+    return None
+
+
+def choices_for(fix: SuggestedFix, action: str) -> tuple[str, ...]:
+    if action == RESOLVE:
+        return ("worked", "failed", "partial", "pending", "never")
+    # The partial choice is not offered again for a fix already recorded as partial.
+    return tuple(c for c in ESCALATE_CHOICE_ORDER if not (c == "partial" and fix.status == "applied_partial"))
+
+
+def normalise_choice(choice: str) -> str:
+    key = (choice or "").strip().lower()
+    if key in CLOSE_CHOICES:
+        return key
+    try:
+        outcome = fix_service.normalise_outcome(key)
+    except UsageError:
+        raise UsageError(
+            f"invalid fix outcome {choice!r}", hint="one of: " + ", ".join(CLOSE_CHOICES)
+        ) from None
+    return next(c for c, o in CLOSE_CHOICES.items() if o == outcome)
+
+
+async def record_close_outcome(
+    ctx: Ctx, session: SessionRow, fix: SuggestedFix, choice: str, notes: str | None = None
+) -> SuggestedFix:
+    """Record the intercept's answer as the fix outcome (same rules as `fix outcome`)."""
+    key = normalise_choice(choice)
+    return await fix_service.record_outcome(ctx, session, fix, CLOSE_CHOICES[key], notes)
+
+
+def clean_markdown(markdown: str | None) -> str:
+    cleaned = (markdown or "").strip()
+    if not cleaned:
+        raise UsageError("the note is empty", hint="nothing was posted; write the note or let rfpilot draft it")
+    if len(cleaned) > MARKDOWN_MAX:
+        raise UsageError(f"the note is too long ({len(cleaned)} characters; the limit is {MARKDOWN_MAX})")
+    return cleaned
+
+
+def _summary(markdown: str, given: str | None) -> str:
+    if given is not None and given.strip():
+        text = " ".join(given.split())
+        if len(text) > SUMMARY_MAX:
+            raise UsageError(f"the summary is too long ({len(text)} characters; the limit is {SUMMARY_MAX})")
+        return text
+    return truncate(summary_line(markdown), SUMMARY_MAX)
+
+
+def _export_target(path: Path | None) -> Path | None:
+    """Check the --export path before anything changes."""
+    if path is None:
+        return None
+    target = path.expanduser()
+    if target.is_dir():
+        raise UsageError(f"{target} is a directory; give a file name for --export")
+    if target.parent.exists() and not target.parent.is_dir():
+        raise UsageError(f"cannot write {target}: {target.parent} is not a directory")
+    return target
+
+
+def _export(markdown: str, target: Path | None) -> Path | None:
+    if target is None:
+        return None
+    target.parent.mkdir(parents=True, exist_ok=True)
+    target.write_text(markdown + "\n", encoding="utf-8")
+    return target
+
+
+async def _close(
+    ctx: Ctx,
+    session: SessionRow,
+    action: str,
+    markdown: str,
+    summary: str | None,
+    export_path: Path | None,
+) -> CloseResult:
+    await require_editable(ctx, session)
+    check_can_close(session, action)
+    text = clean_markdown(markdown)
+    line = _summary(text, summary)
+    export_target = _export_target(export_path)
+    if session.psa_ticket_id and session.psa_connection_id:
+        raise ConflictError(
+            "this session is linked to a PSA ticket, and posting to the PSA is not available in this version",
+        )
+    now = ctx.now()
+    async with ctx.tx():
+        set_status(ctx, session, TARGET_STATUS[action])
+        if action == RESOLVE:
+            session.resolution_note_markdown = text
+            session.resolution_summary = line
+            session.resolved_at = now
+        else:
+            session.escalation_package_markdown = text
+            session.escalation_reason = line
+            session.escalated_at = now
+    exported = _export(text, export_target)
+    return CloseResult(
+        outcome=f"{TARGET_STATUS[action]}_local",
+        session_status=session.status,
+        markdown=text,
+        summary=line,
+        exported_to=exported,
+    )
+
+
+async def resolve_session(
+    ctx: Ctx, session: SessionRow, markdown: str, *, summary: str | None = None, export_path: Path | None = None
+) -> CloseResult:
+    return await _close(ctx, session, RESOLVE, markdown, summary, export_path)
+
+
+async def escalate_session(
+    ctx: Ctx, session: SessionRow, markdown: str, *, reason: str | None = None, export_path: Path | None = None
+) -> CloseResult:
+    return await _close(ctx, session, ESCALATE, markdown, reason, export_path)

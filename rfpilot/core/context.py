@@ -1,0 +1,137 @@
+"""The unit of work every service runs in: a database session, who is acting, a clock.
+
+``Workspace`` owns the open store for a long-lived process (the TUI);
+``open_context`` is the one-shot form the CLI uses.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from sqlalchemy import select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from rfpilot.config import Settings, load_settings
+from rfpilot.db.engine import Store, open_store
+from rfpilot.db.models import Account, Engineer, SessionRow
+from rfpilot.db.types import utcnow
+
+
+@dataclass
+class Ctx:
+    db: AsyncSession
+    account: Account
+    engineer: Engineer
+    settings: Settings | None = None
+    clock: Callable[[], datetime] = utcnow
+    _depth: int = field(default=0, repr=False)
+
+    def now(self) -> datetime:
+        return self.clock()
+
+    @asynccontextmanager
+    async def tx(self) -> AsyncIterator[None]:
+        """One transaction per mutation: commit at the outermost exit, roll back on error."""
+        self._depth += 1
+        try:
+            yield
+        except BaseException:
+            self._depth -= 1
+            if self._depth == 0:
+                await self.db.rollback()
+            raise
+        self._depth -= 1
+        if self._depth == 0:
+            await self.db.commit()
+
+    async def bump_state(self, session: SessionRow) -> None:
+        """+1 on state_version in the caller's transaction (the preview-cache key)."""
+        await self.db.execute(
+            update(SessionRow)
+            .where(SessionRow.id == session.id)
+            .values(state_version=SessionRow.state_version + 1, updated_at=self.now())
+            .execution_options(synchronize_session=False)
+        )
+        await self.db.refresh(session, ["state_version", "updated_at"])
+
+    def touch(self, session: SessionRow) -> None:
+        """Mark activity that does not change a note (lane work, messages)."""
+        session.updated_at = self.now()
+
+
+async def _get_or_create(db: AsyncSession, stmt, make) -> object:
+    row = (await db.execute(stmt)).scalar_one_or_none()
+    if row is not None:
+        return row
+    row = make()
+    db.add(row)
+    try:
+        await db.commit()
+    except IntegrityError:  # another process created it first
+        await db.rollback()
+        row = (await db.execute(stmt)).scalar_one()
+    return row
+
+
+async def ensure_identity(db: AsyncSession, settings: Settings) -> tuple[Account, Engineer]:
+    """The account (team) and engineer of this machine's config, created on first run."""
+    name = settings.account_name
+    account = await _get_or_create(
+        db, select(Account).where(Account.name == name), lambda: Account(name=name)
+    )
+    assert isinstance(account, Account)
+    email = settings.identity_email
+    engineer = await _get_or_create(
+        db,
+        select(Engineer).where(Engineer.account_id == account.id, Engineer.email == email),
+        lambda: Engineer(account_id=account.id, email=email, display_name=settings.identity_name),
+    )
+    assert isinstance(engineer, Engineer)
+    if settings.get("identity.name") and engineer.display_name != settings.identity_name:
+        engineer.display_name = settings.identity_name
+        await db.commit()
+    return account, engineer
+
+
+class Workspace:
+    """An open store plus the acting identity; hands out one Ctx per operation."""
+
+    def __init__(self, store: Store, settings: Settings, account: Account, engineer: Engineer) -> None:
+        self.store = store
+        self.settings = settings
+        self.account = account
+        self.engineer = engineer
+
+    @classmethod
+    async def open(cls, settings: Settings | None = None) -> Workspace:
+        settings = settings or load_settings()
+        store = await open_store(settings.database_url, backup_dir=settings.paths.backup_dir)
+        try:
+            async with store.sessionmaker() as db:
+                account, engineer = await ensure_identity(db, settings)
+        except BaseException:
+            await store.dispose()
+            raise
+        return cls(store, settings, account, engineer)
+
+    async def close(self) -> None:
+        await self.store.dispose()
+
+    @asynccontextmanager
+    async def ctx(self) -> AsyncIterator[Ctx]:
+        async with self.store.sessionmaker() as db:
+            yield Ctx(db=db, account=self.account, engineer=self.engineer, settings=self.settings)
+
+
+@asynccontextmanager
+async def open_context(settings: Settings | None = None) -> AsyncIterator[Ctx]:
+    ws = await Workspace.open(settings)
+    try:
+        async with ws.ctx() as ctx:
+            yield ctx
+    finally:
+        await ws.close()

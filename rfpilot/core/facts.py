@@ -1,0 +1,168 @@
+"""Facts ("What we know"): rules and messages of reference/seed-003.md §8.
+
+Every create, edit and delete bumps state_version by exactly one in the same
+transaction, so the next resolve/escalate preview is a cache miss.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+
+from rfpilot.core.context import Ctx
+from rfpilot.core.lookup import find_one
+from rfpilot.core.sessions import require_editable
+from rfpilot.db.enums import AI_FACT_SOURCE_TYPES, FACT_EDITABLE_SOURCES, FACT_SOURCE_TYPES
+from rfpilot.db.models import Fact, LaneItem, SessionRow
+from rfpilot.errors import ConflictError, NotFoundError, UsageError
+
+TEXT_MAX = 2000
+SUMMARY_MAX = 200
+_LANE_KIND_FOR = {"question": "question", "diagnostic_check": "check"}
+
+
+def is_editable(fact: Fact) -> bool:
+    return fact.source_type in FACT_EDITABLE_SOURCES
+
+
+def _clean_text(text: str | None) -> str:
+    cleaned = (text or "").strip()
+    if not cleaned:
+        raise UsageError("Fact text cannot be empty")
+    if len(cleaned) > TEXT_MAX:
+        raise UsageError(f"Fact text is too long ({len(cleaned)} characters; the limit is {TEXT_MAX})")
+    return cleaned
+
+
+def _clean_summary(summary: str | None) -> str | None:
+    cleaned = (summary or "").strip()
+    if len(cleaned) > SUMMARY_MAX:
+        raise UsageError(f"the summary is too long ({len(cleaned)} characters; the limit is {SUMMARY_MAX})")
+    return cleaned or None
+
+
+async def create_fact(
+    ctx: Ctx,
+    session: SessionRow,
+    text: str,
+    *,
+    source_type: str,
+    source_ref: str | None = None,
+    summary: str | None = None,
+) -> Fact:
+    """Insert a fact and bump state_version (+1 per fact)."""
+    if source_type not in FACT_SOURCE_TYPES:
+        raise UsageError(f"Invalid source_type: {source_type!r}", hint="one of: " + ", ".join(FACT_SOURCE_TYPES))
+    if source_ref is not None and source_type not in _LANE_KIND_FOR:
+        raise UsageError(f"source_ref must be None for source_type={source_type}")
+    cleaned = _clean_text(text)
+    cleaned_summary = _clean_summary(summary)
+    await require_editable(ctx, session)
+    if source_ref is not None:
+        item = await ctx.db.get(LaneItem, source_ref)
+        if item is None or item.session_id != session.id or item.kind != _LANE_KIND_FOR[source_type]:
+            raise NotFoundError(f"no {_LANE_KIND_FOR[source_type]} {source_ref} in this session")
+    now = ctx.now()
+    fact = Fact(
+        account_id=ctx.account.id,
+        session_id=session.id,
+        text=cleaned,
+        source_type=source_type,
+        source_ref=source_ref,
+        source_summary=cleaned_summary,
+        created_by=ctx.engineer.id,
+        created_at=now,
+        updated_at=now,
+    )
+    async with ctx.tx():
+        ctx.db.add(fact)
+        await ctx.db.flush()
+        await ctx.bump_state(session)
+    return fact
+
+
+async def add_note(ctx: Ctx, session: SessionRow, text: str, *, summary: str | None = None) -> Fact:
+    """The engineer's own note: always ``user_note``, never pretending to come from the lane."""
+    return await create_fact(ctx, session, text, source_type="user_note", summary=summary)
+
+
+async def promote(
+    ctx: Ctx,
+    session: SessionRow,
+    *,
+    source_type: str,
+    text: str,
+    source_ref: str | None = None,
+    summary: str | None = None,
+) -> Fact:
+    """Direct promotion (the engineer's or the model's own text) of an answer, output or synthesis."""
+    if source_type not in AI_FACT_SOURCE_TYPES:
+        raise UsageError(
+            f"cannot promote as {source_type!r}",
+            hint="promote as question, diagnostic_check or ai_synthesis; add a note for your own facts",
+        )
+    if source_type == "ai_synthesis" and source_ref is not None:
+        raise UsageError("`source_ref` must be null for source_type=ai_synthesis")
+    return await create_fact(ctx, session, text, source_type=source_type, source_ref=source_ref, summary=summary)
+
+
+async def list_facts(ctx: Ctx, session: SessionRow) -> list[Fact]:
+    stmt = (
+        select(Fact)
+        .where(Fact.session_id == session.id, Fact.deleted_at.is_(None))
+        .order_by(Fact.created_at, Fact.id)
+    )
+    return list((await ctx.db.execute(stmt)).scalars())
+
+
+async def get_fact(ctx: Ctx, session: SessionRow, ref: str) -> Fact:
+    try:
+        return await find_one(ctx, Fact, ref, "fact", Fact.session_id == session.id, Fact.deleted_at.is_(None))
+    except NotFoundError:
+        raise NotFoundError("Fact not found", hint="list this session's facts with: rfpilot facts list SESSION") from None
+
+
+async def update_fact(
+    ctx: Ctx, session: SessionRow, fact: Fact, *, text: str | None = None, summary: str | None = None
+) -> Fact:
+    if text is None and summary is None:
+        raise UsageError("At least one of `text` or `summary` must be provided")
+    if not is_editable(fact):
+        raise ConflictError(
+            f"Facts sourced from '{fact.source_type}' are read-only at the card level. "
+            "Edit the originating question or diagnostic check instead."
+        )
+    new_text = _clean_text(text) if text is not None else fact.text
+    new_summary = _clean_summary(summary) if summary is not None else fact.source_summary
+    await require_editable(ctx, session)
+    async with ctx.tx():
+        fact.text = new_text
+        fact.source_summary = new_summary
+        fact.updated_at = ctx.now()
+        await ctx.bump_state(session)
+    return fact
+
+
+async def delete_fact(ctx: Ctx, session: SessionRow, fact: Fact) -> Fact:
+    """Soft delete; allowed for every source type (a wrong answer can be withdrawn)."""
+    if fact.deleted_at is not None:
+        raise NotFoundError("Fact not found")
+    await require_editable(ctx, session)
+    async with ctx.tx():
+        fact.deleted_at = ctx.now()
+        await ctx.bump_state(session)
+    return fact
+
+
+def provenance(fact: Fact, lane_item: LaneItem | None = None) -> str:
+    """The provenance line under a fact: 'from question · rules out tenant/license'."""
+    label = {
+        "question": "from question",
+        "diagnostic_check": "from check",
+        "user_note": "your note",
+        "ai_synthesis": "synthesized by AI",
+    }[fact.source_type]
+    if lane_item is not None and fact.source_type in _LANE_KIND_FOR:
+        label = f'{label} "{lane_item.text}"'
+    if fact.source_summary:
+        label = f"{label} · {fact.source_summary}"
+    return label

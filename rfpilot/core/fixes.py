@@ -1,0 +1,393 @@
+"""Suggested fixes: the state machine of SPEC §7 and reference/seed-003.md §9.
+
+``status`` says whether the fix worked; ``user_decision`` says which script
+path the engineer took. Decisions and outcomes are separate on purpose.
+Every refusal happens before anything is written.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import func, select, update
+
+from rfpilot.core.context import Ctx
+from rfpilot.core.lookup import find_one
+from rfpilot.core.sessions import require_editable
+from rfpilot.core.text import one_line
+from rfpilot.db.enums import FIX_DECISIONS, FIX_OUTCOMES, FIX_PARKED, FIX_TERMINAL
+from rfpilot.db.models import DraftTemplate, Message, SessionRow, SuggestedFix
+from rfpilot.errors import ConflictError, NotFoundError, UsageError
+
+TITLE_MAX = 200
+DESCRIPTION_MAX = 10_000
+NOTES_MAX = 500
+SCRIPT_MAX = 50_000
+NUDGE_AFTER_MESSAGES = 3
+
+# Words people type for an outcome -> the stored status.
+OUTCOME_ALIASES: dict[str, str] = {
+    "success": "applied_success",
+    "worked": "applied_success",
+    "it-worked": "applied_success",
+    "failed": "applied_failed",
+    "failure": "applied_failed",
+    "didnt-work": "applied_failed",
+    "partial": "applied_partial",
+    "pending": "applied_pending",
+    "waiting": "applied_pending",
+    "dismiss": "dismissed",
+    "never": "dismissed",
+    "never-applied": "dismissed",
+    **{status: status for status in FIX_OUTCOMES},
+}
+NOTES_REQUIRED = {
+    "applied_partial": "say what was done and what is left",
+    "applied_pending": "say what you are waiting on",
+}
+
+
+def normalise_outcome(value: str) -> str:
+    key = (value or "").strip().lower()
+    outcome = (
+        OUTCOME_ALIASES.get(key)
+        or OUTCOME_ALIASES.get(key.replace("_", "-"))
+        or OUTCOME_ALIASES.get(key.replace("-", "_"))
+    )
+    if outcome is None:
+        allowed = ", ".join(FIX_OUTCOMES)
+        raise UsageError(f"invalid outcome {value!r}", hint=f"one of: {allowed} (or worked, failed, partial, pending, never)")
+    return outcome
+
+
+def is_active(fix: SuggestedFix) -> bool:
+    return fix.superseded_at is None
+
+
+def is_terminal(fix: SuggestedFix) -> bool:
+    return fix.status in FIX_TERMINAL
+
+
+def is_verifying(fix: SuggestedFix) -> bool:
+    """Applied (the engineer committed to running it) and waiting for an outcome."""
+    return is_active(fix) and fix.status == "proposed" and fix.applied_at is not None
+
+
+def is_parked(fix: SuggestedFix) -> bool:
+    return is_active(fix) and fix.status in FIX_PARKED
+
+
+def _clean_notes(notes: str | None) -> str | None:
+    cleaned = (notes or "").strip()
+    if len(cleaned) > NOTES_MAX:
+        raise UsageError(f"the notes are too long ({len(cleaned)} characters; the limit is {NOTES_MAX})")
+    return cleaned or None
+
+
+def _check_confidence(confidence: Any) -> int:
+    try:
+        value = float(confidence)
+    except (TypeError, ValueError):
+        raise UsageError(f"confidence must be a number from 0 to 100, not {confidence!r}") from None
+    if not 0 <= value <= 100:
+        raise UsageError(f"confidence must be from 0 to 100, not {confidence}")
+    return int(round(value))
+
+
+# --- reading -------------------------------------------------------------
+
+
+async def active_fix(ctx: Ctx, session: SessionRow) -> SuggestedFix | None:
+    """The one non-superseded fix of the session, if any."""
+    stmt = (
+        select(SuggestedFix)
+        .where(SuggestedFix.session_id == session.id, SuggestedFix.superseded_at.is_(None))
+        .order_by(SuggestedFix.created_at.desc(), SuggestedFix.id)
+        .limit(1)
+    )
+    return (await ctx.db.execute(stmt)).scalar_one_or_none()
+
+
+async def list_fixes(ctx: Ctx, session: SessionRow) -> list[SuggestedFix]:
+    stmt = select(SuggestedFix).where(SuggestedFix.session_id == session.id).order_by(SuggestedFix.created_at)
+    return list((await ctx.db.execute(stmt)).scalars())
+
+
+async def get_fix(ctx: Ctx, session: SessionRow, ref: str | None = None) -> SuggestedFix:
+    """A fix by id, or the active fix when ``ref`` is None."""
+    if ref is None:
+        fix = await active_fix(ctx, session)
+        if fix is None:
+            raise NotFoundError(
+                "No active suggested fix for this session",
+                hint="suggest one with: rfpilot fix suggest SESSION TITLE --confidence N",
+            )
+        return fix
+    try:
+        return await find_one(ctx, SuggestedFix, ref, "fix", SuggestedFix.session_id == session.id)
+    except NotFoundError:
+        raise NotFoundError("Suggested fix not found") from None
+
+
+# --- suggesting ----------------------------------------------------------
+
+
+async def suggest_fix(
+    ctx: Ctx,
+    session: SessionRow,
+    title: str,
+    *,
+    description: str = "",
+    confidence: Any,
+    origin: str = "engineer",
+    script: str | None = None,
+    parameters: dict[str, Any] | None = None,
+    template_slug: str | None = None,
+    template_id: str | None = None,
+) -> SuggestedFix:
+    """Supersede the active fix and insert this one (+1 state_version)."""
+    cleaned_title = one_line(title or "")
+    if not cleaned_title:
+        raise UsageError("the fix title is empty")
+    if len(cleaned_title) > TITLE_MAX:
+        raise UsageError(f"the fix title is too long ({len(cleaned_title)} characters; the limit is {TITLE_MAX})")
+    cleaned_description = (description or "").strip()
+    if len(cleaned_description) > DESCRIPTION_MAX:
+        raise UsageError(f"the description is too long (limit {DESCRIPTION_MAX} characters)")
+    pct = _check_confidence(confidence)
+    cleaned_script = (script or "").strip("\n") or None
+    if cleaned_script and len(cleaned_script) > SCRIPT_MAX:
+        raise UsageError(f"the script is too long (limit {SCRIPT_MAX} characters)")
+    if parameters is not None and not isinstance(parameters, dict):
+        raise UsageError("script parameters must be a JSON object")
+    await require_editable(ctx, session)
+    now = ctx.now()
+    fix = SuggestedFix(
+        account_id=ctx.account.id,
+        session_id=session.id,
+        origin=origin,
+        title=cleaned_title,
+        description=cleaned_description,
+        confidence_pct=pct,
+        script_template_slug=(template_slug or "").strip() or None,
+        script_template_id=template_id,
+        ai_drafted_script=cleaned_script,
+        ai_drafted_parameters=parameters,
+        status="proposed",
+        created_at=now,
+        updated_at=now,
+    )
+    async with ctx.tx():
+        await ctx.db.execute(
+            update(SuggestedFix)
+            .where(SuggestedFix.session_id == session.id, SuggestedFix.superseded_at.is_(None))
+            .values(superseded_at=now, updated_at=now)
+            .execution_options(synchronize_session="fetch")
+        )
+        ctx.db.add(fix)
+        await ctx.db.flush()
+        await ctx.bump_state(session)
+    return fix
+
+
+# --- guards --------------------------------------------------------------
+
+
+def _require_active(fix: SuggestedFix) -> None:
+    if not is_active(fix):
+        raise ConflictError("This fix is already superseded by a newer suggestion")
+
+
+def _require_not_terminal(fix: SuggestedFix) -> None:
+    if is_terminal(fix):
+        raise ConflictError(f"Fix is already in terminal status '{fix.status}'")
+
+
+# --- applying, outcomes, decisions --------------------------------------
+
+
+async def apply_fix(ctx: Ctx, session: SessionRow, fix: SuggestedFix) -> bool:
+    """'I ran this': stamp applied_at (+1). Repeats are a no-op. Returns whether it changed."""
+    _require_active(fix)
+    if fix.status != "proposed":
+        hint = "use `rfpilot fix finish` to return it to verifying" if fix.status in FIX_PARKED else None
+        raise ConflictError(f"Apply is only valid from 'proposed'; fix is already '{fix.status}'", hint=hint)
+    await require_editable(ctx, session)
+    if fix.applied_at is not None:
+        return False
+    async with ctx.tx():
+        fix.applied_at = ctx.now()
+        fix.updated_at = fix.applied_at
+        await ctx.bump_state(session)
+    return True
+
+
+def _dismiss(ctx: Ctx, fix: SuggestedFix) -> None:
+    """The one meaning of dismiss: status dismissed and no longer the active fix."""
+    now = ctx.now()
+    fix.status = "dismissed"
+    fix.user_decision = "dismissed"
+    fix.superseded_at = now
+    fix.ai_outcome_proposal = None
+    fix.updated_at = now
+
+
+async def record_outcome(
+    ctx: Ctx, session: SessionRow, fix: SuggestedFix, outcome: str, notes: str | None = None
+) -> SuggestedFix:
+    """Write an outcome (+1). Partial and pending need notes; terminal fixes refuse."""
+    outcome = normalise_outcome(outcome)
+    cleaned = _clean_notes(notes)
+    if outcome in NOTES_REQUIRED and not cleaned:
+        raise ConflictError(
+            f"notes are required when outcome is {outcome}",
+            hint=f"add --notes to {NOTES_REQUIRED[outcome]}",
+        )
+    _require_active(fix)
+    _require_not_terminal(fix)
+    await require_editable(ctx, session)
+    now = ctx.now()
+    async with ctx.tx():
+        if outcome == "dismissed":
+            _dismiss(ctx, fix)
+        else:
+            fix.status = outcome
+            if outcome == "applied_partial":
+                fix.partial_notes = cleaned
+            elif outcome == "applied_pending":
+                fix.pending_reason = cleaned
+            elif outcome == "applied_failed":
+                fix.failure_reason = cleaned
+                fix.verified_at = now
+            elif outcome == "applied_success":
+                fix.verified_at = now
+            if fix.applied_at is None:
+                fix.applied_at = now
+        fix.ai_outcome_proposal = None
+        fix.updated_at = now
+        await ctx.bump_state(session)
+    return fix
+
+
+async def finish_fix(ctx: Ctx, session: SessionRow, fix: SuggestedFix) -> SuggestedFix:
+    """'Finish it': a partial or pending fix goes back to verifying (applied_at kept)."""
+    _require_active(fix)
+    if fix.status not in FIX_PARKED:
+        raise ConflictError(f"only a partial or pending fix can be finished; this one is '{fix.status}'")
+    await require_editable(ctx, session)
+    async with ctx.tx():
+        fix.status = "proposed"
+        if fix.applied_at is None:
+            fix.applied_at = ctx.now()
+        fix.updated_at = ctx.now()
+        await ctx.bump_state(session)
+    return fix
+
+
+@dataclass
+class DecisionResult:
+    fix: SuggestedFix
+    rendered_script: str | None = None
+    draft_template: DraftTemplate | None = None
+
+
+async def decide(
+    ctx: Ctx,
+    session: SessionRow,
+    fix: SuggestedFix,
+    decision: str,
+    *,
+    edited_script: str | None = None,
+) -> DecisionResult:
+    """Record which script path the engineer took (+1 for any decision).
+
+    one_off and draft_template declare the script run (stamp applied_at);
+    draft_template also queues a draft template for review after resolve;
+    build_template stamps nothing (the template is built first).
+    """
+    decision = (decision or "").strip().lower().replace("-", "_")
+    if decision not in FIX_DECISIONS:
+        raise UsageError(f"invalid decision {decision!r}", hint="one of: " + ", ".join(FIX_DECISIONS))
+    _require_active(fix)
+    _require_not_terminal(fix)
+    script = None
+    if decision != "dismissed":
+        script = (edited_script if edited_script is not None else fix.ai_drafted_script or "").strip("\n")
+        if not script.strip():
+            raise ConflictError(
+                "Suggested fix has no drafted script",
+                hint="give the script that ran with --script FILE, or record the outcome directly",
+            )
+        if len(script) > SCRIPT_MAX:
+            raise UsageError(f"the script is too long (limit {SCRIPT_MAX} characters)")
+    await require_editable(ctx, session)
+    now = ctx.now()
+    draft = None
+    async with ctx.tx():
+        if decision == "dismissed":
+            _dismiss(ctx, fix)
+        else:
+            fix.user_decision = decision
+            fix.ai_drafted_script = script
+            if decision in ("one_off", "draft_template") and fix.applied_at is None:
+                fix.applied_at = now
+            if decision == "draft_template":
+                draft = await _queue_draft_template(ctx, session, fix, script or "")
+        fix.updated_at = now
+        await ctx.bump_state(session)
+    return DecisionResult(fix=fix, rendered_script=script, draft_template=draft)
+
+
+async def _queue_draft_template(ctx: Ctx, session: SessionRow, fix: SuggestedFix, script: str) -> DraftTemplate:
+    # Offline extraction: no parameters, the body as it ran. (The LLM extraction
+    # with its round-trip check arrives with the template issue.)
+    draft = DraftTemplate(
+        account_id=ctx.account.id,
+        source_session_id=session.id,
+        source_fix_id=fix.id,
+        source_engineer_id=ctx.engineer.id,
+        script_body=script,
+        proposed_parameters={"parameters": []},
+        proposed_name=fix.title[:TITLE_MAX],
+        status="pending",
+        created_at=ctx.now(),
+    )
+    ctx.db.add(draft)
+    await ctx.db.flush()
+    return draft
+
+
+# --- the proposal banner (derived, never stored) --------------------------
+
+
+async def engineer_messages_since(ctx: Ctx, session: SessionRow, since) -> int:
+    stmt = select(func.count()).select_from(Message).where(
+        Message.session_id == session.id, Message.role == "user", Message.created_at > since
+    )
+    return int((await ctx.db.execute(stmt)).scalar_one())
+
+
+def banner_mode(fix: SuggestedFix | None, messages_since_apply: int = 0) -> str:
+    """none · proposed · verifying · partial · pending · ai_confirming · nudge."""
+    if fix is None or not is_active(fix) or is_terminal(fix):
+        return "none"
+    if fix.ai_outcome_proposal:
+        return "ai_confirming"
+    if fix.status == "applied_partial":
+        return "partial"
+    if fix.status == "applied_pending":
+        return "pending"
+    if fix.applied_at is None:
+        return "proposed"
+    if messages_since_apply >= NUDGE_AFTER_MESSAGES:
+        return "nudge"
+    return "verifying"
+
+
+async def banner_state(ctx: Ctx, session: SessionRow) -> tuple[str, SuggestedFix | None]:
+    fix = await active_fix(ctx, session)
+    count = 0
+    if fix is not None and is_verifying(fix):
+        count = await engineer_messages_since(ctx, session, fix.applied_at)
+    return banner_mode(fix, count), fix

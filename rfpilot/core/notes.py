@@ -1,0 +1,452 @@
+"""Resolution notes and escalation packages, built from structured state.
+
+``build_bundle`` gathers what a note may say (never the transcript);
+``bundle_text`` renders it for a model (reference/seed-003.md §12.4);
+``offline_draft`` writes the sections with no model and invents nothing.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select
+
+from rfpilot.core.context import Ctx
+from rfpilot.core.facts import list_facts
+from rfpilot.db.models import LaneItem, SessionRow, SuggestedFix
+
+RESOLUTION = "resolution_note"
+ESCALATION = "escalation_package"
+KINDS = (RESOLUTION, ESCALATION)
+
+RESOLUTION_HEADINGS = ("Problem", "What we confirmed", "Root cause", "Resolution")
+ESCALATION_HEADINGS = (
+    "Problem",
+    "What we've confirmed",
+    "What we've tried",
+    "Current hypothesis",
+    "Suggested next steps",
+)
+HEADINGS = {RESOLUTION: RESOLUTION_HEADINGS, ESCALATION: ESCALATION_HEADINGS}
+CONFIDENT_PCT = 60
+TRY_FIRST_PCT = 80
+REDACTED = "********"
+
+
+@dataclass
+class FixState:
+    title: str
+    description: str
+    confidence: int
+    status: str
+    user_decision: str | None
+    applied_at: datetime | None
+    verified_at: datetime | None
+    partial_notes: str | None
+    failure_reason: str | None
+    pending_reason: str | None
+    template_slug: str | None
+
+    @property
+    def verifying(self) -> bool:
+        return self.status == "proposed" and self.applied_at is not None
+
+    @classmethod
+    def of(cls, fix: SuggestedFix) -> FixState:
+        return cls(
+            title=fix.title,
+            description=fix.description or "",
+            confidence=fix.confidence_pct,
+            status=fix.status,
+            user_decision=fix.user_decision,
+            applied_at=fix.applied_at,
+            verified_at=fix.verified_at,
+            partial_notes=fix.partial_notes,
+            failure_reason=fix.failure_reason,
+            pending_reason=fix.pending_reason,
+            template_slug=fix.script_template_slug,
+        )
+
+
+@dataclass
+class FactLine:
+    source_type: str
+    text: str
+    summary: str | None
+
+
+@dataclass
+class CheckLine:
+    label: str
+    command: str | None
+
+
+@dataclass
+class ScriptRun:
+    name: str
+    slug: str | None
+    parameters: dict[str, Any]  # password values already redacted
+
+
+@dataclass
+class Bundle:
+    kind: str
+    title: str | None
+    problem_summary: str | None
+    domain: str | None
+    intake: str | None
+    client: str | None
+    ticket_ref: str | None
+    facts: list[FactLine] = field(default_factory=list)
+    fix: FixState | None = None  # the latest fix: the active one, or one just dismissed
+    earlier_fixes: list[FixState] = field(default_factory=list)  # superseded ones that were tried
+    checks_run: list[CheckLine] = field(default_factory=list)
+    open_checks: list[CheckLine] = field(default_factory=list)
+    open_questions: list[str] = field(default_factory=list)
+    scripts_run: list[ScriptRun] = field(default_factory=list)
+
+
+async def build_bundle(ctx: Ctx, session: SessionRow, kind: str) -> Bundle:
+    if kind not in KINDS:
+        raise ValueError(f"unknown note kind {kind!r}")
+    facts = await list_facts(ctx, session)
+    fixes = list(
+        (
+            await ctx.db.execute(
+                select(SuggestedFix)
+                .where(SuggestedFix.session_id == session.id)
+                .order_by(SuggestedFix.created_at, SuggestedFix.id)
+            )
+        ).scalars()
+    )
+    items = list(
+        (
+            await ctx.db.execute(
+                select(LaneItem).where(LaneItem.session_id == session.id).order_by(LaneItem.position)
+            )
+        ).scalars()
+    )
+    latest = fixes[-1] if fixes else None
+    if latest is not None and latest.superseded_at is not None and latest.status != "dismissed":
+        latest = None  # superseded without a newer row cannot happen; be safe
+    earlier = [
+        FixState.of(f)
+        for f in fixes
+        if f is not latest and (f.applied_at is not None or f.status not in ("proposed", "dismissed"))
+    ]
+    return Bundle(
+        kind=kind,
+        title=session.title,
+        problem_summary=session.problem_summary,
+        domain=session.problem_domain,
+        intake=session.intake_text,
+        client=session.client_name,
+        ticket_ref=session.ticket_ref,
+        facts=[FactLine(f.source_type, f.text, f.source_summary) for f in facts],
+        fix=FixState.of(latest) if latest is not None else None,
+        earlier_fixes=earlier,
+        checks_run=[CheckLine(i.text, i.command) for i in items if i.kind == "check" and i.state == "run"],
+        open_checks=[
+            CheckLine(i.text, i.command)
+            for i in items
+            if i.kind == "check" and i.state == "open" and i.retired_at is None
+        ],
+        open_questions=[
+            i.text for i in items if i.kind == "question" and i.state == "open" and i.retired_at is None
+        ],
+    )
+
+
+# --- the model's input ----------------------------------------------------
+
+
+def _iso(value: datetime | None) -> str:
+    return value.isoformat(timespec="seconds") if value else ""
+
+
+def _fix_lines(fix: FixState, with_decision: bool) -> list[str]:
+    lines = [f"Title: {fix.title}", f"Confidence: {fix.confidence}%"]
+    if fix.description:
+        lines.append(f"Description: {fix.description}")
+    if fix.template_slug:
+        lines.append(f"Script template: {fix.template_slug}")
+    if with_decision:
+        lines.append(f"Engineer decision: {fix.user_decision or '(none)'}")
+    lines.append(f"Outcome status: {fix.status}")
+    for label, value in (
+        ("Applied at", _iso(fix.applied_at)),
+        ("Verified at", _iso(fix.verified_at)),
+        ("Partial notes", fix.partial_notes),
+        ("Failure reason", fix.failure_reason),
+        ("Waiting on", fix.pending_reason),
+    ):
+        if value:
+            lines.append(f"{label}: {value}")
+    return lines
+
+
+def _script_lines(runs: list[ScriptRun]) -> list[str]:
+    lines: list[str] = []
+    for run in runs:
+        slug = f" (slug={run.slug})" if run.slug else ""
+        lines.append(f"- {run.name}{slug}")
+        if run.parameters:
+            params = ", ".join(f"{k}={v}" for k, v in sorted(run.parameters.items()))
+            lines.append(f"  parameters: {params}")
+    return lines or ["(none)"]
+
+
+def bundle_text(bundle: Bundle) -> str:
+    """The single user message a model drafting this note receives."""
+    out = ["# Session context", f"Title: {bundle.title or '(untitled)'}"]
+    for label, value in (
+        ("Problem summary", bundle.problem_summary),
+        ("Domain", bundle.domain),
+        ("Intake message", bundle.intake),
+        ("Client", bundle.client),
+        ("Linked PSA ticket", bundle.ticket_ref),
+    ):
+        if value:
+            out.append(f"{label}: {value}")
+    out += ["", "# Confirmed facts (What we know)"]
+    if bundle.facts:
+        for fact in bundle.facts:
+            suffix = f" — {fact.summary}" if fact.summary else ""
+            out.append(f"- [{fact.source_type}] {fact.text}{suffix}")
+    else:
+        out.append("(none)")
+    is_resolution = bundle.kind == RESOLUTION
+    if not is_resolution:
+        out += ["", "# Diagnostic checks run during the session"]
+        tried = [f"- {c.label}" + (f" (command: {c.command})" if c.command else "") for c in bundle.checks_run]
+        tried += [ln for ln in _script_lines(bundle.scripts_run) if ln != "(none)"]
+        out += tried or ["(none)"]
+    out += ["", "# Active suggested fix" + ("" if is_resolution else " (current hypothesis)")]
+    if bundle.fix is None:
+        out.append("(no active suggested fix)")
+    else:
+        out += _fix_lines(bundle.fix, with_decision=is_resolution)
+    if bundle.earlier_fixes:
+        out += ["", "# Earlier fixes tried"]
+        for fix in bundle.earlier_fixes:
+            out += ["-"] + [f"  {line}" for line in _fix_lines(fix, with_decision=False)]
+    if is_resolution:
+        out += ["", "# Scripts run during the session (passwords redacted)"] + _script_lines(bundle.scripts_run)
+    else:
+        if bundle.open_questions or bundle.open_checks:
+            out += ["", "# Still open on the task lane"]
+            out += [f"- question: {q}" for q in bundle.open_questions]
+            out += [f"- check: {c.label}" + (f" (command: {c.command})" if c.command else "") for c in bundle.open_checks]
+    out.append("")
+    if is_resolution:
+        out.append("Produce the four-section resolution note now. Use only the input above.")
+    else:
+        out.append("Produce the five-section escalation handoff now. Use only the input above.")
+    return "\n".join(out)
+
+
+# --- the offline drafter --------------------------------------------------
+
+
+def _sentence(text: str) -> str:
+    text = " ".join(text.split())
+    if text and text[-1] not in ".!?…":
+        text += "."
+    return text
+
+
+def _q(title: str) -> str:
+    return f'"{title}"'
+
+
+def _problem(bundle: Bundle) -> str:
+    for candidate in (bundle.problem_summary, bundle.intake, bundle.title):
+        if candidate and candidate.strip():
+            paragraph = candidate.strip().split("\n\n")[0]
+            text = _sentence(paragraph)
+            if len(text) > 700:
+                text = text[:699].rsplit(" ", 1)[0] + "…"
+            return text
+    return "No problem description was recorded."
+
+
+def _fact_bullets(bundle: Bundle, empty: str) -> str:
+    if not bundle.facts:
+        return empty
+    return "\n".join(f"- {_sentence(f.text)}" for f in bundle.facts)
+
+
+def _scripts_sentence(bundle: Bundle) -> str | None:
+    if not bundle.scripts_run:
+        return None
+    names = ", ".join(_q(r.name) for r in bundle.scripts_run)
+    return f"Scripts run: {names}."
+
+
+def _root_cause(bundle: Bundle) -> str:
+    fix = bundle.fix
+    not_isolated = "Root cause not definitively isolated."
+    if fix is None or fix.status == "dismissed":
+        return not_isolated
+    if fix.status == "applied_failed":
+        return f"{not_isolated} The cause targeted by {_q(fix.title)} was not confirmed: that fix did not resolve the issue."
+    if fix.status == "applied_success" or fix.confidence >= CONFIDENT_PCT:
+        return _sentence(fix.description) if fix.description else f"Addressed by {_q(fix.title)}."
+    return f"{not_isolated} Suspected: {_q(fix.title)} ({fix.confidence}% confidence)."
+
+
+def _resolution(bundle: Bundle) -> str:
+    fix = bundle.fix
+    scripts = _scripts_sentence(bundle)
+    parts: list[str]
+    if fix is None:
+        parts = ["No fix was recorded in this session."]
+    elif fix.status == "applied_success":
+        parts = [f"Applied {_q(fix.title)}; confirmed working."]
+    elif fix.status == "applied_failed":
+        reason = f": {fix.failure_reason.rstrip('.')}" if fix.failure_reason else ""
+        parts = [f"The proposed fix {_q(fix.title)} did not resolve the issue and was dropped{reason}."]
+        if not scripts:
+            parts.append("No other resolution steps were recorded in the session.")
+    elif fix.status == "applied_partial":
+        notes = f": {fix.partial_notes.rstrip('.')}" if fix.partial_notes else ""
+        parts = [f"{_q(fix.title)} was partially applied{notes}.", "It was not fully completed or verified."]
+    elif fix.status == "applied_pending":
+        reason = f" (waiting on: {fix.pending_reason.rstrip('.')})" if fix.pending_reason else ""
+        parts = [f"Applied {_q(fix.title)}; verification is pending{reason}.", "This resolution is provisional."]
+    elif fix.status == "dismissed":
+        parts = [f"A proposed fix, {_q(fix.title)}, was considered and set aside."]
+        if not scripts:
+            parts.append("No fix was applied during the session.")
+    elif fix.verifying:
+        parts = [f"Applied {_q(fix.title)}; the outcome has not been confirmed yet."]
+    else:
+        parts = [f"Resolution not yet applied — fix proposed: {fix.title}."]
+    if scripts:
+        parts.append(scripts)
+    return " ".join(parts)
+
+
+def _tried_line(fix: FixState) -> str | None:
+    title = _q(fix.title)
+    if fix.status == "applied_failed":
+        reason = f" ({fix.failure_reason.rstrip('.')})" if fix.failure_reason else ""
+        return f"- Applied {title}: it did not resolve the issue{reason}."
+    if fix.status == "applied_partial":
+        notes = f": {fix.partial_notes.rstrip('.')}" if fix.partial_notes else ""
+        return f"- Partially applied {title}{notes}. Not fully completed or verified."
+    if fix.status == "applied_success":
+        return f"- Applied {title}: verified working; escalation is needed for another reason."
+    if fix.status == "applied_pending":
+        reason = f" (waiting on: {fix.pending_reason.rstrip('.')})" if fix.pending_reason else ""
+        return f"- Applied {title}: verification pending{reason}."
+    if fix.verifying:
+        return f"- Applied {title}: the outcome is not confirmed yet."
+    return None  # proposed or dismissed: only considered, not tried
+
+
+def _tried(bundle: Bundle) -> str:
+    lines = []
+    for check in bundle.checks_run:
+        command = f" (`{check.command}`)" if check.command and "\n" not in check.command else ""
+        lines.append(f"- Ran check: {check.label}{command}.")
+    for run in bundle.scripts_run:
+        lines.append(f"- Ran script {_q(run.name)}.")
+    for fix in bundle.earlier_fixes + ([bundle.fix] if bundle.fix else []):
+        line = _tried_line(fix)
+        if line:
+            lines.append(line)
+    return "\n".join(lines) if lines else "No diagnostic actions run yet."
+
+
+def _hypothesis(bundle: Bundle) -> str:
+    fix = bundle.fix
+    none_yet = "No leading hypothesis yet — symptoms are still being narrowed."
+    if fix is None:
+        return none_yet
+    title = _q(fix.title)
+    if fix.status == "applied_failed":
+        reason = f" ({fix.failure_reason.rstrip('.')})" if fix.failure_reason else ""
+        return f"The proposed fix {title} did not hold{reason}; the cause remains open."
+    if fix.status == "dismissed":
+        return f"{title} was considered and set aside; the cause remains open."
+    if fix.status == "applied_partial":
+        notes = f" ({fix.partial_notes.rstrip('.')})" if fix.partial_notes else ""
+        return f"{title} was partially applied{notes}; completing and verifying it is still open."
+    if fix.status == "applied_success":
+        return f"{title} fixed the original symptom; this escalation concerns a new or related issue."
+    if fix.status == "applied_pending":
+        reason = f", waiting on {fix.pending_reason.rstrip('.')}" if fix.pending_reason else ""
+        return f"Leading hypothesis: {title}, applied and pending verification{reason}."
+    if fix.confidence < CONFIDENT_PCT:
+        return f"{none_yet} Weakest candidate so far: {title} ({fix.confidence}% confidence)."
+    text = f"{title} ({fix.confidence}% confidence)"
+    text += f": {_sentence(fix.description)}" if fix.description else "."
+    if fix.verifying:
+        text += " It has been applied; the outcome is not confirmed yet."
+    return text
+
+
+def _next_steps(bundle: Bundle) -> str:
+    steps: list[str] = []
+    fix = bundle.fix
+    if fix is not None:
+        title = _q(fix.title)
+        if fix.status == "applied_failed":
+            reason = f"; it failed with: {fix.failure_reason.rstrip('.')}" if fix.failure_reason else ""
+            steps.append(f"Look for an alternative to {title}{reason}.")
+        elif fix.status == "applied_partial":
+            notes = f" ({fix.partial_notes.rstrip('.')})" if fix.partial_notes else ""
+            steps.append(f"Complete {title}{notes} and verify it.")
+        elif fix.status == "applied_pending":
+            what = fix.pending_reason.rstrip(".") if fix.pending_reason else "the pending verification"
+            steps.append(f"Follow up on {what}, then confirm whether {title} resolved the issue.")
+        elif fix.status == "applied_success":
+            steps.append(f"Confirm the original symptom stays fixed by {title} while working the new issue.")
+        elif fix.verifying:
+            steps.append(f"Confirm whether {title} resolved the issue.")
+        elif fix.status == "proposed" and fix.confidence > TRY_FIRST_PCT:
+            steps.append(f"Try {title} first ({fix.confidence}% confidence).")
+        elif fix.status == "proposed" and fix.confidence >= CONFIDENT_PCT:
+            steps.append(f"Validate {title} before applying it ({fix.confidence}% confidence).")
+    for question in bundle.open_questions[:2]:
+        steps.append(f"Get an answer to: {_sentence(question).rstrip('.')}")
+    for check in bundle.open_checks[:2]:
+        command = f" (`{check.command}`)" if check.command and "\n" not in check.command else ""
+        steps.append(f"Run the check {_q(check.label)}{command}.")
+    fallbacks = [
+        "Confirm the symptom still reproduces before changing anything.",
+        "Review the confirmed facts above against the ticket history.",
+    ]
+    for extra in fallbacks:
+        if len(steps) >= 2:
+            break
+        steps.append(extra)
+    return "\n".join(f"- {s}" for s in steps[:4])
+
+
+def offline_draft(bundle: Bundle) -> str:
+    """The note's markdown from structured state alone: no model, no invention."""
+    if bundle.kind == RESOLUTION:
+        bodies = [
+            _problem(bundle),
+            _fact_bullets(bundle, "Nothing was confirmed."),
+            _root_cause(bundle),
+            _resolution(bundle),
+        ]
+    else:
+        bodies = [
+            _problem(bundle),
+            _fact_bullets(bundle, "Nothing confirmed yet."),
+            _tried(bundle),
+            _hypothesis(bundle),
+            _next_steps(bundle),
+        ]
+    sections = [f"## {heading}\n{body}" for heading, body in zip(HEADINGS[bundle.kind], bodies, strict=True)]
+    return "\n\n".join(sections)
+
+
+def section_headings(markdown: str) -> list[str]:
+    return [line[3:].strip() for line in markdown.splitlines() if line.startswith("## ")]

@@ -1,0 +1,216 @@
+"""Sessions: creation, listing, and the status machine of SPEC §3."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import func, select
+
+from rfpilot.core.context import Ctx
+from rfpilot.core.lookup import find_one
+from rfpilot.core.text import one_line, short_id, title_from_text, truncate
+from rfpilot.db.enums import SESSION_STATUSES
+from rfpilot.db.models import Engineer, SessionRow
+from rfpilot.errors import ConflictError, UsageError
+
+INTAKE_MAX = 20_000
+REASON_MAX = 500
+
+OPEN_STATUSES = ("active", "paused", "escalated")
+# from-status -> statuses it may move to (SPEC §3). Anything else is refused.
+TRANSITIONS: dict[str, tuple[str, ...]] = {
+    "active": ("paused", "resolved", "escalated", "abandoned"),
+    "paused": ("active", "resolved", "escalated", "abandoned"),
+    "escalated": ("resolved", "abandoned"),
+    "resolved": ("escalated", "active"),
+    "abandoned": ("active",),
+}
+_VERB = {
+    "active": "reactivate",
+    "paused": "pause",
+    "resolved": "resolve",
+    "escalated": "escalate",
+    "abandoned": "abandon",
+}
+
+
+async def create_session(
+    ctx: Ctx,
+    text: str | None = None,
+    *,
+    title: str | None = None,
+    client: str | None = None,
+) -> SessionRow:
+    """A new active session from a free-text description (or an empty one)."""
+    intake = (text or "").strip()
+    if text is not None and not intake:
+        raise UsageError("the problem description is empty", hint="describe the problem, or omit it for an empty session")
+    if len(intake) > INTAKE_MAX:
+        raise UsageError(f"the problem description is too long ({len(intake)} characters; the limit is {INTAKE_MAX})")
+    chosen_title = one_line(title) if title else (title_from_text(intake) if intake else None)
+    if title is not None and not chosen_title:
+        raise UsageError("the title is empty")
+    now = ctx.now()
+    row = SessionRow(
+        account_id=ctx.account.id,
+        owner_id=ctx.engineer.id,
+        title=truncate(chosen_title, 200) if chosen_title else None,
+        status="active",
+        intake_type="free_text" if intake else "empty",
+        intake_text=intake or None,
+        client_name=one_line(client) or None if client else None,
+        status_changed_at=now,
+        created_at=now,
+        updated_at=now,
+    )
+    async with ctx.tx():
+        ctx.db.add(row)
+    return row
+
+
+async def get_session(ctx: Ctx, ref: str) -> SessionRow:
+    return await find_one(ctx, SessionRow, ref, "session")
+
+
+async def list_sessions(
+    ctx: Ctx, *, statuses: tuple[str, ...] | None = None, limit: int | None = 200, mine: bool = False
+) -> list[SessionRow]:
+    for status in statuses or ():
+        if status not in SESSION_STATUSES:
+            raise UsageError(f"unknown status {status!r}", hint="one of: " + ", ".join(SESSION_STATUSES))
+    stmt = select(SessionRow).where(SessionRow.account_id == ctx.account.id)
+    if statuses:
+        stmt = stmt.where(SessionRow.status.in_(statuses))
+    if mine:
+        stmt = stmt.where(SessionRow.owner_id == ctx.engineer.id)
+    stmt = stmt.order_by(SessionRow.updated_at.desc(), SessionRow.id)
+    if limit:
+        stmt = stmt.limit(limit)
+    return list((await ctx.db.execute(stmt)).scalars())
+
+
+async def count_sessions(ctx: Ctx) -> int:
+    stmt = select(func.count()).select_from(SessionRow).where(SessionRow.account_id == ctx.account.id)
+    return int((await ctx.db.execute(stmt)).scalar_one())
+
+
+async def owner_name(ctx: Ctx, session: SessionRow) -> str:
+    if session.owner_id == ctx.engineer.id:
+        return ctx.engineer.display_name
+    eng = await ctx.db.get(Engineer, session.owner_id)
+    return eng.display_name if eng else "another engineer"
+
+
+async def require_editable(ctx: Ctx, session: SessionRow) -> None:
+    """Only the owner (or, later, the engineer who claimed it) changes a session."""
+    if session.owner_id != ctx.engineer.id:
+        name = await owner_name(ctx, session)
+        raise ConflictError(
+            f"session {short_id(session.id)} belongs to {name}; you can read it but not change it",
+        )
+
+
+def check_transition(session: SessionRow, target: str) -> None:
+    """Raise ConflictError (changing nothing) unless ``session`` may move to ``target``."""
+    current = session.status
+    if target in TRANSITIONS.get(current, ()):
+        return
+    if current == target:
+        raise ConflictError(f"Session is already {current}")
+    hint = None
+    if current in ("resolved", "abandoned") and target != "active":
+        hint = f"reopen it first: rfpilot sessions reopen {short_id(session.id)}"
+    raise ConflictError(f"cannot {_VERB[target]} a session that is {current}", hint=hint)
+
+
+def accrue_timers(session: SessionRow, now: datetime) -> None:
+    """Add the time spent in the current status to the active or parked counter."""
+    elapsed = max(0, int((now - session.status_changed_at).total_seconds()))
+    if session.status == "active":
+        session.active_seconds += elapsed
+    elif session.status == "paused":
+        session.parked_seconds += elapsed
+    session.status_changed_at = now
+
+
+@dataclass(frozen=True)
+class Timers:
+    active_seconds: int
+    parked_seconds: int
+
+
+def live_timers(session: SessionRow, now: datetime) -> Timers:
+    elapsed = max(0, int((now - session.status_changed_at).total_seconds()))
+    active = session.active_seconds + (elapsed if session.status == "active" else 0)
+    parked = session.parked_seconds + (elapsed if session.status == "paused" else 0)
+    return Timers(active, parked)
+
+
+def set_status(ctx: Ctx, session: SessionRow, target: str) -> None:
+    """Move to ``target`` in the caller's transaction (transition already checked)."""
+    now = ctx.now()
+    accrue_timers(session, now)
+    session.status = target
+    session.updated_at = now
+
+
+def _clean_reason(reason: str | None) -> str | None:
+    if reason is None:
+        return None
+    reason = one_line(reason)
+    if len(reason) > REASON_MAX:
+        raise UsageError(f"the reason is too long ({len(reason)} characters; the limit is {REASON_MAX})")
+    return reason or None
+
+
+async def pause_session(ctx: Ctx, session: SessionRow) -> SessionRow:
+    await require_editable(ctx, session)
+    check_transition(session, "paused")
+    async with ctx.tx():
+        set_status(ctx, session, "paused")
+    return session
+
+
+async def resume_session(ctx: Ctx, session: SessionRow) -> SessionRow:
+    """paused → active (sending a message does the same)."""
+    await require_editable(ctx, session)
+    if session.status != "paused":
+        raise ConflictError(f"only a paused session can be resumed; this one is {session.status}")
+    async with ctx.tx():
+        set_status(ctx, session, "active")
+    return session
+
+
+async def abandon_session(ctx: Ctx, session: SessionRow, reason: str | None = None) -> SessionRow:
+    await require_editable(ctx, session)
+    check_transition(session, "abandoned")
+    cleaned = _clean_reason(reason)
+    async with ctx.tx():
+        set_status(ctx, session, "abandoned")
+        session.abandoned_at = ctx.now()
+        session.abandon_reason = cleaned
+    return session
+
+
+async def reopen_session(ctx: Ctx, session: SessionRow) -> SessionRow:
+    """resolved/abandoned → active, on explicit request only."""
+    await require_editable(ctx, session)
+    if session.status not in ("resolved", "abandoned"):
+        raise ConflictError(f"only a resolved or abandoned session can be reopened; this one is {session.status}")
+    async with ctx.tx():
+        set_status(ctx, session, "active")
+    return session
+
+
+async def rename_session(ctx: Ctx, session: SessionRow, title: str) -> SessionRow:
+    await require_editable(ctx, session)
+    cleaned = one_line(title or "")
+    if not cleaned:
+        raise UsageError("the title is empty")
+    if len(cleaned) > 200:
+        raise UsageError(f"the title is too long ({len(cleaned)} characters; the limit is 200)")
+    async with ctx.tx():
+        session.title = cleaned
+        session.updated_at = ctx.now()
+    return session

@@ -1,0 +1,114 @@
+"""Plain-data views of rows: the stable JSON shapes of `--json` and exports."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from rfpilot.core import fixes as fix_service
+from rfpilot.core.facts import is_editable
+from rfpilot.core.previews import Preview
+from rfpilot.core.sessions import live_timers
+from rfpilot.db.models import Fact, LaneItem, SessionRow, SuggestedFix
+
+
+def iso(value: datetime | None) -> str | None:
+    return value.isoformat(timespec="seconds") if value else None
+
+
+def session_view(session: SessionRow, now: datetime) -> dict[str, Any]:
+    timers = live_timers(session, now)
+    return {
+        "id": session.id,
+        "title": session.title,
+        "status": session.status,
+        "intake_type": session.intake_type,
+        "intake_text": session.intake_text,
+        "client": session.client_name,
+        "ticket_ref": session.ticket_ref,
+        "state_version": session.state_version,
+        "active_seconds": timers.active_seconds,
+        "parked_seconds": timers.parked_seconds,
+        "created_at": iso(session.created_at),
+        "updated_at": iso(session.updated_at),
+        "resolved_at": iso(session.resolved_at),
+        "resolution_summary": session.resolution_summary,
+        "escalated_at": iso(session.escalated_at),
+        "escalation_reason": session.escalation_reason,
+        "abandoned_at": iso(session.abandoned_at),
+        "abandon_reason": session.abandon_reason,
+        "has_resolution_note": session.resolution_note_markdown is not None,
+        "has_escalation_package": session.escalation_package_markdown is not None,
+    }
+
+
+def fact_view(fact: Fact) -> dict[str, Any]:
+    return {
+        "id": fact.id,
+        "session_id": fact.session_id,
+        "text": fact.text,
+        "source_type": fact.source_type,
+        "source_ref": fact.source_ref,
+        "source_summary": fact.source_summary,
+        "editable": is_editable(fact),
+        "created_by": fact.created_by,
+        "created_at": iso(fact.created_at),
+        "updated_at": iso(fact.updated_at),
+    }
+
+
+def lane_item_view(item: LaneItem) -> dict[str, Any]:
+    return {
+        "id": item.id,
+        "kind": item.kind,
+        "origin": item.origin,
+        "text": item.text,
+        "detail": item.detail,
+        "command": item.command,
+        "state": item.state,
+        "response": item.response,
+        "responded_at": iso(item.responded_at),
+        "retired": item.retired_at is not None,
+        "created_at": iso(item.created_at),
+    }
+
+
+def fix_view(fix: SuggestedFix) -> dict[str, Any]:
+    return {
+        "id": fix.id,
+        "session_id": fix.session_id,
+        "origin": fix.origin,
+        "title": fix.title,
+        "description": fix.description,
+        "confidence_pct": fix.confidence_pct,
+        "script_template_slug": fix.script_template_slug,
+        "script_template_id": fix.script_template_id,
+        "ai_drafted_script": fix.ai_drafted_script,
+        "ai_drafted_parameters": fix.ai_drafted_parameters,
+        "user_decision": fix.user_decision,
+        "status": fix.status,
+        "active": fix_service.is_active(fix),
+        "verifying": fix_service.is_verifying(fix),
+        "applied_at": iso(fix.applied_at),
+        "verified_at": iso(fix.verified_at),
+        "partial_notes": fix.partial_notes,
+        "failure_reason": fix.failure_reason,
+        "pending_reason": fix.pending_reason,
+        "ai_outcome_proposal": fix.ai_outcome_proposal,
+        "superseded_at": iso(fix.superseded_at),
+        "created_at": iso(fix.created_at),
+    }
+
+
+def preview_view(preview: Preview, session: SessionRow) -> dict[str, Any]:
+    return {
+        "session_id": session.id,
+        "kind": preview.kind,
+        "markdown": preview.markdown,
+        "drafter": preview.drafter,
+        "from_cache": preview.from_cache,
+        "state_version": preview.state_version,
+        "target_ticket_ref": preview.target_ticket_ref,
+        "created_at": iso(preview.created_at),
+        "fallback_reason": preview.fallback_reason,
+    }

@@ -1,0 +1,44 @@
+"""Enumerated values stored in the database (each one is a CHECK constraint).
+
+Plain Python on purpose: the CLI imports these for its help text and choices
+without paying for SQLAlchemy.
+"""
+
+from __future__ import annotations
+
+SESSION_STATUSES = ("active", "paused", "escalated", "resolved", "abandoned")
+INTAKE_TYPES = ("free_text", "psa_ticket", "empty")
+
+MESSAGE_ROLES = ("user", "assistant", "notice")
+# sent: stored, waiting for (or without) a reply; complete: a finished reply;
+# failed / interrupted: the call did not finish and the user message can be retried.
+MESSAGE_STATUSES = ("sent", "complete", "failed", "interrupted")
+
+LANE_KINDS = ("question", "check")
+LANE_STATES = ("open", "answered", "skipped", "run")
+LANE_ORIGINS = ("ai", "engineer")
+
+FACT_SOURCE_TYPES = ("question", "diagnostic_check", "user_note", "ai_synthesis")
+AI_FACT_SOURCE_TYPES = ("question", "diagnostic_check", "ai_synthesis")
+FACT_EDITABLE_SOURCES = ("user_note", "ai_synthesis")
+
+FIX_STATUSES = (
+    "proposed",
+    "applied_success",
+    "applied_failed",
+    "applied_partial",
+    "applied_pending",
+    "dismissed",
+)
+FIX_TERMINAL = ("applied_success", "applied_failed", "dismissed")
+FIX_PARKED = ("applied_partial", "applied_pending")
+FIX_OUTCOMES = tuple(s for s in FIX_STATUSES if s != "proposed")
+FIX_DECISIONS = ("one_off", "draft_template", "build_template", "dismissed")
+FIX_ORIGINS = ("ai", "engineer")
+
+DRAFT_STATUSES = ("pending", "accepted", "rejected")
+
+PREVIEW_KINDS = ("resolution_note", "escalation_package")
+DRAFTERS = ("offline", "llm")
+
+LLM_ACTIONS = ("chat", "note", "fact_synthesis", "title", "extraction", "summary")

@@ -1,0 +1,326 @@
+"""SQLAlchemy 2 models. Every domain table carries ``account_id`` (tenancy).
+
+Schema changes go through Alembic (``rfpilot/db/migrations``); a test checks
+that the migrations produce exactly these tables.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import (
+    Boolean,
+    CheckConstraint,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Text,
+    UniqueConstraint,
+
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+from rfpilot.db import enums
+from rfpilot.db.types import Id, JsonDoc, UTCDateTime, new_id, utcnow
+
+NAMING = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING)
+
+
+def one_of(column: str, values: tuple[str, ...], name: str, nullable: bool = False) -> CheckConstraint:
+    listed = ", ".join(f"'{v}'" for v in values)
+    expr = f"{column} IN ({listed})"
+    if nullable:
+        expr = f"{column} IS NULL OR {expr}"
+    return CheckConstraint(expr, name=name)
+
+
+def _id_pk() -> Mapped[str]:
+    return mapped_column(Id, primary_key=True, default=new_id)
+
+
+def _account_fk() -> Mapped[str]:
+    return mapped_column(Id, ForeignKey("accounts.id", ondelete="CASCADE"), nullable=False, index=True)
+
+
+def _session_fk() -> Mapped[str]:
+    return mapped_column(Id, ForeignKey("sessions.id", ondelete="CASCADE"), nullable=False)
+
+
+def _created() -> Mapped[datetime]:
+    return mapped_column(UTCDateTime, nullable=False, default=utcnow)
+
+
+class Account(Base):
+    __tablename__ = "accounts"
+
+    id: Mapped[str] = _id_pk()
+    name: Mapped[str] = mapped_column(String(200), nullable=False, unique=True)
+    created_at: Mapped[datetime] = _created()
+
+
+class Engineer(Base):
+    __tablename__ = "engineers"
+    __table_args__ = (UniqueConstraint("account_id", "email", name="uq_engineers_account_email"),)
+
+    id: Mapped[str] = _id_pk()
+    account_id: Mapped[str] = _account_fk()
+    email: Mapped[str] = mapped_column(String(320), nullable=False)
+    display_name: Mapped[str] = mapped_column(String(200), nullable=False)
+    # PSA member identifiers by provider, e.g. {"connectwise": "mdavis"}.
+    psa_member_ids: Mapped[dict[str, Any]] = mapped_column(JsonDoc, nullable=False, default=dict)
+    created_at: Mapped[datetime] = _created()
+
+
+class SessionRow(Base):
+    """One troubleshooting session (seed ``ai_sessions``)."""
+
+    __tablename__ = "sessions"
+    __table_args__ = (
+        one_of("status", enums.SESSION_STATUSES, "status"),
+        one_of("intake_type", enums.INTAKE_TYPES, "intake_type"),
+        CheckConstraint("state_version >= 0", name="state_version_nonneg"),
+        Index("ix_sessions_account_status", "account_id", "status"),
+    )
+
+    id: Mapped[str] = _id_pk()
+    account_id: Mapped[str] = _account_fk()
+    owner_id: Mapped[str] = mapped_column(Id, ForeignKey("engineers.id"), nullable=False)
+    title: Mapped[str | None] = mapped_column(String(200))
+    status: Mapped[str] = mapped_column(String(20), nullable=False, default="active")
+    intake_type: Mapped[str] = mapped_column(String(20), nullable=False, default="free_text")
+    intake_text: Mapped[str | None] = mapped_column(Text)
+    problem_summary: Mapped[str | None] = mapped_column(Text)
+    problem_domain: Mapped[str | None] = mapped_column(String(100))
+    client_name: Mapped[str | None] = mapped_column(String(200))
+    # PSA link (connections arrive with the PSA issue; no FK yet on purpose).
+    psa_connection_id: Mapped[str | None] = mapped_column(Id)
+    psa_ticket_id: Mapped[str | None] = mapped_column(String(64))
+    ticket_ref: Mapped[str | None] = mapped_column(String(64))
+    ticket_context: Mapped[dict[str, Any] | None] = mapped_column(JsonDoc)
+
+    state_version: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
+    active_seconds: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
+    parked_seconds: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
+    status_changed_at: Mapped[datetime] = _created()
+
+    resolved_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    resolution_summary: Mapped[str | None] = mapped_column(String(500))
+    resolution_note_markdown: Mapped[str | None] = mapped_column(Text)
+    resolution_note_posted_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    resolution_note_external_id: Mapped[str | None] = mapped_column(String(128))
+    escalated_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    escalation_reason: Mapped[str | None] = mapped_column(String(500))
+    escalation_package_markdown: Mapped[str | None] = mapped_column(Text)
+    escalation_package_posted_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    escalation_package_external_id: Mapped[str | None] = mapped_column(String(128))
+    abandoned_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    abandon_reason: Mapped[str | None] = mapped_column(String(500))
+
+    created_at: Mapped[datetime] = _created()
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False, default=utcnow, onupdate=utcnow)
+
+
+class Message(Base):
+    __tablename__ = "messages"
+    __table_args__ = (
+        one_of("role", enums.MESSAGE_ROLES, "role"),
+        one_of("status", enums.MESSAGE_STATUSES, "status"),
+        UniqueConstraint("session_id", "seq", name="uq_messages_session_seq"),
+    )
+
+    id: Mapped[str] = _id_pk()
+    account_id: Mapped[str] = _account_fk()
+    session_id: Mapped[str] = _session_fk()
+    branch_id: Mapped[str | None] = mapped_column(Id)
+    seq: Mapped[int] = mapped_column(Integer, nullable=False)
+    role: Mapped[str] = mapped_column(String(20), nullable=False)
+    status: Mapped[str] = mapped_column(String(20), nullable=False, default="sent")
+    raw_content: Mapped[str] = mapped_column(Text, nullable=False, default="")
+    display_content: Mapped[str] = mapped_column(Text, nullable=False, default="")
+    lane_item_id: Mapped[str | None] = mapped_column(Id)
+    author_id: Mapped[str | None] = mapped_column(Id, ForeignKey("engineers.id"))
+    error: Mapped[str | None] = mapped_column(Text)
+    input_tokens: Mapped[int | None] = mapped_column(Integer)
+    output_tokens: Mapped[int | None] = mapped_column(Integer)
+    cache_read_tokens: Mapped[int | None] = mapped_column(Integer)
+    cache_write_tokens: Mapped[int | None] = mapped_column(Integer)
+    created_at: Mapped[datetime] = _created()
+
+
+class LaneItem(Base):
+    """A question or a diagnostic check on the task lane, with a stable id."""
+
+    __tablename__ = "task_lane_items"
+    __table_args__ = (
+        one_of("kind", enums.LANE_KINDS, "kind"),
+        one_of("state", enums.LANE_STATES, "state"),
+        one_of("origin", enums.LANE_ORIGINS, "origin"),
+        Index("ix_task_lane_items_session", "session_id", "position"),
+    )
+
+    id: Mapped[str] = _id_pk()
+    account_id: Mapped[str] = _account_fk()
+    session_id: Mapped[str] = _session_fk()
+    kind: Mapped[str] = mapped_column(String(20), nullable=False)
+    origin: Mapped[str] = mapped_column(String(20), nullable=False, default="engineer")
+    # The question text, or the check's label.
+    text: Mapped[str] = mapped_column(Text, nullable=False)
+    # Why the question matters (question) or what the output reveals (check).
+    detail: Mapped[str | None] = mapped_column(Text)
+    command: Mapped[str | None] = mapped_column(Text)
+    state: Mapped[str] = mapped_column(String(20), nullable=False, default="open")
+    # The answer (question) or the pasted output (check).
+    response: Mapped[str | None] = mapped_column(Text)
+    responded_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    position: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
+    # Set when a later model turn no longer lists the item; facts keep pointing at it.
+    retired_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    created_at: Mapped[datetime] = _created()
+
+
+class Fact(Base):
+    """A "What we know" item."""
+
+    __tablename__ = "facts"
+    __table_args__ = (
+        one_of("source_type", enums.FACT_SOURCE_TYPES, "source_type"),
+        CheckConstraint(
+            "source_ref IS NULL OR source_type IN ('question', 'diagnostic_check')",
+            name="source_ref_only_for_lane",
+        ),
+        Index("ix_facts_session", "session_id", "created_at"),
+    )
+
+    id: Mapped[str] = _id_pk()
+    account_id: Mapped[str] = _account_fk()
+    session_id: Mapped[str] = _session_fk()
+    text: Mapped[str] = mapped_column(Text, nullable=False)
+    source_type: Mapped[str] = mapped_column(String(32), nullable=False)
+    source_ref: Mapped[str | None] = mapped_column(
+        Id, ForeignKey("task_lane_items.id", ondelete="SET NULL")
+    )
+    source_summary: Mapped[str | None] = mapped_column(String(200))
+    created_by: Mapped[str] = mapped_column(Id, ForeignKey("engineers.id"), nullable=False)
+    created_at: Mapped[datetime] = _created()
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False, default=utcnow, onupdate=utcnow)
+    deleted_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class SuggestedFix(Base):
+    __tablename__ = "suggested_fixes"
+    __table_args__ = (
+        one_of("status", enums.FIX_STATUSES, "status"),
+        one_of("user_decision", enums.FIX_DECISIONS, "user_decision", nullable=True),
+        one_of("origin", enums.FIX_ORIGINS, "origin"),
+        CheckConstraint("confidence_pct BETWEEN 0 AND 100", name="confidence_range"),
+        Index("ix_suggested_fixes_session", "session_id", "created_at"),
+    )
+
+    id: Mapped[str] = _id_pk()
+    account_id: Mapped[str] = _account_fk()
+    session_id: Mapped[str] = _session_fk()
+    origin: Mapped[str] = mapped_column(String(20), nullable=False, default="ai")
+    title: Mapped[str] = mapped_column(String(200), nullable=False)
+    description: Mapped[str] = mapped_column(Text, nullable=False, default="")
+    confidence_pct: Mapped[int] = mapped_column(Integer, nullable=False)
+    script_template_slug: Mapped[str | None] = mapped_column(String(200))
+    script_template_id: Mapped[str | None] = mapped_column(Id)
+    ai_drafted_script: Mapped[str | None] = mapped_column(Text)
+    ai_drafted_parameters: Mapped[dict[str, Any] | None] = mapped_column(JsonDoc)
+    user_decision: Mapped[str | None] = mapped_column(String(32))
+    status: Mapped[str] = mapped_column(String(20), nullable=False, default="proposed")
+    applied_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    verified_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    partial_notes: Mapped[str | None] = mapped_column(Text)
+    failure_reason: Mapped[str | None] = mapped_column(Text)
+    pending_reason: Mapped[str | None] = mapped_column(Text)
+    ai_outcome_proposal: Mapped[dict[str, Any] | None] = mapped_column(JsonDoc)
+    superseded_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    created_at: Mapped[datetime] = _created()
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False, default=utcnow, onupdate=utcnow)
+
+
+class DraftTemplate(Base):
+    """A script run in a session, queued to become a team template after resolve."""
+
+    __tablename__ = "draft_templates"
+    __table_args__ = (
+        one_of("status", enums.DRAFT_STATUSES, "status"),
+        Index("ix_draft_templates_account_status", "account_id", "status"),
+    )
+
+    id: Mapped[str] = _id_pk()
+    account_id: Mapped[str] = _account_fk()
+    source_session_id: Mapped[str] = _session_fk()
+    source_fix_id: Mapped[str | None] = mapped_column(Id, ForeignKey("suggested_fixes.id", ondelete="SET NULL"))
+    source_engineer_id: Mapped[str] = mapped_column(Id, ForeignKey("engineers.id"), nullable=False)
+    script_body: Mapped[str] = mapped_column(Text, nullable=False)
+    proposed_parameters: Mapped[dict[str, Any]] = mapped_column(JsonDoc, nullable=False, default=dict)
+    proposed_name: Mapped[str | None] = mapped_column(String(200))
+    status: Mapped[str] = mapped_column(String(20), nullable=False, default="pending")
+    resolved_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    promoted_template_id: Mapped[str | None] = mapped_column(Id)
+    created_at: Mapped[datetime] = _created()
+
+
+class AccountSettings(Base):
+    __tablename__ = "account_settings"
+
+    account_id: Mapped[str] = mapped_column(Id, ForeignKey("accounts.id", ondelete="CASCADE"), primary_key=True)
+    preferences: Mapped[dict[str, Any]] = mapped_column(JsonDoc, nullable=False, default=dict)
+    created_at: Mapped[datetime] = _created()
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False, default=utcnow, onupdate=utcnow)
+
+
+class PreviewCache(Base):
+    """Drafted notes keyed by (kind, session, state_version, drafter)."""
+
+    __tablename__ = "preview_cache"
+    __table_args__ = (
+        one_of("kind", enums.PREVIEW_KINDS, "kind"),
+        one_of("drafter", enums.DRAFTERS, "drafter"),
+        UniqueConstraint("kind", "session_id", "state_version", "drafter", name="uq_preview_cache_key"),
+    )
+
+    id: Mapped[str] = _id_pk()
+    account_id: Mapped[str] = _account_fk()
+    session_id: Mapped[str] = _session_fk()
+    kind: Mapped[str] = mapped_column(String(32), nullable=False)
+    state_version: Mapped[int] = mapped_column(Integer, nullable=False)
+    drafter: Mapped[str] = mapped_column(String(20), nullable=False)
+    markdown: Mapped[str] = mapped_column(Text, nullable=False)
+    target_ticket_ref: Mapped[str | None] = mapped_column(String(64))
+    model: Mapped[str | None] = mapped_column(String(100))
+    created_at: Mapped[datetime] = _created()
+
+
+class LLMUsage(Base):
+    __tablename__ = "llm_usage"
+    __table_args__ = (one_of("action", enums.LLM_ACTIONS, "action"),)
+
+    id: Mapped[str] = _id_pk()
+    account_id: Mapped[str] = _account_fk()
+    session_id: Mapped[str | None] = mapped_column(Id, ForeignKey("sessions.id", ondelete="CASCADE"), index=True)
+    message_id: Mapped[str | None] = mapped_column(Id, ForeignKey("messages.id", ondelete="SET NULL"))
+    action: Mapped[str] = mapped_column(String(32), nullable=False)
+    provider: Mapped[str] = mapped_column(String(32), nullable=False)
+    model: Mapped[str | None] = mapped_column(String(100))
+    input_tokens: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
+    output_tokens: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
+    cache_read_tokens: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
+    cache_write_tokens: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
+    ok: Mapped[bool] = mapped_column(Boolean, nullable=False, default=True)
+    created_at: Mapped[datetime] = _created()

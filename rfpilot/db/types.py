@@ -1,0 +1,61 @@
+"""Column types that behave the same on SQLite and Postgres."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+
+from sqlalchemy import JSON, DateTime, String, TypeDecorator
+from sqlalchemy.dialects.postgresql import JSONB
+
+
+def new_id() -> str:
+    return str(uuid.uuid4())
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class Id(TypeDecorator[str]):
+    """A UUID kept as its canonical 36-character text on every backend.
+
+    Text (rather than Postgres' native uuid) keeps prefix lookups
+    (``rfpilot sessions show 3f2a``) a plain LIKE on both stores.
+    """
+
+    impl = String(36)
+    cache_ok = True
+
+    def process_bind_param(self, value, dialect):  # type: ignore[override]
+        if value is None:
+            return None
+        return str(uuid.UUID(str(value)))
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Timezone-aware UTC in Python; SQLite gets naive UTC, Postgres timestamptz."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value, dialect):  # type: ignore[override]
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to a UTC column")
+        value = value.astimezone(UTC)
+        if dialect.name == "sqlite":
+            return value.replace(tzinfo=None)
+        return value
+
+    def process_result_value(self, value, dialect):  # type: ignore[override]
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            return value.replace(tzinfo=UTC)
+        return value.astimezone(UTC)
+
+
+# JSON on SQLite, JSONB on Postgres.
+JsonDoc = JSON().with_variant(JSONB(), "postgresql")
