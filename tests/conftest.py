@@ -1,0 +1,128 @@
+"""Shared fixtures: every store/service test runs on SQLite and on Postgres.
+
+Postgres: RFPILOT_TEST_POSTGRES_URL (default: the local server's `test`
+database). A fresh database is created next to it for each test run and
+dropped at the end, so no run sees another's tables. In CI (CI=true) an
+unreachable server fails the run; elsewhere the Postgres half is skipped.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import pytest
+
+from rfpilot.config import Settings, load_settings
+
+PG_URL = os.environ.get("RFPILOT_TEST_POSTGRES_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/test")
+
+
+def _asyncpg_dsn(url: str) -> str:
+    return url.replace("postgresql+asyncpg://", "postgresql://", 1)
+
+
+async def _admin(sql: str) -> None:
+    import asyncpg
+
+    conn = await asyncpg.connect(_asyncpg_dsn(PG_URL), timeout=5)
+    try:
+        await conn.execute(sql)
+    finally:
+        await conn.close()
+
+
+@pytest.fixture(scope="session")
+def pg_url() -> Iterator[str]:
+    """A fresh, empty Postgres database for this test run."""
+    name = f"rfpilot_t_{uuid.uuid4().hex[:12]}"
+    try:
+        asyncio.run(_admin(f'CREATE DATABASE "{name}"'))
+    except Exception as exc:  # server down, auth refused, asyncpg missing
+        message = f"Postgres at {PG_URL} is not usable: {exc}"
+        if os.environ.get("CI"):
+            pytest.fail(message + " (CI never skips the Postgres tests)")
+        pytest.skip(message)
+    base, _, _ = PG_URL.rpartition("/")
+    yield f"{base}/{name}"
+    try:
+        asyncio.run(_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    except Exception:
+        pass
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    if request.param == "sqlite":
+        return f"sqlite+aiosqlite:///{tmp_path / 'rfpilot.db'}"
+    return request.getfixturevalue("pg_url")
+
+
+@pytest.fixture
+def env(db_url: str, tmp_path: Path) -> dict[str, str]:
+    """Environment of one isolated rfpilot user (own home, own account)."""
+    return {
+        "RFPILOT_HOME": str(tmp_path / "home"),
+        "RFPILOT_DATABASE_URL": db_url,
+        "RFPILOT_ACCOUNT": f"test-{uuid.uuid4().hex[:10]}",
+        "RFPILOT_USER_EMAIL": "tester@example.com",
+        "RFPILOT_USER_NAME": "Test Engineer",
+        "RFPILOT_LLM_PROVIDER": "offline",
+    }
+
+
+@pytest.fixture
+def settings(env: dict[str, str]) -> Settings:
+    return load_settings(env=env)
+
+
+@pytest.fixture
+async def ws(settings: Settings) -> AsyncIterator:
+    from rfpilot.core.context import Workspace
+
+    workspace = await Workspace.open(settings)
+    try:
+        yield workspace
+    finally:
+        await workspace.close()
+
+
+@pytest.fixture
+async def ctx(ws) -> AsyncIterator:
+    async with ws.ctx() as c:
+        yield c
+
+
+@pytest.fixture
+async def session(ctx):
+    """A fresh active session."""
+    from rfpilot.core.sessions import create_session
+
+    return await create_session(ctx, "Outlook prompts for a password after a reset. It started on Monday.")
+
+
+@pytest.fixture
+def cli(env: dict[str, str], monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]):
+    """Run `rfpilot ARGS…` in-process as this test's user: returns (code, stdout, stderr)."""
+    from rfpilot.cli import run_cli
+
+    for key in ("ANTHROPIC_API_KEY", "RFPILOT_OPENAI_BASE_URL", "RFPILOT_SCRIPTED_FILE", "EDITOR", "VISUAL"):
+        monkeypatch.delenv(key, raising=False)
+    for key, value in env.items():
+        monkeypatch.setenv(key, value)
+
+    def invoke(*args: str, stdin: str | None = None) -> tuple[int, str, str]:
+        import io
+        import sys
+
+        capsys.readouterr()
+        if stdin is not None:
+            monkeypatch.setattr(sys, "stdin", io.StringIO(stdin))
+        code = run_cli(list(args))
+        out, err = capsys.readouterr()
+        return code, out, err
+
+    return invoke

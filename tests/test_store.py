@@ -1,0 +1,147 @@
+"""The store: migrations match the models, pragmas, constraints, backups."""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+import pytest
+from sqlalchemy import text
+from sqlalchemy.exc import IntegrityError
+
+from rfpilot.db import engine as db_engine
+from rfpilot.db.models import Base
+
+
+def test_revisions_constant_matches_alembic_scripts() -> None:
+    """REVISIONS (read without importing Alembic) lists the migration chain in order."""
+    from alembic.config import Config
+    from alembic.script import ScriptDirectory
+
+    cfg = Config()
+    cfg.set_main_option("script_location", str(db_engine.MIGRATIONS_DIR))
+    script = ScriptDirectory.from_config(cfg)
+    chain = [rev.revision for rev in reversed(list(script.walk_revisions()))]
+    assert tuple(chain) == db_engine.REVISIONS
+    assert script.get_current_head() == db_engine.SCHEMA_HEAD
+
+
+async def test_migrated_schema_matches_models(ws) -> None:
+    """Alembic's autogenerate finds nothing to add: the migrations build exactly the models."""
+    from alembic.autogenerate import compare_metadata
+    from alembic.migration import MigrationContext
+
+    def diff(sync_conn):
+        return compare_metadata(MigrationContext.configure(sync_conn), Base.metadata)
+
+    async with ws.store.engine.connect() as conn:
+        changes = await conn.run_sync(diff)
+    assert changes == []
+
+
+async def test_sqlite_pragmas(tmp_path: Path) -> None:
+    """Every SQLite connection has WAL, foreign keys and a busy timeout."""
+    store = await db_engine.open_store(f"sqlite:///{tmp_path / 'x.db'}")
+    try:
+        async with store.engine.connect() as conn:
+            assert (await conn.execute(text("PRAGMA journal_mode"))).scalar() == "wal"
+            assert (await conn.execute(text("PRAGMA foreign_keys"))).scalar() == 1
+            assert (await conn.execute(text("PRAGMA busy_timeout"))).scalar() == db_engine.SQLITE_BUSY_TIMEOUT_MS
+    finally:
+        await store.dispose()
+
+
+async def test_check_constraint_rejects_unknown_status(ctx, session) -> None:
+    """Enums are CHECK constraints on both backends."""
+    with pytest.raises(IntegrityError):
+        await ctx.db.execute(text("UPDATE sessions SET status = 'bogus' WHERE id = :id"), {"id": session.id})
+        await ctx.db.commit()
+    await ctx.db.rollback()
+
+
+async def test_foreign_keys_enforced(ctx) -> None:
+    """A fact cannot point at a session that does not exist (foreign keys are on)."""
+    with pytest.raises(IntegrityError):
+        await ctx.db.execute(
+            text(
+                "INSERT INTO facts (id, account_id, session_id, text, source_type, created_by, created_at, updated_at) "
+                "VALUES (:id, :acc, :sid, 'x', 'user_note', :eng, CURRENT_TIMESTAMP, CURRENT_TIMESTAMP)"
+            ),
+            {"id": "00000000-0000-4000-8000-000000000001", "acc": ctx.account.id,
+             "sid": "00000000-0000-4000-8000-000000000002", "eng": ctx.engineer.id},
+        )
+        await ctx.db.commit()
+    await ctx.db.rollback()
+
+
+async def test_newer_schema_is_refused(tmp_path: Path) -> None:
+    """A database migrated by a newer rfpilot is not touched."""
+    from rfpilot.errors import StoreError
+
+    url = f"sqlite:///{tmp_path / 'x.db'}"
+    store = await db_engine.open_store(url)
+    async with store.engine.begin() as conn:
+        await conn.execute(text("UPDATE alembic_version SET version_num = '9999'"))
+    await store.dispose()
+    with pytest.raises(StoreError, match="newer"):
+        await db_engine.open_store(url)
+
+
+async def test_existing_file_is_backed_up_before_migrating(tmp_path: Path, monkeypatch) -> None:
+    """Opening an existing SQLite file whose schema is behind copies it first."""
+    db_file = tmp_path / "x.db"
+    url = f"sqlite:///{db_file}"
+    store = await db_engine.open_store(url)
+    async with store.engine.begin() as conn:
+        await conn.execute(text("INSERT INTO accounts (id, name, created_at) VALUES ('00000000-0000-4000-8000-00000000000a', 'acme', CURRENT_TIMESTAMP)"))
+    await store.dispose()
+
+    # Pretend a new migration "0002" shipped; the fake upgrade just records it.
+    monkeypatch.setattr(db_engine, "REVISIONS", (*db_engine.REVISIONS, "0002"))
+    monkeypatch.setattr(db_engine, "SCHEMA_HEAD", "0002")
+    monkeypatch.setattr(
+        db_engine, "_run_alembic_upgrade",
+        lambda sync_conn, target="head": sync_conn.execute(text("UPDATE alembic_version SET version_num = '0002'")),
+    )
+    backups = tmp_path / "backups"
+    store = await db_engine.open_store(url, backup_dir=backups)
+    await store.dispose()
+    assert store.backup_path is not None and store.backup_path.parent == backups
+    copy = sqlite3.connect(store.backup_path)
+    try:
+        assert copy.execute("SELECT name FROM accounts").fetchall() == [("acme",)]
+        assert copy.execute("SELECT version_num FROM alembic_version").fetchone() == ("0001",)
+    finally:
+        copy.close()
+
+
+async def test_fresh_file_is_not_backed_up(tmp_path: Path) -> None:
+    """A brand-new store has nothing to back up."""
+    store = await db_engine.open_store(f"sqlite:///{tmp_path / 'new.db'}", backup_dir=tmp_path / "backups")
+    await store.dispose()
+    assert store.backup_path is None
+    assert not (tmp_path / "backups").exists()
+
+
+@pytest.mark.parametrize(
+    ("given", "expected"),
+    [
+        ("postgres://u@h/db", "postgresql+asyncpg://u@h/db"),
+        ("postgresql://u@h/db", "postgresql+asyncpg://u@h/db"),
+        ("sqlite:////tmp/x.db", "sqlite+aiosqlite:////tmp/x.db"),
+    ],
+)
+def test_database_urls_are_normalised(given: str, expected: str) -> None:
+    """Plain URLs people paste get the async driver."""
+    assert db_engine.normalise_url(given) == expected
+
+
+def test_unsupported_url_is_a_clear_error() -> None:
+    from rfpilot.errors import StoreError
+
+    with pytest.raises(StoreError, match="unsupported database URL"):
+        db_engine.normalise_url("mysql://root@localhost/x")
+
+
+def test_redact_url_hides_password() -> None:
+    assert "s3cret" not in db_engine.redact_url("postgresql+asyncpg://u:s3cret@h/db")
