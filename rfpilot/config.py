@@ -111,6 +111,16 @@ class Settings:
             return KNOWN_SETTINGS[key][1]
         return default
 
+    def effective(self, key: str) -> Any:
+        """The value rfpilot actually uses, derived defaults included (for `config get`)."""
+        derived = {
+            "database.url": lambda: self.database_url,
+            "identity.email": lambda: self.identity_email,
+            "identity.name": lambda: self.identity_name,
+            "identity.account": lambda: self.account_name,
+        }
+        return derived[key]() if key in derived else self.get(key)
+
     def source_of(self, key: str) -> str:
         if key in self.overrides and self.overrides[key] is not None:
             return "command line"

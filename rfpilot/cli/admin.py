@@ -48,7 +48,7 @@ def config_get(
     settings = load_settings()
 
     def shown(k: str):
-        value = settings.get(k)
+        value = settings.effective(k)
         return redact_url(value) if k == "database.url" and value else value
 
     if key is None:

@@ -97,9 +97,14 @@ def create_engine(url: str) -> AsyncEngine:
 
 
 def _read_revision(sync_conn) -> str | None:
-    if not inspect(sync_conn).has_table("alembic_version"):
+    # One cheap query on the hot path; the inspector is only needed when it fails.
+    try:
+        with sync_conn.begin_nested():
+            return sync_conn.execute(text("SELECT version_num FROM alembic_version")).scalar()
+    except DBAPIError:
+        if inspect(sync_conn).has_table("alembic_version"):
+            raise
         return None
-    return sync_conn.execute(text("SELECT version_num FROM alembic_version")).scalar()
 
 
 def _run_alembic_upgrade(sync_conn, target: str = "head") -> None:

@@ -1,0 +1,66 @@
+"""Write the command reference of docs/cli.md from the command tree itself.
+
+    python -m rfpilot.cli.docgen > docs/cli.md
+
+tests/test_docs.py fails when docs/cli.md and the commands disagree.
+"""
+
+from __future__ import annotations
+
+import typer
+
+from rfpilot.cli import app
+
+INTRO = """\
+# Command reference
+
+Generated from the commands themselves by `python -m rfpilot.cli.docgen > docs/cli.md`; do not edit by hand.
+
+Conventions:
+
+- `SESSION`, `FACT`, `ITEM` and `--fix` take a full id or any unique prefix of 4+ characters.
+- Data goes to stdout, messages and errors to stderr. `--json` prints a stable JSON shape.
+- Exit codes: `0` ok · `1` usage (malformed id, empty text, unknown choice, missing argument) · `2` not found ·
+  `3` conflict or invalid transition (nothing was changed) · `4` PSA error or verification failure ·
+  `5` LLM unavailable · `6` queued for later delivery. An error is one line starting with `error:`,
+  sometimes followed by a `hint:` line.
+"""
+
+
+def _walk(command, path: list[str]):
+    subcommands = getattr(command, "commands", None)
+    if subcommands:
+        for name in sorted(subcommands):
+            yield from _walk(subcommands[name], [*path, name])
+    else:
+        yield path, command
+
+
+def _param_line(param) -> str | None:
+    if param.name in ("help",) or getattr(param, "hidden", False):
+        return None
+    if param.param_type_name == "argument":
+        name = param.name.upper()
+        required = "" if param.required else " (optional)"
+        return f"- `{name}`{required}: {getattr(param, 'help', '') or ''}".rstrip(": ")
+    opts = ", ".join(f"`{o}`" for o in param.opts)
+    help_text = getattr(param, "help", "") or ""
+    return f"- {opts}: {help_text}".rstrip(": ")
+
+
+def render() -> str:
+    root = typer.main.get_command(app)
+    out = [INTRO]
+    for path, command in _walk(root, []):
+        out.append(f"## rfpilot {' '.join(path)}\n")
+        help_text = (command.help or "").strip()
+        if help_text:
+            out.append(help_text + "\n")
+        lines = [ln for ln in (_param_line(p) for p in command.params) if ln]
+        if lines:
+            out.append("\n".join(lines) + "\n")
+    return "\n".join(out).rstrip() + "\n"
+
+
+if __name__ == "__main__":
+    print(render(), end="")

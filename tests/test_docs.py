@@ -1,0 +1,23 @@
+"""Docs stay true: the command reference is generated from the commands."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def test_cli_reference_is_current() -> None:
+    """docs/cli.md equals `python -m rfpilot.cli.docgen` (regenerate it after changing a command)."""
+    from rfpilot.cli.docgen import render
+
+    assert (ROOT / "docs" / "cli.md").read_text(encoding="utf-8") == render()
+
+
+def test_readme_gives_the_two_newcomer_commands_first() -> None:
+    """README starts with the install-and-run and the test command that .ci/run executes."""
+    lines = (ROOT / "README.md").read_text(encoding="utf-8").splitlines()
+    block = lines[lines.index("```sh") + 1 : lines.index("```sh") + 5]
+    assert block[0] == "# install and run" and "rfpilot" in block[1]
+    assert block[2].startswith("# run the tests") and "pytest" in block[3]
+    assert "awk '/^# run the tests/" in (ROOT / ".ci" / "run").read_text(encoding="utf-8")
