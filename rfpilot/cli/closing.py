@@ -129,6 +129,14 @@ def _close(
     if not yes and not interactive:
         raise UsageError(f"not confirmed: add --yes to {action} without being asked (stdin is not a terminal)")
     given_markdown = read_text_arg(None, markdown_file, "markdown")
+    # Refuse bad input before anything is written: recording a fix outcome
+    # (below) commits on its own, so a later refusal would leave it changed.
+    from rfpilot.core import closing as close_rules
+
+    if given_markdown is not None:
+        close_rules.clean_markdown(given_markdown)
+    close_rules._summary("", summary)
+    close_rules._export_target(export)
 
     async def go(ctx):
         from rfpilot.core import closing as svc
@@ -235,7 +243,7 @@ def escalate(
     yes: bool = YES,
     edit: bool = EDIT,
     markdown_file: Optional[str] = MD_FILE,
-    reason: Optional[str] = typer.Option(None, "--reason", help="One-line reason for listings (default: the Problem's first sentence)."),
+    reason: Optional[str] = typer.Option(None, "--summary", "--reason", help="One-line summary for listings (default: the Problem's first sentence)."),
     fix_outcome: Optional[str] = FIX_OUTCOME,
     notes: Optional[str] = NOTES,
     export: Optional[Path] = EXPORT,

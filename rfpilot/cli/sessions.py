@@ -208,7 +208,10 @@ def sessions_export(
     if out is None:
         output.data(text)
     else:
-        out.expanduser().write_text(text if text.endswith("\n") else text + "\n", encoding="utf-8")
+        try:
+            out.expanduser().write_text(text if text.endswith("\n") else text + "\n", encoding="utf-8")
+        except OSError as exc:
+            raise UsageError(f"cannot write {out}: {exc.strerror or exc}") from None
         output.info(f"wrote {out}")
 
 

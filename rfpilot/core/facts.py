@@ -6,6 +6,8 @@ transaction, so the next resolve/escalate preview is a cache miss.
 
 from __future__ import annotations
 
+import uuid
+
 from sqlalchemy import select
 
 from rfpilot.core.context import Ctx
@@ -54,6 +56,11 @@ async def create_fact(
         raise UsageError(f"Invalid source_type: {source_type!r}", hint="one of: " + ", ".join(FACT_SOURCE_TYPES))
     if source_ref is not None and source_type not in _LANE_KIND_FOR:
         raise UsageError(f"source_ref must be None for source_type={source_type}")
+    if source_ref is not None:
+        try:
+            source_ref = str(uuid.UUID(str(source_ref)))
+        except ValueError:
+            raise UsageError(f"source_ref {source_ref!r} is not a lane item id") from None
     cleaned = _clean_text(text)
     cleaned_summary = _clean_summary(summary)
     await require_editable(ctx, session)
@@ -121,9 +128,16 @@ async def get_fact(ctx: Ctx, session: SessionRow, ref: str) -> Fact:
         raise NotFoundError("Fact not found", hint="list this session's facts with: rfpilot facts list SESSION") from None
 
 
+def _require_live(session: SessionRow, fact: Fact) -> None:
+    """A fact is changed only through its own session, and never once deleted (seed §8.2)."""
+    if fact.deleted_at is not None or fact.session_id != session.id:
+        raise NotFoundError("Fact not found")
+
+
 async def update_fact(
     ctx: Ctx, session: SessionRow, fact: Fact, *, text: str | None = None, summary: str | None = None
 ) -> Fact:
+    _require_live(session, fact)
     if text is None and summary is None:
         raise UsageError("At least one of `text` or `summary` must be provided")
     if not is_editable(fact):
@@ -144,8 +158,7 @@ async def update_fact(
 
 async def delete_fact(ctx: Ctx, session: SessionRow, fact: Fact) -> Fact:
     """Soft delete; allowed for every source type (a wrong answer can be withdrawn)."""
-    if fact.deleted_at is not None:
-        raise NotFoundError("Fact not found")
+    _require_live(session, fact)
     await require_editable(ctx, session)
     async with ctx.tx():
         fact.deleted_at = ctx.now()

@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import func, select
 
 from rfpilot.core.context import Ctx
 from rfpilot.core.lookup import find_one
@@ -179,12 +179,16 @@ async def suggest_fix(
         updated_at=now,
     )
     async with ctx.tx():
-        await ctx.db.execute(
-            update(SuggestedFix)
-            .where(SuggestedFix.session_id == session.id, SuggestedFix.superseded_at.is_(None))
-            .values(superseded_at=now, updated_at=now)
-            .execution_options(synchronize_session="fetch")
+        # Through the ORM rather than a bulk UPDATE: a bulk UPDATE does not refresh
+        # rows already loaded in this unit of work (an attribute never loaded is
+        # skipped by synchronize_session), so a caller holding the old fix would
+        # still see it as active and could record an outcome on it.
+        superseded = await ctx.db.execute(
+            select(SuggestedFix).where(SuggestedFix.session_id == session.id, SuggestedFix.superseded_at.is_(None))
         )
+        for old in superseded.scalars():
+            old.superseded_at = now
+            old.updated_at = now
         ctx.db.add(fix)
         await ctx.db.flush()
         await ctx.bump_state(session)
@@ -192,6 +196,12 @@ async def suggest_fix(
 
 
 # --- guards --------------------------------------------------------------
+
+
+def _require_own(session: SessionRow, fix: SuggestedFix) -> None:
+    """A fix is changed only through its own session (seed §9.3)."""
+    if fix.session_id != session.id:
+        raise NotFoundError("Suggested fix not found")
 
 
 def _require_active(fix: SuggestedFix) -> None:
@@ -209,6 +219,7 @@ def _require_not_terminal(fix: SuggestedFix) -> None:
 
 async def apply_fix(ctx: Ctx, session: SessionRow, fix: SuggestedFix) -> bool:
     """'I ran this': stamp applied_at (+1). Repeats are a no-op. Returns whether it changed."""
+    _require_own(session, fix)
     _require_active(fix)
     if fix.status != "proposed":
         hint = "use `rfpilot fix finish` to return it to verifying" if fix.status in FIX_PARKED else None
@@ -237,6 +248,7 @@ async def record_outcome(
     ctx: Ctx, session: SessionRow, fix: SuggestedFix, outcome: str, notes: str | None = None
 ) -> SuggestedFix:
     """Write an outcome (+1). Partial and pending need notes; terminal fixes refuse."""
+    _require_own(session, fix)
     outcome = normalise_outcome(outcome)
     cleaned = _clean_notes(notes)
     if outcome in NOTES_REQUIRED and not cleaned:
@@ -272,6 +284,7 @@ async def record_outcome(
 
 async def finish_fix(ctx: Ctx, session: SessionRow, fix: SuggestedFix) -> SuggestedFix:
     """'Finish it': a partial or pending fix goes back to verifying (applied_at kept)."""
+    _require_own(session, fix)
     _require_active(fix)
     if fix.status not in FIX_PARKED:
         raise ConflictError(f"only a partial or pending fix can be finished; this one is '{fix.status}'")
@@ -309,6 +322,7 @@ async def decide(
     decision = (decision or "").strip().lower().replace("-", "_")
     if decision not in FIX_DECISIONS:
         raise UsageError(f"invalid decision {decision!r}", hint="one of: " + ", ".join(FIX_DECISIONS))
+    _require_own(session, fix)
     _require_active(fix)
     _require_not_terminal(fix)
     script = None
