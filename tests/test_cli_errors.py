@@ -210,8 +210,7 @@ CASES = [
     # -- empty text (1)
     case("new-empty", "bare", ("new", ""), USAGE, "description is empty"),
     case("new-blank", "bare", ("new", "   "), USAGE, "description is empty"),
-    case("new-empty-title", "bare", ("new", "Printer offline", "--title", ""), USAGE, "title is empty",
-         pytest.mark.xfail(strict=True, reason="core.sessions.create_session ignores an empty --title when TEXT is given")),
+    case("new-empty-title", "bare", ("new", "Printer offline", "--title", ""), USAGE, "title is empty"),
     case("fact-add-empty", "basic", ("facts", "add", "{S}", ""), USAGE, "fact text cannot be empty"),
     case("fact-add-blank", "basic", ("facts", "add", "{S}", " \n "), USAGE, "fact text cannot be empty"),
     case("fact-edit-empty", "basic", ("facts", "edit", "{S}", "{F}", "--text", ""), USAGE, "fact text cannot be empty"),

@@ -480,7 +480,7 @@ def _blocks(text: str) -> dict[str, list[str]]:
 def test_sessions_list_groups_active_and_recent(cli):
     """`sessions list` shows open sessions under Active and closed ones under Recent."""
     code, out, err = cli("sessions", "list")
-    assert code == 0 and "no sessions yet" in out
+    assert code == 0 and out == "" and "no sessions yet" in err
     assert js(cli, "sessions", "list") == []
 
     ids = {status: new_id(cli, f"A {status} problem.") for status in
@@ -540,3 +540,14 @@ def test_sessions_pause_resume_reopen_abandon(cli):
     assert status() == "resolved"
     assert js(cli, "sessions", "reopen", sid)["status"] == "active"
     assert js(cli, "sessions", "pause", sid[:8])["status"] == "paused"  # a unique prefix is enough
+
+
+def test_notes_without_fix_outcome_is_refused(cli):
+    """`--notes` only makes sense with `--fix-outcome`; nothing is recorded without it."""
+    sid = new_id(cli, "Scanner fails.")
+    cli("fix", "suggest", sid, "Reinstall driver", "-c", "70")
+    cli("fix", "apply", sid)
+    code, out, err = cli("resolve", sid, "--yes", "--notes", "half done")
+    assert code == 1 and out == "" and "--notes goes with --fix-outcome" in err
+    assert js(cli, "fix", "show", sid)["fix"]["status"] == "proposed"
+    assert js(cli, "sessions", "show", sid)["session"]["status"] == "active"

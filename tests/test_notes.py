@@ -252,14 +252,32 @@ async def test_earlier_failed_fix_is_listed_as_tried(ctx, session):
 
 
 async def test_checks_run_are_listed_as_tried(ctx, session):
-    """Diagnostic checks that were run appear under What we've tried; open ones become next steps."""
+    """Checks whose findings became facts appear under What we've tried (seed §12.4), once each."""
     check = await lane.add_check(ctx, session, "List stored credentials", command="cmdkey /list")
-    await lane.mark_run(ctx, session, check, "MicrosoftOffice16 entry present")
-    await lane.add_check(ctx, session, "Check the sign-in logs")
+    await lane.mark_run(ctx, session, check, "MicrosoftOffice16 entry present", promote="A stale Office entry was cached")
+    await facts.promote(ctx, session, source_type="diagnostic_check", source_ref=check.id, text="Only one entry")
+    unpromoted = await lane.add_check(ctx, session, "Check the sign-in logs")
+    await lane.mark_run(ctx, session, unpromoted, "nothing relevant")
     escalation = await draft(ctx, session, ESC)
     tried = bullets(section(escalation, "What we've tried"))
     assert tried == ["- Ran check: List stored credentials (`cmdkey /list`)."]
-    assert 'Run the check "Check the sign-in logs".' in section(escalation, "Suggested next steps")
+
+
+async def test_lane_work_never_makes_a_cached_preview_stale(ctx, session):
+    """Lane work does not bump state_version, so nothing a note says may come from it."""
+    from rfpilot.core import previews
+
+    await facts.add_note(ctx, session, "The reset happened on Monday")
+    first = await previews.preview(ctx, session, ESC)
+    question = await lane.add_question(ctx, session, "Is it every device?")
+    await lane.answer_question(ctx, session, question, "Only the desktop")
+    check = await lane.add_check(ctx, session, "List stored credentials", command="cmdkey /list")
+    await lane.mark_run(ctx, session, check, "one entry")
+    await lane.add_check(ctx, session, "Still open")
+    cached = await previews.preview(ctx, session, ESC)
+    redrafted = await previews.preview(ctx, session, ESC, force=True)
+    assert cached.from_cache and cached.state_version == first.state_version
+    assert cached.markdown == redrafted.markdown == first.markdown
 
 
 @pytest.mark.parametrize(
@@ -609,3 +627,13 @@ async def test_resolve_while_verifying_flow(ctx, session):
     result = await closing.resolve_session(ctx, session, preview.markdown)
     assert result.summary == PROBLEM_FIRST
     assert not re.match(r"^#", result.summary)
+
+
+async def test_unwritable_export_changes_nothing(ctx, session, tmp_path):
+    """If the --export file cannot be written, the session is not resolved."""
+    blocker = tmp_path / "not-a-dir"
+    blocker.write_text("x")
+    with pytest.raises(UsageError, match="cannot write|not a directory"):
+        await closing.resolve_session(ctx, session, "## Problem\nX.", export_path=blocker / "sub" / "note.md")
+    await ctx.db.refresh(session)
+    assert session.status == "active" and session.resolution_note_markdown is None

@@ -442,3 +442,17 @@ async def test_other_accounts_session_is_not_found(ctx):
     with pytest.raises(NotFoundError):
         await sessions.get_session(ctx, foreign.id)
     assert foreign.id not in [s.id for s in await sessions.list_sessions(ctx)]
+
+
+async def test_escalated_time_counts_as_parked(ctx):
+    """Time spent escalated (waiting on the next engineer) accrues as parked time."""
+    clock = Clock()
+    ctx.clock = clock
+    session = await sessions.create_session(ctx, "Mailbox full.")
+    clock.advance(20)
+    await closing.escalate_session(ctx, session, NOTE)
+    clock.advance(300)
+    assert sessions.live_timers(session, clock.now) == sessions.Timers(20, 300)
+    await closing.resolve_session(ctx, session, NOTE)
+    await reload(ctx, session)
+    assert (session.active_seconds, session.parked_seconds) == (20, 300)

@@ -131,12 +131,13 @@ def _close(
     given_markdown = read_text_arg(None, markdown_file, "markdown")
     # Refuse bad input before anything is written: recording a fix outcome
     # (below) commits on its own, so a later refusal would leave it changed.
-    from rfpilot.core import closing as close_rules
+    from rfpilot.core.closing import normalise_choice, validate_close_inputs
 
-    if given_markdown is not None:
-        close_rules.clean_markdown(given_markdown)
-    close_rules._summary("", summary)
-    close_rules._export_target(export)
+    validate_close_inputs(given_markdown, summary, export)
+    if notes is not None and fix_outcome is None:
+        raise UsageError("--notes goes with --fix-outcome")
+    if fix_outcome is not None:
+        normalise_choice(fix_outcome)
 
     async def go(ctx):
         from rfpilot.core import closing as svc
@@ -173,8 +174,6 @@ def _close(
                 )
             if choice is not None:
                 await svc.record_close_outcome(ctx, row, waiting, choice, notes)
-        elif notes and not fix_outcome:
-            raise UsageError("--notes goes with --fix-outcome")
         if given_markdown is not None:
             markdown, drafted = given_markdown, None
         else:

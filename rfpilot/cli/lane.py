@@ -321,6 +321,10 @@ def fix_outcome(
 ) -> None:
     """Record whether the fix worked."""
 
+    from rfpilot.core.fixes import normalise_outcome
+
+    normalise_outcome(outcome)  # a bad word is a usage error whatever the session holds
+
     async def go(ctx):
         from rfpilot.core import fixes as svc
 
@@ -354,6 +358,9 @@ def fix_decide(
     as_json: bool = JSON,
 ) -> None:
     """Choose the script path: run as one-off, run and templatize after resolve, build a template now, or dismiss."""
+    from rfpilot.core.fixes import normalise_decision
+
+    normalise_decision(decision)
     edited = read_text_arg(None, script_file, "script")
 
     async def go(ctx):

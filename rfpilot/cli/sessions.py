@@ -78,7 +78,8 @@ def sessions_list(
 
     def human() -> str:
         if not rows:
-            return "no sessions yet — start one with: rfpilot new \"<what is wrong>\""
+            output.info('no sessions yet — start one with: rfpilot new "<what is wrong>"')
+            return None
         open_rows = [r for r in rows if r[0]["status"] in ("active", "paused", "escalated")]
         closed_rows = [r for r in rows if r not in open_rows]
         parts = []

@@ -154,9 +154,22 @@ def _export_target(path: Path | None) -> Path | None:
 def _export(markdown: str, target: Path | None) -> Path | None:
     if target is None:
         return None
-    target.parent.mkdir(parents=True, exist_ok=True)
-    target.write_text(markdown + "\n", encoding="utf-8")
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_text(markdown + "\n", encoding="utf-8")
+    except OSError as exc:
+        raise UsageError(f"cannot write {target}: {exc.strerror or exc}; nothing was changed") from None
     return target
+
+
+def validate_close_inputs(
+    markdown: str | None = None, summary: str | None = None, export_path: Path | None = None
+) -> None:
+    """Refuse bad engineer input up front, before an intercept answer or a close is written."""
+    if markdown is not None:
+        clean_markdown(markdown)
+    _summary("", summary)
+    _export_target(export_path)
 
 
 async def _close(
@@ -178,6 +191,8 @@ async def _close(
         )
     now = ctx.now()
     async with ctx.tx():
+        # The export is written inside the transaction: if it fails, nothing changes.
+        exported = _export(text, export_target)
         set_status(ctx, session, TARGET_STATUS[action])
         if action == RESOLVE:
             session.resolution_note_markdown = text
@@ -187,7 +202,6 @@ async def _close(
             session.escalation_package_markdown = text
             session.escalation_reason = line
             session.escalated_at = now
-    exported = _export(text, export_target)
     return CloseResult(
         outcome=f"{TARGET_STATUS[action]}_local",
         session_status=session.status,

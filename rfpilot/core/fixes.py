@@ -61,6 +61,13 @@ def normalise_outcome(value: str) -> str:
     return outcome
 
 
+def normalise_decision(value: str) -> str:
+    decision = (value or "").strip().lower().replace("-", "_")
+    if decision not in FIX_DECISIONS:
+        raise UsageError(f"invalid decision {value!r}", hint="one of: " + ", ".join(FIX_DECISIONS))
+    return decision
+
+
 def is_active(fix: SuggestedFix) -> bool:
     return fix.superseded_at is None
 
@@ -205,6 +212,8 @@ def _require_own(session: SessionRow, fix: SuggestedFix) -> None:
 
 
 def _require_active(fix: SuggestedFix) -> None:
+    if fix.status == "dismissed":
+        raise ConflictError("This fix was dismissed", hint="suggest a new fix instead")
     if not is_active(fix):
         raise ConflictError("This fix is already superseded by a newer suggestion")
 
@@ -319,9 +328,7 @@ async def decide(
     draft_template also queues a draft template for review after resolve;
     build_template stamps nothing (the template is built first).
     """
-    decision = (decision or "").strip().lower().replace("-", "_")
-    if decision not in FIX_DECISIONS:
-        raise UsageError(f"invalid decision {decision!r}", hint="one of: " + ", ".join(FIX_DECISIONS))
+    decision = normalise_decision(decision)
     _require_own(session, fix)
     _require_active(fix)
     _require_not_terminal(fix)

@@ -102,9 +102,9 @@ class Bundle:
     facts: list[FactLine] = field(default_factory=list)
     fix: FixState | None = None  # the latest fix: the active one, or one just dismissed
     earlier_fixes: list[FixState] = field(default_factory=list)  # superseded ones that were tried
+    # Checks whose findings were promoted to facts. Only state that bumps
+    # state_version may reach a note, or a cached preview would go stale.
     checks_run: list[CheckLine] = field(default_factory=list)
-    open_checks: list[CheckLine] = field(default_factory=list)
-    open_questions: list[str] = field(default_factory=list)
     scripts_run: list[ScriptRun] = field(default_factory=list)
 
 
@@ -121,16 +121,14 @@ async def build_bundle(ctx: Ctx, session: SessionRow, kind: str) -> Bundle:
             )
         ).scalars()
     )
-    items = list(
-        (
-            await ctx.db.execute(
-                select(LaneItem).where(LaneItem.session_id == session.id).order_by(LaneItem.position)
-            )
-        ).scalars()
-    )
+    check_ids = [f.source_ref for f in facts if f.source_type == "diagnostic_check" and f.source_ref]
+    checks: dict[str, LaneItem] = {}
+    if check_ids:
+        rows = await ctx.db.execute(select(LaneItem).where(LaneItem.id.in_(set(check_ids))))
+        checks = {item.id: item for item in rows.scalars()}
+    ordered_checks = [checks[i] for i in dict.fromkeys(check_ids) if i in checks]
+    # The newest fix is the active one, or one just dismissed (dismissing supersedes).
     latest = fixes[-1] if fixes else None
-    if latest is not None and latest.superseded_at is not None and latest.status != "dismissed":
-        latest = None  # superseded without a newer row cannot happen; be safe
     earlier = [
         FixState.of(f)
         for f in fixes
@@ -147,15 +145,7 @@ async def build_bundle(ctx: Ctx, session: SessionRow, kind: str) -> Bundle:
         facts=[FactLine(f.source_type, f.text, f.source_summary) for f in facts],
         fix=FixState.of(latest) if latest is not None else None,
         earlier_fixes=earlier,
-        checks_run=[CheckLine(i.text, i.command) for i in items if i.kind == "check" and i.state == "run"],
-        open_checks=[
-            CheckLine(i.text, i.command)
-            for i in items
-            if i.kind == "check" and i.state == "open" and i.retired_at is None
-        ],
-        open_questions=[
-            i.text for i in items if i.kind == "question" and i.state == "open" and i.retired_at is None
-        ],
+        checks_run=[CheckLine(item.text, item.command) for item in ordered_checks],
     )
 
 
@@ -234,11 +224,6 @@ def bundle_text(bundle: Bundle) -> str:
             out += ["-"] + [f"  {line}" for line in _fix_lines(fix, with_decision=False)]
     if is_resolution:
         out += ["", "# Scripts run during the session (passwords redacted)"] + _script_lines(bundle.scripts_run)
-    else:
-        if bundle.open_questions or bundle.open_checks:
-            out += ["", "# Still open on the task lane"]
-            out += [f"- question: {q}" for q in bundle.open_questions]
-            out += [f"- check: {c.label}" + (f" (command: {c.command})" if c.command else "") for c in bundle.open_checks]
     out.append("")
     if is_resolution:
         out.append("Produce the four-section resolution note now. Use only the input above.")
@@ -411,11 +396,6 @@ def _next_steps(bundle: Bundle) -> str:
             steps.append(f"Try {title} first ({fix.confidence}% confidence).")
         elif fix.status == "proposed" and fix.confidence >= CONFIDENT_PCT:
             steps.append(f"Validate {title} before applying it ({fix.confidence}% confidence).")
-    for question in bundle.open_questions[:2]:
-        steps.append(f"Get an answer to: {_sentence(question).rstrip('.')}")
-    for check in bundle.open_checks[:2]:
-        command = f" (`{check.command}`)" if check.command and "\n" not in check.command else ""
-        steps.append(f"Run the check {_q(check.label)}{command}.")
     fallbacks = [
         "Confirm the symptom still reproduces before changing anything.",
         "Review the confirmed facts above against the ticket history.",

@@ -18,6 +18,8 @@ INTAKE_MAX = 20_000
 REASON_MAX = 500
 
 OPEN_STATUSES = ("active", "paused", "escalated")
+# Time in these statuses is parked time: waiting on the customer or on the next engineer.
+PARKED_STATUSES = ("paused", "escalated")
 # from-status -> statuses it may move to (SPEC §3). Anything else is refused.
 TRANSITIONS: dict[str, tuple[str, ...]] = {
     "active": ("paused", "resolved", "escalated", "abandoned"),
@@ -48,7 +50,7 @@ async def create_session(
         raise UsageError("the problem description is empty", hint="describe the problem, or omit it for an empty session")
     if len(intake) > INTAKE_MAX:
         raise UsageError(f"the problem description is too long ({len(intake)} characters; the limit is {INTAKE_MAX})")
-    chosen_title = one_line(title) if title else (title_from_text(intake) if intake else None)
+    chosen_title = one_line(title) if title is not None else (title_from_text(intake) if intake else None)
     if title is not None and not chosen_title:
         raise UsageError("the title is empty")
     now = ctx.now()
@@ -129,7 +131,7 @@ def accrue_timers(session: SessionRow, now: datetime) -> None:
     elapsed = max(0, int((now - session.status_changed_at).total_seconds()))
     if session.status == "active":
         session.active_seconds += elapsed
-    elif session.status == "paused":
+    elif session.status in PARKED_STATUSES:
         session.parked_seconds += elapsed
     session.status_changed_at = now
 
@@ -143,7 +145,7 @@ class Timers:
 def live_timers(session: SessionRow, now: datetime) -> Timers:
     elapsed = max(0, int((now - session.status_changed_at).total_seconds()))
     active = session.active_seconds + (elapsed if session.status == "active" else 0)
-    parked = session.parked_seconds + (elapsed if session.status == "paused" else 0)
+    parked = session.parked_seconds + (elapsed if session.status in PARKED_STATUSES else 0)
     return Timers(active, parked)
 
 
