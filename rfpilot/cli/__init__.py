@@ -101,4 +101,7 @@ def run_cli(args: list[str] | None = None) -> int:
 
 
 def main() -> None:
+    if sys.argv[1:] == ["--version"]:  # answer before building the command tree
+        output.data(f"rfpilot {__version__}")
+        sys.exit(0)
     sys.exit(run_cli())

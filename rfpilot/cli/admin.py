@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
-import platform
 from pathlib import Path
 from typing import Optional
 
@@ -114,6 +112,8 @@ def db_current(as_json: bool = JSON) -> None:
         finally:
             await engine.dispose()
 
+    import asyncio
+
     current = asyncio.run(go())
     data = {"database": redact_url(url), "current": current, "head": SCHEMA_HEAD, "up_to_date": current == SCHEMA_HEAD}
     output.emit(data, as_json, lambda: f"{current or '(empty)'} (head {SCHEMA_HEAD}{', up to date' if current == SCHEMA_HEAD else ''})")
@@ -130,6 +130,8 @@ def db_upgrade() -> None:
         store = await open_store(url, backup_dir=settings.paths.backup_dir)
         await store.dispose()
         return store.backup_path
+
+    import asyncio
 
     backup = asyncio.run(go())
     if backup:
@@ -165,6 +167,8 @@ def db_backup(dest: Optional[Path] = typer.Argument(None, help="Backup file (def
 
 def doctor(as_json: bool = JSON) -> None:
     """Paths, store, identity and versions: what to paste into a bug report."""
+    import asyncio
+    import platform
     from importlib.metadata import PackageNotFoundError, version
 
     from rfpilot.config import load_settings

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, TypeVar
 
@@ -21,6 +20,8 @@ def run(fn: Callable[[Ctx], Awaitable[T]]) -> T:
 
         async with open_context(load_settings()) as ctx:
             return await fn(ctx)
+
+    import asyncio
 
     return asyncio.run(go())
 

@@ -280,7 +280,7 @@ class AccountSettings(Base):
     __tablename__ = "account_settings"
 
     account_id: Mapped[str] = mapped_column(Id, ForeignKey("accounts.id", ondelete="CASCADE"), primary_key=True)
-    preferences: Mapped[dict[str, Any]] = mapped_column(JsonDoc, nullable=False, default=dict)
+    preferences: Mapped[dict[str, Any]] = mapped_column(JsonDoc(), nullable=False, default=dict)
     created_at: Mapped[datetime] = _created()
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False, default=utcnow, onupdate=utcnow)
 
