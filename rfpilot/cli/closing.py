@@ -123,7 +123,7 @@ def _close(
     export: Optional[Path],
     as_json: bool,
 ) -> None:
-    from rfpilot.errors import ConflictError, UsageError
+    from rfpilot.errors import UsageError
 
     interactive = output.stdin_is_interactive()
     if not yes and not interactive:
@@ -149,31 +149,24 @@ def _close(
         row = await get_session(ctx, session)
         await require_editable(ctx, row)
         svc.check_can_close(row, action)
-        fix = await fix_service.active_fix(ctx, row)
-        waiting = svc.pending_fix_question(fix, action)
         choice = svc.normalise_choice(fix_outcome) if fix_outcome else None
-        if choice and waiting is None:
-            if fix is None or fix_service.is_terminal(fix):
-                raise ConflictError("--fix-outcome given, but no fix is waiting for an outcome")
-            waiting = fix  # a parked fix on resolve: the engineer settles it explicitly
-        if waiting is not None:
-            implicit = svc.implicit_choice(waiting, action)
-            if choice is None and (yes or not interactive) and implicit == svc.KEEP:
-                output.info(f'"{waiting.title}" stays {waiting.status} (use --fix-outcome to record something else)')
-            elif choice is None and (yes or not interactive) and implicit:
-                choice = implicit
-                output.info(f'"{waiting.title}" was verifying: recorded as worked (use --fix-outcome to say otherwise)')
-            elif choice is None and interactive and not yes:
-                choice, notes_given = _ask_outcome(waiting, action)
-                await svc.record_close_outcome(ctx, row, waiting, choice, notes_given)
-                choice = None  # recorded
-            elif choice is None:
-                raise UsageError(
-                    f'"{waiting.title}" is still {"verifying" if waiting.status == "proposed" else waiting.status}: '
-                    f"say what happened with --fix-outcome failed|worked|partial|pending|never"
-                )
-            if choice is not None:
-                await svc.record_close_outcome(ctx, row, waiting, choice, notes)
+        outcome_notes = notes
+        waiting = svc.fix_to_settle(await fix_service.active_fix(ctx, row), action, choice is not None)
+        if waiting is not None and choice is None:
+            if interactive and not yes:
+                choice, outcome_notes = _ask_outcome(waiting, action)
+            else:
+                choice = svc.implicit_choice(waiting, action)
+                state = "verifying" if waiting.status == "proposed" else waiting.status
+                if choice is None:
+                    raise UsageError(
+                        f'"{waiting.title}" is still {state}: '
+                        "say what happened with --fix-outcome failed|worked|partial|pending|never"
+                    )
+                told = "stays " + waiting.status if choice == svc.KEEP else "was verifying: recorded as worked"
+                output.info(f'"{waiting.title}" {told} (use --fix-outcome to say otherwise)')
+        if waiting is not None and choice != svc.KEEP:
+            await svc.record_close_outcome(ctx, row, waiting, choice, outcome_notes)
         if given_markdown is not None:
             markdown, drafted = given_markdown, None
         else:

@@ -93,6 +93,20 @@ def implicit_choice(fix: SuggestedFix, action: str) -> str | None:
     return None
 
 
+def fix_to_settle(fix: SuggestedFix | None, action: str, choice_given: bool) -> SuggestedFix | None:
+    """The fix whose outcome is recorded before closing, or None.
+
+    An explicit choice (``--fix-outcome``) may also settle a parked fix on
+    resolve; it is an error when no fix is waiting for an outcome at all.
+    """
+    waiting = pending_fix_question(fix, action)
+    if choice_given and waiting is None:
+        if fix is None or fix_service.is_terminal(fix):
+            raise ConflictError("--fix-outcome given, but no fix is waiting for an outcome")
+        return fix
+    return waiting
+
+
 def choices_for(fix: SuggestedFix, action: str) -> tuple[str, ...]:
     if action == RESOLVE:
         return ("worked", "failed", "partial", "pending", "never")
