@@ -109,7 +109,7 @@ async def _respond(ctx, session: str, ref: str, kind: str, method: str, text, pr
     row = await get_session(ctx, session)
     item = await svc.get_item(ctx, row, ref, kind)
     result = await getattr(svc, method)(ctx, row, item, text, promote=promote, summary=summary)
-    return {"item": lane_item_view(result.item), "fact": fact_view(result.fact) if result.fact else None}
+    return {"item": lane_item_view(result.item), "fact": fact_view(result.fact, result.item) if result.fact else None}
 
 
 def _respond_out(data: dict, as_json: bool) -> None:

@@ -141,37 +141,13 @@ def _lane_line(item: dict) -> str:
     return line
 
 
-async def session_details(ctx, session) -> dict:
-    from rfpilot.core import facts as fact_service
-    from rfpilot.core import fixes as fix_service
-    from rfpilot.core import lane as lane_service
-    from rfpilot.core.views import fact_view, fix_view, lane_item_view, session_view
-
-    items = await lane_service.list_items(ctx, session)
-    by_id = {i.id: i for i in items}
-    facts = await fact_service.list_facts(ctx, session)
-    mode, fix = await fix_service.banner_state(ctx, session)
-    counts = lane_service.counts(items)
-    return {
-        "session": session_view(session, ctx.now()),
-        "facts": [
-            {**fact_view(f), "provenance": fact_service.provenance(f, by_id.get(f.source_ref or ""))} for f in facts
-        ],
-        "lane": [lane_item_view(i) for i in items],
-        "lane_counts": counts.__dict__,
-        "active_fix": fix_view(fix) if fix else None,
-        "banner": mode,
-        "resolution_note": session.resolution_note_markdown,
-        "escalation_package": session.escalation_package_markdown,
-    }
-
-
 @sessions_app.command("show")
 def sessions_show(session: str = typer.Argument(..., help="Session id or unique prefix."), as_json: bool = JSON) -> None:
     """A session's state: facts, questions, checks, the suggested fix, notes."""
 
     async def go(ctx):
         from rfpilot.core.sessions import get_session
+        from rfpilot.core.views import session_details
 
         return await session_details(ctx, await get_session(ctx, session))
 
@@ -287,12 +263,9 @@ def _fact_line(view: dict) -> str:
 
 
 async def _fact_out(ctx, session, fact) -> dict:
-    from rfpilot.core import facts as fact_service
-    from rfpilot.core.views import fact_view
-    from rfpilot.db.models import LaneItem
+    from rfpilot.core.views import fact_details
 
-    item = await ctx.db.get(LaneItem, fact.source_ref) if fact.source_ref else None
-    return {**fact_view(fact), "provenance": fact_service.provenance(fact, item), "state_version": session.state_version}
+    return {**await fact_details(ctx, fact), "state_version": session.state_version}
 
 
 @facts_app.command("list")

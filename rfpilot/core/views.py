@@ -5,7 +5,10 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+from rfpilot.core import facts as fact_service
 from rfpilot.core import fixes as fix_service
+from rfpilot.core import lane as lane_service
+from rfpilot.core.context import Ctx
 from rfpilot.core.facts import is_editable
 from rfpilot.core.previews import Preview
 from rfpilot.core.sessions import live_timers
@@ -42,7 +45,8 @@ def session_view(session: SessionRow, now: datetime) -> dict[str, Any]:
     }
 
 
-def fact_view(fact: Fact) -> dict[str, Any]:
+def fact_view(fact: Fact, lane_item: LaneItem | None = None) -> dict[str, Any]:
+    """A fact; with its lane item (when it came from one) the provenance names it."""
     return {
         "id": fact.id,
         "session_id": fact.session_id,
@@ -51,6 +55,7 @@ def fact_view(fact: Fact) -> dict[str, Any]:
         "source_ref": fact.source_ref,
         "source_summary": fact.source_summary,
         "editable": is_editable(fact),
+        "provenance": fact_service.provenance(fact, lane_item),
         "created_by": fact.created_by,
         "created_at": iso(fact.created_at),
         "updated_at": iso(fact.updated_at),
@@ -111,4 +116,27 @@ def preview_view(preview: Preview, session: SessionRow) -> dict[str, Any]:
         "target_ticket_ref": preview.target_ticket_ref,
         "created_at": iso(preview.created_at),
         "fallback_reason": preview.fallback_reason,
+    }
+
+
+async def fact_details(ctx: Ctx, fact: Fact) -> dict[str, Any]:
+    item = await ctx.db.get(LaneItem, fact.source_ref) if fact.source_ref else None
+    return fact_view(fact, item)
+
+
+async def session_details(ctx: Ctx, session: SessionRow) -> dict[str, Any]:
+    """Everything a session view shows: facts with provenance, lane, counts, fix and banner mode."""
+    items = await lane_service.list_items(ctx, session)
+    by_id = {i.id: i for i in items}
+    facts = await fact_service.list_facts(ctx, session)
+    mode, fix = await fix_service.banner_state(ctx, session)
+    return {
+        "session": session_view(session, ctx.now()),
+        "facts": [fact_view(f, by_id.get(f.source_ref or "")) for f in facts],
+        "lane": [lane_item_view(i) for i in items],
+        "lane_counts": lane_service.counts(items).__dict__,
+        "active_fix": fix_view(fix) if fix else None,
+        "banner": mode,
+        "resolution_note": session.resolution_note_markdown,
+        "escalation_package": session.escalation_package_markdown,
     }
