@@ -42,6 +42,12 @@ KNOWN_SETTINGS: dict[str, tuple[type, Any, str]] = {
     "llm.openai.base_url": (str, None, "OpenAI-compatible API root ending in /v1"),
     "llm.openai.model": (str, None, "model name for the OpenAI-compatible API"),
     "llm.scripted.file": (str, None, "replies file for the scripted provider"),
+    "llm.timeout": (int, 60, "seconds to wait for a model reply before giving up"),
+    "llm.models.chat": (str, None, "Anthropic model for chat turns (default claude-sonnet-4-6)"),
+    "llm.models.note": (str, None, "Anthropic model for resolution notes and escalation packages (default claude-sonnet-4-6)"),
+    "llm.models.fact_synthesis": (str, None, "Anthropic model for turning answers into facts (default claude-haiku-4-5)"),
+    "llm.models.title": (str, None, "Anthropic model for session titles (default claude-haiku-4-5)"),
+    "llm.models.extraction": (str, None, "Anthropic model for template parameter extraction (default claude-sonnet-4-6)"),
     "ui.theme": (str, "dark", "dark, light or no-color"),
     "preview.editor": (str, None, "editor for --edit; default $VISUAL, then $EDITOR, then vi"),
 }

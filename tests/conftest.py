@@ -71,6 +71,7 @@ def env(db_url: str, tmp_path: Path) -> dict[str, str]:
         "RFPILOT_USER_EMAIL": "tester@example.com",
         "RFPILOT_USER_NAME": "Test Engineer",
         "RFPILOT_LLM_PROVIDER": "offline",
+        "PYTHON_KEYRING_BACKEND": "keyring.backends.null.Keyring",
     }
 
 
@@ -109,7 +110,7 @@ def cli(env: dict[str, str], monkeypatch: pytest.MonkeyPatch, capsys: pytest.Cap
     """Run `rfpilot ARGS…` in-process as this test's user: returns (code, stdout, stderr)."""
     from rfpilot.cli import run_cli
 
-    for key in ("ANTHROPIC_API_KEY", "RFPILOT_OPENAI_BASE_URL", "RFPILOT_SCRIPTED_FILE", "EDITOR", "VISUAL"):
+    for key in ("ANTHROPIC_API_KEY", "RFPILOT_OPENAI_API_KEY", "RFPILOT_OPENAI_BASE_URL", "RFPILOT_SCRIPTED_FILE", "EDITOR", "VISUAL"):
         monkeypatch.delenv(key, raising=False)
     for key, value in env.items():
         monkeypatch.setenv(key, value)

@@ -140,9 +140,12 @@ def test_suggest_fix_missing_field_dropped_but_stripped() -> None:
 
 
 def test_suggest_fix_title_cut_and_params_only_when_object() -> None:
-    r = parse_reply(block("SUGGEST_FIX", {"title": "t" * 300, "description": "d", "confidence": "80",
+    r = parse_reply(block("SUGGEST_FIX", {"title": "t" * 300, "description": "d", "confidence": "high",
                                           "ai_drafted_parameters": ["not", "a", "dict"]}))
-    assert r.suggest_fix is None  # a string confidence is not numeric
+    assert r.suggest_fix is None  # a confidence that is not a number
+    r = parse_reply(block("SUGGEST_FIX", {"title": "t", "description": "d", "confidence": 80,
+                                          "ai_drafted_parameters": ["not", "a", "dict"]}))
+    assert r.suggest_fix.ai_drafted_parameters is None
     r = parse_reply(block("SUGGEST_FIX", {"title": "t" * 300, "description": "d", "confidence": 80,
                                           "ai_drafted_parameters": {"user": "<x>"}, "ai_drafted_script": "Get-X"}))
     assert len(r.suggest_fix.title) == 200 and r.suggest_fix.ai_drafted_parameters == {"user": "<x>"}
@@ -230,3 +233,12 @@ def test_plain_prose_survives(prose: str) -> None:
 
     expected = re.sub(r"\n{3,}", "\n\n", "\n".join(line.rstrip() for line in prose.splitlines())).strip()
     assert parse_reply(prose).display == expected
+
+
+def test_suggest_fix_confidence_as_numeric_text() -> None:
+    """The prompt shows confidence as a quoted placeholder; "87" and "87%" are read as numbers."""
+    for given, expected in (('"87"', 87), ('"87%"', 87), ('"120.7"', 100)):
+        raw = f'Text.\n[SUGGEST_FIX]\n{{"title": "t", "description": "d", "confidence": {given}}}\n[/SUGGEST_FIX]'
+        assert parse_reply(raw).suggest_fix.confidence == expected
+    raw = 'Text.\n[SUGGEST_FIX]\n{"title": "t", "description": "d", "confidence": "high"}\n[/SUGGEST_FIX]'
+    assert parse_reply(raw).suggest_fix is None

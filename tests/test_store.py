@@ -87,26 +87,28 @@ async def test_newer_schema_is_refused(tmp_path: Path) -> None:
         await db_engine.open_store(url)
 
 
-async def test_existing_file_is_backed_up_before_migrating(tmp_path: Path, monkeypatch) -> None:
-    """Opening an existing SQLite file whose schema is behind copies it first."""
+async def test_existing_file_is_backed_up_before_migrating(tmp_path: Path) -> None:
+    """A SQLite file at an older revision is copied, then really migrated to head."""
     db_file = tmp_path / "x.db"
     url = f"sqlite:///{db_file}"
-    store = await db_engine.open_store(url)
-    async with store.engine.begin() as conn:
+    engine = db_engine.create_engine(url)
+    async with engine.connect() as conn:  # a store as the previous release left it
+        await conn.run_sync(lambda sync_conn: db_engine._run_alembic_upgrade(sync_conn, "0001"))
         await conn.execute(text("INSERT INTO accounts (id, name, created_at) VALUES ('00000000-0000-4000-8000-00000000000a', 'acme', CURRENT_TIMESTAMP)"))
-    await store.dispose()
+        await conn.commit()
+    await engine.dispose()
 
-    # Pretend a new migration "0002" shipped; the fake upgrade just records it.
-    monkeypatch.setattr(db_engine, "REVISIONS", (*db_engine.REVISIONS, "0002"))
-    monkeypatch.setattr(db_engine, "SCHEMA_HEAD", "0002")
-    monkeypatch.setattr(
-        db_engine, "_run_alembic_upgrade",
-        lambda sync_conn, target="head": sync_conn.execute(text("UPDATE alembic_version SET version_num = '0002'")),
-    )
     backups = tmp_path / "backups"
     store = await db_engine.open_store(url, backup_dir=backups)
-    await store.dispose()
+    try:
+        assert await db_engine.current_revision(store.engine) == db_engine.SCHEMA_HEAD
+        async with store.engine.connect() as conn:
+            assert (await conn.execute(text("SELECT name FROM accounts"))).scalars().all() == ["acme"]
+            await conn.execute(text("SELECT count(*) FROM fork_points"))  # the 0002 table exists
+    finally:
+        await store.dispose()
     assert store.backup_path is not None and store.backup_path.parent == backups
+    assert f"before-{db_engine.SCHEMA_HEAD}-from-0001" in store.backup_path.name
     copy = sqlite3.connect(store.backup_path)
     try:
         assert copy.execute("SELECT name FROM accounts").fetchall() == [("acme",)]

@@ -56,11 +56,13 @@ def _root(
 
 
 def _register() -> None:
-    from rfpilot.cli import admin, closing, lane, sessions
+    from rfpilot.cli import admin, chat, closing, keys, lane, sessions
 
     sessions.register(app)
+    chat.register(app)
     lane.register(app)
     closing.register(app)
+    keys.register(app)
     admin.register(app)
 
 

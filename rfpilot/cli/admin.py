@@ -192,9 +192,24 @@ def doctor(as_json: bool = JSON) -> None:
         },
         "database": {"url": redact_url(settings.database_url), "source": settings.source_of("database.url"), "head": SCHEMA_HEAD},
         "identity": {"email": settings.identity_email, "name": settings.identity_name, "account": settings.account_name},
-        "llm": {"provider": "offline", "note": "model providers arrive with the LLM engine; notes use the offline drafter"},
+        "llm": {},
+        "keyring": {},
         "versions": versions,
     }
+
+    from rfpilot.core import secrets
+
+    try:  # a report, not a crash: an unknown provider shows as NOT OK
+        from rfpilot.core.llm import selection
+
+        chosen = selection(settings)
+        report["llm"] = {"provider": chosen.provider, "reason": chosen.reason, "key_source": chosen.key_source,
+                         "detail": chosen.detail, "ok": True}
+    except Exception as exc:
+        report["llm"] = {"provider": None, "reason": None, "key_source": None, "detail": None, "ok": False,
+                         "error": str(exc), "hint": getattr(exc, "hint", None)}
+    ring = secrets.backend_status()
+    report["keyring"] = {"backend": ring.name, "usable": ring.usable, "reason": ring.reason}
 
     async def probe():
         from rfpilot.core.context import open_context
@@ -227,10 +242,34 @@ def doctor(as_json: bool = JSON) -> None:
             lines.append(f"          NOT OK: {db.get('error')}")
         ident = report["identity"]
         lines.append(f"identity  {ident['name']} <{ident['email']}> · account {ident['account']}")
-        lines.append(f"llm       {report['llm']['provider']} ({report['llm']['note']})")
+        llm = report["llm"]
+        if not llm["ok"]:
+            lines.append(f"llm       NOT OK: {llm['error']}")
+            if llm.get("hint"):
+                lines.append(f"          hint: {llm['hint']}")
+        else:
+            head = llm["provider"]
+            if not (llm["key_source"] and llm["key_source"] in llm["reason"]):  # skip a reason that repeats the key source
+                head += f" ({llm['reason']})"
+            parts = [head]
+            if llm["key_source"]:
+                parts.append(f"key from {llm['key_source']}")
+            elif llm["provider"] in secrets.KEYS:
+                parts.append(f"no key found ({secrets.KEYS[llm['provider']]} or `rfpilot keys set {llm['provider']}`)")
+            if llm["detail"]:
+                parts.append(llm["detail"])
+            if llm["provider"] == "offline":
+                parts.append("notes use the offline drafter")
+            lines.append("llm       " + " · ".join(parts))
+        ring = report["keyring"]
+        if ring["usable"]:
+            lines.append(f"keyring   {ring['backend']} (usable)")
+        else:
+            lines.append(f"keyring   {ring['backend']} (not usable: {ring['reason']}) · keys come from "
+                         + " / ".join(secrets.KEYS.values()) + " only")
         lines.append("versions  " + ", ".join(f"{k} {v}" for k, v in versions.items() if v))
         return "\n".join(lines)
 
     output.emit(report, as_json, human)
-    if not report["database"].get("ok"):
+    if not report["database"].get("ok") or not report["llm"]["ok"]:
         raise typer.Exit(1)

@@ -24,20 +24,21 @@ def register(app: typer.Typer) -> None:
 
 def _describe(view: dict) -> str:
     cache = "cache hit" if view["from_cache"] else "freshly drafted"
-    text = f"{view['drafter']} drafter · {cache} · state v{view['state_version']}"
+    drafter = "LLM drafter" + (f" ({view['model']})" if view.get("model") else "") if view["drafter"] == "llm" else "offline drafter"
+    text = f"{drafter} · {cache} · state v{view['state_version']}"
     if view.get("fallback_reason"):
         text += f" · {view['fallback_reason']}"
     return text
 
 
-def _preview(kind: str, session: str, force: bool, as_json: bool) -> None:
+def _preview(kind: str, session: str, force: bool, offline: bool, as_json: bool) -> None:
     async def go(ctx):
-        from rfpilot.core.previews import preview
+        from rfpilot.core.previews import configured_preview
         from rfpilot.core.sessions import get_session
         from rfpilot.core.views import preview_view
 
         row = await get_session(ctx, session)
-        return preview_view(await preview(ctx, row, kind, force=force), row)
+        return preview_view(await configured_preview(ctx, row, kind, force=force, offline=offline), row)
 
     view = run(go)
     output.emit(view, as_json, lambda: view["markdown"])
@@ -46,19 +47,19 @@ def _preview(kind: str, session: str, force: bool, as_json: bool) -> None:
 
 
 FORCE = typer.Option(False, "--force", help="Draft again even when the cache has this state.")
-OFFLINE = typer.Option(False, "--offline", help="Use the offline drafter (no model).")
+OFFLINE = typer.Option(False, "--offline", help="Use the offline drafter (no model call) even when a model is configured.")
 
 
 @preview_app.command("resolve")
 def preview_resolve(session: str = SESSION_ARG, force: bool = FORCE, offline: bool = OFFLINE, as_json: bool = JSON) -> None:
     """The four-section resolution note for the session's current state."""
-    _preview("resolve", session, force, as_json)
+    _preview("resolve", session, force, offline, as_json)
 
 
 @preview_app.command("escalate")
 def preview_escalate(session: str = SESSION_ARG, force: bool = FORCE, offline: bool = OFFLINE, as_json: bool = JSON) -> None:
     """The five-section escalation package for the session's current state."""
-    _preview("escalate", session, force, as_json)
+    _preview("escalate", session, force, offline, as_json)
 
 
 def _edit_in_editor(text: str, editor: str | None) -> str:
@@ -121,6 +122,7 @@ def _close(
     fix_outcome: Optional[str],
     notes: Optional[str],
     export: Optional[Path],
+    offline: bool,
     as_json: bool,
 ) -> None:
     from rfpilot.errors import UsageError
@@ -142,7 +144,7 @@ def _close(
     async def go(ctx):
         from rfpilot.core import closing as svc
         from rfpilot.core import fixes as fix_service
-        from rfpilot.core.previews import preview
+        from rfpilot.core.previews import configured_preview
         from rfpilot.core.sessions import get_session, require_editable
         from rfpilot.core.views import preview_view
 
@@ -170,7 +172,7 @@ def _close(
         if given_markdown is not None:
             markdown, drafted = given_markdown, None
         else:
-            prev = await preview(ctx, row, action)
+            prev = await configured_preview(ctx, row, action, offline=offline)
             markdown, drafted = prev.markdown, preview_view(prev, row)
             output.info(_describe(drafted))
         if edit:
@@ -227,7 +229,7 @@ def resolve(
     as_json: bool = JSON,
 ) -> None:
     """Resolve a session with its four-section resolution note."""
-    _close("resolve", session, yes, edit, markdown_file, summary, fix_outcome, notes, export, as_json)
+    _close("resolve", session, yes, edit, markdown_file, summary, fix_outcome, notes, export, offline, as_json)
 
 
 def escalate(
@@ -243,4 +245,4 @@ def escalate(
     as_json: bool = JSON,
 ) -> None:
     """Escalate a session with its five-section escalation package."""
-    _close("escalate", session, yes, edit, markdown_file, reason, fix_outcome, notes, export, as_json)
+    _close("escalate", session, yes, edit, markdown_file, reason, fix_outcome, notes, export, offline, as_json)

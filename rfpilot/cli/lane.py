@@ -376,3 +376,72 @@ def fix_decide(
     _fix_out(data, as_json)
     if not as_json and data["draft_template_id"]:
         output.info(f"queued draft template {data['draft_template_id'][:8]} for review after resolve")
+
+
+@fix_app.command("confirm-outcome")
+def fix_confirm_outcome(
+    session: str = SESSION_ARG,
+    notes: Optional[str] = typer.Option(None, "--notes", "-n", help="Your own notes instead of the AI's reason (partial / failed)."),
+    fix: Optional[str] = FIX_OPT,
+    as_json: bool = JSON,
+) -> None:
+    """Confirm the outcome the AI proposed ("The AI thinks it worked"): it is recorded as the fix's outcome."""
+
+    async def go(ctx):
+        from rfpilot.core import fixes as svc
+
+        row, target = await _with_fix(ctx, session, fix)
+        await svc.confirm_outcome(ctx, row, target, notes)
+        return await _fix_result(ctx, row, target)
+
+    _fix_out(run(go), as_json)
+
+
+@fix_app.command("reject-outcome")
+def fix_reject_outcome(session: str = SESSION_ARG, fix: Optional[str] = FIX_OPT, as_json: bool = JSON) -> None:
+    """Not yet: clear the outcome the AI proposed; the fix stays as it was."""
+
+    async def go(ctx):
+        from rfpilot.core import fixes as svc
+
+        row, target = await _with_fix(ctx, session, fix)
+        await svc.reject_outcome(ctx, row, target)
+        return await _fix_result(ctx, row, target)
+
+    _fix_out(run(go), as_json)
+
+
+@lane_app.command("promote")
+def lane_promote(
+    session: str = SESSION_ARG,
+    item: Optional[str] = typer.Argument(None, help="Question or check id/prefix (omit to synthesize from --text alone)."),
+    text: Optional[str] = typer.Option(None, "--text", "-t", help="The fact as you want it (direct), or the input to synthesize from."),
+    summary: Optional[str] = SUMMARY,
+    synthesize: bool = typer.Option(False, "--synthesize", help="Let the model draft the fact from the answer/output (conservative)."),
+    as_json: bool = JSON,
+) -> None:
+    """Promote an answer or a check's output to What we know: as written, or synthesized by the model."""
+    from rfpilot.errors import UsageError
+
+    if item is None and not synthesize:
+        raise UsageError("give a question or check to promote from", hint="or `rfpilot facts add` for a note of your own")
+
+    async def go(ctx):
+        from rfpilot.core import lane as svc
+        from rfpilot.core.llm import get_provider
+        from rfpilot.core.sessions import get_session
+        from rfpilot.core.synthesis import promote
+        from rfpilot.core.views import fact_view
+
+        row = await get_session(ctx, session)
+        lane_item = await svc.get_item(ctx, row, item) if item else None
+        provider = get_provider(ctx.settings) if synthesize else None
+        try:
+            fact = await promote(ctx, row, lane_item, text=text, summary=summary, synthesize_with=provider)
+        finally:
+            if provider is not None:
+                await provider.aclose()
+        return fact_view(fact, lane_item)
+
+    data = run(go)
+    output.emit(data, as_json, lambda: f"{data['id'][:8]}  {data['text']}" + (f"  ({data['provenance']})" if data.get("provenance") else ""))

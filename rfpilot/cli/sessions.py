@@ -122,12 +122,27 @@ def _show_text(data: dict) -> str:
     fix = data["active_fix"]
     if fix:
         lines.append(f"  {fix['id'][:8]}  {fix['title']} — {fix['confidence_pct']}% · {fix['status']} · banner: {data['banner']}")
+        if fix.get("ai_outcome_proposal"):
+            proposal = fix["ai_outcome_proposal"]
+            lines.append(f"  the AI thinks it {_PROPOSAL_WORDS.get(proposal.get('outcome'), '?')}: {proposal.get('reason') or ''}")
     else:
         lines.append("  (none)")
+    convo = data.get("messages") or {"count": 0, "last": []}
+    lines += ["", f"Conversation · {convo['count']} messages" + (" (latest)" if convo["count"] > len(convo["last"]) else "")]
+    for message in convo["last"]:
+        who = {"user": "you", "assistant": "AI", "notice": "--"}.get(message["role"], message["role"])
+        text = " ".join((message["text"] or "(task-lane items only)").split())
+        flag = f" [{message['status']}: {message['error'] or 'no reply'}]" if message["status"] in ("failed", "interrupted") else ""
+        lines.append(f"  {who:>3}: {text[:150] + ('…' if len(text) > 150 else '')}{flag}")
+    if not convo["last"]:
+        lines.append("  (no messages yet: `rfpilot chat` starts one)")
     for key, label in (("resolution_note", "Resolution note"), ("escalation_package", "Escalation package")):
         if data.get(key):
             lines += ["", label, *[f"  {ln}" for ln in data[key].splitlines()]]
     return "\n".join(lines)
+
+
+_PROPOSAL_WORDS = {"success": "worked", "failure": "did not work", "partial": "was partly applied"}
 
 
 def _lane_line(item: dict) -> str:

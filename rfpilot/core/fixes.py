@@ -307,6 +307,47 @@ async def finish_fix(ctx: Ctx, session: SessionRow, fix: SuggestedFix) -> Sugges
     return fix
 
 
+# --- the model's outcome proposal (it proposes; the engineer confirms) ------
+
+PROPOSAL_STATUS = {"success": "applied_success", "failure": "applied_failed", "partial": "applied_partial"}
+
+
+def _require_proposal(fix: SuggestedFix) -> dict[str, Any]:
+    proposal = fix.ai_outcome_proposal
+    if not proposal or proposal.get("outcome") not in PROPOSAL_STATUS:
+        raise ConflictError(
+            "there is no outcome proposal on this fix",
+            hint="record the outcome yourself with `rfpilot fix outcome`",
+        )
+    return proposal
+
+
+async def confirm_outcome(
+    ctx: Ctx, session: SessionRow, fix: SuggestedFix, notes: str | None = None
+) -> SuggestedFix:
+    """Write the outcome the model proposed (+1). Its reason becomes the notes unless ``notes`` is given."""
+    _require_own(session, fix)
+    proposal = _require_proposal(fix)
+    status = PROPOSAL_STATUS[proposal["outcome"]]
+    reason = (notes or "").strip() or None
+    if reason is None:  # the model's words, cut to fit; the engineer's own notes are validated as given
+        reason = str(proposal.get("reason") or "").strip() or None
+        if reason and len(reason) > NOTES_MAX:
+            reason = reason[: NOTES_MAX - 1].rstrip() + "…"
+    return await record_outcome(ctx, session, fix, status, reason if status != "applied_success" else None)
+
+
+async def reject_outcome(ctx: Ctx, session: SessionRow, fix: SuggestedFix) -> SuggestedFix:
+    """'Not yet': clear the proposal. Nothing a note says changes, so no state_version bump."""
+    _require_own(session, fix)
+    _require_proposal(fix)
+    await require_editable(ctx, session)
+    async with ctx.tx():
+        fix.ai_outcome_proposal = None
+        fix.updated_at = ctx.now()
+    return fix
+
+
 @dataclass
 class DecisionResult:
     fix: SuggestedFix

@@ -133,6 +133,11 @@ def _uuid_or_none(value: Any) -> str | None:
 
 
 def _confidence(value: Any) -> int | None:
+    if isinstance(value, str):  # "87" or "87%": models echo the schema's quoting
+        try:
+            value = float(value.strip().rstrip("%").strip())
+        except ValueError:
+            return None
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         return None
     if isinstance(value, float) and not math.isfinite(value):

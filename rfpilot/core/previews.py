@@ -1,7 +1,8 @@
 """Note previews, cached in the database by (kind, session, state_version, drafter).
 
 A hit costs no drafting at all; any write that changes what a note would say
-bumps state_version, so the next preview is a miss.
+bumps state_version, so the next preview is a miss. Two drafters share one
+input bundle (notes.build_bundle): the LLM drafter and the offline drafter.
 """
 
 from __future__ import annotations
@@ -12,9 +13,13 @@ from datetime import datetime
 from sqlalchemy import delete, select
 
 from rfpilot.core import notes
+from rfpilot.core import usage as usage_service
 from rfpilot.core.context import Ctx
+from rfpilot.core.llm.base import LLMCallError, LLMRequest, LLMResult, Provider
 from rfpilot.db.models import PreviewCache, SessionRow
 from rfpilot.errors import UsageError
+
+NOTE_MAX_TOKENS = {notes.RESOLUTION: 1200, notes.ESCALATION: 1400}
 
 KIND_ALIASES = {
     "resolve": notes.RESOLUTION,
@@ -37,12 +42,13 @@ def normalise_kind(kind: str) -> str:
 class Preview:
     kind: str
     markdown: str
-    drafter: str
+    drafter: str  # "llm" or "offline"
     from_cache: bool
     state_version: int
     target_ticket_ref: str | None
     created_at: datetime
-    fallback_reason: str | None = None  # why the LLM drafter was not used
+    fallback_reason: str | None = None  # why the LLM drafter was not used, when it was wanted
+    model: str | None = None
 
 
 async def _cached(ctx: Ctx, session: SessionRow, kind: str, drafter: str) -> PreviewCache | None:
@@ -55,7 +61,9 @@ async def _cached(ctx: Ctx, session: SessionRow, kind: str, drafter: str) -> Pre
     return (await ctx.db.execute(stmt)).scalar_one_or_none()
 
 
-async def _store(ctx: Ctx, session: SessionRow, kind: str, drafter: str, markdown: str) -> PreviewCache:
+async def _store(
+    ctx: Ctx, session: SessionRow, kind: str, drafter: str, markdown: str, model: str | None = None
+) -> PreviewCache:
     """Replace this session's cached preview of ``kind`` by ``drafter`` (older versions are dead)."""
     row = PreviewCache(
         account_id=ctx.account.id,
@@ -65,6 +73,7 @@ async def _store(ctx: Ctx, session: SessionRow, kind: str, drafter: str, markdow
         drafter=drafter,
         markdown=markdown,
         target_ticket_ref=session.ticket_ref,
+        model=model,
         created_at=ctx.now(),
     )
     async with ctx.tx():
@@ -79,19 +88,132 @@ async def _store(ctx: Ctx, session: SessionRow, kind: str, drafter: str, markdow
     return row
 
 
-async def preview(ctx: Ctx, session: SessionRow, kind: str, *, force: bool = False) -> Preview:
+def _from_row(row: PreviewCache, from_cache: bool, fallback_reason: str | None = None) -> Preview:
+    return Preview(
+        row.kind,
+        row.markdown,
+        row.drafter,
+        from_cache,
+        row.state_version,
+        row.target_ticket_ref,
+        row.created_at,
+        fallback_reason,
+        row.model,
+    )
+
+
+def tidy_draft(text: str) -> str:
+    """A model's note, normalised: no trailing spaces, no blank-line runs, no rules or fences."""
+    lines = [line.rstrip() for line in text.strip().splitlines()]
+    if lines and lines[0].startswith("```"):
+        lines = lines[1:]
+    if lines and lines[-1].startswith("```"):
+        lines = lines[:-1]
+    out: list[str] = []
+    for line in lines:
+        if line.strip() in ("---", "***", "___"):
+            continue
+        if not line and out and not out[-1]:
+            continue
+        out.append(line)
+    return "\n".join(out).strip()
+
+
+def check_sections(kind: str, markdown: str) -> str | None:
+    """None when the draft has exactly the note's sections in order; else what is wrong."""
+    wanted = list(notes.HEADINGS[kind])
+    found = notes.section_headings(markdown)
+    if found == wanted:
+        if not markdown.startswith("## "):
+            return "the draft has text before its first section"
+        return None
+    return "the draft's sections were " + (", ".join(found) if found else "missing") + f", not {', '.join(wanted)}"
+
+
+async def _llm_draft(ctx: Ctx, session: SessionRow, kind: str, provider: Provider) -> tuple[str, LLMResult]:
+    """Ask the model for the note. Raises LLMCallError; a malformed draft counts as a failed call."""
+    from rfpilot.core import prompts
+
+    bundle = await notes.build_bundle(ctx, session, kind)
+    request = LLMRequest(
+        action=kind,
+        system=prompts.RESOLUTION_NOTE_PROMPT if kind == notes.RESOLUTION else prompts.ESCALATION_PACKAGE_PROMPT,
+        message=notes.bundle_text(bundle),
+        max_tokens=NOTE_MAX_TOKENS[kind],
+    )
+    result = await provider.complete(request)
+    markdown = tidy_draft(result.text)
+    problem = check_sections(kind, markdown)
+    async with ctx.tx():
+        usage_service.record(ctx, session, kind, provider, result)
+    if problem:
+        raise LLMCallError(f"the model's draft was unusable: {problem}", retryable=True)
+    return markdown, result
+
+
+async def preview(
+    ctx: Ctx,
+    session: SessionRow,
+    kind: str,
+    *,
+    force: bool = False,
+    provider: Provider | None = None,
+    offline: bool = False,
+) -> Preview:
     """The note for the session's current state, from the cache when possible.
 
-    Only the offline drafter exists so far; the LLM drafter plugs in here with
-    the same bundle and the same cache.
+    With a provider that can draft (anything but offline) and not ``offline``,
+    the LLM drafter writes it; when the model is unreachable or its draft is
+    unusable, the offline drafter does, and ``fallback_reason`` says why.
     """
     kind = normalise_kind(kind)
-    drafter = "offline"
     await ctx.db.refresh(session, ["state_version", "ticket_ref"])
-    hit = None if force else await _cached(ctx, session, kind, drafter)
+    reason: str | None = None
+    if offline:
+        reason = "--offline was asked for"
+    elif provider is None or not provider.can_chat:
+        reason = "no model is configured"
+    else:
+        hit = None if force else await _cached(ctx, session, kind, "llm")
+        if hit is not None:
+            return _from_row(hit, True)
+        try:
+            markdown, result = await _llm_draft(ctx, session, kind, provider)
+        except LLMCallError as err:
+            reason = f"the model could not draft it: {err.message}"
+        else:
+            return _from_row(await _store(ctx, session, kind, "llm", markdown, result.model), False)
+    hit = None if force else await _cached(ctx, session, kind, "offline")
     if hit is not None:
-        return Preview(kind, hit.markdown, drafter, True, hit.state_version, hit.target_ticket_ref, hit.created_at)
+        return _from_row(hit, True, reason)
     bundle = await notes.build_bundle(ctx, session, kind)
-    markdown = notes.offline_draft(bundle)
-    row = await _store(ctx, session, kind, drafter, markdown)
-    return Preview(kind, markdown, drafter, False, row.state_version, row.target_ticket_ref, row.created_at)
+    row = await _store(ctx, session, kind, "offline", notes.offline_draft(bundle))
+    return _from_row(row, False, reason)
+
+
+async def configured_preview(
+    ctx: Ctx, session: SessionRow, kind: str, *, force: bool = False, offline: bool = False
+) -> Preview:
+    """``preview`` with the provider the settings select (SPEC §12).
+
+    A provider that cannot even be built (no key, no replies file) is not an
+    error here: the offline drafter writes the note and the reason is given.
+    """
+    from rfpilot.core.llm import get_provider
+    from rfpilot.errors import ConfigError
+
+    provider: Provider | None = None
+    problem = None
+    if not offline and ctx.settings is not None:
+        try:
+            provider = get_provider(ctx.settings)
+        except ConfigError as err:
+            problem = f"the model is not usable: {err.message}"
+    try:
+        result = await preview(ctx, session, kind, force=force, provider=provider, offline=offline)
+    finally:
+        if provider is not None:
+            await provider.aclose()
+    if problem and result.drafter == "offline":
+        result.fallback_reason = problem
+    return result

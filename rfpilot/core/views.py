@@ -12,7 +12,7 @@ from rfpilot.core.context import Ctx
 from rfpilot.core.facts import is_editable
 from rfpilot.core.previews import Preview
 from rfpilot.core.sessions import live_timers
-from rfpilot.db.models import Fact, LaneItem, SessionRow, SuggestedFix
+from rfpilot.db.models import Fact, LaneItem, Message, SessionRow, SuggestedFix
 
 
 def iso(value: datetime | None) -> str | None:
@@ -105,6 +105,22 @@ def fix_view(fix: SuggestedFix) -> dict[str, Any]:
     }
 
 
+RECENT_MESSAGES = 4
+
+
+def message_view(message: Message) -> dict[str, Any]:
+    return {
+        "id": message.id,
+        "seq": message.seq,
+        "role": message.role,
+        "status": message.status,
+        "text": message.display_content,
+        "lane_item_id": message.lane_item_id,
+        "error": message.error,
+        "created_at": iso(message.created_at),
+    }
+
+
 def preview_view(preview: Preview, session: SessionRow) -> dict[str, Any]:
     return {
         "session_id": session.id,
@@ -116,6 +132,7 @@ def preview_view(preview: Preview, session: SessionRow) -> dict[str, Any]:
         "target_ticket_ref": preview.target_ticket_ref,
         "created_at": iso(preview.created_at),
         "fallback_reason": preview.fallback_reason,
+        "model": preview.model,
     }
 
 
@@ -130,6 +147,10 @@ async def session_details(ctx: Ctx, session: SessionRow) -> dict[str, Any]:
     by_id = {i.id: i for i in items}
     facts = await fact_service.list_facts(ctx, session)
     mode, fix = await fix_service.banner_state(ctx, session)
+    from rfpilot.core.chat import list_messages
+    from rfpilot.core.usage import session_totals
+
+    messages = await list_messages(ctx, session)
     return {
         "session": session_view(session, ctx.now()),
         "facts": [fact_view(f, by_id.get(f.source_ref or "")) for f in facts],
@@ -137,6 +158,8 @@ async def session_details(ctx: Ctx, session: SessionRow) -> dict[str, Any]:
         "lane_counts": lane_service.counts(items).__dict__,
         "active_fix": fix_view(fix) if fix else None,
         "banner": mode,
+        "messages": {"count": len(messages), "last": [message_view(m) for m in messages[-RECENT_MESSAGES:]]},
+        "llm_usage": await session_totals(ctx, session),
         "resolution_note": session.resolution_note_markdown,
         "escalation_package": session.escalation_package_markdown,
     }

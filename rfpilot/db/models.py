@@ -324,3 +324,21 @@ class LLMUsage(Base):
     cache_write_tokens: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
     ok: Mapped[bool] = mapped_column(Boolean, nullable=False, default=True)
     created_at: Mapped[datetime] = _created()
+
+
+class ForkPoint(Base):
+    """A ``[FORK]`` the model emitted: competing hypotheses worth separate threads.
+
+    Recorded here by the chat engine; branches grow out of it (SPEC §10).
+    """
+
+    __tablename__ = "fork_points"
+
+    id: Mapped[str] = _id_pk()
+    account_id: Mapped[str] = _account_fk()
+    session_id: Mapped[str] = mapped_column(Id, ForeignKey("sessions.id", ondelete="CASCADE"), nullable=False, index=True)
+    message_id: Mapped[str | None] = mapped_column(Id, ForeignKey("messages.id", ondelete="SET NULL"))
+    reason: Mapped[str] = mapped_column(Text, nullable=False, default="")
+    # [{"label": str, "description": str}], 2-4 entries
+    options: Mapped[list[dict[str, Any]]] = mapped_column(JsonDoc, nullable=False, default=list)
+    created_at: Mapped[datetime] = _created()

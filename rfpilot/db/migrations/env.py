@@ -11,6 +11,26 @@ config = context.config
 target_metadata = Base.metadata
 
 
+def _render_item(type_: str, obj, autogen_context):
+    """Write rfpilot's column types as the plain SQL types they store.
+
+    Migrations must not import rfpilot.db.types: a migration is frozen history
+    and keeps working whatever later happens to the model code.
+    """
+    from rfpilot.db.types import Id, JsonDoc, UTCDateTime
+
+    if type_ != "type":
+        return False
+    if isinstance(obj, Id):
+        return "sa.String(length=36)"
+    if isinstance(obj, UTCDateTime):
+        return "sa.DateTime(timezone=True)"
+    if isinstance(obj, JsonDoc):
+        autogen_context.imports.add("from sqlalchemy.dialects import postgresql")
+        return "sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), 'postgresql')"
+    return False
+
+
 def run() -> None:
     connection = config.attributes.get("connection")
     if connection is None:
@@ -20,6 +40,7 @@ def run() -> None:
         target_metadata=target_metadata,
         render_as_batch=connection.dialect.name == "sqlite",
         compare_type=True,
+        render_item=_render_item,
     )
     with context.begin_transaction():
         context.run_migrations()

@@ -1,0 +1,176 @@
+"""`chat` (one turn with the model) and `demo` (a sample session, no key needed)."""
+
+from __future__ import annotations
+
+import sys
+from typing import Any, Optional
+
+import typer
+
+from rfpilot.cli import output
+from rfpilot.cli.runtime import read_text_arg, run
+
+JSON = typer.Option(False, "--json", help="Print JSON (a stable shape for scripts) instead of streaming.")
+RETRY_HINT = "your message is saved: `rfpilot chat {sid} --retry` sends it again"
+
+
+def register(app: typer.Typer) -> None:
+    app.command("chat")(chat)
+    app.command("demo")(demo)
+
+
+def turn_view(result: Any) -> dict[str, Any]:
+    from rfpilot.core.views import fact_view, fix_view, lane_item_view
+
+    return {
+        "session_id": result.user_message.session_id,
+        "message_id": result.user_message.id,
+        "reply_id": result.reply.id,
+        "display": result.reply.display_content,
+        "questions": [lane_item_view(i) for i in result.questions],
+        "checks": [lane_item_view(i) for i in result.checks],
+        "retired": [i.id for i in result.retired],
+        "promoted_facts": [fact_view(f) for f in result.promoted],
+        "suggested_fix": fix_view(result.suggested_fix) if result.suggested_fix else None,
+        "outcome_proposal": result.outcome_proposal,
+        "fork": (
+            {"id": result.fork.id, "reason": result.fork.reason, "options": result.fork.options} if result.fork else None
+        ),
+        "markers_found": result.parsed.found,
+        "dropped": result.dropped,
+        "provider": result.provider,
+        "model": result.model,
+        "usage": result.usage.as_dict(),
+    }
+
+
+def _summary(view: dict[str, Any]) -> str:
+    sid = view["session_id"][:8]
+    lines: list[str] = []
+    if view["questions"]:
+        lines += ["", "Questions"] + [f"  {q['id'][:8]}  {q['text']}" + (" (answered)" if q["state"] != "open" else "")
+                                       for q in view["questions"]]
+    if view["checks"]:
+        lines += ["", "Diagnostic checks"]
+        for c in view["checks"]:
+            lines.append(f"  {c['id'][:8]}  {c['text']}" + (f" ({c['state']})" if c["state"] != "open" else ""))
+            if c.get("command"):
+                lines.append(f"            $ {c['command']}")
+    if view["promoted_facts"]:
+        lines += ["", "What we know (new)"] + [
+            f"  ✓ {f['text']}" + (f"  ({f['provenance']})" if f.get("provenance") else "") for f in view["promoted_facts"]
+        ]
+    fix = view["suggested_fix"]
+    if fix:
+        lines += ["", f"Suggested fix ({fix['confidence_pct']}%): {fix['title']}", f"  see `rfpilot fix show {sid}`"]
+    proposal = view["outcome_proposal"]
+    if proposal:
+        said = {"success": "worked", "failure": "did not work", "partial": "was only partly applied"}[proposal["outcome"]]
+        lines += [
+            "",
+            f"The AI thinks the fix {said}: {proposal['reason']}",
+            f"  confirm: `rfpilot fix confirm-outcome {sid}` · not yet: `rfpilot fix reject-outcome {sid}`",
+        ]
+    return "\n".join(lines)
+
+
+def chat(
+    session: str = typer.Argument(..., help="Session id or unique prefix."),
+    message: Optional[str] = typer.Argument(None, help="Your message (or use --file)."),
+    file: Optional[str] = typer.Option(None, "--file", "-f", help="Read the message from a file ('-' for stdin)."),
+    answer: Optional[str] = typer.Option(
+        None, "--answer", help="The message answers this question, or is this check's output (lane item id or prefix)."
+    ),
+    retry: bool = typer.Option(False, "--retry", help="Send your last unanswered message again."),
+    as_json: bool = JSON,
+) -> None:
+    """One chat turn: your message is saved first, the reply streams, the task lane updates."""
+    from rfpilot.errors import UsageError
+
+    text = read_text_arg(message, file, "message")
+    if retry and (text is not None or answer):
+        raise UsageError("--retry sends your last unanswered message again; give no new message with it")
+    if not retry and text is None:
+        raise UsageError("give a message (or --file, or --retry)")
+
+    async def go(ctx):
+        from rfpilot.core import chat as svc
+        from rfpilot.core import lane as lane_service
+        from rfpilot.core.llm import get_provider
+        from rfpilot.core.sessions import get_session
+        from rfpilot.core.streaming import DisplayStream
+        from rfpilot.errors import ConflictError, LLMUnavailableError
+
+        row = await get_session(ctx, session)
+        provider = get_provider(ctx.settings)
+        stream = DisplayStream()
+
+        def show(chunk: str) -> None:
+            if as_json:
+                return
+            shown = stream.feed(chunk)
+            if shown:
+                sys.stdout.write(shown)
+                sys.stdout.flush()
+
+        try:
+            svc.require_chat_provider(provider)
+            if retry:
+                message = await svc.pending_retry(ctx, row)
+                if message is None:
+                    raise ConflictError("there is no unanswered message to retry", hint="send a new message instead")
+            else:
+                item = await lane_service.get_item(ctx, row, answer) if answer else None
+                message = await svc.store_message(ctx, row, text or "", lane_item=item)
+            try:
+                result = await svc.run_turn(ctx, row, message, provider, on_chunk=show)
+            except LLMUnavailableError as err:
+                if stream.shown:
+                    sys.stdout.write("\n")
+                hint = (err.hint + "; " if err.hint else "") + RETRY_HINT.format(sid=row.id[:8])
+                raise LLMUnavailableError(err.message, hint=hint) from err
+        finally:
+            await provider.aclose()
+        view = turn_view(result)
+        if not as_json:
+            rest = stream.finish(result.reply.display_content)
+            sys.stdout.write(rest + "\n")
+        return view
+
+    view = run(go)
+    if as_json:
+        output.emit(view, True, lambda: "")
+        return
+    summary = _summary(view)
+    if summary:
+        output.data(summary)
+    usage = view["usage"]
+    model = f" {view['model']}" if view["model"] and view["model"] != view["provider"] else ""
+    output.info(
+        f"{view['provider']}{model} · {usage['input_tokens']} in / {usage['output_tokens']} out"
+        + (f" · cache read {usage['cache_read_tokens']}" if usage["cache_read_tokens"] else "")
+        + (f" · cache write {usage['cache_write_tokens']}" if usage["cache_write_tokens"] else "")
+    )
+    for note in view["dropped"]:
+        output.info(f"not applied: {note}")
+
+
+def demo(as_json: bool = typer.Option(False, "--json", help="Print the new session's details as JSON.")) -> None:
+    """Create a sample session from a bundled, scripted conversation (no key, no network)."""
+
+    async def go(ctx):
+        from rfpilot.core.demo import run_demo
+        from rfpilot.core.views import session_details
+
+        row = await run_demo(ctx, progress=None if as_json else output.info)
+        return await session_details(ctx, row)
+
+    data = run(go)
+    sid = data["session"]["id"]
+    output.emit(data, as_json, lambda: sid)
+    if not as_json:
+        short = sid[:8]
+        output.info(
+            f"next: `rfpilot sessions show {short}` · `rfpilot fix confirm-outcome {short}` · "
+            f"`rfpilot preview resolve {short}`"
+        )

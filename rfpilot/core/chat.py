@@ -1,0 +1,595 @@
+"""The chat turn (SPEC §4): the engine the CLI and the TUI both drive.
+
+1. ``store_message`` commits the engineer's message before any model call
+   (a paused session becomes active; an answer to a lane item marks it).
+2. ``run_turn`` builds the request (cached system prompt, uncached ticket
+   context, the history as display text, the new message with the session
+   state and the format reminder appended — never stored), streams the reply,
+   parses the markers and applies everything in ONE transaction: the reply,
+   the task lane with stable ids, promoted facts (after the lane), a suggested
+   fix, an outcome proposal, a fork point, token usage.
+3. A failed or interrupted call marks the engineer's message ``failed`` /
+   ``interrupted`` (retryable with ``retry_turn``) and applies nothing.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import uuid
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import func, select
+
+from rfpilot.core import facts as fact_service
+from rfpilot.core import fixes as fix_service
+from rfpilot.core import lane as lane_service
+from rfpilot.core import usage as usage_service
+from rfpilot.core.context import Ctx
+from rfpilot.core.llm.base import LLMCallError, LLMRequest, LLMResult, Provider, Turn, Usage
+from rfpilot.core.llm.offline import OFFLINE_HINT
+from rfpilot.core.markers import ParsedReply, parse_reply
+from rfpilot.core.prompts import CHAT_REMINDER_PROMPT, CHAT_SYSTEM_PROMPT, TITLE_PROMPT
+from rfpilot.core.sessions import check_transition, require_editable, set_status
+from rfpilot.core.text import one_line, truncate
+from rfpilot.db.models import Fact, ForkPoint, LaneItem, Message, SessionRow, SuggestedFix
+from rfpilot.errors import ConflictError, LLMUnavailableError, RfpilotError, UsageError
+
+log = logging.getLogger("rfpilot.chat")
+
+MESSAGE_MAX = 100_000
+CHAT_MAX_TOKENS = 2048
+TITLE_MAX_TOKENS = 40
+# Statuses in which the conversation can go on (a paused session resumes).
+CHAT_STATUSES = ("active", "paused", "escalated")
+OUTCOME_STATUS = {"success": "applied_success", "failure": "applied_failed", "partial": "applied_partial"}
+_PROMOTE_KIND = {"question": "question", "diagnostic_check": "check"}
+
+ChunkCallback = Callable[[str], Awaitable[None] | None]
+
+
+@dataclass
+class TurnResult:
+    """What one turn produced, with the ids the engineer acts on."""
+
+    user_message: Message
+    reply: Message
+    parsed: ParsedReply
+    provider: str
+    model: str | None
+    usage: Usage
+    questions: list[LaneItem] = field(default_factory=list)  # as emitted this turn, with stable ids
+    checks: list[LaneItem] = field(default_factory=list)
+    retired: list[LaneItem] = field(default_factory=list)
+    promoted: list[Fact] = field(default_factory=list)
+    suggested_fix: SuggestedFix | None = None
+    outcome_proposal: dict[str, Any] | None = None
+    fork: ForkPoint | None = None
+    dropped: list[str] = field(default_factory=list)  # what was not applied, and why
+
+
+# --- reading ---------------------------------------------------------------
+
+
+async def list_messages(ctx: Ctx, session: SessionRow, *, branch_id: str | None = None) -> list[Message]:
+    stmt = select(Message).where(Message.session_id == session.id)
+    stmt = stmt.where(Message.branch_id.is_(None) if branch_id is None else Message.branch_id == branch_id)
+    return list((await ctx.db.execute(stmt.order_by(Message.seq))).scalars())
+
+
+async def pending_retry(ctx: Ctx, session: SessionRow) -> Message | None:
+    """The engineer's last message when it never got a reply (failed or interrupted)."""
+    stmt = (
+        select(Message)
+        .where(Message.session_id == session.id, Message.branch_id.is_(None), Message.role != "notice")
+        .order_by(Message.seq.desc())
+        .limit(1)
+    )
+    last = (await ctx.db.execute(stmt)).scalar_one_or_none()
+    if last is not None and last.role == "user" and last.status in ("failed", "interrupted", "sent"):
+        return last
+    return None
+
+
+# --- step 1: the engineer's message ------------------------------------------
+
+
+def check_can_chat(session: SessionRow) -> None:
+    if session.status not in CHAT_STATUSES:
+        raise ConflictError(
+            f"Session is {session.status}; the conversation is closed",
+            hint="`rfpilot sessions reopen` it to carry on",
+        )
+
+
+def require_chat_provider(provider: Provider) -> None:
+    if not provider.can_chat:
+        raise LLMUnavailableError("chat needs a model, and rfpilot is running offline", hint=OFFLINE_HINT)
+
+
+async def _next_seq(ctx: Ctx, session: SessionRow) -> int:
+    current = (await ctx.db.execute(select(func.max(Message.seq)).where(Message.session_id == session.id))).scalar()
+    return 0 if current is None else int(current) + 1
+
+
+async def store_message(
+    ctx: Ctx, session: SessionRow, text: str, *, lane_item: LaneItem | None = None
+) -> Message:
+    """Commit the engineer's message (status ``sent``) before anything talks to a model.
+
+    With ``lane_item``, the message answers that question (or carries that
+    check's output) and the item is marked answered / run in the same commit.
+    """
+    cleaned = (text or "").strip()
+    if not cleaned:
+        raise UsageError("the message is empty")
+    if len(cleaned) > MESSAGE_MAX:
+        raise UsageError(f"the message is too long ({len(cleaned)} characters; the limit is {MESSAGE_MAX})")
+    check_can_chat(session)
+    await require_editable(ctx, session)
+    if lane_item is not None and lane_item.session_id != session.id:
+        raise UsageError("that lane item belongs to another session")
+    now = ctx.now()
+    async with ctx.tx():
+        if session.status == "paused":
+            check_transition(session, "active")
+            set_status(ctx, session, "active")
+        if lane_item is not None:
+            if lane_item.kind == "question":
+                await lane_service.answer_question(ctx, session, lane_item, cleaned)
+            else:
+                await lane_service.mark_run(ctx, session, lane_item, cleaned)
+        message = Message(
+            account_id=ctx.account.id,
+            session_id=session.id,
+            seq=await _next_seq(ctx, session),
+            role="user",
+            status="sent",
+            raw_content=cleaned,
+            display_content=cleaned,
+            lane_item_id=lane_item.id if lane_item is not None else None,
+            author_id=ctx.engineer.id,
+            created_at=now,
+        )
+        ctx.db.add(message)
+        ctx.touch(session)
+    return message
+
+
+# --- step 2: the request -------------------------------------------------------
+
+
+def ticket_context(session: SessionRow) -> str:
+    """The uncached, per-session system block. Stable across a session's turns."""
+    lines = ["# This ticket"]
+    if session.client_name:
+        lines.append(f"Client: {session.client_name}")
+    if session.ticket_ref:
+        lines.append(f"PSA ticket: {session.ticket_ref}")
+    if session.problem_domain:
+        lines.append(f"Domain: {session.problem_domain}")
+    if session.problem_summary:
+        lines.append(f"Problem summary: {session.problem_summary}")
+    if session.intake_text:
+        lines.append("Problem as the engineer first described it:")
+        lines.append(session.intake_text)
+    if session.ticket_context:
+        lines.append("Ticket details from the PSA:")
+        lines.append(json.dumps(session.ticket_context, sort_keys=True, ensure_ascii=False, default=str))
+    return "\n".join(lines) if len(lines) > 1 else ""
+
+
+def _framed(message: Message, items: dict[str, LaneItem]) -> str:
+    """An engineer message as the model sees it: answers name the item they answer."""
+    item = items.get(message.lane_item_id or "")
+    if item is None:
+        return message.display_content
+    if item.kind == "question":
+        return f'(Answer to the question "{item.text}" [id {item.id}])\n{message.display_content}'
+    return f'(Output of the check "{item.text}" [id {item.id}])\n{message.display_content}'
+
+
+def build_history(messages: list[Message], items: dict[str, LaneItem]) -> tuple[Turn, ...]:
+    """Display content only (never raw markers), consecutive same-role turns merged."""
+    turns: list[Turn] = []
+    for message in messages:
+        if message.role == "user":
+            content = _framed(message, items)
+        elif message.role == "assistant" and message.status == "complete":
+            content = message.display_content or "(the reply held only task-lane items)"
+        else:
+            continue
+        if turns and turns[-1].role == message.role:
+            turns[-1] = Turn(message.role, turns[-1].content + "\n\n" + content)
+        else:
+            turns.append(Turn(message.role, content))
+    return tuple(turns)
+
+
+def session_state(items: list[LaneItem], facts: list[Fact], fix: SuggestedFix | None) -> str:
+    """The per-turn state block appended to the engineer's message (never stored)."""
+    lines = ["[Session state from rfpilot, not written by the engineer]"]
+    questions = [i for i in items if i.kind == "question" and i.retired_at is None]
+    checks = [i for i in items if i.kind == "check" and i.retired_at is None]
+    lines.append("Questions:" if questions else "Questions: none")
+    for item in questions:
+        state = "not yet completed" if item.state == "open" else item.state
+        lines.append(f"- id {item.id} · {state} · {item.text}")
+    lines.append("Diagnostic checks:" if checks else "Diagnostic checks: none")
+    for item in checks:
+        state = "not yet completed" if item.state == "open" else item.state
+        lines.append(f"- id {item.id} · {state} · {item.text}")
+    lines.append("What we know:" if facts else "What we know: nothing confirmed yet")
+    for fact in facts:
+        lines.append(f"- {fact.text}")
+    if fix is None:
+        lines.append("Active suggested fix: none")
+    else:
+        if fix.status == "proposed":
+            phase = "applied, being verified" if fix.applied_at else "proposed, not applied yet"
+        else:
+            phase = fix.status
+        lines.append(f"Active suggested fix: id {fix.id} · {phase} · {fix.title} ({fix.confidence_pct}%)")
+    return "\n".join(lines)
+
+
+def _refs(items: list[LaneItem], fix: SuggestedFix | None) -> dict[str, str]:
+    refs = {f"{i.kind}:{i.text.strip()}": i.id for i in items}
+    if fix is not None:
+        refs["fix"] = fix.id
+    return refs
+
+
+async def _lane_items(ctx: Ctx, session: SessionRow) -> list[LaneItem]:
+    return await lane_service.list_items(ctx, session, include_retired=True)
+
+
+async def build_request(ctx: Ctx, session: SessionRow, user_message: Message) -> LLMRequest:
+    messages = [m for m in await list_messages(ctx, session) if m.seq < user_message.seq]
+    items = await _lane_items(ctx, session)
+    by_id = {i.id: i for i in items}
+    facts = await fact_service.list_facts(ctx, session)
+    fix = await fix_service.active_fix(ctx, session)
+    new_text = _framed(user_message, by_id)
+    return LLMRequest(
+        action="chat",
+        system=CHAT_SYSTEM_PROMPT,
+        volatile=ticket_context(session),
+        history=build_history(messages, by_id),
+        message=f"{new_text}\n\n{session_state(items, facts, fix)}\n\n{CHAT_REMINDER_PROMPT}",
+        max_tokens=CHAT_MAX_TOKENS,
+        turn_index=sum(1 for m in messages if m.role == "assistant" and m.status == "complete"),
+        engineer_text=user_message.display_content,
+        refs=_refs(items, fix),
+    )
+
+
+# --- step 3: the reply, applied all at once --------------------------------------
+
+
+def _match_key(text: str) -> str:
+    return text.strip()
+
+
+async def _write_lane(ctx: Ctx, session: SessionRow, parsed: ParsedReply, result: TurnResult) -> None:
+    """Rewrite the lane kinds the reply emitted, keeping ids of re-emitted items.
+
+    A question keeps its id when re-emitted with the same text, a check when
+    re-emitted with the same label (retired ones come back). Open AI items
+    the reply dropped are retired; completed items and the engineer's own
+    items stay. A kind the reply did not emit at all is left as it was.
+    """
+    items = await _lane_items(ctx, session)
+    now = ctx.now()
+    emitted_kinds = []
+    if "QUESTIONS" in parsed.found and parsed.questions:
+        emitted_kinds.append(("question", [(q.text, q.context, None) for q in parsed.questions], result.questions))
+    if "ACTIONS" in parsed.found and parsed.actions:
+        emitted_kinds.append(("check", [(a.label, a.description or None, a.command) for a in parsed.actions], result.checks))
+    for kind, emitted, out in emitted_kinds:
+        existing = [i for i in items if i.kind == kind]
+        # Later wins: live items over retired ones, newer over older.
+        by_key: dict[str, LaneItem] = {}
+        for item in sorted(existing, key=lambda i: (i.retired_at is None, i.created_at)):
+            by_key[_match_key(item.text)] = item
+        kept: set[str] = set()
+        seen: set[str] = set()
+        position = -1
+        for text, detail, command in emitted:
+            text = truncate(text, lane_service.TEXT_MAX)
+            if _match_key(text) in seen:  # the same item twice in one reply
+                continue
+            seen.add(_match_key(text))
+            position += 1
+            item = by_key.get(_match_key(text))
+            if item is not None:
+                item.retired_at = None
+                item.position = position
+                if item.origin == "ai":
+                    item.detail = detail
+                    if kind == "check":
+                        item.command = command
+            else:
+                item = LaneItem(
+                    id=str(uuid.uuid4()),
+                    account_id=ctx.account.id,
+                    session_id=session.id,
+                    kind=kind,
+                    origin="ai",
+                    text=text,
+                    detail=detail,
+                    command=command if kind == "check" else None,
+                    state="open",
+                    position=position,
+                    created_at=now,
+                )
+                ctx.db.add(item)
+            kept.add(item.id)
+            out.append(item)
+        tail = position + 1
+        for item in sorted(existing, key=lambda i: (i.position, i.created_at)):
+            if item.id in kept or item.retired_at is not None:
+                continue
+            if item.origin == "ai" and item.state == "open":
+                item.retired_at = now
+                result.retired.append(item)
+            else:
+                item.position = tail
+                tail += 1
+    await ctx.db.flush()
+
+
+async def _apply_promotes(
+    ctx: Ctx, session: SessionRow, parsed: ParsedReply, user_message: Message, result: TurnResult
+) -> None:
+    if not parsed.promotes:
+        return
+    known = {f.text.strip().casefold() for f in await fact_service.list_facts(ctx, session)}
+    for promote in parsed.promotes:
+        if promote.text.strip().casefold() in known:
+            result.dropped.append(f"PROMOTE: already known: {truncate(promote.text, 80)}")
+            continue
+        ref = promote.source_ref
+        item = await ctx.db.get(LaneItem, ref) if ref else None
+        if ref and (item is None or item.session_id != session.id or item.kind != _PROMOTE_KIND.get(promote.source_type)):
+            result.dropped.append(f"PROMOTE: unknown source_ref {ref} (fact kept without it)")
+            ref, item = None, None
+        try:
+            fact = await fact_service.promote(
+                ctx, session, source_type=promote.source_type, text=promote.text, source_ref=ref, summary=promote.summary
+            )
+        except RfpilotError as err:
+            result.dropped.append(f"PROMOTE: {err.message}")
+            continue
+        known.add(promote.text.strip().casefold())
+        result.promoted.append(fact)
+        if item is not None and item.state == "open":
+            # The engineer answered it in prose: the lane should say so.
+            item.state = "answered" if item.kind == "question" else "run"
+            item.response = truncate(user_message.display_content, lane_service.RESPONSE_MAX)
+            item.responded_at = ctx.now()
+
+
+async def template_id_for_slug(ctx: Ctx, slug: str | None) -> str | None:
+    """The script template with this slug in the caller's account, if one exists.
+
+    The script library arrives with the templates work; until then no slug
+    resolves and the fix keeps only the slug the model gave.
+    """
+    return None
+
+
+async def _apply_suggest_fix(ctx: Ctx, session: SessionRow, parsed: ParsedReply, result: TurnResult) -> None:
+    proposal = parsed.suggest_fix
+    if proposal is None:
+        return
+    current = await fix_service.active_fix(ctx, session)
+    if current is not None and one_line(current.title).casefold() == one_line(proposal.title).casefold():
+        # Models repeat their suggestion; a repeat must not reset an applied fix.
+        result.dropped.append("SUGGEST_FIX: same as the active fix")
+        return
+    try:
+        result.suggested_fix = await fix_service.suggest_fix(
+            ctx,
+            session,
+            proposal.title,
+            description=proposal.description,
+            confidence=proposal.confidence,
+            origin="ai",
+            script=proposal.ai_drafted_script,
+            parameters=proposal.ai_drafted_parameters,
+            template_slug=proposal.script_template_slug,
+            template_id=await template_id_for_slug(ctx, proposal.script_template_slug),
+        )
+    except RfpilotError as err:
+        result.dropped.append(f"SUGGEST_FIX: {err.message}")
+
+
+async def _apply_outcome(
+    ctx: Ctx, session: SessionRow, parsed: ParsedReply, reply: Message, result: TurnResult
+) -> None:
+    outcome = parsed.fix_outcome
+    if outcome is None:
+        return
+    fix = await fix_service.active_fix(ctx, session)
+    try:
+        wanted = str(uuid.UUID(outcome.fix_id))
+    except ValueError:
+        wanted = None
+    if fix is None or wanted != fix.id:
+        result.dropped.append("FIX_OUTCOME: not about the active fix")
+        return
+    if fix_service.is_terminal(fix):
+        result.dropped.append(f"FIX_OUTCOME: the fix is already {fix.status}")
+        return
+    proposal = {
+        "outcome": outcome.outcome,
+        "status": OUTCOME_STATUS[outcome.outcome],
+        "reason": truncate(outcome.reason, 1000),
+        "message_id": reply.id,
+        "proposed_at": ctx.now().isoformat(timespec="seconds"),
+    }
+    fix.ai_outcome_proposal = proposal
+    result.outcome_proposal = proposal
+
+
+def _apply_fork(ctx: Ctx, session: SessionRow, parsed: ParsedReply, reply: Message, result: TurnResult) -> None:
+    if parsed.fork is None:
+        return
+    fork = ForkPoint(
+        account_id=ctx.account.id,
+        session_id=session.id,
+        message_id=reply.id,
+        reason=parsed.fork.reason,
+        options=[{"label": o.label, "description": o.description} for o in parsed.fork.options],
+        created_at=ctx.now(),
+    )
+    ctx.db.add(fork)
+    result.fork = fork
+
+
+async def _apply(
+    ctx: Ctx, session: SessionRow, user_message: Message, provider: Provider, llm: LLMResult
+) -> TurnResult:
+    parsed = parse_reply(llm.text)
+    now = ctx.now()
+    async with ctx.tx():
+        reply = Message(
+            id=str(uuid.uuid4()),
+            account_id=ctx.account.id,
+            session_id=session.id,
+            branch_id=user_message.branch_id,
+            seq=await _next_seq(ctx, session),
+            role="assistant",
+            status="complete",
+            raw_content=llm.text,
+            display_content=parsed.display,
+            input_tokens=llm.usage.input_tokens,
+            output_tokens=llm.usage.output_tokens,
+            cache_read_tokens=llm.usage.cache_read_tokens,
+            cache_write_tokens=llm.usage.cache_write_tokens,
+            created_at=now,
+        )
+        ctx.db.add(reply)
+        user_message.status = "complete"
+        user_message.error = None
+        result = TurnResult(
+            user_message=user_message,
+            reply=reply,
+            parsed=parsed,
+            provider=provider.name,
+            model=llm.model,
+            usage=llm.usage,
+            dropped=[f"{name}: malformed block" for name in parsed.dropped],
+        )
+        await ctx.db.flush()
+        await _write_lane(ctx, session, parsed, result)
+        await _apply_promotes(ctx, session, parsed, user_message, result)  # after the lane (refs)
+        await _apply_suggest_fix(ctx, session, parsed, result)
+        await _apply_outcome(ctx, session, parsed, reply, result)
+        _apply_fork(ctx, session, parsed, reply, result)
+        usage_service.record(ctx, session, "chat", provider, llm, message_id=reply.id)
+        ctx.touch(session)
+    if not parsed.has_lane:
+        result.dropped.append("the reply had no [QUESTIONS] or [ACTIONS]; the task lane is unchanged")
+    log.info(
+        "chat turn",
+        extra={"found": parsed.found, "dropped": result.dropped, "raw_len": len(llm.text), "display_len": len(parsed.display)},
+    )
+    return result
+
+
+async def _mark_unanswered(ctx: Ctx, session: SessionRow, message: Message, status: str, error: str,
+                           provider: Provider) -> None:
+    async with ctx.tx():
+        message.status = status
+        message.error = truncate(error, 2000)
+        usage_service.record(ctx, session, "chat", provider, None, message_id=message.id)
+
+
+async def run_turn(
+    ctx: Ctx,
+    session: SessionRow,
+    user_message: Message,
+    provider: Provider,
+    *,
+    on_chunk: ChunkCallback | None = None,
+) -> TurnResult:
+    """Ask the model about ``user_message`` (already stored) and apply its reply."""
+    require_chat_provider(provider)
+    check_can_chat(session)
+    request = await build_request(ctx, session, user_message)
+    llm: LLMResult | None = None
+    try:
+        async for part in provider.stream(request):
+            if isinstance(part, LLMResult):
+                llm = part
+            elif on_chunk is not None:
+                shown = on_chunk(part)
+                if shown is not None:
+                    await shown
+        if llm is None:
+            raise LLMCallError(f"the {provider.name} provider ended without a reply")
+    except LLMCallError as err:
+        await _mark_unanswered(ctx, session, user_message, "failed", err.message, provider)
+        raise
+    except (asyncio.CancelledError, KeyboardInterrupt):
+        await asyncio.shield(
+            _mark_unanswered(ctx, session, user_message, "interrupted", "the reply was interrupted", provider)
+        )
+        raise
+    result = await _apply(ctx, session, user_message, provider, llm)
+    if session.title is None:
+        await _maybe_title(ctx, session, provider, user_message, result)
+    return result
+
+
+async def send(
+    ctx: Ctx,
+    session: SessionRow,
+    text: str,
+    provider: Provider,
+    *,
+    lane_item: LaneItem | None = None,
+    on_chunk: ChunkCallback | None = None,
+) -> TurnResult:
+    """One whole turn: store the engineer's message, then run it."""
+    require_chat_provider(provider)
+    message = await store_message(ctx, session, text, lane_item=lane_item)
+    return await run_turn(ctx, session, message, provider, on_chunk=on_chunk)
+
+
+async def retry_turn(
+    ctx: Ctx, session: SessionRow, provider: Provider, *, on_chunk: ChunkCallback | None = None
+) -> TurnResult:
+    """Run the engineer's last unanswered message again (no new message is stored)."""
+    message = await pending_retry(ctx, session)
+    if message is None:
+        raise ConflictError("there is no unanswered message to retry", hint="send a new message instead")
+    return await run_turn(ctx, session, message, provider, on_chunk=on_chunk)
+
+
+async def _maybe_title(
+    ctx: Ctx, session: SessionRow, provider: Provider, user_message: Message, result: TurnResult
+) -> None:
+    """Name an untitled session after its first reply. Best effort: failures leave it untitled."""
+    request = LLMRequest(
+        action="title",
+        system=TITLE_PROMPT,
+        message=f"Engineer: {user_message.display_content}\n\nAssistant: {result.parsed.display}",
+        max_tokens=TITLE_MAX_TOKENS,
+        engineer_text=user_message.display_content,
+    )
+    try:
+        llm = await provider.complete(request)
+    except LLMCallError as err:
+        log.info("no title: %s", err.message)
+        return
+    title = one_line(llm.text).strip("\"'` .")
+    async with ctx.tx():
+        usage_service.record(ctx, session, "title", provider, llm)
+        if title:
+            session.title = truncate(title, 200)

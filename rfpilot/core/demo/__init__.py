@@ -1,0 +1,89 @@
+"""`rfpilot demo`: a sample session played through the real chat engine.
+
+No key and no network: the replies come from the bundled scripted file, and
+every step goes through the same services the TUI and the CLI use (chat
+turns, lane answers, applying the fix), so the result is a real session.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from importlib import resources
+from typing import Any
+
+from rfpilot.core import chat
+from rfpilot.core import fixes as fix_service
+from rfpilot.core import lane as lane_service
+from rfpilot.core.context import Ctx
+from rfpilot.core.llm.scripted import ScriptedProvider, load_replies
+from rfpilot.core.sessions import create_session
+from rfpilot.db.models import SessionRow
+from rfpilot.errors import ConfigError
+
+DEMO_FILE = "scan_to_folder.yaml"
+
+
+@dataclass
+class DemoScript:
+    title: str
+    client: str | None
+    intake: str
+    steps: list[dict[str, Any]]
+    provider: ScriptedProvider
+
+
+def demo_text() -> str:
+    return resources.files(__package__).joinpath(DEMO_FILE).read_text(encoding="utf-8")
+
+
+def load_demo() -> DemoScript:
+    import yaml
+
+    text = demo_text()
+    spec = (yaml.safe_load(text) or {}).get("demo")
+    if not isinstance(spec, dict) or not spec.get("steps"):
+        raise ConfigError(f"the bundled demo ({DEMO_FILE}) has no steps")
+    replies, delay = load_replies(text, DEMO_FILE)
+    return DemoScript(
+        title=str(spec["title"]),
+        client=spec.get("client"),
+        intake=str(spec["intake"]).strip(),
+        steps=list(spec["steps"]),
+        provider=ScriptedProvider(replies, chunk_delay=delay, source=f"bundled {DEMO_FILE}"),
+    )
+
+
+async def run_demo(ctx: Ctx, *, progress: Callable[[str], None] | None = None) -> SessionRow:
+    """Create the sample session and play every step of the demo into it."""
+    script = load_demo()
+    say = progress or (lambda _line: None)
+    session = await create_session(ctx, script.intake, title=script.title, client=script.client)
+    say(f"created session {session.id[:8]}: {script.title}")
+    for step in script.steps:
+        if step.get("apply_fix"):
+            fix = await fix_service.active_fix(ctx, session)
+            if fix is None:
+                raise ConfigError("the demo applies a fix before one was suggested")
+            await fix_service.apply_fix(ctx, session, fix)
+            say(f"engineer applied the fix: {fix.title}")
+            continue
+        item = None
+        for key, kind in (("answer", "question"), ("ran", "check")):
+            if key in step:
+                items = await lane_service.list_items(ctx, session)
+                item = next((i for i in items if i.kind == kind and i.text == step[key]), None)
+                if item is None:
+                    raise ConfigError(f"the demo answers a {kind} the lane does not have: {step[key]!r}")
+        result = await chat.send(ctx, session, str(step["say"]).strip(), script.provider, lane_item=item)
+        added = []
+        if result.questions or result.checks:
+            added.append(f"{len(result.questions)} questions, {len(result.checks)} checks")
+        if result.promoted:
+            added.append(f"{len(result.promoted)} fact(s) promoted")
+        if result.suggested_fix:
+            added.append(f"fix suggested ({result.suggested_fix.confidence_pct}%)")
+        if result.outcome_proposal:
+            added.append(f"the AI thinks the fix {result.outcome_proposal['outcome'].replace('success', 'worked')}")
+        say(f"turn {result.reply.seq // 2 + 1}: " + ("; ".join(added) or "reply"))
+    return session

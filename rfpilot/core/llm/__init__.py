@@ -1,0 +1,143 @@
+"""Model providers and how one is chosen (SPEC §12).
+
+Choice: ``llm.provider`` (config or RFPILOT_LLM_PROVIDER) when set; otherwise
+anthropic when an Anthropic key is found (ANTHROPIC_API_KEY, then the
+keyring); otherwise offline. Every provider module is imported only when it
+is used: the anthropic SDK costs seconds to import.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from rfpilot.config import Settings
+from rfpilot.core.llm.base import (
+    ACTION_TIERS,
+    ACTIONS,
+    LLMCallError,
+    LLMRequest,
+    LLMResult,
+    Provider,
+    Turn,
+    Usage,
+)
+from rfpilot.errors import ConfigError
+
+PROVIDERS = ("anthropic", "openai", "offline", "scripted")
+
+# Default Anthropic model per tier; `llm.models.<tier>` overrides each.
+DEFAULT_MODELS = {
+    "chat": "claude-sonnet-4-6",
+    "note": "claude-sonnet-4-6",
+    "extraction": "claude-sonnet-4-6",
+    "fact_synthesis": "claude-haiku-4-5",
+    "title": "claude-haiku-4-5",
+}
+
+__all__ = [
+    "ACTIONS",
+    "ACTION_TIERS",
+    "DEFAULT_MODELS",
+    "PROVIDERS",
+    "LLMCallError",
+    "LLMRequest",
+    "LLMResult",
+    "Provider",
+    "Selection",
+    "Turn",
+    "Usage",
+    "get_provider",
+    "selection",
+]
+
+
+@dataclass(frozen=True)
+class Selection:
+    """Which provider rfpilot will use, and why (for `doctor` and error hints)."""
+
+    provider: str
+    reason: str  # e.g. "env RFPILOT_LLM_PROVIDER", "ANTHROPIC_API_KEY is set", "no key found"
+    key_source: str | None = None  # where the provider's key comes from, never the key
+    detail: str | None = None  # model, base URL or replies file
+
+
+def models_for(settings: Settings) -> dict[str, str]:
+    return {tier: str(settings.get(f"llm.models.{tier}") or default) for tier, default in DEFAULT_MODELS.items()}
+
+
+def selection(settings: Settings) -> Selection:
+    from rfpilot.core import secrets
+
+    configured = settings.get("llm.provider")
+    if configured:
+        name = str(configured).strip().lower()
+        if name not in PROVIDERS:
+            raise ConfigError(
+                f"unknown LLM provider {configured!r} ({settings.source_of('llm.provider')})",
+                hint="llm.provider takes anthropic, openai, offline or scripted",
+            )
+        reason = settings.source_of("llm.provider")
+        if name == "anthropic":
+            found = secrets.lookup("anthropic", settings.env)
+            return Selection(name, reason, found.source, models_for(settings)["chat"])
+        if name == "openai":
+            found = secrets.lookup("openai", settings.env)
+            base = settings.get("llm.openai.base_url")
+            model = settings.get("llm.openai.model")
+            return Selection(name, reason, found.source, f"{model or '(no model set)'} at {base or '(no base URL set)'}")
+        if name == "scripted":
+            return Selection(name, reason, None, str(settings.get("llm.scripted.file") or "(no replies file set)"))
+        return Selection(name, reason)
+    found = secrets.lookup("anthropic", settings.env)
+    if found.value:
+        return Selection("anthropic", f"an Anthropic key was found ({found.source})", found.source, models_for(settings)["chat"])
+    why = "no llm.provider set and no Anthropic key found"
+    if found.problem:
+        why += f"; {found.problem}"
+    return Selection("offline", why)
+
+
+def get_provider(settings: Settings, *, name: str | None = None) -> Provider:
+    """Build the selected provider (or ``name``). Raises ConfigError when it cannot work at all."""
+    from rfpilot.core import secrets
+
+    chosen = name or selection(settings).provider
+    timeout = float(settings.get("llm.timeout") or 60)
+    if chosen == "offline":
+        from rfpilot.core.llm.offline import OfflineProvider
+
+        return OfflineProvider()
+    if chosen == "scripted":
+        from rfpilot.core.llm.scripted import ScriptedProvider
+
+        path = settings.get("llm.scripted.file")
+        if not path:
+            raise ConfigError(
+                "the scripted provider needs a replies file",
+                hint="set RFPILOT_SCRIPTED_FILE or `rfpilot config set llm.scripted.file PATH` (format: docs/llm.md)",
+            )
+        return ScriptedProvider.from_file(path)
+    if chosen == "anthropic":
+        from rfpilot.core.llm.anthropic_provider import AnthropicProvider
+
+        found = secrets.lookup("anthropic", settings.env)
+        if not found.value:
+            raise ConfigError(
+                "no Anthropic API key found",
+                hint="set ANTHROPIC_API_KEY, or store one with `rfpilot keys set anthropic`"
+                + (f" ({found.problem})" if found.problem else ""),
+            )
+        return AnthropicProvider(api_key=found.value, models=models_for(settings), timeout=timeout)
+    if chosen == "openai":
+        from rfpilot.core.llm.openai_provider import OpenAIProvider
+
+        base = settings.get("llm.openai.base_url")
+        model = settings.get("llm.openai.model")
+        if not base or not model:
+            raise ConfigError(
+                "the openai provider needs a base URL and a model",
+                hint="set RFPILOT_OPENAI_BASE_URL (…/v1) and RFPILOT_OPENAI_MODEL, or llm.openai.base_url and llm.openai.model",
+            )
+        found = secrets.lookup("openai", settings.env)
+        return OpenAIProvider(base_url=str(base), model=str(model), api_key=found.value, timeout=timeout)
+    raise ConfigError(f"unknown LLM provider {chosen!r}", hint="anthropic, openai, offline or scripted")

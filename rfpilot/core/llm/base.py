@@ -1,0 +1,149 @@
+"""The provider interface every model backend implements.
+
+A provider turns one ``LLMRequest`` into a stream of text chunks followed by
+one final ``LLMResult`` (the whole text, the model, token usage). Providers
+know nothing about sessions or the database; the chat engine and the drafters
+build requests and store what comes back.
+
+This module is light (no SDK, no HTTP client): importing it costs nothing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Mapping
+from dataclasses import dataclass, field
+
+from rfpilot.errors import LLMUnavailableError
+
+# What a request is for; each action has a model tier (SPEC §12).
+ACTIONS = (
+    "chat",
+    "resolution_note",
+    "escalation_package",
+    "fact_synthesis",
+    "title",
+    "extraction",
+)
+# action -> tier name in config (`llm.models.<tier>`)
+ACTION_TIERS = {
+    "chat": "chat",
+    "resolution_note": "note",
+    "escalation_package": "note",
+    "fact_synthesis": "fact_synthesis",
+    "title": "title",
+    "extraction": "extraction",
+}
+TIERS = ("chat", "note", "fact_synthesis", "title", "extraction")
+
+
+@dataclass(frozen=True)
+class Turn:
+    """One message of history as the model sees it (display content, never raw)."""
+
+    role: str  # "user" | "assistant"
+    content: str
+
+
+@dataclass(frozen=True)
+class LLMRequest:
+    """Everything a provider needs for one call.
+
+    ``system`` is stable across turns and sessions (cached by providers that can);
+    ``volatile`` is per-session system context (ticket context, cross-branch
+    context) sent uncached after it; ``history`` is the conversation so far;
+    ``message`` is the new user message, already carrying any invisible suffix
+    (format reminder, session state) — it is never stored as such.
+    ``refs`` maps symbolic names to ids of the current session (``question:<text>``,
+    ``check:<label>``, ``fix``); only the scripted provider reads it, to let a
+    replies file refer to ids that only exist at run time.
+    """
+
+    action: str
+    system: str
+    message: str
+    history: tuple[Turn, ...] = ()
+    volatile: str = ""
+    max_tokens: int = 1024
+    turn_index: int = 0  # how many assistant replies the conversation already has
+    engineer_text: str = ""  # the engineer's own words (message without suffixes)
+    refs: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Usage:
+    input_tokens: int = 0
+    output_tokens: int = 0
+    cache_read_tokens: int = 0
+    cache_write_tokens: int = 0
+
+    def __add__(self, other: Usage) -> Usage:
+        return Usage(
+            self.input_tokens + other.input_tokens,
+            self.output_tokens + other.output_tokens,
+            self.cache_read_tokens + other.cache_read_tokens,
+            self.cache_write_tokens + other.cache_write_tokens,
+        )
+
+    def as_dict(self) -> dict[str, int]:
+        return {
+            "input_tokens": self.input_tokens,
+            "output_tokens": self.output_tokens,
+            "cache_read_tokens": self.cache_read_tokens,
+            "cache_write_tokens": self.cache_write_tokens,
+        }
+
+
+@dataclass(frozen=True)
+class LLMResult:
+    text: str
+    provider: str
+    model: str | None
+    usage: Usage = Usage()
+    stop_reason: str | None = None
+
+
+class LLMCallError(LLMUnavailableError):
+    """A call that did not produce a reply: unreachable, refused, or cut off.
+
+    ``retryable`` says whether trying the same request again may work (network,
+    rate limit, overload) as opposed to a configuration problem (bad key,
+    unknown model).
+    """
+
+    def __init__(self, message: str, *, hint: str | None = None, retryable: bool = True) -> None:
+        super().__init__(message, hint=hint)
+        self.retryable = retryable
+
+
+class Provider:
+    """Base class: subclasses implement ``stream``; ``complete`` drains it."""
+
+    name = "base"
+    can_chat = True
+
+    def model_for(self, action: str) -> str | None:
+        return None
+
+    def describe(self) -> str:
+        """One line for `rfpilot doctor` (no secrets)."""
+        return self.name
+
+    def stream(self, request: LLMRequest) -> AsyncIterator[str | LLMResult]:
+        """Yield text chunks (``str``) as they arrive, then exactly one ``LLMResult``.
+
+        Raises ``LLMCallError`` when the call fails; chunks already yielded are
+        then worthless and the caller discards them.
+        """
+        raise NotImplementedError
+
+    async def complete(self, request: LLMRequest) -> LLMResult:
+        result: LLMResult | None = None
+        async for part in self.stream(request):
+            if isinstance(part, LLMResult):
+                result = part
+        if result is None:
+            raise LLMCallError(f"the {self.name} provider ended without a result")
+        return result
+
+    async def aclose(self) -> None:
+        """Release connections (HTTP clients); safe to call twice."""

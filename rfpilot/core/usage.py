@@ -1,0 +1,56 @@
+"""Token accounting: one row per model call (SPEC §12), totals per session."""
+
+from __future__ import annotations
+
+from sqlalchemy import func, select
+
+from rfpilot.core.context import Ctx
+from rfpilot.core.llm.base import ACTION_TIERS, LLMResult, Provider, Usage
+from rfpilot.db.models import LLMUsage, SessionRow
+
+
+def record(
+    ctx: Ctx,
+    session: SessionRow | None,
+    action: str,
+    provider: Provider,
+    result: LLMResult | None,
+    *,
+    message_id: str | None = None,
+) -> LLMUsage:
+    """Add a usage row in the caller's transaction; ``result`` None records a failed call."""
+    usage = result.usage if result is not None else Usage()
+    row = LLMUsage(
+        account_id=ctx.account.id,
+        session_id=session.id if session is not None else None,
+        message_id=message_id,
+        action=ACTION_TIERS.get(action, action),
+        provider=provider.name,
+        model=(result.model if result is not None else None) or provider.model_for(action),
+        input_tokens=usage.input_tokens,
+        output_tokens=usage.output_tokens,
+        cache_read_tokens=usage.cache_read_tokens,
+        cache_write_tokens=usage.cache_write_tokens,
+        ok=result is not None,
+        created_at=ctx.now(),
+    )
+    ctx.db.add(row)
+    return row
+
+
+async def session_totals(ctx: Ctx, session: SessionRow) -> dict[str, int]:
+    stmt = select(
+        func.count(),
+        func.coalesce(func.sum(LLMUsage.input_tokens), 0),
+        func.coalesce(func.sum(LLMUsage.output_tokens), 0),
+        func.coalesce(func.sum(LLMUsage.cache_read_tokens), 0),
+        func.coalesce(func.sum(LLMUsage.cache_write_tokens), 0),
+    ).where(LLMUsage.session_id == session.id)
+    calls, inp, out, read, write = (await ctx.db.execute(stmt)).one()
+    return {
+        "calls": int(calls),
+        "input_tokens": int(inp),
+        "output_tokens": int(out),
+        "cache_read_tokens": int(read),
+        "cache_write_tokens": int(write),
+    }
