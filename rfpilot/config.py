@@ -49,6 +49,7 @@ KNOWN_SETTINGS: dict[str, tuple[type, Any, str]] = {
     "llm.models.title": (str, None, "Anthropic model for session titles (default claude-haiku-4-5)"),
     "llm.models.extraction": (str, None, "Anthropic model for template parameter extraction (default claude-sonnet-4-6)"),
     "ui.theme": (str, "dark", "dark, light or no-color"),
+    "ui.mouse": (bool, True, "false turns mouse support off in the TUI"),
     "preview.editor": (str, None, "editor for --edit; default $VISUAL, then $EDITOR, then vi"),
 }
 

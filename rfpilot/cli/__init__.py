@@ -50,14 +50,27 @@ def _root(
     With no command, opens the TUI.
     """
     if ctx.invoked_subcommand is None:
-        # The TUI arrives with its own issue; until then show what there is.
-        output.data(ctx.get_help())
-        output.info("note: the TUI is not in this version yet; every command above works")
+        if not (sys.stdin.isatty() and sys.stdout.isatty()):
+            # A pipe or a script: a full-screen app would be of no use there.
+            output.data(ctx.get_help())
+            output.info("note: with no command rfpilot opens its TUI, which needs a terminal")
+            return
+        from rfpilot.tui import run as run_tui
+
+        raise typer.Exit(run_tui())
+
+
+def open_session(session: str = typer.Argument(..., help="Session id or unique prefix.")) -> None:
+    """Open the TUI on one session."""
+    from rfpilot.tui import run as run_tui
+
+    raise typer.Exit(run_tui(session))
 
 
 def _register() -> None:
     from rfpilot.cli import admin, chat, closing, keys, lane, sessions
 
+    app.command("open")(open_session)
     sessions.register(app)
     chat.register(app)
     lane.register(app)

@@ -100,14 +100,22 @@ async def ensure_identity(db: AsyncSession, settings: Settings) -> tuple[Account
 class Workspace:
     """An open store plus the acting identity; hands out one Ctx per operation."""
 
-    def __init__(self, store: Store, settings: Settings, account: Account, engineer: Engineer) -> None:
+    def __init__(
+        self,
+        store: Store,
+        settings: Settings,
+        account: Account,
+        engineer: Engineer,
+        clock: Callable[[], datetime] = utcnow,
+    ) -> None:
         self.store = store
         self.settings = settings
         self.account = account
         self.engineer = engineer
+        self.clock = clock  # tests and snapshots fix it
 
     @classmethod
-    async def open(cls, settings: Settings | None = None) -> Workspace:
+    async def open(cls, settings: Settings | None = None, *, clock: Callable[[], datetime] = utcnow) -> Workspace:
         settings = settings or load_settings()
         store = await open_store(settings.database_url, backup_dir=settings.paths.backup_dir)
         try:
@@ -116,7 +124,7 @@ class Workspace:
         except BaseException:
             await store.dispose()
             raise
-        return cls(store, settings, account, engineer)
+        return cls(store, settings, account, engineer, clock)
 
     async def close(self) -> None:
         await self.store.dispose()
@@ -124,7 +132,7 @@ class Workspace:
     @asynccontextmanager
     async def ctx(self) -> AsyncIterator[Ctx]:
         async with self.store.sessionmaker() as db:
-            yield Ctx(db=db, account=self.account, engineer=self.engineer, settings=self.settings)
+            yield Ctx(db=db, account=self.account, engineer=self.engineer, settings=self.settings, clock=self.clock)
 
 
 @asynccontextmanager

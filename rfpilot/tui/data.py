@@ -1,0 +1,51 @@
+"""What the TUI reads, as plain data, through the same core services the CLI uses."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from rfpilot.core.context import Ctx
+from rfpilot.core.text import age, short_id
+from rfpilot.tui.widgets.session_list import SessionRowView
+
+
+@dataclass
+class SessionSnapshot:
+    details: dict[str, Any]  # core.views.session_details
+    messages: list[dict[str, Any]]  # core.views.message_view, oldest first
+    usage: dict[str, int]
+    pending_retry: bool
+
+
+async def session_rows(ctx: Ctx, limit: int = 500) -> list[SessionRowView]:
+    from rfpilot.core.sessions import list_sessions
+
+    now = ctx.now()
+    return [
+        SessionRowView(
+            id=row.id,
+            title=row.title or f"(untitled {short_id(row.id)})",
+            status=row.status,
+            client=row.client_name,
+            ticket_ref=row.ticket_ref,
+            age=age(row.updated_at, now),
+        )
+        for row in await list_sessions(ctx, limit=limit)
+    ]
+
+
+async def snapshot(ctx: Ctx, session_id: str) -> SessionSnapshot:
+    from rfpilot.core import chat
+    from rfpilot.core.sessions import get_session
+    from rfpilot.core.views import message_view, session_details
+
+    row = await get_session(ctx, session_id)
+    details = await session_details(ctx, row)
+    messages = [message_view(m) for m in await chat.list_messages(ctx, row)]
+    return SessionSnapshot(
+        details=details,
+        messages=messages,
+        usage=details["llm_usage"],
+        pending_retry=await chat.pending_retry(ctx, row) is not None,
+    )

@@ -1,0 +1,524 @@
+"""The main screen: session list · chat (transcript, banner, composer) · task lane.
+
+Handlers own the widgets; workers do the I/O through ``rfpilot.core`` and then
+refresh what changed. No product rule lives here: every decision is a core
+call, and a refusal comes back as an RfpilotError shown as a notification.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import TYPE_CHECKING, Any
+
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical
+from textual.screen import Screen
+from textual.widgets import Footer, Static
+
+from rfpilot.errors import RfpilotError
+from rfpilot.tui.safe import inert, text
+from rfpilot.tui.screens.modals import ChoiceScreen, PreviewScreen, TextPrompt
+from rfpilot.tui.widgets.banner import Banner
+from rfpilot.tui.widgets.composer import Composer
+from rfpilot.tui.widgets.lane import LaneRow, TaskLane
+from rfpilot.tui.widgets.session_list import SessionList
+from rfpilot.tui.widgets.transcript import Transcript
+
+if TYPE_CHECKING:
+    from rfpilot.tui.app import RfpilotApp
+
+STREAM_REFRESH_SECONDS = 0.05
+
+
+class MainScreen(Screen):
+    BINDINGS = [
+        Binding("ctrl+n", "new_session", "New session", id="session.new"),
+        Binding("ctrl+o", "focus_sessions", "Sessions", id="focus.sessions"),
+        Binding("ctrl+l", "focus_lane", "Task lane", id="focus.lane"),
+        Binding("ctrl+f", "focus_banner", "Fix banner", id="focus.banner", show=False),
+        Binding("ctrl+k", "focus_composer", "Compose", id="focus.composer", show=False),
+        Binding("ctrl+r", "retry", "Retry", id="chat.retry", show=False),
+        Binding("ctrl+b", "toggle_sessions", "Toggle list", id="layout.sessions", show=False),
+        Binding("ctrl+t", "toggle_lane", "Toggle lane", id="layout.lane", show=False),
+        Binding("ctrl+up", "show_earlier", "Earlier messages", id="chat.earlier", show=False),
+        Binding("escape", "cancel_mode", "Cancel answer", id="chat.cancel_mode", show=False),
+    ]
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.session_id: str | None = None
+        self.snap = None
+        self.answering: dict | None = None  # the lane item the next message answers
+
+    @property
+    def rf(self) -> RfpilotApp:
+        return self.app  # type: ignore[return-value]
+
+    def compose(self) -> ComposeResult:
+        yield Static(text("rfpilot", "bold"), id="header")
+        with Horizontal(id="body"):
+            yield SessionList(id="sessions")
+            with Vertical(id="chat"):
+                yield Transcript(id="transcript")
+                yield Banner(id="banner")
+                yield Static("", id="composer-mode")
+                yield Composer(id="composer")
+            yield TaskLane(id="lane")
+        yield Footer()
+
+    async def on_mount(self) -> None:
+        self.query_one(Banner).display = False
+        self.query_one("#composer-mode").display = False
+        self.query_one(Composer).disabled = True
+
+    # --- loading ----------------------------------------------------------
+
+    async def refresh_sessions(self) -> None:
+        from rfpilot.tui.data import session_rows
+
+        async with self.rf.ctx() as ctx:
+            rows = await session_rows(ctx)
+        self.query_one(SessionList).set_sessions(rows, current=self.session_id)
+
+    async def load_session(self, session_id: str, *, focus_composer: bool = True) -> None:
+        from rfpilot.tui.data import snapshot
+
+        async with self.rf.ctx() as ctx:
+            snap = await snapshot(ctx, session_id)
+        changed = session_id != self.session_id
+        self.session_id, self.snap = session_id, snap
+        if changed:
+            self.answering = None
+            await self._show_mode()
+        await self.query_one(Transcript).set_messages(snap.messages)
+        await self.refresh_state(snap)
+        composer = self.query_one(Composer)
+        composer.disabled = snap.details["session"]["status"] not in ("active", "paused", "escalated")
+        if focus_composer and not composer.disabled:
+            composer.focus()
+
+    async def refresh_state(self, snap=None) -> None:
+        """Header, banner and lane (not the transcript)."""
+        if snap is None:
+            from rfpilot.tui.data import snapshot
+
+            async with self.rf.ctx() as ctx:
+                snap = await snapshot(ctx, self.session_id)
+            self.snap = snap
+        details = snap.details
+        await self.query_one(Banner).show(details["banner"], details["active_fix"])
+        await self.query_one(TaskLane).show(details)
+        self._render_header()
+
+    def _render_header(self) -> None:
+        if self.snap is None:
+            return
+        s = self.snap.details["session"]
+        usage = self.snap.usage
+        from rfpilot.core.text import duration
+
+        line = text("")
+        if s.get("ticket_ref"):
+            line.append(f" {inert(s['ticket_ref'])} ", style="reverse")
+            line.append(" ")
+        line.append(inert(s["title"] or "(untitled)"), style="bold")
+        if s.get("client"):
+            line.append(f" · {inert(s['client'])}", style="dim")
+        line.append(f" · {s['status']} · active {duration(s['active_seconds'])}", style="dim")
+        if s["parked_seconds"]:
+            line.append(f" · parked {duration(s['parked_seconds'])}", style="dim")
+        line.append(f" · {self.rf.provider_label}", style="dim")
+        if usage["calls"]:
+            tokens = usage["input_tokens"] + usage["output_tokens"]
+            line.append(f" · {tokens:,} tokens", style="dim")
+        self.query_one("#header", Static).update(line)
+
+    # --- errors -------------------------------------------------------------
+
+    def fail(self, err: Exception) -> None:
+        if isinstance(err, RfpilotError):
+            message = err.message + (f"\n{err.hint}" if err.hint else "")
+        else:
+            message = f"{type(err).__name__}: {err}"
+        self.notify(inert(message), severity="error", timeout=8, markup=False)
+
+    async def core(self, fn, *args, **kwargs) -> Any:
+        """Run ``fn(ctx, session, …)`` on the open session; notify and return None on a refusal."""
+        from rfpilot.core.sessions import get_session
+
+        try:
+            async with self.rf.ctx() as ctx:
+                row = await get_session(ctx, self.session_id)
+                return await fn(ctx, row, *args, **kwargs)
+        except RfpilotError as err:
+            self.fail(err)
+            return None
+
+    # --- the session list -----------------------------------------------------
+
+    @on(SessionList.Opened)
+    async def _opened(self, event: SessionList.Opened) -> None:
+        self.remove_class("-show-sessions")
+        await self.load_session(event.session_id)
+
+    def action_new_session(self) -> None:
+        def created(description: str | None) -> None:
+            if description:
+                self.create_session(description)
+
+        self.app.push_screen(TextPrompt("New session", "Describe the problem as the ticket or the customer put it."),
+                             created)
+
+    @work(group="sessions")
+    async def create_session(self, description: str) -> None:
+        from rfpilot.core.sessions import create_session
+
+        try:
+            async with self.rf.ctx() as ctx:
+                row = await create_session(ctx, description)
+        except RfpilotError as err:
+            self.fail(err)
+            return
+        self.session_id = None
+        await self.load_session(row.id)
+        await self.refresh_sessions()
+
+    # --- chat ---------------------------------------------------------------------
+
+    async def _show_mode(self) -> None:
+        mode = self.query_one("#composer-mode", Static)
+        if self.answering is None:
+            mode.display = False
+            return
+        verb = "Answering" if self.answering["kind"] == "question" else "Output of"
+        mode.update(text(f"{verb}: {self.answering['text']}  (esc cancels)", "bold yellow"))
+        mode.display = True
+
+    async def action_cancel_mode(self) -> None:
+        if self.answering is not None:
+            self.answering = None
+            await self._show_mode()
+
+    @on(Composer.Submitted)
+    def _submitted(self, event: Composer.Submitted) -> None:
+        if self.session_id is None:
+            return
+        item = self.answering
+        self.send(event.text, item["id"] if item else None)
+
+    @work(group="chat", exclusive=True)
+    async def send(self, message: str, lane_item_id: str | None = None, retry: bool = False) -> None:
+        from rfpilot.core import chat
+        from rfpilot.core import lane as lane_service
+        from rfpilot.core.sessions import get_session
+        from rfpilot.core.streaming import DisplayStream
+        from rfpilot.core.views import message_view
+
+        composer, transcript = self.query_one(Composer), self.query_one(Transcript)
+        stream = DisplayStream()
+        last_paint = 0.0
+
+        async def on_chunk(chunk: str) -> None:
+            nonlocal last_paint
+            shown = stream.feed(chunk)
+            if shown and time.monotonic() - last_paint >= STREAM_REFRESH_SECONDS:
+                last_paint = time.monotonic()
+                await transcript.append_reply(stream.shown[len(transcript.live_text):])
+
+        provider = None
+        try:
+            async with self.rf.ctx() as ctx:
+                row = await get_session(ctx, self.session_id)
+                provider = self.rf.make_provider()
+                chat.require_chat_provider(provider)
+                if retry:
+                    stored = await chat.pending_retry(ctx, row)
+                    if stored is None:
+                        self.notify("There is no unanswered message to retry.")
+                        return
+                else:
+                    item = await lane_service.get_item(ctx, row, lane_item_id) if lane_item_id else None
+                    stored = await chat.store_message(ctx, row, message, lane_item=item)
+                    composer.clear()
+                    self.answering = None
+                    await self._show_mode()
+                    await transcript.add_user_message(message_view(stored))
+                await transcript.start_reply()
+                composer.disabled = True
+                try:
+                    await chat.run_turn(ctx, row, stored, provider, on_chunk=on_chunk)
+                finally:
+                    composer.disabled = False
+        except RfpilotError as err:
+            self.fail(err)
+        finally:
+            if provider is not None:
+                await self.rf.release_provider(provider)
+        await transcript.end_reply()
+        if self.session_id:
+            await self.load_session(self.session_id)
+            await self.refresh_sessions()
+
+    def action_retry(self) -> None:
+        if self.session_id:
+            self.send("", retry=True)
+
+    async def action_show_earlier(self) -> None:
+        if self.snap is not None:
+            await self.query_one(Transcript).set_messages(self.snap.messages, show_all=True)
+
+    # --- the task lane ---------------------------------------------------------------
+
+    @on(LaneRow.Action)
+    async def _lane_action(self, event: LaneRow.Action) -> None:
+        item, action = event.item, event.action
+        if event.kind in ("question", "check") and action == "answer":
+            self.answering = {"id": item["id"], "kind": event.kind, "text": item["text"]}
+            await self._show_mode()
+            self.query_one(Composer).focus()
+        elif action == "skip":
+            self.lane_skip(item["id"])
+        elif action == "copy" and item.get("command"):
+            self.rf.copy_text(item["command"], what="command")
+        elif action == "promote":
+            self.promote(item)
+        elif action == "edit":
+            self.app.push_screen(TextPrompt("Edit fact", initial=item["text"]),
+                                 lambda value: value and self.fact_edit(item["id"], value))
+        elif action == "delete":
+            self.app.push_screen(ChoiceScreen(f"Delete this fact? {item['text'][:80]}",
+                                              [("keep", "Keep it"), ("delete", "Delete it")]),
+                                 lambda choice: choice == "delete" and self.fact_delete(item["id"]))
+
+    @work(group="lane")
+    async def lane_skip(self, item_id: str) -> None:
+        from rfpilot.core import lane
+
+        async def go(ctx, row):
+            return await lane.skip_item(ctx, row, await lane.get_item(ctx, row, item_id))
+
+        if await self.core(go) is not None:
+            await self.refresh_state()
+
+    def promote(self, item: dict) -> None:
+        def done(value: str | None) -> None:
+            if value:
+                self.promote_item(item["id"], value)
+
+        self.app.push_screen(TextPrompt("Promote to What we know", "One past-tense sentence of what is now confirmed.",
+                                        initial=item.get("response") or ""), done)
+
+    @work(group="lane")
+    async def promote_item(self, item_id: str, fact_text: str) -> None:
+        from rfpilot.core import lane, synthesis
+
+        async def go(ctx, row):
+            return await synthesis.promote(ctx, row, await lane.get_item(ctx, row, item_id), text=fact_text)
+
+        if await self.core(go) is not None:
+            await self.refresh_state()
+
+    def add_note(self) -> None:
+        self.app.push_screen(TextPrompt("Add a note to What we know", "Something you confirmed yourself."),
+                             lambda value: value and self.fact_add(value))
+
+    @work(group="lane")
+    async def fact_add(self, value: str) -> None:
+        from rfpilot.core import facts
+
+        if await self.core(facts.add_note, value) is not None:
+            await self.refresh_state()
+
+    @work(group="lane")
+    async def fact_edit(self, fact_id: str, value: str) -> None:
+        from rfpilot.core import facts
+
+        async def go(ctx, row):
+            return await facts.update_fact(ctx, row, await facts.get_fact(ctx, row, fact_id), text=value)
+
+        if await self.core(go) is not None:
+            await self.refresh_state()
+
+    @work(group="lane")
+    async def fact_delete(self, fact_id: str) -> None:
+        from rfpilot.core import facts
+
+        async def go(ctx, row):
+            return await facts.delete_fact(ctx, row, await facts.get_fact(ctx, row, fact_id))
+
+        if await self.core(go) is not None:
+            await self.refresh_state()
+
+    # --- the banner ---------------------------------------------------------------------
+
+    NOTES_PROMPTS = {
+        "failed": ("What happened?", "Optional: what you saw (it goes in the note).", False),
+        "partial": ("What was done, and what is left?", "Required for a partial outcome.", True),
+        "pending": ("What are you waiting on?", "Required: e.g. the user to test after lunch.", True),
+        "edit_notes": ("Edit the partial note", "", True),
+        "update_reason": ("What are you waiting on?", "", True),
+    }
+    OUTCOME_FOR = {"worked": "applied_success", "failed": "applied_failed", "partial": "applied_partial",
+                   "pending": "applied_pending", "edit_notes": "applied_partial", "update_reason": "applied_pending"}
+
+    @on(Banner.Action)
+    def _banner_action(self, event: Banner.Action) -> None:
+        action = event.action
+        if action in self.NOTES_PROMPTS:
+            title, hint, required = self.NOTES_PROMPTS[action]
+            fix = (self.snap.details.get("active_fix") if self.snap else None) or {}
+            initial = fix.get("partial_notes") if action == "edit_notes" else fix.get("pending_reason") if action == "update_reason" else ""
+            self.app.push_screen(TextPrompt(title, hint, initial=initial or "", required=required),
+                                 lambda notes: notes is not None and self.fix_action(action, notes))
+        else:
+            self.fix_action(action)
+
+    @work(group="fix", exclusive=True)
+    async def fix_action(self, action: str, notes: str | None = None) -> None:
+        from rfpilot.core import fixes
+
+        async def go(ctx, row):
+            fix = await fixes.get_fix(ctx, row, None)
+            if action == "apply":
+                return await fixes.apply_fix(ctx, row, fix)
+            if action == "dismiss":
+                return await fixes.record_outcome(ctx, row, fix, "dismissed")
+            if action == "finish":
+                return await fixes.finish_fix(ctx, row, fix)
+            if action == "confirm":
+                return await fixes.confirm_outcome(ctx, row, fix)
+            if action == "reject":
+                return await fixes.reject_outcome(ctx, row, fix)
+            if action in ("edit_notes", "update_reason"):
+                # Re-recording the same parked outcome is how notes are edited: finish, then record again.
+                await fixes.finish_fix(ctx, row, fix)
+            return await fixes.record_outcome(ctx, row, fix, self.OUTCOME_FOR[action], notes or None)
+
+        if await self.core(go) is not None or action == "apply":
+            await self.refresh_state()
+
+    # --- resolve / escalate -----------------------------------------------------------------
+
+    @on(TaskLane.CloseRequested)
+    def _close_requested(self, event: TaskLane.CloseRequested) -> None:
+        self.begin_close(event.action)
+
+    @work(group="close", exclusive=True)
+    async def begin_close(self, action: str) -> None:
+        from rfpilot.core import closing, fixes
+
+        async def check(ctx, row):
+            closing.check_can_close(row, action)
+            fix = await fixes.active_fix(ctx, row)
+            waiting = closing.pending_fix_question(fix, action)
+            if waiting is None:
+                return ("ok", None)
+            return ("ask", {"title": waiting.title, "status": waiting.status,
+                            "choices": closing.choices_for(waiting, action)})
+
+        state = await self.core(check)
+        if state is None:
+            return
+        if state[0] == "ask":
+            info = state[1]
+            verb = "resolving" if action == "resolve" else "escalating"
+            labels = dict(closing.CHOICE_LABELS, worked="It worked" if action == "resolve" else closing.CHOICE_LABELS["worked"])
+            choice = await self.app.push_screen_wait(ChoiceScreen(
+                f"Before {verb}: what happened with “{info['title']}”?",
+                [(c, labels[c]) for c in info["choices"]],
+            ))
+            if choice is None:
+                return
+            notes = None
+            outcome = closing.CLOSE_CHOICES[choice]
+            if outcome in fixes.NOTES_REQUIRED:
+                notes = await self.app.push_screen_wait(TextPrompt("Notes", fixes.NOTES_REQUIRED[outcome].capitalize()))
+                if notes is None:
+                    return
+
+            async def record(ctx, row):
+                fix = await fixes.active_fix(ctx, row)
+                return await closing.record_close_outcome(ctx, row, fix, choice, notes)
+
+            if await self.core(record) is None:
+                return
+            await self.refresh_state()
+        await self.preview_and_close(action)
+
+    async def _draft(self, action: str, force: bool = False) -> tuple[str, str] | None:
+        from rfpilot.core.previews import configured_preview
+
+        async def go(ctx, row):
+            return await configured_preview(ctx, row, action, force=force)
+
+        preview = await self.core(go)
+        if preview is None:
+            return None
+        drafter = "LLM drafter" + (f" ({preview.model})" if preview.model else "") if preview.drafter == "llm" else "offline drafter"
+        info = f"{drafter} · {'cache hit' if preview.from_cache else 'freshly drafted'} · state v{preview.state_version}"
+        if preview.fallback_reason:
+            info += f" · {preview.fallback_reason}"
+        return preview.markdown, info
+
+    async def preview_and_close(self, action: str) -> None:
+        from rfpilot.core import closing
+
+        drafted = await self._draft(action)
+        if drafted is None:
+            return
+
+        async def regenerate() -> tuple[str, str]:
+            again = await self._draft(action, force=True)
+            return again if again is not None else drafted
+
+        result = await self.app.push_screen_wait(PreviewScreen(action, drafted[0], drafted[1], regenerate))
+        if result.action != "post":
+            self.notify("Nothing was posted.")
+            return
+
+        async def close(ctx, row):
+            markdown = closing.clean_markdown(result.markdown)
+            closer = closing.resolve_session if action == "resolve" else closing.escalate_session
+            return await closer(ctx, row, markdown)
+
+        done = await self.core(close)
+        if done is None:
+            return
+        where = "local only: no PSA ticket linked" if done.outcome.endswith("_local") else "posted"
+        self.notify(f"Session {done.session_status} ({where}).", title=done.outcome, markup=False)
+        await self.load_session(self.session_id, focus_composer=False)
+        await self.refresh_sessions()
+
+    # --- focus and layout ---------------------------------------------------------------------
+
+    def action_focus_sessions(self) -> None:
+        self.remove_class("-hide-sessions", "-show-lane")
+        if self.has_class("-narrow"):
+            self.add_class("-show-sessions")
+        self.query_one(SessionList).focus()
+
+    def action_focus_lane(self) -> None:
+        self.remove_class("-show-sessions")
+        if self.has_class("-narrow"):
+            self.add_class("-show-lane")
+        rows = self.query(LaneRow)
+        (rows.first() if rows else self.query_one(TaskLane)).focus()
+
+    def action_focus_banner(self) -> None:
+        banner = self.query_one(Banner)
+        if banner.display:
+            banner.focus()
+
+    def action_focus_composer(self) -> None:
+        self.remove_class("-show-sessions", "-show-lane")
+        self.query_one(Composer).focus()
+
+    def action_toggle_sessions(self) -> None:
+        self.remove_class("-show-lane")
+        self.toggle_class("-show-sessions" if self.has_class("-narrow") else "-hide-sessions")
+
+    def action_toggle_lane(self) -> None:
+        self.remove_class("-show-sessions")
+        self.toggle_class("-show-lane")

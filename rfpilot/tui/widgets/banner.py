@@ -1,0 +1,113 @@
+"""The proposal banner above the composer: the active fix's state and what you can do next (SPEC §7).
+
+The mode comes from ``core.fixes.banner_mode``; the banner only renders it and
+posts the chosen action. Number keys 1–4 pick an action while it has focus.
+"""
+
+from __future__ import annotations
+
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical
+from textual.message import Message
+from textual.widgets import Button, Static
+
+from rfpilot.tui.safe import inert, text
+
+# mode -> (headline template, [(action, label), ...])
+ACTIONS: dict[str, list[tuple[str, str]]] = {
+    "proposed": [("apply", "Apply"), ("dismiss", "Dismiss")],
+    "verifying": [("worked", "It worked"), ("failed", "Didn't work…"), ("partial", "Partial…"), ("pending", "Waiting…")],
+    "nudge": [("worked", "It worked"), ("failed", "Didn't work…"), ("partial", "Partial…"), ("pending", "Waiting…")],
+    "partial": [("finish", "Finish it"), ("worked", "It worked"), ("failed", "Didn't work…"), ("edit_notes", "Edit note")],
+    "pending": [("worked", "It worked"), ("failed", "Didn't work…"), ("update_reason", "Update reason")],
+    "ai_confirming": [("confirm", "Confirm"), ("reject", "Not yet")],
+}
+OUTCOME_WORDS = {"success": "worked", "failure": "didn't work", "partial": "was only partly applied"}
+
+
+def headline(mode: str, fix: dict | None) -> str:
+    if fix is None or mode == "none":
+        return ""
+    title = inert(fix["title"])
+    if mode == "proposed":
+        return f"Suggested fix ({fix['confidence_pct']}%): {title}"
+    if mode == "verifying":
+        return f"Verifying: {title} — did it work?"
+    if mode == "nudge":
+        return f"Still verifying {title}. Did it work? Say so and the note will too."
+    if mode == "partial":
+        return f"Partly applied: {title} — {inert(fix.get('partial_notes') or '')}"
+    if mode == "pending":
+        return f"Waiting to verify: {title} — waiting on {inert(fix.get('pending_reason') or '?')}"
+    if mode == "ai_confirming":
+        proposal = fix.get("ai_outcome_proposal") or {}
+        said = OUTCOME_WORDS.get(proposal.get("outcome"), "has an outcome")
+        return f"The AI thinks it {said}: {inert(proposal.get('reason') or '')}"
+    return title
+
+
+class Banner(Vertical):
+    BINDINGS = [
+        Binding("1", "pick(0)", "First action", show=False, id="banner.action1"),
+        Binding("2", "pick(1)", "Second action", show=False, id="banner.action2"),
+        Binding("3", "pick(2)", "Third action", show=False, id="banner.action3"),
+        Binding("4", "pick(3)", "Fourth action", show=False, id="banner.action4"),
+        Binding("z", "toggle_collapse", "Collapse", id="banner.collapse"),
+    ]
+    can_focus = True
+
+    class Action(Message):
+        def __init__(self, action: str, fix_id: str) -> None:
+            super().__init__()
+            self.action = action
+            self.fix_id = fix_id
+
+    def __init__(self, **kwargs) -> None:
+        super().__init__(**kwargs)
+        self.mode = "none"
+        self.fix: dict | None = None
+        self.collapsed = False
+
+    def compose(self) -> ComposeResult:
+        yield Static(id="banner-text")
+        yield Horizontal(id="banner-buttons")
+
+    async def show(self, mode: str, fix: dict | None) -> None:
+        self.mode, self.fix = mode, fix
+        self.display = mode != "none" and fix is not None
+        self.set_class(mode in ("nudge", "ai_confirming"), "-attention")
+        await self._render_state()
+
+    async def _render_state(self) -> None:
+        label = self.query_one("#banner-text", Static)
+        buttons = self.query_one("#banner-buttons", Horizontal)
+        await buttons.remove_children()
+        if not self.display:
+            return
+        words = headline(self.mode, self.fix)
+        self.set_class(self.collapsed, "-collapsed")
+        if self.collapsed:
+            label.update(text(f"▸ {words}  (z expands)"))
+            return
+        label.update(text(words))
+        actions = ACTIONS.get(self.mode, [])
+        await buttons.mount_all(
+            Button(name, id=f"banner-{action}", compact=True, classes="banner-action", tooltip=f"key {n} (ctrl+f focuses the banner)")
+            for n, (action, name) in enumerate(actions, 1)
+        )
+
+
+    def on_button_pressed(self, event: Button.Pressed) -> None:
+        event.stop()
+        if self.fix and event.button.id:
+            self.post_message(self.Action(event.button.id.removeprefix("banner-"), self.fix["id"]))
+
+    def action_pick(self, index: int) -> None:
+        actions = ACTIONS.get(self.mode, [])
+        if self.fix and not self.collapsed and index < len(actions):
+            self.post_message(self.Action(actions[index][0], self.fix["id"]))
+
+    async def action_toggle_collapse(self) -> None:
+        self.collapsed = not self.collapsed
+        await self._render_state()

@@ -1,0 +1,36 @@
+"""The multi-line composer: Enter sends, ctrl+j (or alt+enter) inserts a line break, pastes keep theirs."""
+
+from __future__ import annotations
+
+from textual import events
+from textual.message import Message
+from textual.widgets import TextArea
+
+
+class Composer(TextArea):
+    class Submitted(Message):
+        def __init__(self, text: str) -> None:
+            super().__init__()
+            self.text = text
+
+    def __init__(self, **kwargs) -> None:
+        super().__init__(soft_wrap=True, show_line_numbers=False, tab_behavior="focus", **kwargs)
+        self.border_title = "Message · enter sends · ctrl+j new line"
+
+    def on_mount(self) -> None:
+        self.cursor_blink = not self.app.is_headless  # stable screenshots in tests
+
+    async def _on_key(self, event: events.Key) -> None:
+        if event.key == "enter":
+            event.stop()
+            event.prevent_default()
+            value = self.text.strip()
+            if value:
+                self.post_message(self.Submitted(value))
+            return
+        if event.key in ("ctrl+j", "alt+enter", "shift+enter"):
+            event.stop()
+            event.prevent_default()
+            self.insert("\n")
+            return
+        await super()._on_key(event)

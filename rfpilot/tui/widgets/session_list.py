@@ -1,0 +1,75 @@
+"""The session list: Active first, then Recent; status dot, title, ticket, client, age."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from rich.text import Text
+from textual.message import Message
+from textual.widgets import OptionList
+from textual.widgets.option_list import Option
+
+from rfpilot.tui.safe import inert
+
+STATUS_DOT = {"active": ("●", "green"), "paused": ("◐", "yellow"), "escalated": ("▲", "magenta"),
+              "resolved": ("✓", "blue"), "abandoned": ("✗", "grey50")}
+
+
+@dataclass(frozen=True)
+class SessionRowView:
+    id: str
+    title: str
+    status: str
+    client: str | None
+    ticket_ref: str | None
+    age: str
+
+
+class SessionList(OptionList):
+    """Enter opens the highlighted session."""
+
+    class Opened(Message):
+        def __init__(self, session_id: str) -> None:
+            super().__init__()
+            self.session_id = session_id
+
+    def __init__(self, **kwargs) -> None:
+        super().__init__(**kwargs)
+        self.rows: list[SessionRowView] = []
+
+    def set_sessions(self, rows: list[SessionRowView], current: str | None = None) -> None:
+        self.rows = rows
+        self.clear_options()
+        active = [r for r in rows if r.status in ("active", "paused", "escalated")]
+        recent = [r for r in rows if r not in active]
+        options: list[Option | None] = []
+        for heading, group in (("Active", active), ("Recent", recent)):
+            if not group:
+                continue
+            options.append(Option(Text(heading, style="bold"), disabled=True))
+            options.extend(Option(self._render_row(r), id=r.id) for r in group)
+        self.add_options(options or [Option(Text("No sessions yet — ctrl+n starts one", style="dim"), disabled=True)])
+        if current:
+            self.select_session(current)
+
+    def select_session(self, session_id: str) -> None:
+        for index in range(self.option_count):
+            if self.get_option_at_index(index).id == session_id:
+                self.highlighted = index
+                return
+
+    @staticmethod
+    def _render_row(row: SessionRowView) -> Text:
+        dot, colour = STATUS_DOT.get(row.status, ("?", "white"))
+        text = Text()
+        text.append(f"{dot} ", style=colour)
+        text.append(inert(row.title))
+        meta = " · ".join(inert(x) for x in (row.ticket_ref, row.client, row.age) if x)
+        if meta:
+            text.append(f"\n  {meta}", style="dim")
+        return text
+
+    def on_option_list_option_selected(self, event: OptionList.OptionSelected) -> None:
+        event.stop()
+        if event.option.id:
+            self.post_message(self.Opened(event.option.id))

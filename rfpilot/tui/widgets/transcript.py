@@ -1,0 +1,80 @@
+"""The chat transcript: the engineer's messages as text, the model's as Markdown, a live reply while streaming.
+
+Long sessions stay fast: only the latest ``PAGE`` messages are mounted; the
+rest sit behind a "show earlier" line.
+"""
+
+from __future__ import annotations
+
+from textual.containers import VerticalScroll
+from textual.widgets import Markdown, Static
+
+from rfpilot.tui.safe import inert, text
+
+PAGE = 60
+
+
+class Bubble(Static):
+    """One message. Assistant replies render Markdown (text only, never Rich markup)."""
+
+
+class Transcript(VerticalScroll):
+    can_focus = True
+
+    def __init__(self, **kwargs) -> None:
+        super().__init__(**kwargs)
+        self.messages: list[dict] = []
+        self.shown_from = 0
+        self.live: Markdown | None = None
+        self.live_text = ""
+
+    async def set_messages(self, messages: list[dict], *, show_all: bool = False) -> None:
+        self.messages = messages
+        self.shown_from = 0 if show_all else max(0, len(messages) - PAGE)
+        await self.remove_children()
+        widgets = []
+        if self.shown_from:
+            widgets.append(Static(text(f"… {self.shown_from} earlier messages (ctrl+up shows them)", "dim"),
+                                  classes="earlier"))
+        if not messages:
+            widgets.append(Static(text("No messages yet. Describe what you see; the task lane fills as you go.", "dim"),
+                                  classes="empty"))
+        widgets.extend(self._bubble(m) for m in messages[self.shown_from :])
+        await self.mount_all(widgets)
+        self.scroll_end(animate=False)
+
+    def _bubble(self, message: dict):
+        if message["role"] == "assistant":
+            body = inert(message["text"]) or "_(task-lane items only)_"
+            return Markdown(body, classes="bubble assistant")
+        if message["role"] == "user":
+            label = "you"
+            if message["status"] in ("failed", "interrupted"):
+                label += f" · {message['status']}: {message.get('error') or 'no reply'} — ctrl+r retries"
+            widget = Bubble(text(message["text"]), classes=f"bubble user {message['status']}")
+            widget.border_title = label
+            return widget
+        return Bubble(text(message["text"], "italic dim"), classes="bubble notice")
+
+    async def add_user_message(self, message: dict) -> None:
+        await self.mount(self._bubble(message))
+        self.scroll_end(animate=False)
+
+    async def start_reply(self) -> None:
+        self.live_text = ""
+        self.live = Markdown("_thinking…_", classes="bubble assistant live")
+        await self.mount(self.live)
+        self.scroll_end(animate=False)
+
+    async def append_reply(self, chunk: str) -> None:
+        if self.live is None:
+            return
+        self.live_text += chunk
+        await self.live.update(inert(self.live_text))
+        self.scroll_end(animate=False)
+
+    async def end_reply(self) -> None:
+        if self.live is not None:
+            await self.live.remove()
+        self.live = None
+        self.live_text = ""

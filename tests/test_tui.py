@@ -1,0 +1,277 @@
+"""The TUI driven with Textual's Pilot on the scripted provider, asserting on what it shows and stores."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from pathlib import Path
+
+import pytest
+
+from rfpilot.config import load_settings
+from rfpilot.core.llm.scripted import ScriptedProvider, ScriptedReply
+
+pytest.importorskip("textual")
+
+
+def block(name: str, payload) -> str:
+    return f"[{name}]\n{json.dumps(payload)}\n[/{name}]"
+
+
+Q1 = "Did the scan account's password change recently?"
+C1 = "Test the account against the share"
+
+REPLIES = [
+    ScriptedReply(reply="Scanning fails while printing works, so look at the SMB credentials.\n\n"
+                  + block("QUESTIONS", [{"text": Q1}]) + "\n"
+                  + block("ACTIONS", [{"label": C1, "command": "net use \\\\fs\\scans /user:<account> *",
+                                       "description": "proves the account works"}])),
+    ScriptedReply(reply="A rotation explains it.\n\n"
+                  + block("PROMOTE", {"source_type": "question", "source_ref": "{{question:" + Q1 + "}}",
+                                      "text": "The scan account password was rotated last night.",
+                                      "summary": "points at stale credentials"}) + "\n"
+                  + block("ACTIONS", [{"label": C1, "command": "net use \\\\fs\\scans /user:<account> *",
+                                       "description": "proves the account works"}])),
+    ScriptedReply(reply="The account works, so the copier holds the old password.\n\n"
+                  + block("PROMOTE", {"source_type": "diagnostic_check", "source_ref": "{{check:" + C1 + "}}",
+                                      "text": "The account opened the share with the new password."}) + "\n"
+                  + block("SUGGEST_FIX", {"title": "Update the password stored on the copier",
+                                          "description": "The copier still sends the old password.", "confidence": 85})
+                  + "\n" + block("QUESTIONS", [{"text": "Web page or front panel?"}])),
+    ScriptedReply(reply=("## Problem\nThe copier could not scan to the share.\n\n## What we confirmed\n- The password was rotated.\n\n"
+                         "## Root cause\nThe copier kept the old password.\n\n## Resolution\nUpdated it; confirmed working."),
+                  action="resolution_note"),
+]
+
+
+@pytest.fixture
+def tui_settings(tmp_path: Path):
+    env = {
+        "RFPILOT_HOME": str(tmp_path / "home"),
+        "RFPILOT_DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path / 'tui.db'}",
+        "RFPILOT_ACCOUNT": f"tui-{uuid.uuid4().hex[:8]}",
+        "RFPILOT_USER_EMAIL": "tui@example.com",
+        "RFPILOT_USER_NAME": "TUI Tester",
+        "RFPILOT_LLM_PROVIDER": "scripted",
+        "PYTHON_KEYRING_BACKEND": "keyring.backends.null.Keyring",
+    }
+    return load_settings(env=env)
+
+
+async def settle(pilot) -> None:
+    import asyncio
+    for _ in range(3):
+        try:
+            await asyncio.wait_for(pilot.app.workers.wait_for_complete(), 15)
+        except TimeoutError:
+            raise AssertionError(f"workers stuck: {[(w.name, w.state) for w in pilot.app.workers]} screen={pilot.app.screen} focused={pilot.app.focused}")
+        await pilot.pause()
+
+
+async def wait_for_screen(pilot, cls) -> None:
+    """A worker waiting on a dialog never completes until it is answered: poll the screen instead."""
+    import asyncio
+
+    for _ in range(200):
+        if isinstance(pilot.app.screen, cls):
+            await pilot.pause()
+            return
+        await asyncio.sleep(0.02)
+    raise AssertionError(f"{cls.__name__} never showed; screen is {pilot.app.screen}")
+
+
+async def store_state(app, session_id: str):
+    from rfpilot.tui.data import snapshot
+
+    async with app.ctx() as ctx:
+        return await snapshot(ctx, session_id)
+
+
+async def type_text(pilot, value: str) -> None:
+    for ch in value:
+        await pilot.press("space" if ch == " " else ch)
+
+
+async def test_the_whole_workflow(tui_settings) -> None:
+    from textual.widgets import TextArea
+
+    from rfpilot.tui.app import RfpilotApp
+    from rfpilot.tui.screens.modals import PreviewScreen
+    from rfpilot.tui.widgets.banner import Banner
+    from rfpilot.tui.widgets.composer import Composer
+    from rfpilot.tui.widgets.lane import LaneRow
+
+    provider = ScriptedProvider(list(REPLIES))
+    app = RfpilotApp(tui_settings, provider_factory=lambda: provider)
+    async with app.run_test(size=(160, 50)) as pilot:
+        await settle(pilot)
+        screen = app.screen
+        # New session.
+        await pilot.press("ctrl+n")
+        await type_text(pilot, "Copier cannot scan to the share")
+        await pilot.press("ctrl+s")
+        await settle(pilot)
+        sid = screen.session_id
+        assert sid is not None and app.focused is screen.query_one(Composer)
+
+        # A chat turn streams into the transcript; the lane fills.
+        await type_text(pilot, "Panel says connection failed")
+        await pilot.press("enter")
+        await settle(pilot)
+        snap = await store_state(app, sid)
+        assert [m["role"] for m in snap.messages] == ["user", "assistant"]
+        assert [i["text"] for i in snap.details["lane"]] == [Q1, C1]
+        assert "[QUESTIONS]" not in str(screen.query_one("#transcript").render())
+
+        # Answer the question from the lane: the answer is the next message; a fact appears.
+        await pilot.press("ctrl+l")
+        assert isinstance(app.focused, LaneRow) and app.focused.item["text"] == Q1
+        await pilot.press("enter")
+        assert screen.answering and screen.answering["text"] == Q1
+        await type_text(pilot, "yes last night")
+        await pilot.press("enter")
+        await settle(pilot)
+        snap = await store_state(app, sid)
+        question = next(i for i in snap.details["lane"] if i["kind"] == "question")
+        assert question["state"] == "answered" and question["response"] == "yes last night"
+        assert [f["source_ref"] for f in snap.details["facts"]] == [question["id"]]
+
+        # Run the check with pasted output.
+        check = next(r for r in screen.query(LaneRow) if r.kind == "check")
+        check.focus()
+        await pilot.press("a")
+        assert screen.answering["kind"] == "check"
+        composer = screen.query_one(Composer)
+        composer.insert("The command completed successfully.")
+        await pilot.press("enter")
+        await settle(pilot)
+        snap = await store_state(app, sid)
+        assert len(snap.details["facts"]) == 2
+        assert snap.details["active_fix"]["title"] == "Update the password stored on the copier"
+        banner = screen.query_one(Banner)
+        assert banner.display and banner.mode == "proposed"
+
+        # Apply -> verifying -> partial (notes) -> finish -> it worked.
+        await pilot.press("ctrl+f")
+        await pilot.press("1")
+        await settle(pilot)
+        assert banner.mode == "verifying"
+        await pilot.press("ctrl+f")
+        await pilot.press("3")
+        await pilot.pause()
+        await type_text(pilot, "done on the web page only")
+        await pilot.press("ctrl+s")
+        await settle(pilot)
+        assert banner.mode == "partial"
+        snap = await store_state(app, sid)
+        assert snap.details["active_fix"]["partial_notes"] == "done on the web page only"
+        await pilot.press("ctrl+f")
+        await pilot.press("1")
+        await settle(pilot)
+        assert banner.mode == "verifying"
+        await pilot.press("ctrl+f")
+        await pilot.press("1")
+        await settle(pilot)
+        snap = await store_state(app, sid)
+        assert snap.details["active_fix"]["status"] == "applied_success" and not banner.display
+
+        # Resolve: the preview shows the four sections; edit; confirm.
+        await app.run_command("resolve")
+        await wait_for_screen(pilot, PreviewScreen)
+        editor = app.screen.query_one("#preview-text", TextArea)
+        assert [line for line in editor.text.splitlines() if line.startswith("## ")] == [
+            "## Problem", "## What we confirmed", "## Root cause", "## Resolution"]
+        editor.move_cursor(editor.document.end)
+        editor.insert("\nChecked by the front desk.")
+        await pilot.press("ctrl+s")
+        await settle(pilot)
+        snap = await store_state(app, sid)
+        assert snap.details["session"]["status"] == "resolved"
+        assert snap.details["resolution_note"].endswith("Checked by the front desk.")
+        assert screen.query_one(Composer).disabled
+
+
+async def test_escalate_with_a_verifying_fix_goes_through_the_intercept(tui_settings) -> None:
+    from rfpilot.core import fixes
+    from rfpilot.core.context import Workspace
+    from rfpilot.core.sessions import create_session
+    from rfpilot.tui.app import RfpilotApp
+    from rfpilot.tui.screens.modals import ChoiceScreen, PreviewScreen
+
+    ws = await Workspace.open(tui_settings)
+    async with ws.ctx() as ctx:
+        row = await create_session(ctx, "VPN drops every hour")
+        fix = await fixes.suggest_fix(ctx, row, "Raise the idle timeout", confidence=70)
+        await fixes.apply_fix(ctx, row, fix)
+        sid = row.id
+    await ws.close()
+
+    app = RfpilotApp(tui_settings, open_session=sid[:8], provider_factory=lambda: ScriptedProvider(list(REPLIES)))
+    async with app.run_test(size=(160, 50)) as pilot:
+        await settle(pilot)
+        assert app.screen.session_id == sid
+        await app.run_command("escalate")
+        await wait_for_screen(pilot, ChoiceScreen)
+        assert [key for key, _ in app.screen.choices][0] == "failed"
+        await pilot.press("enter")  # the default: it didn't work
+        await wait_for_screen(pilot, PreviewScreen)
+        text = app.screen.query_one("#preview-text").text
+        assert "## What we've tried" in text
+        await pilot.press("ctrl+s")
+        await settle(pilot)
+        snap = await store_state(app, sid)
+        assert snap.details["session"]["status"] == "escalated"
+        async with app.ctx() as ctx:
+            from rfpilot.core.sessions import get_session
+
+            row = await get_session(ctx, sid)
+            assert (await fixes.list_fixes(ctx, row))[0].status == "applied_failed"
+
+
+async def test_cancelling_the_intercept_changes_nothing(tui_settings) -> None:
+    from rfpilot.core import fixes
+    from rfpilot.core.context import Workspace
+    from rfpilot.core.sessions import create_session
+    from rfpilot.tui.app import RfpilotApp
+
+    ws = await Workspace.open(tui_settings)
+    async with ws.ctx() as ctx:
+        row = await create_session(ctx, "VPN drops every hour")
+        fix = await fixes.suggest_fix(ctx, row, "Raise the idle timeout", confidence=70)
+        await fixes.apply_fix(ctx, row, fix)
+        sid, version = row.id, row.state_version
+    await ws.close()
+    app = RfpilotApp(tui_settings, open_session=sid, provider_factory=lambda: ScriptedProvider(list(REPLIES)))
+    async with app.run_test(size=(160, 50)) as pilot:
+        await settle(pilot)
+        from rfpilot.tui.screens.modals import ChoiceScreen
+
+        await app.run_command("escalate")
+        await wait_for_screen(pilot, ChoiceScreen)
+        await pilot.press("escape")
+        await settle(pilot)
+        snap = await store_state(app, sid)
+        assert snap.details["session"]["status"] == "active" and snap.details["session"]["state_version"] == version
+
+
+async def test_model_text_is_inert(tui_settings) -> None:
+    """Markup, escape and OSC sequences from the model or a paste render as text."""
+    from rfpilot.tui.app import RfpilotApp
+    from rfpilot.tui.safe import inert
+
+    nasty = "[bold red]boom[/] \x1b[2J\x1b]52;c;aGVsbG8=\x07 \x1b]0;title\x07 done"
+    assert "\x1b" not in inert(nasty) and "\x07" not in inert(nasty)
+    provider = ScriptedProvider([ScriptedReply(reply=nasty + "\n" + block("QUESTIONS", [{"text": nasty}]))])
+    app = RfpilotApp(tui_settings, provider_factory=lambda: provider)
+    async with app.run_test(size=(160, 50)) as pilot:
+        await settle(pilot)
+        await pilot.press("ctrl+n")
+        await type_text(pilot, "x")
+        await pilot.press("ctrl+s")
+        await settle(pilot)
+        app.screen.query_one("#composer").insert(nasty)
+        await pilot.press("enter")
+        await settle(pilot)
+        shown = "\n".join(str(w.render()) for w in app.screen.query(".bubble, .lane-row"))
+        assert "[bold red]boom[/]" in shown
+        assert "\x1b" not in shown and "\x07" not in shown
