@@ -275,3 +275,34 @@ async def test_model_text_is_inert(tui_settings) -> None:
         shown = "\n".join(str(w.render()) for w in app.screen.query(".bubble, .lane-row"))
         assert "[bold red]boom[/]" in shown
         assert "\x1b" not in shown and "\x07" not in shown
+
+
+async def test_palette_and_ctrl_c(tui_settings) -> None:
+    """The palette reaches session actions; ctrl+c never quits or loses the composer's text."""
+    from rfpilot.tui.app import RfpilotApp
+    from rfpilot.tui.screens.modals import TextPrompt
+    from rfpilot.tui.widgets.composer import Composer
+
+    app = RfpilotApp(tui_settings, provider_factory=lambda: ScriptedProvider(list(REPLIES)))
+    async with app.run_test(size=(100, 30)) as pilot:
+        await settle(pilot)
+        await pilot.press("ctrl+n")
+        await type_text(pilot, "Laptop will not dock")
+        await pilot.press("ctrl+s")
+        await settle(pilot)
+        composer = app.screen.query_one(Composer)
+        composer.insert("half-typed thought")
+        await pilot.press("ctrl+c")
+        await pilot.pause()
+        assert app.is_running and composer.text == "half-typed thought"
+        await pilot.press("ctrl+p")
+        await pilot.pause()
+        await type_text(pilot, "add a note")
+        await pilot.pause(0.3)
+        await pilot.press("enter")
+        await wait_for_screen(pilot, TextPrompt)
+        await type_text(pilot, "The dock firmware is 1.0.4")
+        await pilot.press("ctrl+s")
+        await settle(pilot)
+        snap = await store_state(app, app.screen.session_id)
+        assert [(f["text"], f["source_type"]) for f in snap.details["facts"]] == [("The dock firmware is 1.0.4", "user_note")]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
+from pathlib import Path
 from typing import Any
 
 from textual.app import App
@@ -16,6 +17,12 @@ from rfpilot.errors import RfpilotError
 from rfpilot.tui.safe import inert
 
 KEYMAP_PREFIX = "keymap."
+
+
+def _preload() -> None:
+    import rfpilot.core.chat  # noqa: F401
+    import rfpilot.core.context  # noqa: F401
+    import rfpilot.core.views  # noqa: F401
 
 
 class Commands(Provider):
@@ -44,7 +51,7 @@ class Commands(Provider):
 
 
 class RfpilotApp(App):
-    CSS_PATH = "app.tcss"
+    CSS_PATH = Path(__file__).with_name("app.tcss")  # absolute: subclasses elsewhere keep the stylesheet
     TITLE = "rfpilot"
     COMMANDS = App.COMMANDS | {Commands}
     HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (120, "-wide")]
@@ -86,7 +93,8 @@ class RfpilotApp(App):
 
     async def on_mount(self) -> None:
         self._apply_keymap()
-        self.open_store()
+        # Paint first: the store (SQLAlchemy's import alone is ~0.3 s) opens after the first frame.
+        self.call_after_refresh(self.open_store)
 
     def _apply_keymap(self) -> None:
         keymap = {}
@@ -103,6 +111,10 @@ class RfpilotApp(App):
         self.run_worker(self._open_store(), group="store", exclusive=True)
 
     async def _open_store(self) -> None:
+        import asyncio
+
+        # Heavy imports in a thread, so the painted screen stays responsive meanwhile.
+        await asyncio.to_thread(_preload)
         from rfpilot.core.context import Workspace
         from rfpilot.core.llm import selection
 

@@ -6,8 +6,13 @@ rest sit behind a "show earlier" line.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from textual.containers import VerticalScroll
-from textual.widgets import Markdown, Static
+from textual.widgets import Static
+
+if TYPE_CHECKING:
+    from textual.widgets import Markdown
 
 from rfpilot.tui.safe import inert, text
 
@@ -44,6 +49,8 @@ class Transcript(VerticalScroll):
         self.scroll_end(animate=False)
 
     def _bubble(self, message: dict):
+        from textual.widgets import Markdown  # markdown-it costs ~40 ms: not before the first frame
+
         if message["role"] == "assistant":
             body = inert(message["text"]) or "_(task-lane items only)_"
             return Markdown(body, classes="bubble assistant")
@@ -61,6 +68,8 @@ class Transcript(VerticalScroll):
         self.scroll_end(animate=False)
 
     async def start_reply(self) -> None:
+        from textual.widgets import Markdown
+
         self.live_text = ""
         self.live = Markdown("_thinking…_", classes="bubble assistant live")
         await self.mount(self.live)
