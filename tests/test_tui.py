@@ -306,3 +306,39 @@ async def test_palette_and_ctrl_c(tui_settings) -> None:
         await settle(pilot)
         snap = await store_state(app, app.screen.session_id)
         assert [(f["text"], f["source_type"]) for f in snap.details["facts"]] == [("The dock firmware is 1.0.4", "user_note")]
+
+
+async def test_filter_and_abandon(tui_settings) -> None:
+    from rfpilot.core.context import Workspace
+    from rfpilot.core.sessions import create_session
+    from rfpilot.tui.app import RfpilotApp
+    from rfpilot.tui.screens.modals import ChoiceScreen, TextPrompt
+    from rfpilot.tui.widgets.session_list import SessionList
+
+    ws = await Workspace.open(tui_settings)
+    async with ws.ctx() as ctx:
+        await create_session(ctx, "Printer offline on the second floor")
+        keep = await create_session(ctx, "VPN drops every hour", client="Northwind")
+    await ws.close()
+    app = RfpilotApp(tui_settings, provider_factory=lambda: ScriptedProvider(list(REPLIES)))
+    async with app.run_test(size=(160, 40)) as pilot:
+        await settle(pilot)
+        listing = app.screen.query_one(SessionList)
+        assert app.focused is listing
+        await pilot.press("slash")
+        await type_text(pilot, "northwind")
+        await pilot.pause()
+        assert [r.title for r in listing.matching()] == ["VPN drops every hour"]
+        await pilot.press("enter", "enter")
+        await settle(pilot)
+        assert app.screen.session_id == keep.id
+        await app.run_command("abandon")
+        await wait_for_screen(pilot, ChoiceScreen)
+        await pilot.press("down", "enter")
+        await wait_for_screen(pilot, TextPrompt)
+        await type_text(pilot, "duplicate ticket")
+        await pilot.press("ctrl+s")
+        await settle(pilot)
+        snap = await store_state(app, keep.id)
+        assert snap.details["session"]["status"] == "abandoned"
+        assert snap.details["session"]["abandon_reason"] == "duplicate ticket"

@@ -33,6 +33,11 @@ class Commands(Provider):
         ("Resolve this session…", "resolve"),
         ("Escalate this session…", "escalate"),
         ("Add a note to What we know", "add_note"),
+        ("Pause this session", "pause"),
+        ("Resume this session", "resume"),
+        ("Reopen this session", "reopen"),
+        ("Abandon this session…", "abandon"),
+        ("Copy the resolution note or escalation package", "copy_note"),
         ("Retry the last message", "action_retry"),
         ("Focus the task lane", "action_focus_lane"),
         ("Focus the session list", "action_focus_sessions"),
@@ -186,6 +191,15 @@ class RfpilotApp(App):
             screen.begin_close(name)
         elif name == "add_note" and getattr(screen, "session_id", None):
             screen.add_note()
+        elif name in ("pause", "resume", "reopen", "abandon") and getattr(screen, "session_id", None):
+            screen.lifecycle(name)
+        elif name == "copy_note" and getattr(screen, "snap", None) is not None:
+            details = screen.snap.details
+            note = details.get("resolution_note") or details.get("escalation_package")
+            if note:
+                self.copy_text(note, what="note")
+            else:
+                self.notify("This session has no posted note yet.")
         elif name == "help":
             self.action_help()
 

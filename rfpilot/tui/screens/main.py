@@ -15,7 +15,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.screen import Screen
-from textual.widgets import Footer, Static
+from textual.widgets import Footer, Input, Static
 
 from rfpilot.errors import RfpilotError
 from rfpilot.tui.safe import inert, text
@@ -59,7 +59,9 @@ class MainScreen(Screen):
     def compose(self) -> ComposeResult:
         yield Static(text("rfpilot", "bold"), id="header")
         with Horizontal(id="body"):
-            yield SessionList(id="sessions")
+            with Vertical(id="sidebar"):
+                yield Input(placeholder="filter sessions (/)", id="session-filter", compact=True)
+                yield SessionList(id="sessions")
             with Vertical(id="chat"):
                 yield Transcript(id="transcript")
                 yield Banner(id="banner")
@@ -157,6 +159,23 @@ class MainScreen(Screen):
             return None
 
     # --- the session list -----------------------------------------------------
+
+    @on(SessionList.FilterRequested)
+    def _filter_requested(self) -> None:
+        self.query_one("#session-filter", Input).focus()
+
+    @on(Input.Changed, "#session-filter")
+    def _filter_changed(self, event: Input.Changed) -> None:
+        self.query_one(SessionList).set_filter(event.value)
+
+    @on(Input.Submitted, "#session-filter")
+    def _filter_submitted(self) -> None:
+        listing = self.query_one(SessionList)
+        listing.focus()
+        for index in range(listing.option_count):
+            if not listing.get_option_at_index(index).disabled:
+                listing.highlighted = index
+                break
 
     @on(SessionList.Opened)
     async def _opened(self, event: SessionList.Opened) -> None:
@@ -490,6 +509,36 @@ class MainScreen(Screen):
         self.notify(f"Session {done.session_status} ({where}).", title=done.outcome, markup=False)
         await self.load_session(self.session_id, focus_composer=False)
         await self.refresh_sessions()
+
+    # --- pause, resume, reopen, abandon -------------------------------------------------------
+
+    LIFECYCLE = {
+        "pause": ("pause_session", "Pause this session (waiting on the customer)?", "Pause it"),
+        "resume": ("resume_session", "Resume this session?", "Resume it"),
+        "reopen": ("reopen_session", "Reopen this session? Its note stays as it was posted.", "Reopen it"),
+        "abandon": ("abandon_session", "Abandon this session? It leaves the active list; reopen brings it back.",
+                    "Abandon it"),
+    }
+
+    @work(group="lifecycle", exclusive=True)
+    async def lifecycle(self, verb: str) -> None:
+        from rfpilot.core import sessions
+
+        if self.session_id is None:
+            return
+        fn_name, question, yes = self.LIFECYCLE[verb]
+        choice = await self.app.push_screen_wait(ChoiceScreen(question, [("no", "No, keep it as it is"), ("yes", yes)]))
+        if choice != "yes":
+            return
+        args: tuple = ()
+        if verb == "abandon":
+            reason = await self.app.push_screen_wait(TextPrompt("Why abandon it?", "Optional.", required=False))
+            if reason is None:
+                return
+            args = (reason or None,)
+        if await self.core(getattr(sessions, fn_name), *args) is not None:
+            await self.load_session(self.session_id, focus_composer=False)
+            await self.refresh_sessions()
 
     # --- focus and layout ---------------------------------------------------------------------
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from rich.text import Text
+from textual.binding import Binding
 from textual.message import Message
 from textual.widgets import OptionList
 from textual.widgets.option_list import Option
@@ -33,12 +34,33 @@ class SessionList(OptionList):
             super().__init__()
             self.session_id = session_id
 
+    BINDINGS = [Binding("slash", "filter", "Filter", id="sessions.filter")]
+
+    class FilterRequested(Message):
+        pass
+
     def __init__(self, **kwargs) -> None:
         super().__init__(**kwargs)
         self.rows: list[SessionRowView] = []
+        self.filter_text = ""
+
+    def action_filter(self) -> None:
+        self.post_message(self.FilterRequested())
+
+    def matching(self) -> list[SessionRowView]:
+        needle = self.filter_text.strip().casefold()
+        if not needle:
+            return self.rows
+        return [r for r in self.rows
+                if any(needle in (value or "").casefold() for value in (r.title, r.client, r.ticket_ref, r.status))]
+
+    def set_filter(self, value: str) -> None:
+        self.filter_text = value
+        self.set_sessions(self.rows)
 
     def set_sessions(self, rows: list[SessionRowView], current: str | None = None) -> None:
         self.rows = rows
+        rows = self.matching()
         self.clear_options()
         active = [r for r in rows if r.status in ("active", "paused", "escalated")]
         recent = [r for r in rows if r not in active]
@@ -48,7 +70,8 @@ class SessionList(OptionList):
                 continue
             options.append(Option(Text(heading, style="bold"), disabled=True))
             options.extend(Option(self._render_row(r), id=r.id) for r in group)
-        self.add_options(options or [Option(Text("No sessions yet — ctrl+n starts one", style="dim"), disabled=True)])
+        empty = "No session matches the filter" if self.filter_text.strip() else "No sessions yet — ctrl+n starts one"
+        self.add_options(options or [Option(Text(empty, style="dim"), disabled=True)])
         if current:
             self.select_session(current)
 
