@@ -342,3 +342,26 @@ async def test_filter_and_abandon(tui_settings) -> None:
         snap = await store_state(app, keep.id)
         assert snap.details["session"]["status"] == "abandoned"
         assert snap.details["session"]["abandon_reason"] == "duplicate ticket"
+
+
+async def test_keymap_from_config(tmp_path) -> None:
+    """[keymap] in config.toml remaps a binding by id; ctrl+q still quits."""
+    from rfpilot.tui.app import RfpilotApp
+    from rfpilot.tui.screens.modals import TextPrompt
+
+    home = tmp_path / "home"
+    (home / "config").mkdir(parents=True)
+    (home / "config" / "config.toml").write_text('[keymap]\n"session.new" = "f6"\n"app.quit" = "f10"\n', encoding="utf-8")
+    settings = load_settings(env={"RFPILOT_HOME": str(home), "RFPILOT_LLM_PROVIDER": "offline",
+                                  "PYTHON_KEYRING_BACKEND": "keyring.backends.null.Keyring",
+                                  "RFPILOT_USER_EMAIL": "k@example.com"})
+    app = RfpilotApp(settings)
+    async with app.run_test(size=(120, 30)) as pilot:
+        await settle(pilot)
+        await pilot.press("f6")
+        await wait_for_screen(pilot, TextPrompt)
+        await pilot.press("escape")
+        await pilot.pause()
+        await pilot.press("ctrl+q")
+        await pilot.pause()
+        assert not app.is_running
