@@ -96,7 +96,7 @@ async def test_the_whole_workflow(tui_settings) -> None:
     from textual.widgets import TextArea
 
     from rfpilot.tui.app import RfpilotApp
-    from rfpilot.tui.screens.modals import PreviewScreen
+    from rfpilot.tui.screens.modals import PreviewScreen, TextPrompt
     from rfpilot.tui.widgets.banner import Banner
     from rfpilot.tui.widgets.composer import Composer
     from rfpilot.tui.widgets.lane import LaneRow
@@ -136,6 +136,15 @@ async def test_the_whole_workflow(tui_settings) -> None:
         assert question["state"] == "answered" and question["response"] == "yes last night"
         assert [f["source_ref"] for f in snap.details["facts"]] == [question["id"]]
 
+        # n in the lane adds a note of the engineer's own.
+        await pilot.press("ctrl+l", "n")
+        await wait_for_screen(pilot, TextPrompt)
+        await type_text(pilot, "The copier was serviced last week")
+        await pilot.press("ctrl+s")
+        await settle(pilot)
+        snap = await store_state(app, sid)
+        assert [f["source_type"] for f in snap.details["facts"]] == ["question", "user_note"]
+
         # Run the check with pasted output.
         check = next(r for r in screen.query(LaneRow) if r.kind == "check")
         check.focus()
@@ -146,7 +155,7 @@ async def test_the_whole_workflow(tui_settings) -> None:
         await pilot.press("enter")
         await settle(pilot)
         snap = await store_state(app, sid)
-        assert len(snap.details["facts"]) == 2
+        assert len(snap.details["facts"]) == 3
         assert snap.details["active_fix"]["title"] == "Update the password stored on the copier"
         banner = screen.query_one(Banner)
         assert banner.display and banner.mode == "proposed"

@@ -339,6 +339,11 @@ class MainScreen(Screen):
         if await self.core(go) is not None:
             await self.refresh_state()
 
+    @on(TaskLane.NoteRequested)
+    def _note_requested(self) -> None:
+        if self.session_id:
+            self.add_note()
+
     def add_note(self) -> None:
         self.app.push_screen(TextPrompt("Add a note to What we know", "Something you confirmed yourself."),
                              lambda value: value and self.fact_add(value))

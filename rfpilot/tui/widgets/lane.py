@@ -88,6 +88,14 @@ def _item_body(item: dict) -> Text:
 
 
 class TaskLane(VerticalScroll):
+    BINDINGS = [Binding("n", "add_note", "Add a note", id="lane.add_note")]
+
+    class NoteRequested(Message):
+        pass
+
+    def action_add_note(self) -> None:
+        self.post_message(self.NoteRequested())
+
     class CloseRequested(Message):
         def __init__(self, action: str) -> None:
             super().__init__()
