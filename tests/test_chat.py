@@ -434,12 +434,9 @@ def _anthropic(parts_per_turn: list[list[str]], fail_on: int | None = None):
 
 def _cacheable_prefix(body: dict, upto: int) -> str:
     """model + system + the first ``upto`` messages, with the movable message breakpoint removed."""
-    messages = [
-        {**m, "content": [{k: v for k, v in block.items() if k != "cache_control"} for block in m["content"]]}
-        for m in body["messages"][:upto]
-    ]
-    return json.dumps({"model": body["model"], "system": body["system"], "messages": messages},
-                      sort_keys=True, separators=(",", ":"))
+    from test_llm_anthropic import _canonical
+
+    return _canonical(body["model"], body["system"], body["messages"][:upto])
 
 
 async def test_three_real_turns_keep_the_cached_prefix_byte_identical(ctx, session) -> None:

@@ -690,3 +690,25 @@ async def test_no_nudge_before_apply(ctx, session):
     await suggest(ctx, session)
     await add_messages(ctx, session, [T1 + timedelta(minutes=i) for i in range(5)])
     assert (await fixes.banner_state(ctx, session))[0] == "proposed"
+
+
+async def test_edit_parked_notes(ctx, session) -> None:
+    """The notes of a partial or pending fix are edited in place (+1); other states refuse."""
+    import pytest
+
+    from rfpilot.core import fixes as svc
+    from rfpilot.errors import ConflictError
+
+    fix = await svc.suggest_fix(ctx, session, "Fix it", confidence=80)
+    with pytest.raises(ConflictError, match="only a partial or pending fix"):
+        await svc.edit_parked_notes(ctx, session, fix, "x")
+    await svc.record_outcome(ctx, session, fix, "applied_partial", "half done")
+    version = session.state_version
+    await svc.edit_parked_notes(ctx, session, fix, "two of five PCs done")
+    assert (fix.status, fix.partial_notes, session.state_version) == ("applied_partial", "two of five PCs done", version + 1)
+    with pytest.raises(ConflictError, match="notes are required"):
+        await svc.edit_parked_notes(ctx, session, fix, "  ")
+    await svc.finish_fix(ctx, session, fix)
+    await svc.record_outcome(ctx, session, fix, "applied_pending", "user tests at noon")
+    await svc.edit_parked_notes(ctx, session, fix, "user tests tomorrow")
+    assert fix.pending_reason == "user tests tomorrow" and fix.status == "applied_pending"

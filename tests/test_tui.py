@@ -80,6 +80,23 @@ async def wait_for_screen(pilot, cls) -> None:
     raise AssertionError(f"{cls.__name__} never showed; screen is {pilot.app.screen}")
 
 
+async def session_with_verifying_fix(settings) -> tuple[str, int]:
+    """A session whose suggested fix was applied and awaits an outcome: (id, state_version)."""
+    from rfpilot.core import fixes
+    from rfpilot.core.context import Workspace
+    from rfpilot.core.sessions import create_session
+
+    ws = await Workspace.open(settings)
+    try:
+        async with ws.ctx() as ctx:
+            row = await create_session(ctx, "VPN drops every hour")
+            fix = await fixes.suggest_fix(ctx, row, "Raise the idle timeout", confidence=70)
+            await fixes.apply_fix(ctx, row, fix)
+            return row.id, row.state_version
+    finally:
+        await ws.close()
+
+
 async def store_state(app, session_id: str):
     from rfpilot.tui.data import snapshot
 
@@ -202,18 +219,10 @@ async def test_the_whole_workflow(tui_settings) -> None:
 
 async def test_escalate_with_a_verifying_fix_goes_through_the_intercept(tui_settings) -> None:
     from rfpilot.core import fixes
-    from rfpilot.core.context import Workspace
-    from rfpilot.core.sessions import create_session
     from rfpilot.tui.app import RfpilotApp
     from rfpilot.tui.screens.modals import ChoiceScreen, PreviewScreen
 
-    ws = await Workspace.open(tui_settings)
-    async with ws.ctx() as ctx:
-        row = await create_session(ctx, "VPN drops every hour")
-        fix = await fixes.suggest_fix(ctx, row, "Raise the idle timeout", confidence=70)
-        await fixes.apply_fix(ctx, row, fix)
-        sid = row.id
-    await ws.close()
+    sid, _ = await session_with_verifying_fix(tui_settings)
 
     app = RfpilotApp(tui_settings, open_session=sid[:8], provider_factory=lambda: ScriptedProvider(list(REPLIES)))
     async with app.run_test(size=(160, 50)) as pilot:
@@ -238,18 +247,9 @@ async def test_escalate_with_a_verifying_fix_goes_through_the_intercept(tui_sett
 
 
 async def test_cancelling_the_intercept_changes_nothing(tui_settings) -> None:
-    from rfpilot.core import fixes
-    from rfpilot.core.context import Workspace
-    from rfpilot.core.sessions import create_session
     from rfpilot.tui.app import RfpilotApp
 
-    ws = await Workspace.open(tui_settings)
-    async with ws.ctx() as ctx:
-        row = await create_session(ctx, "VPN drops every hour")
-        fix = await fixes.suggest_fix(ctx, row, "Raise the idle timeout", confidence=70)
-        await fixes.apply_fix(ctx, row, fix)
-        sid, version = row.id, row.state_version
-    await ws.close()
+    sid, version = await session_with_verifying_fix(tui_settings)
     app = RfpilotApp(tui_settings, open_session=sid, provider_factory=lambda: ScriptedProvider(list(REPLIES)))
     async with app.run_test(size=(160, 50)) as pilot:
         await settle(pilot)

@@ -19,31 +19,6 @@ def register(app: typer.Typer) -> None:
     app.command("demo")(demo)
 
 
-def turn_view(result: Any) -> dict[str, Any]:
-    from rfpilot.core.views import fact_view, fix_view, lane_item_view
-
-    return {
-        "session_id": result.user_message.session_id,
-        "message_id": result.user_message.id,
-        "reply_id": result.reply.id,
-        "display": result.reply.display_content,
-        "questions": [lane_item_view(i) for i in result.questions],
-        "checks": [lane_item_view(i) for i in result.checks],
-        "retired": [i.id for i in result.retired],
-        "promoted_facts": [fact_view(f) for f in result.promoted],
-        "suggested_fix": fix_view(result.suggested_fix) if result.suggested_fix else None,
-        "outcome_proposal": result.outcome_proposal,
-        "fork": (
-            {"id": result.fork.id, "reason": result.fork.reason, "options": result.fork.options} if result.fork else None
-        ),
-        "markers_found": result.parsed.found,
-        "dropped": result.dropped,
-        "provider": result.provider,
-        "model": result.model,
-        "usage": result.usage.as_dict(),
-    }
-
-
 def _summary(view: dict[str, Any]) -> str:
     sid = view["session_id"][:8]
     lines: list[str] = []
@@ -65,7 +40,9 @@ def _summary(view: dict[str, Any]) -> str:
         lines += ["", f"Suggested fix ({fix['confidence_pct']}%): {fix['title']}", f"  see `rfpilot fix show {sid}`"]
     proposal = view["outcome_proposal"]
     if proposal:
-        said = {"success": "worked", "failure": "did not work", "partial": "was only partly applied"}[proposal["outcome"]]
+        from rfpilot.core.fixes import proposal_words
+
+        said = proposal_words(proposal)
         lines += [
             "",
             f"The AI thinks the fix {said}: {proposal['reason']}",
@@ -99,7 +76,8 @@ def chat(
         from rfpilot.core.llm import get_provider
         from rfpilot.core.sessions import get_session
         from rfpilot.core.streaming import DisplayStream
-        from rfpilot.errors import ConflictError, LLMUnavailableError
+        from rfpilot.core.views import turn_view
+        from rfpilot.errors import LLMUnavailableError
 
         row = await get_session(ctx, session)
         provider = get_provider(ctx.settings)
@@ -116,9 +94,7 @@ def chat(
         try:
             svc.require_chat_provider(provider)
             if retry:
-                message = await svc.pending_retry(ctx, row)
-                if message is None:
-                    raise ConflictError("there is no unanswered message to retry", hint="send a new message instead")
+                message = await svc.require_retry(ctx, row)
             else:
                 item = await lane_service.get_item(ctx, row, answer) if answer else None
                 message = await svc.store_message(ctx, row, text or "", lane_item=item)

@@ -23,12 +23,10 @@ def register(app: typer.Typer) -> None:
 
 
 def _describe(view: dict) -> str:
-    cache = "cache hit" if view["from_cache"] else "freshly drafted"
-    drafter = "LLM drafter" + (f" ({view['model']})" if view.get("model") else "") if view["drafter"] == "llm" else "offline drafter"
-    text = f"{drafter} · {cache} · state v{view['state_version']}"
-    if view.get("fallback_reason"):
-        text += f" · {view['fallback_reason']}"
-    return text
+    from rfpilot.core.previews import describe
+
+    return describe(view["drafter"], view.get("model"), view["from_cache"], view["state_version"],
+                    view.get("fallback_reason"))
 
 
 def _preview(kind: str, session: str, force: bool, offline: bool, as_json: bool) -> None:
@@ -87,7 +85,7 @@ def _edit_in_editor(text: str, editor: str | None) -> str:
 
 
 def _ask_outcome(fix, action: str) -> tuple[str, str | None]:
-    from rfpilot.core.closing import CHOICE_LABELS, choices_for
+    from rfpilot.core.closing import choice_labels, choices_for
     from rfpilot.core.fixes import NOTES_REQUIRED, normalise_outcome
 
     choices = choices_for(fix, action)
@@ -95,7 +93,7 @@ def _ask_outcome(fix, action: str) -> tuple[str, str | None]:
         output.info(f'Before resolving: did "{fix.title}" work?')
     else:
         output.info(f'Before escalating — what happened with the fix? "{fix.title}" is still {fix.status if fix.status != "proposed" else "verifying"}.')
-    labels = {**CHOICE_LABELS, "worked": "It worked" if action == "resolve" else CHOICE_LABELS["worked"]}
+    labels = choice_labels(action)
     for n, choice in enumerate(choices, 1):
         output.info(f"  {n}. {labels[choice]}")
     while True:

@@ -94,6 +94,7 @@ def sessions_list(
 
 
 def _show_text(data: dict) -> str:
+    from rfpilot.core.fixes import proposal_words
     from rfpilot.core.text import duration
 
     s = data["session"]
@@ -124,7 +125,7 @@ def _show_text(data: dict) -> str:
         lines.append(f"  {fix['id'][:8]}  {fix['title']} — {fix['confidence_pct']}% · {fix['status']} · banner: {data['banner']}")
         if fix.get("ai_outcome_proposal"):
             proposal = fix["ai_outcome_proposal"]
-            lines.append(f"  the AI thinks it {_PROPOSAL_WORDS.get(proposal.get('outcome'), '?')}: {proposal.get('reason') or ''}")
+            lines.append(f"  the AI thinks it {proposal_words(proposal)}: {proposal.get('reason') or ''}")
     else:
         lines.append("  (none)")
     convo = data.get("messages") or {"count": 0, "last": []}
@@ -140,9 +141,6 @@ def _show_text(data: dict) -> str:
         if data.get(key):
             lines += ["", label, *[f"  {ln}" for ln in data[key].splitlines()]]
     return "\n".join(lines)
-
-
-_PROPOSAL_WORDS = {"success": "worked", "failure": "did not work", "partial": "was partly applied"}
 
 
 def _lane_line(item: dict) -> str:

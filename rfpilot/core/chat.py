@@ -80,6 +80,14 @@ async def list_messages(ctx: Ctx, session: SessionRow, *, branch_id: str | None 
     return list((await ctx.db.execute(stmt.order_by(Message.seq))).scalars())
 
 
+async def recent_messages(ctx: Ctx, session: SessionRow, last: int) -> tuple[int, list[Message]]:
+    """How many messages the main thread has, and its latest ``last`` (oldest first), in two small queries."""
+    where = (Message.session_id == session.id, Message.branch_id.is_(None))
+    count = int((await ctx.db.execute(select(func.count()).select_from(Message).where(*where))).scalar_one())
+    rows = (await ctx.db.execute(select(Message).where(*where).order_by(Message.seq.desc()).limit(last))).scalars()
+    return count, list(reversed(list(rows)))
+
+
 async def pending_retry(ctx: Ctx, session: SessionRow) -> Message | None:
     """The engineer's last message when it never got a reply (failed or interrupted)."""
     stmt = (
@@ -562,13 +570,19 @@ async def send(
     return await run_turn(ctx, session, message, provider, on_chunk=on_chunk)
 
 
+async def require_retry(ctx: Ctx, session: SessionRow) -> Message:
+    """The message a retry sends again, or a refusal when every message has its reply."""
+    message = await pending_retry(ctx, session)
+    if message is None:
+        raise ConflictError("there is no unanswered message to retry", hint="send a new message instead")
+    return message
+
+
 async def retry_turn(
     ctx: Ctx, session: SessionRow, provider: Provider, *, on_chunk: ChunkCallback | None = None
 ) -> TurnResult:
     """Run the engineer's last unanswered message again (no new message is stored)."""
-    message = await pending_retry(ctx, session)
-    if message is None:
-        raise ConflictError("there is no unanswered message to retry", hint="send a new message instead")
+    message = await require_retry(ctx, session)
     return await run_turn(ctx, session, message, provider, on_chunk=on_chunk)
 
 

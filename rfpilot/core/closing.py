@@ -107,6 +107,11 @@ def fix_to_settle(fix: SuggestedFix | None, action: str, choice_given: bool) -> 
     return waiting
 
 
+def choice_labels(action: str) -> dict[str, str]:
+    """The intercept's wording; resolving asks plainly whether it worked."""
+    return {**CHOICE_LABELS, "worked": "It worked"} if action == RESOLVE else dict(CHOICE_LABELS)
+
+
 def choices_for(fix: SuggestedFix, action: str) -> tuple[str, ...]:
     if action == RESOLVE:
         return ("worked", "failed", "partial", "pending", "never")

@@ -310,6 +310,12 @@ async def finish_fix(ctx: Ctx, session: SessionRow, fix: SuggestedFix) -> Sugges
 # --- the model's outcome proposal (it proposes; the engineer confirms) ------
 
 PROPOSAL_STATUS = {"success": "applied_success", "failure": "applied_failed", "partial": "applied_partial"}
+# "The AI thinks it <words>": one wording for the banner, the CLI and `sessions show`.
+PROPOSAL_WORDS = {"success": "worked", "failure": "didn't work", "partial": "was only partly applied"}
+
+
+def proposal_words(proposal: dict[str, Any] | None) -> str:
+    return PROPOSAL_WORDS.get((proposal or {}).get("outcome"), "has an outcome")
 
 
 def _require_proposal(fix: SuggestedFix) -> dict[str, Any]:
@@ -345,6 +351,27 @@ async def reject_outcome(ctx: Ctx, session: SessionRow, fix: SuggestedFix) -> Su
     async with ctx.tx():
         fix.ai_outcome_proposal = None
         fix.updated_at = ctx.now()
+    return fix
+
+
+async def edit_parked_notes(ctx: Ctx, session: SessionRow, fix: SuggestedFix, notes: str) -> SuggestedFix:
+    """Change the partial notes or the pending reason of a parked fix (+1: the note says it)."""
+    _require_own(session, fix)
+    _require_active(fix)
+    if fix.status not in FIX_PARKED:
+        raise ConflictError(f"only a partial or pending fix has notes to edit; this one is '{fix.status}'")
+    cleaned = _clean_notes(notes)
+    if not cleaned:
+        raise ConflictError(f"notes are required when outcome is {fix.status}",
+                            hint=NOTES_REQUIRED[fix.status])
+    await require_editable(ctx, session)
+    async with ctx.tx():
+        if fix.status == "applied_partial":
+            fix.partial_notes = cleaned
+        else:
+            fix.pending_reason = cleaned
+        fix.updated_at = ctx.now()
+        await ctx.bump_state(session)
     return fix
 
 

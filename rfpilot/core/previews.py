@@ -50,6 +50,16 @@ class Preview:
     fallback_reason: str | None = None  # why the LLM drafter was not used, when it was wanted
     model: str | None = None
 
+    def describe(self) -> str:
+        return describe(self.drafter, self.model, self.from_cache, self.state_version, self.fallback_reason)
+
+
+def describe(drafter: str, model: str | None, from_cache: bool, state_version: int, fallback_reason: str | None) -> str:
+    """One line saying which drafter wrote a preview and whether it came from the cache."""
+    who = ("LLM drafter" + (f" ({model})" if model else "")) if drafter == "llm" else "offline drafter"
+    line = f"{who} · {'cache hit' if from_cache else 'freshly drafted'} · state v{state_version}"
+    return line + (f" · {fallback_reason}" if fallback_reason else "")
+
 
 async def _cached(ctx: Ctx, session: SessionRow, kind: str, drafter: str) -> PreviewCache | None:
     stmt = select(PreviewCache).where(

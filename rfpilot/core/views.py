@@ -147,10 +147,10 @@ async def session_details(ctx: Ctx, session: SessionRow) -> dict[str, Any]:
     by_id = {i.id: i for i in items}
     facts = await fact_service.list_facts(ctx, session)
     mode, fix = await fix_service.banner_state(ctx, session)
-    from rfpilot.core.chat import list_messages
+    from rfpilot.core.chat import recent_messages
     from rfpilot.core.usage import session_totals
 
-    messages = await list_messages(ctx, session)
+    count, recent = await recent_messages(ctx, session, RECENT_MESSAGES)
     return {
         "session": session_view(session, ctx.now()),
         "facts": [fact_view(f, by_id.get(f.source_ref or "")) for f in facts],
@@ -158,8 +158,32 @@ async def session_details(ctx: Ctx, session: SessionRow) -> dict[str, Any]:
         "lane_counts": lane_service.counts(items).__dict__,
         "active_fix": fix_view(fix) if fix else None,
         "banner": mode,
-        "messages": {"count": len(messages), "last": [message_view(m) for m in messages[-RECENT_MESSAGES:]]},
+        "messages": {"count": count, "last": [message_view(m) for m in recent]},
         "llm_usage": await session_totals(ctx, session),
         "resolution_note": session.resolution_note_markdown,
         "escalation_package": session.escalation_package_markdown,
+    }
+
+
+def turn_view(result: Any) -> dict[str, Any]:
+    """A chat turn's structured result (core.chat.TurnResult): `rfpilot chat --json`."""
+    return {
+        "session_id": result.user_message.session_id,
+        "message_id": result.user_message.id,
+        "reply_id": result.reply.id,
+        "display": result.reply.display_content,
+        "questions": [lane_item_view(i) for i in result.questions],
+        "checks": [lane_item_view(i) for i in result.checks],
+        "retired": [i.id for i in result.retired],
+        "promoted_facts": [fact_view(f) for f in result.promoted],
+        "suggested_fix": fix_view(result.suggested_fix) if result.suggested_fix else None,
+        "outcome_proposal": result.outcome_proposal,
+        "fork": (
+            {"id": result.fork.id, "reason": result.fork.reason, "options": result.fork.options} if result.fork else None
+        ),
+        "markers_found": result.parsed.found,
+        "dropped": result.dropped,
+        "provider": result.provider,
+        "model": result.model,
+        "usage": result.usage.as_dict(),
     }

@@ -135,7 +135,7 @@ class RfpilotApp(App):
             return
         try:
             chosen = selection(self.settings)
-            self.provider_label = chosen.provider if self.provider_factory is None else "scripted (test)"
+            self.provider_label = chosen.provider
         except RfpilotError as err:
             self.provider_label = "llm: not configured"
             self.notify(inert(err.message), severity="warning", markup=False)

@@ -13,7 +13,7 @@ from rfpilot.tui.widgets.session_list import SessionRowView
 @dataclass
 class SessionSnapshot:
     details: dict[str, Any]  # core.views.session_details
-    messages: list[dict[str, Any]]  # core.views.message_view, oldest first
+    messages: list[dict[str, Any]] | None  # core.views.message_view, oldest first (None: not loaded)
     usage: dict[str, int]
     pending_retry: bool
 
@@ -35,14 +35,15 @@ async def session_rows(ctx: Ctx, limit: int = 500) -> list[SessionRowView]:
     ]
 
 
-async def snapshot(ctx: Ctx, session_id: str) -> SessionSnapshot:
+async def snapshot(ctx: Ctx, session_id: str, *, with_messages: bool = True) -> SessionSnapshot:
+    """The session's state; the whole transcript only when asked (a banner or lane refresh does not need it)."""
     from rfpilot.core import chat
     from rfpilot.core.sessions import get_session
     from rfpilot.core.views import message_view, session_details
 
     row = await get_session(ctx, session_id)
     details = await session_details(ctx, row)
-    messages = [message_view(m) for m in await chat.list_messages(ctx, row)]
+    messages = [message_view(m) for m in await chat.list_messages(ctx, row)] if with_messages else None
     return SessionSnapshot(
         details=details,
         messages=messages,

@@ -107,7 +107,9 @@ class MainScreen(Screen):
             from rfpilot.tui.data import snapshot
 
             async with self.rf.ctx() as ctx:
-                snap = await snapshot(ctx, self.session_id)
+                snap = await snapshot(ctx, self.session_id, with_messages=False)
+            if self.snap is not None:
+                snap.messages = self.snap.messages  # the transcript did not change
             self.snap = snap
         details = snap.details
         await self.query_one(Banner).show(details["banner"], details["active_fix"])
@@ -253,10 +255,7 @@ class MainScreen(Screen):
                 provider = self.rf.make_provider()
                 chat.require_chat_provider(provider)
                 if retry:
-                    stored = await chat.pending_retry(ctx, row)
-                    if stored is None:
-                        self.notify("There is no unanswered message to retry.")
-                        return
+                    stored = await chat.require_retry(ctx, row)
                 else:
                     item = await lane_service.get_item(ctx, row, lane_item_id) if lane_item_id else None
                     stored = await chat.store_message(ctx, row, message, lane_item=item)
@@ -384,8 +383,6 @@ class MainScreen(Screen):
         "edit_notes": ("Edit the partial note", "", True),
         "update_reason": ("What are you waiting on?", "", True),
     }
-    OUTCOME_FOR = {"worked": "applied_success", "failed": "applied_failed", "partial": "applied_partial",
-                   "pending": "applied_pending", "edit_notes": "applied_partial", "update_reason": "applied_pending"}
 
     @on(Banner.Action)
     def _banner_action(self, event: Banner.Action) -> None:
@@ -401,7 +398,7 @@ class MainScreen(Screen):
 
     @work(group="fix", exclusive=True)
     async def fix_action(self, action: str, notes: str | None = None) -> None:
-        from rfpilot.core import fixes
+        from rfpilot.core import closing, fixes
 
         async def go(ctx, row):
             fix = await fixes.get_fix(ctx, row, None)
@@ -416,11 +413,10 @@ class MainScreen(Screen):
             if action == "reject":
                 return await fixes.reject_outcome(ctx, row, fix)
             if action in ("edit_notes", "update_reason"):
-                # Re-recording the same parked outcome is how notes are edited: finish, then record again.
-                await fixes.finish_fix(ctx, row, fix)
-            return await fixes.record_outcome(ctx, row, fix, self.OUTCOME_FOR[action], notes or None)
+                return await fixes.edit_parked_notes(ctx, row, fix, notes or "")
+            return await closing.record_close_outcome(ctx, row, fix, action, notes or None)
 
-        if await self.core(go) is not None or action == "apply":
+        if await self.core(go) is not None:
             await self.refresh_state()
 
     # --- resolve / escalate -----------------------------------------------------------------
@@ -448,7 +444,7 @@ class MainScreen(Screen):
         if state[0] == "ask":
             info = state[1]
             verb = "resolving" if action == "resolve" else "escalating"
-            labels = dict(closing.CHOICE_LABELS, worked="It worked" if action == "resolve" else closing.CHOICE_LABELS["worked"])
+            labels = closing.choice_labels(action)
             choice = await self.app.push_screen_wait(ChoiceScreen(
                 f"Before {verb}: what happened with “{info['title']}”?",
                 [(c, labels[c]) for c in info["choices"]],
@@ -480,11 +476,7 @@ class MainScreen(Screen):
         preview = await self.core(go)
         if preview is None:
             return None
-        drafter = "LLM drafter" + (f" ({preview.model})" if preview.model else "") if preview.drafter == "llm" else "offline drafter"
-        info = f"{drafter} · {'cache hit' if preview.from_cache else 'freshly drafted'} · state v{preview.state_version}"
-        if preview.fallback_reason:
-            info += f" · {preview.fallback_reason}"
-        return preview.markdown, info
+        return preview.markdown, preview.describe()
 
     async def preview_and_close(self, action: str) -> None:
         from rfpilot.core import closing

@@ -23,7 +23,6 @@ ACTIONS: dict[str, list[tuple[str, str]]] = {
     "pending": [("worked", "It worked"), ("failed", "Didn't work…"), ("update_reason", "Update reason")],
     "ai_confirming": [("confirm", "Confirm"), ("reject", "Not yet")],
 }
-OUTCOME_WORDS = {"success": "worked", "failure": "didn't work", "partial": "was only partly applied"}
 
 
 def headline(mode: str, fix: dict | None) -> str:
@@ -41,9 +40,10 @@ def headline(mode: str, fix: dict | None) -> str:
     if mode == "pending":
         return f"Waiting to verify: {title} — waiting on {inert(fix.get('pending_reason') or '?')}"
     if mode == "ai_confirming":
+        from rfpilot.core.fixes import proposal_words
+
         proposal = fix.get("ai_outcome_proposal") or {}
-        said = OUTCOME_WORDS.get(proposal.get("outcome"), "has an outcome")
-        return f"The AI thinks it {said}: {inert(proposal.get('reason') or '')}"
+        return f"The AI thinks it {proposal_words(proposal)}: {inert(proposal.get('reason') or '')}"
     return title
 
 
