@@ -353,17 +353,21 @@ async def test_filter_and_abandon(tui_settings) -> None:
         assert snap.details["session"]["abandon_reason"] == "duplicate ticket"
 
 
+def keymap_settings(tmp_path, keymap: str):
+    home = tmp_path / "home"
+    (home / "config").mkdir(parents=True)
+    (home / "config" / "config.toml").write_text(f"[keymap]\n{keymap}", encoding="utf-8")
+    return load_settings(env={"RFPILOT_HOME": str(home), "RFPILOT_LLM_PROVIDER": "offline",
+                              "PYTHON_KEYRING_BACKEND": "keyring.backends.null.Keyring",
+                              "RFPILOT_USER_EMAIL": "k@example.com"})
+
+
 async def test_keymap_from_config(tmp_path) -> None:
     """[keymap] in config.toml remaps a binding by id; ctrl+q still quits."""
     from rfpilot.tui.app import RfpilotApp
     from rfpilot.tui.screens.modals import TextPrompt
 
-    home = tmp_path / "home"
-    (home / "config").mkdir(parents=True)
-    (home / "config" / "config.toml").write_text('[keymap]\n"session.new" = "f6"\n"app.quit" = "f10"\n', encoding="utf-8")
-    settings = load_settings(env={"RFPILOT_HOME": str(home), "RFPILOT_LLM_PROVIDER": "offline",
-                                  "PYTHON_KEYRING_BACKEND": "keyring.backends.null.Keyring",
-                                  "RFPILOT_USER_EMAIL": "k@example.com"})
+    settings = keymap_settings(tmp_path, '"session.new" = "f6"\n"app.quit" = "f10"\n')
     app = RfpilotApp(settings)
     async with app.run_test(size=(120, 30)) as pilot:
         await settle(pilot)
@@ -374,3 +378,48 @@ async def test_keymap_from_config(tmp_path) -> None:
         await pilot.press("ctrl+q")
         await pilot.pause()
         assert not app.is_running
+
+
+async def test_help_follows_focus_and_keymap(tmp_path) -> None:
+    """F1 lists the focused widget's usable keys first; help and palette show remapped keys."""
+    from rfpilot.core.context import Workspace
+    from rfpilot.core.facts import add_note
+    from rfpilot.core.sessions import create_session
+    from rfpilot.tui.app import RfpilotApp
+    from rfpilot.tui.screens.modals import HelpScreen
+
+    settings = keymap_settings(tmp_path, '"session.new" = "f6"\n')
+    ws = await Workspace.open(settings)
+    async with ws.ctx() as ctx:
+        row = await create_session(ctx, "Laptop will not dock")
+        await add_note(ctx, row, "The dock firmware is 1.0.4")
+        session_id = row.id
+    await ws.close()
+
+    app = RfpilotApp(settings, open_session=session_id)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot)
+        assert app.key_for("session.new") == "f6"
+        await pilot.press("ctrl+p")  # the palette shows the key next to the command
+        await pilot.pause(0.5)
+        from textual.command import CommandPalette
+        from textual.widgets import OptionList
+
+        assert isinstance(app.screen, CommandPalette)
+        shown = [str(o.prompt) for o in app.screen.query_one(OptionList).options]
+        assert any("New session" in p and "key: f6" in p for p in shown), shown
+        assert any("Resolve this session" in p and "key:" not in p for p in shown)  # no single-key resolve
+        await pilot.press("escape")
+        await pilot.pause()
+        await pilot.press("ctrl+l")  # the engineer's own note: edit and delete, not skip or answer
+        await pilot.pause()
+        await pilot.press("f1")
+        await wait_for_screen(pilot, HelpScreen)
+        title, rows = app.screen.sections[0]
+        assert title == "Here: a task lane row"
+        ids = {bid for _, _, bid in rows}
+        assert {"lane.edit", "lane.delete", "lane.add_note"} <= ids
+        assert not ids & {"lane.skip", "lane.answer", "lane.copy"}
+        assert ("d, del", "Delete", "lane.delete") in rows
+        everything = {bid: key for _, others in app.screen.sections[1:] for key, _, bid in others}
+        assert everything["session.new"] == "f6" and "lane.delete" not in everything

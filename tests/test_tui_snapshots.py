@@ -199,3 +199,25 @@ def test_help(snap_compare, seeded) -> None:
     settings, ids = seeded
     assert snap_compare(make_app(settings, ids["empty"]), terminal_size=(120, 40), press=["_", "_", "f1"],
                         run_before=settle)
+
+
+def test_help_for_focused_lane_row(snap_compare, seeded) -> None:
+    """F1 on a question lists that row's keys first, then every other key."""
+    settings, ids = seeded
+
+    async def before(pilot) -> None:
+        await settle(pilot)
+        await pilot.press("ctrl+l", "down", "f1")  # the first fact, then the first question
+        await _wait_for(pilot, "HelpScreen")
+
+    assert snap_compare(make_app(settings, ids["proposed"]), terminal_size=(120, 40), run_before=before)
+
+
+@pytest.mark.parametrize("variant", ["light", "no_color"])
+def test_themes(snap_compare, seeded, variant) -> None:
+    settings, ids = seeded
+    if variant == "light":
+        themed = load_settings(env=settings.env, overrides={"ui.theme": "light"})
+    else:
+        themed = load_settings(env={**settings.env, "NO_COLOR": "1"})
+    assert snap_compare(make_app(themed, ids["verifying"]), terminal_size=(120, 30), run_before=settle)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -10,7 +9,7 @@ from typing import Any
 
 from textual.app import App
 from textual.binding import Binding
-from textual.command import Hit, Hits, Provider
+from textual.command import DiscoveryHit, Hit, Hits, Provider
 
 from rfpilot.config import Settings, load_settings
 from rfpilot.errors import RfpilotError
@@ -26,33 +25,48 @@ def _preload() -> None:
 
 
 class Commands(Provider):
-    """Command palette entries for every action on the current session."""
+    """Command palette entries for every action on the current session, with the key that does it."""
 
+    # (label, command, id of the binding that does the same, if any). Resolve and escalate have no key
+    # on purpose: no single keystroke closes a session.
     ENTRIES = [
-        ("New session", "action_new_session"),
-        ("Resolve this session…", "resolve"),
-        ("Escalate this session…", "escalate"),
-        ("Add a note to What we know", "add_note"),
-        ("Pause this session", "pause"),
-        ("Resume this session", "resume"),
-        ("Reopen this session", "reopen"),
-        ("Abandon this session…", "abandon"),
-        ("Copy the resolution note or escalation package", "copy_note"),
-        ("Retry the last message", "action_retry"),
-        ("Focus the task lane", "action_focus_lane"),
-        ("Focus the session list", "action_focus_sessions"),
-        ("Show earlier messages", "action_show_earlier"),
-        ("Toggle the session list", "action_toggle_sessions"),
-        ("Toggle the task lane", "action_toggle_lane"),
-        ("Help: every key", "help"),
+        ("New session", "action_new_session", "session.new"),
+        ("Resolve this session…", "resolve", None),
+        ("Escalate this session…", "escalate", None),
+        ("Add a note to What we know", "add_note", "lane.add_note"),
+        ("Pause this session", "pause", None),
+        ("Resume this session", "resume", None),
+        ("Reopen this session", "reopen", None),
+        ("Abandon this session…", "abandon", None),
+        ("Copy the resolution note or escalation package", "copy_note", None),
+        ("Retry the last message", "action_retry", "chat.retry"),
+        ("Focus the task lane", "action_focus_lane", "focus.lane"),
+        ("Focus the session list", "action_focus_sessions", "focus.sessions"),
+        ("Focus the message composer", "action_focus_composer", "focus.composer"),
+        ("Focus the fix banner", "action_focus_banner", "focus.banner"),
+        ("Show earlier messages", "action_show_earlier", "chat.earlier"),
+        ("Toggle the session list", "action_toggle_sessions", "layout.sessions"),
+        ("Toggle the task lane", "action_toggle_lane", "layout.lane"),
+        ("Help: every key", "help", "app.help"),
     ]
+
+    def _hit_help(self, binding_id: str | None) -> str | None:
+        if binding_id is None:
+            return None
+        key = self.app.key_for(binding_id)  # type: ignore[attr-defined]
+        return f"key: {key}" if key else None
+
+    async def discover(self) -> Hits:
+        for label, name, binding_id in self.ENTRIES:
+            yield DiscoveryHit(label, lambda n=name: self.app.run_command(n), help=self._hit_help(binding_id))
 
     async def search(self, query: str) -> Hits:
         matcher = self.matcher(query)
-        for label, name in self.ENTRIES:
+        for label, name, binding_id in self.ENTRIES:
             score = matcher.match(label)
             if score > 0:
-                yield Hit(score, matcher.highlight(label), lambda n=name: self.app.run_command(n), help=None)
+                yield Hit(score, matcher.highlight(label), lambda n=name: self.app.run_command(n), text=label,
+                          help=self._hit_help(binding_id))
 
 
 class RfpilotApp(App):
@@ -81,13 +95,22 @@ class RfpilotApp(App):
         self.provider_factory = provider_factory
         self.workspace = None
         self.provider_label = "…"
+        self.keymap: dict[str, str] = {}  # binding id -> keys, from [keymap] in config.toml
         theme = str(self.settings.get("ui.theme") or "dark")
-        if os.environ.get("NO_COLOR") or theme == "no-color":
-            self.theme = "textual-ansi"
-        elif theme == "light":
-            self.theme = "textual-light"
-        else:
-            self.theme = "textual-dark"
+        self.theme = "textual-light" if theme == "light" else "textual-dark"
+        # https://no-color.org: Textual reads NO_COLOR from the process environment itself; this also
+        # honours it from the settings' environment and `ui.theme = "no-color"` in config.toml.
+        self.monochrome = self.settings.env.get("NO_COLOR") is not None or theme == "no-color"
+
+    def get_line_filters(self):
+        filters = super().get_line_filters()
+        if self.monochrome and not self.no_color:
+            from textual.filter import Monochrome
+
+            if not hasattr(self, "_monochrome"):
+                self._monochrome = Monochrome()
+            return [*filters, self._monochrome]
+        return filters
 
     # --- the store ----------------------------------------------------------
 
@@ -111,6 +134,7 @@ class RfpilotApp(App):
             keys = [k.strip() for k in keymap.get("app.quit", "").split(",") if k.strip()]
             keymap["app.quit"] = ",".join(dict.fromkeys(["ctrl+q", *keys]))
             self.set_keymap(keymap)
+        self.keymap = keymap
 
     def open_store(self) -> None:
         self.run_worker(self._open_store(), group="store", exclusive=True)
@@ -139,6 +163,7 @@ class RfpilotApp(App):
         except RfpilotError as err:
             self.provider_label = "llm: not configured"
             self.notify(inert(err.message), severity="warning", markup=False)
+        await screen.ready.wait()  # the session widgets mount just after the first frame
         await screen.refresh_sessions()
         target = self.open_ref
         if target:
@@ -203,15 +228,68 @@ class RfpilotApp(App):
         elif name == "help":
             self.action_help()
 
+    # --- keys and help ----------------------------------------------------------------
+
+    def _keys_display(self, binding: Binding) -> str:
+        keys = self.keymap.get(binding.id or "", binding.key)
+        return ", ".join(self.get_key_display(Binding(k.strip(), "")) for k in keys.split(",") if k.strip())
+
+    @staticmethod
+    def _bindings_of(bindings) -> list[Binding]:
+        seen: dict[str, Binding] = {}
+        for binding in bindings:
+            if isinstance(binding, Binding) and binding.id and binding.id not in seen:
+                seen[binding.id] = binding
+        return list(seen.values())
+
+    def _bindings_on(self, nodes) -> list[Binding]:
+        return self._bindings_of(b for node in nodes for b in getattr(node, "BINDINGS", []))
+
+    def _all_binding_nodes(self) -> list[Any]:
+        from rfpilot.tui.widgets.lane import LaneRow
+
+        main = self.screen_stack[0]  # the main screen, also while the palette or a dialog is on top
+        # LaneRow is listed even when the lane is empty, so help always shows its keys.
+        return [self, main, *main.query("*"), LaneRow]
+
+    def key_for(self, binding_id: str) -> str | None:
+        """The key(s) that do ``binding_id`` now, after the keymap, as the footer shows them."""
+        for binding in self._bindings_on(self._all_binding_nodes()):
+            if binding.id == binding_id:
+                return self._keys_display(binding)
+        return None
+
+    def help_sections(self) -> list[tuple[str, list[tuple[str, str, str]]]]:
+        """Keys for what has focus first, then every other key (with ids, for the keymap)."""
+
+        def rows(bindings: list[Binding]) -> list[tuple[str, str, str]]:
+            return [(self._keys_display(b), b.description, b.id or "") for b in bindings]
+
+        sections: list[tuple[str, list[tuple[str, str, str]]]] = []
+        here: list[Binding] = []
+        focused = self.focused
+        if focused is not None and focused.screen is self.screen:
+            chain = [n for n in focused.ancestors_with_self if n is not self.screen and n is not self]
+            # What the footer would offer here: the focus chain's bindings that are enabled right now.
+            active = [a for a in self.screen.active_bindings.values() if a.enabled and a.node in chain]
+            here = self._bindings_of(a.binding for a in active)
+            keys: dict[str, list[str]] = {}
+            for a in active:  # one row per binding, with every key it is bound to
+                keys.setdefault(a.binding.id or "", []).append(self.get_key_display(a.binding))
+            title = next((n.HELP_TITLE for n in chain if getattr(n, "HELP_TITLE", None)), None)
+            extra = [row for n in chain for row in getattr(n, "HELP_KEYS", [])]
+            if here or extra:
+                here_rows = [(", ".join(keys[b.id or ""]), b.description, b.id or "") for b in here]
+                sections.append((f"Here: {title or type(focused).__name__}", extra + here_rows))
+        taken = {b.id for b in here}
+        everywhere = [b for b in self._bindings_on(self._all_binding_nodes()) if b.id not in taken]
+        sections.append(("Every other key" if sections else "Every key", rows(everywhere)))
+        return sections
+
     def action_help(self) -> None:
         from rfpilot.tui.screens.modals import HelpScreen
 
-        rows = []
-        for node in [self, self.screen, *self.screen.query("*")]:
-            for binding in getattr(node, "BINDINGS", []):
-                if isinstance(binding, Binding) and binding.id and (binding.key, binding.description, binding.id) not in rows:
-                    rows.append((binding.key, binding.description, binding.id))
-        self.push_screen(HelpScreen(rows))
+        self.push_screen(HelpScreen(self.help_sections()))
 
     def action_ctrl_c(self) -> None:
         """Ctrl+C never loses work: copy a selection if there is one, else say how to quit."""

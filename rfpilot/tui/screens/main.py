@@ -7,6 +7,7 @@ call, and a refusal comes back as an RfpilotError shown as a notification.
 
 from __future__ import annotations
 
+import asyncio
 import time
 from typing import TYPE_CHECKING, Any
 
@@ -19,17 +20,23 @@ from textual.widgets import Footer, Input, Static
 
 from rfpilot.errors import RfpilotError
 from rfpilot.tui.safe import inert, text
-from rfpilot.tui.screens.modals import ChoiceScreen, PreviewScreen, TextPrompt
-from rfpilot.tui.widgets.banner import Banner
-from rfpilot.tui.widgets.composer import Composer
-from rfpilot.tui.widgets.lane import LaneRow, TaskLane
 from rfpilot.tui.widgets.session_list import SessionList
 from rfpilot.tui.widgets.transcript import Transcript
 
 if TYPE_CHECKING:
     from rfpilot.tui.app import RfpilotApp
+    from rfpilot.tui.widgets.banner import Banner
+    from rfpilot.tui.widgets.composer import Composer
+    from rfpilot.tui.widgets.lane import LaneRow, TaskLane
 
 STREAM_REFRESH_SECONDS = 0.05
+
+
+def _modals():
+    """The dialogs, imported when the first one opens (not before the first frame)."""
+    from rfpilot.tui.screens import modals
+
+    return modals
 
 
 class MainScreen(Screen):
@@ -51,6 +58,7 @@ class MainScreen(Screen):
         self.session_id: str | None = None
         self.snap = None
         self.answering: dict | None = None  # the lane item the next message answers
+        self.ready = asyncio.Event()  # set once the deferred widgets are mounted
 
     @property
     def rf(self) -> RfpilotApp:
@@ -64,16 +72,36 @@ class MainScreen(Screen):
                 yield SessionList(id="sessions")
             with Vertical(id="chat"):
                 yield Transcript(id="transcript")
-                yield Banner(id="banner")
-                yield Static("", id="composer-mode")
-                yield Composer(id="composer")
-            yield TaskLane(id="lane")
         yield Footer()
 
-    async def on_mount(self) -> None:
-        self.query_one(Banner).display = False
-        self.query_one("#composer-mode").display = False
-        self.query_one(Composer).disabled = True
+    def on_mount(self) -> None:
+        # The first frame shows the frame of the app; the widgets that only matter once a session is
+        # open (banner, composer, task lane: a fifth of the start-up) are mounted right after it.
+        self.call_after_refresh(self._mount_session_widgets)
+
+    async def _mount_session_widgets(self) -> None:
+        from rfpilot.tui.widgets.banner import Banner
+        from rfpilot.tui.widgets.composer import Composer
+        from rfpilot.tui.widgets.lane import TaskLane
+
+        banner, mode, composer = Banner(id="banner"), Static("", id="composer-mode"), Composer(id="composer")
+        banner.display = mode.display = False
+        composer.disabled = True
+        await self.query_one("#chat").mount_all([banner, mode, composer])
+        await self.query_one("#body").mount(TaskLane(id="lane"))
+        self.ready.set()
+
+    @property
+    def banner(self) -> Banner:
+        return self.query_one("#banner")  # type: ignore[return-value]
+
+    @property
+    def composer(self) -> Composer:
+        return self.query_one("#composer")  # type: ignore[return-value]
+
+    @property
+    def lane(self) -> TaskLane:
+        return self.query_one("#lane")  # type: ignore[return-value]
 
     # --- loading ----------------------------------------------------------
 
@@ -96,7 +124,7 @@ class MainScreen(Screen):
             await self._show_mode()
         await self.query_one(Transcript).set_messages(snap.messages)
         await self.refresh_state(snap)
-        composer = self.query_one(Composer)
+        composer = self.composer
         composer.disabled = snap.details["session"]["status"] not in ("active", "paused", "escalated")
         if focus_composer and not composer.disabled:
             composer.focus()
@@ -112,8 +140,8 @@ class MainScreen(Screen):
                 snap.messages = self.snap.messages  # the transcript did not change
             self.snap = snap
         details = snap.details
-        await self.query_one(Banner).show(details["banner"], details["active_fix"])
-        await self.query_one(TaskLane).show(details)
+        await self.banner.show(details["banner"], details["active_fix"])
+        await self.lane.show(details)
         self._render_header()
 
     def _render_header(self) -> None:
@@ -189,7 +217,7 @@ class MainScreen(Screen):
             if description:
                 self.create_session(description)
 
-        self.app.push_screen(TextPrompt("New session", "Describe the problem as the ticket or the customer put it."),
+        self.app.push_screen(_modals().TextPrompt("New session", "Describe the problem as the ticket or the customer put it."),
                              created)
 
     @work(group="sessions")
@@ -222,8 +250,7 @@ class MainScreen(Screen):
             self.answering = None
             await self._show_mode()
 
-    @on(Composer.Submitted)
-    def _submitted(self, event: Composer.Submitted) -> None:
+    def on_composer_submitted(self, event: Composer.Submitted) -> None:
         if self.session_id is None:
             return
         item = self.answering
@@ -237,7 +264,7 @@ class MainScreen(Screen):
         from rfpilot.core.streaming import DisplayStream
         from rfpilot.core.views import message_view
 
-        composer, transcript = self.query_one(Composer), self.query_one(Transcript)
+        composer, transcript = self.composer, self.query_one(Transcript)
         stream = DisplayStream()
         last_paint = 0.0
 
@@ -289,13 +316,12 @@ class MainScreen(Screen):
 
     # --- the task lane ---------------------------------------------------------------
 
-    @on(LaneRow.Action)
-    async def _lane_action(self, event: LaneRow.Action) -> None:
+    async def on_lane_row_action(self, event: LaneRow.Action) -> None:
         item, action = event.item, event.action
         if event.kind in ("question", "check") and action == "answer":
             self.answering = {"id": item["id"], "kind": event.kind, "text": item["text"]}
             await self._show_mode()
-            self.query_one(Composer).focus()
+            self.composer.focus()
         elif action == "skip":
             self.lane_skip(item["id"])
         elif action == "copy" and item.get("command"):
@@ -303,10 +329,10 @@ class MainScreen(Screen):
         elif action == "promote":
             self.promote(item)
         elif action == "edit":
-            self.app.push_screen(TextPrompt("Edit fact", initial=item["text"]),
+            self.app.push_screen(_modals().TextPrompt("Edit fact", initial=item["text"]),
                                  lambda value: value and self.fact_edit(item["id"], value))
         elif action == "delete":
-            self.app.push_screen(ChoiceScreen(f"Delete this fact? {item['text'][:80]}",
+            self.app.push_screen(_modals().ChoiceScreen(f"Delete this fact? {item['text'][:80]}",
                                               [("keep", "Keep it"), ("delete", "Delete it")]),
                                  lambda choice: choice == "delete" and self.fact_delete(item["id"]))
 
@@ -325,7 +351,7 @@ class MainScreen(Screen):
             if value:
                 self.promote_item(item["id"], value)
 
-        self.app.push_screen(TextPrompt("Promote to What we know", "One past-tense sentence of what is now confirmed.",
+        self.app.push_screen(_modals().TextPrompt("Promote to What we know", "One past-tense sentence of what is now confirmed.",
                                         initial=item.get("response") or ""), done)
 
     @work(group="lane")
@@ -338,13 +364,12 @@ class MainScreen(Screen):
         if await self.core(go) is not None:
             await self.refresh_state()
 
-    @on(TaskLane.NoteRequested)
-    def _note_requested(self) -> None:
+    def on_task_lane_note_requested(self) -> None:
         if self.session_id:
             self.add_note()
 
     def add_note(self) -> None:
-        self.app.push_screen(TextPrompt("Add a note to What we know", "Something you confirmed yourself."),
+        self.app.push_screen(_modals().TextPrompt("Add a note to What we know", "Something you confirmed yourself."),
                              lambda value: value and self.fact_add(value))
 
     @work(group="lane")
@@ -384,14 +409,13 @@ class MainScreen(Screen):
         "update_reason": ("What are you waiting on?", "", True),
     }
 
-    @on(Banner.Action)
-    def _banner_action(self, event: Banner.Action) -> None:
+    def on_banner_action(self, event: Banner.Action) -> None:
         action = event.action
         if action in self.NOTES_PROMPTS:
             title, hint, required = self.NOTES_PROMPTS[action]
             fix = (self.snap.details.get("active_fix") if self.snap else None) or {}
             initial = fix.get("partial_notes") if action == "edit_notes" else fix.get("pending_reason") if action == "update_reason" else ""
-            self.app.push_screen(TextPrompt(title, hint, initial=initial or "", required=required),
+            self.app.push_screen(_modals().TextPrompt(title, hint, initial=initial or "", required=required),
                                  lambda notes: notes is not None and self.fix_action(action, notes))
         else:
             self.fix_action(action)
@@ -421,8 +445,7 @@ class MainScreen(Screen):
 
     # --- resolve / escalate -----------------------------------------------------------------
 
-    @on(TaskLane.CloseRequested)
-    def _close_requested(self, event: TaskLane.CloseRequested) -> None:
+    def on_task_lane_close_requested(self, event: TaskLane.CloseRequested) -> None:
         self.begin_close(event.action)
 
     @work(group="close", exclusive=True)
@@ -445,7 +468,7 @@ class MainScreen(Screen):
             info = state[1]
             verb = "resolving" if action == "resolve" else "escalating"
             labels = closing.choice_labels(action)
-            choice = await self.app.push_screen_wait(ChoiceScreen(
+            choice = await self.app.push_screen_wait(_modals().ChoiceScreen(
                 f"Before {verb}: what happened with “{info['title']}”?",
                 [(c, labels[c]) for c in info["choices"]],
             ))
@@ -454,7 +477,7 @@ class MainScreen(Screen):
             notes = None
             outcome = closing.CLOSE_CHOICES[choice]
             if outcome in fixes.NOTES_REQUIRED:
-                notes = await self.app.push_screen_wait(TextPrompt("Notes", fixes.NOTES_REQUIRED[outcome].capitalize()))
+                notes = await self.app.push_screen_wait(_modals().TextPrompt("Notes", fixes.NOTES_REQUIRED[outcome].capitalize()))
                 if notes is None:
                     return
 
@@ -489,7 +512,7 @@ class MainScreen(Screen):
             again = await self._draft(action, force=True)
             return again if again is not None else drafted
 
-        result = await self.app.push_screen_wait(PreviewScreen(action, drafted[0], drafted[1], regenerate))
+        result = await self.app.push_screen_wait(_modals().PreviewScreen(action, drafted[0], drafted[1], regenerate))
         if result.action != "post":
             self.notify("Nothing was posted.")
             return
@@ -524,12 +547,12 @@ class MainScreen(Screen):
         if self.session_id is None:
             return
         fn_name, question, yes = self.LIFECYCLE[verb]
-        choice = await self.app.push_screen_wait(ChoiceScreen(question, [("no", "No, keep it as it is"), ("yes", yes)]))
+        choice = await self.app.push_screen_wait(_modals().ChoiceScreen(question, [("no", "No, keep it as it is"), ("yes", yes)]))
         if choice != "yes":
             return
         args: tuple = ()
         if verb == "abandon":
-            reason = await self.app.push_screen_wait(TextPrompt("Why abandon it?", "Optional.", required=False))
+            reason = await self.app.push_screen_wait(_modals().TextPrompt("Why abandon it?", "Optional.", required=False))
             if reason is None:
                 return
             args = (reason or None,)
@@ -549,17 +572,17 @@ class MainScreen(Screen):
         self.remove_class("-show-sessions")
         if self.has_class("-narrow"):
             self.add_class("-show-lane")
-        rows = self.query(LaneRow)
-        (rows.first() if rows else self.query_one(TaskLane)).focus()
+        rows = self.query("LaneRow")
+        (rows.first() if rows else self.lane).focus()
 
     def action_focus_banner(self) -> None:
-        banner = self.query_one(Banner)
+        banner = self.banner
         if banner.display:
             banner.focus()
 
     def action_focus_composer(self) -> None:
         self.remove_class("-show-sessions", "-show-lane")
-        self.query_one(Composer).focus()
+        self.composer.focus()
 
     def action_toggle_sessions(self) -> None:
         self.remove_class("-show-lane")

@@ -144,20 +144,22 @@ class PreviewScreen(ModalScreen[PreviewResult]):
 
 
 class HelpScreen(ModalScreen[None]):
-    """Every binding, with its id (for `keymap.<id>` in config.toml)."""
+    """The keys for what has focus, then every other binding, with ids (for `keymap.<id>` in config.toml)."""
 
     BINDINGS = [Binding("escape,f1,q", "close", "Close", id="help.close")]
 
-    def __init__(self, rows: list[tuple[str, str, str]]) -> None:
+    def __init__(self, sections: list[tuple[str, list[tuple[str, str, str]]]]) -> None:
         super().__init__()
-        self.rows = rows
+        self.sections = sections
 
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog wide"):
             yield Static(text("Keys — remap any of them with keymap.<id> = \"key\" in config.toml", "bold"))
             with VerticalScroll():
-                body = "\n".join(f"{key:<16} {desc:<34} {bid}" for key, desc, bid in self.rows)
-                yield Static(text(body))
+                for title, rows in self.sections:
+                    yield Static(text(title, "bold underline"), classes="help-title")
+                    body = "\n".join(f"{key:<16} {desc:<34} {bid}".rstrip() for key, desc, bid in rows)
+                    yield Static(text(body))
             yield Static(text("esc closes", "dim"))
 
     def action_close(self) -> None:

@@ -48,6 +48,7 @@ def headline(mode: str, fix: dict | None) -> str:
 
 
 class Banner(Vertical):
+    HELP_TITLE = "the fix banner (keys 1–4 are the buttons, left to right)"
     BINDINGS = [
         Binding("1", "pick(0)", "First action", show=False, id="banner.action1"),
         Binding("2", "pick(1)", "Second action", show=False, id="banner.action2"),

@@ -8,6 +8,9 @@ from textual.widgets import TextArea
 
 
 class Composer(TextArea):
+    HELP_TITLE = "the message composer"
+    HELP_KEYS = [("enter", "Send the message", ""), ("ctrl+j, alt+enter", "New line", "")]
+
     class Submitted(Message):
         def __init__(self, text: str) -> None:
             super().__init__()

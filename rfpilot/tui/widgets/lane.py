@@ -20,6 +20,7 @@ class LaneRow(Static):
     """A fact, question or check. Keys depend on the kind (see BINDINGS and check_action)."""
 
     can_focus = True
+    HELP_TITLE = "a task lane row"
     BINDINGS = [
         Binding("enter,a", "do('answer')", "Answer / run", id="lane.answer"),
         Binding("s", "do('skip')", "Skip", id="lane.skip"),
@@ -88,7 +89,23 @@ def _item_body(item: dict) -> Text:
 
 
 class TaskLane(VerticalScroll):
-    BINDINGS = [Binding("n", "add_note", "Add a note", id="lane.add_note")]
+    HELP_TITLE = "the task lane"
+    BINDINGS = [
+        Binding("n", "add_note", "Add a note", id="lane.add_note"),
+        Binding("down,j", "move(1)", "Next row", show=False, id="lane.next"),
+        Binding("up,k", "move(-1)", "Previous row", show=False, id="lane.previous"),
+    ]
+
+    def action_move(self, delta: int) -> None:
+        """Up/down walk the rows and the Resolve/Escalate buttons, keeping the focused one in view."""
+        stops = [w for w in self.query("LaneRow, .lane-close Button") if w.focusable]
+        if not stops:
+            return
+        focused = self.app.focused
+        index = stops.index(focused) + delta if focused in stops else 0
+        target = stops[max(0, min(index, len(stops) - 1))]
+        target.focus()
+        self.scroll_to_widget(target)
 
     class NoteRequested(Message):
         pass

@@ -29,6 +29,9 @@ class SessionRowView:
 class SessionList(OptionList):
     """Enter opens the highlighted session."""
 
+    HELP_TITLE = "the session list"
+    HELP_KEYS = [("enter", "Open the highlighted session", ""), ("up, down", "Move", "")]
+
     class Opened(Message):
         def __init__(self, session_id: str) -> None:
             super().__init__()
@@ -61,6 +64,7 @@ class SessionList(OptionList):
     def set_sessions(self, rows: list[SessionRowView], current: str | None = None) -> None:
         self.rows = rows
         rows = self.matching()
+        before = self.highlighted_option.id if self.highlighted_option is not None else None
         self.clear_options()
         active = [r for r in rows if r.status in ("active", "paused", "escalated")]
         recent = [r for r in rows if r not in active]
@@ -72,14 +76,22 @@ class SessionList(OptionList):
             options.extend(Option(self._render_row(r), id=r.id) for r in group)
         empty = "No session matches the filter" if self.filter_text.strip() else "No sessions yet — ctrl+n starts one"
         self.add_options(options or [Option(Text(empty, style="dim"), disabled=True)])
-        if current:
-            self.select_session(current)
+        # Highlight the open session; else keep the highlight where it was; else the first session, so
+        # enter opens a session straight away.
+        for wanted in (current, before):
+            if wanted and self.select_session(wanted):
+                return
+        for index in range(self.option_count):
+            if not self.get_option_at_index(index).disabled:
+                self.highlighted = index
+                return
 
-    def select_session(self, session_id: str) -> None:
+    def select_session(self, session_id: str) -> bool:
         for index in range(self.option_count):
             if self.get_option_at_index(index).id == session_id:
                 self.highlighted = index
-                return
+                return True
+        return False
 
     @staticmethod
     def _render_row(row: SessionRowView) -> Text:
