@@ -51,6 +51,8 @@ KNOWN_SETTINGS: dict[str, tuple[type, Any, str]] = {
     "ui.theme": (str, "dark", "dark, light or no-color"),
     "ui.mouse": (bool, True, "false turns mouse support off in the TUI"),
     "preview.editor": (str, None, "editor for --edit; default $VISUAL, then $EDITOR, then vi"),
+    "psa.time_entry": (bool, False, "log the session's active time on the ticket when resolving or escalating"),
+    "psa.time_rounding": (float, 0.25, "round logged time up to this many hours (0 = to the minute)"),
 }
 
 
@@ -212,6 +214,11 @@ def parse_value(key: str, raw: str) -> Any:
             return int(raw)
         except ValueError:
             raise ConfigError(f"{key} takes a whole number, not {raw!r}") from None
+    if kind is float:
+        try:
+            return float(raw)
+        except ValueError:
+            raise ConfigError(f"{key} takes a number, not {raw!r}") from None
     return raw
 
 

@@ -127,3 +127,37 @@ def cli(env: dict[str, str], monkeypatch: pytest.MonkeyPatch, capsys: pytest.Cap
         return code, out, err
 
     return invoke
+
+
+@pytest.fixture
+def memory_keyring():
+    """An in-memory OS keyring for the test (tests/fakes/memkeyring.py); the previous one comes back after."""
+    import keyring
+
+    from tests.fakes.memkeyring import MemoryKeyring
+
+    previous = keyring.get_keyring()
+    backend = MemoryKeyring()
+    keyring.set_keyring(backend)
+    yield backend
+    keyring.set_keyring(previous)
+
+
+@pytest.fixture
+def cw(monkeypatch: pytest.MonkeyPatch):
+    """A ConnectWise fake (tests/fakes/connectwise.py) that rfpilot's PSA connections talk to, without sleeping."""
+    from datetime import UTC, datetime
+
+    from rfpilot.core import psa
+    from rfpilot.psa.http import RetryPolicy
+    from tests.fakes.connectwise import FakeConnectWise
+
+    async def no_sleep(_: float) -> None:
+        return None
+
+    fake = FakeConnectWise()
+    fake._clock = datetime.now(UTC)  # notes carry real times, as on a real server
+    fake.seed_ticket(48307, description="Outlook prompts for a password after the reset.")
+    monkeypatch.setattr(psa, "TRANSPORTS", {"connectwise": fake.transport})
+    monkeypatch.setattr(psa, "POLICY", RetryPolicy(sleep=no_sleep))
+    return fake

@@ -19,31 +19,10 @@ from keyring.backend import KeyringBackend
 from keyring.backends import chainer, fail, null
 
 from rfpilot.core import secrets
+from tests.fakes.memkeyring import MemoryKeyring
 from rfpilot.errors import ConfigError, UsageError
 
 FAKE = "sk-test-not-a-real-key-0123456789abcdef"
-
-
-class MemoryKeyring(KeyringBackend):
-    """An in-memory OS keyring stand-in (never auto-detected: viable is False)."""
-
-    priority = 1
-    viable = False
-
-    def __init__(self) -> None:
-        self.store: dict[tuple[str, str], str] = {}
-
-    def get_password(self, service, username):
-        return self.store.get((service, username))
-
-    def set_password(self, service, username, password):
-        self.store[(service, username)] = password
-
-    def delete_password(self, service, username):
-        try:
-            del self.store[(service, username)]
-        except KeyError:
-            raise keyring.errors.PasswordDeleteError("not found") from None
 
 
 class PlaintextKeyring(MemoryKeyring):

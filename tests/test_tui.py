@@ -80,6 +80,25 @@ async def wait_for_screen(pilot, cls) -> None:
     raise AssertionError(f"{cls.__name__} never showed; screen is {pilot.app.screen}")
 
 
+async def post_from_preview(pilot) -> list[str]:
+    """ctrl+s in the preview editor posts; the result shows in the editor; ctrl+s again closes it."""
+    import asyncio
+
+    screen = pilot.app.screen
+    await pilot.press("ctrl+s")
+    for _ in range(300):
+        if screen.outcome is not None:
+            break
+        await asyncio.sleep(0.02)
+    assert screen.outcome is not None, "posting never finished"
+    shown = str(screen.query_one("#preview-result").render())
+    assert screen.outcome.lines[0] in shown
+    if screen.outcome.closed:
+        await pilot.press("ctrl+s")
+        await settle(pilot)
+    return screen.outcome.lines
+
+
 async def session_with_verifying_fix(settings) -> tuple[str, int]:
     """A session whose suggested fix was applied and awaits an outcome: (id, state_version)."""
     from rfpilot.core import fixes
@@ -209,8 +228,8 @@ async def test_the_whole_workflow(tui_settings) -> None:
             "## Problem", "## What we confirmed", "## Root cause", "## Resolution"]
         editor.move_cursor(editor.document.end)
         editor.insert("\nChecked by the front desk.")
-        await pilot.press("ctrl+s")
-        await settle(pilot)
+        lines = await post_from_preview(pilot)
+        assert "resolved (local only: no PSA ticket linked)" in lines[0]
         snap = await store_state(app, sid)
         assert snap.details["session"]["status"] == "resolved"
         assert snap.details["resolution_note"].endswith("Checked by the front desk.")
@@ -235,8 +254,7 @@ async def test_escalate_with_a_verifying_fix_goes_through_the_intercept(tui_sett
         await wait_for_screen(pilot, PreviewScreen)
         text = app.screen.query_one("#preview-text").text
         assert "## What we've tried" in text
-        await pilot.press("ctrl+s")
-        await settle(pilot)
+        await post_from_preview(pilot)
         snap = await store_state(app, sid)
         assert snap.details["session"]["status"] == "escalated"
         async with app.ctx() as ctx:

@@ -68,7 +68,7 @@ def open_session(session: str = typer.Argument(..., help="Session id or unique p
 
 
 def _register() -> None:
-    from rfpilot.cli import admin, chat, closing, keys, lane, sessions
+    from rfpilot.cli import admin, chat, closing, keys, lane, psa, sessions
 
     app.command("open")(open_session)
     sessions.register(app)
@@ -76,6 +76,7 @@ def _register() -> None:
     lane.register(app)
     closing.register(app)
     keys.register(app)
+    psa.register(app)
     admin.register(app)
 
 

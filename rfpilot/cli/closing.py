@@ -122,6 +122,8 @@ def _close(
     export: Optional[Path],
     offline: bool,
     as_json: bool,
+    local: bool = False,
+    log_time: Optional[bool] = None,
 ) -> None:
     from rfpilot.errors import UsageError
 
@@ -183,7 +185,12 @@ def _close(
                 raise UsageError(f"not {action}d; nothing was posted")
         closer = svc.resolve_session if action == "resolve" else svc.escalate_session
         kwargs = {"summary": summary} if action == "resolve" else {"reason": summary}
-        result = await closer(ctx, row, markdown, export_path=export, **kwargs)
+        time_wanted = log_time if log_time is not None else bool(ctx.settings and ctx.settings.get("psa.time_entry"))
+        if time_wanted and not row.psa_ticket_id:
+            if log_time:
+                raise UsageError("--time logs time on the linked PSA ticket, and this session has none")
+            time_wanted = False
+        result = await closer(ctx, row, markdown, export_path=export, local=local, log_time=time_wanted, **kwargs)
         return {
             "session_id": row.id,
             "outcome": result.outcome,
@@ -195,15 +202,21 @@ def _close(
             "external_id": result.external_id,
             "posted_at": result.posted_at,
             "exported_to": str(result.exported_to) if result.exported_to else None,
+            "ticket_ref": result.ticket_ref,
+            "verified_status": result.verified_status,
+            "status_skipped": result.status_skipped,
+            "adopted": result.adopted,
+            "notice": result.notice,
+            "time_entry": result.time_entry,
+            "report": svc.result_lines(result, row.id),
         }
 
     data = run(go)
+    report = data.pop("report")
     output.emit(data, as_json, lambda: data["outcome"])
     if not as_json:
-        where = "local only: no PSA ticket linked" if data["outcome"].endswith("_local") else "posted"
-        output.info(f"session {data['session_id'][:8]} {data['session_status']} ({where})")
-        if data["exported_to"]:
-            output.info(f"wrote {data['exported_to']}")
+        for line in report:
+            output.info(line)
 
 
 YES = typer.Option(False, "--yes", "-y", help="Do not ask; post the (drafted or given) note.")
@@ -212,6 +225,9 @@ MD_FILE = typer.Option(None, "--markdown-file", help="Post this file instead of 
 FIX_OUTCOME = typer.Option(None, "--fix-outcome", help="What happened with a fix still verifying: worked|failed|partial|pending|never.")
 NOTES = typer.Option(None, "--notes", help="Notes for --fix-outcome partial or pending.")
 EXPORT = typer.Option(None, "--export", help="Also write the note to this Markdown file.")
+LOCAL = typer.Option(False, "--local", help="Close without posting to the linked PSA ticket.")
+TIME = typer.Option(None, "--time/--no-time", help="Log the session's active time on the ticket "
+                    "(rounded up to psa.time_rounding hours; default: the psa.time_entry setting).")
 
 
 def resolve(
@@ -224,10 +240,19 @@ def resolve(
     notes: Optional[str] = NOTES,
     export: Optional[Path] = EXPORT,
     offline: bool = OFFLINE,
+    local: bool = LOCAL,
+    log_time: Optional[bool] = TIME,
     as_json: bool = JSON,
 ) -> None:
-    """Resolve a session with its four-section resolution note."""
-    _close("resolve", session, yes, edit, markdown_file, summary, fix_outcome, notes, export, offline, as_json)
+    """Resolve a session with its four-section resolution note.
+
+    With a linked PSA ticket, the note is posted as a customer-visible resolution note, then the ticket is
+    moved to the connection's resolve status and read back. Exit 4 if the PSA refuses or the status does not
+    stick (the note is never posted twice: run it again once fixed); exit 6 if the PSA is unreachable (the
+    note waits in the outbox: `rfpilot outbox sync`).
+    """
+    _close("resolve", session, yes, edit, markdown_file, summary, fix_outcome, notes, export, offline, as_json,
+           local, log_time)
 
 
 def escalate(
@@ -240,7 +265,14 @@ def escalate(
     notes: Optional[str] = NOTES,
     export: Optional[Path] = EXPORT,
     offline: bool = OFFLINE,
+    local: bool = LOCAL,
+    log_time: Optional[bool] = TIME,
     as_json: bool = JSON,
 ) -> None:
-    """Escalate a session with its five-section escalation package."""
-    _close("escalate", session, yes, edit, markdown_file, reason, fix_outcome, notes, export, offline, as_json)
+    """Escalate a session with its five-section escalation package.
+
+    With a linked PSA ticket, the package is posted as an internal note (hidden from the customer), then the
+    ticket is moved to the connection's escalate status, if one is set, and read back. Exit codes as for resolve.
+    """
+    _close("escalate", session, yes, edit, markdown_file, reason, fix_outcome, notes, export, offline, as_json,
+           local, log_time)

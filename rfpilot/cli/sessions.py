@@ -28,21 +28,36 @@ def new(
     text: Optional[str] = typer.Argument(None, help="What the problem is, in the engineer's words."),
     title: Optional[str] = typer.Option(None, "--title", help="Title (default: the first sentence of TEXT)."),
     client: Optional[str] = typer.Option(None, "--client", help="The client (company) the ticket is for."),
+    ticket: Optional[str] = typer.Option(None, "--ticket", help="Start from this PSA ticket: its summary, "
+                                         "description, recent notes, company and configurations become the context."),
+    connection: Optional[str] = typer.Option(None, "--connection", help="The PSA connection (default: the default one)."),
     as_json: bool = JSON,
 ) -> None:
-    """Start a troubleshooting session. Prints the new session's id."""
+    """Start a troubleshooting session (from a description or a PSA ticket). Prints the new session's id."""
+    from rfpilot.errors import UsageError
+
+    if ticket is not None and (text is not None or title is not None or client is not None):
+        raise UsageError("--ticket takes the description, title and client from the ticket; give none of them")
+    if connection is not None and ticket is None:
+        raise UsageError("--connection goes with --ticket")
 
     async def go(ctx):
         from rfpilot.core.sessions import create_session
         from rfpilot.core.views import session_view
 
-        session = await create_session(ctx, text, title=title, client=client)
+        if ticket is not None:
+            from rfpilot.core.tickets import session_from_ticket
+
+            session = await session_from_ticket(ctx, ticket, connection)
+        else:
+            session = await create_session(ctx, text, title=title, client=client)
         return session, session_view(session, ctx.now())
 
     session, view = run(go)
     output.emit(view, as_json, lambda: session.id)
     if not as_json:
-        output.info(f"created session {session.id[:8]}: {session.title or '(untitled)'}")
+        linked = f" ({session.ticket_ref})" if session.ticket_ref else ""
+        output.info(f"created session {session.id[:8]}{linked}: {session.title or '(untitled)'}")
 
 
 def _session_row(view: dict, now_age: str) -> list:

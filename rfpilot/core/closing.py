@@ -19,7 +19,7 @@ from rfpilot.core.context import Ctx
 from rfpilot.core.sessions import check_transition, require_editable, set_status
 from rfpilot.core.text import summary_line, truncate
 from rfpilot.db.models import SessionRow, SuggestedFix
-from rfpilot.errors import ConflictError, UsageError
+from rfpilot.errors import ConflictError, RfpilotError, UsageError
 
 MARKDOWN_MAX = 20_000
 SUMMARY_MAX = 500
@@ -47,13 +47,46 @@ CHOICE_LABELS = {
 
 @dataclass
 class CloseResult:
-    outcome: str  # resolved_local | escalated_local (PSA outcomes arrive with the PSA issue)
+    outcome: str  # resolved | escalated (posted to the PSA) | resolved_local | escalated_local
     session_status: str
     markdown: str
     summary: str
     external_id: str | None = None
     posted_at: datetime | None = None
     exported_to: Path | None = None
+    ticket_ref: str | None = None
+    verified_status: str | None = None  # the ticket's status, read back after the change
+    status_skipped: str | None = None  # why the ticket's status was left alone
+    adopted: bool = False  # an earlier attempt's note was found on the ticket and kept
+    notice: str | None = None  # e.g. "the note was already posted; your edits are not sent"
+    time_entry: dict | None = None  # {"hours": 0.75, "id": "…"} when time was logged
+
+
+def result_lines(result: CloseResult, session_id: str | None = None) -> list[str]:
+    """What the engineer reads after a resolve or escalate (the CLI prints it; the TUI's editor shows it)."""
+    who = f"session {session_id[:8]} " if session_id else "session "
+    lines = []
+    if result.outcome.endswith("_local"):
+        where = "closed locally; nothing was posted" if result.ticket_ref else "local only: no PSA ticket linked"
+        lines.append(f"{who}{result.session_status} ({where})")
+    else:
+        how = "found on the ticket from an earlier attempt" if result.adopted else "posted"
+        lines.append(f"{who}{result.session_status}: note {result.external_id} {how} on {result.ticket_ref}")
+        if result.verified_status:
+            lines.append(f"ticket status is now {result.verified_status!r} (read back from the PSA)")
+        elif result.status_skipped:
+            lines.append(result.status_skipped)
+    if result.notice:
+        lines.append(f"note: {result.notice}")
+    if result.time_entry:
+        entry = result.time_entry
+        if entry.get("error"):
+            lines.append(f"time entry of {entry['hours']} h not logged yet: {entry['error']}")
+        else:
+            lines.append(f"logged {entry['hours']} h on the ticket (time entry {entry['id']})")
+    if result.exported_to:
+        lines.append(f"wrote {result.exported_to}")
+    return lines
 
 
 def check_can_close(session: SessionRow, action: str) -> None:
@@ -198,29 +231,22 @@ async def _close(
     markdown: str,
     summary: str | None,
     export_path: Path | None,
+    local: bool = False,
+    log_time: bool = False,
 ) -> CloseResult:
     await require_editable(ctx, session)
     check_can_close(session, action)
     text = clean_markdown(markdown)
     line = _summary(text, summary)
     export_target = _export_target(export_path)
-    if session.psa_ticket_id and session.psa_connection_id:
-        raise ConflictError(
-            "this session is linked to a PSA ticket, and posting to the PSA is not available in this version",
-        )
-    now = ctx.now()
+    if session.psa_ticket_id and session.psa_connection_id and not local:
+        return await _close_on_ticket(ctx, session, action, text, line, export_target, log_time)
+    if session.psa_ticket_id:
+        await _drop_queued_close(ctx, session, action)
     async with ctx.tx():
         # The export is written inside the transaction: if it fails, nothing changes.
         exported = _export(text, export_target)
-        set_status(ctx, session, TARGET_STATUS[action])
-        if action == RESOLVE:
-            session.resolution_note_markdown = text
-            session.resolution_summary = line
-            session.resolved_at = now
-        else:
-            session.escalation_package_markdown = text
-            session.escalation_reason = line
-            session.escalated_at = now
+        apply_close(ctx, session, action, text, line)
     return CloseResult(
         outcome=f"{TARGET_STATUS[action]}_local",
         session_status=session.status,
@@ -230,13 +256,88 @@ async def _close(
     )
 
 
-async def resolve_session(
-    ctx: Ctx, session: SessionRow, markdown: str, *, summary: str | None = None, export_path: Path | None = None
+def apply_close(
+    ctx: Ctx, session: SessionRow, action: str, text: str, line: str, *,
+    external_id: str | None = None, posted_at: datetime | None = None,
+) -> None:
+    """Store the note and move the session, in the caller's transaction."""
+    set_status(ctx, session, TARGET_STATUS[action])
+    if action == RESOLVE:
+        session.resolution_note_markdown = text
+        session.resolution_summary = line
+        session.resolved_at = ctx.now()
+        session.resolution_note_external_id = external_id
+        session.resolution_note_posted_at = posted_at
+    else:
+        session.escalation_package_markdown = text
+        session.escalation_reason = line
+        session.escalated_at = ctx.now()
+        session.escalation_package_external_id = external_id
+        session.escalation_package_posted_at = posted_at
+
+
+async def _drop_queued_close(ctx: Ctx, session: SessionRow, action: str) -> None:
+    """Closing locally replaces a queued post of the same kind, unless its note already reached the ticket."""
+    from rfpilot.core import writeback
+
+    for item in await writeback.open_items(ctx, session, action):
+        if item.external_id or item.post_started_at:
+            raise ConflictError(
+                f"a {action} note for this ticket was already posted (or may have been): outbox item {item.id[:8]}",
+                hint=f"finish it with `rfpilot outbox retry {item.id[:8]}` instead of closing locally",
+            )
+        await writeback.drop(ctx, item)
+
+
+async def _close_on_ticket(
+    ctx: Ctx, session: SessionRow, action: str, text: str, line: str, export_target: Path | None, log_time: bool
 ) -> CloseResult:
-    return await _close(ctx, session, RESOLVE, markdown, summary, export_path)
+    """Post to the linked ticket through the outbox; the session closes once the PSA has the note and status."""
+    from rfpilot.core import psa as psa_service
+    from rfpilot.core import writeback
+
+    conn = await psa_service.connection_by_id(ctx, session.psa_connection_id or "")
+    board = (session.ticket_context or {}).get("board")
+    target = psa_service.target_status(conn, action, board)
+    item, notice = await writeback.enqueue(ctx, session, action, text, summary=line, target_status=target)
+    exported = _export(item.text, export_target)
+    time_item = await writeback.enqueue_time_entry(ctx, session, action) if log_time else None
+    delivery = await writeback.attempt(ctx, item)
+    time_entry = None
+    if time_item is not None:
+        # The close is done; a time entry that cannot go now waits in the outbox (its error is reported).
+        try:
+            logged = await writeback.attempt(ctx, time_item)
+            time_entry = {"hours": time_item.payload.get("hours"), "id": logged.note_id}
+        except RfpilotError as err:
+            time_entry = {"hours": time_item.payload.get("hours"), "error": err.message}
+    return CloseResult(
+        outcome=TARGET_STATUS[action],
+        session_status=session.status,
+        markdown=item.text,
+        summary=line,
+        external_id=delivery.note_id,
+        posted_at=item.posted_at,
+        exported_to=exported,
+        ticket_ref=session.ticket_ref,
+        verified_status=delivery.status,
+        status_skipped=delivery.status_skipped,
+        adopted=delivery.adopted,
+        notice=notice,
+        time_entry=time_entry,
+    )
+
+
+async def resolve_session(
+    ctx: Ctx, session: SessionRow, markdown: str, *, summary: str | None = None, export_path: Path | None = None,
+    local: bool = False, log_time: bool = False,
+) -> CloseResult:
+    """Resolve: local-only without a linked ticket (or with ``local``), else post and verify on the ticket."""
+    return await _close(ctx, session, RESOLVE, markdown, summary, export_path, local, log_time)
 
 
 async def escalate_session(
-    ctx: Ctx, session: SessionRow, markdown: str, *, reason: str | None = None, export_path: Path | None = None
+    ctx: Ctx, session: SessionRow, markdown: str, *, reason: str | None = None, export_path: Path | None = None,
+    local: bool = False, log_time: bool = False,
 ) -> CloseResult:
-    return await _close(ctx, session, ESCALATE, markdown, reason, export_path)
+    return await _close(ctx, session, ESCALATE, markdown, reason, export_path, local, log_time)

@@ -42,6 +42,9 @@ def session_view(session: SessionRow, now: datetime) -> dict[str, Any]:
         "abandon_reason": session.abandon_reason,
         "has_resolution_note": session.resolution_note_markdown is not None,
         "has_escalation_package": session.escalation_package_markdown is not None,
+        "linked": bool(session.psa_connection_id and session.psa_ticket_id),
+        "resolution_note_external_id": session.resolution_note_external_id,
+        "escalation_package_external_id": session.escalation_package_external_id,
     }
 
 
@@ -162,7 +165,17 @@ async def session_details(ctx: Ctx, session: SessionRow) -> dict[str, Any]:
         "llm_usage": await session_totals(ctx, session),
         "resolution_note": session.resolution_note_markdown,
         "escalation_package": session.escalation_package_markdown,
+        "psa_delivery": await _delivery(ctx, session),
     }
+
+
+async def _delivery(ctx: Ctx, session: SessionRow) -> dict[str, Any] | None:
+    """The session's unfinished PSA write, if any: queued (waiting) or failed (needs a look)."""
+    if not session.psa_ticket_id:
+        return None
+    from rfpilot.core.writeback import delivery_state, open_items
+
+    return delivery_state(await open_items(ctx, session))
 
 
 def turn_view(result: Any) -> dict[str, Any]:

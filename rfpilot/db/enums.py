@@ -42,3 +42,12 @@ PREVIEW_KINDS = ("resolution_note", "escalation_package")
 DRAFTERS = ("offline", "llm")
 
 LLM_ACTIONS = ("chat", "note", "fact_synthesis", "title", "extraction", "summary")
+
+PSA_PROVIDERS = ("connectwise", "autotask", "halo")
+# What an outbox item delivers: the note that resolves or escalates a session (then the status change),
+# an interim update note, or a time entry.
+OUTBOX_KINDS = ("resolve", "escalate", "update", "time_entry")
+# pending: waiting to be delivered (or retried); delivered: done and verified; failed: a final error, kept
+# and retryable; superseded: replaced before anything reached the PSA.
+OUTBOX_STATES = ("pending", "delivered", "failed", "superseded")
+NOTE_KINDS = ("resolution", "internal", "discussion")

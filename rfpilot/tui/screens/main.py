@@ -502,8 +502,6 @@ class MainScreen(Screen):
         return preview.markdown, preview.describe()
 
     async def preview_and_close(self, action: str) -> None:
-        from rfpilot.core import closing
-
         drafted = await self._draft(action)
         if drafted is None:
             return
@@ -512,23 +510,38 @@ class MainScreen(Screen):
             again = await self._draft(action, force=True)
             return again if again is not None else drafted
 
-        result = await self.app.push_screen_wait(_modals().PreviewScreen(action, drafted[0], drafted[1], regenerate))
-        if result.action != "post":
+        details = self.snap.details["session"] if self.snap else {}
+        target = ""
+        if details.get("linked"):
+            kind = "resolution note, customer-visible" if action == "resolve" else "internal note"
+            target = f"{details.get('ticket_ref')} ({kind})"
+        modals = _modals()
+        result = await self.app.push_screen_wait(modals.PreviewScreen(
+            action, drafted[0], drafted[1], regenerate, post=lambda markdown: self._post_close(action, markdown),
+            target=target))
+        if result.action != "posted":
             self.notify("Nothing was posted.")
-            return
-
-        async def close(ctx, row):
-            markdown = closing.clean_markdown(result.markdown)
-            closer = closing.resolve_session if action == "resolve" else closing.escalate_session
-            return await closer(ctx, row, markdown)
-
-        done = await self.core(close)
-        if done is None:
-            return
-        where = "local only: no PSA ticket linked" if done.outcome.endswith("_local") else "posted"
-        self.notify(f"Session {done.session_status} ({where}).", title=done.outcome, markup=False)
         await self.load_session(self.session_id, focus_composer=False)
         await self.refresh_sessions()
+
+    async def _post_close(self, action: str, markdown: str):
+        """Close the session with ``markdown`` (posting to its ticket if linked); what to show in the editor."""
+        from rfpilot.core import closing
+        from rfpilot.core.sessions import get_session
+        from rfpilot.errors import QueuedError
+
+        outcome = _modals().PostOutcome
+        try:
+            async with self.rf.ctx() as ctx:
+                row = await get_session(ctx, self.session_id)
+                closer = closing.resolve_session if action == "resolve" else closing.escalate_session
+                done = await closer(ctx, row, closing.clean_markdown(markdown))
+        except QueuedError as err:
+            return outcome(True, [f"Queued: {err.message}", err.hint or ""], "yellow")
+        except RfpilotError as err:
+            lines = [f"Not {action}d: {err.message}"] + ([err.hint] if err.hint else [])
+            return outcome(False, lines + ["Nothing is posted twice: trying again is safe."], "red")
+        return outcome(True, closing.result_lines(done), "green")
 
     # --- pause, resume, reopen, abandon -------------------------------------------------------
 

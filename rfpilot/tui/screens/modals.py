@@ -87,12 +87,21 @@ class ChoiceScreen(ModalScreen[str | None]):
 
 @dataclass
 class PreviewResult:
-    action: str  # "post" | "cancel"
+    action: str  # "posted" (the close went through or was queued) | "cancel"
     markdown: str = ""
 
 
+@dataclass
+class PostOutcome:
+    """What posting said, shown in the editor: ``closed`` ends the dialog's job; else the engineer may retry."""
+
+    closed: bool
+    lines: list[str]
+    style: str = "green"  # green: done · yellow: queued · red: refused, nothing closed
+
+
 class PreviewScreen(ModalScreen[PreviewResult]):
-    """The note before it is posted: edit it, regenerate it, or confirm and post it."""
+    """The note before it is posted: edit it, regenerate it, confirm and post it, and see what happened."""
 
     BINDINGS = [
         Binding("ctrl+s", "post", "Confirm & post", id="preview.post"),
@@ -100,16 +109,22 @@ class PreviewScreen(ModalScreen[PreviewResult]):
         Binding("escape", "cancel", "Cancel", id="preview.cancel"),
     ]
 
-    def __init__(self, action: str, markdown: str, info: str, regenerate=None) -> None:
+    def __init__(self, action: str, markdown: str, info: str, regenerate=None, post=None, target: str = "") -> None:
         super().__init__()
         self.close_action, self.markdown, self.info, self.regenerate = action, markdown, info, regenerate
+        self.post = post  # async (markdown) -> PostOutcome
+        self.target = target  # "CW #48307 (resolution note, customer-visible)" or "" for local
+        self.outcome: PostOutcome | None = None
+        self.posting = False
 
     def compose(self) -> ComposeResult:
         what = "Resolution note" if self.close_action == "resolve" else "Escalation package"
+        where = f" · posts to {self.target}" if self.target else " · no PSA ticket: stays local"
         with Vertical(classes="dialog wide"):
-            yield Static(text(f"{what} — edit it, then ctrl+s to {self.close_action}", "bold"))
+            yield Static(text(f"{what} — edit it, then ctrl+s to {self.close_action}{where}", "bold"))
             yield Static(text(self.info, "dim"), id="preview-info")
             yield TextArea(self.markdown, id="preview-text", language="markdown", soft_wrap=True, tab_behavior="focus")
+            yield Static("", id="preview-result")
             with Horizontal(classes="dialog-buttons"):
                 verb = "Resolve" if self.close_action == "resolve" else "Escalate"
                 yield Button(f"Confirm & {verb.lower()} (ctrl+s)", id="post", variant="success", compact=True)
@@ -117,22 +132,63 @@ class PreviewScreen(ModalScreen[PreviewResult]):
                 yield Button("Cancel (esc)", id="cancel", compact=True)
 
     def on_mount(self) -> None:
+        self.query_one("#preview-result").display = False
         area = self.query_one("#preview-text", TextArea)
         area.cursor_blink = not self.app.is_headless
         area.focus()
 
+    @property
+    def editor(self) -> TextArea:
+        return self.query_one("#preview-text", TextArea)
+
     def action_post(self) -> None:
-        self.dismiss(PreviewResult("post", self.query_one("#preview-text", TextArea).text))
+        if self.outcome is not None and self.outcome.closed:
+            self.dismiss(PreviewResult("posted", self.editor.text))
+        elif not self.posting:
+            self.run_worker(self._post(self.editor.text), exclusive=True, group="post")
+
+    async def _post(self, markdown: str) -> None:
+        if self.post is None:
+            self.dismiss(PreviewResult("posted", markdown))
+            return
+        self.posting = True
+        button = self.query_one("#post", Button)
+        button.disabled = True
+        self._show_result(PostOutcome(False, ["posting…"], "dim"))
+        try:
+            outcome = await self.post(markdown)
+        finally:
+            self.posting = False
+            button.disabled = False
+        self.outcome = outcome
+        self._show_result(outcome)
+        if outcome.closed:
+            self.editor.read_only = True
+            button.label = "Close (ctrl+s)"
+            self.query_one("#regenerate", Button).display = False
+            self.query_one("#cancel", Button).display = False
+            button.focus()
+        else:
+            button.label = "Try again (ctrl+s)"
+
+    def _show_result(self, outcome: PostOutcome) -> None:
+        result = self.query_one("#preview-result", Static)
+        result.update(text("\n".join(outcome.lines), outcome.style))
+        result.display = True
 
     def action_cancel(self) -> None:
-        self.dismiss(PreviewResult("cancel"))
+        if self.posting:
+            self.notify("Posting is under way; wait for its result.")
+            return
+        done = self.outcome is not None and self.outcome.closed
+        self.dismiss(PreviewResult("posted" if done else "cancel", self.editor.text))
 
     async def action_regenerate(self) -> None:
-        if self.regenerate is None:
+        if self.regenerate is None or self.posting or (self.outcome is not None and self.outcome.closed):
             return
         self.query_one("#preview-info", Static).update(text("drafting again…", "dim"))
         markdown, info = await self.regenerate()
-        self.query_one("#preview-text", TextArea).load_text(markdown)
+        self.editor.load_text(markdown)
         self.query_one("#preview-info", Static).update(text(info, "dim"))
 
     def on_button_pressed(self, event: Button.Pressed) -> None:
@@ -141,6 +197,57 @@ class PreviewScreen(ModalScreen[PreviewResult]):
             handler()
         elif event.button.id == "regenerate":
             self.run_worker(self.action_regenerate(), exclusive=True, group="regenerate")
+
+
+class TicketPicker(ModalScreen[str | None]):
+    """Your open PSA tickets; enter starts (or reopens) the session for one. Loads after it opens."""
+
+    BINDINGS = [
+        Binding("escape", "cancel", "Cancel", id="tickets.cancel"),
+        Binding("ctrl+r", "reload", "Reload", id="tickets.reload"),
+    ]
+
+    def __init__(self, load) -> None:
+        super().__init__()
+        self.load = load  # async () -> list[(ticket id, label, session id or None)]
+
+    def compose(self) -> ComposeResult:
+        with Vertical(classes="dialog wide"):
+            yield Static(text("Start from a ticket — your open tickets", "bold"))
+            yield Static(text("loading…", "dim"), id="tickets-info")
+            yield OptionList(id="tickets")
+            yield Static(text("enter starts a session (or opens the one already working it) · ctrl+r reloads · "
+                              "esc cancels", "dim"))
+
+    def on_mount(self) -> None:
+        self.action_reload()
+
+    def action_reload(self) -> None:
+        self.run_worker(self._load(), exclusive=True, group="tickets")
+
+    async def _load(self) -> None:
+        from rfpilot.errors import RfpilotError
+
+        info = self.query_one("#tickets-info", Static)
+        listing = self.query_one("#tickets", OptionList)
+        info.update(text("loading…", "dim"))
+        try:
+            rows = await self.load()
+        except RfpilotError as err:
+            info.update(text(err.message + (f"\n{err.hint}" if err.hint else ""), "red"))
+            return
+        listing.clear_options()
+        listing.add_options([Option(text(label), id=ticket_id) for ticket_id, label, _ in rows])
+        info.update(text(f"{len(rows)} open ticket(s)" if rows else "no open tickets", "dim"))
+        if rows:
+            listing.highlighted = 0
+        listing.focus()
+
+    def on_option_list_option_selected(self, event: OptionList.OptionSelected) -> None:
+        self.dismiss(event.option.id)
+
+    def action_cancel(self) -> None:
+        self.dismiss(None)
 
 
 class HelpScreen(ModalScreen[None]):

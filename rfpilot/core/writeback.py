@@ -1,0 +1,403 @@
+"""PSA writeback through a durable outbox (SPEC §9): notes posted exactly once, status changes verified.
+
+Every write to a ticket is first stored as an ``OutboxItem`` and committed, then attempted:
+
+1. The note. If no earlier attempt started a post, ``post_started_at`` is committed and the note posted; its
+   external id is committed the moment the post succeeds. If an earlier attempt started a post and never
+   recorded the id (an ambiguous failure, or the process died), the ticket's recent notes are read first and
+   an identical note by the same member is adopted instead of posting again.
+2. The status (resolve/escalate with a target status): read the ticket, find the status by name on its
+   board, change it, and **read the ticket back**. A status that did not stick is a failure that says what
+   was observed — never a success.
+3. Closing the session happens only when both are done.
+
+Outcomes of an attempt: delivered; still pending (the PSA was unreachable or answered 5xx/429 beyond the retry
+budget: ``QueuedError``, exit 6); failed (a final refusal or a status that did not stick: ``PSAError``, exit 4,
+kept and retryable with ``outbox retry``). Items for one ticket are delivered in order: an item waits while an
+earlier one for the same ticket is not delivered.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import func, select
+
+from rfpilot.core import psa as psa_service
+from rfpilot.core.context import Ctx
+from rfpilot.db.models import OutboxItem, PSAConnection, SessionRow
+from rfpilot.errors import ConflictError, PSAError, QueuedError, RfpilotError, UsageError
+from rfpilot.psa.base import Note, PSAClient
+from rfpilot.psa.errors import PSAUnavailableError
+
+NOTE_KIND = {"resolve": "resolution", "escalate": "internal", "update": "internal"}
+ADOPT_WINDOW = timedelta(minutes=15)  # clock skew between us and the PSA, when matching an adopted note
+OPEN = ("pending", "failed")
+
+
+class StatusNotApplied(PSAError):
+    """The PSA accepted the status change and kept the old status (ConnectWise does this)."""
+
+
+class Waiting(QueuedError):
+    """The item waits for an earlier write to the same ticket."""
+
+
+class Unreachable(QueuedError):
+    """The PSA could not be reached (or kept failing): the item stays pending."""
+
+
+@dataclass
+class Delivery:
+    item: OutboxItem
+    note_id: str | None
+    adopted: bool = False  # the note was found on the ticket instead of posted again
+    status: str | None = None  # verified status name, if one was set
+    status_skipped: str | None = None  # why the status was left alone
+
+
+# --- creating items ---------------------------------------------------------------------------------
+
+
+async def _next_seq(ctx: Ctx) -> int:
+    current = (await ctx.db.execute(
+        select(func.max(OutboxItem.seq)).where(OutboxItem.account_id == ctx.account.id))).scalar_one()
+    return (current or 0) + 1
+
+
+async def open_items(ctx: Ctx, session: SessionRow, kind: str | None = None) -> list[OutboxItem]:
+    stmt = select(OutboxItem).where(OutboxItem.session_id == session.id, OutboxItem.state.in_(OPEN))
+    if kind:
+        stmt = stmt.where(OutboxItem.kind == kind)
+    return list((await ctx.db.execute(stmt.order_by(OutboxItem.seq))).scalars())
+
+
+async def enqueue(
+    ctx: Ctx,
+    session: SessionRow,
+    kind: str,
+    text: str,
+    *,
+    summary: str | None = None,
+    target_status: str | None = None,
+    payload: dict[str, Any] | None = None,
+) -> tuple[OutboxItem, str | None]:
+    """Store a write for the session's ticket. For resolve/escalate an unfinished item of the same kind is
+    reused, so running the command again never posts a second note. Returns (item, notice)."""
+    if not (session.psa_connection_id and session.psa_ticket_id):
+        raise ConflictError("this session is not linked to a PSA ticket", hint="start it with `rfpilot new --ticket ID`")
+    notice = None
+    async with ctx.tx():
+        item = None
+        if kind in ("resolve", "escalate"):
+            earlier = await open_items(ctx, session, kind)
+            item = earlier[0] if earlier else None
+        if item is not None:
+            if item.external_id or item.post_started_at:
+                if item.text != text:
+                    notice = (f"the note was already posted (or may have been) as {_note_ref(item)}; "
+                              "it is not posted again, so your edits to it are not sent")
+            else:
+                item.text = text
+            item.summary = summary
+            item.target_status = target_status
+            item.state = "pending"
+        else:
+            item = OutboxItem(
+                account_id=ctx.account.id, seq=await _next_seq(ctx), session_id=session.id,
+                connection_id=session.psa_connection_id, ticket_id=session.psa_ticket_id,
+                ticket_ref=session.ticket_ref, created_by=ctx.engineer.id, kind=kind,
+                note_kind=NOTE_KIND.get(kind), text=text, summary=summary, target_status=target_status,
+                payload=payload or {}, state="pending", attempts=0, created_at=ctx.now(),
+            )
+            ctx.db.add(item)
+    return item, notice
+
+
+def _note_ref(item: OutboxItem) -> str:
+    return f"note {item.external_id}" if item.external_id else "an earlier attempt"
+
+
+# --- delivering -----------------------------------------------------------------------------------------
+
+
+def _same_text(a: str, b: str) -> bool:
+    def norm(s: str) -> str:
+        return "\n".join(line.rstrip() for line in s.replace("\r\n", "\n").strip().split("\n"))
+
+    return norm(a) == norm(b)
+
+
+async def find_posted(client: PSAClient, item: OutboxItem, member: str | None) -> Note | None:
+    """An identical note on the ticket, written by our member after the post started, if any."""
+    since = (item.post_started_at or item.created_at) - ADOPT_WINDOW
+    for note in await client.recent_notes(item.ticket_id):
+        if not _same_text(note.text, item.text):
+            continue
+        if member and note.author and note.author.casefold() != member.casefold():
+            continue
+        if note.created_at is not None and note.created_at.tzinfo is not None and note.created_at < since:
+            continue
+        return note
+    return None
+
+
+async def _record_post_started(ctx: Ctx, item: OutboxItem) -> None:
+    async with ctx.tx():
+        item.post_started_at = ctx.now()
+
+
+async def _record_post(ctx: Ctx, item: OutboxItem, note: Note) -> None:
+    """Committed the moment the post succeeds, before anything else can fail."""
+    async with ctx.tx():
+        item.external_id = str(note.id)
+        item.posted_at = ctx.now()
+
+
+async def _post_once(ctx: Ctx, client: PSAClient, item: OutboxItem, member: str | None) -> tuple[str, bool]:
+    """Post the item's note unless it is already on the ticket. Returns (note id, adopted)."""
+    if item.external_id:
+        return item.external_id, False
+    if item.post_started_at is not None:
+        found = await find_posted(client, item, member)
+        if found is not None:
+            await _record_post(ctx, item, found)
+            return found.id, True
+    await _record_post_started(ctx, item)
+    try:
+        note = await client.post_note(item.ticket_id, item.text, item.note_kind or "internal")  # type: ignore[arg-type]
+    except PSAUnavailableError as err:
+        if not err.ambiguous:
+            # The request never reached the PSA (or was refused before processing): nothing was posted.
+            async with ctx.tx():
+                item.post_started_at = None
+            raise
+        found = await find_posted(client, item, member)
+        if found is None:
+            raise
+        await _record_post(ctx, item, found)
+        return found.id, True
+    await _record_post(ctx, item, note)
+    return note.id, False
+
+
+async def _change_status(client: PSAClient, item: OutboxItem, provider: str) -> str:
+    """Move the ticket to the item's target status and read it back. Returns the verified status name."""
+    ticket = await client.get_ticket(item.ticket_id)
+    wanted = await client.find_status(ticket, item.target_status or "")
+    if ticket.status_id != wanted.id:
+        await client.set_status(ticket, wanted)
+        ticket = await client.get_ticket(item.ticket_id)
+    if ticket.status_id != wanted.id:
+        name = psa_service.display_name(provider)
+        raise StatusNotApplied(
+            f"{item.ticket_ref or 'the ticket'} is still {ticket.status_name!r} after the change to {wanted.name!r}: "
+            f"{name} accepted the request but did not apply it"
+            + (f" (the note was posted as {item.external_id})" if item.external_id else ""),
+            hint="the board may require fields before this status, or a workflow rule changed it back; "
+                 f"set it in {name}, then run `rfpilot outbox retry {item.id[:8]}`",
+        )
+    return wanted.name
+
+
+async def _time_entry(ctx: Ctx, client: PSAClient, item: OutboxItem) -> str:
+    if item.post_started_at is not None and not item.external_id:
+        # A time entry cannot be matched reliably after an ambiguous failure: never risk a second one.
+        raise PSAError("an earlier attempt to log this time may have reached the PSA; it is not sent again",
+                       hint="check the ticket's time entries; `rfpilot outbox drop` this item if it is there")
+    await _record_post_started(ctx, item)
+    payload = item.payload or {}
+    start = datetime.fromisoformat(payload["start"])
+    entry = await client.create_time_entry(item.ticket_id, start, float(payload["hours"]), item.text)
+    await _record_post(ctx, item, Note(id=entry.id, text=item.text))
+    return entry.id
+
+
+async def _blocked_by(ctx: Ctx, item: OutboxItem) -> OutboxItem | None:
+    stmt = select(OutboxItem).where(
+        OutboxItem.account_id == item.account_id, OutboxItem.connection_id == item.connection_id,
+        OutboxItem.ticket_id == item.ticket_id, OutboxItem.seq < item.seq, OutboxItem.state.in_(OPEN),
+    ).order_by(OutboxItem.seq).limit(1)
+    return (await ctx.db.execute(stmt)).scalar_one_or_none()
+
+
+async def deliver(ctx: Ctx, item: OutboxItem, client: PSAClient, conn: PSAConnection) -> Delivery:
+    """One attempt at ``item``. Raises QueuedError (still pending) or PSAError (now failed)."""
+    blocker = await _blocked_by(ctx, item)
+    if blocker is not None:
+        raise Waiting(f"waits for an earlier write to {item.ticket_ref or 'the same ticket'} "
+                          f"(outbox item {blocker.id[:8]}, {blocker.state})",
+                          hint="deliver or drop that one first")
+    async with ctx.tx():
+        item.attempts += 1
+        item.last_attempt_at = ctx.now()
+    member = conn.settings.get("member")
+    adopted = False
+    verified = None
+    try:
+        if item.kind == "time_entry":
+            note_id = await _time_entry(ctx, client, item)
+        else:
+            note_id, adopted = await _post_once(ctx, client, item, member)
+            if item.target_status and not item.verified_status:
+                verified = await _change_status(client, item, conn.provider)
+    except PSAUnavailableError as err:
+        async with ctx.tx():
+            item.last_error = err.message
+        raise Unreachable(
+            f"{psa_service.display_name(conn.provider)} is unreachable ({err.message}); "
+            + ("the note was posted and the status change is queued" if item.external_id else "the write is queued"),
+            hint="it is delivered by `rfpilot outbox sync` (the TUI retries in the background)",
+        ) from None
+    except RfpilotError as err:
+        async with ctx.tx():
+            item.state = "failed"
+            item.last_error = err.message + (f" — {err.hint}" if err.hint else "")
+        raise
+    async with ctx.tx():
+        item.verified_status = verified or item.verified_status
+        item.state = "delivered"
+        item.delivered_at = ctx.now()
+        item.last_error = None
+        psa_service.remember_discovered(conn, client)
+        if item.kind in ("resolve", "escalate"):
+            await _finish_close(ctx, item)
+    skipped = None
+    if item.kind in ("resolve", "escalate") and not item.target_status:
+        skipped = (f"no {item.kind} status is set for this connection: the ticket's status was left as it was "
+                   f"(set one with `rfpilot psa targets --{item.kind} NAME`)")
+    return Delivery(item, note_id, adopted, item.verified_status, skipped)
+
+
+async def _finish_close(ctx: Ctx, item: OutboxItem) -> None:
+    """The PSA has the note (and the status): now the session closes, inside the caller's transaction."""
+    from rfpilot.core.closing import apply_close
+
+    session = await ctx.db.get(SessionRow, item.session_id)
+    if session is None:
+        return
+    target = "resolved" if item.kind == "resolve" else "escalated"
+    if session.status == target:
+        return
+    apply_close(ctx, session, item.kind, item.text, item.summary or "", external_id=item.external_id,
+                posted_at=item.posted_at)
+
+
+# --- the outbox, for commands and the TUI ------------------------------------------------------------
+
+
+async def list_items(ctx: Ctx, *, include_delivered: bool = False, session: SessionRow | None = None) -> list[OutboxItem]:
+    stmt = select(OutboxItem).where(OutboxItem.account_id == ctx.account.id)
+    if not include_delivered:
+        stmt = stmt.where(OutboxItem.state.in_(OPEN))
+    if session is not None:
+        stmt = stmt.where(OutboxItem.session_id == session.id)
+    return list((await ctx.db.execute(stmt.order_by(OutboxItem.seq))).scalars())
+
+
+async def get_item(ctx: Ctx, ref: str) -> OutboxItem:
+    from rfpilot.core.lookup import find_one
+
+    return await find_one(ctx, OutboxItem, ref, "outbox item")
+
+
+@dataclass
+class SyncReport:
+    delivered: list[Delivery]
+    queued: list[tuple[OutboxItem, str]]
+    failed: list[tuple[OutboxItem, str]]
+
+
+async def attempt(ctx: Ctx, item: OutboxItem) -> Delivery:
+    """Deliver one item now with a client for its connection."""
+    conn = await psa_service.connection_by_id(ctx, item.connection_id)
+    async with psa_service.client_for(conn) as client:
+        return await deliver(ctx, item, client, conn)
+
+
+async def sync(ctx: Ctx) -> SyncReport:
+    """Try every pending item in order. A connection found unreachable is not tried again in this run."""
+    report = SyncReport([], [], [])
+    down: set[str] = set()
+    for item in [i for i in await list_items(ctx) if i.state == "pending"]:
+        if item.connection_id in down:
+            report.queued.append((item, "the PSA was unreachable earlier in this run"))
+            continue
+        try:
+            report.delivered.append(await attempt(ctx, item))
+        except Unreachable as err:
+            down.add(item.connection_id)
+            report.queued.append((item, err.message))
+        except QueuedError as err:
+            report.queued.append((item, err.message))
+        except RfpilotError as err:
+            report.failed.append((item, err.message))
+    return report
+
+
+async def retry(ctx: Ctx, item: OutboxItem) -> Delivery:
+    """Put a failed item back in line and attempt it now."""
+    if item.state == "delivered":
+        raise ConflictError(f"outbox item {item.id[:8]} was already delivered")
+    if item.state == "superseded":
+        raise ConflictError(f"outbox item {item.id[:8]} was replaced by a later one; nothing to retry")
+    async with ctx.tx():
+        item.state = "pending"
+    return await attempt(ctx, item)
+
+
+async def drop(ctx: Ctx, item: OutboxItem) -> OutboxItem:
+    """Give up on an item (it stays listed as superseded). Refused once its note is on the ticket."""
+    if item.state == "delivered":
+        raise ConflictError(f"outbox item {item.id[:8]} was already delivered")
+    if item.external_id and item.kind != "time_entry":
+        raise ConflictError(f"the note of outbox item {item.id[:8]} is already on the ticket ({item.external_id})",
+                            hint="retry it to finish the status change instead")
+    async with ctx.tx():
+        item.state = "superseded"
+    return item
+
+
+def delivery_state(items: list[OutboxItem]) -> dict[str, Any] | None:
+    """What a session shows about its PSA writes: the worst open item, or None."""
+    for state in ("failed", "pending"):
+        for item in items:
+            if item.state == state:
+                return {"id": item.id, "kind": item.kind, "state": "queued" if state == "pending" else "failed",
+                        "attempts": item.attempts, "last_error": item.last_error, "external_id": item.external_id}
+    return None
+
+
+# --- time -------------------------------------------------------------------------------------------
+
+
+def billable_hours(active_seconds: int, rounding: float) -> float:
+    """Active time in decimal hours, rounded up to ``rounding`` (0 = exact to the minute), at least one step."""
+    hours = max(0, active_seconds) / 3600
+    if rounding <= 0:
+        return max(round(hours, 2), 0.01)
+    steps = max(1, math.ceil(round(hours / rounding, 6)))
+    return round(steps * rounding, 2)
+
+
+def time_rounding(ctx: Ctx) -> float:
+    value = ctx.settings.get("psa.time_rounding") if ctx.settings is not None else None
+    try:
+        rounding = float(value) if value is not None else 0.25
+    except (TypeError, ValueError):
+        raise UsageError(f"psa.time_rounding must be a number of hours (e.g. 0.25), not {value!r}") from None
+    if rounding < 0 or rounding > 8:
+        raise UsageError("psa.time_rounding must be between 0 and 8 hours")
+    return rounding
+
+
+async def enqueue_time_entry(ctx: Ctx, session: SessionRow, action: str) -> OutboxItem:
+    hours = billable_hours(session.active_seconds, time_rounding(ctx))
+    start = ctx.now() - timedelta(hours=hours)
+    text = f"rfpilot session {session.id[:8]}: {session.title or 'troubleshooting'} ({action}d)"
+    item, _ = await enqueue(ctx, session, "time_entry", text, payload={"hours": hours, "start": start.isoformat()})
+    return item
+

@@ -1,0 +1,29 @@
+"""PSA errors. All are ``PSAError`` (exit 4), so a script can tell a PSA problem from its own mistakes."""
+
+from __future__ import annotations
+
+from rfpilot.errors import PSAError
+
+
+class PSARequestError(PSAError):
+    """The PSA refused the request for good (4xx, or a documented final 5xx). ``status_code`` is the HTTP status."""
+
+    def __init__(self, message: str, *, status_code: int | None = None, hint: str | None = None) -> None:
+        super().__init__(message, hint=hint)
+        self.status_code = status_code
+
+
+class PSAUnavailableError(PSAError):
+    """The PSA could not be reached, or kept failing, within the retry budget.
+
+    ``ambiguous`` is True when a request that is not safe to repeat (posting a note or a time entry) may
+    nonetheless have been applied: the caller must look for its effect before trying again.
+    """
+
+    def __init__(self, message: str, *, ambiguous: bool = False, hint: str | None = None) -> None:
+        super().__init__(message, hint=hint)
+        self.ambiguous = ambiguous
+
+
+class PSAStatusNotFound(PSAError):
+    """No status of that name on the ticket's board."""

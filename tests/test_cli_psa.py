@@ -1,0 +1,147 @@
+"""The PSA from the command line: connect, tickets, new --ticket, resolve (exit 0/4/6), outbox, share-update.
+
+Against the ConnectWise fake (no network) with an in-memory keyring; greps the database file, the outputs and
+the logs for the secrets.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from pathlib import Path
+
+import pytest
+
+from rfpilot.core import psa
+
+
+@pytest.fixture
+def cw(cw):
+    cw.seed_ticket(48311, summary="Printer offline on floor 2", owner="rfpilot-api")
+    return cw
+
+
+def _secrets_stdin(fake) -> str:
+    return "".join(f"{k}={v}\n" for k, v in fake.secrets().items())
+
+
+def _connect(cli, fake) -> tuple[int, str, str]:
+    return cli("psa", "connect", "connectwise", "--site", fake.site, "--company-id", fake.company_id,
+               "--codebase", fake.codebase, "--member", "jdoe", "--resolve-status", "Resolved",
+               "--escalate-status", "Escalated", "--secrets-stdin", stdin=_secrets_stdin(fake))
+
+
+def test_the_whole_psa_flow(cli, cw, memory_keyring, env, caplog) -> None:
+    caplog.set_level(logging.DEBUG)
+    code, out, err = _connect(cli, cw)
+    assert code == 0, err
+    assert "connected ConnectWise 'main' as jdoe" in err and "stored in the OS keyring" in err
+
+    code, out, _ = cli("psa", "list", "--json")
+    [conn] = json.loads(out)
+    assert conn["secrets"] == {"public_key": "keyring", "private_key": "keyring", "client_id": "keyring"}
+    assert conn["targets"] == {"resolve": {"": "Resolved"}, "escalate": {"": "Escalated"}}
+
+    code, out, _ = cli("psa", "statuses", "48307")
+    assert code == 0 and "Resolved" in out and "resolve" in out
+
+    code, out, _ = cli("tickets", "list", "--json")
+    assert [t["ref"] for t in json.loads(out)] == ["CW #48307"]  # jdoe's, not the API member's
+
+    code, out, _ = cli("tickets", "show", "48307")
+    assert "Outlook prompts for a password after the reset." in out
+
+    code, out, err = cli("new", "--ticket", "48307")
+    assert code == 0, err
+    sid = out.strip()
+    assert "CW #48307" in err
+
+    # The status does not stick: exit 4, the observed status, the note kept; a second resolve posts nothing.
+    cw.keep_old_status = True
+    code, out, err = cli("resolve", sid, "--yes", "--offline")
+    assert code == 4 and "still 'New' after the change to 'Resolved'" in err
+    assert len(cw.notes[48307]) == 2
+    code, out, err = cli("resolve", sid, "--yes", "--offline")
+    assert code == 4 and len(cw.notes[48307]) == 2
+    code, out, _ = cli("outbox", "list", "--json")
+    [item] = json.loads(out)
+    assert item["state"] == "failed" and item["external_id"] == str(cw.notes[48307][1]["id"])
+
+    # Fixed in the PSA: retry finishes it without a second note.
+    cw.keep_old_status = False
+    code, out, err = cli("outbox", "retry", item["id"][:8])
+    assert code == 0, err
+    assert "status 'Resolved' verified" in out and len(cw.notes[48307]) == 2
+    code, out, _ = cli("sessions", "show", sid, "--json")
+    assert json.loads(out)["session"]["status"] == "resolved"
+
+    # Nothing secret in the store, the outputs or the logs.
+    db_file = Path(env["RFPILOT_DATABASE_URL"].removeprefix("sqlite+aiosqlite:///")) \
+        if env["RFPILOT_DATABASE_URL"].startswith("sqlite") else None
+    blobs = [out, err, "\n".join(r.getMessage() for r in caplog.records)]
+    if db_file is not None:
+        blobs.append(db_file.read_bytes().decode("latin-1"))
+        wal = db_file.with_name(db_file.name + "-wal")
+        if wal.exists():
+            blobs.append(wal.read_bytes().decode("latin-1"))
+    for secret in cw.secrets().values():
+        assert all(secret not in blob for blob in blobs)
+
+
+def test_unreachable_psa_queues_and_sync_delivers_once(cli, cw, memory_keyring) -> None:
+    assert _connect(cli, cw)[0] == 0
+    sid = cli("new", "--ticket", "48307")[1].strip()
+    cw.down = True
+    code, out, err = cli("resolve", sid, "--yes", "--offline")
+    assert code == 6 and "queued" in err and "outbox sync" in err
+    code, out, _ = cli("outbox", "list")
+    assert "pending" in out
+    code, out, err = cli("outbox", "sync")
+    assert code == 6 and "still queued" in out
+    cw.down = False
+    code, out, err = cli("outbox", "sync")
+    assert code == 0 and "delivered" in out and "status 'Resolved' verified" in out
+    assert len(cw.notes[48307]) == 2
+    code, out, _ = cli("outbox", "sync")
+    assert code == 0 and out.strip() == "nothing to deliver"
+    assert len(cw.notes[48307]) == 2
+
+
+def test_share_update_and_time(cli, cw, memory_keyring) -> None:
+    assert _connect(cli, cw)[0] == 0
+    sid = cli("new", "--ticket", "48307")[1].strip()
+    code, out, err = cli("share-update", sid, "--text", "Still testing with the user", "--yes")
+    assert code == 0, err
+    assert cw.notes[48307][-1]["internalAnalysisFlag"] is True
+    code, out, err = cli("resolve", sid, "--yes", "--offline", "--time")
+    assert code == 0, err
+    assert "logged 0.25 h on the ticket" in err and len(cw.time_entries) == 1
+
+
+def test_connect_refuses_secrets_on_the_command_line(cli, cw, memory_keyring) -> None:
+    code, _, err = cli("psa", "connect", "connectwise", "--site", cw.site, "--private-key", "x")
+    assert code == 1 and "never taken on the command line" in err
+    code, _, err = cli("psa", "connect", "connectwise", "--sight", cw.site)
+    assert code == 1 and "has no setting --sight" in err and "--site" in err
+
+
+def test_connect_on_a_machine_without_a_keyring_explains(cli, cw, monkeypatch) -> None:
+    """The null backend (the test env's default) is not a keyring: connect says what to do instead."""
+    code, out, err = _connect(cli, cw)
+    assert code == 1
+    assert "RFPILOT_PSA_MAIN_PRIVATE_KEY" in err and "Traceback" not in err
+    code, out, _ = cli("psa", "list", "--json")
+    assert json.loads(out) == []
+    for key, value in cw.secrets().items():
+        monkeypatch.setenv(psa.env_var("main", key), value)
+    code, out, err = cli("psa", "connect", "connectwise", "--site", cw.site, "--company-id", cw.company_id,
+                         "--codebase", cw.codebase)
+    assert code == 0, err
+    assert "read from the environment" in err
+
+
+def test_no_connection_is_a_clear_error(cli) -> None:
+    code, _, err = cli("tickets", "list")
+    assert code == 2 and "no PSA connection" in err and "psa connect" in err
+    code, _, err = cli("new", "--ticket", "48307")
+    assert code == 2

@@ -1,0 +1,294 @@
+"""PSA writeback through the outbox (SPEC §9), on both stores, against the ConnectWise fake.
+
+Exactly once, verified status changes, queued delivery, and secrets that never reach the database.
+"""
+
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import select
+
+from rfpilot.core import closing, psa, tickets, writeback
+from rfpilot.db.models import OutboxItem, SessionRow
+from rfpilot.errors import ConfigError, ConflictError, PSAError, QueuedError
+
+NOTE = "## Problem\nOutlook asked for the password.\n\n## What we confirmed\n- Cached credential.\n\n" \
+       "## Root cause\nA stale credential.\n\n## Resolution\nCleared it."
+
+
+async def _connect(ctx, fake, **targets):
+    settings, secrets = fake.connection()
+    return await psa.connect(ctx, "connectwise", "main", settings, secrets,
+                             targets={a: {"": s} for a, s in targets.items()})
+
+
+async def _linked_session(ctx, fake, **targets) -> SessionRow:
+    await _connect(ctx, fake, **targets)
+    return await tickets.session_from_ticket(ctx, "48307")
+
+
+def _notes(fake) -> list[dict]:
+    """The notes rfpilot posted (the ticket's first note is its seeded description)."""
+    return fake.notes[48307][1:]
+
+
+def _status(fake) -> str:
+    return fake.tickets[48307]["status"]["name"]
+
+
+async def _items(ctx, session) -> list[OutboxItem]:
+    rows = await ctx.db.execute(select(OutboxItem).where(OutboxItem.session_id == session.id).order_by(OutboxItem.seq))
+    return list(rows.scalars())
+
+
+async def test_a_session_from_a_ticket_carries_its_context(ctx, cw, memory_keyring) -> None:
+    row = await _linked_session(ctx, cw)
+    assert row.ticket_ref == "CW #48307" and row.psa_ticket_id == "48307" and row.intake_type == "psa_ticket"
+    assert row.client_name == "Contoso Ltd" and row.title == "Outlook keeps asking for the password"
+    doc = row.ticket_context
+    assert doc["board"] == "Help Desk" and doc["status"] == "New"
+    assert "after the reset" in doc["description"]
+    from rfpilot.core.chat import ticket_context
+
+    assert "Outlook prompts for a password after the reset." in ticket_context(row)  # uncached context
+    with pytest.raises(ConflictError, match="already has an open session"):
+        await tickets.session_from_ticket(ctx, "48307")
+
+
+async def test_resolve_posts_a_resolution_note_and_verifies_the_status(ctx, cw, memory_keyring) -> None:
+    row = await _linked_session(ctx, cw, resolve="Resolved")
+    done = await closing.resolve_session(ctx, row, NOTE)
+    assert done.outcome == "resolved" and done.verified_status == "Resolved"
+    posted = _notes(cw)
+    assert len(posted) == 1 and posted[0]["resolutionFlag"] is True and posted[0]["internalAnalysisFlag"] is False
+    assert posted[0]["text"] == NOTE
+    assert _status(cw) == "Resolved"
+    await ctx.db.refresh(row)
+    assert row.status == "resolved" and row.resolution_note_external_id == str(posted[0]["id"])
+    assert row.resolution_note_posted_at is not None
+    assert [i.state for i in await _items(ctx, row)] == ["delivered"]
+    assert "ticket status is now 'Resolved'" in "\n".join(closing.result_lines(done))
+
+
+async def test_a_status_that_does_not_stick_fails_loudly_and_never_posts_twice(ctx, cw, memory_keyring) -> None:
+    row = await _linked_session(ctx, cw, resolve="Resolved")
+    cw.keep_old_status = True
+    with pytest.raises(PSAError, match="still 'New' after the change to 'Resolved'") as err:
+        await closing.resolve_session(ctx, row, NOTE)
+    assert err.value.exit_code == 4
+    await ctx.db.refresh(row)
+    assert row.status == "active"  # never a silent success
+    [item] = await _items(ctx, row)
+    assert item.state == "failed" and item.external_id == str(_notes(cw)[0]["id"])
+    # Run it again: the note is not posted a second time.
+    with pytest.raises(PSAError, match="did not apply it"):
+        await closing.resolve_session(ctx, row, NOTE)
+    assert len(_notes(cw)) == 1
+    # Fixed on the PSA side: the next attempt only changes the status.
+    cw.keep_old_status = False
+    done = await closing.resolve_session(ctx, row, NOTE)
+    assert done.outcome == "resolved" and len(_notes(cw)) == 1 and _status(cw) == "Resolved"
+    assert done.external_id == item.external_id
+
+
+async def test_an_unreachable_psa_queues_the_note_then_sync_delivers_it_once(ctx, cw, memory_keyring) -> None:
+    row = await _linked_session(ctx, cw, resolve="Resolved")
+    cw.down = True
+    with pytest.raises(QueuedError) as err:
+        await closing.resolve_session(ctx, row, NOTE)
+    assert err.value.exit_code == 6 and "outbox sync" in (err.value.hint or "")
+    await ctx.db.refresh(row)
+    assert row.status == "active"
+    from rfpilot.core.views import session_details
+
+    assert (await session_details(ctx, row))["psa_delivery"]["state"] == "queued"
+    report = await writeback.sync(ctx)
+    assert report.queued and not report.delivered  # still down
+    cw.down = False
+    report = await writeback.sync(ctx)
+    assert [d.status for d in report.delivered] == ["Resolved"]
+    assert len(_notes(cw)) == 1 and _status(cw) == "Resolved"
+    await ctx.db.refresh(row)
+    assert row.status == "resolved"
+    assert (await writeback.sync(ctx)).delivered == []
+    assert len(_notes(cw)) == 1
+
+
+async def test_killed_after_the_post_before_storing_its_id_adopts_the_note(ws, cw, memory_keyring, monkeypatch) -> None:
+    async with ws.ctx() as ctx:
+        row = await _linked_session(ctx, cw, resolve="Resolved")
+        real = writeback._record_post
+
+        async def die(*args, **kwargs):
+            raise KeyboardInterrupt  # the process dies right after the PSA answered
+
+        monkeypatch.setattr(writeback, "_record_post", die)
+        with pytest.raises(KeyboardInterrupt):
+            await closing.resolve_session(ctx, row, NOTE)
+        monkeypatch.setattr(writeback, "_record_post", real)
+    assert len(_notes(cw)) == 1
+    async with ws.ctx() as ctx:  # a new run
+        [item] = await _items(ctx, row)
+        assert item.post_started_at is not None and item.external_id is None and item.state == "pending"
+        report = await writeback.sync(ctx)
+        assert report.delivered and report.delivered[0].adopted
+        assert len(_notes(cw)) == 1 and _status(cw) == "Resolved"
+        assert (await ctx.db.get(SessionRow, row.id)).status == "resolved"
+
+
+async def test_killed_between_the_note_and_the_status_change(ws, cw, memory_keyring, monkeypatch) -> None:
+    async with ws.ctx() as ctx:
+        row = await _linked_session(ctx, cw, resolve="Resolved")
+
+        real = writeback._change_status
+
+        async def die(*args, **kwargs):
+            raise KeyboardInterrupt
+
+        monkeypatch.setattr(writeback, "_change_status", die)
+        with pytest.raises(KeyboardInterrupt):
+            await closing.resolve_session(ctx, row, NOTE)
+        monkeypatch.setattr(writeback, "_change_status", real)
+    async with ws.ctx() as ctx:
+        [item] = await _items(ctx, row)
+        assert item.external_id is not None
+        report = await writeback.sync(ctx)
+        assert report.delivered and not report.delivered[0].adopted
+        assert len(_notes(cw)) == 1 and _status(cw) == "Resolved"
+
+
+async def test_an_ambiguous_failure_finds_the_note_instead_of_posting_again(ctx, cw, memory_keyring) -> None:
+    row = await _linked_session(ctx, cw, resolve="Resolved")
+    cw.fail_after_post = True  # applied, then the answer is lost
+    done = await closing.resolve_session(ctx, row, NOTE)
+    assert done.adopted and len(_notes(cw)) == 1 and done.outcome == "resolved"
+
+
+async def test_escalate_posts_an_internal_note(ctx, cw, memory_keyring) -> None:
+    row = await _linked_session(ctx, cw, escalate="Escalated")
+    done = await closing.escalate_session(ctx, row, "## Problem\nStuck.")
+    [note] = _notes(cw)
+    assert note["internalAnalysisFlag"] is True and note["resolutionFlag"] is False
+    assert note["detailDescriptionFlag"] is False
+    assert done.outcome == "escalated" and _status(cw) == "Escalated"
+
+
+async def test_without_a_target_status_the_ticket_keeps_its_status(ctx, cw, memory_keyring) -> None:
+    row = await _linked_session(ctx, cw)
+    done = await closing.resolve_session(ctx, row, NOTE)
+    assert done.outcome == "resolved" and done.verified_status is None
+    assert "left as it was" in done.status_skipped
+    assert _status(cw) == "New" and not cw.calls("PATCH")
+
+
+async def test_an_unknown_target_status_names_the_choices(ctx, cw, memory_keyring) -> None:
+    row = await _linked_session(ctx, cw, resolve="Closed - Fixed")
+    with pytest.raises(PSAError, match="no status named 'Closed - Fixed'") as err:
+        await closing.resolve_session(ctx, row, NOTE)
+    assert "Resolved" in err.value.hint
+    assert not cw.calls("PATCH")
+
+
+async def test_share_update_posts_an_internal_note_and_leaves_the_status(ctx, cw, memory_keyring) -> None:
+    from rfpilot.core import facts, updates
+
+    row = await _linked_session(ctx, cw, resolve="Resolved")
+    await facts.add_note(ctx, row, "The cached credential predates the reset")
+    delivery = await updates.share_update(ctx, row)
+    [note] = _notes(cw)
+    assert note["internalAnalysisFlag"] is True and "The cached credential predates the reset" in note["text"]
+    assert delivery.item.state == "delivered" and _status(cw) == "New"
+    await ctx.db.refresh(row)
+    assert row.status == "active"
+
+
+async def test_time_entry_logs_the_rounded_active_time(ctx, cw, memory_keyring) -> None:
+    row = await _linked_session(ctx, cw, resolve="Resolved")
+    row.active_seconds = 50 * 60
+    done = await closing.resolve_session(ctx, row, NOTE, log_time=True)
+    assert done.time_entry["hours"] == 1.0 and "error" not in done.time_entry
+    [entry] = cw.time_entries
+    assert entry["chargeToType"] == "ServiceTicket" and entry["chargeToId"] == 48307 and entry["actualHours"] == 1.0
+
+
+def test_billable_hours() -> None:
+    assert writeback.billable_hours(0, 0.25) == 0.25
+    assert writeback.billable_hours(15 * 60, 0.25) == 0.25
+    assert writeback.billable_hours(16 * 60, 0.25) == 0.5
+    assert writeback.billable_hours(90 * 60, 0.5) == 1.5
+    assert writeback.billable_hours(100 * 60, 0) == 1.67
+
+
+async def test_writes_to_one_ticket_go_in_order(ctx, cw, memory_keyring) -> None:
+    from rfpilot.core import updates
+
+    row = await _linked_session(ctx, cw, resolve="Resolved")
+    cw.error_next = (400, {"code": "InvalidObject", "message": "note object is invalid", "errors": []})
+    with pytest.raises(PSAError, match="note object is invalid"):
+        await updates.share_update(ctx, row, "First update")
+    with pytest.raises(QueuedError, match="waits for an earlier write"):
+        await closing.resolve_session(ctx, row, NOTE)
+    assert _notes(cw) == []
+    first = (await _items(ctx, row))[0]
+    await writeback.retry(ctx, first)
+    report = await writeback.sync(ctx)
+    assert [d.item.kind for d in report.delivered] == ["resolve"]
+    assert [n["text"] for n in _notes(cw)] == ["First update", NOTE]
+
+
+async def test_closing_locally_drops_a_queued_note_that_never_left(ctx, cw, memory_keyring) -> None:
+    row = await _linked_session(ctx, cw, resolve="Resolved")
+    cw.down = True
+    with pytest.raises(QueuedError):
+        await closing.resolve_session(ctx, row, NOTE)
+    [item] = await _items(ctx, row)
+    assert item.post_started_at is None  # a connection that never opened posted nothing
+    done = await closing.resolve_session(ctx, row, NOTE, local=True)
+    assert done.outcome == "resolved_local"
+    await ctx.db.refresh(item)
+    assert item.state == "superseded"
+    cw.down = False
+    assert (await writeback.sync(ctx)).delivered == [] and _notes(cw) == []
+
+
+async def test_closing_locally_is_refused_once_a_note_may_be_on_the_ticket(ctx, cw, memory_keyring) -> None:
+    row = await _linked_session(ctx, cw, resolve="Resolved")
+    cw.keep_old_status = True
+    with pytest.raises(PSAError):
+        await closing.resolve_session(ctx, row, NOTE)
+    with pytest.raises(ConflictError, match="already posted"):
+        await closing.resolve_session(ctx, row, NOTE, local=True)
+
+
+async def test_secrets_live_in_the_keyring_not_the_store(ctx, cw, memory_keyring) -> None:
+    await _linked_session(ctx, cw, resolve="Resolved")
+    conn = await psa.get_connection(ctx)
+    stored = {k: v for (service, k), v in memory_keyring.store.items() if service == "rfpilot"}
+    assert stored[psa.secret_name(conn.id, "private_key")] == cw.private_key
+    from rfpilot.db.models import Base
+
+    dump = []
+    for table in Base.metadata.sorted_tables:
+        dump += [repr(tuple(r)) for r in (await ctx.db.execute(table.select())).all()]
+    text = "\n".join(dump)
+    for secret in (cw.private_key, cw.public_key, cw.client_id):
+        assert secret not in text
+    assert "api-na.myconnectwise.net" in text  # the settings are there
+
+
+async def test_connect_without_a_keyring_explains_and_stores_nothing(ctx, cw, monkeypatch) -> None:
+    from rfpilot.core import secrets as secret_store
+
+    monkeypatch.setattr(secret_store, "backend_status",
+                        lambda: secret_store.BackendStatus(False, "keyring.backends.fail.Keyring", "no backend"))
+    settings, secrets = cw.connection()
+    with pytest.raises(ConfigError) as err:
+        await psa.connect(ctx, "connectwise", "main", settings, secrets)
+    assert "RFPILOT_PSA_MAIN_PRIVATE_KEY" in err.value.hint and "dbus-run-session" in err.value.hint
+    assert await psa.list_connections(ctx) == []
+    # With the secrets in the environment instead, it connects and stores none of them.
+    env = {psa.env_var("main", k): v for k, v in secrets.items()}
+    monkeypatch.setattr("os.environ", {**env})
+    result = await psa.connect(ctx, "connectwise", "main", settings, {})
+    assert result.stored_secrets == [] and sorted(result.env_secrets) == sorted(secrets)
+    assert psa.read_secrets(result.connection) == secrets
