@@ -221,3 +221,84 @@ def test_themes(snap_compare, seeded, variant) -> None:
     else:
         themed = load_settings(env={**settings.env, "NO_COLOR": "1"})
     assert snap_compare(make_app(themed, ids["verifying"]), terminal_size=(120, 30), run_before=settle)
+
+
+# --- the PSA ---------------------------------------------------------------------------------
+
+
+def _psa_settings(tmp_path):
+    return load_settings(env={"RFPILOT_HOME": str(tmp_path), "RFPILOT_LLM_PROVIDER": "offline",
+                              "PYTHON_KEYRING_BACKEND": "keyring.backends.null.Keyring",
+                              "RFPILOT_USER_EMAIL": "snap@example.com", "RFPILOT_USER_NAME": "Snap"})
+
+
+def _psa_session(settings, fake, *, queue: bool = False, start: bool = True) -> str | None:
+    """Connect the fake, start a session from CW #48307 and, if asked, queue its resolution note."""
+    from rfpilot.core import closing, psa
+    from rfpilot.core.context import Workspace
+    from rfpilot.core.tickets import session_from_ticket
+    from rfpilot.errors import QueuedError
+
+    async def go() -> str:
+        ws = await Workspace.open(settings, clock=fixed_clock())
+        try:
+            async with ws.ctx() as ctx:
+                values, secrets = fake.connection(member="jdoe")
+                await psa.connect(ctx, "connectwise", "main", values, secrets, targets={"resolve": {"": "Resolved"}})
+                if not start:
+                    return None
+                row = await session_from_ticket(ctx, "48307")
+                if queue:
+                    fake.down = True
+                    try:
+                        await closing.resolve_session(ctx, row, "## Problem\nOutlook asked for the password.")
+                    except QueuedError:
+                        pass
+                return row.id
+        finally:
+            await ws.close()
+
+    return asyncio.run(go())
+
+
+def test_ticket_picker(snap_compare, tmp_path, cw, memory_keyring) -> None:
+    settings = _psa_settings(tmp_path)
+    cw.seed_ticket(48311, summary="Printer offline on floor 2", company="Northwind Traders")
+    _psa_session(settings, cw, start=False)
+
+    async def before(pilot) -> None:
+        await settle(pilot)
+        await pilot.press("f2")
+        await _wait_for(pilot, "TicketPicker")
+        for _ in range(100):
+            if pilot.app.screen.query_one("#tickets").option_count:
+                break
+            await asyncio.sleep(0.02)
+        await pilot.pause()
+
+    assert snap_compare(make_app(settings), terminal_size=(120, 30), run_before=before)
+
+
+def test_queued_delivery_in_the_header(snap_compare, tmp_path, cw, memory_keyring) -> None:
+    settings = _psa_settings(tmp_path)
+    sid = _psa_session(settings, cw, queue=True)
+    assert snap_compare(make_app(settings, sid), terminal_size=(120, 30), run_before=settle)
+
+
+def test_preview_shows_the_post_result(snap_compare, tmp_path, cw, memory_keyring) -> None:
+    settings = _psa_settings(tmp_path)
+    sid = _psa_session(settings, cw, queue=False)
+
+    async def before(pilot) -> None:
+        await settle(pilot)
+        await pilot.app.run_command("resolve")
+        await _wait_for(pilot, "PreviewScreen")
+        screen = pilot.app.screen
+        await pilot.press("ctrl+s")
+        for _ in range(200):
+            if screen.outcome is not None:
+                break
+            await asyncio.sleep(0.02)
+        await pilot.pause()
+
+    assert snap_compare(make_app(settings, sid), terminal_size=(120, 36), run_before=before)

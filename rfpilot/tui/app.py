@@ -16,6 +16,7 @@ from rfpilot.errors import RfpilotError
 from rfpilot.tui.safe import inert
 
 KEYMAP_PREFIX = "keymap."
+OUTBOX_SYNC_SECONDS = 300
 
 
 def _preload() -> None:
@@ -31,6 +32,10 @@ class Commands(Provider):
     # on purpose: no single keystroke closes a session.
     ENTRIES = [
         ("New session", "action_new_session", "session.new"),
+        ("Start a session from a PSA ticket…", "action_from_ticket", "session.from_ticket"),
+        ("Share an update on the ticket…", "share_update", None),
+        ("Retry this session's PSA delivery", "action_retry_delivery", None),
+        ("Deliver queued PSA writes now", "sync_outbox", None),
         ("Resolve this session…", "resolve", None),
         ("Escalate this session…", "escalate", None),
         ("Add a note to What we know", "add_note", "lane.add_note"),
@@ -96,6 +101,7 @@ class RfpilotApp(App):
         self.workspace = None
         self.provider_label = "…"
         self.keymap: dict[str, str] = {}  # binding id -> keys, from [keymap] in config.toml
+        self.has_psa = False  # a PSA connection exists (known once the store is open)
         theme = str(self.settings.get("ui.theme") or "dark")
         self.theme = "textual-light" if theme == "light" else "textual-dark"
         # https://no-color.org: Textual reads NO_COLOR from the process environment itself; this also
@@ -163,6 +169,11 @@ class RfpilotApp(App):
         except RfpilotError as err:
             self.provider_label = "llm: not configured"
             self.notify(inert(err.message), severity="warning", markup=False)
+        from rfpilot.core.psa import list_connections
+
+        async with self.ctx() as ctx:
+            self.has_psa = bool(await list_connections(ctx))
+        screen.refresh_bindings()
         await screen.ready.wait()  # the session widgets mount just after the first frame
         await screen.refresh_sessions()
         target = self.open_ref
@@ -179,6 +190,9 @@ class RfpilotApp(App):
             await screen.refresh_sessions()
         else:
             screen.action_focus_sessions()
+        # Writes queued while the PSA was unreachable: try them now, then every few minutes.
+        screen.sync_outbox()
+        self.set_interval(OUTBOX_SYNC_SECONDS, lambda: self.screen_stack[0].sync_outbox())
 
     @asynccontextmanager
     async def ctx(self) -> AsyncIterator[Any]:
@@ -227,6 +241,10 @@ class RfpilotApp(App):
                 self.notify("This session has no posted note yet.")
         elif name == "help":
             self.action_help()
+        elif name == "share_update" and getattr(screen, "session_id", None):
+            screen.share_update()
+        elif name == "sync_outbox" and hasattr(screen, "sync_outbox"):
+            screen.sync_outbox(quiet=False)
 
     # --- keys and help ----------------------------------------------------------------
 
@@ -263,7 +281,7 @@ class RfpilotApp(App):
         """Keys for what has focus first, then every other key (with ids, for the keymap)."""
 
         def rows(bindings: list[Binding]) -> list[tuple[str, str, str]]:
-            return [(self._keys_display(b), b.description, b.id or "") for b in bindings]
+            return [(self._keys_display(b), b.tooltip or b.description, b.id or "") for b in bindings]
 
         sections: list[tuple[str, list[tuple[str, str, str]]]] = []
         here: list[Binding] = []
@@ -279,7 +297,7 @@ class RfpilotApp(App):
             title = next((n.HELP_TITLE for n in chain if getattr(n, "HELP_TITLE", None)), None)
             extra = [row for n in chain for row in getattr(n, "HELP_KEYS", [])]
             if here or extra:
-                here_rows = [(", ".join(keys[b.id or ""]), b.description, b.id or "") for b in here]
+                here_rows = [(", ".join(keys[b.id or ""]), b.tooltip or b.description, b.id or "") for b in here]
                 sections.append((f"Here: {title or type(focused).__name__}", extra + here_rows))
         taken = {b.id for b in here}
         everywhere = [b for b in self._bindings_on(self._all_binding_nodes()) if b.id not in taken]

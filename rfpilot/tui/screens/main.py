@@ -41,9 +41,11 @@ def _modals():
 
 class MainScreen(Screen):
     BINDINGS = [
-        Binding("ctrl+n", "new_session", "New session", id="session.new"),
+        # Footer labels stay short so ^q Quit still fits at 80 columns; help shows the tooltip.
+        Binding("ctrl+n", "new_session", "New", id="session.new", tooltip="New session"),
+        Binding("f2", "from_ticket", "Tickets", id="session.from_ticket", tooltip="Start from a PSA ticket"),
         Binding("ctrl+o", "focus_sessions", "Sessions", id="focus.sessions"),
-        Binding("ctrl+l", "focus_lane", "Task lane", id="focus.lane"),
+        Binding("ctrl+l", "focus_lane", "Lane", id="focus.lane", tooltip="Task lane"),
         Binding("ctrl+f", "focus_banner", "Fix banner", id="focus.banner", show=False),
         Binding("ctrl+k", "focus_composer", "Compose", id="focus.composer", show=False),
         Binding("ctrl+r", "retry", "Retry", id="chat.retry", show=False),
@@ -59,6 +61,11 @@ class MainScreen(Screen):
         self.snap = None
         self.answering: dict | None = None  # the lane item the next message answers
         self.ready = asyncio.Event()  # set once the deferred widgets are mounted
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "from_ticket":
+            return self.rf.has_psa  # hidden (not just disabled) until a PSA is connected
+        return True
 
     @property
     def rf(self) -> RfpilotApp:
@@ -155,6 +162,15 @@ class MainScreen(Screen):
         if s.get("ticket_ref"):
             line.append(f" {inert(s['ticket_ref'])} ", style="reverse")
             line.append(" ")
+        delivery = self.snap.details.get("psa_delivery")
+        if delivery:
+            what = {"resolve": "resolution note", "escalate": "escalation package", "update": "update",
+                    "time_entry": "time entry"}[delivery["kind"]]
+            if delivery["state"] == "queued":
+                line.append(f" ⧗ {what} queued ", style="black on yellow")
+            else:
+                line.append(f" ✗ {what} not delivered ", style="white on red")
+            line.append(" ")
         line.append(inert(s["title"] or "(untitled)"), style="bold")
         if s.get("client"):
             line.append(f" · {inert(s['client'])}", style="dim")
@@ -233,6 +249,133 @@ class MainScreen(Screen):
         self.session_id = None
         await self.load_session(row.id)
         await self.refresh_sessions()
+
+    def action_from_ticket(self) -> None:
+        async def load() -> list[tuple[str, str, str | None]]:
+            from rfpilot.core.tickets import my_tickets
+
+            async with self.rf.ctx() as ctx:
+                views = await my_tickets(ctx)
+            rows = []
+            for v in views:
+                t = v.ticket
+                working = f"  · session {v.session_id[:8]}" if v.session_id else ""
+                meta = " · ".join(inert(x) for x in (t.status_name, t.company) if x)
+                rows.append((t.id, f"{v.ref}  {inert(t.summary)}\n   {meta}{working}", v.session_id))
+            return rows
+
+        def chosen(ticket_id: str | None) -> None:
+            if ticket_id:
+                self.start_from_ticket(ticket_id)
+
+        self.app.push_screen(_modals().TicketPicker(load), chosen)
+
+    @work(group="sessions")
+    async def start_from_ticket(self, ticket_id: str) -> None:
+        from rfpilot.core.tickets import session_from_ticket, show_ticket
+
+        try:
+            async with self.rf.ctx() as ctx:
+                view, _ = await show_ticket(ctx, ticket_id)
+                if view.session_id:
+                    target = view.session_id
+                    self.notify(f"{view.ref} already has a session: opened it.")
+                else:
+                    self.notify(f"Reading {view.ref}…")
+                    target = (await session_from_ticket(ctx, ticket_id)).id
+        except RfpilotError as err:
+            self.fail(err)
+            return
+        await self.load_session(target)
+        await self.refresh_sessions()
+
+    # --- the PSA outbox --------------------------------------------------------------
+
+    @work(group="outbox-sync", exclusive=True)
+    async def sync_outbox(self, quiet: bool = True) -> None:
+        """Deliver queued PSA writes (at start, every few minutes, and on demand)."""
+        from rfpilot.core import writeback
+
+        try:
+            async with self.rf.ctx() as ctx:
+                if not await writeback.list_items(ctx):
+                    if not quiet:
+                        self.notify("Nothing is waiting for the PSA.")
+                    return
+                report = await writeback.sync(ctx)
+        except RfpilotError as err:
+            if not quiet:
+                self.fail(err)
+            return
+        for delivery in report.delivered:
+            self.notify(f"Delivered to {delivery.item.ticket_ref}: {delivery.item.kind.replace('_', ' ')}"
+                        + (f" · status {delivery.status}" if delivery.status else ""), title="PSA")
+        for item, reason in report.failed:
+            self.notify(inert(f"{item.ticket_ref}: {reason}"), title="PSA write failed", severity="error",
+                        timeout=15, markup=False)
+        if report.queued and not quiet:
+            self.notify(f"{len(report.queued)} write(s) still queued: the PSA is unreachable.", severity="warning")
+        if report.delivered or report.failed:
+            if self.session_id:
+                await self.load_session(self.session_id, focus_composer=False)
+            await self.refresh_sessions()
+
+    def action_retry_delivery(self) -> None:
+        self.retry_delivery()
+
+    @work(group="psa")
+    async def retry_delivery(self) -> None:
+        """Retry this session's unfinished PSA write now (a posted note is never posted again)."""
+        from rfpilot.core import writeback
+
+        delivery = (self.snap.details.get("psa_delivery") if self.snap else None) or None
+        if delivery is None:
+            self.notify("This session has nothing waiting for the PSA.")
+            return
+        try:
+            async with self.rf.ctx() as ctx:
+                done = await writeback.retry(ctx, await writeback.get_item(ctx, delivery["id"]))
+        except RfpilotError as err:
+            self.fail(err)
+        else:
+            self.notify(f"Delivered to {done.item.ticket_ref}" + (f" · status {done.status}" if done.status else ""),
+                        title="PSA")
+        await self.load_session(self.session_id, focus_composer=False)
+        await self.refresh_sessions()
+
+    def share_update(self) -> None:
+        if not (self.snap and self.snap.details["session"].get("linked")):
+            self.notify("This session has no PSA ticket to post an update to.")
+            return
+        self.draft_and_share()
+
+    @work(group="psa")
+    async def draft_and_share(self) -> None:
+        from rfpilot.core import updates
+
+        drafted = await self.core(updates.draft_update)
+        if drafted is None:
+            return
+        modals = _modals()
+        body = await self.app.push_screen_wait(modals.TextPrompt(
+            f"Share an update on {self.snap.details['session']['ticket_ref']}",
+            "An internal note (hidden from the customer); the ticket's status does not change.", initial=drafted))
+        if not body:
+            return
+        from rfpilot.errors import QueuedError
+
+        try:
+            async with self.rf.ctx() as ctx:
+                from rfpilot.core.sessions import get_session
+
+                done = await updates.share_update(ctx, await get_session(ctx, self.session_id), body)
+        except QueuedError as err:
+            self.notify(inert(err.message), title="Queued", severity="warning", markup=False)
+        except RfpilotError as err:
+            self.fail(err)
+        else:
+            self.notify(f"Update posted on {done.item.ticket_ref} (note {done.note_id}).", title="PSA")
+        await self.load_session(self.session_id, focus_composer=False)
 
     # --- chat ---------------------------------------------------------------------
 
