@@ -75,10 +75,13 @@ def test_the_whole_psa_flow(cli, cw, memory_keyring, env, caplog) -> None:
     code, out, _ = cli("sessions", "show", sid, "--json")
     assert json.loads(out)["session"]["status"] == "resolved"
 
-    # Nothing secret in the store, the outputs or the logs.
+    # Nothing secret in the store, the config, the outputs or the logs.
+    config = Path(env["RFPILOT_HOME"]) / "config" / "config.toml"
     db_file = Path(env["RFPILOT_DATABASE_URL"].removeprefix("sqlite+aiosqlite:///")) \
         if env["RFPILOT_DATABASE_URL"].startswith("sqlite") else None
     blobs = [out, err, "\n".join(r.getMessage() for r in caplog.records)]
+    if config.exists():
+        blobs.append(config.read_text())
     if db_file is not None:
         blobs.append(db_file.read_bytes().decode("latin-1"))
         wal = db_file.with_name(db_file.name + "-wal")
@@ -96,6 +99,8 @@ def test_unreachable_psa_queues_and_sync_delivers_once(cli, cw, memory_keyring) 
     assert code == 6 and "queued" in err and "outbox sync" in err
     code, out, _ = cli("outbox", "list")
     assert "pending" in out
+    code, out, _ = cli("sessions", "show", sid)
+    assert "PSA       resolve queued (outbox" in out and "cannot connect to ConnectWise" in out
     code, out, err = cli("outbox", "sync")
     assert code == 6 and "still queued" in out
     cw.down = False

@@ -292,3 +292,72 @@ async def test_connect_without_a_keyring_explains_and_stores_nothing(ctx, cw, mo
     result = await psa.connect(ctx, "connectwise", "main", settings, {})
     assert result.stored_secrets == [] and sorted(result.env_secrets) == sorted(secrets)
     assert psa.read_secrets(result.connection) == secrets
+
+
+# --- the same writeback on Autotask and HaloPSA ------------------------------------------------------
+
+
+def _other_psa(provider: str, monkeypatch):
+    """(fake, settings, secrets, ticket id, closed status name, notes of the ticket) for Autotask or Halo."""
+    from datetime import UTC, datetime
+
+    from rfpilot.psa.http import RetryPolicy
+
+    async def no_sleep(_: float) -> None:
+        return None
+
+    if provider == "autotask":
+        from rfpilot.psa import autotask
+        from tests.fakes.autotask import FakeAutotask
+
+        autotask.clear_zone_cache()
+        fake = FakeAutotask()
+        fake._clock = datetime.now(UTC)
+        fake.add_ticket(4711, title="VPN drops every hour", description="Since the firmware update.")
+        settings, secrets = fake.connection(resource_id="jdoe")
+        notes = lambda: fake.notes[4711]  # noqa: E731
+        status = lambda: fake.tickets[4711]["status"]  # noqa: E731
+        target, closed = "Complete", 5
+    else:
+        from tests.fakes.halo import FakeHalo
+
+        fake = FakeHalo()
+        fake.seed_ticket(4711, summary="VPN drops every hour", details="Since the firmware update.")
+        settings, secrets = fake.settings_and_secrets()
+        notes = lambda: fake.actions[4711]  # noqa: E731
+        status = lambda: fake.tickets[4711]["status_id"]  # noqa: E731
+        target, closed = "Closed", 9
+    monkeypatch.setattr(psa, "TRANSPORTS", {provider: fake.transport})
+    monkeypatch.setattr(psa, "POLICY", RetryPolicy(sleep=no_sleep))
+    return fake, settings, secrets, target, closed, notes, status
+
+
+@pytest.mark.parametrize("provider", ["autotask", "halo"])
+async def test_resolve_and_escalate_on_autotask_and_halo(ctx, memory_keyring, monkeypatch, provider) -> None:
+    fake, settings, secrets, target, closed, notes, status = _other_psa(provider, monkeypatch)
+    await psa.connect(ctx, provider, "main", settings, secrets, targets={"resolve": {"": target}},
+                      test=None)
+    row = await tickets.session_from_ticket(ctx, "4711")
+    assert row.title == "VPN drops every hour" and "Since the firmware update." in row.intake_text
+    before = len(notes())
+    fake.keep_old_status = True
+    with pytest.raises(PSAError, match="did not apply it"):
+        await closing.resolve_session(ctx, row, NOTE)
+    assert len(notes()) == before + 1
+    fake.keep_old_status = False
+    done = await closing.resolve_session(ctx, row, NOTE)
+    assert done.outcome == "resolved" and done.verified_status == target
+    assert status() == closed and len(notes()) == before + 1  # one note, whatever happened
+
+
+@pytest.mark.parametrize("provider", ["autotask", "halo"])
+async def test_internal_notes_on_autotask_and_halo_are_hidden(ctx, memory_keyring, monkeypatch, provider) -> None:
+    fake, settings, secrets, *_, notes, status = _other_psa(provider, monkeypatch)
+    await psa.connect(ctx, provider, "main", settings, secrets)
+    row = await tickets.session_from_ticket(ctx, "4711")
+    await closing.escalate_session(ctx, row, "## Problem\nStuck.")
+    note = notes()[-1]
+    if provider == "autotask":
+        assert note["publish"] in (2, "2")  # Internal Only
+    else:
+        assert note["hiddenfromuser"] is True

@@ -122,6 +122,13 @@ def _show_text(data: dict) -> str:
         lines.append(f"  client    {s['client']}")
     if s["ticket_ref"]:
         lines.append(f"  ticket    {s['ticket_ref']}")
+    delivery = data.get("psa_delivery")
+    if delivery:
+        what = f"{delivery['kind'].replace('_', ' ')} {delivery['state']} (outbox {delivery['id'][:8]}, "
+        what += f"{delivery['attempts']} tries)"
+        if delivery["last_error"]:
+            what += f": {delivery['last_error']}"
+        lines.append(f"  PSA       {what}")
     lines.append(f"  time      active {duration(s['active_seconds'])} · parked {duration(s['parked_seconds'])}")
     lines.append(f"  state     v{s['state_version']}")
     if s["intake_text"]:
