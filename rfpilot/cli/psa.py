@@ -214,7 +214,8 @@ def psa_list(as_json: bool = JSON) -> None:
             for action, boards in r["targets"].items():
                 for board, status in boards.items():
                     out.append(f"  on {action}{f' ({board})' if board else ''}: {status}")
-            out.append("  secrets: " + ", ".join(f"{k} from {v}" for k, v in r["secrets"].items()))
+            out.append("  secrets: " + ", ".join(f"{k} MISSING" if v == "missing" else f"{k} from {v}"
+                                                  for k, v in r["secrets"].items()))
         return "\n".join(out)
 
     output.emit(rows, as_json, human)

@@ -273,7 +273,8 @@ async def connect(
                 from_env.append(f.name)
         elif f.required:
             raise UsageError(f"{display_name(provider)} needs {f.label}",
-                             hint=f"give it when asked, or set {env_var(name, f.name)}")
+                             hint=f"run `rfpilot psa connect` in a terminal to be asked for it, pipe name=value "
+                                  f"lines to --secrets-stdin, or set {env_var(name, f.name)}")
     if to_store:
         status = secret_store.backend_status()
         if not status.usable:

@@ -169,7 +169,8 @@ class PSAHttp:
                     raise request_error(self.name, response, self.error_message(response))
             if attempt + 1 < policy.attempts:
                 await policy.sleep(wait if wait is not None else policy.backoff(attempt))
-        raise PSAUnavailableError(f"{last_problem}, after {policy.attempts} tries")
+        raise PSAUnavailableError(f"{last_problem}, after {policy.attempts} tries",
+                                  hint="check the network and the connection's address (`rfpilot psa test`)")
 
     async def get_json(self, url: str, **kwargs: Any) -> Any:
         return _json(self.name, await self.request("GET", url, **kwargs), ambiguous=False)
