@@ -474,7 +474,7 @@ async def test_draft_template_queues_a_pending_draft(ctx, session):
 
 
 async def test_build_template_stamps_nothing(ctx, session):
-    """build_template records the decision but does not stamp applied_at (+1)."""
+    """build_template records the decision and queues the draft to build now, but stamps no applied_at (+1)."""
     fix = await suggest(ctx, session, script=SCRIPT)
     v = await version(ctx, session)
     result = await fixes.decide(ctx, session, fix, "build_template")
@@ -483,7 +483,7 @@ async def test_build_template_stamps_nothing(ctx, session):
     assert fix.user_decision == "build_template"
     assert fix.applied_at is None
     assert fixes.banner_mode(fix) == "proposed"
-    assert await drafts(ctx, session) == []
+    assert [d.status for d in await drafts(ctx, session)] == ["pending"]  # reviewed now, not after resolve
     assert await version(ctx, session) == v + 1
 
 

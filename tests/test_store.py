@@ -147,3 +147,48 @@ def test_unsupported_url_is_a_clear_error() -> None:
 
 def test_redact_url_hides_password() -> None:
     assert "s3cret" not in db_engine.redact_url("postgresql+asyncpg://u:s3cret@h/db")
+
+
+async def test_a_store_with_drafts_migrates_to_head(db_url: str) -> None:
+    """0004 adds NOT NULL columns to draft_templates: existing rows must get values, on both stores."""
+    import uuid
+    from datetime import UTC, datetime
+
+    from rfpilot.db.engine import _run_alembic_upgrade, create_engine, current_revision, migrate
+    from tests.conftest import _admin
+
+    scratch = None
+    if db_url.startswith("postgresql"):  # its own database: the shared one is already at head
+        scratch = f"rfpilot_mig_{uuid.uuid4().hex[:12]}"
+        await _admin(f'CREATE DATABASE "{scratch}"')
+        db_url = f"{db_url.rpartition('/')[0]}/{scratch}"
+    engine = create_engine(db_url)
+    try:
+        async with engine.begin() as conn:
+            await conn.run_sync(lambda c: _run_alembic_upgrade(c, "0003"))
+        now = datetime.now(UTC)
+        ids = {k: str(uuid.uuid4()) for k in ("account", "engineer", "session", "draft")}
+        async with engine.begin() as conn:
+            await conn.execute(text("INSERT INTO accounts (id, name, created_at) VALUES (:a, :n, :t)"),
+                               {"a": ids["account"], "n": f"mig-{ids['account'][:8]}", "t": now})
+            await conn.execute(text(
+                "INSERT INTO engineers (id, account_id, email, display_name, psa_member_ids, created_at) "
+                "VALUES (:e, :a, 'm@example.com', 'M', '{}', :t)"), {"e": ids["engineer"], "a": ids["account"], "t": now})
+            await conn.execute(text(
+                "INSERT INTO sessions (id, account_id, owner_id, status, intake_type, state_version, active_seconds, "
+                "parked_seconds, status_changed_at, created_at, updated_at) VALUES (:s, :a, :e, 'active', 'empty', 0, 0, 0, "
+                ":t, :t, :t)"), {"s": ids["session"], "a": ids["account"], "e": ids["engineer"], "t": now})
+            await conn.execute(text(
+                "INSERT INTO draft_templates (id, account_id, source_session_id, source_engineer_id, script_body, "
+                "proposed_parameters, status, created_at) VALUES (:d, :a, :s, :e, 'Restart-Service Spooler', '{}', "
+                "'pending', :t)"),
+                {"d": ids["draft"], "a": ids["account"], "s": ids["session"], "e": ids["engineer"], "t": now})
+        await migrate(engine, backup_dir=None)
+        assert await current_revision(engine) == db_engine.SCHEMA_HEAD
+        async with engine.connect() as conn:
+            row = (await conn.execute(text("SELECT script_body, extraction, context FROM draft_templates"))).one()
+        assert row[0] == "Restart-Service Spooler" and row[1] in ({}, "{}") and row[2] in ([], "[]")
+    finally:
+        await engine.dispose()
+        if scratch:
+            await _admin(f'DROP DATABASE IF EXISTS "{scratch}" WITH (FORCE)')

@@ -68,7 +68,7 @@ def open_session(session: str = typer.Argument(..., help="Session id or unique p
 
 
 def _register() -> None:
-    from rfpilot.cli import admin, chat, closing, keys, lane, psa, sessions
+    from rfpilot.cli import admin, chat, closing, keys, lane, psa, sessions, templates
 
     app.command("open")(open_session)
     sessions.register(app)
@@ -77,6 +77,7 @@ def _register() -> None:
     closing.register(app)
     keys.register(app)
     psa.register(app)
+    templates.register(app, lane.fix_app)
     admin.register(app)
 
 

@@ -217,6 +217,31 @@ def _close(
     if not as_json:
         for line in report:
             output.info(line)
+    if action == "resolve" and data["session_status"] == "resolved":
+        _offer_drafts(data["session_id"], ask=interactive and not yes and not as_json)
+
+
+def _offer_drafts(session_id: str, *, ask: bool) -> None:
+    """After a successful resolve: the session's draft templates, unless the team turned the offer off."""
+
+    async def go(ctx):
+        from rfpilot.core.sessions import get_session
+        from rfpilot.core.templates import drafts_to_offer
+
+        return [d.id for d in await drafts_to_offer(ctx, await get_session(ctx, session_id))]
+
+    drafts = run(go)
+    if not drafts:
+        return
+    if ask:
+        from rfpilot.cli.templates import review_drafts
+
+        review_drafts(drafts, headline="Resolved. Keep the script that fixed it as a team template?")
+        return
+    output.info(f"{len(drafts)} draft template(s) from this session wait for review: "
+                f"rfpilot templates review --session {session_id[:8]}")
+    for draft_id in drafts:
+        output.info(f"  or: rfpilot templates accept {draft_id[:8]} --name NAME  |  rfpilot templates reject {draft_id[:8]}")
 
 
 YES = typer.Option(False, "--yes", "-y", help="Do not ask; post the (drafted or given) note.")

@@ -368,14 +368,28 @@ def fix_decide(
 
         row, target = await _with_fix(ctx, session, fix)
         result = await svc.decide(ctx, row, target, decision, edited_script=edited)
+        extraction = None
+        if result.draft_template is not None:
+            from rfpilot.core.templates import extract_with_configured
+
+            draft = await extract_with_configured(ctx, result.draft_template)
+            extraction = {**(draft.extraction or {}), "parameters": len((draft.proposed_parameters or {}).get("parameters") or [])}
         return {**await _fix_result(ctx, row, target),
                 "rendered_script": result.rendered_script,
-                "draft_template_id": result.draft_template.id if result.draft_template else None}
+                "draft_template_id": result.draft_template.id if result.draft_template else None,
+                "extraction": extraction}
 
     data = run(go)
     _fix_out(data, as_json)
     if not as_json and data["draft_template_id"]:
-        output.info(f"queued draft template {data['draft_template_id'][:8]} for review after resolve")
+        found = data["extraction"] or {}
+        how = (f"{found.get('parameters', 0)} parameter(s) proposed" if found.get("source") == "llm"
+               else f"no parameters proposed: {found.get('reason') or 'offline'}")
+        if data["user_decision"] == "build_template":
+            output.info(f"draft template {data['draft_template_id'][:8]} ({how}); build it now with "
+                        f"`rfpilot templates accept {data['draft_template_id'][:8]} --name …`")
+        else:
+            output.info(f"queued draft template {data['draft_template_id'][:8]} for review after resolve ({how})")
 
 
 @fix_app.command("confirm-outcome")

@@ -382,12 +382,11 @@ async def _apply_promotes(
 
 
 async def template_id_for_slug(ctx: Ctx, slug: str | None) -> str | None:
-    """The script template with this slug in the caller's account, if one exists.
+    """The script template with this slug in the caller's account, if one exists (exact slug, no guessing)."""
+    from rfpilot.core.templates import find_by_slug
 
-    The script library arrives with the templates work; until then no slug
-    resolves and the fix keeps only the slug the model gave.
-    """
-    return None
+    found = await find_by_slug(ctx, slug)
+    return found.id if found is not None else None
 
 
 async def _apply_suggest_fix(ctx: Ctx, session: SessionRow, parsed: ParsedReply, result: TurnResult) -> None:

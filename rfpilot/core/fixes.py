@@ -421,7 +421,8 @@ async def decide(
             fix.ai_drafted_script = script
             if decision in ("one_off", "draft_template") and fix.applied_at is None:
                 fix.applied_at = now
-            if decision == "draft_template":
+            if decision in ("draft_template", "build_template"):
+                # build_template: the draft is reviewed now rather than after resolve (same extraction).
                 draft = await _queue_draft_template(ctx, session, fix, script or "")
         fix.updated_at = now
         await ctx.bump_state(session)
@@ -429,8 +430,8 @@ async def decide(
 
 
 async def _queue_draft_template(ctx: Ctx, session: SessionRow, fix: SuggestedFix, script: str) -> DraftTemplate:
-    # Offline extraction: no parameters, the body as it ran. (The LLM extraction
-    # with its round-trip check arrives with the template issue.)
+    # Stored as it ran with no parameters; core.templates.extract_draft then proposes parameters
+    # (and rewrites the body with any password redacted).
     draft = DraftTemplate(
         account_id=ctx.account.id,
         source_session_id=session.id,

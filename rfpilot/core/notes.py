@@ -134,6 +134,13 @@ async def build_bundle(ctx: Ctx, session: SessionRow, kind: str) -> Bundle:
         for f in fixes
         if f is not latest and (f.applied_at is not None or f.status not in ("proposed", "dismissed"))
     ]
+    from rfpilot.db.models import ScriptRun as RunRow
+    from rfpilot.db.models import ScriptTemplate
+
+    runs = (await ctx.db.execute(
+        select(RunRow, ScriptTemplate).outerjoin(ScriptTemplate, RunRow.template_id == ScriptTemplate.id)
+        .where(RunRow.session_id == session.id).order_by(RunRow.created_at, RunRow.id)
+    )).all()
     return Bundle(
         kind=kind,
         title=session.title,
@@ -146,6 +153,9 @@ async def build_bundle(ctx: Ctx, session: SessionRow, kind: str) -> Bundle:
         fix=FixState.of(latest) if latest is not None else None,
         earlier_fixes=earlier,
         checks_run=[CheckLine(item.text, item.command) for item in ordered_checks],
+        # Runs are stored with passwords already redacted; nothing here can carry one in clear.
+        scripts_run=[ScriptRun(tpl.name if tpl else "one-off script", tpl.slug if tpl else None, dict(run.parameters or {}))
+                     for run, tpl in runs],
     )
 
 

@@ -209,21 +209,10 @@ async def configured_preview(
     A provider that cannot even be built (no key, no replies file) is not an
     error here: the offline drafter writes the note and the reason is given.
     """
-    from rfpilot.core.llm import get_provider
-    from rfpilot.errors import ConfigError
+    from rfpilot.core.llm import optional_provider
 
-    provider: Provider | None = None
-    problem = None
-    if not offline and ctx.settings is not None:
-        try:
-            provider = get_provider(ctx.settings)
-        except ConfigError as err:
-            problem = f"the model is not usable: {err.message}"
-    try:
+    async with optional_provider(ctx.settings, offline=offline) as (provider, problem):
         result = await preview(ctx, session, kind, force=force, provider=provider, offline=offline)
-    finally:
-        if provider is not None:
-            await provider.aclose()
     if problem and result.drafter == "offline":
         result.fallback_reason = problem
     return result

@@ -209,3 +209,33 @@ one, usually completing and verifying it first; for a proposed fix above 80% con
 """
     + _NOTE_RULES
 )
+
+EXTRACTION_PROMPT = """\
+You are a senior MSP engineer turning a script that fixed one ticket into a template your team can reuse on the \
+next ticket of the same kind. Find the values in the script that a colleague would have to change next time and \
+replace each one with a placeholder written {{ key }}, where key is lower-case snake_case ASCII (letters, digits \
+and underscores, not starting with a digit).
+
+Reply with one JSON object and nothing else: no prose, no code fence. Its shape, where every value in angle \
+brackets describes what goes there and is never text to reuse:
+{"parameters": [{"key": "<snake_case key, as used in the placeholder>", "label": "<short Title Case label>", "type": "text|password|number|textarea", "value": "<the exact text of the script that this placeholder replaces>", "inferred_from": "<a few words naming the session fact or ticket detail this value matches, or: ai best-guess>"}], "templated_body": "<the script with its placeholders in place>"}
+
+Rules:
+- Fewer parameters are better. Make a value a parameter only when it identifies this customer, user, device or \
+site: names of people, accounts, computers, servers, printers, shares, groups, domains or tenants; addresses; \
+paths and settings particular to this environment.
+- Values that are the same in every environment stay literal: command and cmdlet names, their switches, module \
+names, standard operating-system and registry locations, vendor documentation links, well-known ports and service \
+names.
+- Every secret (a password, API key, client secret, token, pre-shared key, or the credential part of a connection \
+string) MUST become a parameter of type password, and its text must not remain anywhere else in templated_body.
+- A value that occurs several times gets one parameter, with the same placeholder at every occurrence.
+- Replacing each placeholder in templated_body by its value must give back the original script character for \
+character: keep every space, tab, line break, comment, quote and letter case. Change nothing except the replaced \
+values; do not fix, reformat, reorder, shorten or annotate the script.
+- value is copied verbatim from the script, always as a JSON string.
+- When nothing is worth a parameter (for example a read-only check that takes no input), reply with an empty \
+parameters list and templated_body equal to the script.
+- The session and ticket context only help you choose, name and explain parameters. Never add anything from them \
+to templated_body, and never invent values the script does not contain.
+"""

@@ -8,6 +8,8 @@ is used: the anthropic SDK costs seconds to import.
 
 from __future__ import annotations
 
+from contextlib import asynccontextmanager
+
 from dataclasses import dataclass
 
 from rfpilot.config import Settings
@@ -141,3 +143,24 @@ def get_provider(settings: Settings, *, name: str | None = None) -> Provider:
         found = secrets.lookup("openai", settings.env)
         return OpenAIProvider(base_url=str(base), model=str(model), api_key=found.value, timeout=timeout)
     raise ConfigError(f"unknown LLM provider {chosen!r}", hint="anthropic, openai, offline or scripted")
+
+
+@asynccontextmanager
+async def optional_provider(settings, *, offline: bool = False):
+    """``(provider, problem)``: the configured provider, or None and why not.
+
+    For work that has an offline fallback (drafting notes, extracting templates): a provider that cannot even
+    be built (no key, no replies file) is not an error there, only a reason to say. The provider is closed after.
+    """
+    provider = None
+    problem = None
+    if not offline and settings is not None:
+        try:
+            provider = get_provider(settings)
+        except ConfigError as err:
+            problem = f"the model is not usable: {err.message}"
+    try:
+        yield provider, problem
+    finally:
+        if provider is not None:
+            await provider.aclose()
