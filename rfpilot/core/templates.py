@@ -510,3 +510,26 @@ async def extract_with_configured(ctx: Ctx, draft: DraftTemplate, *, offline: bo
         async with ctx.tx():
             draft.extraction = {**draft.extraction, "reason": problem}
     return draft
+
+
+@dataclass
+class ApplyPlan:
+    """What Apply on a fix opens (SPEC §11): the template's form, the three choices, or nothing (just apply)."""
+
+    kind: str  # "template" | "script" | "plain"
+    template: ScriptTemplate | None = None
+    values: dict[str, str] = field(default_factory=dict)
+    sources: dict[str, str] = field(default_factory=dict)
+    script: str | None = None
+
+
+async def apply_plan(ctx: Ctx, session: SessionRow, fix: SuggestedFix) -> ApplyPlan:
+    from rfpilot.core.facts import list_facts
+
+    tpl = await find_by_slug(ctx, fix.script_template_slug)
+    if tpl is not None:
+        values, sources = value_sources(tpl, fix, await list_facts(ctx, session))
+        return ApplyPlan("template", tpl, values, sources)
+    if fix.ai_drafted_script and fix.ai_drafted_script.strip() and fix.user_decision is None:
+        return ApplyPlan("script", script=fix.ai_drafted_script)
+    return ApplyPlan("plain")

@@ -33,6 +33,7 @@ class Commands(Provider):
     ENTRIES = [
         ("New session", "action_new_session", "session.new"),
         ("Start a session from a PSA ticket…", "action_from_ticket", "session.from_ticket"),
+        ("Script library", "action_scripts", "scripts.open"),
         ("Share an update on the ticket…", "share_update", None),
         ("Retry this session's PSA delivery", "action_retry_delivery", None),
         ("Deliver queued PSA writes now", "sync_outbox", None),

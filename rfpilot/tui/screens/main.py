@@ -44,6 +44,7 @@ class MainScreen(Screen):
         # Footer labels stay short so ^q Quit still fits at 80 columns; help shows the tooltip.
         Binding("ctrl+n", "new_session", "New", id="session.new", tooltip="New session"),
         Binding("f2", "from_ticket", "Tickets", id="session.from_ticket", tooltip="Start from a PSA ticket"),
+        Binding("f3", "scripts", "Scripts", id="scripts.open", tooltip="The team's script library", show=False),
         Binding("ctrl+o", "focus_sessions", "Sessions", id="focus.sessions"),
         Binding("ctrl+l", "focus_lane", "Lane", id="focus.lane", tooltip="Task lane"),
         Binding("ctrl+f", "focus_banner", "Fix banner", id="focus.banner", show=False),
@@ -288,6 +289,24 @@ class MainScreen(Screen):
             return
         await self.load_session(target)
         await self.refresh_sessions()
+
+    def action_scripts(self) -> None:
+        from rfpilot.core import templates
+        from rfpilot.tui.screens.scripts import ScriptsScreen
+
+        async def load(query: str) -> list[dict]:
+            async with self.rf.ctx() as ctx:
+                return [templates.template_view(t) for t in await templates.list_templates(ctx, query)]
+
+        async def show(slug: str) -> dict:
+            async with self.rf.ctx() as ctx:
+                return templates.template_view(await templates.get_template(ctx, slug))
+
+        async def pending() -> int:
+            async with self.rf.ctx() as ctx:
+                return len(await templates.list_drafts(ctx))
+
+        self.app.push_screen(ScriptsScreen(load, show, pending))
 
     # --- the PSA outbox --------------------------------------------------------------
 
@@ -560,8 +579,114 @@ class MainScreen(Screen):
             initial = fix.get("partial_notes") if action == "edit_notes" else fix.get("pending_reason") if action == "update_reason" else ""
             self.app.push_screen(_modals().TextPrompt(title, hint, initial=initial or "", required=required),
                                  lambda notes: notes is not None and self.fix_action(action, notes))
+        elif action == "apply":
+            self.apply_fix()
         else:
             self.fix_action(action)
+
+    # --- scripts: Apply opens the template's form or the three choices -------------------------
+
+    @work(group="fix", exclusive=True)
+    async def apply_fix(self) -> None:
+        from rfpilot.core import fixes, templates
+
+        async def plan_of(ctx, row):
+            return await templates.apply_plan(ctx, row, await fixes.get_fix(ctx, row, None))
+
+        plan = await self.core(plan_of)
+        if plan is None:
+            return
+        if plan.kind == "template":
+            await self._run_template(plan)
+        elif plan.kind == "script":
+            await self._three_choices(plan.script or "")
+        else:
+            async def apply(ctx, row):
+                return await fixes.apply_fix(ctx, row, await fixes.get_fix(ctx, row, None))
+
+            if await self.core(apply) is not None:
+                await self.refresh_state()
+
+    async def _run_template(self, plan) -> None:
+        from rfpilot.core import fixes, render, templates
+        from rfpilot.tui.screens.scripts import ParameterForm
+
+        tpl = plan.template
+        view = templates.template_view(tpl)
+        params = templates.parameters_of(tpl)
+        result = await self.app.push_screen_wait(ParameterForm(
+            view, plan.values, plan.sources, lambda values: render.render(tpl.body, params, values)))
+        if result is None:
+            return
+
+        async def ran(ctx, row):
+            fix = await fixes.get_fix(ctx, row, None)
+            return await templates.record_run(ctx, row, template=await templates.get_template(ctx, tpl.slug),
+                                              values=result.values, fix=fix)
+
+        if await self.core(ran) is not None:
+            self.notify(f"Recorded the run of {tpl.slug}; the fix is now verifying.")
+            await self.refresh_state()
+
+    async def _three_choices(self, script: str) -> None:
+        from rfpilot.core import fixes, templates
+        from rfpilot.tui.screens.scripts import ThreeChoiceScreen
+
+        fix = (self.snap.details.get("active_fix") if self.snap else None) or {}
+        choice = await self.app.push_screen_wait(ThreeChoiceScreen(fix.get("title") or "", script, None))
+        if choice is None:
+            return
+
+        async def decide(ctx, row):
+            result = await fixes.decide(ctx, row, await fixes.get_fix(ctx, row, None), choice.decision,
+                                        edited_script=choice.script)
+            if result.draft_template is not None:
+                await templates.extract_with_configured(ctx, result.draft_template)
+            return result
+
+        result = await self.core(decide)
+        if result is None:
+            return
+        await self.refresh_state()
+        if choice.decision == "draft_template":
+            self.notify("Noted. After you resolve, you will be asked whether to keep the script as a template.")
+        elif choice.decision == "build_template" and result.draft_template is not None:
+            await self._review_drafts([result.draft_template.id], headline="Build it as a team template now.")
+
+    async def _review_drafts(self, draft_ids: list[str], headline: str) -> None:
+        """One review dialog per draft; the team's 'don't ask again' stops the series."""
+        from rfpilot.core import templates
+        from rfpilot.tui.screens.scripts import DraftReviewScreen
+
+        for number, draft_id in enumerate(draft_ids, 1):
+            async with self.rf.ctx() as ctx:
+                draft = await templates.get_draft(ctx, draft_id)
+                view = await templates.draft_view(ctx, draft)
+            view["headline"] = headline
+
+            async def save(review, draft_id=draft_id) -> None:
+                async with self.rf.ctx() as ctx:
+                    tpl = await templates.accept_draft(
+                        ctx, await templates.get_draft(ctx, draft_id), name=review.name, slug=review.slug or None,
+                        description=review.description, category=review.category or None,
+                        parameters=review.parameters, body=review.body)
+                self.notify(f"Saved {tpl.name!r} as {tpl.slug} for the team.")
+
+            review = await self.app.push_screen_wait(DraftReviewScreen(view, f"{number} of {len(draft_ids)}", save=save))
+            if review is None:
+                continue
+            try:
+                async with self.rf.ctx() as ctx:
+                    if review.action == "reject":
+                        await templates.reject_draft(ctx, await templates.get_draft(ctx, draft_id))
+                    if review.dont_ask_again:
+                        await templates.set_templatize_prompt(ctx, False)
+            except RfpilotError as err:
+                self.fail(err)
+            if review.dont_ask_again:
+                self.notify("Resolving will not offer draft templates again (`rfpilot templates prompt on`).")
+                break
+        await self.refresh_state()
 
     @work(group="fix", exclusive=True)
     async def fix_action(self, action: str, notes: str | None = None) -> None:
@@ -666,6 +791,15 @@ class MainScreen(Screen):
             self.notify("Nothing was posted.")
         await self.load_session(self.session_id, focus_composer=False)
         await self.refresh_sessions()
+        if result.action == "posted" and action == "resolve":
+            from rfpilot.core import templates
+
+            async def offer(ctx, row):
+                return [d.id for d in await templates.drafts_to_offer(ctx, row)]
+
+            drafts = await self.core(offer)
+            if drafts:
+                await self._review_drafts(drafts, headline="Resolved. Keep the script that fixed it as a team template?")
 
     async def _post_close(self, action: str, markdown: str):
         """Close the session with ``markdown`` (posting to its ticket if linked); what to show in the editor."""
