@@ -136,3 +136,34 @@ def test_export_import_round_trip(cli, tmp_path: Path, monkeypatch) -> None:
     assert code == 0 and out.strip() == "Restart-Service -Name Spooler -Force"
     code, _, err = cli("templates", "render", "restart-a-service", "--set", "service=Nope")
     assert code == 1 and "not one of Spooler, LanmanServer" in err
+
+
+def test_interactive_review_after_resolve(scripted, monkeypatch) -> None:
+    """At a terminal, resolve walks the session's drafts: accept with a name, a slug and a category."""
+    from rfpilot.cli import output
+
+    cli = scripted
+    sid = ok(cli("new", "Copier cannot scan")).strip()
+    ok(cli("chat", sid, "The scan fails after the rotation"))
+    ok(cli("fix", "decide", sid, "draft_template"))
+    monkeypatch.setattr(output, "stdin_is_interactive", lambda: True)
+    answers = "\n".join([
+        "y",                      # resolve with this note?
+        "a",                      # accept the draft
+        "Copier scan login",      # name
+        "",                       # slug: the derived one
+        "Stores the rotated scan password on the copier.",
+        "Scanning",               # category
+        "2",                      # remove parameter 2 (share_path)… refused: the body still uses it
+        "n",                      # do not edit the body
+    ]) + "\n"
+    code, out, err = cli("resolve", sid, "--offline", "--fix-outcome", "worked", stdin=answers)
+    assert code == 0, err
+    assert "Keep the script that fixed it as a team template?" in err
+    assert "not saved" in err and "share_path" in err  # removing a used parameter is refused, nothing saved
+    assert json.loads(ok(cli("templates", "drafts", "--json")))[0]["status"] == "pending"
+    answers = "a\nCopier scan login\n\n\nScanning\n\nn\n"
+    code, out, err = cli("templates", "review", "--session", sid, stdin=answers)
+    assert code == 0, err
+    shown = json.loads(ok(cli("templates", "show", "copier-scan-login", "--json")))
+    assert shown["category"] == "Scanning" and [p["key"] for p in shown["parameters"]] == ["scan_account", "share_path"]
