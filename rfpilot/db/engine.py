@@ -21,7 +21,7 @@ from rfpilot.errors import StoreError
 
 # Every migration in order; the last one is the head. A test asserts this
 # matches Alembic's own view of rfpilot/db/migrations/versions.
-REVISIONS = ("0001", "0002", "0003", "0004")
+REVISIONS = ("0001", "0002", "0003", "0004", "0005")
 SCHEMA_HEAD = REVISIONS[-1]
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
@@ -153,13 +153,25 @@ async def migrate(engine: AsyncEngine, *, backup_dir: Path | None) -> Path | Non
     db_file = sqlite_file(engine.url.render_as_string(hide_password=False))
     if db_file is not None and current is not None and db_file.exists() and backup_dir is not None:
         backup = backup_sqlite(db_file, backup_dir, f"before-{SCHEMA_HEAD}-from-{current}")
+    sqlite = engine.dialect.name == "sqlite"
     async with engine.connect() as conn:
         if engine.dialect.name == "postgresql":
             await conn.execute(text("SELECT pg_advisory_lock(:k)"), {"k": _PG_MIGRATION_LOCK})
+        if sqlite:
+            # SQLite alters a table by copying it and dropping the old one: with foreign keys on, dropping
+            # a parent (sessions) would cascade-delete its children. Off for the migration, checked after.
+            await conn.exec_driver_sql("PRAGMA foreign_keys=OFF")
         try:
             await conn.run_sync(_run_alembic_upgrade)
             await conn.commit()
+            if sqlite:
+                broken = (await conn.exec_driver_sql("PRAGMA foreign_key_check")).all()
+                if broken:
+                    raise StoreError(f"the migration left {len(broken)} rows pointing at missing rows",
+                                     hint=f"restore the backup{f' {backup}' if backup else ''} and report this")
         finally:
+            if sqlite:
+                await conn.exec_driver_sql("PRAGMA foreign_keys=ON")
             if engine.dialect.name == "postgresql":
                 await conn.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": _PG_MIGRATION_LOCK})
                 await conn.commit()

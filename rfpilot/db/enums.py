@@ -51,3 +51,9 @@ OUTBOX_KINDS = ("resolve", "escalate", "update", "time_entry")
 # and retryable; superseded: replaced before anything reached the PSA.
 OUTBOX_STATES = ("pending", "delivered", "failed", "superseded")
 NOTE_KINDS = ("resolution", "internal", "discussion")
+
+BRANCH_STATUSES = ("active", "untried", "dead_end", "solved", "revived")
+HANDOFF_INTENTS = ("park", "escalate")
+HANDOFF_PRIORITIES = ("normal", "elevated")
+OUTPUT_TYPES = ("psa_ticket_notes", "knowledge_base", "client_summary")
+OUTPUT_STATUSES = ("draft", "approved", "pushed", "rejected")

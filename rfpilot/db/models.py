@@ -110,6 +110,9 @@ class SessionRow(Base):
     psa_ticket_id: Mapped[str | None] = mapped_column(String(64))
     ticket_ref: Mapped[str | None] = mapped_column(String(64))
     ticket_context: Mapped[dict[str, Any] | None] = mapped_column(JsonDoc)
+    # Branching (SPEC §10): the branch being worked on (a soft pointer: no FK, branches point back here).
+    active_branch_id: Mapped[str | None] = mapped_column(Id)
+    handoff_count: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
 
     state_version: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
     active_seconds: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
@@ -144,7 +147,7 @@ class Message(Base):
     id: Mapped[str] = _id_pk()
     account_id: Mapped[str] = _account_fk()
     session_id: Mapped[str] = _session_fk()
-    branch_id: Mapped[str | None] = mapped_column(Id)
+    branch_id: Mapped[str | None] = mapped_column(Id, index=True)  # None until the session branches
     seq: Mapped[int] = mapped_column(Integer, nullable=False)
     role: Mapped[str] = mapped_column(String(20), nullable=False)
     status: Mapped[str] = mapped_column(String(20), nullable=False, default="sent")
@@ -344,8 +347,10 @@ class ForkPoint(Base):
     account_id: Mapped[str] = _account_fk()
     session_id: Mapped[str] = mapped_column(Id, ForeignKey("sessions.id", ondelete="CASCADE"), nullable=False, index=True)
     message_id: Mapped[str | None] = mapped_column(Id, ForeignKey("messages.id", ondelete="SET NULL"))
+    # The branch that was forked (None for a [FORK] recorded before the engineer acted on it).
+    parent_branch_id: Mapped[str | None] = mapped_column(Id)
     reason: Mapped[str] = mapped_column(Text, nullable=False, default="")
-    # [{"label": str, "description": str}], 2-4 entries
+    # [{"label": str, "description": str, "branch_id": str | None}], 2-4 entries
     options: Mapped[list[dict[str, Any]]] = mapped_column(JsonDoc, nullable=False, default=list)
     created_at: Mapped[datetime] = _created()
 
@@ -453,3 +458,91 @@ class ScriptRun(Base):
     parameters: Mapped[dict[str, Any]] = mapped_column(JsonDoc, nullable=False, default=dict)
     script: Mapped[str] = mapped_column(Text, nullable=False, default="")
     created_at: Mapped[datetime] = _created()
+
+
+class SessionBranch(Base):
+    """One hypothesis of a session (SPEC §10). The root is created on the first fork; children start from
+    their parent's history up to the fork (``fork_seq``) and add their own messages."""
+
+    __tablename__ = "session_branches"
+    __table_args__ = (
+        one_of("status", enums.BRANCH_STATUSES, "status"),
+        UniqueConstraint("session_id", "seq", name="uq_session_branches_session_seq"),
+        Index("ix_session_branches_session_status", "session_id", "status"),
+    )
+
+    id: Mapped[str] = _id_pk()
+    account_id: Mapped[str] = _account_fk()
+    session_id: Mapped[str] = mapped_column(Id, ForeignKey("sessions.id", ondelete="CASCADE"), nullable=False, index=True)
+    parent_branch_id: Mapped[str | None] = mapped_column(Id, ForeignKey("session_branches.id", ondelete="CASCADE"))
+    fork_point_id: Mapped[str | None] = mapped_column(Id, ForeignKey("fork_points.id", ondelete="SET NULL"))
+    seq: Mapped[int] = mapped_column(Integer, nullable=False)  # creation order within the session (0 = root)
+    position: Mapped[int] = mapped_column(Integer, nullable=False, default=1)  # 1..N within its fork
+    fork_seq: Mapped[int | None] = mapped_column(Integer)  # the parent's last message seq at the fork
+    label: Mapped[str] = mapped_column(String(200), nullable=False)
+    description: Mapped[str] = mapped_column(Text, nullable=False, default="")
+    status: Mapped[str] = mapped_column(String(20), nullable=False, default="untried")
+    status_reason: Mapped[str | None] = mapped_column(Text)
+    status_changed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    status_changed_by: Mapped[str | None] = mapped_column(Id, ForeignKey("engineers.id", ondelete="SET NULL"))
+    # {"tried": [str], "concluded": str, "by": "llm"|"offline"} once the branch is marked
+    context_summary: Mapped[dict[str, Any] | None] = mapped_column(JsonDoc)
+    evidence_from_branch_id: Mapped[str | None] = mapped_column(Id, ForeignKey("session_branches.id", ondelete="SET NULL"))
+    evidence_description: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = _created()
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False, default=utcnow, onupdate=utcnow)
+
+
+class SessionHandoff(Base):
+    """A park or an escalation: the session waits in the team queue until someone claims it."""
+
+    __tablename__ = "session_handoffs"
+    __table_args__ = (
+        one_of("intent", enums.HANDOFF_INTENTS, "intent"),
+        one_of("priority", enums.HANDOFF_PRIORITIES, "priority"),
+        Index("ix_session_handoffs_account_open", "account_id", "claimed_at", "withdrawn_at"),
+    )
+
+    id: Mapped[str] = _id_pk()
+    account_id: Mapped[str] = _account_fk()
+    session_id: Mapped[str] = mapped_column(Id, ForeignKey("sessions.id", ondelete="CASCADE"), nullable=False, index=True)
+    handed_off_by: Mapped[str] = mapped_column(Id, ForeignKey("engineers.id"), nullable=False)
+    intent: Mapped[str] = mapped_column(String(20), nullable=False)
+    priority: Mapped[str] = mapped_column(String(20), nullable=False, default="normal")
+    source_branch_id: Mapped[str | None] = mapped_column(Id, ForeignKey("session_branches.id", ondelete="SET NULL"))
+    # problem, status, branch map, next step, waiting on, watch out
+    snapshot: Mapped[dict[str, Any]] = mapped_column(JsonDoc, nullable=False, default=dict)
+    # escalations: {"likely_cause": str, "suggested_steps": [str], "confidence": "low"|"medium"|"high", "by": …}
+    ai_assessment: Mapped[dict[str, Any] | None] = mapped_column(JsonDoc)
+    engineer_notes: Mapped[str | None] = mapped_column(Text)
+    claimed_by: Mapped[str | None] = mapped_column(Id, ForeignKey("engineers.id", ondelete="SET NULL"))
+    claimed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    withdrawn_at: Mapped[datetime | None] = mapped_column(UTCDateTime)  # its owner resumed it: out of the queue
+    briefing: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = _created()
+
+
+class ResolutionOutput(Base):
+    """One of the three documents a resolve produces (one per type per session; regenerating replaces it)."""
+
+    __tablename__ = "session_resolution_outputs"
+    __table_args__ = (
+        one_of("output_type", enums.OUTPUT_TYPES, "output_type"),
+        one_of("status", enums.OUTPUT_STATUSES, "status"),
+        UniqueConstraint("session_id", "output_type", name="uq_session_resolution_outputs_type"),
+    )
+
+    id: Mapped[str] = _id_pk()
+    account_id: Mapped[str] = _account_fk()
+    session_id: Mapped[str] = mapped_column(Id, ForeignKey("sessions.id", ondelete="CASCADE"), nullable=False, index=True)
+    output_type: Mapped[str] = mapped_column(String(30), nullable=False)
+    generated_content: Mapped[str] = mapped_column(Text, nullable=False)
+    edited_content: Mapped[str | None] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(String(20), nullable=False, default="draft")
+    drafter: Mapped[str] = mapped_column(String(20), nullable=False, default="offline")
+    model: Mapped[str | None] = mapped_column(String(100))
+    pushed_to: Mapped[str | None] = mapped_column(String(50))
+    pushed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    pushed_reference: Mapped[str | None] = mapped_column(String(500))
+    created_at: Mapped[datetime] = _created()
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False, default=utcnow, onupdate=utcnow)
