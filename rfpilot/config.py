@@ -51,6 +51,7 @@ KNOWN_SETTINGS: dict[str, tuple[type, Any, str]] = {
     "ui.theme": (str, "dark", "dark, light or no-color"),
     "ui.mouse": (bool, True, "false turns mouse support off in the TUI"),
     "preview.editor": (str, None, "editor for --edit; default $VISUAL, then $EDITOR, then vi"),
+    "branches.limit": (int, 10, "how many hypotheses a session may explore (the root branch is not counted)"),
     "psa.time_entry": (bool, False, "log the session's active time on the ticket when resolving or escalating"),
     "psa.time_rounding": (float, 0.25, "round logged time up to this many hours (0 = to the minute)"),
 }

@@ -68,7 +68,7 @@ def open_session(session: str = typer.Argument(..., help="Session id or unique p
 
 
 def _register() -> None:
-    from rfpilot.cli import admin, chat, closing, keys, lane, psa, sessions, templates
+    from rfpilot.cli import admin, branches, chat, closing, keys, lane, psa, sessions, templates
 
     app.command("open")(open_session)
     sessions.register(app)
@@ -78,6 +78,7 @@ def _register() -> None:
     keys.register(app)
     psa.register(app)
     templates.register(app, lane.fix_app)
+    branches.register(app)
     admin.register(app)
 
 

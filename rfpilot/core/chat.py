@@ -74,29 +74,28 @@ class TurnResult:
 # --- reading ---------------------------------------------------------------
 
 
-async def list_messages(ctx: Ctx, session: SessionRow, *, branch_id: str | None = None) -> list[Message]:
-    stmt = select(Message).where(Message.session_id == session.id)
-    stmt = stmt.where(Message.branch_id.is_(None) if branch_id is None else Message.branch_id == branch_id)
-    return list((await ctx.db.execute(stmt.order_by(Message.seq))).scalars())
+async def list_messages(ctx: Ctx, session: SessionRow) -> list[Message]:
+    """The conversation as the engineer works it: the active branch's history once the session branches."""
+    from rfpilot.core import branches
+
+    return await branches.history(ctx, session, await branches.active_branch(ctx, session))
 
 
 async def recent_messages(ctx: Ctx, session: SessionRow, last: int) -> tuple[int, list[Message]]:
-    """How many messages the main thread has, and its latest ``last`` (oldest first), in two small queries."""
-    where = (Message.session_id == session.id, Message.branch_id.is_(None))
+    """How many messages the conversation has, and its latest ``last`` (oldest first)."""
+    if session.active_branch_id:
+        messages = await list_messages(ctx, session)
+        return len(messages), messages[-last:] if last else []
+    where = (Message.session_id == session.id,)
     count = int((await ctx.db.execute(select(func.count()).select_from(Message).where(*where))).scalar_one())
     rows = (await ctx.db.execute(select(Message).where(*where).order_by(Message.seq.desc()).limit(last))).scalars()
     return count, list(reversed(list(rows)))
 
 
 async def pending_retry(ctx: Ctx, session: SessionRow) -> Message | None:
-    """The engineer's last message when it never got a reply (failed or interrupted)."""
-    stmt = (
-        select(Message)
-        .where(Message.session_id == session.id, Message.branch_id.is_(None), Message.role != "notice")
-        .order_by(Message.seq.desc())
-        .limit(1)
-    )
-    last = (await ctx.db.execute(stmt)).scalar_one_or_none()
+    """The engineer's last message when it never got a reply (failed or interrupted), on the current branch."""
+    messages = [m for m in await list_messages(ctx, session) if m.role != "notice"]
+    last = messages[-1] if messages else None
     if last is not None and last.role == "user" and last.status in ("failed", "interrupted", "sent"):
         return last
     return None
@@ -159,6 +158,7 @@ async def store_message(
             raw_content=cleaned,
             display_content=cleaned,
             lane_item_id=lane_item.id if lane_item is not None else None,
+            branch_id=session.active_branch_id,
             author_id=ctx.engineer.id,
             created_at=now,
         )
@@ -262,10 +262,14 @@ async def build_request(ctx: Ctx, session: SessionRow, user_message: Message) ->
     facts = await fact_service.list_facts(ctx, session)
     fix = await fix_service.active_fix(ctx, session)
     new_text = _framed(user_message, by_id)
+    from rfpilot.core import branches
+
+    # Branches: the other hypotheses go in the uncached block, never in the cached system prompt.
+    across = await branches.cross_branch_context(ctx, session, await branches.active_branch(ctx, session))
     return LLMRequest(
         action="chat",
         system=CHAT_SYSTEM_PROMPT,
-        volatile=ticket_context(session),
+        volatile="\n\n".join(part for part in (ticket_context(session), across) if part),
         history=build_history(messages, by_id),
         message=f"{new_text}\n\n{session_state(items, facts, fix)}\n\n{CHAT_REMINDER_PROMPT}",
         max_tokens=CHAT_MAX_TOKENS,
@@ -443,9 +447,12 @@ async def _apply_outcome(
     result.outcome_proposal = proposal
 
 
-def _apply_fork(ctx: Ctx, session: SessionRow, parsed: ParsedReply, reply: Message, result: TurnResult) -> None:
+async def _apply_fork(ctx: Ctx, session: SessionRow, parsed: ParsedReply, reply: Message, result: TurnResult) -> None:
+    """A [FORK] records its fork point and makes the branches (untried; the engineer switches to one)."""
     if parsed.fork is None:
         return
+    from rfpilot.core import branches
+
     fork = ForkPoint(
         account_id=ctx.account.id,
         session_id=session.id,
@@ -456,6 +463,12 @@ def _apply_fork(ctx: Ctx, session: SessionRow, parsed: ParsedReply, reply: Messa
     )
     ctx.db.add(fork)
     result.fork = fork
+    try:
+        await branches.fork(ctx, session, parsed.fork.reason or "competing hypotheses",
+                            [(o.label, o.description) for o in parsed.fork.options],
+                            fork_point=fork)
+    except RfpilotError as err:  # over the limit, duplicate labels…: the fork point stays, without branches
+        result.dropped.append(f"FORK: {err.message}")
 
 
 async def _apply(
@@ -497,7 +510,7 @@ async def _apply(
         await _apply_promotes(ctx, session, parsed, user_message, result)  # after the lane (refs)
         await _apply_suggest_fix(ctx, session, parsed, result)
         await _apply_outcome(ctx, session, parsed, reply, result)
-        _apply_fork(ctx, session, parsed, reply, result)
+        await _apply_fork(ctx, session, parsed, reply, result)
         usage_service.record(ctx, session, "chat", provider, llm, message_id=reply.id)
         ctx.touch(session)
     if not parsed.has_lane:

@@ -239,3 +239,17 @@ parameters list and templated_body equal to the script.
 - The session and ticket context only help you choose, name and explain parameters. Never add anything from them \
 to templated_body, and never invent values the script does not contain.
 """
+
+
+BRANCH_SUMMARY_PROMPT = """\
+You summarise one hypothesis an MSP engineer explored while troubleshooting a ticket, so that the engineer \
+(and the model working the other hypotheses) know what was tried and what it showed without rereading it.
+
+Use only the conversation you are given. Never invent a command, a result or a name it does not contain.
+
+Answer with strict JSON and nothing else:
+{"tried": ["<short phrase: one thing that was checked or done>", "..."], \
+"concluded": "<one sentence: what this hypothesis showed, and why it was ruled out or why it fixed the problem>"}
+
+At most six entries in "tried", each under twelve words, most telling first.
+"""
