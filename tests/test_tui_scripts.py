@@ -6,18 +6,16 @@ Snapshots: `pytest tests/test_tui_scripts.py --snapshot-update`, then look at th
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
-from pathlib import Path
 
 import pytest
 
 pytest.importorskip("textual")
 
-from textual.app import App  # noqa: E402
 from textual.widgets import Checkbox, Input, OptionList, Static, TextArea  # noqa: E402
 
 from rfpilot.core.render import Parameter, parse_parameters, render  # noqa: E402
 from rfpilot.errors import ConflictError, RfpilotError  # noqa: E402
+from tests.tui_host import Host, shown  # noqa: F401
 
 SENTINEL = "S3ntinel-Pa55"
 
@@ -54,33 +52,10 @@ def render_body(values: dict[str, str]) -> str:
     return render(BODY, parse_parameters(TEMPLATE["parameters"]), values)
 
 
-class Host(App):
-    """Pushes one screen on mount, records what it dismissed with, and stubs the clipboard."""
-
-    CSS_PATH = Path(__import__("rfpilot.tui.app", fromlist=["x"]).__file__).with_name("app.tcss")
-
-    def __init__(self, make: Callable[[], object]) -> None:
-        super().__init__()
-        self.make = make
-        self.results: list[object] = []
-        self.copied: list[tuple[str, str]] = []
-
-    def on_mount(self) -> None:
-        self.push_screen(self.make(), self.results.append)
-
-    def copy_text(self, value: str, what: str = "text") -> None:
-        self.copied.append((what, value))
-
-
 def form() -> Host:
     from rfpilot.tui.screens.scripts import ParameterForm
 
     return Host(lambda: ParameterForm(TEMPLATE, dict(VALUES), dict(SOURCES), render_body))
-
-
-def shown(widget) -> str:
-    """The text a widget renders (Static content, or what any widget draws)."""
-    return str(widget.render())
 
 
 def screen_text(app) -> str:

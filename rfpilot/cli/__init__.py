@@ -68,7 +68,7 @@ def open_session(session: str = typer.Argument(..., help="Session id or unique p
 
 
 def _register() -> None:
-    from rfpilot.cli import admin, branches, chat, closing, keys, lane, psa, sessions, templates
+    from rfpilot.cli import admin, branches, chat, closing, handoffs, keys, lane, outputs, psa, sessions, templates
 
     app.command("open")(open_session)
     sessions.register(app)
@@ -79,6 +79,8 @@ def _register() -> None:
     psa.register(app)
     templates.register(app, lane.fix_app)
     branches.register(app)
+    handoffs.register(app)
+    outputs.register(app)
     admin.register(app)
 
 

@@ -219,6 +219,9 @@ def _close(
             output.info(line)
     if action == "resolve" and data["session_status"] == "resolved":
         _offer_drafts(data["session_id"], ask=interactive and not yes and not as_json)
+        from rfpilot.cli.outputs import after_resolve
+
+        after_resolve(data["session_id"], offline=offline, as_json=as_json)
 
 
 def _offer_drafts(session_id: str, *, ask: bool) -> None:
@@ -292,12 +295,26 @@ def escalate(
     offline: bool = OFFLINE,
     local: bool = LOCAL,
     log_time: Optional[bool] = TIME,
+    handoff: bool = typer.Option(False, "--handoff", help="Hand the session to the team queue instead, with an AI "
+                                 "assessment (--notes for the next engineer, --elevated for priority)."),
+    elevated: bool = typer.Option(False, "--elevated", help="With --handoff: elevated priority in the queue."),
     as_json: bool = JSON,
 ) -> None:
-    """Escalate a session with its five-section escalation package.
+    """Escalate a session with its five-section escalation package (or, with --handoff, to the team queue).
 
     With a linked PSA ticket, the package is posted as an internal note (hidden from the customer), then the
     ticket is moved to the connection's escalate status, if one is set, and read back. Exit codes as for resolve.
     """
+    from rfpilot.errors import UsageError
+
+    if elevated and not handoff:
+        raise UsageError("--elevated goes with --handoff (the queue's priority)")
+    if handoff:
+        if markdown_file or edit or export or fix_outcome or local or log_time:
+            raise UsageError("--handoff puts the session in the team queue; the note options do not apply to it")
+        from rfpilot.cli.handoffs import escalate_handoff_command
+
+        escalate_handoff_command(session, notes, elevated, as_json, offline=offline)
+        return
     _close("escalate", session, yes, edit, markdown_file, reason, fix_outcome, notes, export, offline, as_json,
            local, log_time)

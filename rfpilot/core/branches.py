@@ -361,3 +361,29 @@ async def cross_branch_context(ctx: Ctx, session: SessionRow, branch: SessionBra
             else:
                 lines.append(f"- {other.label} [{other.status}]: not explored yet")
     return "\n".join(lines)
+
+
+async def fork_views(ctx: Ctx, session: SessionRow) -> list[dict[str, Any]]:
+    """The session's forks for the transcript: reason, options (with branch ids) and where they happened
+    (``after_seq``: the reply that proposed it, else the last message before the fork)."""
+    points = await forks(ctx, session)
+    if not points:
+        return []
+    by_id = {b.id: b for b in await list_branches(ctx, session)}
+    message_seq = {}
+    ids = [p.message_id for p in points if p.message_id]
+    if ids:
+        rows = await ctx.db.execute(select(Message.id, Message.seq).where(Message.id.in_(ids)))
+        message_seq = {mid: seq for mid, seq in rows.all()}
+    views = []
+    for point in points:
+        children = [by_id[o["branch_id"]] for o in point.options or [] if o.get("branch_id") in by_id]
+        if point.message_id in message_seq:
+            after = message_seq[point.message_id]
+        elif children:
+            after = min(c.fork_seq if c.fork_seq is not None else -1 for c in children)
+        else:
+            continue
+        views.append({"id": point.id, "reason": point.reason, "options": list(point.options or []), "after_seq": after,
+                      "parent_branch_id": point.parent_branch_id})
+    return views

@@ -142,7 +142,10 @@ async def store_message(
     now = ctx.now()
     async with ctx.tx():
         if session.status == "paused":
+            from rfpilot.core.handoffs import withdraw_open_handoffs
+
             check_transition(session, "active")
+            await withdraw_open_handoffs(ctx, session)  # working on it again takes it out of the queue
             set_status(ctx, session, "active")
         if lane_item is not None:
             if lane_item.kind == "question":

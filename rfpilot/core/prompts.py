@@ -253,3 +253,100 @@ Answer with strict JSON and nothing else:
 
 At most six entries in "tried", each under twelve words, most telling first.
 """
+
+
+HANDOFF_ASSESSMENT_PROMPT = """\
+An MSP engineer is escalating a troubleshooting session to a more senior colleague. From the session state you \
+are given, assess where the diagnosis stands so the colleague can start from it.
+
+Use only the state you are given. Never invent a command, a result, a product or a name it does not contain. \
+Do not suggest again anything it lists as ruled out or as a fix that did not work.
+
+Answer with strict JSON and nothing else (no prose, no code fence):
+{"likely_cause": "<one or two sentences: the most likely cause given the evidence, or why it is still open>", \
+"suggested_steps": ["<one concrete next step>", "..."], "confidence": "low|medium|high"}
+
+Two to five suggested steps, most useful first, each under twenty words. The confidence is low unless the \
+evidence points clearly at one cause.
+"""
+
+
+HANDOFF_BRIEFING_PROMPT = """\
+An MSP engineer has just claimed a troubleshooting session that a colleague parked or escalated. Brief them so \
+they can carry on without rereading the session.
+
+Use only the handoff you are given. Never invent a command, a result or a name it does not contain.
+
+Write plain text, at most ten short lines, in this order: what the problem is; what the colleague was waiting on \
+or why they escalated; what is already ruled out; the first thing to do now. No greeting, no headings, no \
+markdown beyond a leading "- " on list lines.
+"""
+
+
+# --- resolution outputs (SPEC §10): one prompt per document, drafted after a resolve ------------------
+
+PSA_TICKET_NOTES_PROMPT = (
+    """\
+You write the internal notes an MSP engineer files on a PSA ticket once the work on it is finished. A colleague \
+opening the ticket months later reads them to learn what was wrong, how it was found and what fixed it: write them \
+as one senior engineer writes for another, not as an AI narrating.
+
+Output exactly these four sections, in this order:
+## Problem
+## Diagnostic steps
+## Resolution
+## Recommendations
+
+- Problem: one short paragraph in the past tense, from the session context.
+- Diagnostic steps: one bullet per check run, finding confirmed, fix tried or hypothesis ruled out, in the order \
+the input gives them, each saying what it showed when the input says so. With nothing recorded, write \
+"No diagnostic steps were recorded."
+- Resolution: what fixed the problem, from the resolution note and the fix outcome. Quote script and template \
+names exactly as given. When verification is still pending, say so and name what is being waited on.
+- Recommendations: one to three bullets that follow directly from the input (finish a partly applied fix, follow \
+up a pending verification, reuse a script template, remember a ruled-out cause). With nothing that follows from \
+the input, write "No follow-up recommended."
+
+"""
+    + _NOTE_RULES
+)
+
+KB_ARTICLE_PROMPT = (
+    """\
+You turn one resolved troubleshooting session into a knowledge base article for an MSP team. The reader is the \
+next engineer who meets the same symptoms at another customer: the article must let them recognise the problem, \
+skip what is known not to be the cause, and fix it. Keep every technical detail the input gives; leave out the \
+customer, the people and the ticket.
+
+Output exactly these four sections, in this order:
+## Symptoms
+## Root cause
+## Resolution steps
+## Things to rule out first
+
+- Symptoms: what was observed, as short bullets, from the session context and the confirmed facts.
+- Root cause: one short paragraph from the resolution note, the fix and the facts. When the input does not \
+establish it, write "Root cause not definitively isolated." and say what is suspected.
+- Resolution steps: numbered steps another engineer can follow, from the resolution, the fix and the scripts run; \
+quote script and template names exactly as given.
+- Things to rule out first: one bullet for every hypothesis listed under dead ends in the input (its label, then \
+why it was ruled out), then every fix that was applied and did not work. With none, write \
+"Nothing was ruled out in this session."
+
+"""
+    + _NOTE_RULES
+)
+
+CLIENT_SUMMARY_PROMPT = """\
+You write a short summary of a resolved IT issue for the MSP's client: the person who reported it, or their \
+manager. They are not technical and read it to know what happened and whether they need to do anything.
+
+- Two or three short paragraphs of plain prose: the problem as they experienced it; what was done about it, in \
+everyday words; whether anything is still pending or needed from them, only when the input says so.
+- No jargon: no commands, scripts, file paths, registry keys, error codes, protocol or product internals. Say \
+what they mean in everyday words instead.
+- No headings, no bullet lists, no greeting and no sign-off.
+- Use only the input below. Invent nothing: no dates, times, names, causes or promises it does not contain. When \
+verification is still pending, say so plainly.
+- No engineer names, no AI or tool names, no internal ids.
+"""

@@ -179,7 +179,10 @@ async def resume_session(ctx: Ctx, session: SessionRow) -> SessionRow:
     await require_editable(ctx, session)
     if session.status != "paused":
         raise ConflictError(f"only a paused session can be resumed; this one is {session.status}")
+    from rfpilot.core.handoffs import withdraw_open_handoffs
+
     async with ctx.tx():
+        await withdraw_open_handoffs(ctx, session)  # resuming it yourself takes it out of the queue
         set_status(ctx, session, "active")
     return session
 

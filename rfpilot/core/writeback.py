@@ -327,7 +327,14 @@ async def sync(ctx: Ctx) -> SyncReport:
             report.queued.append((item, "the PSA was unreachable earlier in this run"))
             continue
         try:
-            report.delivered.append(await attempt(ctx, item))
+            delivered = await attempt(ctx, item)
+            report.delivered.append(delivered)
+            if item.kind == "resolve":  # the session closed just now: draft its resolution outputs
+                from rfpilot.core.outputs import generate_after_resolve
+
+                session = await ctx.db.get(SessionRow, item.session_id)
+                if session is not None:
+                    await generate_after_resolve(ctx, session)
         except Unreachable as err:
             down.add(item.connection_id)
             report.queued.append((item, err.message))

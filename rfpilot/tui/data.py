@@ -16,6 +16,8 @@ class SessionSnapshot:
     messages: list[dict[str, Any]] | None  # core.views.message_view, oldest first (None: not loaded)
     usage: dict[str, int]
     pending_retry: bool
+    branches: list[dict[str, Any]] | None = None  # core.branches.branch_map (empty: not branching)
+    forks: list[dict[str, Any]] | None = None  # core.branches.fork_views, with the transcript
 
 
 async def session_rows(ctx: Ctx, limit: int = 500) -> list[SessionRowView]:
@@ -41,6 +43,8 @@ async def snapshot(ctx: Ctx, session_id: str, *, with_messages: bool = True) -> 
     from rfpilot.core.sessions import get_session
     from rfpilot.core.views import message_view, session_details
 
+    from rfpilot.core import branches
+
     row = await get_session(ctx, session_id)
     details = await session_details(ctx, row)
     messages = [message_view(m) for m in await chat.list_messages(ctx, row)] if with_messages else None
@@ -49,4 +53,6 @@ async def snapshot(ctx: Ctx, session_id: str, *, with_messages: bool = True) -> 
         messages=messages,
         usage=details["llm_usage"],
         pending_retry=await chat.pending_retry(ctx, row) is not None,
+        branches=await branches.branch_map(ctx, row),
+        forks=await branches.fork_views(ctx, row) if with_messages else None,
     )

@@ -23,6 +23,7 @@ ACTIONS = (
     "fact_synthesis",
     "title",
     "extraction",
+    "summary",
 )
 # action -> tier name in config (`llm.models.<tier>`)
 ACTION_TIERS = {
@@ -32,6 +33,8 @@ ACTION_TIERS = {
     "fact_synthesis": "fact_synthesis",
     "title": "title",
     "extraction": "extraction",
+    # Branch summaries, handoff assessments and briefings, resolution outputs: written like notes.
+    "summary": "note",
 }
 TIERS = ("chat", "note", "fact_synthesis", "title", "extraction")
 

@@ -43,8 +43,19 @@ class MainScreen(Screen):
     BINDINGS = [
         # Footer labels stay short so ^q Quit still fits at 80 columns; help shows the tooltip.
         Binding("ctrl+n", "new_session", "New", id="session.new", tooltip="New session"),
-        Binding("f2", "from_ticket", "Tickets", id="session.from_ticket", tooltip="Start from a PSA ticket"),
-        Binding("f3", "scripts", "Scripts", id="scripts.open", tooltip="The team's script library", show=False),
+        # F-keys take priority: the composer (a TextArea) would otherwise keep f6/f7 for selecting text.
+        Binding("f2", "from_ticket", "Tickets", id="session.from_ticket", tooltip="Start from a PSA ticket",
+                priority=True),
+        Binding("f3", "scripts", "Scripts", id="scripts.open", tooltip="The team's script library", show=False,
+                priority=True),
+        Binding("f4", "branch_map", "Branches", id="branches.open", tooltip="The branch map: hypotheses", show=False,
+                priority=True),
+        Binding("f5", "queue", "Queue", id="queue.open", tooltip="The team queue of handoffs", show=False,
+                priority=True),
+        Binding("f6", "handoff", "Hand off", id="handoff.open", tooltip="Park or escalate to the queue", show=False,
+                priority=True),
+        Binding("f7", "outputs", "Outputs", id="outputs.open", tooltip="Resolution outputs (after resolve)",
+                show=False, priority=True),
         Binding("ctrl+o", "focus_sessions", "Sessions", id="focus.sessions"),
         Binding("ctrl+l", "focus_lane", "Lane", id="focus.lane", tooltip="Task lane"),
         Binding("ctrl+f", "focus_banner", "Fix banner", id="focus.banner", show=False),
@@ -130,7 +141,7 @@ class MainScreen(Screen):
         if changed:
             self.answering = None
             await self._show_mode()
-        await self.query_one(Transcript).set_messages(snap.messages)
+        await self.query_one(Transcript).set_messages(snap.messages, forks=snap.forks, branches=snap.branches)
         await self.refresh_state(snap)
         composer = self.composer
         composer.disabled = snap.details["session"]["status"] not in ("active", "paused", "escalated")
@@ -173,6 +184,9 @@ class MainScreen(Screen):
                 line.append(f" ✗ {what} not delivered ", style="white on red")
             line.append(" ")
         line.append(inert(s["title"] or "(untitled)"), style="bold")
+        active = next((b for b in self.snap.branches or [] if b["active"]), None)
+        if active is not None:
+            line.append(f" · ⋔ {inert(active['label'])}", style="magenta")
         if s.get("client"):
             line.append(f" · {inert(s['client'])}", style="dim")
         line.append(f" · {s['status']} · active {duration(s['active_seconds'])}", style="dim")
@@ -307,6 +321,155 @@ class MainScreen(Screen):
                 return len(await templates.list_drafts(ctx))
 
         self.app.push_screen(ScriptsScreen(load, show, pending))
+
+    # --- branches, handoffs, the queue, resolution outputs -------------------------------
+
+    def action_branch_map(self) -> None:
+        if self.session_id is None:
+            self.notify("Open a session first.")
+            return
+        self.open_branch_map()
+
+    @work(group="branches", exclusive=True)
+    async def open_branch_map(self) -> None:
+        from rfpilot.core import branches
+        from rfpilot.core.llm import optional_provider
+        from rfpilot.tui.screens.branches import BranchMapScreen, transition_notice
+
+        async with self.rf.ctx() as ctx:
+            row = await self._row(ctx)
+            views = await branches.branch_map(ctx, row)
+            forks = await branches.fork_views(ctx, row)
+        before = next((b for b in views if b["active"]), None)
+
+        async def submit(action) -> None:
+            async with self.rf.ctx() as ctx:
+                row = await self._row(ctx)
+                target = await branches.get_branch(ctx, row, action.branch_id) if action.branch_id else None
+                if action.action == "switch":
+                    await branches.switch(ctx, row, target)
+                elif action.action in ("dead_end", "solved"):
+                    async with optional_provider(ctx.settings) as (provider, _):
+                        await branches.mark(ctx, row, target, action.action, action.reason or None, provider=provider)
+                elif action.action == "revive":
+                    source = await branches.get_branch(ctx, row, action.evidence_from or "")
+                    await branches.revive(ctx, row, target, source, action.evidence)
+                elif action.action == "fork":
+                    await branches.fork(ctx, row, action.reason, action.options)
+
+        result = await self.app.push_screen_wait(BranchMapScreen(views, forks, submit=submit))
+        if result is None:
+            return
+        await self.load_session(self.session_id)
+        after = next((b for b in self.snap.branches or [] if b["active"]), None)
+        if result.action == "switch" and after is not None and (before is None or before["id"] != after["id"]):
+            old = next((b for b in self.snap.branches if before and b["id"] == before["id"]), None)
+            await self.query_one(Transcript).add_notice(
+                transition_notice(before["label"] if before else None, after["label"], (old or {}).get("summary")))
+
+    async def _row(self, ctx):
+        from rfpilot.core.sessions import get_session
+
+        return await get_session(ctx, self.session_id)
+
+    def action_handoff(self) -> None:
+        if self.session_id is None:
+            self.notify("Open a session first.")
+            return
+        self.open_handoff()
+
+    @work(group="handoff", exclusive=True)
+    async def open_handoff(self, intent: str = "park") -> None:
+        from rfpilot.core import handoffs
+        from rfpilot.core.llm import optional_provider
+        from rfpilot.tui.screens.branches import HandoffDialog
+
+        async def submit(result) -> None:
+            async with self.rf.ctx() as ctx:
+                row = await self._row(ctx)
+                if result.intent == "park":
+                    await handoffs.park(ctx, row, result.text)
+                else:
+                    async with optional_provider(ctx.settings) as (provider, _):
+                        await handoffs.escalate(ctx, row, result.text or None, elevated=result.elevated,
+                                                provider=provider)
+
+        result = await self.app.push_screen_wait(HandoffDialog(intent, submit=submit))
+        if result is None:
+            return
+        where = "parked" if result.intent == "park" else "escalated"
+        self.notify(f"Session {where}: it waits in the team queue (f5).")
+        await self.load_session(self.session_id, focus_composer=False)
+        await self.refresh_sessions()
+
+    def action_queue(self) -> None:
+        from rfpilot.core import handoffs
+        from rfpilot.core.llm import optional_provider
+        from rfpilot.tui.screens.branches import QueueScreen
+
+        async def load() -> list[dict]:
+            async with self.rf.ctx() as ctx:
+                return await handoffs.queue(ctx)
+
+        async def claim(handoff_id: str) -> dict:
+            async with self.rf.ctx() as ctx:
+                async with optional_provider(ctx.settings) as (provider, _):
+                    done = await handoffs.claim(ctx, handoff_id, provider=provider)
+            return {"session_id": done.session.id, "briefing": done.briefing}
+
+        def done(session_id: str | None) -> None:
+            if session_id:
+                self.open_claimed(session_id)
+
+        self.app.push_screen(QueueScreen(load, claim), done)
+
+    @work(group="sessions")
+    async def open_claimed(self, session_id: str) -> None:
+        await self.load_session(session_id)
+        await self.refresh_sessions()
+
+    def action_outputs(self) -> None:
+        if self.session_id is None:
+            self.notify("Open a session first.")
+            return
+        self.open_outputs()
+
+    @work(group="outputs", exclusive=True)
+    async def open_outputs(self) -> None:
+        from pathlib import Path
+
+        from rfpilot.core import outputs
+        from rfpilot.errors import QueuedError
+        from rfpilot.tui.screens.branches import OutputsScreen
+
+        async with self.rf.ctx() as ctx:
+            row = await self._row(ctx)
+            views = [outputs.output_view(o) for o in await outputs.list_outputs(ctx, row)]
+        if not views:
+            self.notify("No resolution outputs yet: they are drafted when the session is resolved.")
+            return
+
+        async def act(action: str, output_type: str, value: str | None) -> dict:
+            async with self.rf.ctx() as ctx:
+                row = await self._row(ctx)
+                out = await outputs.get_output(ctx, row, output_type)
+                if action == "edit":
+                    out = await outputs.edit(ctx, out, value or "")
+                elif action in ("approve", "reject"):
+                    out = await getattr(outputs, action)(ctx, out)
+                elif action == "push":
+                    try:
+                        out = (await outputs.push(ctx, row, out, "psa")).output
+                    except QueuedError:
+                        await ctx.db.refresh(out)
+                        return outputs.output_view(out) | {"push_pending": True}
+                elif action == "export":
+                    target = Path.cwd() / outputs.export_file_name(row, out.output_type)
+                    out = (await outputs.push(ctx, row, out, "file", path=target)).output
+                    self.notify(f"Wrote {target}")
+                return outputs.output_view(out)
+
+        await self.app.push_screen_wait(OutputsScreen(views, act))
 
     # --- the PSA outbox --------------------------------------------------------------
 
@@ -474,7 +637,8 @@ class MainScreen(Screen):
 
     async def action_show_earlier(self) -> None:
         if self.snap is not None:
-            await self.query_one(Transcript).set_messages(self.snap.messages, show_all=True)
+            await self.query_one(Transcript).set_messages(self.snap.messages, show_all=True, forks=self.snap.forks,
+                                                          branches=self.snap.branches)
 
     # --- the task lane ---------------------------------------------------------------
 
@@ -792,7 +956,11 @@ class MainScreen(Screen):
         await self.load_session(self.session_id, focus_composer=False)
         await self.refresh_sessions()
         if result.action == "posted" and action == "resolve":
-            from rfpilot.core import templates
+            from rfpilot.core import outputs, templates
+
+            drafted = await self.core(outputs.generate_after_resolve)
+            if drafted:
+                self.notify("Drafted the PSA ticket notes, KB article and client summary for review.")
 
             async def offer(ctx, row):
                 return [d.id for d in await templates.drafts_to_offer(ctx, row)]

@@ -33,8 +33,11 @@ class Transcript(VerticalScroll):
         self.live: Markdown | None = None
         self.live_text = ""
 
-    async def set_messages(self, messages: list[dict], *, show_all: bool = False) -> None:
+    async def set_messages(self, messages: list[dict], *, show_all: bool = False, forks: list[dict] | None = None,
+                           branches: list[dict] | None = None) -> None:
+        """The messages (the latest PAGE), with a card where the conversation forked."""
         self.messages = messages
+        self.forks, self.branches = forks or [], branches or []
         self.shown_from = 0 if show_all else max(0, len(messages) - PAGE)
         await self.remove_children()
         widgets = []
@@ -44,8 +47,23 @@ class Transcript(VerticalScroll):
         if not messages:
             widgets.append(Static(text("No messages yet. Describe what you see; the task lane fills as you go.", "dim"),
                                   classes="empty"))
-        widgets.extend(self._bubble(m) for m in messages[self.shown_from :])
+        shown = messages[self.shown_from :]
+        pending = sorted(self.forks, key=lambda f: f["after_seq"])
+        for message in shown:
+            widgets.append(self._bubble(message))
+            while pending and pending[0]["after_seq"] <= message["seq"]:
+                widgets.append(self._fork_card(pending.pop(0)))
+        widgets.extend(self._fork_card(f) for f in pending if not shown or f["after_seq"] > shown[-1]["seq"])
         await self.mount_all(widgets)
+        self.scroll_end(animate=False)
+
+    def _fork_card(self, fork: dict):
+        from rfpilot.tui.screens.branches import fork_card
+
+        return fork_card(fork, {b["id"]: b for b in self.branches})
+
+    async def add_notice(self, widget) -> None:
+        await self.mount(widget)
         self.scroll_end(animate=False)
 
     def _bubble(self, message: dict):
