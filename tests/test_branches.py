@@ -146,3 +146,34 @@ async def test_the_cached_prefix_is_identical_across_branches(ctx, session) -> N
 async def test_a_non_branching_session_has_no_branch_context(ctx, session) -> None:
     assert await branches.branch_map(ctx, session) == []
     assert await branches.cross_branch_context(ctx, session, None) == ""
+
+
+async def test_fork_work_mark_resolve_outputs_end_to_end(ctx, session) -> None:
+    """The scripted run of the acceptance: [FORK] → work on B → A dead_end → resolve → three outputs, the KB
+    article listing A under 'Things to rule out first'."""
+    from rfpilot.core import closing, outputs
+
+    kb = ("## Symptoms\nNames do not resolve on some laptops.\n\n## Root cause\nA stale record on the secondary "
+          "DNS server.\n\n## Resolution steps\n1. Removed the stale record.\n\n## Things to rule out first\n- None.")
+    provider = ScriptedProvider([
+        ScriptedReply(reply="It could be either.\n\n" + _fork_block(TWO)),
+        ScriptedReply(reply="The gateway answers.", match="gateway"),
+        ScriptedReply(reply="The secondary server has a stale record.", match="nslookup"),
+        ScriptedReply(action="resolution_note", match="knowledge", reply=kb),
+        ScriptedReply(action="resolution_note", reply="## Problem\nx\n\n## Diagnostic steps\nx\n\n## Resolution\nx\n\n"
+                                                      "## Recommendations\nx"),
+    ])
+    await chat.send(ctx, session, "Name resolution fails on some laptops", provider)
+    network, dns = [b for b in await branches.list_branches(ctx, session) if b.parent_branch_id]
+    await branches.switch(ctx, session, network)
+    await chat.send(ctx, session, "pinged the gateway from two laptops", provider)
+    await branches.mark(ctx, session, network, "dead_end", "The gateway answers; the network is fine")
+    await branches.switch(ctx, session, dns)
+    await chat.send(ctx, session, "nslookup against both servers", provider)
+    await branches.mark(ctx, session, dns, "solved", "Removed the stale record on the secondary server")
+    await closing.resolve_session(ctx, session, "## Problem\nNames did not resolve.\n\n## Resolution\nFixed DNS.")
+    drafted = await outputs.generate_all(ctx, session, provider)
+    assert sorted(o.output_type for o in drafted) == ["client_summary", "knowledge_base", "psa_ticket_notes"]
+    kb_text = outputs.content(next(o for o in drafted if o.output_type == "knowledge_base"))
+    rule_out = kb_text.split("## Things to rule out first", 1)[1]
+    assert "Network" in rule_out and "The gateway answers; the network is fine" in rule_out
