@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -107,6 +109,7 @@ class RfpilotApp(App):
         self.provider_label = "…"
         self.keymap: dict[str, str] = {}  # binding id -> keys, from [keymap] in config.toml
         self.has_psa = False  # a PSA connection exists (known once the store is open)
+        self._shielded: set[asyncio.Task] = set()
         theme = str(self.settings.get("ui.theme") or "dark")
         self.theme = "textual-light" if theme == "light" else "textual-dark"
         # https://no-color.org: Textual reads NO_COLOR from the process environment itself; this also
@@ -206,7 +209,18 @@ class RfpilotApp(App):
         async with self.workspace.ctx() as ctx:
             yield ctx
 
+    def shielded(self, coro) -> asyncio.Task:
+        """Run store work that must not be cut off half way (cancelling a worker in the middle of a query
+        leaves SQLAlchemy closing that connection at shutdown, which can wait forever). The task survives its
+        worker being cancelled; on exit the app waits for it before closing the store."""
+        task = asyncio.ensure_future(coro)
+        self._shielded.add(task)
+        task.add_done_callback(self._shielded.discard)
+        return task
+
     async def on_unmount(self) -> None:
+        if self._shielded:
+            await asyncio.wait(list(self._shielded), timeout=10)
         if self.workspace is not None:
             await self.workspace.close()
 

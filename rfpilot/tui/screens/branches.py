@@ -9,6 +9,8 @@ came from a person, the model or a PSA is shown through ``safe.text``/``safe.ine
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -40,6 +42,8 @@ from textual.widgets.option_list import Option
 from rfpilot.core.text import age
 from rfpilot.errors import QueuedError, RfpilotError
 from rfpilot.tui.safe import inert, text
+
+STYLES = Path(__file__).with_name("branches.tcss")  # parsed when one of these screens first opens
 
 # The same glyphs as `rfpilot branches list`; an unknown status reads as untried.
 GLYPH = {"active": "●", "untried": "○", "dead_end": "✗", "solved": "✓", "revived": "↺"}
@@ -253,6 +257,8 @@ class BranchMapScreen(ModalScreen[BranchAction | None]):
     confirms, escape goes back to the tree). ``submit``, when given, is awaited with the action before the
     map closes; an RfpilotError it raises (the hypothesis limit, say) is shown in the map, which stays open.
     """
+
+    CSS_PATH = STYLES
 
     BINDINGS = [
         Binding("enter", "switch", "Switch to it", id="branches.switch"),
@@ -574,6 +580,8 @@ class HandoffDialog(ModalScreen[HandoffResult | None]):
     shown in the dialog, which stays open.
     """
 
+    CSS_PATH = STYLES
+
     BINDINGS = [
         Binding("ctrl+s", "confirm", "Hand off", id="handoff.confirm"),
         Binding("escape", "cancel", "Cancel", id="handoff.cancel"),
@@ -784,6 +792,8 @@ class QueueScreen(Screen[str | None]):
     enter then dismisses with the session id for the caller to open.
     """
 
+    CSS_PATH = STYLES
+
     BINDINGS = [
         Binding("enter", "claim", "Claim", id="queue.claim"),
         Binding("r", "reload", "Reload", id="queue.reload"),
@@ -970,6 +980,8 @@ class OutputsScreen(ModalScreen[None]):
     the text, escape leaves it (a second escape closes). Approve, push and export save unsaved edits first.
     Every action awaits ``actions(action, output_type, text or None)`` for the updated output.
     """
+
+    CSS_PATH = STYLES
 
     BINDINGS = [
         Binding("ctrl+s", "save", "Save edits", id="outputs.save"),

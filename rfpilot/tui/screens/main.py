@@ -478,16 +478,22 @@ class MainScreen(Screen):
         """Deliver queued PSA writes (at start, every few minutes, and on demand)."""
         from rfpilot.core import writeback
 
-        try:
+        async def deliver():
             async with self.rf.ctx() as ctx:
                 if not await writeback.list_items(ctx):
-                    if not quiet:
-                        self.notify("Nothing is waiting for the PSA.")
-                    return
-                report = await writeback.sync(ctx)
+                    return None
+                return await writeback.sync(ctx)
+
+        try:
+            # Shielded: quitting while it runs waits for it rather than cutting a query in half.
+            report = await asyncio.shield(self.rf.shielded(deliver()))
         except RfpilotError as err:
             if not quiet:
                 self.fail(err)
+            return
+        if report is None:
+            if not quiet:
+                self.notify("Nothing is waiting for the PSA.")
             return
         for delivery in report.delivered:
             self.notify(f"Delivered to {delivery.item.ticket_ref}: {delivery.item.kind.replace('_', ' ')}"

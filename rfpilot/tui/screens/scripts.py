@@ -8,6 +8,8 @@ as markup.
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import asyncio
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -24,6 +26,8 @@ from textual.widgets.option_list import Option
 from rfpilot.core.render import REDACTED, placeholders
 from rfpilot.errors import RfpilotError
 from rfpilot.tui.safe import inert, text
+
+STYLES = Path(__file__).with_name("scripts.tcss")  # parsed when one of these screens first opens
 
 SEARCH_DEBOUNCE_SECONDS = 0.15
 _TRUE = {"true", "yes", "on", "1", "y"}
@@ -69,6 +73,8 @@ def _place(key: str) -> str:
 
 class ParameterForm(ModalScreen[FormResult | None]):
     """One field per template parameter, the script rendered live below them; copy it, or say it was run."""
+
+    CSS_PATH = STYLES
 
     BINDINGS = [
         # ctrl+y is redo inside a text area; here it copies, in every field, so it is a priority binding.
@@ -269,6 +275,8 @@ class ThreeChoiceScreen(ModalScreen[ChoiceResult | None]):
     In the script editor digits are text; tab moves between the editor and the list.
     """
 
+    CSS_PATH = STYLES
+
     BINDINGS = [
         Binding("1", "choose('one_off')", "One-off", id="choice3.one_off"),
         Binding("2", "choose('draft_template')", "Run now, template later", id="choice3.draft"),
@@ -336,6 +344,8 @@ class DraftReviewScreen(ModalScreen[ReviewResult | None]):
     ``save``, when given, is awaited with the accept result before the dialog closes; an RfpilotError it
     raises (a slug already taken, say) is shown in the dialog, which stays open for another try.
     """
+
+    CSS_PATH = STYLES
 
     BINDINGS = [
         Binding("ctrl+s", "accept", "Save as team template", id="review.accept"),
@@ -532,6 +542,8 @@ def template_detail(row: dict[str, Any]) -> Text:
 
 class ScriptsScreen(Screen):
     """The team's script templates: search as you type, the list, and the highlighted template in full."""
+
+    CSS_PATH = STYLES
 
     BINDINGS = [
         Binding("slash", "search", "Search", id="scripts.search"),
