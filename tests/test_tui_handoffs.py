@@ -6,7 +6,7 @@ import asyncio
 import json
 
 from rfpilot.core.llm.scripted import ScriptedProvider, ScriptedReply
-from tests.test_tui import settle, tui_settings, type_text, wait_for_screen  # noqa: F401
+from tests.test_tui import settle, tui_settings, wait_for_screen  # noqa: F401
 
 FORK = "[FORK]\n" + json.dumps({"fork_reason": "Network or DNS?", "options": [
     {"label": "Network", "description": "ping the gateway"},

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 
-from tests.test_tui import post_from_preview, settle, tui_settings, wait_for_screen  # noqa: F401
+from tests.test_tui import settle, tui_settings, wait_for_screen  # noqa: F401
 
 SCRIPT = "Set-CopierSmb -Host copier-01 -Account 'HARBOUR\\svc-scan'"
 
