@@ -265,37 +265,21 @@ def templates_render(
     async def go(c):
         return await _render(c, slug, session, given)
 
-    data = run(go)
+    done = run(go)
+    data = {"template": done.template.slug, "script": done.script, "values": done.shown_values,
+            "sources": done.sources}
     output.emit(data, as_json, lambda: data["script"])
     if not as_json:
         for key, source in data["sources"].items():
             output.info(f"{key}: {source}")
 
 
-async def _render(c, slug: str | None, session_ref: str | None, given: dict[str, str]) -> dict[str, Any]:
-    from rfpilot.core import fixes as fix_service
-    from rfpilot.core import render as render_mod
+async def _render(c, slug: str | None, session_ref: str | None, given: dict[str, str]):
     from rfpilot.core import templates as svc
-    from rfpilot.core.facts import list_facts
     from rfpilot.core.sessions import get_session
 
     row = await get_session(c, session_ref) if session_ref else None
-    fix = await fix_service.active_fix(c, row) if row else None
-    tpl = await svc.get_template(c, slug) if slug else None
-    if tpl is None:
-        from rfpilot.errors import ConflictError
-
-        tpl = await svc.find_by_slug(c, fix.script_template_slug if fix else None)
-        if tpl is None:
-            raise ConflictError("the session's fix names no template in the library",
-                                hint="give the slug, or record a one-off script with `fix decide`")
-    values, sources = svc.value_sources(tpl, fix, await list_facts(c, row)) if row else ({}, {})
-    values.update(given)
-    sources.update({k: "given" for k in given})
-    params = svc.parameters_of(tpl)
-    script = render_mod.render(tpl.body, params, values)
-    return {"template": tpl.slug, "script": script, "values": render_mod.redact(params, values), "sources": sources,
-            "_tpl": tpl, "_row": row, "_fix": fix, "_values": values}
+    return await svc.render_for(c, slug, row, given)
 
 
 def fix_run(
@@ -319,14 +303,14 @@ def fix_run(
     async def go(c):
         from rfpilot.core import templates as svc
 
-        data = await _render(c, template, session, given)
+        done = await _render(c, template, session, given)
         if not yes:
-            output.data(data["script"])
+            output.data(done.script)
             if not output.confirm("Record that you ran this script?"):
                 raise UsageError("not recorded")
-        run_row = await svc.record_run(c, data["_row"], template=data["_tpl"], values=data["_values"], fix=data["_fix"])
-        return {"run_id": run_row.id, "template": data["template"], "values": data["values"],
-                "sources": data["sources"], "script": run_row.script}
+        run_row = await svc.record_run(c, done.session, template=done.template, values=done.values, fix=done.fix)
+        return {"run_id": run_row.id, "template": done.template.slug, "values": done.shown_values,
+                "sources": done.sources, "script": run_row.script}
 
     data = run(go)
     output.emit(data, as_json, lambda: data["script"])

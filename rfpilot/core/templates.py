@@ -533,3 +533,39 @@ async def apply_plan(ctx: Ctx, session: SessionRow, fix: SuggestedFix) -> ApplyP
     if fix.ai_drafted_script and fix.ai_drafted_script.strip() and fix.user_decision is None:
         return ApplyPlan("script", script=fix.ai_drafted_script)
     return ApplyPlan("plain")
+
+
+@dataclass
+class Rendered:
+    """A template filled in for a session (or on its own): the script, the values and where each came from."""
+
+    template: ScriptTemplate
+    script: str
+    values: dict[str, Any]  # the real values, passwords included: never store these as they are
+    sources: dict[str, str]
+    session: SessionRow | None = None
+    fix: SuggestedFix | None = None
+
+    @property
+    def shown_values(self) -> dict[str, Any]:
+        return render_mod.redact(parameters_of(self.template), self.values)
+
+
+async def render_for(
+    ctx: Ctx, slug: str | None, session: SessionRow | None, given: dict[str, Any]
+) -> Rendered:
+    """Fill a template: ``given`` values win, then the session's fix and facts (``value_sources``). Without a
+    slug, the template the session's active fix names."""
+    from rfpilot.core import fixes as fix_service
+    from rfpilot.core.facts import list_facts
+
+    fix = await fix_service.active_fix(ctx, session) if session is not None else None
+    tpl = await get_template(ctx, slug) if slug else await find_by_slug(ctx, fix.script_template_slug if fix else None)
+    if tpl is None:
+        raise ConflictError("the session's fix names no template in the library",
+                            hint="give the slug, or record a one-off script with `fix decide`")
+    values, sources = value_sources(tpl, fix, await list_facts(ctx, session)) if session is not None else ({}, {})
+    values.update(given)
+    sources.update({k: "given" for k in given})
+    script = render_mod.render(tpl.body, parameters_of(tpl), values)
+    return Rendered(tpl, script, values, sources, session, fix)
