@@ -61,7 +61,9 @@ async def test_resolve_posts_a_resolution_note_and_verifies_the_status(ctx, cw, 
     assert done.outcome == "resolved" and done.verified_status == "Resolved"
     posted = _notes(cw)
     assert len(posted) == 1 and posted[0]["resolutionFlag"] is True and posted[0]["internalAnalysisFlag"] is False
-    assert posted[0]["text"] == NOTE
+    [item] = await _items(ctx, row)  # the note carries the item's idempotency tag on a last line of its own
+    assert posted[0]["text"] == NOTE + "\n\n" + writeback.note_tag(item.id)
+    assert writeback.note_tag(item.id).startswith("rfpilot ref ")
     assert _status(cw) == "Resolved"
     await ctx.db.refresh(row)
     assert row.status == "resolved" and row.resolution_note_external_id == str(posted[0]["id"])
@@ -233,7 +235,8 @@ async def test_writes_to_one_ticket_go_in_order(ctx, cw, memory_keyring) -> None
     await writeback.retry(ctx, first)
     report = await writeback.sync(ctx)
     assert [d.item.kind for d in report.delivered] == ["resolve"]
-    assert [n["text"] for n in _notes(cw)] == ["First update", NOTE]
+    assert [n["text"] for n in _notes(cw)] == [  # each note carries its item's tag
+        f"First update\n\n{writeback.note_tag(first.id)}", f"{NOTE}\n\n{writeback.note_tag(report.delivered[0].item.id)}"]
 
 
 async def test_closing_locally_drops_a_queued_note_that_never_left(ctx, cw, memory_keyring) -> None:

@@ -2,10 +2,19 @@
 
 Every write to a ticket is first stored as an ``OutboxItem`` and committed, then attempted:
 
-1. The note. If no earlier attempt started a post, ``post_started_at`` is committed and the note posted; its
-   external id is committed the moment the post succeeds. If an earlier attempt started a post and never
-   recorded the id (an ambiguous failure, or the process died), the ticket's recent notes are read first and
-   an identical note by the same member is adopted instead of posting again.
+0. The lease. An attempt first claims the item with one conditional UPDATE (``lease_owner`` and
+   ``lease_expires_at``: taken only when no live lease is held), so at most one process is ever mid-post for
+   an item. A live lease held by another process means "busy": the item is skipped (reported as still queued),
+   never posted. A lease whose holder died expires after ``LEASE_TTL`` and is then taken over, but only after
+   the ticket is read for the note. The lease covers the note, the status change and time entries, and it is
+   renewed (conditionally, on still holding it) in the same UPDATE that records ``post_started_at``.
+1. The note. It carries an idempotency tag, a last line ``rfpilot ref <10 hex>`` derived from the item id. If
+   no earlier attempt started a post, ``post_started_at`` is committed and the note posted; its external id is
+   committed the moment the post succeeds. If an earlier attempt started a post and never recorded the id (an
+   ambiguous failure, or the process died), **every** note of the ticket is read first (all pages, whatever
+   order the PSA lists them in) and the note carrying the tag (or, for a note posted before tags existed, the
+   identical text) is adopted instead of posting again. The author is never what decides: notes posted with
+   API-member keys are recorded under the API member.
 2. The status (resolve/escalate with a target status): read the ticket, find the status by name on its
    board, change it, and **read the ticket back**. A status that did not stick is a failure that says what
    was observed — never a success.
@@ -19,12 +28,18 @@ earlier one for the same ticket is not delivered.
 
 from __future__ import annotations
 
+import hashlib
 import math
-from dataclasses import dataclass
+import os
+import re
+import socket
+import uuid
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import func, or_, select, update
+from sqlalchemy.orm.attributes import set_committed_value
 
 from rfpilot.core import psa as psa_service
 from rfpilot.core.context import Ctx
@@ -36,6 +51,9 @@ from rfpilot.psa.errors import PSAUnavailableError
 NOTE_KIND = {"resolve": "resolution", "escalate": "internal", "update": "internal"}
 ADOPT_WINDOW = timedelta(minutes=15)  # clock skew between us and the PSA, when matching an adopted note
 OPEN = ("pending", "failed")
+# How long a delivery may hold an item: far above one attempt's worst case (4 tries x 30 s timeout + backoff).
+LEASE_TTL = timedelta(minutes=5)
+TAG_PREFIX = "rfpilot ref "
 
 
 class StatusNotApplied(PSAError):
@@ -48,6 +66,21 @@ class Waiting(QueuedError):
 
 class Unreachable(QueuedError):
     """The PSA could not be reached (or kept failing): the item stays pending."""
+
+
+class Busy(QueuedError):
+    """Another process holds the item's delivery lease: it is not attempted here."""
+
+
+class DeliveredElsewhere(ConflictError):
+    """Another process delivered (or dropped) the item since it was listed here."""
+
+
+@dataclass
+class Lease:
+    owner: str = field(default_factory=lambda: f"{socket.gethostname()[:40]}:{os.getpid()}:{uuid.uuid4().hex[:12]}")
+    took_over: bool = False  # an expired lease of a process that died was taken: read the ticket first
+    in_flight: bool = False  # a note/time entry POST is under way
 
 
 @dataclass
@@ -124,6 +157,16 @@ def _note_ref(item: OutboxItem) -> str:
 # --- delivering -----------------------------------------------------------------------------------------
 
 
+def note_tag(item_id: str) -> str:
+    """The idempotency tag a note carries: short, stable for the item, unique per item in practice."""
+    return TAG_PREFIX + hashlib.sha256(item_id.encode()).hexdigest()[:10]
+
+
+def posted_text(item: OutboxItem) -> str:
+    """The note as it goes to the PSA: the item's text and, on a last line of its own, its tag."""
+    return f"{item.text.rstrip()}\n\n{note_tag(item.id)}"
+
+
 def _same_text(a: str, b: str) -> bool:
     def norm(s: str) -> str:
         return "\n".join(line.rstrip() for line in s.replace("\r\n", "\n").strip().split("\n"))
@@ -131,23 +174,74 @@ def _same_text(a: str, b: str) -> bool:
     return norm(a) == norm(b)
 
 
-async def find_posted(client: PSAClient, item: OutboxItem, member: str | None) -> Note | None:
-    """An identical note on the ticket, written by our member after the post started, if any."""
+def _is_ours(note: Note, item: OutboxItem) -> bool:
+    """The note carries the item's tag, or (a post started before notes were tagged) its exact text and was
+    written after the post started. Never decided by the author."""
+    if re.search(rf"(?<![0-9a-f]){re.escape(note_tag(item.id))}(?![0-9a-f])", note.text or ""):
+        return True
+    if not (_same_text(note.text, item.text) or _same_text(note.text, posted_text(item))):
+        return False
     since = (item.post_started_at or item.created_at) - ADOPT_WINDOW
-    for note in await client.recent_notes(item.ticket_id):
-        if not _same_text(note.text, item.text):
-            continue
-        if member and note.author and note.author.casefold() != member.casefold():
-            continue
-        if note.created_at is not None and note.created_at.tzinfo is not None and note.created_at < since:
-            continue
-        return note
-    return None
+    return not (note.created_at is not None and note.created_at.tzinfo is not None and note.created_at < since)
 
 
-async def _record_post_started(ctx: Ctx, item: OutboxItem) -> None:
+async def find_posted(client: PSAClient, item: OutboxItem) -> Note | None:
+    """The item's note on the ticket, if an earlier attempt posted it: every note is looked at."""
+    return await client.find_note(item.ticket_id, lambda note: _is_ours(note, item))
+
+
+async def _claim(ctx: Ctx, item: OutboxItem) -> Lease:
+    """Take the item's delivery lease with one conditional UPDATE, or raise Busy / DeliveredElsewhere."""
+    lease = Lease()
+    now = ctx.now()
+    prior = (await ctx.db.execute(select(OutboxItem.lease_owner).where(OutboxItem.id == item.id))).scalar_one_or_none()
     async with ctx.tx():
-        item.post_started_at = ctx.now()
+        claimed = await ctx.db.execute(
+            update(OutboxItem)
+            .where(OutboxItem.id == item.id, OutboxItem.state == "pending",
+                   or_(OutboxItem.lease_owner.is_(None), OutboxItem.lease_expires_at.is_(None),
+                       OutboxItem.lease_expires_at < now))
+            .values(lease_owner=lease.owner, lease_expires_at=now + LEASE_TTL)
+            .execution_options(synchronize_session=False)
+        )
+    await ctx.db.refresh(item)
+    if claimed.rowcount == 1:
+        lease.took_over = prior is not None
+        return lease
+    if item.state != "pending":
+        raise DeliveredElsewhere(f"outbox item {item.id[:8]} is {item.state} (changed by another process just now)")
+    until = item.lease_expires_at.strftime("%H:%M:%S UTC") if item.lease_expires_at else "soon"
+    raise Busy(f"being delivered by another rfpilot process right now ({(item.lease_owner or '?').rsplit(':', 1)[0]}, "
+               f"lease until {until}); not attempted here",
+               hint="it is delivered by that process; `rfpilot outbox list` shows the outcome")
+
+
+async def _renew(ctx: Ctx, item: OutboxItem, lease: Lease, **values: Any) -> None:
+    """Extend the lease (and write ``values``) only while this process still holds it; else raise Busy."""
+    now = ctx.now()
+    async with ctx.tx():
+        renewed = await ctx.db.execute(
+            update(OutboxItem).where(OutboxItem.id == item.id, OutboxItem.lease_owner == lease.owner)
+            .values(lease_expires_at=now + LEASE_TTL, **values).execution_options(synchronize_session=False)
+        )
+    if renewed.rowcount != 1:
+        raise Busy("the delivery lease was taken over by another process (this one was too slow); not posted",
+                   hint="the other process delivers it")
+    for key, value in values.items():
+        set_committed_value(item, key, value)
+
+
+async def _release(ctx: Ctx, item: OutboxItem, lease: Lease) -> None:
+    async with ctx.tx():
+        await ctx.db.execute(
+            update(OutboxItem).where(OutboxItem.id == item.id, OutboxItem.lease_owner == lease.owner)
+            .values(lease_owner=None, lease_expires_at=None).execution_options(synchronize_session=False)
+        )
+
+
+async def _record_post_started(ctx: Ctx, item: OutboxItem, lease: Lease) -> None:
+    """Committed before the POST, in the UPDATE that checks and renews the lease."""
+    await _renew(ctx, item, lease, post_started_at=ctx.now())
 
 
 async def _record_post(ctx: Ctx, item: OutboxItem, note: Note) -> None:
@@ -157,29 +251,35 @@ async def _record_post(ctx: Ctx, item: OutboxItem, note: Note) -> None:
         item.posted_at = ctx.now()
 
 
-async def _post_once(ctx: Ctx, client: PSAClient, item: OutboxItem, member: str | None) -> tuple[str, bool]:
+async def _post_once(ctx: Ctx, client: PSAClient, item: OutboxItem, lease: Lease) -> tuple[str, bool]:
     """Post the item's note unless it is already on the ticket. Returns (note id, adopted)."""
     if item.external_id:
         return item.external_id, False
-    if item.post_started_at is not None:
-        found = await find_posted(client, item, member)
+    if item.post_started_at is not None or lease.took_over:
+        found = await find_posted(client, item)
         if found is not None:
             await _record_post(ctx, item, found)
             return found.id, True
-    await _record_post_started(ctx, item)
+    await _record_post_started(ctx, item, lease)
+    lease.in_flight = True
     try:
-        note = await client.post_note(item.ticket_id, item.text, item.note_kind or "internal")  # type: ignore[arg-type]
+        note = await client.post_note(item.ticket_id, posted_text(item), item.note_kind or "internal")  # type: ignore[arg-type]
     except PSAUnavailableError as err:
+        lease.in_flight = False
         if not err.ambiguous:
             # The request never reached the PSA (or was refused before processing): nothing was posted.
             async with ctx.tx():
                 item.post_started_at = None
             raise
-        found = await find_posted(client, item, member)
+        found = await find_posted(client, item)
         if found is None:
             raise
         await _record_post(ctx, item, found)
         return found.id, True
+    except Exception:
+        lease.in_flight = False  # a final refusal or a bug: the request is over (only a kill leaves it in flight)
+        raise
+    lease.in_flight = False
     await _record_post(ctx, item, note)
     return note.id, False
 
@@ -203,15 +303,23 @@ async def _change_status(client: PSAClient, item: OutboxItem, provider: str) -> 
     return wanted.name
 
 
-async def _time_entry(ctx: Ctx, client: PSAClient, item: OutboxItem) -> str:
-    if item.post_started_at is not None and not item.external_id:
+async def _time_entry(ctx: Ctx, client: PSAClient, item: OutboxItem, lease: Lease) -> str:
+    if item.external_id:
+        return item.external_id
+    if item.post_started_at is not None:
         # A time entry cannot be matched reliably after an ambiguous failure: never risk a second one.
         raise PSAError("an earlier attempt to log this time may have reached the PSA; it is not sent again",
                        hint="check the ticket's time entries; `rfpilot outbox drop` this item if it is there")
-    await _record_post_started(ctx, item)
+    await _record_post_started(ctx, item, lease)
     payload = item.payload or {}
     start = datetime.fromisoformat(payload["start"])
-    entry = await client.create_time_entry(item.ticket_id, start, float(payload["hours"]), item.text)
+    lease.in_flight = True
+    try:
+        entry = await client.create_time_entry(item.ticket_id, start, float(payload["hours"]), item.text)
+    except Exception:
+        lease.in_flight = False  # the request is over (only a kill leaves it in flight)
+        raise
+    lease.in_flight = False
     await _record_post(ctx, item, Note(id=entry.id, text=item.text))
     return entry.id
 
@@ -231,19 +339,33 @@ async def deliver(ctx: Ctx, item: OutboxItem, client: PSAClient, conn: PSAConnec
         raise Waiting(f"waits for an earlier write to {item.ticket_ref or 'the same ticket'} "
                           f"(outbox item {blocker.id[:8]}, {blocker.state})",
                           hint="deliver or drop that one first")
+    lease = await _claim(ctx, item)
+    try:
+        return await _deliver_leased(ctx, item, client, conn, lease)
+    finally:
+        if not lease.in_flight:  # killed mid-POST: the lease stays until it expires, then the ticket is read
+            try:
+                await _release(ctx, item, lease)
+            except Exception:  # noqa: BLE001 - the lease expires by itself; the delivery's own error matters
+                pass
+
+
+async def _deliver_leased(ctx: Ctx, item: OutboxItem, client: PSAClient, conn: PSAConnection, lease: Lease) -> Delivery:
     async with ctx.tx():
         item.attempts += 1
         item.last_attempt_at = ctx.now()
-    member = conn.settings.get("member")
     adopted = False
     verified = None
     try:
         if item.kind == "time_entry":
-            note_id = await _time_entry(ctx, client, item)
+            note_id = await _time_entry(ctx, client, item, lease)
         else:
-            note_id, adopted = await _post_once(ctx, client, item, member)
+            note_id, adopted = await _post_once(ctx, client, item, lease)
             if item.target_status and not item.verified_status:
+                await _renew(ctx, item, lease)
                 verified = await _change_status(client, item, conn.provider)
+    except Busy:
+        raise
     except PSAUnavailableError as err:
         async with ctx.tx():
             item.last_error = err.message
@@ -338,6 +460,8 @@ async def sync(ctx: Ctx) -> SyncReport:
         except Unreachable as err:
             down.add(item.connection_id)
             report.queued.append((item, err.message))
+        except DeliveredElsewhere:
+            continue  # listed before another process finished it: nothing to report here
         except QueuedError as err:
             report.queued.append((item, err.message))
         except RfpilotError as err:
@@ -351,8 +475,12 @@ async def retry(ctx: Ctx, item: OutboxItem) -> Delivery:
         raise ConflictError(f"outbox item {item.id[:8]} was already delivered")
     if item.state == "superseded":
         raise ConflictError(f"outbox item {item.id[:8]} was replaced by a later one; nothing to retry")
-    async with ctx.tx():
-        item.state = "pending"
+    async with ctx.tx():  # conditional: another process may have delivered it since it was read
+        await ctx.db.execute(update(OutboxItem).where(OutboxItem.id == item.id, OutboxItem.state == "failed")
+                             .values(state="pending").execution_options(synchronize_session=False))
+    await ctx.db.refresh(item)
+    if item.state == "delivered":
+        raise ConflictError(f"outbox item {item.id[:8]} was already delivered")
     return await attempt(ctx, item)
 
 

@@ -380,8 +380,9 @@ class PSAConnection(Base):
 class OutboxItem(Base):
     """One write to a PSA ticket, stored before it is attempted and kept after (SPEC §9).
 
-    Exactly once: ``post_started_at`` is committed before the note is posted and ``external_id`` the moment
-    the post succeeds, so a later attempt either skips the post or first looks for the note on the ticket.
+    Exactly once: a delivery first takes the lease (``lease_owner``/``lease_expires_at``, one conditional
+    UPDATE), ``post_started_at`` is committed before the note is posted and ``external_id`` the moment the post
+    succeeds, so a later attempt either skips the post or first looks for the note (by its tag) on the ticket.
     """
 
     __tablename__ = "psa_outbox"
@@ -416,6 +417,9 @@ class OutboxItem(Base):
     posted_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     verified_status: Mapped[str | None] = mapped_column(String(100))
     delivered_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # The delivery lease: the process attempting the item now, and until when (claimed by one conditional UPDATE).
+    lease_owner: Mapped[str | None] = mapped_column(String(100))
+    lease_expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     created_at: Mapped[datetime] = _created()
 
 

@@ -589,6 +589,10 @@ class AutotaskClient(PSAClient):
         """Every note of the ticket is read (queries cannot sort), then the newest ``limit`` are kept."""
         if limit <= 0:
             return []
+        return (await self.all_notes(ticket_id))[:limit]
+
+    async def all_notes(self, ticket_id: str) -> list[Note]:
+        """Every note of the ticket (every page of the query), newest first."""
         key = await self._ticket_key(ticket_id)
         items = await self._query("TicketNotes", [{"op": "eq", "field": "ticketID", "value": key}], None)
         try:
@@ -607,7 +611,7 @@ class AutotaskClient(PSAClient):
         ]
         oldest = datetime.min.replace(tzinfo=timezone.utc)
         notes.sort(key=lambda n: (n.created_at or oldest, _int(n.id) or 0), reverse=True)
-        return notes[:limit]
+        return notes
 
     async def create_time_entry(self, ticket_id: str, start: datetime, hours: float, notes: str) -> TimeEntry:
         """Time against the ticket for the configured resource. A naive ``start`` is local time; the work date

@@ -10,13 +10,14 @@ Error contract (``rfpilot.errors`` / ``rfpilot.psa.errors``):
   Autotask's permission errors); the message is the server's own, made readable. Retrying will not help.
 * ``PSAUnavailableError`` — the PSA could not be reached or kept failing (connection errors, timeouts, 5xx,
   429 beyond the retry budget). ``ambiguous`` is True when a non-idempotent request (POST a note, a time
-  entry) may have been applied anyway: the caller must look for it (``recent_notes``) before posting again.
+  entry) may have been applied anyway: the caller must look for it (``find_note``, over every note) before posting again.
 * ``PSAStatusNotFound`` — the status name asked for does not exist on the ticket's board.
 """
 
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Literal
@@ -146,6 +147,18 @@ class PSAClient(ABC):
     @abstractmethod
     async def recent_notes(self, ticket_id: str, limit: int = 25) -> list[Note]:
         """The ticket's latest notes, newest first (to adopt a note an ambiguous failure may have posted)."""
+
+    @abstractmethod
+    async def all_notes(self, ticket_id: str) -> list[Note]:
+        """Every note of the ticket, reading every page, in no promised order (to adopt a note an ambiguous
+        failure may have posted: adoption must not depend on the order or the page size the PSA lists in)."""
+
+    async def find_note(self, ticket_id: str, match: Callable[[Note], bool]) -> Note | None:
+        """The first note of the ticket that ``match`` accepts, among all of them; None if there is none."""
+        for note in await self.all_notes(ticket_id):
+            if match(note):
+                return note
+        return None
 
     @abstractmethod
     async def create_time_entry(self, ticket_id: str, start: datetime, hours: float, notes: str) -> TimeEntry: ...

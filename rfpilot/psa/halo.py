@@ -41,6 +41,8 @@ REF_PREFIX = "Halo"
 DEFAULT_OUTCOME_PUBLIC = "Note"
 DEFAULT_OUTCOME_PRIVATE = "Private Note"
 PAGE_SIZE = 50
+ALL_ACTIONS_PAGE = 100  # actions per page when every action of a ticket is read
+ALL_ACTIONS_MAX_PAGES = 200  # a guard against a server that never stops paging
 TOKEN_MARGIN = 60.0  # seconds before expiry at which a token is replaced
 CLOSED_NAMES = frozenset({"closed", "resolved", "completed", "cancelled"})
 
@@ -307,6 +309,23 @@ class HaloClient(PSAClient):
         notes = [_note(a) for a in rows if isinstance(a, dict)] if isinstance(rows, list) else []
         notes.sort(key=lambda n: _int(n.id) or 0, reverse=True)  # action ids grow per ticket: newest first
         return notes[:limit]
+
+    async def all_notes(self, ticket_id: str) -> list[Note]:
+        """Every action of the ticket, page by page (Halo documents no order for actions, so none is assumed).
+        Stops at a short page, at ``record_count``, or when a page brings nothing new (paging ignored)."""
+        found: dict[str, Note] = {}
+        for page_no in range(1, ALL_ACTIONS_MAX_PAGES + 1):
+            body = await self._get("/api/Actions", {"ticket_id": _ticket_int(ticket_id), "excludesys": "true",
+                                                    "pageinate": "true", "page_size": ALL_ACTIONS_PAGE,
+                                                    "page_no": page_no})
+            rows = body.get("actions") if isinstance(body, dict) else body
+            rows = [a for a in rows if isinstance(a, dict)] if isinstance(rows, list) else []
+            new = [n for n in map(_note, rows) if n.id not in found]
+            found.update((n.id, n) for n in new)
+            total = _int(body.get("record_count")) if isinstance(body, dict) else None
+            if not new or len(rows) < ALL_ACTIONS_PAGE or (total is not None and len(found) >= total):
+                break
+        return list(found.values())
 
     # --- writing ---------------------------------------------------------------------------------------------
 
