@@ -289,7 +289,9 @@ async def test_push_posts_through_the_outbox_once_approved(ctx, cw, memory_keyri
     await outputs.approve(ctx, notes_row)
     done = await outputs.push(ctx, row, notes_row, "psa")
     note = posted(cw)[-1]
-    assert note["text"] == notes_row.generated_content and note["internalAnalysisFlag"] is True
+    # the note is the output's text and, on a last line, the outbox item's idempotency tag
+    assert note["text"] == notes_row.generated_content + "\n\n" + writeback.note_tag(done.delivery.item.id)
+    assert note["internalAnalysisFlag"] is True
     assert note["detailDescriptionFlag"] is False and note["resolutionFlag"] is False
     assert done.reference == str(note["id"]) and done.delivery.item.state == "delivered"
     assert notes_row.status == "pushed" and notes_row.pushed_to == "psa" and notes_row.pushed_reference == str(note["id"])

@@ -83,6 +83,7 @@ def build(
         codebase=_text(settings.get("codebase")) or None,
         member=_text(settings.get("member")) or None,
         boards=split_boards(settings.get("boards")),
+        base_url=_text(settings.get("base_url")) or None,
         transport=transport,
         policy=policy,
     )
@@ -102,6 +103,7 @@ class ConnectWiseClient(PSAClient):
         codebase: str | None = None,
         member: str | None = None,
         boards: list[str] | None = None,
+        base_url: str | None = None,  # internal: a loopback test server instead of https://{site}
         transport: httpx.AsyncBaseTransport | None = None,
         policy: RetryPolicy | None = None,
     ) -> None:
@@ -113,7 +115,7 @@ class ConnectWiseClient(PSAClient):
         token = base64.b64encode(f"{self.company_id}+{public_key}:{private_key}".encode()).decode("ascii")
         self._http = PSAHttp(
             DISPLAY_NAME,
-            f"https://{self.site}",
+            base_url.rstrip("/") if base_url else f"https://{self.site}",
             headers={"Authorization": f"Basic {token}", "clientId": client_id, "Accept": "application/json"},
             error_message=error_message,
             transport=transport,

@@ -312,7 +312,8 @@ class HaloClient(PSAClient):
 
     async def all_notes(self, ticket_id: str) -> list[Note]:
         """Every action of the ticket, page by page (Halo documents no order for actions, so none is assumed).
-        Stops at a short page, at ``record_count``, or when a page brings nothing new (paging ignored)."""
+        Stops at an empty page, at ``record_count``, or when a page brings nothing new (paging ignored); a page
+        shorter than asked is not taken as the last (the server may cap the page size)."""
         found: dict[str, Note] = {}
         for page_no in range(1, ALL_ACTIONS_MAX_PAGES + 1):
             body = await self._get("/api/Actions", {"ticket_id": _ticket_int(ticket_id), "excludesys": "true",
@@ -323,7 +324,7 @@ class HaloClient(PSAClient):
             new = [n for n in map(_note, rows) if n.id not in found]
             found.update((n.id, n) for n in new)
             total = _int(body.get("record_count")) if isinstance(body, dict) else None
-            if not new or len(rows) < ALL_ACTIONS_PAGE or (total is not None and len(found) >= total):
+            if not new or (total is not None and len(found) >= total):
                 break
         return list(found.values())
 

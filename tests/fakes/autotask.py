@@ -101,7 +101,8 @@ class _Refusal(Exception):
 
 class FakeAutotask:
     """The fake tenant. Switches: ``keep_old_status``, ``down``, ``fail_after_post``, ``rate_limit_next()``,
-    ``error_next()``; ``page_size`` caps records per page (to force pagination)."""
+    ``error_next()``; ``page_size`` caps records per page (to force pagination); ``list_order`` ("oldest" or
+    "newest") is the order query results come in."""
 
     def __init__(
         self,
@@ -156,6 +157,7 @@ class FakeAutotask:
             },
         }
         self.page_size = 500
+        self.list_order = "oldest"  # query results by id: "oldest" first (Autotask's habit) or "newest" first
         self.require_note_titles = True
         # switches
         self.keep_old_status = False
@@ -364,7 +366,7 @@ class FakeAutotask:
         if not isinstance(page_len, int) or not 1 <= page_len <= 500:
             raise _Refusal(500, "MaxRecords must be between 1 and 500")
         rows = [row for row in self._rows(entity) if all(self._matches(entity, row, c) for c in body["filter"])]
-        rows.sort(key=lambda row: row["id"])
+        rows.sort(key=lambda row: row["id"], reverse=self.list_order == "newest")
         cursor = _Cursor(entity, body, rows, min(page_len, self.page_size))
         return self._page(cursor)
 

@@ -19,7 +19,8 @@ Switches for the writeback tests:
 * ``fail_after_post``: the next note POST is applied, then ``httpx.ReadTimeout`` is raised (ambiguous);
 * ``rate_limit_next``: the next request (or that many, when an int) gets 429 with ``Retry-After: 2``;
 * ``error_next``: ``(status, body)``: the next request gets that status and body (dict -> JSON, str -> text);
-* ``max_page_size``: the server's cap on ``pageSize`` (1000 like ConnectWise; lower it to force paging).
+* ``max_page_size``: the server's cap on ``pageSize`` (1000 like ConnectWise; lower it to force paging);
+* ``notes_order``: ``"oldest"`` or ``"newest"`` lists a ticket's notes in that order, ignoring ``orderBy``.
 """
 
 from __future__ import annotations
@@ -75,6 +76,7 @@ class FakeConnectWise:
         self.rate_limit_next: int = 0
         self.error_next: tuple[int, Any] | None = None
         self.max_page_size = 1000
+        self.notes_order: str | None = None  # "oldest"/"newest": notes listed so whatever ``orderBy`` asks
 
         self._ids = itertools.count(1)
         self._status_ids = itertools.count(101)
@@ -393,7 +395,12 @@ class FakeConnectWise:
     def _list_notes(self, request: httpx.Request, ticket_id: int) -> httpx.Response:
         if ticket_id not in self.tickets:
             return _not_found(f"Ticket recId {ticket_id} not found.")
-        return self._list(request, list(self.notes.get(ticket_id, [])))
+        rows = list(self.notes.get(ticket_id, []))
+        if self.notes_order:  # a server that ignores orderBy on notes and lists them its own way
+            rows.sort(key=lambda r: r["id"], reverse=self.notes_order == "newest")
+            params = [(k, v) for k, v in request.url.params.multi_items() if k != "orderBy"]
+            request = httpx.Request(request.method, request.url.copy_with(params=params))
+        return self._list(request, rows)
 
     def _post_note(self, request: httpx.Request, ticket_id: int) -> httpx.Response:
         if ticket_id not in self.tickets:

@@ -17,7 +17,9 @@ Switches (each a plain attribute the test flips):
 * ``expire_tokens`` — the next API call answers 401 once (every token issued so far is revoked);
 * ``fail_after_post`` — the next ``POST /api/Actions`` is applied, then the reply is lost (``httpx.ReadTimeout``);
 * ``keep_old_status`` — ``POST /api/Tickets`` answers 200 but leaves the status as it was;
-* ``authinfo`` — False makes ``/api/authinfo`` answer 404 (older instances), so clients use ``/auth/token``.
+* ``authinfo`` — False makes ``/api/authinfo`` answer 404 (older instances), so clients use ``/auth/token``;
+* ``actions_order`` — ``"newest"`` (default) or ``"oldest"``: the order ``GET /api/Actions`` lists a ticket's
+  actions in (Halo documents none); ``pageinate=true&page_size=&page_no=`` pages them, capped at ``max_page_size``.
 """
 
 from __future__ import annotations
@@ -89,6 +91,8 @@ class FakeHalo:
         self.error_next: tuple[Any, ...] | None = None
         self.expire_tokens = False
         self.fail_after_post = False
+        self.actions_order = "newest"
+        self.max_page_size = 100
         self.keep_old_status = False
 
     # --- helpers for tests --------------------------------------------------------------------------
@@ -348,15 +352,21 @@ class FakeHalo:
         ticket_id = _int(query.get("ticket_id"))
         if ticket_id not in self.tickets:
             return httpx.Response(404, text="Ticket not found")
-        rows = sorted(self.actions.get(ticket_id, []), key=lambda a: a["id"], reverse=True)
+        rows = sorted(self.actions.get(ticket_id, []), key=lambda a: a["id"], reverse=self.actions_order == "newest")
         if query.get("excludesys") == "true":
             rows = [a for a in rows if not a.get("_system")]
         if query.get("excludeprivate") == "true":
             rows = [a for a in rows if not a.get("hiddenfromuser")]
+        total = len(rows)
+        if query.get("pageinate") == "true":
+            size = min(_int(query.get("page_size")) or 50, self.max_page_size)
+            page = _int(query.get("page_no")) or 1
+            rows = rows[(page - 1) * size: page * size]
         count = _int(query.get("count"))
         if count:
             rows = rows[:count]
-        return httpx.Response(200, json={"record_count": len(rows), "actions": [_public(a) for a in rows]})
+            total = len(rows)
+        return httpx.Response(200, json={"record_count": total, "actions": [_public(a) for a in rows]})
 
     def _action_post(self, body: Any) -> httpx.Response:
         if not isinstance(body, list) or not body or not all(isinstance(x, dict) for x in body):
