@@ -25,7 +25,6 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
-import pytest
 from sqlalchemy import select
 
 from rfpilot.core import psa, tickets, writeback
@@ -45,8 +44,10 @@ TAG = re.compile(r"rfpilot ref [0-9a-f]{10}")
 
 
 class Setup:
+    """One PSA: its fake, how to seed tickets, what a note POST is, how to read a ticket's notes."""
+
     provider: str
-    upstream: str
+    upstream: str  # the fake's own scheme://host
 
     def __init__(self, order: str) -> None:
         self.order = order
@@ -163,9 +164,6 @@ class HALO(Setup):
 
     def note_texts(self, ticket):
         return [a["note"] for a in self.fake.actions.get(int(ticket), [])]
-
-
-SETUPS = {"connectwise": CW, "autotask": AT, "halo": HALO}
 
 
 def _sync_processes(env: dict[str, str], count: int) -> list[tuple[int, dict[str, Any] | None, str]]:

@@ -177,7 +177,7 @@ def _same_text(a: str, b: str) -> bool:
 def _is_ours(note: Note, item: OutboxItem) -> bool:
     """The note carries the item's tag, or (a post started before notes were tagged) its exact text and was
     written after the post started. Never decided by the author."""
-    if re.search(rf"(?<![0-9a-f]){re.escape(note_tag(item.id))}(?![0-9a-f])", note.text or ""):
+    if re.search(re.escape(note_tag(item.id)) + r"(?![0-9a-f])", note.text or ""):
         return True
     if not (_same_text(note.text, item.text) or _same_text(note.text, posted_text(item))):
         return False
