@@ -139,6 +139,10 @@ class Runner:
                 self.problems.append(f"{label!r} is not shown inert: {where}")
         return out
 
+    def expect(self, ok: bool, what: str) -> None:
+        if not ok:
+            self.problems.append(what)
+
     def check(self) -> None:
         assert not self.problems, f"{len(self.problems)} problems in {self.calls} calls:\n\n" + "\n\n".join(self.problems)
 
@@ -211,7 +215,8 @@ def _exercise(run: Runner, cw, monkeypatch: pytest.MonkeyPatch, tmp_path: Path, 
 
     # The model: a streamed reply, questions, a check and a fix from it.
     out = run("chat", s2, V("message"), shows=("model-question", "model-check", "model-fix"))
-    assert f"reply-words {PLACEHOLDER}]52;c;ZXZpbA==" in out and "second line" in out and "\r" not in out
+    run.expect(f"reply-words {PLACEHOLDER}]52;c;ZXZpbA==" in out and "second line" in out and "\r" not in out,
+               f"the streamed reply is not shown inert: {out!r}")
     run("lane", "list", s2, shows=("question", "check", "model-question", "model-check"))
     run("lane", "list", s2, "--json")
     lane = run.js("lane", "list", s2)["items"]
@@ -254,10 +259,12 @@ def _exercise(run: Runner, cw, monkeypatch: pytest.MonkeyPatch, tmp_path: Path, 
     run("templates", "export", slug, "--dir", str(exported), code=None)
     run("templates", "export", slug, "--dir", str(exported), "--format", "yaml", code=None)
     for path in exported.iterdir():
-        assert FORBIDDEN.search(path.read_text(encoding="utf-8").replace("\r\n", "\n")) is None, path
+        run.expect(FORBIDDEN.search(path.read_text(encoding="utf-8").replace("\r\n", "\n")) is None,
+                   f"raw control in the template export {path.name}")
     run("templates", "import", *map(str, exported.iterdir()), code=None)
     after = run.js("templates", "show", slug)
-    assert after["name"] == "Tpl " + V("tpl-name") and after["body"].startswith(V("tpl-body") + nul), after
+    run.expect(after["name"] == "Tpl " + V("tpl-name") and after["body"].startswith(V("tpl-body") + nul),
+               f"the template did not round-trip: {after!r}")
 
     # Branches.
     run("branches", "fork", s2, "--reason", V("fork-reason"), "-o", f"Alpha: {V('alpha')}", "-o", f"Beta: {V('beta')}",
@@ -354,12 +361,13 @@ def _exercise(run: Runner, cw, monkeypatch: pytest.MonkeyPatch, tmp_path: Path, 
     run("sessions", "export", s2, "--output", str(export_md))
     run("sessions", "export", s2, "--format", "json", "--output", str(export_json))
     data = json.loads(export_json.read_text(encoding="utf-8"))
-    assert data["session"]["title"] == V("title2"), "the JSON export keeps the text exact"
+    run.expect(data["session"]["title"] == V("title2"), "the JSON export does not keep the text exact")
     for path in (export_md, export_json, note_file, resolved_file, kb_file, kb_file2):
+        run.expect(path.exists(), f"{path.name} was not written")
         if path.exists():
-            text = path.read_text(encoding="utf-8")
-            assert FORBIDDEN.search(text) is None, f"{path.name}: {FORBIDDEN.search(text).group()!r}"
-    assert seen("title2") in export_md.read_text(encoding="utf-8")
+            bad = FORBIDDEN.findall(path.read_text(encoding="utf-8"))
+            run.expect(not bad, f"{path.name} holds {len(bad)} raw controls: {sorted(set(bad))!r}")
+    run.expect(seen("title2") in export_md.read_text(encoding="utf-8"), "the Markdown export lost the title")
     run("sessions", "pause", s3, code=None)
     run("sessions", "resume", s3, code=None)
     run("sessions", "abandon", s3, "--reason", V("abandon"), code=None)
