@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sys
 from typing import Any, Optional
 
 import typer
@@ -78,18 +77,19 @@ def chat(
         from rfpilot.core.streaming import DisplayStream
         from rfpilot.core.views import turn_view
         from rfpilot.errors import LLMUnavailableError
+        from rfpilot.textsafe import InertStream
 
         row = await get_session(ctx, session)
         provider = get_provider(ctx.settings)
         stream = DisplayStream()
+        safe = InertStream()  # the reply is model text: shown inert, a CRLF split over two chunks still one LF
 
         def show(chunk: str) -> None:
             if as_json:
                 return
-            shown = stream.feed(chunk)
+            shown = safe.feed(stream.feed(chunk))
             if shown:
-                sys.stdout.write(shown)
-                sys.stdout.flush()
+                output.stream(shown)
 
         try:
             svc.require_chat_provider(provider)
@@ -102,7 +102,7 @@ def chat(
                 result = await svc.run_turn(ctx, row, message, provider, on_chunk=show)
             except LLMUnavailableError as err:
                 if stream.shown:
-                    sys.stdout.write("\n")
+                    output.stream(safe.finish() + "\n")
                 hint = (err.hint + "; " if err.hint else "") + RETRY_HINT.format(sid=row.id[:8])
                 raise LLMUnavailableError(err.message, hint=hint) from err
         finally:
@@ -110,7 +110,7 @@ def chat(
         view = turn_view(result)
         if not as_json:
             rest = stream.finish(result.reply.display_content)
-            sys.stdout.write(rest + "\n")
+            output.stream(safe.feed(rest) + safe.finish() + "\n")
         return view
 
     view = run(go)

@@ -1,31 +1,41 @@
 """The one place the CLI writes: data to stdout, diagnostics to stderr.
 
+Every write passes through ``rfpilot.textsafe.inert``: whatever a caller hands over (a title, a fact, a model reply,
+a PSA ticket, a teammate's name, a usage error quoting an argument), no ESC, BEL, C1 or other control but newline
+and tab reaches the terminal. JSON goes out through ``textsafe.dumps`` (controls as ``\\uXXXX``, data exact).
+
 Nothing here imports SQLAlchemy, Textual or an SDK: `rfpilot --help` loads it.
 """
 
 from __future__ import annotations
 
-import json
 import sys
 from collections.abc import Callable, Sequence
 from typing import Any
 
+from rfpilot.textsafe import dumps, inert
+
 
 def data(text: str) -> None:
     """Data for scripts and pipes: stdout only."""
-    sys.stdout.write(text if text.endswith("\n") else text + "\n")
+    stream(text if text.endswith("\n") else text + "\n")
+
+
+def stream(text: str) -> None:
+    """A piece of data as it arrives (a streamed reply): stdout, no newline added."""
+    sys.stdout.write(inert(text))
     sys.stdout.flush()
 
 
 def info(text: str) -> None:
     """Anything meant for the person at the terminal: stderr."""
-    sys.stderr.write(text if text.endswith("\n") else text + "\n")
+    sys.stderr.write(inert(text if text.endswith("\n") else text + "\n"))
     sys.stderr.flush()
 
 
 def emit(payload: Any, as_json: bool, human: Callable[[], str | None]) -> None:
     if as_json:
-        data(json.dumps(payload, indent=2, ensure_ascii=False, sort_keys=False, default=str))
+        data(dumps(payload, indent=2, sort_keys=False, default=str))
         return
     text = human()
     if text:
@@ -59,7 +69,7 @@ def stdin_is_interactive() -> bool:
 
 def ask(prompt: str, default: str | None = None) -> str:
     """Read one line from the terminal; the prompt goes to stderr."""
-    sys.stderr.write(prompt)
+    sys.stderr.write(inert(prompt))
     sys.stderr.flush()
     line = sys.stdin.readline()
     if not line:

@@ -210,9 +210,9 @@ def sessions_export(
 
     data = run(go)
     if fmt == "json":
-        import json
+        from rfpilot.textsafe import dumps
 
-        text = json.dumps(data, indent=2, ensure_ascii=False)
+        text = dumps(data, indent=2)  # controls as \uXXXX escapes: exact data, no raw control in the file
     else:
         from rfpilot.core.export import export_markdown
 

@@ -15,6 +15,7 @@ from rfpilot.core.sessions import owner_name
 from rfpilot.core.text import duration
 from rfpilot.core.views import fact_view, fix_view, iso, lane_item_view, session_view
 from rfpilot.db.models import Message, SessionRow
+from rfpilot.textsafe import inert_all
 
 EXPORT_FORMAT = 1
 
@@ -51,6 +52,9 @@ def _quote(text: str) -> list[str]:
 
 
 def export_markdown(data: dict[str, Any]) -> str:
+    """People read it in a terminal or a viewer: every stored string is made inert first (textsafe), so no
+    control is split into lines or survives as a raw byte; the words all stay."""
+    data = inert_all(data)
     s = data["session"]
     out = [f"# {s['title'] or '(untitled session)'}", ""]
     meta = [

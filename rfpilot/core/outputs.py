@@ -42,6 +42,7 @@ from rfpilot.core.text import markdown_section, one_line, truncate
 from rfpilot.db.enums import OUTPUT_TYPES
 from rfpilot.db.models import OutboxItem, ResolutionOutput, SessionBranch, SessionRow
 from rfpilot.errors import ConflictError, NotFoundError, QueuedError, RfpilotError, UsageError
+from rfpilot.textsafe import inert
 
 log = logging.getLogger(__name__)
 
@@ -711,7 +712,7 @@ def export_markdown(session: SessionRow, output: ResolutionOutput) -> str:
     text = content(output).strip()
     if output.output_type == KB and session.title and not text.startswith("# "):
         text = f"# {one_line(session.title)}\n\n{text}"
-    return text + "\n"
+    return inert(text) + "\n"
 
 
 def _check_pushable(output: ResolutionOutput) -> None:

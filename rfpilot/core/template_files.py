@@ -27,6 +27,7 @@ the template already says changes nothing. Export then import into an empty stor
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 
@@ -77,7 +78,9 @@ def dumps(doc: dict[str, Any], fmt: str) -> str:
                 out[key] = table
             else:
                 out[key] = value
-        return tomlkit.dumps(out)
+        # tomlkit leaves C1 (U+0080–U+009F) raw; every string it writes is a basic string, where a \uXXXX escape
+        # reads back as the same character: the file round-trips exactly and holds no raw control.
+        return re.sub(r"[\x80-\x9f]", lambda m: f"\\u{ord(m.group()):04x}", tomlkit.dumps(out))
     import yaml
 
     class _Dumper(yaml.SafeDumper):

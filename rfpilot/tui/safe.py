@@ -1,26 +1,18 @@
 """Text from the model, the PSA or a pasted output is shown as text, never interpreted.
 
-Control characters (ESC, CSI/OSC introducers, BEL, backspace, …) are replaced
-so nothing can move the cursor, clear the screen, set the title or write the
-clipboard; Rich markup is never parsed: widgets get ``rich.text.Text`` objects
-built from plain strings.
+Control characters (ESC, CSI/OSC introducers, BEL, backspace, …) are made visible and inert by the one
+sanitiser the CLI uses too (``rfpilot.textsafe``), so nothing can move the cursor, clear the screen, set the
+title or write the clipboard; Rich markup is never parsed: widgets get ``rich.text.Text`` objects built from
+plain strings.
 """
 
 from __future__ import annotations
 
-import re
-
 from rich.text import Text
 
-# C0 controls except tab and newline, DEL, and the C1 range (8-bit CSI/OSC/ST).
-_CONTROLS = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+from rfpilot.textsafe import inert
 
-
-def inert(value: str | None) -> str:
-    """``value`` with every control character shown as a visible placeholder."""
-    if not value:
-        return ""
-    return _CONTROLS.sub(lambda m: "\N{REPLACEMENT CHARACTER}" if m.group() == "\x1b" else "", value.replace("\r\n", "\n"))
+__all__ = ["inert", "text"]
 
 
 def text(value: str | None, style: str = "") -> Text:
