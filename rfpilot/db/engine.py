@@ -237,11 +237,12 @@ def _repair_half_migration(sync_conn, current: str | None, diff: _SchemaDiff, ba
     quote = sync_conn.dialect.identifier_preparer.quote
     full = [t for t in diff.tables if sync_conn.execute(text(f"SELECT 1 FROM {quote(t)} LIMIT 1")).first()]
     if full:
-        where = f"restore the backup {backup}" if backup else "restore a backup of the database"
+        folder = backup.parent if backup else "the backups folder of rfpilot's data dir"
         raise StoreError(
             f"the database says schema {current or '(none)'} but also holds rows in {', '.join(full)} of a later "
-            "schema: it was left half-migrated and cannot be repaired safely",
-            hint=f"{where} (rfpilot keeps them in the backups folder of its data dir), or report this",
+            "schema: it was left half-migrated and cannot be repaired safely; nothing was changed",
+            hint=f"restore the copy taken before that upgrade (the oldest rfpilot-*-from-{current}.db in {folder}), "
+                 "or report this",
         )
     ops = Operations(MigrationContext.configure(sync_conn))
     for table, index in diff.indexes:
