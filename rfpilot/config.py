@@ -62,6 +62,7 @@ class Paths:
     config_dir: Path
     data_dir: Path
     cache_dir: Path
+    home: Path | None = None  # RFPILOT_HOME, when set
 
     @property
     def config_file(self) -> Path:
@@ -81,7 +82,7 @@ def resolve_paths(env: dict[str, str] | None = None) -> Paths:
     home = env.get("RFPILOT_HOME")
     if home:
         root = Path(home).expanduser()
-        return Paths(root / "config", root / "data", root / "cache")
+        return Paths(root / "config", root / "data", root / "cache", home=root)
     import platformdirs
 
     return Paths(
@@ -89,6 +90,26 @@ def resolve_paths(env: dict[str, str] | None = None) -> Paths:
         Path(platformdirs.user_data_dir(APP_NAME)),
         Path(platformdirs.user_cache_dir(APP_NAME)),
     )
+
+
+def tighten_home(paths: Paths) -> None:
+    """Make an existing home private: its folders 0700, rfpilot's files in them 0600.
+
+    Homes made by earlier releases followed the umask (0755/0644). Only rfpilot's own
+    folders and files are touched; missing ones are created private when first written.
+    """
+    from rfpilot.private import DIR_MODE, FILE_MODE, tighten
+
+    folders = [paths.home, paths.config_dir, paths.data_dir, paths.cache_dir, paths.backup_dir]
+    for folder in folders:
+        if folder is not None:
+            tighten(folder, DIR_MODE)
+    db = paths.default_db_file
+    files = [paths.config_file, db] + [db.with_name(db.name + suffix) for suffix in ("-wal", "-shm", "-journal")]
+    if paths.backup_dir.is_dir():
+        files += [p for p in paths.backup_dir.iterdir() if p.is_file()]
+    for file in files:
+        tighten(file, FILE_MODE)
 
 
 def _get_dotted(data: dict[str, Any], key: str) -> Any:
@@ -188,6 +209,7 @@ def load_settings(
 ) -> Settings:
     env = dict(os.environ if env is None else env)
     paths = resolve_paths(env)
+    tighten_home(paths)
     data: dict[str, Any] = {}
     if paths.config_file.exists():
         try:
@@ -227,10 +249,12 @@ def write_setting(paths: Paths, key: str, value: Any) -> None:
     """Set one dotted key in config.toml, keeping comments and layout (tomlkit)."""
     import tomlkit
 
+    from rfpilot.private import private_dir, write_private
+
     if key not in KNOWN_SETTINGS and not key.startswith("keymap."):
         known = ", ".join(sorted(KNOWN_SETTINGS))
         raise ConfigError(f"unknown setting {key!r}", hint=f"known settings: {known}")
-    paths.config_dir.mkdir(parents=True, exist_ok=True)
+    private_dir(paths.config_dir)
     text = paths.config_file.read_text(encoding="utf-8") if paths.config_file.exists() else ""
     doc = tomlkit.parse(text)
     parts = key.split(".")
@@ -245,6 +269,4 @@ def write_setting(paths: Paths, key: str, value: Any) -> None:
         node.pop(parts[-1], None)
     else:
         node[parts[-1]] = value
-    tmp = paths.config_file.with_suffix(".toml.tmp")
-    tmp.write_text(tomlkit.dumps(doc), encoding="utf-8")
-    tmp.replace(paths.config_file)
+    write_private(paths.config_file, tomlkit.dumps(doc))

@@ -221,7 +221,9 @@ def sessions_export(
         output.data(text)
     else:
         try:
-            out.expanduser().write_text(text if text.endswith("\n") else text + "\n", encoding="utf-8")
+            from rfpilot.private import write_private
+
+            write_private(out.expanduser(), text if text.endswith("\n") else text + "\n")
         except OSError as exc:
             raise UsageError(f"cannot write {out}: {exc.strerror or exc}") from None
         output.info(f"wrote {out}")

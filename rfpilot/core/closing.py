@@ -20,6 +20,7 @@ from rfpilot.core.sessions import check_transition, require_editable, set_status
 from rfpilot.core.text import summary_line, truncate
 from rfpilot.db.models import SessionRow, SuggestedFix
 from rfpilot.errors import ConflictError, RfpilotError, UsageError
+from rfpilot.private import private_dir, write_private
 from rfpilot.textsafe import inert
 
 MARKDOWN_MAX = 20_000
@@ -208,8 +209,7 @@ def _export(markdown: str, target: Path | None) -> Path | None:
     if target is None:
         return None
     try:
-        target.parent.mkdir(parents=True, exist_ok=True)
-        target.write_text(inert(markdown) + "\n", encoding="utf-8")
+        write_private(private_dir(target.parent) / target.name, inert(markdown) + "\n")
     except OSError as exc:
         raise UsageError(f"cannot write {target}: {exc.strerror or exc}; nothing was changed") from None
     return target

@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import os
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -42,6 +41,7 @@ from rfpilot.core.text import markdown_section, one_line, truncate
 from rfpilot.db.enums import OUTPUT_TYPES
 from rfpilot.db.models import OutboxItem, ResolutionOutput, SessionBranch, SessionRow
 from rfpilot.errors import ConflictError, NotFoundError, QueuedError, RfpilotError, UsageError
+from rfpilot.private import private_dir, write_private
 from rfpilot.textsafe import inert
 
 log = logging.getLogger(__name__)
@@ -730,10 +730,7 @@ def _write_file(path: Path, text: str, overwrite: bool) -> Path:
     if target.exists() and not overwrite:
         raise ConflictError(f"{target} already exists; it was not overwritten", hint="add --force to replace it")
     try:
-        target.parent.mkdir(parents=True, exist_ok=True)
-        tmp = target.with_name(f".{target.name}.rfpilot-tmp")
-        tmp.write_text(text, encoding="utf-8")
-        os.replace(tmp, target)
+        write_private(private_dir(target.parent) / target.name, text)
     except OSError as exc:
         raise UsageError(f"cannot write {target}: {exc.strerror or exc}; nothing was changed") from None
     return target

@@ -36,6 +36,7 @@ from rfpilot.core import templates as svc
 from rfpilot.core.context import Ctx
 from rfpilot.db.models import ScriptTemplate
 from rfpilot.errors import UsageError
+from rfpilot.private import private_dir, write_private
 
 FORMATS = {".toml": "toml", ".yaml": "yaml", ".yml": "yaml"}
 
@@ -178,7 +179,4 @@ def _document_of_spec(spec: svc.TemplateSpec, current: ScriptTemplate) -> dict[s
 
 
 def export_template(tpl: ScriptTemplate, directory: Path, fmt: str = "toml") -> Path:
-    directory.mkdir(parents=True, exist_ok=True)
-    target = directory / f"{tpl.slug}.{fmt}"
-    target.write_text(dumps(to_document(tpl), fmt), encoding="utf-8")
-    return target
+    return write_private(private_dir(directory) / f"{tpl.slug}.{fmt}", dumps(to_document(tpl), fmt))

@@ -8,7 +8,8 @@ behind: an up-to-date store is checked with one query against
 from __future__ import annotations
 
 import sqlite3
-from dataclasses import dataclass
+import sys
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -18,6 +19,7 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 
 from rfpilot.errors import StoreError
+from rfpilot.private import private_dir, private_file
 
 # Every migration in order; the last one is the head. A test asserts this
 # matches Alembic's own view of rfpilot/db/migrations/versions.
@@ -66,6 +68,7 @@ class Store:
     engine: AsyncEngine
     sessionmaker: async_sessionmaker[AsyncSession]
     backup_path: Path | None = None  # set when opening took a pre-migration backup
+    notices: list[str] = field(default_factory=list)  # what opening repaired, also written to stderr
 
     @property
     def dialect(self) -> str:
@@ -89,7 +92,7 @@ def create_engine(url: str) -> AsyncEngine:
     if url.startswith("sqlite"):
         path = sqlite_file(url)
         if path is not None:
-            path.parent.mkdir(parents=True, exist_ok=True)
+            private_file(private_dir(path.parent) / path.name)  # 0600 before SQLite makes it (and -wal/-shm alike)
         engine = create_async_engine(url, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000})
         event.listen(engine.sync_engine, "connect", _set_sqlite_pragmas)
         return engine
@@ -122,25 +125,185 @@ async def current_revision(engine: AsyncEngine) -> str | None:
         return await conn.run_sync(_read_revision)
 
 
-def backup_sqlite(db_file: Path, backup_dir: Path, label: str) -> Path:
-    """A consistent copy through SQLite's backup API (safe with WAL and readers)."""
-    backup_dir.mkdir(parents=True, exist_ok=True)
-    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%fZ")
-    target = backup_dir / f"rfpilot-{stamp}-{label}.db"
-    src = sqlite3.connect(str(db_file))
+def backup_sqlite(db_file: Path, backup_dir: Path, label: str, *, stamped: bool = True,
+                  expect_revision: str | None = None) -> Path | None:
+    """A consistent copy through SQLite's backup API (safe with WAL and readers), 0600.
+
+    ``stamped=False`` names the copy by its label alone, so taking it again replaces it
+    (one pre-migration backup per from-revision, however often an open fails). With
+    ``expect_revision`` a copy at another revision (a migrator ran meanwhile) is discarded
+    and None returned, so it never replaces the good one.
+    """
+    private_dir(backup_dir)
+    name = f"rfpilot-{datetime.now(UTC).strftime('%Y%m%dT%H%M%S%fZ')}-{label}" if stamped else f"rfpilot-{label}"
+    target = backup_dir / f"{name}.db"
+    tmp = backup_dir / f".{name}.db.tmp"
+    tmp.unlink(missing_ok=True)  # left by a run that was killed while copying
+    private_file(tmp)
     try:
-        dst = sqlite3.connect(str(target))
+        src = sqlite3.connect(str(db_file))
         try:
-            src.backup(dst)
+            dst = sqlite3.connect(str(tmp))
+            try:
+                src.backup(dst)
+                copied = _read_revision_sqlite3(dst) if expect_revision is not None else None
+            finally:
+                dst.close()
         finally:
-            dst.close()
-    finally:
-        src.close()
+            src.close()
+        if copied != expect_revision:
+            tmp.unlink()
+            return None
+        tmp.replace(target)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
     return target
 
 
-async def migrate(engine: AsyncEngine, *, backup_dir: Path | None) -> Path | None:
-    """Bring the schema to head. Returns the backup taken first, if any."""
+def _read_revision_sqlite3(conn: sqlite3.Connection) -> str | None:
+    try:
+        row = conn.execute("SELECT version_num FROM alembic_version").fetchone()
+    except sqlite3.OperationalError:
+        return None
+    return row[0] if row else None
+
+
+@dataclass
+class _SchemaDiff:
+    """Objects of a later revision found in a store that says it is at an earlier one."""
+
+    tables: list[str]
+    columns: list[tuple[str, str]]
+    indexes: list[tuple[str, str]]
+
+    def __bool__(self) -> bool:
+        return bool(self.tables or self.columns or self.indexes)
+
+    def describe(self) -> str:
+        parts = [f"table {t}" for t in self.tables] + [f"column {t}.{c}" for t, c in self.columns]
+        parts += [f"index {i}" for _, i in self.indexes]
+        return ", ".join(parts)
+
+
+def _schema_at(revision: str | None) -> dict[str, tuple[set[str], set[str]]]:
+    """Table -> (columns, index names) that the migrations up to ``revision`` build (a scratch SQLite)."""
+    if revision is None:
+        return {}
+    from sqlalchemy import create_engine as create_sync_engine
+
+    scratch = create_sync_engine("sqlite://")
+    try:
+        with scratch.begin() as conn:
+            _run_alembic_upgrade(conn, revision)
+            return _live_schema(conn)
+    finally:
+        scratch.dispose()
+
+
+def _live_schema(sync_conn) -> dict[str, tuple[set[str], set[str]]]:
+    inspector = inspect(sync_conn)
+    return {
+        table: ({c["name"] for c in inspector.get_columns(table)},
+                {i["name"] for i in inspector.get_indexes(table) if i.get("name")})
+        for table in inspector.get_table_names() if table != "alembic_version"
+    }
+
+
+def _half_migration(sync_conn, current: str | None) -> _SchemaDiff:
+    """What an interrupted upgrade from ``current`` left behind: rfpilot's own tables, columns and
+    indexes of later revisions (tables rfpilot does not know are never touched)."""
+    live = _live_schema(sync_conn)
+    at, head = _schema_at(current), _schema_at(SCHEMA_HEAD)
+    diff = _SchemaDiff([], [], [])
+    for table, (columns, indexes) in sorted(live.items()):
+        if table not in at:
+            if table in head or table.startswith("_alembic_tmp_"):
+                diff.tables.append(table)
+            continue
+        later_columns = head.get(table, (set(), set()))[0] - at[table][0]
+        later_indexes = head.get(table, (set(), set()))[1] - at[table][1]
+        diff.columns += [(table, c) for c in sorted(columns & later_columns)]
+        diff.indexes += [(table, i) for i in sorted(indexes & later_indexes)]
+    return diff
+
+
+def _repair_half_migration(sync_conn, current: str | None, diff: _SchemaDiff, backup: Path | None) -> None:
+    """Take the store back to exactly ``current`` by removing what the interrupted upgrade added.
+    Only empty tables are dropped: rows mean this is not a leftover, and nothing is guessed."""
+    from alembic.migration import MigrationContext
+    from alembic.operations import Operations
+
+    quote = sync_conn.dialect.identifier_preparer.quote
+    full = [t for t in diff.tables if sync_conn.execute(text(f"SELECT 1 FROM {quote(t)} LIMIT 1")).first()]
+    if full:
+        folder = backup.parent if backup else "the backups folder of rfpilot's data dir"
+        raise StoreError(
+            f"the database says schema {current or '(none)'} but also holds rows in {', '.join(full)} of a later "
+            "schema: it was left half-migrated and cannot be repaired safely; nothing was changed",
+            hint=f"restore the copy taken before that upgrade (the oldest rfpilot-*-from-{current}.db in {folder}), "
+                 "or report this",
+        )
+    ops = Operations(MigrationContext.configure(sync_conn))
+    for table, index in diff.indexes:
+        ops.drop_index(index, table_name=table)
+    by_table: dict[str, list[str]] = {}
+    for table, column in diff.columns:
+        by_table.setdefault(table, []).append(column)
+    for table, columns in by_table.items():
+        with ops.batch_alter_table(table) as batch:
+            for column in columns:
+                batch.drop_column(column)
+    cascade = " CASCADE" if sync_conn.dialect.name == "postgresql" else ""
+    for table in diff.tables:
+        sync_conn.execute(text(f"DROP TABLE {quote(table)}{cascade}"))
+
+
+def _upgrade_in_transaction(sync_conn, notices: list[str], backup: Path | None) -> None:
+    """Repair a half-migrated store if need be, then run every pending migration; the caller commits
+    once at the end, so a kill anywhere leaves the store at its old revision."""
+    current = _read_revision(sync_conn)  # again, under the lock: another process may have migrated
+    if current == SCHEMA_HEAD:
+        return
+    try:
+        with sync_conn.begin_nested():
+            _run_alembic_upgrade(sync_conn)
+    except DBAPIError:
+        # A store half-migrated by an earlier release (whose sqlite3 driver committed DDL statement by
+        # statement) fails on the first object the interrupted upgrade had already made.
+        diff = _half_migration(sync_conn, current)
+        if not diff:
+            raise
+        _repair_half_migration(sync_conn, current, diff, backup)
+        notices.append(
+            f"repaired a half-applied migration: the store said schema {current or '(none)'} but held "
+            f"{diff.describe()} from an interrupted upgrade; removed them and upgraded again"
+        )
+        _run_alembic_upgrade(sync_conn)
+    if sync_conn.dialect.name == "sqlite":
+        broken = sync_conn.exec_driver_sql("PRAGMA foreign_key_check").all()
+        if broken:  # raised inside the transaction: nothing is committed
+            raise StoreError(f"the migration would leave {len(broken)} rows pointing at missing rows; nothing was changed",
+                             hint=f"report this{f' (the backup {backup} holds the store as it was)' if backup else ''}")
+
+
+def _driver_isolation(sync_conn, level: str | None) -> str | None:
+    """Set the sqlite3 driver's isolation_level (None: autocommit, BEGIN is ours); returns the old one."""
+    driver = sync_conn.connection.dbapi_connection
+    old = driver.isolation_level
+    driver.isolation_level = level
+    return old
+
+
+async def migrate(engine: AsyncEngine, *, backup_dir: Path | None, notices: list[str] | None = None) -> Path | None:
+    """Bring the schema to head in one transaction. Returns the backup taken first, if any.
+
+    SQLite has transactional DDL, but Python's sqlite3 driver commits each DDL statement on
+    its own unless a transaction was opened explicitly: the driver is put in autocommit mode
+    and the migration runs between our own BEGIN IMMEDIATE and COMMIT. On Postgres the whole
+    upgrade is one transaction under an advisory lock.
+    """
+    notices = [] if notices is None else notices
     current = await current_revision(engine)
     if current == SCHEMA_HEAD:
         return None
@@ -152,27 +315,37 @@ async def migrate(engine: AsyncEngine, *, backup_dir: Path | None) -> Path | Non
     backup = None
     db_file = sqlite_file(engine.url.render_as_string(hide_password=False))
     if db_file is not None and current is not None and db_file.exists() and backup_dir is not None:
-        backup = backup_sqlite(db_file, backup_dir, f"before-{SCHEMA_HEAD}-from-{current}")
+        backup = backup_sqlite(db_file, backup_dir, f"before-{SCHEMA_HEAD}-from-{current}", stamped=False,
+                               expect_revision=current)
     sqlite = engine.dialect.name == "sqlite"
     async with engine.connect() as conn:
-        if engine.dialect.name == "postgresql":
-            await conn.execute(text("SELECT pg_advisory_lock(:k)"), {"k": _PG_MIGRATION_LOCK})
         if sqlite:
+            isolation = await conn.run_sync(_driver_isolation, None)  # no implicit BEGIN/COMMIT around ours
             # SQLite alters a table by copying it and dropping the old one: with foreign keys on, dropping
-            # a parent (sessions) would cascade-delete its children. Off for the migration, checked after.
+            # a parent (sessions) would cascade-delete its children. Off for the migration (a no-op inside
+            # a transaction, so before BEGIN), checked before COMMIT.
             await conn.exec_driver_sql("PRAGMA foreign_keys=OFF")
+            await conn.exec_driver_sql("BEGIN IMMEDIATE")  # the write lock for the whole upgrade
+        else:
+            await conn.execute(text("SELECT pg_advisory_lock(:k)"), {"k": _PG_MIGRATION_LOCK})
         try:
-            await conn.run_sync(_run_alembic_upgrade)
+            await conn.run_sync(_upgrade_in_transaction, notices, backup)
             await conn.commit()
-            if sqlite:
-                broken = (await conn.exec_driver_sql("PRAGMA foreign_key_check")).all()
-                if broken:
-                    raise StoreError(f"the migration left {len(broken)} rows pointing at missing rows",
-                                     hint=f"restore the backup{f' {backup}' if backup else ''} and report this")
+        except BaseException as exc:
+            await conn.rollback()
+            if isinstance(exc, DBAPIError):
+                raise StoreError(
+                    f"upgrading the database schema from {current or '(none)'} to {SCHEMA_HEAD} failed and was "
+                    f"rolled back, the database is unchanged: {_first_line(exc)}",
+                    hint=f"report this{f'; a copy of the database as it was is at {backup}' if backup else ''}",
+                ) from exc
+            raise
         finally:
             if sqlite:
                 await conn.exec_driver_sql("PRAGMA foreign_keys=ON")
-            if engine.dialect.name == "postgresql":
+                await conn.commit()
+                await conn.run_sync(_driver_isolation, isolation)
+            else:
                 await conn.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": _PG_MIGRATION_LOCK})
                 await conn.commit()
     return backup
@@ -180,8 +353,9 @@ async def migrate(engine: AsyncEngine, *, backup_dir: Path | None) -> Path | Non
 
 async def open_store(url: str, *, backup_dir: Path | None = None, auto_migrate: bool = True) -> Store:
     engine = create_engine(url)
+    notices: list[str] = []
     try:
-        backup = await migrate(engine, backup_dir=backup_dir) if auto_migrate else None
+        backup = await migrate(engine, backup_dir=backup_dir, notices=notices) if auto_migrate else None
     except StoreError:
         await engine.dispose()
         raise
@@ -191,8 +365,10 @@ async def open_store(url: str, *, backup_dir: Path | None = None, auto_migrate: 
             f"cannot open the database at {redact_url(url)}: {_first_line(exc)}",
             hint="check database.url / RFPILOT_DATABASE_URL and that the server is reachable",
         ) from exc
+    for notice in notices:
+        sys.stderr.write(f"rfpilot: {notice}\n")
     maker = async_sessionmaker(engine, expire_on_commit=False)
-    return Store(url=normalise_url(url), engine=engine, sessionmaker=maker, backup_path=backup)
+    return Store(url=normalise_url(url), engine=engine, sessionmaker=maker, backup_path=backup, notices=notices)
 
 
 def _first_line(exc: BaseException) -> str:
