@@ -21,6 +21,7 @@ from typing import Any
 from sqlalchemy import and_, func, or_, select
 
 from rfpilot.core.context import Ctx
+from rfpilot.core.permissions import owner_action
 from rfpilot.core.text import one_line, truncate
 from rfpilot.db.models import ForkPoint, Message, SessionBranch, SessionRow
 from rfpilot.errors import ConflictError, NotFoundError, UsageError
@@ -170,6 +171,7 @@ def clean_options(options: list[tuple[str, str]]) -> list[tuple[str, str]]:
     return cleaned
 
 
+@owner_action("fork")
 async def fork(
     ctx: Ctx,
     session: SessionRow,
@@ -226,6 +228,7 @@ async def fork(
 # --- switching, marking, reviving ------------------------------------------------------------------
 
 
+@owner_action("switch the branch of")
 async def switch(ctx: Ctx, session: SessionRow, branch: SessionBranch) -> SessionBranch:
     """Work on ``branch`` from now on; an untried branch becomes active. Other branches keep their status."""
     if branch.session_id != session.id:
@@ -240,6 +243,7 @@ async def switch(ctx: Ctx, session: SessionRow, branch: SessionBranch) -> Sessio
     return branch
 
 
+@owner_action("mark a branch of")
 async def mark(
     ctx: Ctx, session: SessionRow, branch: SessionBranch, status: str, reason: str | None, *, provider: Any = None
 ) -> SessionBranch:
@@ -265,6 +269,7 @@ async def mark(
     return branch
 
 
+@owner_action("revive a branch of")
 async def revive(
     ctx: Ctx, session: SessionRow, branch: SessionBranch, evidence_from: SessionBranch, description: str
 ) -> SessionBranch:

@@ -33,7 +33,8 @@ from rfpilot.core.llm.base import LLMCallError, LLMRequest, LLMResult, Provider,
 from rfpilot.core.llm.offline import OFFLINE_HINT
 from rfpilot.core.markers import ParsedReply, parse_reply
 from rfpilot.core.prompts import CHAT_REMINDER_PROMPT, CHAT_SYSTEM_PROMPT, TITLE_PROMPT
-from rfpilot.core.sessions import check_transition, require_editable, set_status
+from rfpilot.core.permissions import owner_action
+from rfpilot.core.sessions import check_transition, set_status
 from rfpilot.core.text import one_line, truncate
 from rfpilot.db.models import Fact, ForkPoint, LaneItem, Message, SessionRow, SuggestedFix
 from rfpilot.errors import ConflictError, LLMUnavailableError, RfpilotError, UsageError
@@ -122,6 +123,7 @@ async def _next_seq(ctx: Ctx, session: SessionRow) -> int:
     return 0 if current is None else int(current) + 1
 
 
+@owner_action("chat in")
 async def store_message(
     ctx: Ctx, session: SessionRow, text: str, *, lane_item: LaneItem | None = None
 ) -> Message:
@@ -136,7 +138,6 @@ async def store_message(
     if len(cleaned) > MESSAGE_MAX:
         raise UsageError(f"the message is too long ({len(cleaned)} characters; the limit is {MESSAGE_MAX})")
     check_can_chat(session)
-    await require_editable(ctx, session)
     if lane_item is not None and lane_item.session_id != session.id:
         raise UsageError("that lane item belongs to another session")
     now = ctx.now()

@@ -240,11 +240,16 @@ async def _close(
     text = clean_markdown(markdown)
     line = _summary(text, summary)
     export_target = _export_target(export_path)
+    from rfpilot.core.handoffs import withdraw_open_handoffs
+
     if session.psa_ticket_id and session.psa_connection_id and not local:
+        async with ctx.tx():
+            await withdraw_open_handoffs(ctx, session)  # asked to close: it leaves the team queue now
         return await _close_on_ticket(ctx, session, action, text, line, export_target, log_time)
     if session.psa_ticket_id:
         await _drop_queued_close(ctx, session, action)
     async with ctx.tx():
+        await withdraw_open_handoffs(ctx, session)  # a closed session no longer waits in the team queue
         # The export is written inside the transaction: if it fails, nothing changes.
         exported = _export(text, export_target)
         apply_close(ctx, session, action, text, line)

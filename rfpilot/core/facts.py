@@ -12,7 +12,7 @@ from sqlalchemy import select
 
 from rfpilot.core.context import Ctx
 from rfpilot.core.lookup import find_one
-from rfpilot.core.sessions import require_editable
+from rfpilot.core.permissions import owner_action
 from rfpilot.db.enums import AI_FACT_SOURCE_TYPES, FACT_EDITABLE_SOURCES, FACT_SOURCE_TYPES
 from rfpilot.db.models import Fact, LaneItem, SessionRow
 from rfpilot.errors import ConflictError, NotFoundError, UsageError
@@ -42,6 +42,7 @@ def _clean_summary(summary: str | None) -> str | None:
     return cleaned or None
 
 
+@owner_action("add a fact to")
 async def create_fact(
     ctx: Ctx,
     session: SessionRow,
@@ -63,7 +64,6 @@ async def create_fact(
             raise UsageError(f"source_ref {source_ref!r} is not a lane item id") from None
     cleaned = _clean_text(text)
     cleaned_summary = _clean_summary(summary)
-    await require_editable(ctx, session)
     if source_ref is not None:
         item = await ctx.db.get(LaneItem, source_ref)
         if item is None or item.session_id != session.id or item.kind != _LANE_KIND_FOR[source_type]:
@@ -134,6 +134,7 @@ def _require_live(session: SessionRow, fact: Fact) -> None:
         raise NotFoundError("Fact not found")
 
 
+@owner_action("edit a fact of")
 async def update_fact(
     ctx: Ctx, session: SessionRow, fact: Fact, *, text: str | None = None, summary: str | None = None
 ) -> Fact:
@@ -147,7 +148,6 @@ async def update_fact(
         )
     new_text = _clean_text(text) if text is not None else fact.text
     new_summary = _clean_summary(summary) if summary is not None else fact.source_summary
-    await require_editable(ctx, session)
     async with ctx.tx():
         fact.text = new_text
         fact.source_summary = new_summary
@@ -156,10 +156,10 @@ async def update_fact(
     return fact
 
 
+@owner_action("delete a fact of")
 async def delete_fact(ctx: Ctx, session: SessionRow, fact: Fact) -> Fact:
     """Soft delete; allowed for every source type (a wrong answer can be withdrawn)."""
     _require_live(session, fact)
-    await require_editable(ctx, session)
     async with ctx.tx():
         fact.deleted_at = ctx.now()
         await ctx.bump_state(session)

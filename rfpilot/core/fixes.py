@@ -14,7 +14,7 @@ from sqlalchemy import func, select
 
 from rfpilot.core.context import Ctx
 from rfpilot.core.lookup import find_one
-from rfpilot.core.sessions import require_editable
+from rfpilot.core.permissions import owner_action
 from rfpilot.core.text import one_line
 from rfpilot.db.enums import FIX_DECISIONS, FIX_OUTCOMES, FIX_PARKED, FIX_TERMINAL
 from rfpilot.db.models import DraftTemplate, Message, SessionRow, SuggestedFix
@@ -140,6 +140,7 @@ async def get_fix(ctx: Ctx, session: SessionRow, ref: str | None = None) -> Sugg
 # --- suggesting ----------------------------------------------------------
 
 
+@owner_action("suggest a fix for")
 async def suggest_fix(
     ctx: Ctx,
     session: SessionRow,
@@ -168,7 +169,6 @@ async def suggest_fix(
         raise UsageError(f"the script is too long (limit {SCRIPT_MAX} characters)")
     if parameters is not None and not isinstance(parameters, dict):
         raise UsageError("script parameters must be a JSON object")
-    await require_editable(ctx, session)
     now = ctx.now()
     fix = SuggestedFix(
         account_id=ctx.account.id,
@@ -226,6 +226,7 @@ def _require_not_terminal(fix: SuggestedFix) -> None:
 # --- applying, outcomes, decisions --------------------------------------
 
 
+@owner_action("apply a fix of")
 async def apply_fix(ctx: Ctx, session: SessionRow, fix: SuggestedFix) -> bool:
     """'I ran this': stamp applied_at (+1). Repeats are a no-op. Returns whether it changed."""
     _require_own(session, fix)
@@ -233,7 +234,6 @@ async def apply_fix(ctx: Ctx, session: SessionRow, fix: SuggestedFix) -> bool:
     if fix.status != "proposed":
         hint = "use `rfpilot fix finish` to return it to verifying" if fix.status in FIX_PARKED else None
         raise ConflictError(f"Apply is only valid from 'proposed'; fix is already '{fix.status}'", hint=hint)
-    await require_editable(ctx, session)
     if fix.applied_at is not None:
         return False
     async with ctx.tx():
@@ -253,6 +253,7 @@ def _dismiss(ctx: Ctx, fix: SuggestedFix) -> None:
     fix.updated_at = now
 
 
+@owner_action("record a fix outcome of")
 async def record_outcome(
     ctx: Ctx, session: SessionRow, fix: SuggestedFix, outcome: str, notes: str | None = None
 ) -> SuggestedFix:
@@ -267,7 +268,6 @@ async def record_outcome(
         )
     _require_active(fix)
     _require_not_terminal(fix)
-    await require_editable(ctx, session)
     now = ctx.now()
     async with ctx.tx():
         if outcome == "dismissed":
@@ -291,13 +291,13 @@ async def record_outcome(
     return fix
 
 
+@owner_action("finish a fix of")
 async def finish_fix(ctx: Ctx, session: SessionRow, fix: SuggestedFix) -> SuggestedFix:
     """'Finish it': a partial or pending fix goes back to verifying (applied_at kept)."""
     _require_own(session, fix)
     _require_active(fix)
     if fix.status not in FIX_PARKED:
         raise ConflictError(f"only a partial or pending fix can be finished; this one is '{fix.status}'")
-    await require_editable(ctx, session)
     async with ctx.tx():
         fix.status = "proposed"
         if fix.applied_at is None:
@@ -328,6 +328,7 @@ def _require_proposal(fix: SuggestedFix) -> dict[str, Any]:
     return proposal
 
 
+@owner_action("confirm a fix outcome of")
 async def confirm_outcome(
     ctx: Ctx, session: SessionRow, fix: SuggestedFix, notes: str | None = None
 ) -> SuggestedFix:
@@ -343,17 +344,18 @@ async def confirm_outcome(
     return await record_outcome(ctx, session, fix, status, reason if status != "applied_success" else None)
 
 
+@owner_action("reject a fix outcome of")
 async def reject_outcome(ctx: Ctx, session: SessionRow, fix: SuggestedFix) -> SuggestedFix:
     """'Not yet': clear the proposal. Nothing a note says changes, so no state_version bump."""
     _require_own(session, fix)
     _require_proposal(fix)
-    await require_editable(ctx, session)
     async with ctx.tx():
         fix.ai_outcome_proposal = None
         fix.updated_at = ctx.now()
     return fix
 
 
+@owner_action("edit the fix notes of")
 async def edit_parked_notes(ctx: Ctx, session: SessionRow, fix: SuggestedFix, notes: str) -> SuggestedFix:
     """Change the partial notes or the pending reason of a parked fix (+1: the note says it)."""
     _require_own(session, fix)
@@ -364,7 +366,6 @@ async def edit_parked_notes(ctx: Ctx, session: SessionRow, fix: SuggestedFix, no
     if not cleaned:
         raise ConflictError(f"notes are required when outcome is {fix.status}",
                             hint=NOTES_REQUIRED[fix.status])
-    await require_editable(ctx, session)
     async with ctx.tx():
         if fix.status == "applied_partial":
             fix.partial_notes = cleaned
@@ -382,6 +383,7 @@ class DecisionResult:
     draft_template: DraftTemplate | None = None
 
 
+@owner_action("decide on a fix of")
 async def decide(
     ctx: Ctx,
     session: SessionRow,
@@ -410,7 +412,6 @@ async def decide(
             )
         if len(script) > SCRIPT_MAX:
             raise UsageError(f"the script is too long (limit {SCRIPT_MAX} characters)")
-    await require_editable(ctx, session)
     now = ctx.now()
     draft = None
     async with ctx.tx():

@@ -26,14 +26,15 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import case, func, select, update
+from sqlalchemy import and_, case, func, or_, select, update
 
 from rfpilot.core import branches as branch_service
 from rfpilot.core import fixes as fix_service
 from rfpilot.core import lane as lane_service
 from rfpilot.core.context import Ctx
 from rfpilot.core.lookup import find_one
-from rfpilot.core.sessions import PARKED_STATUSES, check_transition, live_timers, require_editable, set_status
+from rfpilot.core.permissions import owner_action, require_can_modify, team_action
+from rfpilot.core.sessions import check_transition, live_timers, set_status
 from rfpilot.core.text import age, duration, one_line, short_id, truncate
 from rfpilot.db.models import Engineer, Fact, LaneItem, SessionBranch, SessionHandoff, SessionRow, SuggestedFix
 from rfpilot.db.types import new_id
@@ -234,6 +235,7 @@ def _check_can_park(session: SessionRow) -> None:
     check_transition(session, "paused")
 
 
+@owner_action("park")
 async def park(ctx: Ctx, session: SessionRow, waiting_on: str, *, elevated: bool = False) -> SessionHandoff:
     """Set the session aside until something arrives; it waits in the team queue, normal priority."""
     text = _clean(waiting_on, "what you are waiting on", WAITING_MAX, required=True,
@@ -243,12 +245,11 @@ async def park(ctx: Ctx, session: SessionRow, waiting_on: str, *, elevated: bool
                          hint="elevated priority is for escalations: rfpilot escalate SESSION --handoff --elevated")
     # Checked before the transaction (a refusal there rolls nothing back, so the caller's objects stay loaded)
     # and again under the session's row lock, in case something changed in between.
-    await require_editable(ctx, session)
     _check_can_park(session)
     await _refuse_if_waiting(ctx, session)
     async with ctx.tx():
         session = await _lock_session(ctx, session.id)
-        await require_editable(ctx, session)
+        await require_can_modify(ctx, session, "park")
         _check_can_park(session)
         await _refuse_if_waiting(ctx, session)
         snapshot = await build_snapshot(ctx, session, text)
@@ -448,12 +449,12 @@ async def assess(
     return {**parsed, "by": "llm", "model": result.model}
 
 
+@owner_action("escalate")
 async def escalate(
     ctx: Ctx, session: SessionRow, notes: str | None = None, *, elevated: bool = False, provider: Any = None
 ) -> SessionHandoff:
     """Hand the session to a more senior colleague through the queue, with an assessment (no PSA post)."""
     cleaned = _clean(notes, "the escalation notes", NOTES_MAX, required=False)
-    await require_editable(ctx, session)
     _check_can_escalate(session)
     if session.status == "escalated" and await open_handoffs(ctx, session):
         raise ConflictError(f"session {short_id(session.id)} is already escalated and waits in the queue")
@@ -495,11 +496,23 @@ async def withdraw_open_handoffs(ctx: Ctx, session: SessionRow) -> int:
         .values(withdrawn_at=ctx.now())
         .execution_options(synchronize_session=False)
     )
-    await require_editable(ctx, await _lock_session(ctx, session.id))
+    await require_can_modify(ctx, await _lock_session(ctx, session.id))
     return int(result.rowcount or 0)
 
 
 # --- the queue ------------------------------------------------------------------------------------------
+
+
+# The status a session has while a handoff of each intent waits: a park waits while the session is paused, an
+# escalation while it is escalated. Anything else (escalated after a park, resolved, abandoned, active) means
+# the handoff no longer stands, even on a store written before closing withdrew handoffs.
+WAITING_STATUS = {"park": "paused", "escalate": "escalated"}
+
+
+def _still_waiting():
+    return or_(*(and_(SessionHandoff.intent == intent, SessionRow.status == status)
+                 for intent, status in WAITING_STATUS.items()))
+
 
 
 async def queue(ctx: Ctx) -> list[dict[str, Any]]:
@@ -516,7 +529,7 @@ async def queue(ctx: Ctx) -> list[dict[str, Any]]:
         .join(Engineer, Engineer.id == SessionHandoff.handed_off_by)
         .outerjoin(hypotheses, hypotheses.c.session_id == SessionHandoff.session_id)
         .where(SessionHandoff.account_id == ctx.account.id, SessionHandoff.claimed_by.is_(None),
-               SessionHandoff.withdrawn_at.is_(None), SessionRow.status.in_(PARKED_STATUSES))
+               SessionHandoff.withdrawn_at.is_(None), _still_waiting())
         .order_by(case((SessionHandoff.priority == "elevated", 0), else_=1), SessionHandoff.created_at,
                   SessionHandoff.id)
     )
@@ -566,10 +579,11 @@ async def _refusal(ctx: Ctx, handoff_id: str) -> Exception:
         name = (await _names(ctx, {row.claimed_by})).get(row.claimed_by, "another engineer")
         return ConflictError(f"handoff {short_id(row.id)} is already claimed by {name} at {_stamp(row.claimed_at)}",
                              hint="see `rfpilot queue list` for what is still waiting")
-    return ConflictError(
-        f"handoff {short_id(row.id)} was withdrawn at {_stamp(row.withdrawn_at)}: its owner took the session back",
-        hint="see `rfpilot queue list` for what is still waiting",
-    )
+    session = await ctx.db.get(SessionRow, row.session_id)
+    status = session.status if session is not None else "deleted"
+    why = "its owner took the session back" if status in ("active", "paused") else f"the session is {status} now"
+    return ConflictError(f"handoff {short_id(row.id)} was withdrawn at {_stamp(row.withdrawn_at)}: {why}",
+                         hint="see `rfpilot queue list` for what is still waiting")
 
 
 async def _take_over(ctx: Ctx, handoff_id: str, now: datetime) -> tuple[SessionHandoff, SessionRow, str]:
@@ -578,10 +592,10 @@ async def _take_over(ctx: Ctx, handoff_id: str, now: datetime) -> tuple[SessionH
         select(SessionHandoff).where(SessionHandoff.id == handoff_id).execution_options(populate_existing=True)
     )).scalar_one()
     session = await _lock_session(ctx, handoff.session_id)
-    if session.status not in PARKED_STATUSES:  # only if something skipped the withdrawal: the claim is undone
+    if session.status != WAITING_STATUS[handoff.intent]:  # only if something skipped the withdrawal: undone
         raise ConflictError(
-            f"session {short_id(session.id)} is {session.status} now, so handoff {short_id(handoff_id)} "
-            "cannot be claimed",
+            f"session {short_id(session.id)} is {session.status} now, not {WAITING_STATUS[handoff.intent]}, so "
+            f"handoff {short_id(handoff_id)} ({handoff.intent}) cannot be claimed",
             hint="see `rfpilot queue list` for what is still waiting",
         )
     by_name = (await _names(ctx, {handoff.handed_off_by})).get(handoff.handed_off_by, "another engineer")
@@ -592,6 +606,7 @@ async def _take_over(ctx: Ctx, handoff_id: str, now: datetime) -> tuple[SessionH
     return handoff, session, by_name
 
 
+@team_action("claim a handoff from the queue")
 async def claim(ctx: Ctx, ref: str, *, provider: Any = None) -> ClaimResult:
     """Take a waiting session over: of several simultaneous claimers exactly one wins; the others get a
     ConflictError naming the winner, and nothing changes for them."""

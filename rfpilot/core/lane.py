@@ -13,7 +13,7 @@ from sqlalchemy import func, select
 from rfpilot.core import facts as facts_service
 from rfpilot.core.context import Ctx
 from rfpilot.core.lookup import find_one
-from rfpilot.core.sessions import require_editable
+from rfpilot.core.permissions import owner_action
 from rfpilot.db.models import Fact, LaneItem, SessionRow
 from rfpilot.errors import ConflictError, UsageError
 
@@ -47,6 +47,7 @@ async def _next_position(ctx: Ctx, session: SessionRow) -> int:
     return 0 if current is None else int(current) + 1
 
 
+@owner_action("add to the task lane of")
 async def add_item(
     ctx: Ctx,
     session: SessionRow,
@@ -59,7 +60,6 @@ async def add_item(
 ) -> LaneItem:
     if kind not in KIND_LABEL:
         raise UsageError(f"unknown lane item kind {kind!r}")
-    await require_editable(ctx, session)
     what = "question" if kind == "question" else "check label"
     item = LaneItem(
         account_id=ctx.account.id,
@@ -122,6 +122,7 @@ class LaneResult:
     fact: Fact | None = None
 
 
+@owner_action("work the task lane of")
 async def _respond(
     ctx: Ctx,
     session: SessionRow,
@@ -132,7 +133,6 @@ async def _respond(
     summary: str | None,
 ) -> LaneResult:
     """Record an answer/output and, when asked, promote it to a fact in one transaction."""
-    await require_editable(ctx, session)
     fact = None
     async with ctx.tx():
         item.state = state
@@ -186,8 +186,8 @@ async def mark_run(
     return await _respond(ctx, session, item, "run", cleaned, promote, summary)
 
 
+@owner_action("skip a task lane item of")
 async def skip_item(ctx: Ctx, session: SessionRow, item: LaneItem) -> LaneItem:
-    await require_editable(ctx, session)
     if item.state in ("answered", "run"):
         done = "answered" if item.state == "answered" else "run"
         raise ConflictError(f"that {KIND_LABEL[item.kind]} is already {done}; it cannot be skipped")

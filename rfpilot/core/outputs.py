@@ -519,10 +519,10 @@ def describe(output: ResolutionOutput) -> str:
 
 
 async def _ready_to_draft(ctx: Ctx, session: SessionRow, types: list[str]) -> None:
-    from rfpilot.core.sessions import require_editable
+    from rfpilot.core.permissions import require_can_modify
 
     await ctx.db.refresh(session)
-    await require_editable(ctx, session)
+    await require_can_modify(ctx, session, "draft the resolution outputs of")
     if session.status != "resolved":
         raise ConflictError(f"session {session.id[:8]} is {session.status}; resolution outputs are drafted from a "
                             "resolved session", hint=f"resolve it first (`rfpilot resolve {session.id[:8]}`)")
@@ -625,12 +625,12 @@ async def generate_after_resolve(ctx: Ctx, session: SessionRow, *, offline: bool
 
 
 async def _editable(ctx: Ctx, output: ResolutionOutput) -> SessionRow:
-    from rfpilot.core.sessions import require_editable
+    from rfpilot.core.permissions import require_can_modify
 
     session = await ctx.db.get(SessionRow, output.session_id)
     if session is None:
         raise NotFoundError("the session of this output no longer exists")
-    await require_editable(ctx, session)
+    await require_can_modify(ctx, session, "change the resolution outputs of")
     await _settle(ctx, output)
     return session
 

@@ -22,6 +22,7 @@ from sqlalchemy import func, select
 
 from rfpilot.core import secrets as secret_store
 from rfpilot.core.context import Ctx
+from rfpilot.core.permissions import team_action
 from rfpilot.core.text import one_line
 from rfpilot.db.models import OutboxItem, PSAConnection
 from rfpilot.errors import ConfigError, ConflictError, NotFoundError, UsageError
@@ -218,6 +219,7 @@ def target_status(conn: PSAConnection, action: str, board: str | None) -> str | 
     return chosen.get("") or None
 
 
+@team_action("configure the team's PSA connection")
 async def connect(
     ctx: Ctx,
     provider: str,
@@ -297,12 +299,14 @@ async def connect(
     return ConnectResult(conn, sorted(to_store), sorted(from_env), member)
 
 
+@team_action("configure the team's PSA connection")
 async def set_targets(ctx: Ctx, conn: PSAConnection, targets: Mapping[str, Mapping[str, str | None]]) -> PSAConnection:
     async with ctx.tx():
         conn.targets = clean_targets(targets, conn.targets)
     return conn
 
 
+@team_action("remove the team's PSA connection")
 async def remove_connection(ctx: Ctx, conn: PSAConnection) -> list[str]:
     """Delete the connection and its keyring secrets; refused while deliveries wait for it."""
     waiting = (await ctx.db.execute(

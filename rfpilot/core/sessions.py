@@ -9,6 +9,7 @@ from sqlalchemy import func, select
 
 from rfpilot.core.context import Ctx
 from rfpilot.core.lookup import find_one
+from rfpilot.core.permissions import owner_action, require_can_modify
 from rfpilot.core.text import one_line, short_id, title_from_text, truncate
 from rfpilot.db.enums import SESSION_STATUSES
 from rfpilot.db.models import Engineer, SessionRow
@@ -105,12 +106,8 @@ async def owner_name(ctx: Ctx, session: SessionRow) -> str:
 
 
 async def require_editable(ctx: Ctx, session: SessionRow) -> None:
-    """Only the owner (or, later, the engineer who claimed it) changes a session."""
-    if session.owner_id != ctx.engineer.id:
-        name = await owner_name(ctx, session)
-        raise ConflictError(
-            f"session {short_id(session.id)} belongs to {name}; you can read it but not change it",
-        )
+    """Only the owner (the engineer who claimed it, after a claim) changes a session: core.permissions."""
+    await require_can_modify(ctx, session)
 
 
 def check_transition(session: SessionRow, target: str) -> None:
@@ -166,17 +163,17 @@ def _clean_reason(reason: str | None) -> str | None:
     return reason or None
 
 
+@owner_action("pause")
 async def pause_session(ctx: Ctx, session: SessionRow) -> SessionRow:
-    await require_editable(ctx, session)
     check_transition(session, "paused")
     async with ctx.tx():
         set_status(ctx, session, "paused")
     return session
 
 
+@owner_action("resume")
 async def resume_session(ctx: Ctx, session: SessionRow) -> SessionRow:
     """paused → active (sending a message does the same)."""
-    await require_editable(ctx, session)
     if session.status != "paused":
         raise ConflictError(f"only a paused session can be resumed; this one is {session.status}")
     from rfpilot.core.handoffs import withdraw_open_handoffs
@@ -187,20 +184,23 @@ async def resume_session(ctx: Ctx, session: SessionRow) -> SessionRow:
     return session
 
 
+@owner_action("abandon")
 async def abandon_session(ctx: Ctx, session: SessionRow, reason: str | None = None) -> SessionRow:
-    await require_editable(ctx, session)
     check_transition(session, "abandoned")
     cleaned = _clean_reason(reason)
+    from rfpilot.core.handoffs import withdraw_open_handoffs
+
     async with ctx.tx():
+        await withdraw_open_handoffs(ctx, session)  # an abandoned session no longer waits in the queue
         set_status(ctx, session, "abandoned")
         session.abandoned_at = ctx.now()
         session.abandon_reason = cleaned
     return session
 
 
+@owner_action("reopen")
 async def reopen_session(ctx: Ctx, session: SessionRow) -> SessionRow:
     """resolved/abandoned → active, on explicit request only."""
-    await require_editable(ctx, session)
     if session.status not in ("resolved", "abandoned"):
         raise ConflictError(f"only a resolved or abandoned session can be reopened; this one is {session.status}")
     async with ctx.tx():
@@ -208,8 +208,8 @@ async def reopen_session(ctx: Ctx, session: SessionRow) -> SessionRow:
     return session
 
 
+@owner_action("rename")
 async def rename_session(ctx: Ctx, session: SessionRow, title: str) -> SessionRow:
-    await require_editable(ctx, session)
     cleaned = one_line(title or "")
     if not cleaned:
         raise UsageError("the title is empty")

@@ -23,6 +23,7 @@ from sqlalchemy import func, or_, select
 from rfpilot.core import render as render_mod
 from rfpilot.core.context import Ctx
 from rfpilot.core.lookup import find_one
+from rfpilot.core.permissions import owner_action, team_action
 from rfpilot.core.render import Parameter
 from rfpilot.core.text import one_line
 from rfpilot.db.models import (
@@ -199,6 +200,7 @@ async def _free_slug(ctx: Ctx, wanted: str | None, name: str, *, keep: ScriptTem
         candidate = base[: SLUG_MAX - len(suffix)] + suffix
 
 
+@team_action("add to the team's template library")
 async def create_template(
     ctx: Ctx,
     spec: TemplateSpec,
@@ -224,6 +226,7 @@ async def create_template(
     return tpl
 
 
+@team_action("edit a library template")
 async def update_template(ctx: Ctx, tpl: ScriptTemplate, spec: TemplateSpec) -> ScriptTemplate:
     """Replace what ``spec`` says (the whole template: name, slug, body, parameters…); provenance is kept
     unless the spec carries its own (an import)."""
@@ -248,6 +251,7 @@ def spec_of(tpl: ScriptTemplate) -> TemplateSpec:
                         description=tpl.description, language=tpl.language, category=tpl.category)
 
 
+@team_action("remove a library template")
 async def delete_template(ctx: Ctx, tpl: ScriptTemplate) -> None:
     async with ctx.tx():
         await ctx.db.delete(tpl)
@@ -307,6 +311,7 @@ def value_in_fact(param: Parameter, fact: str) -> str | None:
     return None
 
 
+@owner_action("record a script run in")
 async def record_run(
     ctx: Ctx,
     session: SessionRow | None,
@@ -397,6 +402,7 @@ def _require_pending(draft: DraftTemplate) -> None:
         raise ConflictError(f"the draft is already {draft.status}")
 
 
+@team_action("review a draft template")
 async def accept_draft(
     ctx: Ctx,
     draft: DraftTemplate,
@@ -432,6 +438,7 @@ async def accept_draft(
     return tpl
 
 
+@team_action("review a draft template")
 async def reject_draft(ctx: Ctx, draft: DraftTemplate) -> DraftTemplate:
     _require_pending(draft)
     async with ctx.tx():
@@ -482,6 +489,7 @@ async def templatize_prompt_enabled(ctx: Ctx) -> bool:
     return bool((row.preferences if row else {}).get(PROMPT_PREF, True))
 
 
+@team_action("set the team's templatize prompt")
 async def set_templatize_prompt(ctx: Ctx, enabled: bool) -> None:
     async with ctx.tx():
         row = await _settings_row(ctx)

@@ -8,6 +8,7 @@ from rfpilot.core import lane as lane_service
 from rfpilot.core import writeback
 from rfpilot.core.closing import MARKDOWN_MAX
 from rfpilot.core.context import Ctx
+from rfpilot.core.permissions import owner_action
 from rfpilot.core.text import one_line
 from rfpilot.db.models import SessionRow
 from rfpilot.errors import UsageError
@@ -38,6 +39,7 @@ async def draft_update(ctx: Ctx, session: SessionRow) -> str:
     return "\n".join(lines)
 
 
+@owner_action("share an update on")
 async def share_update(ctx: Ctx, session: SessionRow, text: str | None = None) -> writeback.Delivery:
     """Post ``text`` (or a drafted update) as an internal note. QueuedError (exit 6) if the PSA is unreachable."""
     body = (text if text is not None else await draft_update(ctx, session)).strip()

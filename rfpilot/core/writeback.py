@@ -43,6 +43,7 @@ from sqlalchemy.orm.attributes import set_committed_value
 
 from rfpilot.core import psa as psa_service
 from rfpilot.core.context import Ctx
+from rfpilot.core.permissions import owner_action, session_of_item, team_action
 from rfpilot.db.models import OutboxItem, PSAConnection, SessionRow
 from rfpilot.errors import ConflictError, PSAError, QueuedError, RfpilotError, UsageError
 from rfpilot.psa.base import Note, PSAClient
@@ -440,6 +441,7 @@ async def attempt(ctx: Ctx, item: OutboxItem) -> Delivery:
         return await deliver(ctx, item, client, conn)
 
 
+@team_action("deliver the team's outbox")
 async def sync(ctx: Ctx) -> SyncReport:
     """Try every pending item in order. A connection found unreachable is not tried again in this run."""
     report = SyncReport([], [], [])
@@ -469,6 +471,7 @@ async def sync(ctx: Ctx) -> SyncReport:
     return report
 
 
+@owner_action("retry an outbox item of", arg="item", session_of=session_of_item)
 async def retry(ctx: Ctx, item: OutboxItem) -> Delivery:
     """Put a failed item back in line and attempt it now."""
     if item.state == "delivered":
@@ -484,6 +487,7 @@ async def retry(ctx: Ctx, item: OutboxItem) -> Delivery:
     return await attempt(ctx, item)
 
 
+@owner_action("drop an outbox item of", arg="item", session_of=session_of_item)
 async def drop(ctx: Ctx, item: OutboxItem) -> OutboxItem:
     """Give up on an item (it stays listed as superseded). Refused once its note is on the ticket."""
     if item.state == "delivered":
