@@ -13,10 +13,12 @@ Every outbox item must end up on its ticket exactly once. RFPILOT_STRESS multipl
 
 from __future__ import annotations
 
+import concurrent.futures
 import contextlib
 import json
 import os
 import re
+import signal
 import subprocess
 import sys
 import time
@@ -37,6 +39,7 @@ ITEMS = 3 * STRESS
 EARLIER_NOTES = 32  # more than one page (pages are capped at 10 below)
 PAGE_CAP = 10
 POST_DELAY = 0.8  # seconds a note POST takes before the PSA records it
+SYNC_TIMEOUT = 300 * STRESS  # seconds one sync process may take (a loaded 2-core CI machine is slow)
 TAG = re.compile(r"rfpilot ref [0-9a-f]{10}")
 
 
@@ -167,18 +170,28 @@ class HALO(Setup):
 
 
 def _sync_processes(env: dict[str, str], count: int) -> list[tuple[int, dict[str, Any] | None, str]]:
-    """Start ``count`` `python -m rfpilot outbox sync --json` at once; (exit code, JSON, stderr) of each."""
-    procs = [subprocess.Popen([sys.executable, "-m", "rfpilot", "outbox", "sync", "--json"], env=env,
-                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for _ in range(count)]
-    results = []
-    for proc in procs:
-        out, err = proc.communicate(timeout=240)
+    """Start ``count`` `python -m rfpilot outbox sync --json` at once; (exit code, JSON, stderr) of each.
+    Their pipes are read in parallel (a full pipe never stalls one); a process still running after
+    ``SYNC_TIMEOUT`` seconds is stopped with a traceback dump, and its stderr is in the failure."""
+    procs = [subprocess.Popen([sys.executable, "-X", "faulthandler", "-m", "rfpilot", "outbox", "sync", "--json"],
+                              env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+             for _ in range(count)]
+
+    def wait(proc: subprocess.Popen[str]) -> tuple[int, dict[str, Any] | None, str]:
+        try:
+            out, err = proc.communicate(timeout=SYNC_TIMEOUT)
+        except subprocess.TimeoutExpired:
+            proc.send_signal(signal.SIGABRT)  # faulthandler writes every thread's stack to stderr
+            out, err = proc.communicate()
+            raise AssertionError(f"an outbox sync process hung for {SYNC_TIMEOUT} s:\n{err[-4000:]}") from None
         try:
             payload = json.loads(out) if out.strip() else None
         except ValueError:
             payload = None
-        results.append((proc.returncode, payload, err))
-    return results
+        return proc.returncode, payload, err
+
+    with concurrent.futures.ThreadPoolExecutor(max_workers=count) as pool:
+        return list(pool.map(wait, procs))
 
 
 ORDERS = {"sqlite": ["oldest"] + (["newest"] if STRESS > 1 else []),

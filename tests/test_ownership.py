@@ -345,9 +345,9 @@ def test_who_may_do_what_on_one_store(world: World, cw, tmp_path: Path, monkeypa
     w.ok("owner", "branches", "fork", s, "--reason", "cause unclear", "-o", "Creds: cached credentials",
          "-o", "Profile: a broken profile")
 
-    for name, who in (("sessions show", s), ("sessions export", s), ("facts list", s), ("lane list", s),
+    for name, ref in (("sessions show", s), ("sessions export", s), ("facts list", s), ("lane list", s),
                       ("fix show", s), ("handoffs", s), ("branches list", s), ("outputs list", s)):
-        w.read(name, *name.split(), who)
+        w.read(name, *name.split(), ref)
     w.read("preview resolve", "preview", "resolve", s, "--offline")
     w.read("preview escalate", "preview", "escalate", s, "--offline")
     w.read("templates render", "templates", "render", "flush-dns", "--session", s)
@@ -515,7 +515,8 @@ def _second_draft_reviewed(w: World, tmp_path: Path, monkeypatch) -> None:
 
     s = w.ok("owner", "new", "Mapped drive drops").strip()
     w.ok("owner", "fix", "suggest", s, "Remap the drive", "-c", "60")
-    w.ok("owner", "fix", "decide", s, "draft_template", "--script", _file(tmp_path, "map.cmd", "net use Z: \\\\fs\\share\n"))
+    script = _file(tmp_path, "map.cmd", "net use Z: \\\\fs\\share\n")
+    w.ok("owner", "fix", "decide", s, "draft_template", "--script", script)
     [draft] = [d for d in w.js("owner", "templates", "drafts") if d["session_id"] == s]
     original = output.stdin_is_interactive
     monkeypatch.setattr(output, "stdin_is_interactive", lambda: True)  # review asks at a terminal

@@ -106,3 +106,21 @@ def test_template_toml_export_has_no_raw_c1_and_round_trips() -> None:
         text = dump_template(doc, fmt)
         assert _controls(text) == [], fmt
         assert loads(text, fmt) == doc, fmt
+
+
+def test_a_warning_logged_with_no_handler_is_inert(capsys) -> None:
+    """Nothing configures logging in the CLI: Python's last-resort handler would print a warning raw to stderr."""
+    import logging
+
+    from rfpilot.cli.output import guard_logging
+
+    previous = logging.lastResort
+    try:
+        guard_logging()
+        guard_logging()  # idempotent
+        record = logging.LogRecord("rfpilot.core.outputs", logging.WARNING, __file__, 1,
+                                   "outputs not drafted: %s", ("server said \x1b]0;pwned\x07\x9b2J",), None)
+        logging.lastResort.handle(record)
+        assert capsys.readouterr().err == "outputs not drafted: server said �]0;pwned��2J\n"
+    finally:
+        logging.lastResort = previous

@@ -33,6 +33,26 @@ def info(text: str) -> None:
     sys.stderr.flush()
 
 
+def guard_logging() -> None:
+    """A warning logged while nothing has configured logging goes to stderr through Python's last-resort handler,
+    as it is (an LLM server's error text, say): make that handler write through ``info`` too."""
+    import logging
+
+    if getattr(logging.lastResort, "rfpilot_inert", False):
+        return
+
+    class InertLastResort(logging.Handler):
+        rfpilot_inert = True
+
+        def emit(self, record: logging.LogRecord) -> None:
+            try:
+                info(self.format(record))
+            except Exception:  # a log line must never break the command
+                self.handleError(record)
+
+    logging.lastResort = InertLastResort(logging.WARNING)
+
+
 def emit(payload: Any, as_json: bool, human: Callable[[], str | None]) -> None:
     if as_json:
         data(dumps(payload, indent=2, sort_keys=False, default=str))

@@ -23,6 +23,9 @@ def run(fn: Callable[[Ctx], Awaitable[T]]) -> T:
 
     import asyncio
 
+    from rfpilot.cli.output import guard_logging
+
+    guard_logging()
     return asyncio.run(go())
 
 

@@ -15,7 +15,9 @@
   model's briefing, when one is configured, replaces it after the commit (no row stays locked during a model
   call).
 * An owner who resumes a parked session (``sessions resume``, or a message on a paused session) takes it back
-  out of the queue: ``withdraw_open_handoffs`` in that transaction.
+  out of the queue: ``withdraw_open_handoffs`` in that transaction. Escalating, resolving and abandoning it do
+  the same; a handoff whose session no longer waits the way it said (``WAITING_STATUS``) is neither listed nor
+  claimable.
 """
 
 from __future__ import annotations
@@ -483,7 +485,8 @@ async def escalate(
 
 
 async def withdraw_open_handoffs(ctx: Ctx, session: SessionRow) -> int:
-    """Take the session's waiting handoffs out of the queue, in the caller's transaction (its owner resumed it).
+    """Take the session's waiting handoffs out of the queue, in the caller's transaction (its owner resumed,
+    escalated, resolved or abandoned it).
 
     Call it before changing the session: it takes the handoff rows first and the session row second, the
     order a claim takes them in, so the two cannot deadlock. A colleague who claimed the session meanwhile
@@ -512,7 +515,6 @@ WAITING_STATUS = {"park": "paused", "escalate": "escalated"}
 def _still_waiting():
     return or_(*(and_(SessionHandoff.intent == intent, SessionRow.status == status)
                  for intent, status in WAITING_STATUS.items()))
-
 
 
 async def queue(ctx: Ctx) -> list[dict[str, Any]]:

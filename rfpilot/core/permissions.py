@@ -24,9 +24,11 @@ import inspect
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
+from sqlalchemy import select
+
 from rfpilot.core.context import Ctx
 from rfpilot.core.text import short_id
-from rfpilot.db.models import SessionRow
+from rfpilot.db.models import Engineer, SessionHandoff, SessionRow
 from rfpilot.errors import ConflictError, NotFoundError
 
 F = TypeVar("F", bound=Callable[..., Awaitable[Any]])
@@ -36,8 +38,6 @@ DECLARED: dict[str, tuple[str, str]] = {}
 
 
 async def _name_of(ctx: Ctx, engineer_id: str | None) -> str:
-    from rfpilot.db.models import Engineer
-
     if not engineer_id:
         return "another engineer"
     if engineer_id == ctx.engineer.id:
@@ -48,10 +48,6 @@ async def _name_of(ctx: Ctx, engineer_id: str | None) -> str:
 
 async def _hint(ctx: Ctx, session: SessionRow, owner: str) -> str:
     """What the refused engineer can do: claim it if it waits in the queue, else ask its owner."""
-    from sqlalchemy import select
-
-    from rfpilot.db.models import SessionHandoff
-
     rows = (await ctx.db.execute(
         select(SessionHandoff).where(SessionHandoff.session_id == session.id)
         .order_by(SessionHandoff.created_at.desc(), SessionHandoff.id.desc())
@@ -61,7 +57,7 @@ async def _hint(ctx: Ctx, session: SessionRow, owner: str) -> str:
         return f"it waits in the team queue: take it over with `rfpilot queue claim {short_id(waiting[0].id)}`"
     taken = next((h for h in rows if h.claimed_by == session.owner_id and h.handed_off_by == ctx.engineer.id), None)
     if taken is not None:
-        return f"{owner} claimed it from the queue after you handed it off; ask them to park it if you should take it back"
+        return f"{owner} claimed it from the queue after you handed it off; ask them to park it to take it back"
     return f"ask {owner} to park or escalate it to the team queue (`rfpilot park`), then claim it"
 
 

@@ -10,7 +10,8 @@ Error contract (``rfpilot.errors`` / ``rfpilot.psa.errors``):
   Autotask's permission errors); the message is the server's own, made readable. Retrying will not help.
 * ``PSAUnavailableError`` — the PSA could not be reached or kept failing (connection errors, timeouts, 5xx,
   429 beyond the retry budget). ``ambiguous`` is True when a non-idempotent request (POST a note, a time
-  entry) may have been applied anyway: the caller must look for it (``find_note``, over every note) before posting again.
+  entry) may have been applied anyway: the caller must look for it (``find_note``, over every note) before
+  posting again.
 * ``PSAStatusNotFound`` — the status name asked for does not exist on the ticket's board.
 """
 
