@@ -127,12 +127,13 @@ def psa_connect(
     Without a terminal, secrets come from RFPILOT_PSA_<NAME>_<FIELD> environment variables (e.g.
     RFPILOT_PSA_MAIN_PRIVATE_KEY), which are then read each time instead of the keyring.
     """
-    from rfpilot.core.psa import check_name, provider_module
+    from rfpilot.core.psa import check_name, check_transport, provider_module
 
     module = provider_module(provider)
     provider = provider.strip().lower()
     name = check_name(name)
     settings = _parse_field_args(list(ctx.args), provider)
+    check_transport(provider, settings)  # before asking for any secret
 
     async def existing_of(c):
         from rfpilot.core import psa as svc
