@@ -380,3 +380,25 @@ def test_connectwise_base_url_contract(site: str, base_url: str) -> None:
         assert (request.url.scheme, request.url.host, request.url.port) == (root.scheme, root.host, root.port)
         assert request.url.path.startswith(root.path), request.url
     assert not any("/login/companyinfo" in r.url.path for r in recorder.seen)
+
+
+def test_a_queued_write_is_not_sent_over_plain_http(cli, env, wire, memory_keyring) -> None:
+    """The outbox delivers through the same gate: edited to plain http, the sync fails (exit 4), sends nothing,
+    and keeps the write for when the address is fixed."""
+    fake = _fake("connectwise", None)
+    recorder = wire("connectwise", fake)
+    code, _, err = _connect(cli, "connectwise", fake, ["--site", fake.site, "--codebase", fake.codebase])
+    assert code == 0, err
+    code, out, err = cli("new", "--ticket", "48307")
+    assert code == 0, err
+    fake.down = True
+    code, _, err = cli("resolve", out.strip(), "--yes", "--offline")
+    assert code == 6, err  # queued
+    fake.down = False
+    _edit_stored(env, "main", {"site": "http://192.0.2.2"})
+    recorder.seen.clear()
+    code, out, err = cli("outbox", "sync")
+    assert code == 4 and "refused plain http:// to 192.0.2.2" in out + err
+    assert recorder.seen == []
+    code, out, _ = cli("outbox", "list", "--json")
+    assert [item["state"] for item in json.loads(out)] == ["pending"]
