@@ -254,6 +254,10 @@ def write_setting(paths: Paths, key: str, value: Any) -> None:
     if key not in KNOWN_SETTINGS and not key.startswith("keymap."):
         known = ", ".join(sorted(KNOWN_SETTINGS))
         raise ConfigError(f"unknown setting {key!r}", hint=f"known settings: {known}")
+    if key == "database.url" and value is not None:
+        from rfpilot.db.pgurl import check_storable
+
+        check_storable(str(value))  # no password in a plain file, and no URL that cannot open
     private_dir(paths.config_dir)
     text = paths.config_file.read_text(encoding="utf-8") if paths.config_file.exists() else ""
     doc = tomlkit.parse(text)

@@ -94,7 +94,8 @@ class CW(Setup):
     def settings(self, base_url):
         # API-member keys: the fake records every note under "rfpilot-api", the connection says member jdoe.
         settings, secrets = self.fake.connection(member="jdoe")
-        return {**settings, "base_url": base_url}, secrets
+        # --base-url is the whole API root (SPEC §16), so it carries the fake's codebase path.
+        return {**settings, "base_url": base_url + f"/{self.fake.codebase}/apis/3.0"}, secrets
 
     def note_texts(self, ticket):
         return [n["text"] for n in self.fake.notes[int(ticket)]]
@@ -220,7 +221,7 @@ async def _one_run(order: str, store: str, env: dict[str, str], ws) -> None:
                 ticket_ids = setup.seed(ITEMS)
                 settings, secrets = setup.settings(server.base_url)
                 conn = (await psa.connect(ctx, setup.provider, name, settings, secrets)).connection
-                conn.settings = {**conn.settings, **settings}  # e.g. ConnectWise's base_url (internal)
+                conn.settings = {**conn.settings, **settings}  # e.g. ConnectWise's --base-url
                 await ctx.db.commit()
                 child_env.update({psa.env_var(name, k): v for k, v in secrets.items()})
                 for i, ticket in enumerate(ticket_ids):

@@ -61,10 +61,10 @@ def test_module_contract() -> None:
     assert (module.DISPLAY_NAME, module.REF_PREFIX) == ("ConnectWise", "CW")
     fields = {f.name: f for f in module.FIELDS}
     assert list(fields) == [
-        "site", "company_id", "codebase", "member", "boards", "public_key", "private_key", "client_id"
+        "site", "company_id", "codebase", "member", "boards", "base_url", "public_key", "private_key", "client_id"
     ]
     assert {n for n, f in fields.items() if f.secret} == {"public_key", "private_key", "client_id"}
-    assert {n for n, f in fields.items() if not f.required} == {"codebase", "member", "boards"}
+    assert {n for n, f in fields.items() if not f.required} == {"codebase", "member", "boards", "base_url"}
 
 
 def test_build_names_missing_settings(fake: FakeConnectWise) -> None:

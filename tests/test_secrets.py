@@ -275,7 +275,8 @@ def test_keys_set_list_delete(keys_cli, memory) -> None:
     code, out2, err2 = keys_cli("keys", "list", "--json")
     data = json.loads(out2)
     assert data["keyring"]["usable"] is True
-    assert {r["name"]: r["in_keyring"] for r in data["keys"]} == {"anthropic": True, "openai": False}
+    assert {r["name"]: r["in_keyring"] for r in data["keys"]} == {"anthropic": True, "openai": False,
+                                                                    "database": False}
     for text in (out, err, out2, err2):
         assert FAKE not in text and FAKE[-4:] not in text
 

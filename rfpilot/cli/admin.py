@@ -101,14 +101,19 @@ def db_path() -> None:
 @db_app.command("current")
 def db_current(as_json: bool = JSON) -> None:
     """The schema revision of the store and the one this rfpilot expects."""
-    from rfpilot.db.engine import SCHEMA_HEAD, create_engine, current_revision, redact_url
+    from sqlalchemy.exc import DBAPIError
 
-    _, url = _settings_and_url()
+    from rfpilot.core.secrets import database_password
+    from rfpilot.db.engine import SCHEMA_HEAD, create_engine, current_revision, open_failure, redact_url
+
+    settings, url = _settings_and_url()
 
     async def go():
-        engine = create_engine(url)
+        engine = create_engine(url, password=database_password(url, settings.env))
         try:
             return await current_revision(engine)
+        except (DBAPIError, OSError) as exc:
+            raise open_failure(url, exc) from None
         finally:
             await engine.dispose()
 
@@ -122,12 +127,13 @@ def db_current(as_json: bool = JSON) -> None:
 @db_app.command("upgrade")
 def db_upgrade() -> None:
     """Apply pending migrations now (rfpilot also does this whenever it opens the store)."""
+    from rfpilot.core.secrets import database_password
     from rfpilot.db.engine import SCHEMA_HEAD, open_store
 
     settings, url = _settings_and_url()
 
     async def go():
-        store = await open_store(url, backup_dir=settings.paths.backup_dir)
+        store = await open_store(url, backup_dir=settings.paths.backup_dir, password=database_password(url, settings.env))
         await store.dispose()
         return store.backup_path
 

@@ -12,7 +12,7 @@ import typer
 from rfpilot.cli import output
 
 JSON = typer.Option(False, "--json", help="Print JSON (a stable shape for scripts).")
-NAME_ARG = typer.Argument(..., help="Key name: anthropic or openai.")
+NAME_ARG = typer.Argument(..., help="Key name: anthropic, openai or database (the Postgres password).")
 
 keys_app = typer.Typer(help="API keys in the OS keyring (never in files).", no_args_is_help=True)
 

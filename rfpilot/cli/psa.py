@@ -118,21 +118,24 @@ def psa_connect(
 
     \b
     ConnectWise:  --site api-na.myconnectwise.net --company-id acme [--codebase v2025_1] [--member jdoe]
-                  [--boards "Help Desk,Projects"]; asks for the public key, private key and clientId.
+                  [--boards "Help Desk,Projects"] [--base-url https://…/apis/3.0]; asks for the public
+                  key, private key and clientId.
     Autotask:     --username api@acme.com [--zone-url …] [--resource-id 29684…] [--queues 29683…];
                   asks for the secret and the API integration code.
     HaloPSA:      --url https://acme.halopsa.com [--tenant acme] [--agent-id 12]; asks for the client id and
                   client secret.
 
+    Addresses must be https:// (plain http:// only to 127.0.0.1, ::1 or localhost).
     Without a terminal, secrets come from RFPILOT_PSA_<NAME>_<FIELD> environment variables (e.g.
     RFPILOT_PSA_MAIN_PRIVATE_KEY), which are then read each time instead of the keyring.
     """
-    from rfpilot.core.psa import check_name, provider_module
+    from rfpilot.core.psa import check_name, check_transport, provider_module
 
     module = provider_module(provider)
     provider = provider.strip().lower()
     name = check_name(name)
     settings = _parse_field_args(list(ctx.args), provider)
+    check_transport(provider, settings)  # before asking for any secret
 
     async def existing_of(c):
         from rfpilot.core import psa as svc

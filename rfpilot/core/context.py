@@ -16,6 +16,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from rfpilot.config import Settings, load_settings
+from rfpilot.core.secrets import database_password
 from rfpilot.db.engine import Store, open_store
 from rfpilot.db.models import Account, Engineer, SessionRow
 from rfpilot.db.types import utcnow
@@ -117,7 +118,8 @@ class Workspace:
     @classmethod
     async def open(cls, settings: Settings | None = None, *, clock: Callable[[], datetime] = utcnow) -> Workspace:
         settings = settings or load_settings()
-        store = await open_store(settings.database_url, backup_dir=settings.paths.backup_dir)
+        store = await open_store(settings.database_url, backup_dir=settings.paths.backup_dir,
+                                 password=database_password(settings.database_url, settings.env))
         try:
             async with store.sessionmaker() as db:
                 account, engineer = await ensure_identity(db, settings)

@@ -64,6 +64,16 @@ def display_name(provider: str) -> str:
     return provider_module(provider).DISPLAY_NAME
 
 
+def check_transport(provider: str, settings: Mapping[str, Any]) -> None:
+    """SPEC §16 on every address of a connection before any credential can go there: https://, or plain
+    http:// to a loopback address only (the one rule is ``rfpilot.psa.http.check_url``; InsecureURLError)."""
+    from rfpilot.psa.http import check_url
+
+    module = provider_module(provider)
+    for url in module.urls(settings):
+        check_url(url, module.DISPLAY_NAME)
+
+
 def ticket_ref(provider: str, ticket_id: str, number: str | None = None) -> str:
     return f"{provider_module(provider).REF_PREFIX} #{number or ticket_id}"
 
@@ -248,6 +258,7 @@ async def connect(
     merged = dict(existing.settings) if existing else {}
     merged.update({k: v for k, v in settings.items() if v not in (None, "")})
     clean = clean_settings(provider, merged)
+    check_transport(provider, clean)
     conn = existing or PSAConnection(account_id=ctx.account.id, name=name, provider=provider, settings={}, targets={})
     conn.settings = clean
     conn.targets = clean_targets(targets, existing.targets if existing else None)
@@ -343,6 +354,7 @@ async def remove_connection(ctx: Ctx, conn: PSAConnection) -> list[str]:
 
 def client_for(conn: PSAConnection, secret_values: Mapping[str, str] | None = None) -> PSAClient:
     """A client for ``conn`` (reads its secrets unless given). Use it as ``async with``."""
+    check_transport(conn.provider, conn.settings)  # a connection edited by hand in the store is refused too
     values = dict(secret_values) if secret_values is not None else read_secrets(conn)
     kwargs: dict[str, Any] = {}
     if conn.provider in TRANSPORTS:

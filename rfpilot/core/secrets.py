@@ -41,6 +41,7 @@ SERVICE = "rfpilot"
 KEYS: dict[str, str] = {
     "anthropic": "ANTHROPIC_API_KEY",
     "openai": "RFPILOT_OPENAI_API_KEY",
+    "database": "PGPASSWORD",  # the Postgres password when database.url has none (never in config.toml)
 }
 
 _DBUS_BACKENDS = ("secretservice", "libsecret", "kwallet")
@@ -335,3 +336,13 @@ def status_all(env: Mapping[str, str] | None = None) -> list[dict]:
             "problem": found.problem,
         })
     return rows
+
+
+def database_password(url: str, env: Mapping[str, str] | None = None) -> str | None:
+    """The password for a Postgres ``url`` that has none: ``PGPASSWORD``, else the keyring's ``database``
+    secret; None otherwise (asyncpg then reads ``~/.pgpass``). Keyring trouble is not an error here."""
+    from rfpilot.db.pgurl import wants_password
+
+    if not wants_password(url):
+        return None
+    return lookup("database", env).value

@@ -41,10 +41,17 @@ def normalise_url(url: str) -> str:
     elif url.startswith("sqlite://") and not url.startswith("sqlite+aiosqlite://"):
         url = "sqlite+aiosqlite://" + url[len("sqlite://") :]
     if not (url.startswith("postgresql+asyncpg://") or url.startswith("sqlite+aiosqlite://")):
+        import re
+
+        scheme = re.match(r"([a-z][a-z0-9+.-]{0,30})://", url, flags=re.IGNORECASE)
         raise StoreError(
-            f"unsupported database URL {redact_url(url)!r}",
+            f"unsupported database URL scheme {scheme.group(1)!r}" if scheme
+            else "the database URL is not valid: it does not start with a scheme such as postgresql://",
             hint="use a SQLite file (sqlite:///path/rfpilot.db) or Postgres (postgresql://user@host/db)",
         )
+    from rfpilot.db.pgurl import check
+
+    check(url)  # a bad port, an unknown parameter, an unreadable URL: StoreError now, not a traceback later
     return url
 
 
@@ -87,7 +94,8 @@ def _set_sqlite_pragmas(dbapi_connection, _record) -> None:
     cursor.close()
 
 
-def create_engine(url: str) -> AsyncEngine:
+def create_engine(url: str, *, password: str | None = None) -> AsyncEngine:
+    """The engine for ``url``; ``password`` is used when a Postgres URL has none (see ``rfpilot.db.pgurl``)."""
     url = normalise_url(url)
     if url.startswith("sqlite"):
         path = sqlite_file(url)
@@ -96,7 +104,12 @@ def create_engine(url: str) -> AsyncEngine:
         engine = create_async_engine(url, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000})
         event.listen(engine.sync_engine, "connect", _set_sqlite_pragmas)
         return engine
-    return create_async_engine(url, pool_pre_ping=True)
+    from rfpilot.db.pgurl import connect_args, parse
+
+    parsed, args = connect_args(parse(url))
+    if password and parsed.password is None:
+        args["password"] = password
+    return create_async_engine(parsed, pool_pre_ping=True, connect_args=args)
 
 
 def _read_revision(sync_conn) -> str | None:
@@ -351,8 +364,9 @@ async def migrate(engine: AsyncEngine, *, backup_dir: Path | None, notices: list
     return backup
 
 
-async def open_store(url: str, *, backup_dir: Path | None = None, auto_migrate: bool = True) -> Store:
-    engine = create_engine(url)
+async def open_store(url: str, *, backup_dir: Path | None = None, auto_migrate: bool = True,
+                     password: str | None = None) -> Store:
+    engine = create_engine(url, password=password)
     notices: list[str] = []
     try:
         backup = await migrate(engine, backup_dir=backup_dir, notices=notices) if auto_migrate else None
@@ -361,14 +375,20 @@ async def open_store(url: str, *, backup_dir: Path | None = None, auto_migrate: 
         raise
     except (DBAPIError, OSError) as exc:
         await engine.dispose()
-        raise StoreError(
-            f"cannot open the database at {redact_url(url)}: {_first_line(exc)}",
-            hint="check database.url / RFPILOT_DATABASE_URL and that the server is reachable",
-        ) from exc
+        raise open_failure(url, exc) from exc
     for notice in notices:
         sys.stderr.write(f"rfpilot: {notice}\n")
     maker = async_sessionmaker(engine, expire_on_commit=False)
     return Store(url=normalise_url(url), engine=engine, sessionmaker=maker, backup_path=backup, notices=notices)
+
+
+def open_failure(url: str, exc: BaseException) -> StoreError:
+    """The one-line error for a store that cannot be reached or refuses us (the password is never shown)."""
+    reason = _first_line(exc)
+    hint = "check database.url / RFPILOT_DATABASE_URL and that the server is reachable"
+    if "SSL" in reason:
+        hint = "the server does not accept SSL here: use sslmode=prefer or sslmode=disable in the URL, or enable SSL on it"
+    return StoreError(f"cannot open the database at {redact_url(url)}: {reason}", hint=hint)
 
 
 def _first_line(exc: BaseException) -> str:

@@ -126,6 +126,13 @@ def build(
     )
 
 
+def urls(settings: Mapping[str, Any]) -> list[str]:
+    """The addresses a connection with these settings sends its credentials to (for ``http.check_url``); the
+    zone lookup itself is always ``ZONE_LOOKUP_URL`` and a looked-up zone is checked when it is used."""
+    zone = _text(settings.get("zone_url"))
+    return [normalize_zone(zone)] if zone else []
+
+
 def normalize_zone(url: str) -> str:
     """``https://webservicesN.autotask.net/atservicesrest/`` from what a user or the lookup gives."""
     url = url.strip()

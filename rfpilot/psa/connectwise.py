@@ -1,7 +1,10 @@
 """ConnectWise Manage (PSA) over its REST API 3.0 (reference psa-llm.md §1).
 
 Base URL ``https://{site}/{codebase}/apis/3.0``; when the codebase is not configured it is discovered once
-from ``/login/companyinfo/{company_id}`` and exposed as ``client.codebase`` so the caller can store it.
+from ``/login/companyinfo/{company_id}`` and exposed as ``client.codebase`` so the caller can store it. The
+``base_url`` setting replaces that whole API root (e.g. ``http://127.0.0.1:8080/v2025_1/apis/3.0`` for a local
+fake); no codebase is discovered then. A site written as ``http://host`` is kept as http — never silently
+upgraded — and so refused by the transport rule (``http.check_url``) unless the host is a loopback address.
 Auth is Basic ``{company_id}+{public_key}:{private_key}`` plus the ``clientId`` header on every request.
 
 Choices where the reference is silent (documented here so the fake and the tests follow them):
@@ -30,7 +33,7 @@ import httpx
 
 from rfpilot.psa.base import Field, Member, Note, NoteKind, PSAClient, Status, Ticket, TicketContext, TimeEntry
 from rfpilot.psa.errors import PSARequestError, PSAUnavailableError
-from rfpilot.psa.http import PSAHttp, RetryPolicy, default_error_message
+from rfpilot.psa.http import PSAHttp, RetryPolicy, check_url, default_error_message
 
 DISPLAY_NAME = "ConnectWise"
 REF_PREFIX = "CW"
@@ -41,6 +44,8 @@ FIELDS: list[Field] = [
     Field("codebase", "Codebase, e.g. v2025_1 (blank: ask the site)", required=False),
     Field("member", "Your member identifier for 'my tickets' (blank: the API key's member)", required=False),
     Field("boards", "Boards for 'my tickets', comma-separated names or ids (blank: all)", required=False),
+    Field("base_url", "API root override, e.g. http://127.0.0.1:8080/v2025_1/apis/3.0 for a local fake "
+                      "(blank: https://<site>/<codebase>/apis/3.0)", required=False),
     Field("public_key", "API public key", secret=True),
     Field("private_key", "API private key", secret=True),
     Field("client_id", "clientId (from developer.connectwise.com)", secret=True),
@@ -103,11 +108,13 @@ class ConnectWiseClient(PSAClient):
         codebase: str | None = None,
         member: str | None = None,
         boards: list[str] | None = None,
-        base_url: str | None = None,  # internal: a loopback test server instead of https://{site}
+        base_url: str | None = None,
         transport: httpx.AsyncBaseTransport | None = None,
         policy: RetryPolicy | None = None,
     ) -> None:
         self.site = normalize_site(site)
+        origin = str(check_url(site_origin(site), DISPLAY_NAME))
+        self.base_url = str(check_url(base_url, DISPLAY_NAME)).rstrip("/") if base_url else None
         self.company_id = company_id.strip()
         self.codebase: str | None = clean_codebase(codebase) if codebase else None
         self.member = member
@@ -115,7 +122,7 @@ class ConnectWiseClient(PSAClient):
         token = base64.b64encode(f"{self.company_id}+{public_key}:{private_key}".encode()).decode("ascii")
         self._http = PSAHttp(
             DISPLAY_NAME,
-            base_url.rstrip("/") if base_url else f"https://{self.site}",
+            self.base_url or origin,
             headers={"Authorization": f"Basic {token}", "clientId": client_id, "Accept": "application/json"},
             error_message=error_message,
             transport=transport,
@@ -131,6 +138,8 @@ class ConnectWiseClient(PSAClient):
 
     async def _api(self) -> str:
         """The API root path; discovers the codebase on first use when it was not configured."""
+        if self.base_url:
+            return ""  # the override is the whole API root
         if not self.codebase:
             async with self._codebase_lock:
                 if not self.codebase:
@@ -361,15 +370,6 @@ class ConnectWiseClient(PSAClient):
     async def recent_notes(self, ticket_id: str, limit: int = 25) -> list[Note]:
         return [note_from_json(row) for row in await self._note_rows(ticket_number(ticket_id), limit)]
 
-    async def all_notes(self, ticket_id: str) -> list[Note]:
-        """Every page of the ticket's notes (newest first asked, but nothing relies on the order)."""
-        found: list[Note] = []
-        params = {"orderBy": "id desc", "page": 1, "pageSize": LIST_PAGE_MAX}
-        async with aclosing(self._pages(f"/service/tickets/{ticket_number(ticket_id)}/notes", params)) as pages:
-            async for page in pages:
-                found.extend(note_from_json(row) for row in page if isinstance(row, dict))
-        return found
-
     async def create_time_entry(self, ticket_id: str, start: datetime, hours: float, notes: str) -> TimeEntry:
         number = ticket_number(ticket_id)
         if not hours > 0:
@@ -405,6 +405,18 @@ def normalize_site(site: str) -> str:
     if not host or any(c.isspace() for c in host):
         raise PSARequestError(f"{site!r} is not a ConnectWise site", hint="use the host, e.g. api-na.myconnectwise.net")
     return host.lower()
+
+
+def site_origin(site: str) -> str:
+    """``https://host`` for a site; a scheme the user wrote is kept (``http://`` is not upgraded, see module doc)."""
+    given = re.match(r"^\s*([a-z][a-z0-9+.-]*)://", site, flags=re.IGNORECASE)
+    return f"{given.group(1).lower() if given else 'https'}://{normalize_site(site)}"
+
+
+def urls(settings: Mapping[str, Any]) -> list[str]:
+    """The addresses a connection with these settings sends its credentials to (for ``http.check_url``)."""
+    found = [site_origin(_text(settings.get("site")))] if _text(settings.get("site")) else []
+    return found + ([_text(settings.get("base_url"))] if _text(settings.get("base_url")) else [])
 
 
 def clean_codebase(value: str) -> str:

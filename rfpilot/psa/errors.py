@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from rfpilot.errors import PSAError
+from rfpilot.errors import PSAError, UsageError
 
 
 class PSARequestError(PSAError):
@@ -27,3 +27,8 @@ class PSAUnavailableError(PSAError):
 
 class PSAStatusNotFound(PSAError):
     """No status of that name on the ticket's board."""
+
+
+class InsecureURLError(UsageError):
+    """A PSA address that would carry credentials in clear: plain ``http://`` to a host that is not this machine,
+    or a scheme other than http(s). Exit 1 (the address is the user's to fix), nothing is sent."""

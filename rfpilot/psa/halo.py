@@ -492,6 +492,13 @@ def _field_errors(errors: Any) -> str | None:
     return None
 
 
+def urls(settings: Mapping[str, Any]) -> list[str]:
+    """The addresses a connection with these settings sends its credentials to (for ``http.check_url``); the
+    token URL Halo's authinfo names is checked when it is used."""
+    url = str(settings.get("url") or "").strip()
+    return [_base_url(url)] if url else []
+
+
 def _base_url(url: str) -> str:
     url = (url or "").strip().rstrip("/")
     if not url:

@@ -11,6 +11,12 @@ Rules (SPEC §9, reference psa-llm.md):
 * Any other 4xx is final: ``PSARequestError`` with the server's own message (the client's ``error_message``).
 * A 5xx the client declares final (``is_final``: Autotask reports permission errors as 500) is final too.
 
+Transport (SPEC §16): ``check_url`` is the one rule for every PSA address — ``https://`` anywhere, plain
+``http://`` only to a loopback address (127.0.0.0/8, ::1, localhost: a local test fake). It is applied when a
+connection is made or loaded (``rfpilot.core.psa``), when a ``PSAHttp`` is created, and again to every request
+just before it is sent, so an address edited by hand in the store, or one a server hands back (Halo's auth URL,
+Autotask's zone and next-page URLs), never carries a credential in clear.
+
 Logging: one DEBUG line per attempt with the method, the path (no query string) and the outcome. Headers,
 bodies and query strings are never logged, so credentials and ticket text never reach a log.
 """
@@ -18,6 +24,7 @@ bodies and query strings are never logged, so credentials and ticket text never 
 from __future__ import annotations
 
 import asyncio
+import ipaddress
 import logging
 import random
 import time
@@ -28,11 +35,49 @@ from typing import Any
 
 import httpx
 
-from rfpilot.psa.errors import PSARequestError, PSAUnavailableError
+from rfpilot.psa.errors import InsecureURLError, PSARequestError, PSAUnavailableError
 
 log = logging.getLogger("rfpilot.psa")
 
 IDEMPOTENT = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "PATCH", "DELETE"})
+
+
+def is_loopback(host: str) -> bool:
+    """True for 127.0.0.0/8, ::1 and ``localhost``: addresses that never leave this machine."""
+    host = (host or "").strip().strip("[]").rstrip(".").lower()
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def check_url(url: str | httpx.URL, name: str) -> httpx.URL:
+    """The address if credentials may go there, else ``InsecureURLError`` (SPEC §16).
+
+    ``https://`` to any host; ``http://`` only to a loopback address (a local fake for testing); nothing else.
+    ``name`` is the PSA's display name, for the message.
+    """
+    text = str(url).strip()
+    try:
+        parsed = httpx.URL(text)
+    except (httpx.InvalidURL, TypeError, ValueError):
+        parsed = None
+    scheme = parsed.scheme.lower() if parsed is not None else ""
+    host = parsed.host if parsed is not None else ""
+    if scheme == "https" and host:
+        return parsed  # type: ignore[return-value]
+    if scheme == "http" and host and is_loopback(host):
+        return parsed  # type: ignore[return-value]
+    if scheme == "http" and host:
+        secure = str(parsed.copy_with(scheme="https", port=None)).rstrip("/") if parsed is not None else "https://…"
+        raise InsecureURLError(
+            f"refused plain http:// to {host}: it would send the {name} credentials across the network in clear",
+            hint=f"use {secure} (plain http:// is only for loopback addresses: 127.0.0.1, ::1, localhost)",
+        )
+    raise InsecureURLError(f"{text[:200]!r} is not an https:// address for {name}",
+                           hint="give the server's https:// address (plain http:// only to 127.0.0.1, ::1 or localhost)")
 
 
 @dataclass
@@ -96,13 +141,19 @@ class PSAHttp:
         self.auth = auth
         self.error_message = error_message
         self.is_final = is_final
+        check_url(base_url, name)
         self.client = httpx.AsyncClient(
             base_url=base_url,
             headers=dict(headers or {}),
             transport=transport,
             timeout=httpx.Timeout(self.policy.timeout, connect=min(10.0, self.policy.timeout)),
             follow_redirects=False,
+            event_hooks={"request": [self._check_request]},
         )
+
+    async def _check_request(self, request: httpx.Request) -> None:
+        """Last look before anything leaves: the transport rule on the URL actually requested."""
+        check_url(request.url, self.name)
 
     async def aclose(self) -> None:
         await self.client.aclose()
