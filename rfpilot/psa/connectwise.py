@@ -370,6 +370,15 @@ class ConnectWiseClient(PSAClient):
     async def recent_notes(self, ticket_id: str, limit: int = 25) -> list[Note]:
         return [note_from_json(row) for row in await self._note_rows(ticket_number(ticket_id), limit)]
 
+    async def all_notes(self, ticket_id: str) -> list[Note]:
+        """Every page of the ticket's notes (newest first asked, but nothing relies on the order)."""
+        found: list[Note] = []
+        params = {"orderBy": "id desc", "page": 1, "pageSize": LIST_PAGE_MAX}
+        async with aclosing(self._pages(f"/service/tickets/{ticket_number(ticket_id)}/notes", params)) as pages:
+            async for page in pages:
+                found.extend(note_from_json(row) for row in page if isinstance(row, dict))
+        return found
+
     async def create_time_entry(self, ticket_id: str, start: datetime, hours: float, notes: str) -> TimeEntry:
         number = ticket_number(ticket_id)
         if not hours > 0:
