@@ -301,13 +301,15 @@ def _exercise(run: Runner, cw, monkeypatch: pytest.MonkeyPatch, tmp_path: Path, 
     run("preview", "escalate", s2, "--offline", "--json")
     run("share-update", s1, "--text", V("share-update"), "--yes", code=None)
     run("share-update", s1, "--yes", "--json", code=None)
+    cw.error_next = (400, {"code": "InvalidObject", "message": V("psa-error")})  # the PSA's own words, kept as last_error
+    run("share-update", s1, "--text", "second update", "--yes", code=None, shows=("psa-error",))
     run("park", s1, "--waiting-on", V("s1-waiting"), code=None)
     run("handoffs", s1)
     run("sessions", "resume", s1, code=None)
     note_file = tmp_path / "note.md"
     run("escalate", s1, "--yes", "--offline", "--reason", V("esc-reason"), "--markdown-file",
         file("esc.md", "## Problem\n" + V("esc-note") + nul + "\n"), "--export", str(note_file), code=None)
-    run("outbox", "list", "--all", shows=("ticket-summary",) if False else ())
+    run("outbox", "list", "--all", shows=("psa-error",))
     outbox = run.js("outbox", "list", "--all")
     run("outbox", "sync", code=None)
     run("outbox", "sync", "--json", code=None)

@@ -399,6 +399,10 @@ async def test_repeated_failed_upgrades_keep_one_backup_and_the_store(tmp_path: 
     await _sql(url, "CREATE TRIGGER no_upgrade BEFORE UPDATE ON alembic_version "
                     "WHEN NEW.version_num = '" + db_engine.SCHEMA_HEAD + "' BEGIN SELECT RAISE(ABORT, 'boom'); END")
     backups = tmp_path / "backups"
+    backups.mkdir()
+    dead = subprocess.Popen(["true"])
+    dead.wait()  # a copy half-written by a process that was killed while copying
+    (backups / f".rfpilot-before-{db_engine.SCHEMA_HEAD}-from-{POPULATED_AT}.db.{dead.pid}.tmp").write_bytes(b"x")
     for _ in range(3):
         with pytest.raises(StoreError, match="boom"):
             await db_engine.open_store(url, backup_dir=backups)

@@ -7,6 +7,7 @@ behind: an up-to-date store is checked with one query against
 
 from __future__ import annotations
 
+import os
 import sqlite3
 import sys
 from dataclasses import dataclass, field
@@ -150,9 +151,8 @@ def backup_sqlite(db_file: Path, backup_dir: Path, label: str, *, stamped: bool 
     private_dir(backup_dir)
     name = f"rfpilot-{datetime.now(UTC).strftime('%Y%m%dT%H%M%S%fZ')}-{label}" if stamped else f"rfpilot-{label}"
     target = backup_dir / f"{name}.db"
-    tmp = backup_dir / f".{name}.db.tmp"
-    tmp.unlink(missing_ok=True)  # left by a run that was killed while copying
-    private_file(tmp)
+    _remove_orphan_copies(backup_dir, f".{name}.db.")
+    tmp = private_file(backup_dir / f".{name}.db.{os.getpid()}.tmp")  # two processes may copy at once
     try:
         src = sqlite3.connect(str(db_file))
         try:
@@ -172,6 +172,17 @@ def backup_sqlite(db_file: Path, backup_dir: Path, label: str, *, stamped: bool 
         tmp.unlink(missing_ok=True)
         raise
     return target
+
+
+def _remove_orphan_copies(backup_dir: Path, prefix: str) -> None:
+    """Delete the half-written copies of processes that were killed while copying."""
+    for tmp in backup_dir.glob(f"{prefix}*.tmp"):
+        try:
+            os.kill(int(tmp.name[len(prefix):-len(".tmp")]), 0)
+        except ProcessLookupError:
+            tmp.unlink(missing_ok=True)
+        except (ValueError, OSError):
+            continue
 
 
 def _read_revision_sqlite3(conn: sqlite3.Connection) -> str | None:
