@@ -183,16 +183,27 @@ def _hostname() -> str:
         return "localhost"
 
 
+def _check_env(env: dict[str, str]) -> None:
+    """rfpilot's own environment variables must hold UTF-8 text (no NUL, sane size) like any other input."""
+    from rfpilot.core.inputs import problem
+
+    for name in ("RFPILOT_HOME", *ENV_OVERRIDES.values()):
+        wrong = problem(env[name]) if env.get(name) else None
+        if wrong:
+            raise ConfigError(f"environment variable {name} {wrong}", hint=f"set {name} to UTF-8 text, or unset it")
+
+
 def load_settings(
     env: dict[str, str] | None = None, overrides: dict[str, Any] | None = None
 ) -> Settings:
     env = dict(os.environ if env is None else env)
+    _check_env(env)
     paths = resolve_paths(env)
     data: dict[str, Any] = {}
     if paths.config_file.exists():
         try:
             data = tomllib.loads(paths.config_file.read_text(encoding="utf-8"))
-        except tomllib.TOMLDecodeError as exc:
+        except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
             raise ConfigError(
                 f"{paths.config_file} is not valid TOML: {exc}",
                 hint="fix the file by hand, or move it away to start from defaults",
@@ -230,6 +241,10 @@ def write_setting(paths: Paths, key: str, value: Any) -> None:
     if key not in KNOWN_SETTINGS and not key.startswith("keymap."):
         known = ", ".join(sorted(KNOWN_SETTINGS))
         raise ConfigError(f"unknown setting {key!r}", hint=f"known settings: {known}")
+    if isinstance(value, str):
+        from rfpilot.core.inputs import check_text
+
+        check_text(value, f"the value of {key}")
     paths.config_dir.mkdir(parents=True, exist_ok=True)
     text = paths.config_file.read_text(encoding="utf-8") if paths.config_file.exists() else ""
     doc = tomlkit.parse(text)
@@ -245,6 +260,12 @@ def write_setting(paths: Paths, key: str, value: Any) -> None:
         node.pop(parts[-1], None)
     else:
         node[parts[-1]] = value
+    # Everything is checked before the file is touched; a failed write leaves no .tmp behind.
+    data = tomlkit.dumps(doc).encode("utf-8")  # refuses what config.toml could not hold as UTF-8
     tmp = paths.config_file.with_suffix(".toml.tmp")
-    tmp.write_text(tomlkit.dumps(doc), encoding="utf-8")
-    tmp.replace(paths.config_file)
+    try:
+        tmp.write_bytes(data)
+        tmp.replace(paths.config_file)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise

@@ -79,7 +79,9 @@ def _edit_in_editor(text: str, editor: str | None) -> str:
             raise UsageError(f"editor not found: {command}", hint="set $EDITOR or `rfpilot config set preview.editor …`") from None
         if code != 0:
             raise UsageError(f"the editor exited with status {code}; nothing was posted")
-        return Path(path).read_text(encoding="utf-8")
+        from rfpilot.core.inputs import read_text_file
+
+        return read_text_file(path, "edited note")
     finally:
         Path(path).unlink(missing_ok=True)
 
