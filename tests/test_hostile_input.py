@@ -291,3 +291,77 @@ def test_hypothesis_hostile_values(world: World, pair: tuple[str, str], value: s
     baseline = world.__dict__.setdefault("baseline", dump(world.env))
     refused(world, world.argv(command, name, value, fresh=False))
     assert dump(world.env) == baseline
+
+
+# --- the issue's own cases ------------------------------------------------------------------------------------
+
+
+def test_resolve_with_invalid_bytes_in_the_summary_changes_nothing(world: World) -> None:
+    """On main the fix was committed as applied_success, then the close crashed and the session stayed active."""
+    before = dump(world.env)
+    code, _, err = call(world, ["resolve", world.sid, "--yes", "--offline", "--summary", os.fsdecode(b"\xff")])
+    assert code == 1 and "--summary" in err and "UTF-8" in err
+    assert dump(world.env) == before
+
+
+@pytest.mark.parametrize("action", ["resolve", "escalate"])
+def test_a_close_that_fails_after_the_fix_outcome_records_no_outcome(world: World, monkeypatch, action: str) -> None:
+    """One transaction: the outcome of the verifying fix, the drafted note and the close, or none of them."""
+    monkeypatch.setenv("EDITOR", "truncate -s 0")  # the engineer empties the note in the editor
+    before = dump(world.env)
+    extra = ["--fix-outcome", "failed"] if action == "escalate" else []
+    code, _, err = call(world, [action, world.sid, "--yes", "--offline", "--edit", *extra])
+    assert code == 1 and "empty" in err, err
+    assert dump(world.env) == before
+    shown = json.loads(world.cli("sessions", "show", world.sid, "--json")[1])
+    assert shown["session"]["status"] == "active" and shown["active_fix"]["verifying"]
+
+
+def test_config_set_with_invalid_bytes_leaves_config_toml_untouched_and_no_tmp(world: World) -> None:
+    from rfpilot.config import load_settings, write_setting
+
+    assert world.cli("config", "set", "identity.account", world.env["RFPILOT_ACCOUNT"])[0] == 0
+    config = Path(world.env["RFPILOT_HOME"]) / "config"
+    before = {p.name: p.read_bytes() for p in config.iterdir()}
+    err = refused(world, ["config", "set", "identity.name", os.fsdecode(b"\xff")])
+    assert "identity.name" not in err or "UTF-8" in err
+    # Below the CLI too: write_setting checks the value before it touches the file.
+    paths = load_settings(env=world.env).paths
+    for value in ("\udcff", "a\x00b", "\ud800"):
+        with pytest.raises(Exception) as caught:
+            write_setting(paths, "identity.name", value)
+        assert getattr(caught.value, "exit_code", None) == 1, caught.value
+    assert {p.name: p.read_bytes() for p in config.iterdir()} == before
+
+
+@pytest.mark.parametrize("argv", [
+    ["sessions", "export", "SID", "--out", "PATH"], ["resolve", "SID", "--yes", "--offline", "--export", "PATH"],
+    ["db", "backup", "PATH"], ["outputs", "export", "SID", "--out", "PATH"],
+])
+def test_a_100kb_path_is_one_error_line(world: World, argv: list[str]) -> None:
+    path = str(world.tmp / ("p" * 100_000))
+    before = dump(world.env)
+    code, _, err = call(world, [path if a == "PATH" else world.sid if a == "SID" else a for a in argv])
+    assert code in (1, 2) and err.startswith("error: ") and len(err.splitlines()) <= 2 and len(err) < 1000, err
+    assert dump(world.env) == before
+
+
+def test_real_processes_with_bytes_argv_and_stdin(env: dict[str, str], tmp_path: Path) -> None:
+    """As Linux delivers them: argv and stdin bytes, decoded by Python itself (surrogateescape)."""
+    environ = {**os.environ, **env, "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
+
+    def run(*args: bytes, stdin: bytes = b"") -> subprocess.CompletedProcess:
+        return subprocess.run([sys.executable, "-m", "rfpilot", *args], env=environ, input=stdin,
+                              capture_output=True, timeout=120)
+
+    for args, stdin in [
+        ((b"new", b"caf\xe9 printer"), b""),
+        ((b"config", b"set", b"identity.name", b"\xff\xfe"), b""),
+        ((b"templates", b"new", b"--name", b"X", b"--file", b"-"), b"Write-Output caf\xe9"),
+        ((b"new", b"ok", b"--title", b"a\xc3"), b""),
+    ]:
+        done = run(*args, stdin=stdin)
+        assert done.returncode == 1, done.stderr
+        assert b"Traceback" not in done.stderr and done.stderr.startswith(b"error: "), done.stderr
+        assert len(done.stderr.splitlines()) <= 2, done.stderr
+    assert not (Path(env["RFPILOT_HOME"]) / "config" / "config.toml.tmp").exists()
