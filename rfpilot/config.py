@@ -43,6 +43,7 @@ KNOWN_SETTINGS: dict[str, tuple[type, Any, str]] = {
     "llm.openai.model": (str, None, "model name for the OpenAI-compatible API"),
     "llm.scripted.file": (str, None, "replies file for the scripted provider"),
     "llm.timeout": (int, 60, "seconds to wait for a model reply before giving up"),
+    "llm.max_reply_chars": (int, 200_000, "a chat reply longer than this is cut (with a notice) before it is shown or stored"),
     "llm.models.chat": (str, None, "Anthropic model for chat turns (default claude-sonnet-4-6)"),
     "llm.models.note": (str, None, "Anthropic model for resolution notes and escalation packages (default claude-sonnet-4-6)"),
     "llm.models.fact_synthesis": (str, None, "Anthropic model for turning answers into facts (default claude-haiku-4-5)"),
