@@ -190,6 +190,7 @@ def world(cli, env, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> World:
 
     monkeypatch.setattr(rfpilot.tui, "run", lambda *a, **k: 0)  # `open` must not start a full-screen app
     monkeypatch.setattr(sys, "stdin", io.StringIO(""))
+    monkeypatch.chdir(tmp_path)  # commands that write to the current directory (templates export) write here
     return World(cli, env, tmp_path)
 
 
@@ -351,7 +352,7 @@ def test_real_processes_with_bytes_argv_and_stdin(env: dict[str, str], tmp_path:
     environ = {**os.environ, **env, "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
 
     def run(*args: bytes, stdin: bytes = b"") -> subprocess.CompletedProcess:
-        return subprocess.run([sys.executable, "-m", "rfpilot", *args], env=environ, input=stdin,
+        return subprocess.run([sys.executable, "-m", "rfpilot", *args], env=environ, input=stdin, cwd=tmp_path,
                               capture_output=True, timeout=120)
 
     for args, stdin in [
