@@ -43,6 +43,7 @@ KNOWN_SETTINGS: dict[str, tuple[type, Any, str]] = {
     "llm.openai.model": (str, None, "model name for the OpenAI-compatible API"),
     "llm.scripted.file": (str, None, "replies file for the scripted provider"),
     "llm.timeout": (int, 60, "seconds to wait for a model reply before giving up"),
+    "llm.max_reply_chars": (int, 200_000, "a chat reply longer than this is cut (with a notice) before it is shown or stored"),
     "llm.models.chat": (str, None, "Anthropic model for chat turns (default claude-sonnet-4-6)"),
     "llm.models.note": (str, None, "Anthropic model for resolution notes and escalation packages (default claude-sonnet-4-6)"),
     "llm.models.fact_synthesis": (str, None, "Anthropic model for turning answers into facts (default claude-haiku-4-5)"),
@@ -204,17 +205,28 @@ def _hostname() -> str:
         return "localhost"
 
 
+def _check_env(env: dict[str, str]) -> None:
+    """rfpilot's own environment variables must hold UTF-8 text (no NUL, sane size) like any other input."""
+    from rfpilot.core.inputs import problem
+
+    for name in ("RFPILOT_HOME", *ENV_OVERRIDES.values()):
+        wrong = problem(env[name]) if env.get(name) else None
+        if wrong:
+            raise ConfigError(f"environment variable {name} {wrong}", hint=f"set {name} to UTF-8 text, or unset it")
+
+
 def load_settings(
     env: dict[str, str] | None = None, overrides: dict[str, Any] | None = None
 ) -> Settings:
     env = dict(os.environ if env is None else env)
+    _check_env(env)
     paths = resolve_paths(env)
     tighten_home(paths)
     data: dict[str, Any] = {}
     if paths.config_file.exists():
         try:
             data = tomllib.loads(paths.config_file.read_text(encoding="utf-8"))
-        except tomllib.TOMLDecodeError as exc:
+        except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
             raise ConfigError(
                 f"{paths.config_file} is not valid TOML: {exc}",
                 hint="fix the file by hand, or move it away to start from defaults",
@@ -254,6 +266,10 @@ def write_setting(paths: Paths, key: str, value: Any) -> None:
     if key not in KNOWN_SETTINGS and not key.startswith("keymap."):
         known = ", ".join(sorted(KNOWN_SETTINGS))
         raise ConfigError(f"unknown setting {key!r}", hint=f"known settings: {known}")
+    if isinstance(value, str):
+        from rfpilot.core.inputs import check_text
+
+        check_text(value, f"the value of {key}")
     if key == "database.url" and value is not None:
         from rfpilot.db.pgurl import check_storable
 
@@ -273,4 +289,5 @@ def write_setting(paths: Paths, key: str, value: Any) -> None:
         node.pop(parts[-1], None)
     else:
         node[parts[-1]] = value
+    # Everything is checked before the file is touched; write_private encodes first and leaves no temp file behind.
     write_private(paths.config_file, tomlkit.dumps(doc))

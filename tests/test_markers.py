@@ -228,10 +228,11 @@ def test_never_raises_and_never_leaks_marker_syntax(raw: str) -> None:
 @settings(max_examples=200, deadline=None)
 @given(st.text(max_size=200).filter(lambda s: "[" not in s and "`" not in s))
 def test_plain_prose_survives(prose: str) -> None:
-    """Text without markers keeps every word: only trailing spaces and extra blank lines go."""
+    """Text without markers keeps every word: only trailing spaces, extra blank lines and NUL bytes go."""
     import re
 
-    expected = re.sub(r"\n{3,}", "\n\n", "\n".join(line.rstrip() for line in prose.splitlines())).strip()
+    kept = prose.replace("\x00", "")
+    expected = re.sub(r"\n{3,}", "\n\n", "\n".join(line.rstrip() for line in kept.splitlines())).strip()
     assert parse_reply(prose).display == expected
 
 

@@ -7,6 +7,8 @@ Exit codes: 0 ok, 1 usage, 2 not found, 3 conflict, 4 PSA, 5 LLM, 6 queued.
 
 from __future__ import annotations
 
+import functools
+import os
 import sys
 
 import typer
@@ -94,9 +96,57 @@ def _fail(message: str, code: int, hint: str | None = None) -> int:
     return code
 
 
+@functools.cache
+def _command_tree():
+    return typer.main.get_command(app)
+
+
+def _argument_name(args: list[str], index: int) -> str:
+    """How the engineer knows ``args[index]``: "the value of --summary", "the TEXT argument of `facts add`"."""
+    node = _command_tree()
+    path: list[str] = []
+    position = 0
+    while position < len(args) and position < index and hasattr(node, "commands") and args[position] in node.commands:
+        node = node.commands[args[position]]
+        path.append(args[position])
+        position += 1
+    where = f" of `rfpilot {' '.join(path)}`" if path else ""
+    options = {opt: p for p in node.params for opt in (*getattr(p, "opts", ()), *getattr(p, "secondary_opts", ()))
+               if opt.startswith("-")}
+    arguments = [p for p in node.params if not any(o.startswith("-") for o in getattr(p, "opts", ()))]
+    slot = 0
+    while position < len(args):
+        token = args[position]
+        option = options.get(token.split("=", 1)[0]) if token.startswith("-") else None
+        if option is not None:
+            if "=" in token or getattr(option, "is_flag", False) or getattr(option, "count", False):
+                if position == index:
+                    return f"the value of {token.split('=', 1)[0]}{where}"
+                position += 1
+                continue
+            if index in (position, position + 1):
+                return f"the value of {token}{where}"
+            position += 2
+            continue
+        if position == index:
+            if slot < len(arguments):
+                return f"the {(arguments[slot].metavar or arguments[slot].name or '').upper()} argument{where}"
+            return f"argument {index + 1}{where}"
+        if slot < len(arguments) and not getattr(arguments[slot], "multiple", False) and getattr(arguments[slot], "nargs", 1) == 1:
+            slot += 1
+        position += 1
+    return f"argument {index + 1}"
+
+
 def run_cli(args: list[str] | None = None) -> int:
     """Run the CLI and return the exit code (tests call this in-process)."""
-    command = typer.main.get_command(app)
+    from rfpilot.core.inputs import check_argv
+
+    try:  # hostile bytes stop here, before any command is even built
+        check_argv(list(sys.argv[1:] if args is None else args), _argument_name)
+    except RfpilotError as err:
+        return _fail(err.message, err.exit_code, err.hint)
+    command = _command_tree()
     try:
         result = command.main(args=args, prog_name="rfpilot", standalone_mode=False)
     except RfpilotError as err:
@@ -117,6 +167,13 @@ def run_cli(args: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         output.info("interrupted")
         return 130
+    except UnicodeError:  # last line of defence: text that was not checked on the way in (a typed answer…)
+        return _fail("some input was not valid UTF-8", 1, "give it as UTF-8 text")
+    except OSError as err:  # a path the OS refuses (too long, no permission, a directory…): never a traceback
+        from rfpilot.core.inputs import os_problem, shown
+
+        where = f" {shown(os.fsdecode(err.filename), 200)}" if isinstance(err.filename, (str, bytes)) else ""
+        return _fail(f"cannot use{where}: {os_problem(err)}", 1, "check the path and its permissions")
     return result if isinstance(result, int) else 0
 
 

@@ -164,7 +164,11 @@ def db_backup(dest: Optional[Path] = typer.Argument(None, help="Backup file (def
         if target.exists():
             raise UsageError(f"{target} exists; choose a new file name")
         made = backup_sqlite(path, target.parent, "manual")
-        made.replace(target)
+        try:
+            made.replace(target)
+        except OSError as exc:
+            made.unlink(missing_ok=True)
+            raise UsageError(f"cannot write the backup to {target}: {exc.strerror or exc}") from None
     output.data(str(target))
 
 

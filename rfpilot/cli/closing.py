@@ -79,7 +79,9 @@ def _edit_in_editor(text: str, editor: str | None) -> str:
             raise UsageError(f"editor not found: {command}", hint="set $EDITOR or `rfpilot config set preview.editor …`") from None
         if code != 0:
             raise UsageError(f"the editor exited with status {code}; nothing was posted")
-        return Path(path).read_text(encoding="utf-8")
+        from rfpilot.core.inputs import read_text_file
+
+        return read_text_file(path, "edited note")
     finally:
         Path(path).unlink(missing_ok=True)
 
@@ -167,30 +169,32 @@ def _close(
                     )
                 told = "stays " + waiting.status if choice == svc.KEEP else "was verifying: recorded as worked"
                 output.info(f'"{waiting.title}" {told} (use --fix-outcome to say otherwise)')
-        if waiting is not None and choice != svc.KEEP:
-            await svc.record_close_outcome(ctx, row, waiting, choice, outcome_notes)
-        if given_markdown is not None:
-            markdown, drafted = given_markdown, None
-        else:
-            prev = await configured_preview(ctx, row, action, offline=offline)
-            markdown, drafted = prev.markdown, preview_view(prev, row)
-            output.info(_describe(drafted))
-        if edit:
-            markdown = _edit_in_editor(markdown, ctx.settings.get("preview.editor") if ctx.settings else None)
-        markdown = svc.clean_markdown(markdown)
-        if not yes:
-            output.data(markdown)
-            verb = "Resolve" if action == "resolve" else "Escalate"
-            if not output.confirm(f"{verb} session {row.id[:8]} with this note?"):
-                raise UsageError(f"not {action}d; nothing was posted")
-        closer = svc.resolve_session if action == "resolve" else svc.escalate_session
-        kwargs = {"summary": summary} if action == "resolve" else {"reason": summary}
         time_wanted = log_time if log_time is not None else bool(ctx.settings and ctx.settings.get("psa.time_entry"))
         if time_wanted and not row.psa_ticket_id:
             if log_time:
                 raise UsageError("--time logs time on the linked PSA ticket, and this session has none")
             time_wanted = False
-        result = await closer(ctx, row, markdown, export_path=export, local=local, log_time=time_wanted, **kwargs)
+        # ONE transaction: the fix outcome, the drafted note and the close (or its outbox item) are stored
+        # together or not at all; the PSA is only written to after the commit.
+        async with ctx.tx():
+            if waiting is not None and choice != svc.KEEP:
+                await svc.record_close_outcome(ctx, row, waiting, choice, outcome_notes)
+            if given_markdown is not None:
+                markdown, drafted = given_markdown, None
+            else:
+                prev = await configured_preview(ctx, row, action, offline=offline)
+                markdown, drafted = prev.markdown, preview_view(prev, row)
+                output.info(_describe(drafted))
+            if edit:
+                markdown = _edit_in_editor(markdown, ctx.settings.get("preview.editor") if ctx.settings else None)
+            markdown = svc.clean_markdown(markdown)
+            if not yes:
+                output.data(markdown)
+                verb = "Resolve" if action == "resolve" else "Escalate"
+                if not output.confirm(f"{verb} session {row.id[:8]} with this note?"):
+                    raise UsageError(f"not {action}d; nothing was posted")
+            prepared = await svc.prepare_close(ctx, row, action, markdown, summary, export, local, time_wanted)
+        result = await svc.finish_close(ctx, prepared)
         return {
             "session_id": row.id,
             "outcome": result.outcome,

@@ -24,6 +24,9 @@ Conventions:
   `3` conflict or invalid transition (nothing was changed) · `4` PSA error or verification failure ·
   `5` LLM unavailable · `6` queued for later delivery. An error is one line starting with `error:`,
   sometimes followed by a `hint:` line.
+- Input is UTF-8 text: an argument, stdin or a file rfpilot reads (`--file`, `--markdown-file`, `templates import`…)
+  holding invalid UTF-8 or a NUL byte is refused with exit `1`, naming it, before anything changes (file paths
+  too). Limits: 131,072 characters per argument (Linux's own), 2,000,000 bytes per file or stdin.
 """
 
 

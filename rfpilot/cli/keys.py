@@ -28,8 +28,6 @@ def _env_is_set(var: str) -> bool:
 
 
 def _read_key(name: str) -> str:
-    import sys
-
     from rfpilot.errors import UsageError
 
     if output.stdin_is_interactive():
@@ -40,7 +38,9 @@ def _read_key(name: str) -> str:
         except EOFError:
             value = ""
     else:
-        value = sys.stdin.readline()
+        from rfpilot.core.inputs import read_stdin
+
+        value = read_stdin(f"the {name} key", line=True)
     if not value.strip():
         raise UsageError(f"no {name} key given; nothing was stored",
                          hint=f"type or paste it at the prompt, or pipe it in: `… | rfpilot keys set {name}`")

@@ -82,14 +82,14 @@ def _prompt_missing(provider: str, name: str, settings: dict[str, str], existing
 
 
 def _read_secrets_stdin(provider: str) -> dict[str, str]:
-    import sys
-
+    from rfpilot.core.inputs import read_stdin
     from rfpilot.core.psa import fields
     from rfpilot.errors import UsageError
 
     wanted = {f.name for f in fields(provider) if f.secret}
     values: dict[str, str] = {}
-    for number, line in enumerate(sys.stdin.read().splitlines(), 1):
+
+    for number, line in enumerate(read_stdin("secrets").splitlines(), 1):
         if not line.strip() or line.lstrip().startswith("#"):
             continue
         key, sep, value = line.partition("=")

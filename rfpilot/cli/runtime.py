@@ -31,9 +31,7 @@ def run(fn: Callable[[Ctx], Awaitable[T]]) -> T:
 
 def read_text_arg(value: str | None, file: str | None, what: str) -> str | None:
     """A text given inline, from a file, or from stdin when the file is '-'."""
-    import sys
-    from pathlib import Path
-
+    from rfpilot.core.inputs import read_stdin, read_text_file
     from rfpilot.errors import UsageError
 
     if value is not None and file is not None:
@@ -41,11 +39,5 @@ def read_text_arg(value: str | None, file: str | None, what: str) -> str | None:
     if file is None:
         return value
     if file == "-":
-        return sys.stdin.read()
-    path = Path(file).expanduser()
-    try:
-        return path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise UsageError(f"{what} file not found: {path}") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise UsageError(f"cannot read {what} file {path}: {exc}") from None
+        return read_stdin(what)
+    return read_text_file(file, what)

@@ -15,6 +15,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import json
 import logging
 import uuid
@@ -29,6 +30,7 @@ from rfpilot.core import fixes as fix_service
 from rfpilot.core import lane as lane_service
 from rfpilot.core import usage as usage_service
 from rfpilot.core.context import Ctx
+from rfpilot.core.inputs import clean_model_text
 from rfpilot.core.llm.base import LLMCallError, LLMRequest, LLMResult, Provider, Turn, Usage
 from rfpilot.core.llm.offline import OFFLINE_HINT
 from rfpilot.core.markers import ParsedReply, parse_reply
@@ -42,6 +44,7 @@ from rfpilot.errors import ConflictError, LLMUnavailableError, RfpilotError, Usa
 log = logging.getLogger("rfpilot.chat")
 
 MESSAGE_MAX = 100_000
+REPLY_MAX_CHARS = 200_000  # default of llm.max_reply_chars
 CHAT_MAX_TOKENS = 2048
 TITLE_MAX_TOKENS = 40
 # Statuses in which the conversation can go on (a paused session resumes).
@@ -475,8 +478,18 @@ async def _apply_fork(ctx: Ctx, session: SessionRow, parsed: ParsedReply, reply:
         result.dropped.append(f"FORK: {err.message}")
 
 
+def max_reply_chars(ctx: Ctx) -> int:
+    """The llm.max_reply_chars setting (at least 1,000)."""
+    value = ctx.settings.get("llm.max_reply_chars") if ctx.settings is not None else None
+    try:
+        return max(1_000, int(value if value is not None else REPLY_MAX_CHARS))
+    except (TypeError, ValueError):
+        return REPLY_MAX_CHARS
+
+
 async def _apply(
-    ctx: Ctx, session: SessionRow, user_message: Message, provider: Provider, llm: LLMResult
+    ctx: Ctx, session: SessionRow, user_message: Message, provider: Provider, llm: LLMResult,
+    notices: tuple[str, ...] = (),
 ) -> TurnResult:
     parsed = parse_reply(llm.text)
     now = ctx.now()
@@ -507,7 +520,7 @@ async def _apply(
             provider=provider.name,
             model=llm.model,
             usage=llm.usage,
-            dropped=[f"{name}: malformed block" for name in parsed.dropped],
+            dropped=[*notices, *parsed.capped, *(f"{name}: malformed block" for name in parsed.dropped)],
         )
         await ctx.db.flush()
         await _write_lane(ctx, session, parsed, result)
@@ -547,11 +560,15 @@ async def run_turn(
     check_can_chat(session)
     request = await build_request(ctx, session, user_message)
     llm: LLMResult | None = None
+    limit = max_reply_chars(ctx)
+    streamed = 0
     try:
         async for part in provider.stream(request):
             if isinstance(part, LLMResult):
                 llm = part
-            elif on_chunk is not None:
+            elif on_chunk is not None and streamed < limit:
+                part = clean_model_text(part[: limit - streamed])  # nothing past the limit is shown
+                streamed += len(part)
                 shown = on_chunk(part)
                 if shown is not None:
                     await shown
@@ -565,7 +582,12 @@ async def run_turn(
             _mark_unanswered(ctx, session, user_message, "interrupted", "the reply was interrupted", provider)
         )
         raise
-    result = await _apply(ctx, session, user_message, provider, llm)
+    notices: tuple[str, ...] = ()
+    if len(llm.text) > limit:
+        notices = (f"the reply was cut at {limit:,} of its {len(llm.text):,} characters (llm.max_reply_chars); "
+                   "the rest was not shown or stored",)
+        llm = dataclasses.replace(llm, text=llm.text[:limit])
+    result = await _apply(ctx, session, user_message, provider, llm, notices)
     if session.title is None:
         await _maybe_title(ctx, session, provider, user_message, result)
     return result

@@ -10,9 +10,10 @@ The order is the same for the CLI and the TUI:
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 from rfpilot.core import fixes as fix_service
 from rfpilot.core.context import Ctx
@@ -62,6 +63,8 @@ class CloseResult:
     adopted: bool = False  # an earlier attempt's note was found on the ticket and kept
     notice: str | None = None  # e.g. "the note was already posted; your edits are not sent"
     time_entry: dict | None = None  # {"hours": 0.75, "id": "…"} when time was logged
+    # Outbox items stored by ``prepare_close`` that ``finish_close`` delivers (after the caller's commit).
+    pending: tuple[Any, Any, Any] | None = field(default=None, repr=False)
 
 
 def result_lines(result: CloseResult, session_id: str | None = None) -> list[str]:
@@ -235,21 +238,36 @@ async def _close(
     local: bool = False,
     log_time: bool = False,
 ) -> CloseResult:
+    prepared = await prepare_close(ctx, session, action, markdown, summary, export_path, local, log_time)
+    return await finish_close(ctx, prepared)
+
+
+async def prepare_close(
+    ctx: Ctx,
+    session: SessionRow,
+    action: str,
+    markdown: str,
+    summary: str | None = None,
+    export_path: Path | None = None,
+    local: bool = False,
+    log_time: bool = False,
+) -> CloseResult:
+    """Store the close in ONE transaction (the caller's, when it has one open): the session closed locally, or
+    the outbox items that post it. Nothing is sent yet: ``finish_close`` delivers, once this is committed, so
+    a caller can record a fix outcome and the close together, all or nothing."""
     await require_editable(ctx, session)
     check_can_close(session, action)
     text = clean_markdown(markdown)
     line = _summary(text, summary)
     export_target = _export_target(export_path)
+    if session.psa_ticket_id and session.psa_connection_id and not local:
+        return await _enqueue_close(ctx, session, action, text, line, export_target, log_time)
     from rfpilot.core.handoffs import withdraw_open_handoffs
 
-    if session.psa_ticket_id and session.psa_connection_id and not local:
-        async with ctx.tx():
-            await withdraw_open_handoffs(ctx, session)  # asked to close: it leaves the team queue now
-        return await _close_on_ticket(ctx, session, action, text, line, export_target, log_time)
-    if session.psa_ticket_id:
-        await _drop_queued_close(ctx, session, action)
     async with ctx.tx():
         await withdraw_open_handoffs(ctx, session)  # a closed session no longer waits in the team queue
+        if session.psa_ticket_id:
+            await _drop_queued_close(ctx, session, action)
         # The export is written inside the transaction: if it fails, nothing changes.
         exported = _export(text, export_target)
         apply_close(ctx, session, action, text, line)
@@ -295,43 +313,59 @@ async def _drop_queued_close(ctx: Ctx, session: SessionRow, action: str) -> None
         await writeback.drop(ctx, item)
 
 
-async def _close_on_ticket(
+async def _enqueue_close(
     ctx: Ctx, session: SessionRow, action: str, text: str, line: str, export_target: Path | None, log_time: bool
 ) -> CloseResult:
-    """Post to the linked ticket through the outbox; the session closes once the PSA has the note and status."""
+    """Queue the post to the linked ticket (and the time entry) in one transaction; ``finish_close`` sends it."""
     from rfpilot.core import psa as psa_service
     from rfpilot.core import writeback
 
     conn = await psa_service.connection_by_id(ctx, session.psa_connection_id or "")
     board = (session.ticket_context or {}).get("board")
     target = psa_service.target_status(conn, action, board)
-    item, notice = await writeback.enqueue(ctx, session, action, text, summary=line, target_status=target)
-    exported = _export(item.text, export_target)
-    time_item = await writeback.enqueue_time_entry(ctx, session, action) if log_time else None
-    delivery = await writeback.attempt(ctx, item)
-    time_entry = None
-    if time_item is not None:
-        # The close is done; a time entry that cannot go now waits in the outbox (its error is reported).
-        try:
-            logged = await writeback.attempt(ctx, time_item)
-            time_entry = {"hours": time_item.payload.get("hours"), "id": logged.note_id}
-        except RfpilotError as err:
-            time_entry = {"hours": time_item.payload.get("hours"), "error": err.message}
+    from rfpilot.core.handoffs import withdraw_open_handoffs
+
+    async with ctx.tx():
+        await withdraw_open_handoffs(ctx, session)  # asked to close: it leaves the team queue now
+        item, notice = await writeback.enqueue(ctx, session, action, text, summary=line, target_status=target)
+        time_item = await writeback.enqueue_time_entry(ctx, session, action) if log_time else None
+        exported = _export(item.text, export_target)
     return CloseResult(
         outcome=TARGET_STATUS[action],
         session_status=session.status,
         markdown=item.text,
         summary=line,
-        external_id=delivery.note_id,
-        posted_at=item.posted_at,
         exported_to=exported,
         ticket_ref=session.ticket_ref,
-        verified_status=delivery.status,
-        status_skipped=delivery.status_skipped,
-        adopted=delivery.adopted,
         notice=notice,
-        time_entry=time_entry,
+        pending=(session, item, time_item),
     )
+
+
+async def finish_close(ctx: Ctx, result: CloseResult) -> CloseResult:
+    """Deliver what ``prepare_close`` queued (after it was committed); the session closes once the PSA has
+    the note and status. A local close has nothing to deliver."""
+    from rfpilot.core import writeback
+
+    if result.pending is None:
+        return result
+    session, item, time_item = result.pending
+    result.pending = None
+    delivery = await writeback.attempt(ctx, item)
+    result.external_id = delivery.note_id
+    result.posted_at = item.posted_at
+    result.verified_status = delivery.status
+    result.status_skipped = delivery.status_skipped
+    result.adopted = delivery.adopted
+    result.session_status = session.status
+    if time_item is not None:
+        # The close is done; a time entry that cannot go now waits in the outbox (its error is reported).
+        try:
+            logged = await writeback.attempt(ctx, time_item)
+            result.time_entry = {"hours": time_item.payload.get("hours"), "id": logged.note_id}
+        except RfpilotError as err:
+            result.time_entry = {"hours": time_item.payload.get("hours"), "error": err.message}
+    return result
 
 
 async def resolve_session(

@@ -15,15 +15,17 @@ import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
+from rfpilot.core.inputs import clean_model_data, clean_model_text
+
 MARKERS = ("FORK", "ACTIONS", "QUESTIONS", "PROMOTE", "SUGGEST_FIX", "FIX_OUTCOME")
 QUESTIONS_MAX = 3
 ACTIONS_MAX = 4
+PROMOTES_MAX = 50  # facts one reply may promote; the rest are reported as cut, never stored
 FORK_OPTIONS_MIN, FORK_OPTIONS_MAX = 2, 4
 TITLE_MAX = 200
 PROMOTE_SOURCES = ("question", "diagnostic_check", "ai_synthesis")
 OUTCOMES = ("success", "failure", "partial")
 
-_BLOCK = {name: re.compile(rf"\[{name}\]\s*([\s\S]*?)\s*\[/{name}\]") for name in MARKERS}
 _OPEN_TAG = re.compile(r"\[(?:" + "|".join(MARKERS) + r")\]")
 _CLOSE_TAG = re.compile(r"\[/(?:" + "|".join(MARKERS) + r")\]")
 _EMPTY_FENCE = re.compile(r"```[a-zA-Z0-9_-]*\s*```")
@@ -92,6 +94,7 @@ class ParsedReply:
     fork: Fork | None = None
     found: list[str] = field(default_factory=list)  # marker names seen (valid or not)
     dropped: list[str] = field(default_factory=list)  # marker names whose payload was unusable
+    capped: list[str] = field(default_factory=list)  # what was cut to the per-reply limits, in words
 
     @property
     def has_lane(self) -> bool:
@@ -111,7 +114,7 @@ def _load_json(payload: str) -> Any:
     if text.endswith("```"):
         text = text[:-3].rstrip()
     try:
-        return json.loads(text)
+        return clean_model_data(json.loads(text))  # "\ud800" escapes decode to lone surrogates
     except (ValueError, RecursionError):
         return None
 
@@ -146,14 +149,30 @@ def _confidence(value: Any) -> int | None:
 
 
 def _extract(text: str, name: str) -> tuple[str, list[str]]:
-    """Remove every closed block of ``name``; return the text and the payloads in order."""
+    """Remove every closed block of ``name``; return the text and the payloads in order.
+
+    Linear in the text (a lazy regex would rescan to the end for each unclosed tag): a block runs from an
+    opening tag to the first closing tag after it; once an opening tag has no closing tag, none later can.
+    """
+    opening, closing = f"[{name}]", f"[/{name}]"
     payloads: list[str] = []
-
-    def take(match: re.Match[str]) -> str:
-        payloads.append(match.group(1))
-        return "\n"
-
-    return _BLOCK[name].sub(take, text), payloads
+    parts: list[str] = []
+    position = 0
+    while True:
+        start = text.find(opening, position)
+        if start == -1:
+            break
+        end = text.find(closing, start + len(opening))
+        if end == -1:
+            break
+        parts.append(text[position:start])
+        parts.append("\n")
+        payloads.append(text[start + len(opening) : end].strip())
+        position = end + len(closing)
+    if not payloads:
+        return text, payloads
+    parts.append(text[position:])
+    return "".join(parts), payloads
 
 
 def _as_list(data: Any) -> list[Any]:
@@ -167,16 +186,22 @@ def _as_list(data: Any) -> list[Any]:
 # --- one parser per marker ---------------------------------------------------
 
 
-def _questions(payloads: list[str]) -> list[Question] | None:
+def _capped(items: list, limit: int, what: str, capped: list[str]) -> list:
+    if len(items) > limit:
+        capped.append(f"{len(items) - limit:,} of {len(items):,} {what} cut (at most {limit} per reply)")
+    return items[:limit]
+
+
+def _questions(payloads: list[str], capped: list[str]) -> list[Question] | None:
     items: list[Question] = []
     for payload in payloads:
         for entry in _as_list(_load_json(payload)):
             if isinstance(entry, dict) and (text := _text(entry.get("text"))):
                 items.append(Question(text=text, context=_text(entry.get("context"))))
-    return items[:QUESTIONS_MAX] if items else None
+    return _capped(items, QUESTIONS_MAX, "questions", capped) if items else None
 
 
-def _actions(payloads: list[str]) -> list[Action] | None:
+def _actions(payloads: list[str], capped: list[str]) -> list[Action] | None:
     items: list[Action] = []
     for payload in payloads:
         for entry in _as_list(_load_json(payload)):
@@ -190,7 +215,7 @@ def _actions(payloads: list[str]) -> list[Action] | None:
                     action_type=_text(entry.get("action_type")),
                 )
             )
-    return items[:ACTIONS_MAX] if items else None
+    return _capped(items, ACTIONS_MAX, "checks", capped) if items else None
 
 
 def _promote(payload: str) -> Promote | None:
@@ -259,7 +284,7 @@ def _scrub(text: str) -> str:
     while True:
         before = text
         for name in MARKERS:
-            text = _BLOCK[name].sub("\n", text)
+            text = _extract(text, name)[0]
         opening = _OPEN_TAG.search(text)
         if opening:
             text = text[: opening.start()]
@@ -278,7 +303,7 @@ def parse_reply(raw: str) -> ParsedReply:
     """Split a model reply into display text and structured results. Never raises."""
     if not isinstance(raw, str):
         return ParsedReply(display="")
-    text = raw
+    text = clean_model_text(raw)
     found: list[str] = []
     dropped: list[str] = []
     payloads: dict[str, list[str]] = {}
@@ -292,10 +317,14 @@ def parse_reply(raw: str) -> ParsedReply:
     if payloads["FORK"]:
         result.fork = _fork(payloads["FORK"][-1])
     if payloads["ACTIONS"]:
-        result.actions = _actions(payloads["ACTIONS"]) or []
+        result.actions = _actions(payloads["ACTIONS"], result.capped) or []
     if payloads["QUESTIONS"]:
-        result.questions = _questions(payloads["QUESTIONS"]) or []
-    for payload in payloads["PROMOTE"]:
+        result.questions = _questions(payloads["QUESTIONS"], result.capped) or []
+    for index, payload in enumerate(payloads["PROMOTE"]):
+        if len(result.promotes) == PROMOTES_MAX:
+            left = len(payloads["PROMOTE"]) - index
+            result.capped.append(f"{left:,} more [PROMOTE] block(s) cut (at most {PROMOTES_MAX} facts per reply)")
+            break
         item = _promote(payload)
         if item is None:
             dropped.append("PROMOTE")

@@ -152,10 +152,9 @@ def format_of(path: Path, fmt: str | None = None) -> str:
 
 async def import_file(ctx: Ctx, path: Path) -> tuple[ScriptTemplate, str]:
     """Create or update the template the file describes. Returns (template, "created"|"updated"|"unchanged")."""
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise UsageError(f"cannot read {path}: {exc.strerror or exc}") from None
+    from rfpilot.core.inputs import read_text_file
+
+    text = read_text_file(path, "template")
     spec = from_document(loads(text, format_of(path), str(path)), str(path)).clean()
     existing = await svc.find_by_slug(ctx, spec.slug)
     if existing is None:

@@ -144,9 +144,14 @@ async def find_by_slug(ctx: Ctx, slug: str | None) -> ScriptTemplate | None:
     return await _by_slug(ctx, slug.strip().lower())
 
 
+SEARCH_MAX = 200
+
+
 async def list_templates(ctx: Ctx, query: str | None = None) -> list[ScriptTemplate]:
     stmt = select(ScriptTemplate).where(ScriptTemplate.account_id == ctx.account.id)
     needle = (query or "").strip().lower()
+    if len(needle) > SEARCH_MAX:  # SQLite refuses LIKE patterns over 50,000 bytes
+        raise UsageError(f"the search text is too long ({len(needle):,} characters; the limit is {SEARCH_MAX})")
     if needle:
         like = f"%{needle}%"
         stmt = stmt.where(or_(func.lower(ScriptTemplate.name).like(like), ScriptTemplate.slug.like(like),

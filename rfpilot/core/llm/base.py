@@ -104,6 +104,12 @@ class LLMResult:
     usage: Usage = Usage()
     stop_reason: str | None = None
 
+    def __post_init__(self) -> None:
+        # Whatever the provider decoded (a JSON "\ud800" escape, a NUL), the text stored and parsed is clean.
+        from rfpilot.core.inputs import clean_model_text
+
+        object.__setattr__(self, "text", clean_model_text(self.text))
+
 
 class LLMCallError(LLMUnavailableError):
     """A call that did not produce a reply: unreachable, refused, or cut off.

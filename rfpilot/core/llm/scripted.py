@@ -135,9 +135,9 @@ class ScriptedProvider(Provider):
         file = Path(path).expanduser()
         try:
             text = file.read_text(encoding="utf-8")
-        except OSError as exc:
+        except (OSError, UnicodeDecodeError) as exc:
             raise ConfigError(
-                f"cannot read the scripted replies file {file}: {exc.strerror or exc}",
+                f"cannot read the scripted replies file {file}: {getattr(exc, 'strerror', None) or exc}",
                 hint="check RFPILOT_SCRIPTED_FILE / llm.scripted.file",
             ) from None
         replies, delay = load_replies(text, str(file))
