@@ -365,4 +365,4 @@ def test_real_processes_with_bytes_argv_and_stdin(env: dict[str, str], tmp_path:
         assert done.returncode == 1, done.stderr
         assert b"Traceback" not in done.stderr and done.stderr.startswith(b"error: "), done.stderr
         assert len(done.stderr.splitlines()) <= 2, done.stderr
-    assert not (Path(env["RFPILOT_HOME"]) / "config" / "config.toml.tmp").exists()
+    assert not list((Path(env["RFPILOT_HOME"]) / "config").glob("*.tmp"))
