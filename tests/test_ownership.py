@@ -447,7 +447,7 @@ def test_who_may_do_what_on_one_store(world: World, cw, tmp_path: Path, monkeypa
     cw.down = False
     notes_before = len(cw.notes[48307])
     w.team("outbox sync", ("outbox", "sync"), ("outbox", "sync"), 0)  # the stranger's sync delivers nothing of ours
-    assert len(cw.notes[48307]) == notes_before + 1 and cw.notes[48307][-1]["text"] == "Fourth update"
+    assert len(cw.notes[48307]) == notes_before + 1 and cw.notes[48307][-1]["text"].startswith("Fourth update\n")  # + its rfpilot ref tag
     w.team("psa targets", ("psa", "targets", "--connection", "main", "--resolve", "Closed"),
            ("psa", "targets", "--connection", "main", "--resolve", "Theirs"), NOT_FOUND)
     w.team("psa connect", connect, connect, None, stdin=secrets)
