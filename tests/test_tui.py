@@ -281,6 +281,33 @@ async def test_cancelling_the_intercept_changes_nothing(tui_settings) -> None:
         assert snap.details["session"]["status"] == "active" and snap.details["session"]["state_version"] == version
 
 
+async def test_closing_the_preview_after_answering_the_intercept_records_nothing(tui_settings) -> None:
+    """The answer about the fix is stored with the close, in one transaction: walking away from the preview keeps
+    neither (the preview still shows the note as it would read with the answer)."""
+    from rfpilot.core import fixes
+    from rfpilot.tui.app import RfpilotApp
+    from rfpilot.tui.screens.modals import ChoiceScreen, PreviewScreen
+
+    sid, version = await session_with_verifying_fix(tui_settings)
+    app = RfpilotApp(tui_settings, open_session=sid, provider_factory=lambda: ScriptedProvider(list(REPLIES)))
+    async with app.run_test(size=(160, 50)) as pilot:
+        await settle(pilot)
+        await app.run_command("escalate")
+        await wait_for_screen(pilot, ChoiceScreen)
+        await pilot.press("enter")  # it didn't work
+        await wait_for_screen(pilot, PreviewScreen)
+        assert "## What we've tried" in app.screen.query_one("#preview-text").text
+        await pilot.press("escape")
+        await settle(pilot)
+        snap = await store_state(app, sid)
+        assert snap.details["session"]["status"] == "active" and snap.details["session"]["state_version"] == version
+        async with app.ctx() as ctx:
+            from rfpilot.core.sessions import get_session
+
+            row = await get_session(ctx, sid)
+            assert (await fixes.list_fixes(ctx, row))[0].status == "proposed"  # still verifying
+
+
 async def test_model_text_is_inert(tui_settings) -> None:
     """Markup, escape and OSC sequences from the model or a paste render as text."""
     from rfpilot.tui.app import RfpilotApp

@@ -86,10 +86,6 @@ def _edit_in_editor(text: str, editor: str | None) -> str:
         Path(path).unlink(missing_ok=True)
 
 
-class _DraftOnly(Exception):
-    """Rolls back the transaction that drafted the note for the engineer to review."""
-
-
 def _ask_outcome(fix, action: str) -> tuple[str, str | None]:
     from rfpilot.core.closing import choice_labels, choices_for
     from rfpilot.core.fixes import NOTES_REQUIRED, normalise_outcome
@@ -150,9 +146,7 @@ def _close(
     async def go(ctx):
         from rfpilot.core import closing as svc
         from rfpilot.core import fixes as fix_service
-        from rfpilot.core.previews import configured_preview
         from rfpilot.core.sessions import get_session, require_editable
-        from rfpilot.core.views import preview_view
 
         row = await get_session(ctx, session)
         await require_editable(ctx, row)
@@ -178,47 +172,30 @@ def _close(
             if log_time:
                 raise UsageError("--time logs time on the linked PSA ticket, and this session has none")
             time_wanted = False
-        async def draft() -> tuple[str, dict | None]:
-            """The note as it will read once the outcome is recorded (the caller's transaction)."""
-            if waiting is not None and choice != svc.KEEP:
-                await svc.record_close_outcome(ctx, row, waiting, choice, outcome_notes)
-            if given_markdown is not None:
-                return given_markdown, None
-            prev = await configured_preview(ctx, row, action, offline=offline)
-            view = preview_view(prev, row)
-            output.info(_describe(view))
-            return prev.markdown, view
-
-        reviewing = edit or not yes
-        if reviewing:
-            # The engineer reads (and maybe edits) the note with NO transaction open: the outcome is recorded in a
-            # transaction that is rolled back, so a store shared over SQLite is not locked while they read.
-            try:
-                async with ctx.tx():
-                    markdown, drafted = await draft()
-                    raise _DraftOnly
-            except _DraftOnly:
-                pass
-            row = await get_session(ctx, session)  # the rollback expired what was loaded
-            waiting = svc.fix_to_settle(await fix_service.active_fix(ctx, row), action, choice is not None)
-            if edit:
-                markdown = _edit_in_editor(markdown, ctx.settings.get("preview.editor") if ctx.settings else None)
-            markdown = svc.clean_markdown(markdown)
-            if not yes:
-                output.data(markdown)
-                verb = "Resolve" if action == "resolve" else "Escalate"
-                if not output.confirm(f"{verb} session {row.id[:8]} with this note?"):
-                    raise UsageError(f"not {action}d; nothing was posted")
-        # ONE transaction: the fix outcome, the note and the close (or its outbox item) are stored together or
-        # not at all; the PSA is only written to after the commit.
-        async with ctx.tx():
-            if reviewing:
-                if waiting is not None and choice != svc.KEEP:
-                    await svc.record_close_outcome(ctx, row, waiting, choice, outcome_notes)
-            else:
-                markdown, drafted = await draft()
-            prepared = await svc.prepare_close(ctx, row, action, markdown, summary, export, local, time_wanted)
-        result = await svc.finish_close(ctx, prepared)
+        if waiting is None:
+            choice = None  # nothing to settle
+        if given_markdown is not None:
+            markdown, drafted = given_markdown, None
+        else:
+            # Drafted as it will read once the answer is recorded, with nothing stored yet (core.closing).
+            prev = await svc.draft_for_close(ctx, row, action, choice, outcome_notes, offline=offline)
+            markdown, drafted = prev.markdown, {"drafter": prev.drafter, "from_cache": prev.from_cache}
+            output.info(prev.describe())
+            row = await get_session(ctx, session)  # loaded again: the draft's transaction was rolled back
+        if edit:
+            markdown = _edit_in_editor(markdown, ctx.settings.get("preview.editor") if ctx.settings else None)
+        markdown = svc.clean_markdown(markdown)
+        if not yes:
+            output.data(markdown)
+            verb = "Resolve" if action == "resolve" else "Escalate"
+            if not output.confirm(f"{verb} session {row.id[:8]} with this note?"):
+                raise UsageError(f"not {action}d; nothing was posted")
+        # ONE transaction: the answer about the fix and the close (or its outbox item), all or nothing; the PSA
+        # is written to only after the commit.
+        result = await svc.close_with_outcome(
+            ctx, row, action, markdown, choice, outcome_notes,
+            summary=summary, export_path=export, local=local, log_time=time_wanted,
+        )
         return {
             "session_id": row.id,
             "outcome": result.outcome,

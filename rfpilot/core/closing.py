@@ -368,6 +368,54 @@ async def finish_close(ctx: Ctx, result: CloseResult) -> CloseResult:
     return result
 
 
+class _DraftOnly(Exception):
+    """Carries a preview out of a transaction that must be rolled back."""
+
+
+async def _settle(ctx: Ctx, session: SessionRow, action: str, choice: str | None, notes: str | None) -> None:
+    """Record the engineer's answer about the waiting fix, in the caller's transaction (KEEP records nothing)."""
+    if choice is None or choice == KEEP:
+        return
+    fix = fix_to_settle(await fix_service.active_fix(ctx, session), action, True)
+    if fix is not None:
+        await record_close_outcome(ctx, session, fix, choice, notes)
+
+
+async def draft_for_close(
+    ctx: Ctx, session: SessionRow, action: str, choice: str | None = None, notes: str | None = None, *,
+    offline: bool = False, force: bool = False,
+):
+    """The note as it will read once ``choice`` is recorded, for the engineer to review before anything is stored.
+
+    With an answer to record, the answer and the draft happen in a transaction that is then rolled back: the
+    engineer reads (and edits) the note with no transaction open, so a shared SQLite store is not locked meanwhile,
+    and walking away records nothing. ``session`` is expired afterwards: load it again before using it.
+    """
+    from rfpilot.core.previews import configured_preview
+
+    if choice is None or choice == KEEP:
+        return await configured_preview(ctx, session, action, offline=offline, force=force)
+    if ctx._depth:
+        raise RuntimeError("draft_for_close rolls back its transaction: call it with none open")
+    try:
+        async with ctx.tx():
+            await _settle(ctx, session, action, choice, notes)
+            raise _DraftOnly(await configured_preview(ctx, session, action, offline=offline, force=force))
+    except _DraftOnly as drafted:
+        return drafted.args[0]
+
+
+async def close_with_outcome(
+    ctx: Ctx, session: SessionRow, action: str, markdown: str, choice: str | None = None, notes: str | None = None, *,
+    summary: str | None = None, export_path: Path | None = None, local: bool = False, log_time: bool = False,
+) -> CloseResult:
+    """Record the answer about the waiting fix and close, in ONE transaction (all or nothing); then deliver."""
+    async with ctx.tx():
+        await _settle(ctx, session, action, choice, notes)
+        prepared = await prepare_close(ctx, session, action, markdown, summary, export_path, local, log_time)
+    return await finish_close(ctx, prepared)
+
+
 async def resolve_session(
     ctx: Ctx, session: SessionRow, markdown: str, *, summary: str | None = None, export_path: Path | None = None,
     local: bool = False, log_time: bool = False,

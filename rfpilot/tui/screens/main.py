@@ -919,33 +919,31 @@ class MainScreen(Screen):
                 if notes is None:
                     return
 
-            async def record(ctx, row):
-                fix = await fixes.active_fix(ctx, row)
-                return await closing.record_close_outcome(ctx, row, fix, choice, notes)
-
-            if await self.core(record) is None:
-                return
-            await self.refresh_state()
+            # Nothing is stored yet: the answer is recorded with the close, in one transaction (core.closing).
+            await self.preview_and_close(action, choice, notes)
+            return
         await self.preview_and_close(action)
 
-    async def _draft(self, action: str, force: bool = False) -> tuple[str, str] | None:
-        from rfpilot.core.previews import configured_preview
+    async def _draft(
+        self, action: str, force: bool = False, choice: str | None = None, notes: str | None = None
+    ) -> tuple[str, str] | None:
+        from rfpilot.core.closing import draft_for_close
 
         async def go(ctx, row):
-            return await configured_preview(ctx, row, action, force=force)
+            return await draft_for_close(ctx, row, action, choice, notes, force=force)
 
         preview = await self.core(go)
         if preview is None:
             return None
         return preview.markdown, preview.describe()
 
-    async def preview_and_close(self, action: str) -> None:
-        drafted = await self._draft(action)
+    async def preview_and_close(self, action: str, choice: str | None = None, notes: str | None = None) -> None:
+        drafted = await self._draft(action, choice=choice, notes=notes)
         if drafted is None:
             return
 
         async def regenerate() -> tuple[str, str]:
-            again = await self._draft(action, force=True)
+            again = await self._draft(action, force=True, choice=choice, notes=notes)
             return again if again is not None else drafted
 
         details = self.snap.details["session"] if self.snap else {}
@@ -955,7 +953,7 @@ class MainScreen(Screen):
             target = f"{details.get('ticket_ref')} ({kind})"
         modals = _modals()
         result = await self.app.push_screen_wait(modals.PreviewScreen(
-            action, drafted[0], drafted[1], regenerate, post=lambda markdown: self._post_close(action, markdown),
+            action, drafted[0], drafted[1], regenerate, post=lambda markdown: self._post_close(action, markdown, choice, notes),
             target=target))
         if result.action != "posted":
             self.notify("Nothing was posted.")
@@ -975,8 +973,9 @@ class MainScreen(Screen):
             if drafts:
                 await self._review_drafts(drafts, headline="Resolved. Keep the script that fixed it as a team template?")
 
-    async def _post_close(self, action: str, markdown: str):
-        """Close the session with ``markdown`` (posting to its ticket if linked); what to show in the editor."""
+    async def _post_close(self, action: str, markdown: str, choice: str | None = None, notes: str | None = None):
+        """Record the answer about the fix and close with ``markdown`` (posting to its ticket if linked), all or
+        nothing; what to show in the editor."""
         from rfpilot.core import closing
         from rfpilot.core.sessions import get_session
         from rfpilot.errors import QueuedError
@@ -985,8 +984,7 @@ class MainScreen(Screen):
         try:
             async with self.rf.ctx() as ctx:
                 row = await get_session(ctx, self.session_id)
-                closer = closing.resolve_session if action == "resolve" else closing.escalate_session
-                done = await closer(ctx, row, closing.clean_markdown(markdown))
+                done = await closing.close_with_outcome(ctx, row, action, closing.clean_markdown(markdown), choice, notes)
         except QueuedError as err:
             return outcome(True, [f"Queued: {err.message}", err.hint or ""], "yellow")
         except RfpilotError as err:
