@@ -29,7 +29,7 @@ def register(app: typer.Typer) -> None:
 
 def _parse_field_args(args: list[str], provider: str) -> dict[str, str]:
     """`--site x --company-id y` (or `--site=x`) for the provider's settings. Secrets are refused here."""
-    from rfpilot.core.psa import env_var, fields
+    from rfpilot.core.psa import fields
     from rfpilot.errors import UsageError
 
     known = {f.name.replace("_", "-"): f for f in fields(provider)}
@@ -46,7 +46,7 @@ def _parse_field_args(args: list[str], provider: str) -> dict[str, str]:
             raise UsageError(f"{provider} has no setting --{name}", hint=f"its settings: {listed}")
         if f.secret:
             raise UsageError(f"--{name} is a secret and is never taken on the command line (shell history, ps)",
-                             hint=f"you are asked for it, or set {env_var('<name>', f.name)} (see docs/psa.md)")
+                             hint=f"you are asked for it, or set RFPILOT_PSA_<NAME>_{f.name.upper()} (see docs/psa.md)")
         if not _:
             i += 1
             if i >= len(args):
