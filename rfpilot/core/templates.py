@@ -157,7 +157,8 @@ async def list_templates(ctx: Ctx, query: str | None = None) -> list[ScriptTempl
         stmt = stmt.where(or_(func.lower(ScriptTemplate.name).like(like), ScriptTemplate.slug.like(like),
                               func.lower(ScriptTemplate.description).like(like),
                               func.lower(func.coalesce(ScriptTemplate.category, "")).like(like)))
-    stmt = stmt.order_by(ScriptTemplate.usage_count.desc(), ScriptTemplate.name)
+    # The slug last: templates may share a name, and the list must come back in the same order on every store.
+    stmt = stmt.order_by(ScriptTemplate.usage_count.desc(), ScriptTemplate.name, ScriptTemplate.slug)
     return list((await ctx.db.execute(stmt)).scalars())
 
 
