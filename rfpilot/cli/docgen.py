@@ -56,7 +56,8 @@ def render() -> str:
     out = [INTRO]
     for path, command in _walk(root, []):
         out.append(f"## rfpilot {' '.join(path)}\n")
-        help_text = (command.help or "").strip()
+        # Click's "\b" line (keep the next paragraph unwrapped) is a marker for --help, not text for the page.
+        help_text = "\n".join(ln for ln in (command.help or "").splitlines() if ln.strip() != "\b").strip()
         if help_text:
             out.append(help_text + "\n")
         lines = [ln for ln in (_param_line(p) for p in command.params) if ln]
@@ -66,4 +67,6 @@ def render() -> str:
 
 
 if __name__ == "__main__":
-    print(render(), end="")
+    from rfpilot.cli import output
+
+    output.stream(render())  # the one way the CLI writes to a terminal
