@@ -228,20 +228,6 @@ def validate_close_inputs(
     _export_target(export_path)
 
 
-async def _close(
-    ctx: Ctx,
-    session: SessionRow,
-    action: str,
-    markdown: str,
-    summary: str | None,
-    export_path: Path | None,
-    local: bool = False,
-    log_time: bool = False,
-) -> CloseResult:
-    prepared = await prepare_close(ctx, session, action, markdown, summary, export_path, local, log_time)
-    return await finish_close(ctx, prepared)
-
-
 async def prepare_close(
     ctx: Ctx,
     session: SessionRow,
@@ -421,11 +407,13 @@ async def resolve_session(
     local: bool = False, log_time: bool = False,
 ) -> CloseResult:
     """Resolve: local-only without a linked ticket (or with ``local``), else post and verify on the ticket."""
-    return await _close(ctx, session, RESOLVE, markdown, summary, export_path, local, log_time)
+    return await close_with_outcome(ctx, session, RESOLVE, markdown, summary=summary, export_path=export_path,
+                                    local=local, log_time=log_time)
 
 
 async def escalate_session(
     ctx: Ctx, session: SessionRow, markdown: str, *, reason: str | None = None, export_path: Path | None = None,
     local: bool = False, log_time: bool = False,
 ) -> CloseResult:
-    return await _close(ctx, session, ESCALATE, markdown, reason, export_path, local, log_time)
+    return await close_with_outcome(ctx, session, ESCALATE, markdown, summary=reason, export_path=export_path,
+                                    local=local, log_time=log_time)
