@@ -169,6 +169,11 @@ async def suggest_fix(
         raise UsageError(f"the script is too long (limit {SCRIPT_MAX} characters)")
     if parameters is not None and not isinstance(parameters, dict):
         raise UsageError("script parameters must be a JSON object")
+    from rfpilot.core.templates import SLUG_MAX
+
+    slug = (template_slug or "").strip() or None
+    if slug and len(slug) > SLUG_MAX:  # SQLite would keep it; Postgres refuses it mid-transaction
+        raise UsageError(f"the template slug is too long ({len(slug)} characters; the limit is {SLUG_MAX})")
     now = ctx.now()
     fix = SuggestedFix(
         account_id=ctx.account.id,
@@ -177,7 +182,7 @@ async def suggest_fix(
         title=cleaned_title,
         description=cleaned_description,
         confidence_pct=pct,
-        script_template_slug=(template_slug or "").strip() or None,
+        script_template_slug=slug,
         script_template_id=template_id,
         ai_drafted_script=cleaned_script,
         ai_drafted_parameters=parameters,
