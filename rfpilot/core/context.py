@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from sqlalchemy import select, update
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from rfpilot.config import Settings, load_settings
@@ -20,6 +20,7 @@ from rfpilot.core.secrets import database_password
 from rfpilot.db.engine import Store, open_store
 from rfpilot.db.models import Account, Engineer, SessionRow
 from rfpilot.db.types import utcnow
+from rfpilot.errors import UsageError
 
 
 @dataclass
@@ -40,14 +41,20 @@ class Ctx:
         self._depth += 1
         try:
             yield
-        except BaseException:
+        except BaseException as exc:
             self._depth -= 1
             if self._depth == 0:
                 await self.db.rollback()
+            _raise_if_too_long(exc)
             raise
         self._depth -= 1
         if self._depth == 0:
-            await self.db.commit()
+            try:
+                await self.db.commit()
+            except DBAPIError as exc:
+                await self.db.rollback()
+                _raise_if_too_long(exc)
+                raise
 
     async def bump_state(self, session: SessionRow) -> None:
         """+1 on state_version in the caller's transaction (the preview-cache key)."""
@@ -145,3 +152,14 @@ async def open_context(settings: Settings | None = None) -> AsyncIterator[Ctx]:
             yield ctx
     finally:
         await ws.close()
+
+
+def _raise_if_too_long(exc: BaseException) -> None:
+    """A value longer than its column (Postgres enforces lengths, SQLite does not) is the user's input, not a
+    crash: one usage error, after the rollback, for every service that forgot a length check."""
+    if not isinstance(exc, DBAPIError):
+        return
+    if getattr(exc.orig, "sqlstate", None) == "22001" or "value too long for type" in str(exc.orig):
+        raise UsageError(
+            "a value is longer than the store allows; nothing was changed", hint="shorten it and try again"
+        ) from None
