@@ -156,9 +156,20 @@ async def test_unknown_user_in_zone_lookup_is_a_readable_final_error(fake: FakeA
     with pytest.raises(PSARequestError) as caught:
         await client.whoami()
     assert "nobody@example.com" in caught.value.message
-    assert "Unable to find user" in caught.value.message
-    assert "user name" in (caught.value.hint or "")
+    assert caught.value.status_code == 500  # what Autotask answers an unknown user, in words that do not say so
+    assert "user name" in (caught.value.hint or "") and "--zone-url" in (caught.value.hint or "")
+    assert len([r for r in fake.requests if r.host == LOOKUP_HOST]) == 1  # final: not retried
+    assert sleeps == [] and autotask._zone_cache == {}
     await client.aclose()
+
+
+async def test_zone_lookup_without_a_url_names_the_user(fake: FakeAutotask, sleeps: Sleeps) -> None:
+    fake.error_next(200, body={"zoneName": None, "url": None, "webUrl": None, "ci": 0}, path="zoneInformation")
+    async with make(fake, sleeps) as client:
+        with pytest.raises(PSARequestError) as caught:
+            await client.whoami()
+    assert fake.username in caught.value.message
+    assert "user name" in (caught.value.hint or "")
 
 
 async def test_zone_lookup_500_for_unknown_user_is_not_retried(fake: FakeAutotask, sleeps: Sleeps) -> None:
@@ -179,7 +190,7 @@ async def test_wrong_secret_is_refused_with_401(fake: FakeAutotask, sleeps: Slee
         with pytest.raises(PSARequestError) as caught:
             await client.whoami()
     assert caught.value.status_code == 401
-    assert "credentials" in (caught.value.hint or "")
+    assert "secret" in (caught.value.hint or "") and "integration code" in (caught.value.hint or "")
 
 
 async def test_fake_rejects_requests_without_auth_headers(fake: FakeAutotask) -> None:
@@ -299,7 +310,7 @@ async def test_my_open_tickets_filter(fake: FakeAutotask, sleeps: Sleeps) -> Non
             {"op": "noteq", "field": "status", "value": 5},
             {"op": "in", "field": "queueID", "value": [8, 9]},
         ],
-        "MaxRecords": 50,
+        "MaxRecords": 500,  # every page is read: Autotask cannot sort, the newest come last
     }
 
 
@@ -325,15 +336,18 @@ async def test_my_open_tickets_defaults_to_the_api_users_resource(fake: FakeAuto
 
 
 async def test_statuses(fake: FakeAutotask, client: autotask.AutotaskClient) -> None:
-    fake.picklists["Tickets"]["status"].append(
-        {"value": "12", "label": "Escalated (retired)", "isActive": False, "isDefaultValue": False}
-    )
     ticket = await client.get_ticket("42")
     statuses = await client.statuses(ticket)
     assert [(s.id, s.name, s.closed) for s in statuses] == [
         ("1", "New", False), ("5", "Complete", True), ("7", "Waiting Customer", False), ("8", "In Progress", False),
+        ("17", "Waiting Vendor", False),  # a custom status; the retired "Dispatched" (12) is left out
     ]
     assert (await client.find_status(ticket, "waiting customer")).id == "7"
+    assert (await client.find_status(ticket, "Waiting Vendor")).id == "17"
+    with pytest.raises(PSAStatusNotFound) as caught:
+        await client.find_status(ticket, "Dispatched")
+    assert "Dispatched" not in (caught.value.hint or "")
+    assert "board" not in caught.value.message  # Autotask statuses are not per queue
 
 
 @pytest.mark.parametrize(
@@ -462,14 +476,85 @@ async def test_my_open_tickets_follows_three_pages(fake: FakeAutotask, client: a
         assert page.json == first[0].json  # the same query, repeated to the absolute next page URL
 
 
-async def test_my_open_tickets_stops_at_limit(fake: FakeAutotask, client: autotask.AutotaskClient) -> None:
+async def test_my_open_tickets_keeps_the_newest_past_the_limit(
+    fake: FakeAutotask, client: autotask.AutotaskClient
+) -> None:
     fake.page_size = 2
     for ticket_id in range(60, 64):
         fake.add_ticket(ticket_id)
     tickets = await client.my_open_tickets(limit=3)
-    assert len(tickets) == 3
-    assert fake.calls("POST", "Tickets/query")[0].json["MaxRecords"] == 3
-    assert len(fake.calls("POST", "Tickets/query/next")) == 1  # 2 + 2 records were enough
+    assert [t.id for t in tickets] == ["63", "62", "61"]  # not the three Autotask lists first (42, 60, 61)
+    assert len(fake.calls("POST", "Tickets/query/next")) == 2  # the newest come on the last page
+
+
+@pytest.mark.parametrize("limit", [50, 500])
+async def test_my_open_tickets_newest_of_534(fake: FakeAutotask, sleeps: Sleeps, limit: int) -> None:
+    """534 open tickets, ascending as Autotask lists them, at most 500 a page: `-n 50` showed the 50 oldest and
+    `-n 500` missed the 34 newest."""
+    fake.tickets.clear()
+    for ticket_id in range(1001, 1535):
+        fake.add_ticket(ticket_id)
+    async with make(fake, sleeps, resource_id=str(JDOE), with_zone=True) as client:
+        tickets = await client.my_open_tickets(limit=limit)
+    assert [t.id for t in tickets] == [str(i) for i in range(1534, 1534 - limit, -1)]
+    assert len(fake.calls("POST", "Tickets/query")) == 1 and len(fake.calls("POST", "Tickets/query/next")) == 1
+
+
+async def test_my_open_tickets_include_secondary_resource_tickets(
+    fake: FakeAutotask, client: autotask.AutotaskClient
+) -> None:
+    fake.add_ticket(70, assignedResourceID=API_USER)
+    fake.add_secondary_resource(70, JDOE)  # jdoe helps on someone else's ticket
+    fake.add_ticket(71, assignedResourceID=API_USER, status=5)
+    fake.add_secondary_resource(71, JDOE)  # ... and helped on one that is complete
+    fake.add_ticket(72, assignedResourceID=API_USER, queueID=10)
+    fake.add_secondary_resource(72, JDOE)  # ... and on one in a queue outside the list
+    fake.add_ticket(73, assignedResourceID=API_USER)
+    fake.add_secondary_resource(73, API_USER)  # someone else is the secondary resource
+    tickets = await client.my_open_tickets(boards=["8", "9"])
+    assert [t.id for t in tickets] == ["70", "42"]
+    (secondary,) = fake.calls("POST", "TicketSecondaryResources/query")
+    assert secondary.json["filter"] == [{"op": "eq", "field": "resourceID", "value": JDOE}]
+
+
+async def test_secondary_tickets_older_than_the_newest_n_are_not_read(
+    fake: FakeAutotask, client: autotask.AutotaskClient
+) -> None:
+    for ticket_id in range(80, 85):
+        fake.add_ticket(ticket_id)
+    fake.add_ticket(10, assignedResourceID=API_USER)
+    fake.add_secondary_resource(10, JDOE)  # older than the 3 newest: cannot make the list
+    fake.add_ticket(90, assignedResourceID=API_USER)
+    fake.add_secondary_resource(90, JDOE)  # the newest of all
+    tickets = await client.my_open_tickets(limit=3)
+    assert [t.id for t in tickets] == ["90", "84", "83"]
+    (secondary,) = fake.calls("POST", "TicketSecondaryResources/query")
+    assert {"op": "gt", "field": "ticketID", "value": 82} in secondary.json["filter"]
+    by_id = [c for c in fake.calls("POST", "Tickets/query") if c.json["filter"][0].get("field") == "id"]
+    assert [c.json["filter"][0]["value"] for c in by_id] == [[90]]
+
+
+async def test_my_open_tickets_name_their_companies_in_one_query(
+    fake: FakeAutotask, client: autotask.AutotaskClient
+) -> None:
+    fake.companies[175] = {"id": 175, "companyName": "Fabrikam Legal", "isActive": True}
+    fake.add_ticket(50, companyID=175)
+    fake.add_ticket(51, companyID=174)
+    fake.add_ticket(52, companyID=999)  # a company the API user cannot see
+    tickets = await client.my_open_tickets()
+    assert [(t.id, t.company) for t in tickets] == [
+        ("52", None), ("51", "Contoso Dental"), ("50", "Fabrikam Legal"), ("42", "Contoso Dental")]
+    (companies,) = fake.calls("POST", "Companies/query")
+    assert companies.json["filter"] == [{"op": "in", "field": "id", "value": [174, 175, 999]}]
+    assert not [r for r in fake.requests if r.method == "GET" and r.path.startswith("Companies/")]
+
+
+async def test_unreadable_companies_leave_the_list_without_names(
+    fake: FakeAutotask, client: autotask.AutotaskClient, sleeps: Sleeps
+) -> None:
+    fake.error_next(403, "The logged in Resource does not have the adequate permissions", path="Companies/query")
+    tickets = await client.my_open_tickets()
+    assert [(t.id, t.company) for t in tickets] == [("42", None)]
 
 
 # -- 4-7. retries and errors --------------------------------------------------------------------------------

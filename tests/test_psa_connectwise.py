@@ -328,6 +328,23 @@ async def test_my_open_tickets_stops_at_the_limit(fake: FakeConnectWise, client:
     assert fake.calls("GET", "/service/tickets")[0].url.params["pageSize"] == "15"
 
 
+async def test_my_open_tickets_are_the_newest_past_a_capped_page_size(
+    fake: FakeConnectWise, client: ConnectWiseClient
+) -> None:
+    """The same class as Autotask's and Halo's: a server that lists oldest first by default and caps pageSize
+    below what was asked must still give the newest N, across pages."""
+    for n in (7, 3, 11, 0, 9, 5, 1, 10, 2, 8, 4, 6):  # created in no particular id order
+        fake.seed_ticket(60000 + n, owner="jdoe")
+    fake.seed_ticket(59000, owner="asmith", resources="jdoe")  # jdoe as a resource, not the owner
+    fake.max_page_size = 4
+    tickets = await client.my_open_tickets(limit=10)
+    assert [t.id for t in tickets] == [str(60000 + n) for n in range(11, 1, -1)]
+    everything = await client.my_open_tickets(limit=100)
+    assert [t.id for t in everything][-2:] == ["59000", str(TICKET)]
+    pages = [r.url.params["page"] for r in fake.calls("GET", "/service/tickets")]
+    assert pages == ["1", "2", "3"] + ["1", "2", "3", "4"]
+
+
 def test_next_link_parsing() -> None:
     url = "https://api-na.myconnectwise.net/v2025_1/apis/3.0/service/tickets?page=2&pageSize=10"
     assert next_link(f'<{url}>; rel="next", <{url.replace("page=2", "page=5")}>; rel="last"') == url

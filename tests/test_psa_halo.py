@@ -300,7 +300,8 @@ async def test_statuses(fake: FakeHalo) -> None:
         ticket = await client.get_ticket("4821")
         statuses = await client.statuses(ticket)
     assert [(s.id, s.name, s.closed) for s in statuses] == [
-        ("1", "New", False), ("2", "In Progress", False), ("4", "With User", False), ("9", "Closed", True)]
+        ("1", "New", False), ("2", "In Progress", False), ("4", "With User", False), ("9", "Closed", True),
+        ("21", "Awaiting Parts", False)]
     assert len(fake.api_requests("GET", "/api/Status")) == 2  # statuses() always reads afresh
 
 
@@ -413,6 +414,42 @@ async def test_my_open_tickets_stops_at_the_limit(fake: FakeHalo) -> None:
         assert await client.my_open_tickets(limit=0) == []
     assert len(fake.api_requests("GET", "/api/Tickets")) == 2
     assert len(tickets) == 60
+
+
+@pytest.mark.parametrize("cap", [40, 7])
+async def test_my_open_tickets_pages_past_a_server_capped_page_size(fake: FakeHalo, cap: int) -> None:
+    """The server caps page_size (40 on the instance that showed it): `-n 120` returned 40 of 144."""
+    fake.max_page_size = cap
+    for n in range(143):
+        fake.seed_ticket(6000 + n, agent_id=7)
+    async with make(fake) as client:
+        tickets = await client.my_open_tickets(limit=120)
+        every = await client.my_open_tickets(limit=500)
+    assert [t.id for t in tickets] == [str(6142 - n) for n in range(120)]  # the newest 120, newest first
+    assert len(every) == 144 and every[-1].id == "4821"
+    pages = [int(p.query["page_no"]) for p in fake.api_requests("GET", "/api/Tickets")]
+    first = -(-120 // cap)
+    assert pages == list(range(1, first + 1)) + list(range(1, -(-144 // cap) + 1))  # stops at the limit, at the count
+
+
+async def test_my_open_tickets_stop_when_pages_bring_nothing_new(fake: FakeHalo) -> None:
+    for n in range(60):
+        fake.seed_ticket(6000 + n, agent_id=7)
+    fake.max_page_size = 20
+
+    async def ignoring_page_no(request: httpx.Request) -> httpx.Response:
+        if request.url.path.lower() == "/api/tickets":  # a server that ignores page_no and has no record_count
+            request = httpx.Request(request.method, request.url.copy_set_param("page_no", "1"),
+                                    headers=request.headers)
+            body = fake.handle(request).json()
+            return httpx.Response(200, json={"tickets": body["tickets"]})
+        return fake.handle(request)
+
+    values, secrets = fake.settings_and_secrets()
+    async with build(values, secrets, transport=httpx.MockTransport(ignoring_page_no), clock=fake.clock) as client:
+        tickets = await client.my_open_tickets(limit=100)
+    assert [t.id for t in tickets] == [str(6059 - n) for n in range(20)]
+    assert len(fake.api_requests("GET", "/api/Tickets")) == 2
 
 
 async def test_pagination_stops_when_record_count_is_reached(fake: FakeHalo) -> None:

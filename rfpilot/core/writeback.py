@@ -298,7 +298,7 @@ async def _change_status(client: PSAClient, item: OutboxItem, provider: str) -> 
             f"{item.ticket_ref or 'the ticket'} is still {ticket.status_name!r} after the change to {wanted.name!r}: "
             f"{name} accepted the request but did not apply it"
             + (f" (the note was posted as {item.external_id})" if item.external_id else ""),
-            hint="the board may require fields before this status, or a workflow rule changed it back; "
+            hint=f"{psa_service.provider_module(provider).HINTS['status_not_applied']}; "
                  f"set it in {name}, then run `rfpilot outbox retry {item.id[:8]}`",
         )
     return wanted.name

@@ -51,11 +51,23 @@ ZONE_LOOKUP_URL = "https://webservices.autotask.net/atservicesrest/"
 API_VERSION = "v1.0/"
 MAX_PAGE = 500  # Autotask returns at most 500 records per page
 MAX_PAGES = 40  # a guard against a server that keeps handing out next pages
+IN_BATCH = 200  # ids per "in" condition when tickets or companies are read by id
 MAX_TEXT = 32000  # Autotask's limit on a ticket note description and a time entry's summary notes
 MAX_HOURS = 24.0  # one time entry cannot span more than a day
 FINAL_500_MARKERS = ("does not have the adequate permissions", "invalid filter")
 NOTE_TITLES: dict[str, str] = {"resolution": "Resolution", "internal": "Internal note", "discussion": "Update"}
 DEFAULT_TIME_SUMMARY = "Troubleshooting session"
+ZONE_HINT = "or give the zone's web services URL with --zone-url (e.g. https://webservices5.autotask.net/atservicesrest/)"
+# Hints in Autotask's own terms: by HTTP status for final refusals, and for a status change that did not stick.
+HINTS: dict[int | str, str] = {
+    401: "Autotask refused the API user name, secret or integration code (the API tracking identifier): check "
+         "them with `rfpilot psa connect autotask`",
+    403: "the API user's security level lacks a permission for this (see docs/psa.md for the permissions needed)",
+    404: "check the id; a wrong zone URL can also answer 404 (leave --zone-url blank to look it up from the API "
+         "user name)",
+    "status_not_applied": "a workflow rule may have changed it back, or the ticket's category needs fields "
+                          "before this status",
+}
 TICKET_NUMBER = re.compile(r"T\d{8}\.\d+", re.IGNORECASE)
 
 FIELDS: list[Field] = [
@@ -176,8 +188,9 @@ def is_final(response: httpx.Response) -> bool:
 
 
 def _lookup_is_final(response: httpx.Response) -> bool:
-    """The zone lookup answers an unknown or blank user with a 500 that names the user."""
-    return response.status_code == 500 and "user" in error_message(response).casefold()
+    """The zone lookup answers a blank or unknown user name with a 500 (django-autotask: "AT returns 500 if
+    username is blank or incorrect"), whose text is not documented: a 500 there is final whatever it says."""
+    return response.status_code == 500
 
 
 class AutotaskClient(PSAClient):
@@ -236,6 +249,7 @@ class AutotaskClient(PSAClient):
             ZONE_LOOKUP_URL,
             error_message=error_message,
             is_final=_lookup_is_final,
+            hints=HINTS,
             transport=self._transport,
             policy=self._policy,
         )
@@ -245,15 +259,15 @@ class AutotaskClient(PSAClient):
             raise PSARequestError(
                 f"Autotask could not find the zone of API user {self.username!r}: {exc.message}",
                 status_code=exc.status_code,
-                hint="check the user name (the API-only user's email) with `rfpilot psa connect`, or set zone_url",
+                hint=f"check the user name (the API-only user's email) with `rfpilot psa connect`, {ZONE_HINT}",
             ) from None
         finally:
             await lookup.aclose()
         url = data.get("url") if isinstance(data, dict) else None
         if not isinstance(url, str) or not url.strip():
-            raise PSAUnavailableError(
-                "Autotask's zone lookup answered without a zone URL",
-                hint="set zone_url (e.g. https://webservices5.autotask.net/atservicesrest/) with `rfpilot psa connect`",
+            raise PSARequestError(
+                f"Autotask's zone lookup found no zone for API user {self.username!r}",
+                hint=f"check the user name (the API-only user's email) with `rfpilot psa connect`, {ZONE_HINT}",
             )
         zone = normalize_zone(url)
         _zone_cache[key] = zone
@@ -272,6 +286,7 @@ class AutotaskClient(PSAClient):
                     headers=self._headers,
                     error_message=error_message,
                     is_final=is_final,
+                    hints=HINTS,
                     transport=self._transport,
                     policy=self._policy,
                 )
@@ -520,10 +535,14 @@ class AutotaskClient(PSAClient):
     async def my_open_tickets(
         self, member: str | None = None, boards: list[str] | None = None, limit: int = 100
     ) -> list[Ticket]:
-        """Tickets assigned to the resource whose status is not Complete, in the given queues (ids or names).
+        """The newest ``limit`` tickets whose status is not Complete, in the given queues (ids or names), where
+        the resource is the primary resource (``assignedResourceID``) or a secondary one (the
+        ``TicketSecondaryResources`` entity), newest (highest id) first, with their company names.
 
-        Autotask queries cannot sort, so the pages come in Autotask's order and the result is sorted newest
-        (highest id) first after the limit is applied.
+        Autotask queries cannot sort and list in ascending id order, so the first ``limit`` records of a query
+        are the *oldest*: every page of the primary query is read (500 records a page) and the newest kept.
+        Secondary tickets are read by id, newest first, in batches, until no older one could make the list.
+        Company names come from one batched ``Companies`` query, not one request per ticket.
         """
         if limit <= 0:
             return []
@@ -534,17 +553,61 @@ class AutotaskClient(PSAClient):
                 "Autotask's ticket status list has no 'Complete' status, so open tickets cannot be told apart",
                 hint="check the ticket statuses in Autotask (Admin > Features & Settings > Service Desk)",
             )
-        filters: list[dict[str, Any]] = [
-            {"op": "eq", "field": "assignedResourceID", "value": resource},
-            {"op": "noteq", "field": "status", "value": _as_int(complete)},
-        ]
+        open_filters: list[dict[str, Any]] = [{"op": "noteq", "field": "status", "value": _as_int(complete)}]
         queue_ids = await self._queue_ids(self.queues if boards is None else boards)
         if queue_ids:
-            filters.append({"op": "in", "field": "queueID", "value": queue_ids})
-        items = await self._query("Tickets", filters, limit)
-        tickets = [await self._ticket_from(item) for item in items]
-        tickets.sort(key=lambda t: _int(t.id) or 0, reverse=True)
+            open_filters.append({"op": "in", "field": "queueID", "value": queue_ids})
+        primary = [{"op": "eq", "field": "assignedResourceID", "value": resource}, *open_filters]
+        found = {_int(item.get("id")): item for item in await self._query("Tickets", primary, None)}
+        found.pop(None, None)
+        await self._add_secondary_tickets(found, resource, open_filters, limit)
+        newest = [found[key] for key in sorted(found, reverse=True)[:limit]]  # type: ignore[type-var]
+        names = await self._company_names(item.get("companyID") for item in newest)
+        tickets = []
+        for item in newest:
+            ticket = await self._ticket_from(item)
+            ticket.company = names.get(_int(item.get("companyID")))  # type: ignore[arg-type]
+            tickets.append(ticket)
         return tickets
+
+    async def _add_secondary_tickets(
+        self, found: dict[Any, dict[str, Any]], resource: int, open_filters: list[dict[str, Any]], limit: int
+    ) -> None:
+        """Add to ``found`` the open tickets where ``resource`` is a secondary resource that can still be among
+        the newest ``limit``. Secondary assignments include closed tickets of the past, so only ticket ids above
+        the current cut-off are read, and their tickets are queried newest first, a batch at a time."""
+
+        def cutoff() -> int | None:
+            return sorted(found, reverse=True)[limit - 1] if len(found) >= limit else None
+
+        conditions: list[dict[str, Any]] = [{"op": "eq", "field": "resourceID", "value": resource}]
+        if cutoff() is not None:
+            conditions.append({"op": "gt", "field": "ticketID", "value": cutoff()})
+        rows = await self._query("TicketSecondaryResources", conditions, None)
+        ids = sorted({key for key in (_int(row.get("ticketID")) for row in rows) if key is not None}
+                     - set(found), reverse=True)
+        for start in range(0, len(ids), IN_BATCH):
+            batch = ids[start:start + IN_BATCH]
+            bound = cutoff()
+            if bound is not None and batch[0] < bound:
+                break  # every remaining secondary ticket is older than the newest ``limit`` already found
+            items = await self._query("Tickets", [{"op": "in", "field": "id", "value": batch}, *open_filters], None)
+            found.update((_int(item.get("id")), item) for item in items if _int(item.get("id")) is not None)
+
+    async def _company_names(self, company_ids: Iterable[Any]) -> dict[int, str]:
+        """Company names by id, read in batches; none when the API user may not read companies."""
+        wanted = sorted({key for key in (_int(c) for c in company_ids) if key is not None})
+        names: dict[int, str] = {}
+        for start in range(0, len(wanted), IN_BATCH):
+            batch = wanted[start:start + IN_BATCH]
+            try:
+                rows = await self._query("Companies", [{"op": "in", "field": "id", "value": batch}], None)
+            except PSARequestError as exc:
+                log.debug("Autotask companies not readable: %s", exc.status_code)
+                return names
+            names.update((_int(r.get("id")), str(r["companyName"])) for r in rows  # type: ignore[misc]
+                         if _int(r.get("id")) is not None and _str(r.get("companyName")))
+        return names
 
     async def _queue_ids(self, boards: Iterable[str]) -> list[int | str]:
         result: list[int | str] = []

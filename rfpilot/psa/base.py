@@ -104,6 +104,9 @@ class PSAClient(ABC):
     """One PSA connection. Create it with its settings and secrets; use it as an async context manager."""
 
     provider: str = ""
+    # What a ticket's statuses belong to in this PSA's words ("board" on ConnectWise); None where statuses are the
+    # same for every ticket (Autotask picklist, Halo status list), so messages never speak another PSA's terms.
+    statuses_per: str | None = None
 
     async def __aenter__(self) -> PSAClient:
         return self
@@ -173,9 +176,9 @@ class PSAClient(ABC):
         for status in options:
             if status.name.strip().casefold() == wanted and not status.inactive:
                 return status
-        where = f" on board {ticket.board_name!r}" if ticket.board_name else ""
+        where = f" on {self.statuses_per} {ticket.board_name!r}" if self.statuses_per and ticket.board_name else ""
         names = ", ".join(s.name for s in options if not s.inactive) or "none"
         raise PSAStatusNotFound(
             f"ticket {ticket.id} has no status named {name!r}{where}",
-            hint=f"statuses there: {names}. Change the target with `rfpilot psa targets`.",
+            hint=f"statuses {'there' if where else 'available'}: {names}. Change the target with `rfpilot psa targets`.",
         )

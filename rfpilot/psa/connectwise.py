@@ -63,6 +63,14 @@ NOTE_FLAGS: dict[str, tuple[bool, bool, bool]] = {
 }
 
 CONNECT_HINT = "set it with `rfpilot psa connect`"
+# Hints in ConnectWise's own terms: by HTTP status for final refusals, and for a status change that did not stick.
+HINTS: dict[int | str, str] = {
+    401: "ConnectWise refused the API keys: check the company id, public key, private key and clientId with "
+         "`rfpilot psa connect connectwise`",
+    403: "the API member's security role lacks a permission for this (see docs/psa.md for the permissions needed)",
+    404: "check the id; on ConnectWise cloud a wrong site, codebase or API keys can also answer 404",
+    "status_not_applied": "the board may require fields before this status, or a workflow rule changed it back",
+}
 CREDENTIALS_REFUSED = (
     "ConnectWise refused the credentials (check the company id, public key, private key and clientId)"
 )
@@ -96,6 +104,7 @@ def build(
 
 class ConnectWiseClient(PSAClient):
     provider = "connectwise"
+    statuses_per = "board"
 
     def __init__(
         self,
@@ -125,6 +134,7 @@ class ConnectWiseClient(PSAClient):
             self.base_url or origin,
             headers={"Authorization": f"Basic {token}", "clientId": client_id, "Accept": "application/json"},
             error_message=error_message,
+            hints=HINTS,
             transport=transport,
             policy=policy,
         )

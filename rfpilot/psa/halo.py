@@ -42,6 +42,7 @@ DEFAULT_OUTCOME_PUBLIC = "Note"
 DEFAULT_OUTCOME_PRIVATE = "Private Note"
 PAGE_SIZE = 50
 ALL_ACTIONS_PAGE = 100  # actions per page when every action of a ticket is read
+TICKET_MAX_PAGES = 100  # a guard against a server that never stops paging tickets
 ALL_ACTIONS_MAX_PAGES = 200  # a guard against a server that never stops paging
 TOKEN_MARGIN = 60.0  # seconds before expiry at which a token is replaced
 CLOSED_NAMES = frozenset({"closed", "resolved", "completed", "cancelled"})
@@ -64,6 +65,14 @@ CREDENTIALS_HINT = (
     "authentication method 'Client ID and Secret'), and the tenant for hosted instances; "
     "then run `rfpilot psa connect halo` again"
 )
+
+# Hints in HaloPSA's own terms: by HTTP status for final refusals, and for a status change that did not stick.
+HINTS: dict[int | str, str] = {
+    401: CREDENTIALS_HINT,
+    403: "the API application's agent, or its scopes, lack a permission for this (see docs/psa.md)",
+    404: "check the id; a wrong HaloPSA URL (or tenant, on hosted instances) can also answer 404",
+    "status_not_applied": "a HaloPSA workflow or a required field may have kept the old status",
+}
 
 
 class CredentialsRefused(PSARequestError):
@@ -108,9 +117,9 @@ class HaloClient(PSAClient):
         self._agent_names: dict[int, str | None] = {}
         # Two HTTP layers on one transport: the token endpoint takes no bearer token, the API always does.
         self._auth_http = PSAHttp(DISPLAY_NAME, self.url, headers={"Accept": "application/json"},
-                                  error_message=self._error_message, transport=transport, policy=policy)
+                                  error_message=self._error_message, hints=HINTS, transport=transport, policy=policy)
         self._http = PSAHttp(DISPLAY_NAME, self.url, headers={"Accept": "application/json"}, auth=self._auth_header,
-                             error_message=self._error_message, transport=transport, policy=policy)
+                             error_message=self._error_message, hints=HINTS, transport=transport, policy=policy)
 
     async def aclose(self) -> None:
         await self._http.aclose()
@@ -270,21 +279,21 @@ class HaloClient(PSAClient):
             params["team"] = ",".join(team_ids)
         statuses = self._statuses if self._statuses is not None else await self._load_statuses()
         found: list[Ticket] = []
-        seen = 0
-        page = 1
-        while len(found) < limit:
+        seen: set[str] = set()
+        for page in range(1, TICKET_MAX_PAGES + 1):
             body = await self._get("/api/Tickets", {**params, "page_no": page})
             rows = body.get("tickets") if isinstance(body, dict) else None
-            rows = [r for r in rows if isinstance(r, dict)] if isinstance(rows, list) else []
-            seen += len(rows)
-            for raw in rows:
-                if team_names and not _on_board(raw, team_ids, team_names):
-                    continue
-                found.append(self._ticket(raw, statuses))
+            rows = [r for r in rows if isinstance(r, dict) and r.get("id") is not None] if isinstance(rows, list) else []
+            new = [raw for raw in rows if str(raw["id"]) not in seen]
+            seen.update(str(raw["id"]) for raw in new)
+            found.extend(self._ticket(raw, statuses) for raw in new
+                         if not team_names or _on_board(raw, team_ids, team_names))
             total = _int(body.get("record_count")) if isinstance(body, dict) else None
-            if len(rows) < page_size or (total is not None and seen >= total):
+            # A page shorter than asked is not the last: the server caps page_size as it sees fit (40 on some
+            # instances). Stop at the limit, at record_count, at an empty page, or at a page that brings nothing
+            # new (a server ignoring page_no).
+            if len(found) >= limit or not new or (total is not None and len(seen) >= total):
                 break
-            page += 1
         return found[:limit]
 
     async def statuses(self, ticket: Ticket) -> list[Status]:

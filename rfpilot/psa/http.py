@@ -133,10 +133,12 @@ class PSAHttp:
         auth: Callable[[], Awaitable[Mapping[str, str]]] | None = None,
         error_message: Callable[[httpx.Response], str] = default_error_message,
         is_final: Callable[[httpx.Response], bool] | None = None,
+        hints: Mapping[int, str] | None = None,
         transport: httpx.AsyncBaseTransport | None = None,
         policy: RetryPolicy | None = None,
     ) -> None:
         self.name = name
+        self.hints = hints
         self.policy = policy or RetryPolicy()
         self.auth = auth
         self.error_message = error_message
@@ -217,7 +219,7 @@ class PSAHttp:
                             f"{last_problem}; the request may or may not have been applied", ambiguous=True
                         )
                 else:
-                    raise request_error(self.name, response, self.error_message(response))
+                    raise request_error(self.name, response, self.error_message(response), self.hints)
             if attempt + 1 < policy.attempts:
                 await policy.sleep(wait if wait is not None else policy.backoff(attempt))
         raise PSAUnavailableError(f"{last_problem}, after {policy.attempts} tries",
@@ -233,13 +235,20 @@ class PSAHttp:
         return _json(self.name, response, ambiguous=not safe) if response.content else None
 
 
-def request_error(name: str, response: httpx.Response, message: str) -> PSARequestError:
+# Hints for a final refusal, by HTTP status, in words every PSA shares. Each client passes its own (``hints``),
+# in its PSA's terms (ConnectWise site and codebase, Autotask zone and API user, Halo URL and tenant).
+DEFAULT_HINTS: Mapping[int, str] = {
+    401: "the credentials were refused: check them with `rfpilot psa test` and `rfpilot psa connect`",
+    403: "the API account lacks a permission for this (see docs/psa.md for the permissions needed)",
+    404: "check the id; wrong connection settings or credentials can also answer 404",
+}
+
+
+def request_error(
+    name: str, response: httpx.Response, message: str, hints: Mapping[int, str] | None = None
+) -> PSARequestError:
     status = response.status_code
-    hint = {
-        401: "the credentials were refused: check them with `rfpilot psa test` and `rfpilot psa connect`",
-        403: "the API member lacks a permission for this (see docs/psa.md for the permissions needed)",
-        404: "check the id; a wrong site, codebase or credentials can also answer 404",
-    }.get(status)
+    hint = (DEFAULT_HINTS if hints is None else hints).get(status)
     text = _short(message)
     if text.startswith(name):  # the client already wrote a whole sentence
         return PSARequestError(text, status_code=status, hint=hint)

@@ -36,6 +36,8 @@ QUERY_FIELDS: dict[str, set[str]] = {
         "creatorResourceID", "createdByContactID",
     },
     "Resources": {"id", "userName", "email", "firstName", "lastName", "isActive"},
+    "TicketSecondaryResources": {"id", "ticketID", "resourceID", "roleID"},
+    "Companies": {"id", "companyName", "isActive"},
 }
 
 
@@ -132,6 +134,9 @@ class FakeAutotask:
             },
         }
         self.time_entries: list[dict[str, Any]] = []
+        # TicketSecondaryResources rows: a resource on a ticket besides its primary (assignedResourceID) one.
+        # They stay when the ticket is completed, so an engineer's rows include every past ticket.
+        self.secondary_resources: list[dict[str, Any]] = []
         self.resources: list[dict[str, Any]] = [
             {"id": 29682885, "userName": username, "email": username, "firstName": "API", "lastName": "User",
              "isActive": True},
@@ -140,10 +145,12 @@ class FakeAutotask:
         ]
         self.picklists: dict[str, dict[str, list[dict[str, Any]]]] = {
             "Tickets": {
+                # Stock values, one an instance added (17) and one it retired (12): picklists carry both.
                 "status": [_pick(1, "New"), _pick(5, "Complete"), _pick(7, "Waiting Customer"),
-                           _pick(8, "In Progress")],
+                           _pick(8, "In Progress"), _pick(12, "Dispatched", active=False),
+                           _pick(17, "Waiting Vendor")],
                 "queueID": [_pick(8, "Level I Support"), _pick(9, "Level II Support"),
-                            _pick(10, "Monitoring Alert")],
+                            _pick(10, "Monitoring Alert"), _pick(11, "Old Projects", active=False)],
                 "priority": [_pick(1, "High"), _pick(2, "Medium", default=True), _pick(3, "Low"),
                              _pick(4, "Critical")],
             },
@@ -208,6 +215,11 @@ class FakeAutotask:
         self.tickets[ticket_id] = item
         self.notes.setdefault(ticket_id, [])
         return item
+
+    def add_secondary_resource(self, ticket_id: int, resource_id: int, role_id: int = 29683461) -> dict[str, Any]:
+        row = {"id": next(self._ids), "ticketID": ticket_id, "resourceID": resource_id, "roleID": role_id}
+        self.secondary_resources.append(row)
+        return row
 
     def add_note(self, ticket_id: int, description: str, **fields: Any) -> dict[str, Any]:
         created = self._tick()
@@ -305,7 +317,9 @@ class FakeAutotask:
             raise _Refusal(405, "The requested resource does not support this method")
         user = rec.params.get("user", "")
         if user.casefold() != self.username.casefold():
-            raise _Refusal(404, "Unable to find user")
+            # Autotask answers a blank or unknown user with a 500 (django-autotask: "AT returns 500 if username
+            # is blank or incorrect"); its text is undocumented, so this one does not name the user.
+            raise _Refusal(500, "Object reference not set to an instance of an object.")
         web = self.zone_url.replace("webservices", "ww").split("/atservicesrest")[0] + "/"
         return httpx.Response(200, json={"zoneName": "America East 5", "url": self.zone_url, "webUrl": web,
                                          "ci": 12345})
@@ -355,6 +369,10 @@ class FakeAutotask:
             return list(self.tickets.values())
         if entity == "TicketNotes":
             return [note for notes in self.notes.values() for note in notes]
+        if entity == "TicketSecondaryResources":
+            return list(self.secondary_resources)
+        if entity == "Companies":
+            return list(self.companies.values())
         return list(self.resources)
 
     def _query(self, rec: Recorded, match: re.Match[str]) -> httpx.Response:
@@ -366,6 +384,7 @@ class FakeAutotask:
         if not isinstance(page_len, int) or not 1 <= page_len <= 500:
             raise _Refusal(500, "MaxRecords must be between 1 and 500")
         rows = [row for row in self._rows(entity) if all(self._matches(entity, row, c) for c in body["filter"])]
+        # Autotask queries cannot be sorted: results come by id, ascending (``list_order`` "oldest").
         rows.sort(key=lambda row: row["id"], reverse=self.list_order == "newest")
         cursor = _Cursor(entity, body, rows, min(page_len, self.page_size))
         return self._page(cursor)

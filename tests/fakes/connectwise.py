@@ -20,6 +20,7 @@ Switches for the writeback tests:
 * ``rate_limit_next``: the next request (or that many, when an int) gets 429 with ``Retry-After: 2``;
 * ``error_next``: ``(status, body)``: the next request gets that status and body (dict -> JSON, str -> text);
 * ``max_page_size``: the server's cap on ``pageSize`` (1000 like ConnectWise; lower it to force paging);
+  lists come by id, ascending, unless ``orderBy`` says otherwise;
 * ``notes_order``: ``"oldest"`` or ``"newest"`` lists a ticket's notes in that order, ignoring ``orderBy``.
 """
 
@@ -480,6 +481,7 @@ class FakeConnectWise:
             except ValueError as exc:
                 raise _BadRequest(f"Conditions are invalid: {exc}", field="conditions") from None
             rows = [row for row in rows if test(row)]
+        rows = sorted(rows, key=lambda row: _sort_key(row.get("id")))  # ConnectWise's default order: id ascending
         if "orderBy" in params:
             rows = _order(rows, params["orderBy"])
         try:

@@ -19,7 +19,11 @@ Switches (each a plain attribute the test flips):
 * ``keep_old_status`` — ``POST /api/Tickets`` answers 200 but leaves the status as it was;
 * ``authinfo`` — False makes ``/api/authinfo`` answer 404 (older instances), so clients use ``/auth/token``;
 * ``actions_order`` — ``"newest"`` (default) or ``"oldest"``: the order ``GET /api/Actions`` lists a ticket's
-  actions in (Halo documents none); ``pageinate=true&page_size=&page_no=`` pages them, capped at ``max_page_size``.
+  actions in (Halo documents none); ``pageinate=true&page_size=&page_no=`` pages them, capped at ``max_page_size``;
+* ``max_page_size`` — the server's own cap on ``page_size`` for tickets and actions (instances cap it lower than
+  asked, e.g. 40): a page shorter than asked is then not the last.
+
+``GET /api/Tickets`` lists by id, ascending, unless ``order``/``orderdesc`` say otherwise.
 """
 
 from __future__ import annotations
@@ -77,6 +81,7 @@ class FakeHalo:
             {"id": 2, "name": "In Progress", "shortname": "Prog", "sequence": 2},
             {"id": 4, "name": "With User", "shortname": "User", "sequence": 3},
             {"id": 9, "name": "Closed", "shortname": "Closed", "sequence": 9},
+            {"id": 21, "name": "Awaiting Parts", "shortname": "Parts", "sequence": 4},  # added by the instance
         ]
         self.tickets: dict[int, dict[str, Any]] = {}
         self.actions: dict[int, list[dict[str, Any]]] = {}
@@ -321,11 +326,12 @@ class FakeHalo:
         if query.get("team"):
             teams = {_int(x) for x in query["team"].split(",")}
             rows = [t for t in rows if t.get("team_id") in teams]
+        rows.sort(key=lambda t: t["id"])  # Halo's default order
         if query.get("order"):
             rows.sort(key=lambda t: t.get(query["order"]) or 0, reverse=query.get("orderdesc") == "true")
         total = len(rows)
         if query.get("pageinate") == "true":
-            size = _int(query.get("page_size")) or 50
+            size = min(_int(query.get("page_size")) or 50, self.max_page_size)
             page = _int(query.get("page_no")) or 1
             rows = rows[(page - 1) * size: page * size]
         return httpx.Response(200, json={"record_count": total, "tickets": rows})
