@@ -130,6 +130,48 @@ def test_connect_refuses_secrets_on_the_command_line(cli, cw, memory_keyring) ->
     assert code == 1 and "has no setting --sight" in err and "--site" in err
 
 
+def test_connect_help_lists_every_setting_with_its_psa(cli) -> None:
+    from rfpilot.psa.fields import BY_PROVIDER, DISPLAY_NAMES
+
+    code, out, _ = cli("psa", "connect", "--help")
+    assert code == 0
+    lines = " ".join(out.split())  # help wraps the texts
+    for provider, fields in BY_PROVIDER.items():
+        for f in fields:
+            flag = "--" + f.name.replace("_", "-")
+            if f.secret:
+                continue
+            assert f"{flag} <str> {DISPLAY_NAMES[provider]} only" in lines, flag
+    for secret in ("--private-key", "--public-key", "--secret", "--integration-code", "--client-secret"):
+        assert f"{secret} <str>" not in lines
+
+
+@pytest.mark.parametrize(("provider", "given", "whose"), [
+    ("autotask", ["--site", "api-na.myconnectwise.net"], "ConnectWise"),
+    ("halo", ["--note-type", "Task Notes"], "Autotask"),
+    ("halo", ["--publish-public=All Autotask Users"], "Autotask"),
+    ("connectwise", ["--team", "2"], "HaloPSA"),
+    ("connectwise", ["--outcome-private", "Private Note"], "HaloPSA"),
+])
+def test_connect_refuses_another_psas_setting(cli, memory_keyring, provider, given, whose) -> None:
+    code, out, err = cli("psa", "connect", provider, *given, "--no-test", "--secrets-stdin", stdin="")
+    flag = given[0].split("=")[0]
+    assert code == 1, err
+    assert f"{flag} is a {whose} setting" in err and "hint:" in err
+    code, out, _ = cli("psa", "list", "--json")
+    assert json.loads(out) == []
+
+
+def test_connect_takes_settings_as_name_equals_value(cli, cw, memory_keyring) -> None:
+    """`--site=host` (the form scripts used with the old free-form settings) is a real option now."""
+    code, _, err = cli("psa", "connect", "connectwise", f"--site={cw.site}", f"--company-id={cw.company_id}",
+                       "--codebase", cw.codebase, "--member=jdoe", "--secrets-stdin", stdin=_secrets_stdin(cw))
+    assert code == 0, err
+    code, out, _ = cli("psa", "list", "--json")
+    [conn] = json.loads(out)
+    assert conn["settings"]["site"] == cw.site and conn["settings"]["member"] == "jdoe"
+
+
 def test_connect_on_a_machine_without_a_keyring_explains(cli, cw, monkeypatch) -> None:
     """The null backend (the test env's default) is not a keyring: connect says what to do instead."""
     code, out, err = _connect(cli, cw)

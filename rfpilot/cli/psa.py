@@ -101,7 +101,25 @@ def _read_secrets_stdin(provider: str) -> dict[str, str]:
     return values
 
 
+def _with_setting_options(command):
+    """Give ``command`` one ``--option`` per provider setting (``rfpilot.psa.fields``), each documented with the
+    PSA it belongs to; their values reach the command in ``**settings`` (None when not given)."""
+    import inspect
+
+    from rfpilot.psa.fields import option, option_help, owners
+
+    signature = inspect.signature(command)
+    params = [p for p in signature.parameters.values() if p.kind is not inspect.Parameter.VAR_KEYWORD]
+    for name in owners():
+        default = typer.Option(None, option(name), help=option_help(name), show_default=False)
+        params.append(inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, default=default,
+                                        annotation=Optional[str]))
+    command.__signature__ = signature.replace(parameters=params)
+    return command
+
+
 @psa_app.command("connect", context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
+@_with_setting_options
 def psa_connect(
     ctx: typer.Context,
     provider: str = typer.Argument(..., help="connectwise, autotask or halo."),
@@ -113,28 +131,35 @@ def psa_connect(
     secrets_stdin: bool = typer.Option(False, "--secrets-stdin", help="Read secrets as name=value lines from stdin "
                                        "(e.g. piped from a secrets manager) instead of asking."),
     as_json: bool = JSON,
+    **given: Optional[str],
 ) -> None:
     """Create or update a PSA connection. Settings as options, secrets asked for (never on the command line).
+
+    Each setting option below says which PSA it is for; one given to another PSA is refused (exit 1).
 
     \b
     ConnectWise:  --site api-na.myconnectwise.net --company-id acme [--codebase v2025_1] [--member jdoe]
                   [--boards "Help Desk,Projects"] [--base-url https://…/apis/3.0]; asks for the public
                   key, private key and clientId.
-    Autotask:     --username api@acme.com [--zone-url …] [--resource-id 29684…] [--queues 29683…];
-                  asks for the secret and the API integration code.
-    HaloPSA:      --url https://acme.halopsa.com [--tenant acme] [--agent-id 12]; asks for the client id and
+    Autotask:     --username api@acme.com [--zone-url …] [--resource-id 29684…] [--queues 29683…]
+                  [--note-type …] [--publish-public …] [--publish-internal …]; asks for the secret and
+                  the API integration code.
+    HaloPSA:      --url https://acme.halopsa.com [--tenant acme] [--agent-id 12] [--team …]
+                  [--outcome-public Note] [--outcome-private "Private Note"]; asks for the client id and
                   client secret.
 
     Addresses must be https:// (plain http:// only to 127.0.0.1, ::1 or localhost).
     Without a terminal, secrets come from RFPILOT_PSA_<NAME>_<FIELD> environment variables (e.g.
     RFPILOT_PSA_MAIN_PRIVATE_KEY), which are then read each time instead of the keyring.
     """
-    from rfpilot.core.psa import check_name, check_transport, provider_module
+    from rfpilot.core.psa import check_name, check_settings, check_transport, provider_module
 
     module = provider_module(provider)
     provider = provider.strip().lower()
     name = check_name(name)
-    settings = _parse_field_args(list(ctx.args), provider)
+    settings = {key: value for key, value in given.items() if value is not None}
+    check_settings(provider, settings)  # another PSA's setting is refused before anything is asked
+    settings.update(_parse_field_args(list(ctx.args), provider))
     check_transport(provider, settings)  # before asking for any secret
 
     async def existing_of(c):
@@ -262,6 +287,7 @@ def psa_statuses(
     ticket: str = typer.Argument(..., help="Ticket id."), connection: Optional[str] = CONNECTION, as_json: bool = JSON
 ) -> None:
     """The statuses the ticket can take (its board's), with the current one and the targets marked."""
+    per: list[str] = []  # what the PSA's statuses belong to ("board" on ConnectWise), for the heading
 
     async def go(c):
         from rfpilot.core import psa as svc
@@ -270,6 +296,7 @@ def psa_statuses(
         async with svc.client_for(conn) as client:
             found = await client.get_ticket(ticket.strip().lstrip("#"))
             options = await client.statuses(found)
+            per.extend([client.statuses_per] if client.statuses_per else [])
         targets = {a: svc.target_status(conn, a, found.board_name) for a in svc.ACTIONS}
         return {"ticket": found.id, "board": found.board_name, "current": found.status_name,
                 "statuses": [{"id": s.id, "name": s.name, "closed": s.closed, "inactive": s.inactive,
@@ -283,7 +310,7 @@ def psa_statuses(
     def human() -> str:
         rows = [[("*" if s["current"] else ""), s["name"], ("closed" if s["closed"] else "") + (" inactive" if s["inactive"] else ""),
                  ", ".join(s["target_for"])] for s in view["statuses"]]
-        head = f"ticket {view['ticket']}" + (f" on board {view['board']}" if view["board"] else "")
+        head = f"ticket {view['ticket']}" + (f" on {per[0]} {view['board']}" if per and view["board"] else "")
         missing = [a for a, t in view["targets"].items() if t and not any(a in s["target_for"] for s in view["statuses"])]
         tail = "".join(f"\nwarning: the {a} target {view['targets'][a]!r} is not a status here" for a in missing)
         return head + "\n" + output.table(["", "status", "kind", "target for"], rows) + tail

@@ -60,6 +60,24 @@ def fields(provider: str) -> list[Field]:
     return list(provider_module(provider).FIELDS)
 
 
+def check_settings(provider: str, given: Mapping[str, Any]) -> None:
+    """Refuse a setting ``provider`` does not take: another PSA's (named as such), or one no PSA has. A usage
+    error (exit 1) before anything is asked, stored or sent."""
+    from rfpilot.psa.fields import BY_PROVIDER, DISPLAY_NAMES, option, owners
+
+    own = [f.name for f in BY_PROVIDER[provider] if not f.secret]
+    known = owners()
+    for name in given:
+        if name in own:
+            continue
+        display = DISPLAY_NAMES[provider]
+        hint = f"{display} takes: " + ", ".join(option(n) for n in own)
+        if name in known:
+            whose = " and ".join(DISPLAY_NAMES[p] for p in known[name])
+            raise UsageError(f"{option(name)} is a {whose} setting; it does not apply to {display}", hint=hint)
+        raise UsageError(f"{display} has no setting {option(name)}", hint=hint)
+
+
 def display_name(provider: str) -> str:
     return provider_module(provider).DISPLAY_NAME
 
@@ -251,6 +269,7 @@ async def connect(
     if provider not in PROVIDER_MODULES:
         raise UsageError(f"unknown PSA {provider!r}", hint="use connectwise, autotask or halo")
     name = check_name(name)
+    check_settings(provider, settings)
     existing = next((r for r in await list_connections(ctx) if r.name == name), None)
     if existing is not None and existing.provider != provider:
         raise ConflictError(f"the connection {name!r} is a {display_name(existing.provider)} connection",

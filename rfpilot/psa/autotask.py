@@ -39,6 +39,7 @@ from rfpilot.psa.base import (
     TicketContext,
     TimeEntry,
 )
+from rfpilot.psa.fields import AUTOTASK
 from rfpilot.psa.errors import PSARequestError, PSAUnavailableError
 from rfpilot.psa.http import PSAHttp, RetryPolicy, default_error_message
 
@@ -70,29 +71,7 @@ HINTS: dict[int | str, str] = {
 }
 TICKET_NUMBER = re.compile(r"T\d{8}\.\d+", re.IGNORECASE)
 
-FIELDS: list[Field] = [
-    Field("username", "Autotask API user name (the API-only user's email)"),
-    Field("zone_url", "Autotask zone URL (blank: looked up from the user name)", required=False),
-    Field(
-        "resource_id",
-        "Your Autotask resource id or user name, for 'my tickets' and time entries (blank: the API user's own)",
-        required=False,
-    ),
-    Field("queues", "Queue ids for 'my tickets', comma-separated (blank: every queue)", required=False),
-    Field("note_type", "Ticket note type value or label (blank: the instance default)", required=False),
-    Field(
-        "publish_public",
-        "Note publish value or label for customer-visible notes (blank: 'All Autotask Users')",
-        required=False,
-    ),
-    Field(
-        "publish_internal",
-        "Note publish value or label for internal notes (blank: 'Internal Only')",
-        required=False,
-    ),
-    Field("secret", "Autotask API user secret", secret=True),
-    Field("integration_code", "Autotask API tracking identifier (ApiIntegrationCode)", secret=True),
-]
+FIELDS: list[Field] = AUTOTASK
 
 # Zone URLs found by user name, shared by every client of this process (the lookup is slow and never changes
 # while a tenant stays in its zone).

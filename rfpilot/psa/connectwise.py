@@ -32,24 +32,14 @@ from urllib.parse import quote
 import httpx
 
 from rfpilot.psa.base import Field, Member, Note, NoteKind, PSAClient, Status, Ticket, TicketContext, TimeEntry
+from rfpilot.psa.fields import CONNECTWISE
 from rfpilot.psa.errors import PSARequestError, PSAUnavailableError
 from rfpilot.psa.http import PSAHttp, RetryPolicy, check_url, default_error_message
 
 DISPLAY_NAME = "ConnectWise"
 REF_PREFIX = "CW"
 
-FIELDS: list[Field] = [
-    Field("site", "ConnectWise site (api-na.myconnectwise.net)"),
-    Field("company_id", "ConnectWise company id (the one you log in with)"),
-    Field("codebase", "Codebase, e.g. v2025_1 (blank: ask the site)", required=False),
-    Field("member", "Your member identifier for 'my tickets' (blank: the API key's member)", required=False),
-    Field("boards", "Boards for 'my tickets', comma-separated names or ids (blank: all)", required=False),
-    Field("base_url", "API root override, e.g. http://127.0.0.1:8080/v2025_1/apis/3.0 for a local fake "
-                      "(blank: https://<site>/<codebase>/apis/3.0)", required=False),
-    Field("public_key", "API public key", secret=True),
-    Field("private_key", "API private key", secret=True),
-    Field("client_id", "clientId (from developer.connectwise.com)", secret=True),
-]
+FIELDS: list[Field] = CONNECTWISE
 
 QUEUE_PAGE_MAX = 100  # an interactive queue never needs more per page
 LIST_PAGE_MAX = 1000  # ConnectWise's own cap on pageSize

@@ -32,14 +32,13 @@ import httpx
 
 from rfpilot.errors import ConfigError, UsageError
 from rfpilot.psa.base import Field, Member, Note, NoteKind, PSAClient, Status, Ticket, TicketContext, TimeEntry
+from rfpilot.psa.fields import DEFAULT_OUTCOME_PRIVATE, DEFAULT_OUTCOME_PUBLIC, HALO
 from rfpilot.psa.errors import PSARequestError, PSAUnavailableError
 from rfpilot.psa.http import PSAHttp, RetryPolicy, default_error_message
 
 DISPLAY_NAME = "HaloPSA"
 REF_PREFIX = "Halo"
 
-DEFAULT_OUTCOME_PUBLIC = "Note"
-DEFAULT_OUTCOME_PRIVATE = "Private Note"
 PAGE_SIZE = 50
 ALL_ACTIONS_PAGE = 100  # actions per page when every action of a ticket is read
 TICKET_MAX_PAGES = 100  # a guard against a server that never stops paging tickets
@@ -47,18 +46,7 @@ ALL_ACTIONS_MAX_PAGES = 200  # a guard against a server that never stops paging
 TOKEN_MARGIN = 60.0  # seconds before expiry at which a token is replaced
 CLOSED_NAMES = frozenset({"closed", "resolved", "completed", "cancelled"})
 
-FIELDS: list[Field] = [
-    Field("url", "HaloPSA URL (https://acme.halopsa.com)"),
-    Field("tenant", "Tenant (hosted HaloPSA only; blank otherwise)", required=False),
-    Field("agent_id", "Your Halo agent id for 'my tickets' (blank: the API application's agent)", required=False),
-    Field("team", "Team ids or names to restrict 'my tickets' to, comma-separated (blank: all)", required=False),
-    Field("outcome_public", "Action outcome for customer-visible notes", required=False,
-          default=DEFAULT_OUTCOME_PUBLIC),
-    Field("outcome_private", "Action outcome for internal notes and time", required=False,
-          default=DEFAULT_OUTCOME_PRIVATE),
-    Field("client_id", "API application client ID", secret=True),
-    Field("client_secret", "API application client secret", secret=True),
-]
+FIELDS: list[Field] = HALO
 
 CREDENTIALS_HINT = (
     "check the client ID and secret of the HaloPSA API application (Configuration > Integrations > HaloPSA API; "
