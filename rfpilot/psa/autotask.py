@@ -295,6 +295,9 @@ class AutotaskClient(PSAClient):
             seen.add(url)
             next_url = (data.get("pageDetails") or {}).get("nextPageUrl")
             url = next_url if isinstance(next_url, str) and next_url and next_url not in seen else None
+        if url and pages >= MAX_PAGES:
+            log.warning("Autotask %s query stopped after %d pages; later records (the newest) were not read",
+                        entity, pages)
         return items if limit is None else items[:limit]
 
     async def _picklist(self, entity: str, field: str) -> list[dict[str, Any]]:
@@ -537,20 +540,20 @@ class AutotaskClient(PSAClient):
         if queue_ids:
             open_filters.append({"op": "in", "field": "queueID", "value": queue_ids})
         primary = [{"op": "eq", "field": "assignedResourceID", "value": resource}, *open_filters]
-        found = {_int(item.get("id")): item for item in await self._query("Tickets", primary, None)}
-        found.pop(None, None)
+        found = _by_id(await self._query("Tickets", primary, None))
         await self._add_secondary_tickets(found, resource, open_filters, limit)
-        newest = [found[key] for key in sorted(found, reverse=True)[:limit]]  # type: ignore[type-var]
+        newest = [found[key] for key in sorted(found, reverse=True)[:limit]]
         names = await self._company_names(item.get("companyID") for item in newest)
         tickets = []
         for item in newest:
             ticket = await self._ticket_from(item)
-            ticket.company = names.get(_int(item.get("companyID")))  # type: ignore[arg-type]
+            company = _int(item.get("companyID"))
+            ticket.company = names.get(company) if company is not None else None
             tickets.append(ticket)
         return tickets
 
     async def _add_secondary_tickets(
-        self, found: dict[Any, dict[str, Any]], resource: int, open_filters: list[dict[str, Any]], limit: int
+        self, found: dict[int, dict[str, Any]], resource: int, open_filters: list[dict[str, Any]], limit: int
     ) -> None:
         """Add to ``found`` the open tickets where ``resource`` is a secondary resource that can still be among
         the newest ``limit``. Secondary assignments include closed tickets of the past, so only ticket ids above
@@ -571,7 +574,7 @@ class AutotaskClient(PSAClient):
             if bound is not None and batch[0] < bound:
                 break  # every remaining secondary ticket is older than the newest ``limit`` already found
             items = await self._query("Tickets", [{"op": "in", "field": "id", "value": batch}, *open_filters], None)
-            found.update((_int(item.get("id")), item) for item in items if _int(item.get("id")) is not None)
+            found.update(_by_id(items))
 
     async def _company_names(self, company_ids: Iterable[Any]) -> dict[int, str]:
         """Company names by id, read in batches; none when the API user may not read companies."""
@@ -584,8 +587,8 @@ class AutotaskClient(PSAClient):
             except PSARequestError as exc:
                 log.debug("Autotask companies not readable: %s", exc.status_code)
                 return names
-            names.update((_int(r.get("id")), str(r["companyName"])) for r in rows  # type: ignore[misc]
-                         if _int(r.get("id")) is not None and _str(r.get("companyName")))
+            names.update((key, str(row["companyName"])) for key, row in _by_id(rows).items()
+                         if _str(row.get("companyName")))
         return names
 
     async def _queue_ids(self, boards: Iterable[str]) -> list[int | str]:
@@ -721,6 +724,11 @@ def _str(value: Any) -> str | None:
 def _int(value: Any) -> int | None:
     text = str(value).strip() if value is not None else ""
     return int(text) if text.lstrip("-").isdigit() else None
+
+
+def _by_id(items: Iterable[dict[str, Any]]) -> dict[int, dict[str, Any]]:
+    """Records keyed by their numeric id (a record without one is left out)."""
+    return {key: item for item in items if (key := _int(item.get("id"))) is not None}
 
 
 def _as_int(value: str) -> int | str:
