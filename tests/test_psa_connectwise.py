@@ -358,7 +358,6 @@ def test_next_link_parsing() -> None:
 
 
 async def test_statuses_of_the_board_all_pages(fake: FakeConnectWise, client: ConnectWiseClient) -> None:
-    fake.board_statuses[1].append(fake.status_json(1, "Waiting (old)", 9, inactive=True))
     fake.max_page_size = 2
     ticket = await client.get_ticket(str(TICKET))
     statuses = await client.statuses(ticket)
@@ -369,7 +368,7 @@ async def test_statuses_of_the_board_all_pages(fake: FakeConnectWise, client: Co
         ("In Progress", False, False),
         ("Resolved", True, False),
         ("Escalated", False, False),
-        ("Waiting (old)", False, True),
+        ("Waiting Vendor (retired)", False, True),
     ]
     assert [s.id for s in statuses] == [str(s["id"]) for s in fake.board_statuses[1]]
 
@@ -377,7 +376,7 @@ async def test_statuses_of_the_board_all_pages(fake: FakeConnectWise, client: Co
 async def test_statuses_reads_the_board_when_unknown(fake: FakeConnectWise, client: ConnectWiseClient) -> None:
     statuses = await client.statuses(Ticket(id=str(TICKET), summary=""))
     assert [fake.api_path(r) for r in fake.requests] == [f"/service/tickets/{TICKET}", "/service/boards/1/statuses"]
-    assert len(statuses) == 4
+    assert [s.inactive for s in statuses] == [False] * 4 + [True]
 
 
 async def test_unknown_status_name_lists_the_board_statuses(client: ConnectWiseClient) -> None:
@@ -386,7 +385,9 @@ async def test_unknown_status_name_lists_the_board_statuses(client: ConnectWiseC
     with pytest.raises(PSAStatusNotFound) as err:
         await client.find_status(ticket, "Closed - Fixed")
     assert "Closed - Fixed" in err.value.message and "Help Desk" in err.value.message
-    assert "New, In Progress, Resolved, Escalated" in (err.value.hint or "")
+    assert "New, In Progress, Resolved, Escalated." in (err.value.hint or "")  # not the retired one
+    with pytest.raises(PSAStatusNotFound):
+        await client.find_status(ticket, "Waiting Vendor (retired)")
 
 
 @pytest.mark.parametrize(

@@ -150,7 +150,8 @@ class FakeConnectWise:
         return member
 
     def seed_board(self, board_id: int = 1, name: str = "Help Desk") -> list[dict[str, Any]]:
-        """A board with the statuses New / In Progress / Resolved (closed) / Escalated (ids unique across boards)."""
+        """A board with the statuses New / In Progress / Resolved (closed) / Escalated and a retired (inactive) one
+        (ids unique across boards)."""
         if board_id in self.board_statuses:
             return self.board_statuses[board_id]
         self.boards[board_id] = name
@@ -158,6 +159,8 @@ class FakeConnectWise:
             self.status_json(board_id, status_name, sort)
             for sort, status_name in enumerate(STATUS_NAMES)
         ]
+        # A board lists the statuses it retired too (inactive), as ConnectWise does: never a target.
+        self.board_statuses[board_id].append(self.status_json(board_id, "Waiting Vendor (retired)", 9, inactive=True))
         return self.board_statuses[board_id]
 
     def status_json(self, board_id: int, name: str, sort: int = 0, **extra: Any) -> dict[str, Any]:
