@@ -323,7 +323,7 @@ def psa_targets(
     connection: Optional[str] = CONNECTION,
     resolve_status: Optional[str] = typer.Option(None, "--resolve", help="Status name for resolved tickets ('' removes it)."),
     escalate_status: Optional[str] = typer.Option(None, "--escalate", help="Status name for escalated tickets ('' removes it)."),
-    board: Optional[str] = typer.Option(None, "--board", help="Only for tickets on this board (ConnectWise board, Autotask queue)."),
+    board: Optional[str] = typer.Option(None, "--board", help="Only for tickets on this board (ConnectWise board, Autotask queue, HaloPSA team or ticket type)."),
     as_json: bool = JSON,
 ) -> None:
     """Set the statuses tickets move to on resolve and escalate, by name (per board where the PSA has boards)."""

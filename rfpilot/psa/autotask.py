@@ -39,7 +39,7 @@ from rfpilot.psa.base import (
     TicketContext,
     TimeEntry,
 )
-from rfpilot.psa.fields import AUTOTASK
+from rfpilot.psa.fields import AUTOTASK, option
 from rfpilot.psa.errors import PSARequestError, PSAUnavailableError
 from rfpilot.psa.http import PSAHttp, RetryPolicy, default_error_message
 
@@ -364,7 +364,7 @@ class AutotaskClient(PSAClient):
         if resource is None or _int(resource.get("id")) is None:
             raise PSARequestError(
                 f"Autotask has no resource with user name or email {wanted!r}",
-                hint="set resource_id to your resource id (digits) with `rfpilot psa connect`",
+                hint="give your resource id (digits) with `rfpilot psa connect autotask --resource-id …`",
             )
         return int(resource["id"])
 
@@ -393,8 +393,8 @@ class AutotaskClient(PSAClient):
             if str(value.get("label", "")).strip().casefold() == wanted.strip().casefold():
                 return _picklist_value(value)
         raise PSARequestError(
-            f"Autotask has no {entity} {field} option {wanted!r} (setting {setting})",
-            hint=f"options: {_labels(values)}; fix {setting} with `rfpilot psa connect`",
+            f"Autotask has no {entity} {field} option {wanted!r} (given with {option(setting)})",
+            hint=f"options: {_labels(values)}; fix it with `rfpilot psa connect autotask {option(setting)} …`",
         )
 
     async def _note_type(self) -> int | str:
@@ -405,7 +405,7 @@ class AutotaskClient(PSAClient):
         if chosen is None:
             raise PSARequestError(
                 "Autotask lists no active ticket note type",
-                hint="set note_type with `rfpilot psa connect`",
+                hint="choose one with `rfpilot psa connect autotask --note-type …`",
             )
         return _picklist_value(chosen)
 
@@ -423,7 +423,7 @@ class AutotaskClient(PSAClient):
         wanted = "an internal-only" if internal else "an 'All Autotask Users'"
         raise PSARequestError(
             f"Autotask lists no {wanted} note publish option",
-            hint=f"options: {_labels(values)}; set {setting} with `rfpilot psa connect`",
+            hint=f"options: {_labels(values)}; choose one with `rfpilot psa connect autotask {option(setting)} …`",
         )
 
     async def _ticket_from(self, item: dict[str, Any]) -> Ticket:
