@@ -68,22 +68,37 @@ def config_get(
 
 
 # A value may start with '-' (`config set psa.time_rounding -5` must reach the range check, not Click's option
-# parser): unknown options are taken as the VALUE argument. `--` works too: `config set KEY -- -5`.
-@config_app.command("set", context_settings={"ignore_unknown_options": True})
+# parser): everything after KEY is the value, so no option is looked for there. `--unset` and `--help` right after
+# KEY still work (`--help` there is refused, not taken as a value), and so does `--` before a value
+# (`config set KEY -- -5`).
+@config_app.command("set", context_settings={"ignore_unknown_options": True, "allow_interspersed_args": False})
 def config_set(
     key: str = typer.Argument(..., help="Dotted key, e.g. identity.name."),
-    value: Optional[str] = typer.Argument(None, help="The value (checked against the setting's type and choices); "
-                                          "omit with --unset. A value may start with '-'."),
+    value: Optional[list[str]] = typer.Argument(None, help="The value, checked against the setting's type and "
+                                                "choices; omit with --unset. It may start with '-'."),
     unset: bool = typer.Option(False, "--unset", help="Remove the key from config.toml."),
 ) -> None:
     """Write one setting to config.toml (comments and layout are kept)."""
     from rfpilot.config import load_settings, parse_value, write_setting
     from rfpilot.errors import UsageError
 
-    if unset == (value is not None):
+    words = list(value or [])
+    if words[:1] == ["--"]:
+        words = words[1:]
+    elif "--unset" in words:
+        if unset or words != ["--unset"]:
+            raise UsageError("give a value, or --unset (not both)")
+        unset, words = True, []
+    elif words[:1] in (["--help"], ["-h"]):  # not silently a value (identity.name would take it)
+        raise UsageError(f"{words[0]} after KEY would be the value of {key}",
+                         hint=f"`rfpilot config set --help` shows the help; `rfpilot config set {key} -- {words[0]}` "
+                              "sets that value")
+    if len(words) > 1:
+        raise UsageError(f"{key} takes one value, not {len(words)}", hint="quote a value that has spaces")
+    if unset == bool(words):
         raise UsageError("give a value, or --unset (not both)")
     settings = load_settings()
-    write_setting(settings.paths, key, None if unset else parse_value(key, value or ""))
+    write_setting(settings.paths, key, None if unset else parse_value(key, words[0]))
     output.info(f"{'unset' if unset else 'set'} {key} in {settings.paths.config_file}")
 
 
