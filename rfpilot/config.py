@@ -360,6 +360,52 @@ def parse_value(key: str, raw: str) -> Any:
     return raw
 
 
+def _typed_ok(spec: Setting, value: Any) -> bool:
+    """Whether a value read from config.toml (already typed by TOML) is one ``spec`` accepts."""
+    if spec.kind is bool:
+        return isinstance(value, bool)
+    if spec.kind in (int, float):
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or (spec.kind is int and not isinstance(value, int)):
+            return False
+        if value != value or value in (float("inf"), float("-inf")):
+            return False
+        return not ((spec.minimum is not None and value < spec.minimum) or (spec.maximum is not None and value > spec.maximum))
+    if not isinstance(value, str) or not value.strip():
+        return False
+    return not spec.choices or value.strip().lower() in spec.choices
+
+
+def _dotted_keys(data: dict[str, Any], prefix: str = "") -> list[str]:
+    keys = []
+    for name, value in data.items():
+        key = f"{prefix}{name}"
+        if isinstance(value, dict) and key not in SETTINGS and not key.startswith("keymap."):
+            keys += _dotted_keys(value, key + ".")
+        else:
+            keys.append(key)
+    return keys
+
+
+def check_settings(settings: Settings) -> tuple[list[dict[str, str]], list[str]]:
+    """What `doctor` says about the configuration: ``(bad, unknown)``.
+
+    ``bad``: every value in config.toml (edited by hand) or in an environment variable that the schema refuses,
+    as ``{"key", "source", "error"}``; ``unknown``: keys of config.toml rfpilot does not know (typos, often)."""
+    bad = []
+    for spec in SCHEMA:
+        if spec.env and settings.env.get(spec.env):
+            try:
+                parse_value(spec.key, settings.env[spec.env])
+            except ConfigError as err:
+                bad.append({"key": spec.key, "source": f"env {spec.env}", "error": err.message})
+        value = _get_dotted(settings.file_data, spec.key)
+        if value is not None and not _typed_ok(spec, value):
+            bad.append({"key": spec.key, "source": f"config {settings.paths.config_file}",
+                        "error": f"{spec.key} does not take {value!r}: it takes {spec.accepted()}"})
+    unknown = [k for k in _dotted_keys(settings.file_data) if k not in SETTINGS and not k.startswith("keymap.")]
+    return bad, unknown
+
+
 def write_setting(paths: Paths, key: str, value: Any) -> None:
     """Set one dotted key in config.toml, keeping comments and layout (tomlkit)."""
     import tomlkit

@@ -39,7 +39,7 @@ def _block(out: str, label: str) -> list[str]:
 def test_a_healthy_offline_setup_is_ok_and_keeps_its_shape(cli) -> None:
     code, report = _report(cli)
     assert code == 0 and report["ok"] is True and report["failed"] == []
-    assert list(doctor.PARTS) == ["database", "identity", "keyring", "llm", "psa", "outbox"]
+    assert list(doctor.PARTS) == ["config", "database", "identity", "keyring", "llm", "psa", "outbox"]
     for name in doctor.PARTS:
         assert PART_KEYS <= report[name].keys(), name
         assert report[name]["ok"] == (report[name]["status"] != "fail")
@@ -52,7 +52,39 @@ def test_a_healthy_offline_setup_is_ok_and_keeps_its_shape(cli) -> None:
     assert "offline by design" in _block(out, "llm")[0]
     assert _block(out, "psa") == ["psa       no connection (sessions stay local)"]
     assert _block(out, "outbox") == ["outbox    empty"]
+    assert _block(out, "config")[0].endswith("config.toml (none yet: defaults)")
     assert out.rstrip().endswith("all OK")
+
+
+def test_bad_values_in_config_toml_or_the_environment_are_not_ok(cli, env, monkeypatch) -> None:
+    """`config set` refuses bad values; a hand-edited file or an environment variable is caught here."""
+    config = Path(env["RFPILOT_HOME"]) / "config" / "config.toml"
+    config.parent.mkdir(parents=True, exist_ok=True)
+    config.write_text('[ui]\ntheme = "purple"\ncolour = "red"\n[psa]\ntime_rounding = -5\n'
+                      '[keymap]\n"session.new" = "ctrl+e"\n', encoding="utf-8")
+    code, out, _ = cli("doctor", "--no-network")
+    assert code == 1
+    block = _block(out, "config")
+    assert block[0] == (f"config    NOT OK: ui.theme does not take 'purple': it takes dark, light, no-color "
+                        f"(config {config}); and 1 more")
+    assert any(line.startswith("          hint: fix it with `rfpilot config set KEY VALUE`") for line in block)
+    code, report = _report(cli, "--no-network")
+    assert report["failed"] == ["config"]
+    assert [(b["key"], b["source"]) for b in report["config"]["bad"]] == [
+        ("ui.theme", f"config {config}"), ("psa.time_rounding", f"config {config}")]
+    assert report["config"]["unknown"] == ["ui.colour"]
+
+    config.write_text('[ui]\ncolour = "red"\n', encoding="utf-8")
+    code, out, _ = cli("doctor", "--no-network")
+    assert code == 0  # an unknown key is a warning
+    assert _block(out, "config")[0] == "config    WARNING: unknown settings in config.toml: ui.colour"
+
+    monkeypatch.setenv("RFPILOT_LLM_PROVIDER", "bogus")
+    code, report = _report(cli, "--no-network")
+    assert code == 1 and report["failed"] == ["config", "llm"]
+    assert report["config"]["bad"] == [{"key": "llm.provider", "source": "env RFPILOT_LLM_PROVIDER",
+                                        "error": "llm.provider does not take 'bogus': it takes anthropic, openai, "
+                                                 "offline, scripted"}]
 
 
 @SQLITE
@@ -272,7 +304,7 @@ def test_psa_connection_missing_a_secret_is_not_ok(cli, cw, monkeypatch) -> None
     assert block[0].startswith("  main    NOT OK: no private_key found")
     assert any("hint: store them with `rfpilot psa connect connectwise --name main`, or set "
                "RFPILOT_PSA_MAIN_PRIVATE_KEY" in line for line in block)
-    assert "private_key from nowhere" in block[1]
+    assert "private_key missing" in block[1]
     assert "NOT OK: psa (exit 1)" in out
 
 

@@ -216,8 +216,8 @@ def doctor(
     no_network: bool = typer.Option(False, "--no-network", help="Skip the checks that contact the model server and "
                                     "the PSA (settings and secrets are still checked)."),
 ) -> None:
-    """Check each part (store, identity, keyring, model, PSA connections, outbox) and say what to do about each
-    failure. Exit 1 when any check fails (a warning does not); --json gives the whole report."""
+    """Check each part (config, store, identity, keyring, model, PSA connections, outbox) and say what to do
+    about each failure. Exit 1 when any check fails (a warning does not); --json gives the whole report."""
     import asyncio
 
     from rfpilot.config import load_settings

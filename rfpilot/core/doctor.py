@@ -1,9 +1,9 @@
 """`rfpilot doctor`: check each part, say what is wrong and what to do (the CLI only prints this).
 
-Parts, in order: ``database`` (reachable and at the schema head), ``identity``, ``keyring`` (its backend, and
-the fallback in use when there is none), ``llm`` (its settings, then a short request to the model server),
-``psa`` (each connection: settings, where each secret comes from, then a sign-in), ``outbox`` (depth, failed
-items, the oldest waiting item).
+Parts, in order: ``config`` (every value in config.toml and the environment against the schema), ``database``
+(reachable and at the schema head), ``identity``, ``keyring`` (its backend, and the fallback in use when there is
+none), ``llm`` (its settings, then a short request to the model server), ``psa`` (each connection: settings, where
+each secret comes from, then a sign-in), ``outbox`` (depth, failed items, the oldest waiting item).
 
 Every part is a dict with ``status`` (``ok``, ``warn``, ``fail`` or ``skipped``), ``ok`` (``status != "fail"``),
 ``error`` (one line, or None) and ``hint`` (what to do, or None), plus its own details; the report adds ``ok``
@@ -27,7 +27,7 @@ from rfpilot.errors import RfpilotError
 TIMEOUT = 5.0  # seconds for each network check
 ANTHROPIC_API = "https://api.anthropic.com"
 ANTHROPIC_VERSION = "2023-06-01"
-PARTS = ("database", "identity", "keyring", "llm", "psa", "outbox")
+PARTS = ("config", "database", "identity", "keyring", "llm", "psa", "outbox")
 
 # Tests (and only tests) put an httpx transport here for the model check; the PSA check uses core.psa.TRANSPORTS.
 TRANSPORT: Any = None
@@ -51,7 +51,24 @@ def _warned(part: dict[str, Any], message: str, hint: str | None) -> dict[str, A
     return part
 
 
-# --- the store and who you are ---------------------------------------------------------------------------
+# --- the settings, the store and who you are ---------------------------------------------------------------------------
+
+
+def _config(settings: Settings) -> dict[str, Any]:
+    from rfpilot.config import check_settings
+
+    bad, unknown = check_settings(settings)
+    part = _part(file=str(settings.paths.config_file), exists=settings.paths.config_file.exists(), bad=bad,
+                 unknown=unknown)
+    if bad:
+        first = bad[0]
+        return _failed(part, f"{first['error']} ({first['source']})" + (f"; and {len(bad) - 1} more" if len(bad) > 1 else ""),
+                       "fix it with `rfpilot config set KEY VALUE`, remove it with `rfpilot config set KEY --unset`, "
+                       "or change the environment variable")
+    if unknown:
+        _warned(part, f"unknown settings in config.toml: {', '.join(unknown)}",
+                "check their spelling (`rfpilot config get` lists the known ones); rfpilot ignores them")
+    return part
 
 
 async def _open(settings: Settings) -> tuple[Any, dict[str, Any]]:
@@ -320,6 +337,7 @@ def _about(settings: Settings) -> dict[str, Any]:
 async def run(settings: Settings, *, network: bool = True) -> dict[str, Any]:
     """Every check, as one JSON-able report (see the module docstring for its shape)."""
     report: dict[str, Any] = {"ok": True, "failed": [], "network": network, **_about(settings)}
+    report["config"] = _config(settings)
     ws, report["database"] = await _open(settings)
     try:
         report["identity"] = _identity(settings, ws)
@@ -353,6 +371,8 @@ def _age(seconds: int) -> str:
 
 
 def _summary(name: str, part: dict[str, Any], report: dict[str, Any]) -> str:
+    if name == "config":
+        return f"{part['file']}{'' if part['exists'] else ' (none yet: defaults)'}"
     if name == "database":
         base = f"{part['url']} ({part['source']})"
         if part["dialect"]:
@@ -413,7 +433,7 @@ def _lines(label: str, part: dict[str, Any], summary: str) -> list[str]:
 def _connection_summary(conn: dict[str, Any]) -> str:
     bits = [f"{conn['display']}{', default' if conn['default'] else ''}"]
     bits += [f"{k} {v}" for k, v in conn["settings"].items() if k in ("site", "base_url", "zone_url", "tenant")]
-    sources = [f"{s['field']} from {s['source'] or 'nowhere'}" for s in conn["secrets"]]
+    sources = [f"{s['field']} from {s['source']}" if s["source"] else f"{s['field']} missing" for s in conn["secrets"]]
     if sources:
         bits.append(", ".join(sources))
     if conn["member"]:
@@ -426,7 +446,6 @@ def _connection_summary(conn: dict[str, Any]) -> str:
 def render(report: dict[str, Any]) -> str:
     """The report for a person: one line per part, then ``hint:`` lines under each one that is not OK."""
     lines = [f"rfpilot {report['rfpilot']} · Python {report['python']} · {report['platform']}",
-             f"config    {report['paths']['config']}",
              f"data      {report['paths']['data']}"]
     for name in PARTS:
         part = report[name]
