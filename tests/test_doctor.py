@@ -6,6 +6,7 @@ ConnectWise fake (tests/fakes/connectwise.py) with its secrets in the environmen
 
 from __future__ import annotations
 
+import asyncio
 import json
 from pathlib import Path
 
@@ -342,3 +343,30 @@ def test_outbox_waiting_warns_and_failed_fails(cli, cw, monkeypatch) -> None:
     assert block[0] == "outbox    NOT OK: 1 PSA write(s) failed and will not be retried on their own"
     assert any("hint: `rfpilot outbox list` shows them; `rfpilot outbox retry ID`" in line for line in block)
     assert any(line.startswith(f"          {item['id'][:8]} resolve CW #48307: ") for line in block)
+
+
+async def _never_answer(request: httpx.Request) -> httpx.Response:
+    await asyncio.Event().wait()  # a server that accepted the connection and went quiet
+    raise AssertionError("unreachable")
+
+
+def test_a_model_server_that_never_answers_is_not_ok(anthropic, monkeypatch) -> None:
+    monkeypatch.setattr(doctor, "TRANSPORT", httpx.MockTransport(_never_answer))
+    monkeypatch.setattr(doctor, "TIMEOUT", 0.05)
+    code, out, _ = anthropic("doctor")
+    assert code == 1
+    block = _block(out, "llm")
+    assert block[0] == "llm       NOT OK: no answer from https://api.anthropic.com/v1/models?limit=1 within 0.05 s"
+
+
+def test_a_psa_that_never_answers_is_not_ok(cli, cw, monkeypatch) -> None:
+    from rfpilot.core import psa
+
+    _connect_with_env_secrets(cli, cw, monkeypatch)
+    monkeypatch.setattr(psa, "TRANSPORTS", {"connectwise": httpx.MockTransport(_never_answer)})
+    monkeypatch.setattr(doctor, "TIMEOUT", 0.05)
+    code, out, _ = cli("doctor")
+    assert code == 1
+    block = _block(out, "  main")
+    assert block[0] == "  main    NOT OK: ConnectWise did not answer a sign-in within 0.05 s"
+    assert "          hint: check the network and the connection's site; `rfpilot psa test --connection main` retries" in block

@@ -140,8 +140,8 @@ async def _get(url: str, headers: Mapping[str, str]) -> tuple[int | None, Any, s
 
     try:
         async with _http(headers) as client:
-            response = await client.get(url)
-    except httpx.TimeoutException:
+            response = await asyncio.wait_for(client.get(url), TIMEOUT)  # whatever the transport does
+    except (httpx.TimeoutException, TimeoutError):
         return None, None, f"no answer from {url} within {TIMEOUT:g} s"
     except httpx.HTTPError as exc:
         return None, None, f"cannot reach {url}: {type(exc).__name__}{f': {exc}' if str(exc) else ''}"
@@ -262,9 +262,12 @@ async def _connection(ctx: Any, conn: Any, network: bool) -> dict[str, Any]:
     if not network:
         return part
     part["network_checked"] = True
+    async def sign_in() -> Any:
+        async with psa.client_for(conn, values) as client:  # opening may ask too (a zone, a token)
+            return await client.whoami()
+
     try:
-        async with psa.client_for(conn, values) as client:
-            member = await asyncio.wait_for(client.whoami(), TIMEOUT)
+        member = await asyncio.wait_for(sign_in(), TIMEOUT)
         part["member"] = member.identifier or member.name or member.id
     except TimeoutError:
         _failed(part, f"{part['display']} did not answer a sign-in within {TIMEOUT:g} s",
