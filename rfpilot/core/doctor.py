@@ -27,6 +27,8 @@ from rfpilot.errors import RfpilotError
 TIMEOUT = 5.0  # seconds for each network check
 ANTHROPIC_API = "https://api.anthropic.com"
 ANTHROPIC_VERSION = "2023-06-01"
+# The settings the human view shows of a PSA connection (the JSON has them all): where it points and as whom.
+ADDRESS_SETTINGS = ("site", "company_id", "url", "tenant", "username", "zone_url", "base_url")
 PARTS = ("config", "database", "identity", "keyring", "llm", "psa", "outbox")
 
 # Tests (and only tests) put an httpx transport here for the model check; the PSA check uses core.psa.TRANSPORTS.
@@ -435,7 +437,7 @@ def _lines(label: str, part: dict[str, Any], summary: str) -> list[str]:
 
 def _connection_summary(conn: dict[str, Any]) -> str:
     bits = [f"{conn['display']}{', default' if conn['default'] else ''}"]
-    bits += [f"{k} {v}" for k, v in conn["settings"].items() if k in ("site", "base_url", "zone_url", "tenant")]
+    bits += [f"{k} {v}" for k, v in conn["settings"].items() if k in ADDRESS_SETTINGS]
     sources = [f"{s['field']} from {s['source']}" if s["source"] else f"{s['field']} missing" for s in conn["secrets"]]
     if sources:
         bits.append(", ".join(sources))
