@@ -20,6 +20,7 @@ from rfpilot.errors import ConfigError
 
 APP_NAME = "rfpilot"
 
+
 @dataclass(frozen=True)
 class Setting:
     """One setting of config.toml: the single schema behind `config set` validation, `config get` and the
@@ -73,14 +74,11 @@ SCHEMA: tuple[Setting, ...] = (
     Setting("llm.timeout", int, 60, "seconds to wait for a model reply before giving up", minimum=1),
     Setting("llm.max_reply_chars", int, 200_000, "a chat reply longer than this is cut, with a notice, before it is "
             "shown or stored", minimum=1_000),
-    Setting("llm.models.chat", str, None, "Anthropic model for chat turns", default_text="`claude-sonnet-4-6`"),
-    Setting("llm.models.note", str, None, "Anthropic model for resolution notes and escalation packages",
-            default_text="`claude-sonnet-4-6`"),
-    Setting("llm.models.fact_synthesis", str, None, "Anthropic model for turning answers into facts",
-            default_text="`claude-haiku-4-5`"),
-    Setting("llm.models.title", str, None, "Anthropic model for session titles", default_text="`claude-haiku-4-5`"),
-    Setting("llm.models.extraction", str, None, "Anthropic model for template parameter extraction",
-            default_text="`claude-sonnet-4-6`"),
+    Setting("llm.models.chat", str, "claude-sonnet-4-6", "Anthropic model for chat turns"),
+    Setting("llm.models.note", str, "claude-sonnet-4-6", "Anthropic model for resolution notes and escalation packages"),
+    Setting("llm.models.fact_synthesis", str, "claude-haiku-4-5", "Anthropic model for turning answers into facts"),
+    Setting("llm.models.title", str, "claude-haiku-4-5", "Anthropic model for session titles"),
+    Setting("llm.models.extraction", str, "claude-sonnet-4-6", "Anthropic model for template parameter extraction"),
     Setting("ui.theme", str, "dark", "the TUI's colours; `NO_COLOR` set in the environment means no colour",
             choices=("dark", "light", "no-color")),
     Setting("ui.mouse", bool, True, "`false` turns mouse support off in the TUI"),
@@ -213,13 +211,7 @@ class Settings:
             "llm.provider": self._provider,
             "preview.editor": lambda: self.env.get("VISUAL") or self.env.get("EDITOR") or "vi",
         }
-        if key in derived:
-            return derived[key]()
-        if key.startswith("llm.models.") and self.get(key) is None:
-            from rfpilot.core.llm import DEFAULT_MODELS
-
-            return DEFAULT_MODELS.get(key.removeprefix("llm.models."))
-        return self.get(key)
+        return derived[key]() if key in derived else self.get(key)
 
     def _provider(self) -> str | None:
         from rfpilot.core.llm import selection
