@@ -130,6 +130,18 @@ def test_the_default_location_is_still_created(cli, env, monkeypatch) -> None:
     assert (Path(env["RFPILOT_HOME"]) / "data" / "rfpilot.db").is_file()
 
 
+@pytest.mark.parametrize("db_url", [pytest.param("postgres", marks=pytest.mark.postgres)], indirect=True)
+def test_a_derived_identity_in_a_shared_store_is_a_warning(cli, monkeypatch) -> None:
+    monkeypatch.delenv("RFPILOT_USER_EMAIL")
+    code, out, _ = cli("doctor")
+    assert code == 0
+    block = _block(out, "identity")
+    assert block[0].startswith("identity  WARNING: your identity is derived (") and "in a shared store" in block[0]
+    assert "          hint: set your own: `rfpilot config set identity.email you@example.com` (and identity.name)" in block
+    code, report = _report(cli)
+    assert report["identity"]["status"] == "warn" and report["identity"]["email_source"] == "default"
+
+
 def test_openai_without_url_or_model_is_not_ok(cli, monkeypatch) -> None:
     monkeypatch.setenv("RFPILOT_LLM_PROVIDER", "openai")
     monkeypatch.delenv("RFPILOT_OPENAI_MODEL", raising=False)

@@ -89,9 +89,13 @@ async def _open(settings: Settings) -> tuple[Any, dict[str, Any]]:
         return None, _failed(part, open_failure(url, exc))
     from rfpilot.core.sessions import count_sessions
 
-    async with ws.ctx() as ctx:
-        part.update(dialect=ctx.db.bind.dialect.name, revision=await current_revision(ctx.db.bind),  # type: ignore[arg-type]
-                    sessions=await count_sessions(ctx))
+    try:
+        async with ws.ctx() as ctx:
+            part.update(dialect=ctx.db.bind.dialect.name, sessions=await count_sessions(ctx),
+                        revision=await current_revision(ctx.db.bind))  # type: ignore[arg-type]
+    except Exception as exc:  # the connection dropped after opening
+        await ws.close()
+        return None, _failed(part, exc if isinstance(exc, RfpilotError) else open_failure(url, exc))
     if part["revision"] != SCHEMA_HEAD:
         _failed(part, f"the schema is at {part['revision'] or '(empty)'}, not {SCHEMA_HEAD}",
                 "run `rfpilot db upgrade`")
