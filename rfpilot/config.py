@@ -20,42 +20,100 @@ from rfpilot.errors import ConfigError
 
 APP_NAME = "rfpilot"
 
-# setting name -> environment variable. Names are fixed by SPEC §16.
-ENV_OVERRIDES: dict[str, str] = {
-    "database.url": "RFPILOT_DATABASE_URL",
-    "llm.provider": "RFPILOT_LLM_PROVIDER",
-    "llm.openai.base_url": "RFPILOT_OPENAI_BASE_URL",
-    "llm.openai.model": "RFPILOT_OPENAI_MODEL",
-    "llm.scripted.file": "RFPILOT_SCRIPTED_FILE",
-    "identity.email": "RFPILOT_USER_EMAIL",
-    "identity.name": "RFPILOT_USER_NAME",
-    "identity.account": "RFPILOT_ACCOUNT",
-}
 
-# Known settings with their type and default; `config set` validates against it.
-KNOWN_SETTINGS: dict[str, tuple[type, Any, str]] = {
-    "database.url": (str, None, "SQLAlchemy URL; default is the SQLite file in the data dir"),
-    "identity.email": (str, None, "your email; identifies you in a shared store"),
-    "identity.name": (str, None, "your display name"),
-    "identity.account": (str, "default", "your team (account) name in a shared store"),
-    "llm.provider": (str, None, "anthropic, openai, offline or scripted"),
-    "llm.openai.base_url": (str, None, "OpenAI-compatible API root ending in /v1"),
-    "llm.openai.model": (str, None, "model name for the OpenAI-compatible API"),
-    "llm.scripted.file": (str, None, "replies file for the scripted provider"),
-    "llm.timeout": (int, 60, "seconds to wait for a model reply before giving up"),
-    "llm.max_reply_chars": (int, 200_000, "a chat reply longer than this is cut (with a notice) before it is shown or stored"),
-    "llm.models.chat": (str, None, "Anthropic model for chat turns (default claude-sonnet-4-6)"),
-    "llm.models.note": (str, None, "Anthropic model for resolution notes and escalation packages (default claude-sonnet-4-6)"),
-    "llm.models.fact_synthesis": (str, None, "Anthropic model for turning answers into facts (default claude-haiku-4-5)"),
-    "llm.models.title": (str, None, "Anthropic model for session titles (default claude-haiku-4-5)"),
-    "llm.models.extraction": (str, None, "Anthropic model for template parameter extraction (default claude-sonnet-4-6)"),
-    "ui.theme": (str, "dark", "dark, light or no-color"),
-    "ui.mouse": (bool, True, "false turns mouse support off in the TUI"),
-    "preview.editor": (str, None, "editor for --edit; default $VISUAL, then $EDITOR, then vi"),
-    "branches.limit": (int, 10, "how many hypotheses a session may explore (the root branch is not counted)"),
-    "psa.time_entry": (bool, False, "log the session's active time on the ticket when resolving or escalating"),
-    "psa.time_rounding": (float, 0.25, "round logged time up to this many hours (0 = to the minute)"),
-}
+@dataclass(frozen=True)
+class Setting:
+    """One setting of config.toml: the single schema behind `config set` validation, `config get` and the
+    settings table of docs/configuration.md (``settings_table``)."""
+
+    key: str
+    kind: type  # str, int, float or bool
+    default: Any
+    help: str
+    env: str | None = None  # the environment variable that overrides it (SPEC §16)
+    choices: tuple[str, ...] | None = None
+    minimum: float | None = None
+    maximum: float | None = None
+    default_text: str | None = None  # how the docs describe a default that is derived, not a constant
+
+    def accepted(self) -> str:
+        """The values this setting takes, in words (for errors and docs)."""
+        if self.choices:
+            return ", ".join(self.choices)
+        if self.kind is bool:
+            return "true or false"
+        word = {int: "a whole number", float: "a number"}.get(self.kind, "text")
+        if self.minimum is not None and self.maximum is not None:
+            return f"{word} from {_num(self.minimum)} to {_num(self.maximum)}"
+        if self.minimum is not None:
+            return f"{word} of at least {_num(self.minimum)}"
+        return word
+
+
+def _num(value: float) -> str:
+    return f"{value:,.0f}" if float(value).is_integer() else str(value)
+
+
+SCHEMA: tuple[Setting, ...] = (
+    Setting("database.url", str, None, "SQLAlchemy URL of the store: `postgresql://user@host/db` selects Postgres "
+            "([below](#postgres)); a SQLite URL's folder must exist. Never with a password in `config.toml`.",
+            env="RFPILOT_DATABASE_URL", default_text="the SQLite file `rfpilot.db` in the data dir"),
+    Setting("identity.email", str, None, "who you are in the store", env="RFPILOT_USER_EMAIL",
+            default_text="`login@hostname`"),
+    Setting("identity.name", str, None, "your display name", env="RFPILOT_USER_NAME",
+            default_text="your login name"),
+    Setting("identity.account", str, "default", "your team (account) in a shared store", env="RFPILOT_ACCOUNT"),
+    Setting("llm.provider", str, None, "the model provider ([llm.md](llm.md))", env="RFPILOT_LLM_PROVIDER",
+            choices=("anthropic", "openai", "offline", "scripted"),
+            default_text="`anthropic` when an Anthropic key is found, else `offline`"),
+    Setting("llm.openai.base_url", str, None, "an OpenAI-compatible server's API root ending in `/v1` "
+            "(`http://localhost:11434/v1` for Ollama)", env="RFPILOT_OPENAI_BASE_URL"),
+    Setting("llm.openai.model", str, None, "the model name on that server", env="RFPILOT_OPENAI_MODEL"),
+    Setting("llm.scripted.file", str, None, "the replies file of the scripted provider (format in [llm.md](llm.md))",
+            env="RFPILOT_SCRIPTED_FILE"),
+    Setting("llm.timeout", int, 60, "seconds to wait for a model reply before giving up", minimum=1),
+    Setting("llm.max_reply_chars", int, 200_000, "a chat reply longer than this is cut, with a notice, before it is "
+            "shown or stored", minimum=1_000),
+    Setting("llm.models.chat", str, "claude-sonnet-4-6", "Anthropic model for chat turns"),
+    Setting("llm.models.note", str, "claude-sonnet-4-6", "Anthropic model for resolution notes and escalation packages"),
+    Setting("llm.models.fact_synthesis", str, "claude-haiku-4-5", "Anthropic model for turning answers into facts"),
+    Setting("llm.models.title", str, "claude-haiku-4-5", "Anthropic model for session titles"),
+    Setting("llm.models.extraction", str, "claude-sonnet-4-6", "Anthropic model for template parameter extraction"),
+    Setting("ui.theme", str, "dark", "the TUI's colours; `NO_COLOR` set in the environment means no colour",
+            choices=("dark", "light", "no-color")),
+    Setting("ui.mouse", bool, True, "`false` turns mouse support off in the TUI"),
+    Setting("preview.editor", str, None, "the editor `resolve --edit` / `escalate --edit` opens",
+            default_text="`$VISUAL`, then `$EDITOR`, then `vi`"),
+    Setting("branches.limit", int, 10, "how many hypotheses a session may explore (the root branch is not counted)",
+            minimum=2),
+    Setting("psa.time_entry", bool, False, "`true`: resolve and escalate log the session's active time on the "
+            "ticket (`--time/--no-time` overrides)"),
+    Setting("psa.time_rounding", float, 0.25, "logged time is rounded up to this many hours (`0` = to the minute)",
+            minimum=0, maximum=8),
+)
+
+SETTINGS: dict[str, Setting] = {s.key: s for s in SCHEMA}
+
+# setting name -> environment variable. Names are fixed by SPEC §16.
+ENV_OVERRIDES: dict[str, str] = {s.key: s.env for s in SCHEMA if s.env}
+
+# Known settings with their type, default and help (the older view of SCHEMA, kept for callers).
+KNOWN_SETTINGS: dict[str, tuple[type, Any, str]] = {s.key: (s.kind, s.default, s.help) for s in SCHEMA}
+
+
+def settings_table() -> str:
+    """The settings table of docs/configuration.md, made from SCHEMA (tests/test_config.py keeps the doc in step)."""
+    rows = ["| setting (`config.toml`) | environment variable | values | default | meaning |", "|---|---|---|---|---|"]
+    for s in SCHEMA:
+        if s.default_text:
+            default = s.default_text
+        elif s.default is None:
+            default = "—"
+        else:
+            default = f"`{str(s.default).lower() if s.kind is bool else _num(s.default) if s.kind is not str else s.default}`"
+        values = ", ".join(f"`{c}`" for c in s.choices) if s.choices else s.accepted()
+        rows.append(f"| `{s.key}` | {f'`{s.env}`' if s.env else '—'} | {values} | {default} | {s.help} |")
+    return "\n".join(rows)
 
 
 @dataclass(frozen=True)
@@ -150,8 +208,18 @@ class Settings:
             "identity.email": lambda: self.identity_email,
             "identity.name": lambda: self.identity_name,
             "identity.account": lambda: self.account_name,
+            "llm.provider": self._provider,
+            "preview.editor": lambda: self.env.get("VISUAL") or self.env.get("EDITOR") or "vi",
         }
         return derived[key]() if key in derived else self.get(key)
+
+    def _provider(self) -> str | None:
+        from rfpilot.core.llm import selection
+
+        try:
+            return selection(self).provider
+        except ConfigError:  # an unknown name set by hand or in the environment: show it as it is
+            return self.get("llm.provider")
 
     def source_of(self, key: str) -> str:
         if key in self.overrides and self.overrides[key] is not None:
@@ -161,6 +229,16 @@ class Settings:
             return f"env {env_name}"
         if _get_dotted(self.file_data, key) is not None:
             return f"config {self.paths.config_file}"
+        if key == "llm.provider":
+            from rfpilot.core.llm import selection
+
+            try:
+                return f"derived: {selection(self).reason}"
+            except ConfigError:
+                return "default"
+        if key == "preview.editor":
+            editor = "VISUAL" if self.env.get("VISUAL") else "EDITOR" if self.env.get("EDITOR") else None
+            return f"env {editor}" if editor else "default"
         return "default"
 
     @property
@@ -235,26 +313,89 @@ def load_settings(
 
 
 def parse_value(key: str, raw: str) -> Any:
-    """Turn the text of `config set KEY VALUE` into the setting's type."""
-    kind = KNOWN_SETTINGS[key][0] if key in KNOWN_SETTINGS else str
-    if kind is bool:
-        low = raw.strip().lower()
+    """Turn the text of `config set KEY VALUE` into the setting's type, checked against its choices and range.
+
+    A wrong value is a ConfigError naming the key, the value and what the key accepts."""
+    spec = SETTINGS.get(key)
+    if spec is None:
+        return raw  # keymap.* (checked by the TUI) or an unknown key (refused by write_setting)
+
+    def refuse() -> ConfigError:
+        return ConfigError(f"{key} does not take {raw!r}: it takes {spec.accepted()}")
+
+    text = raw.strip()
+    value: Any
+    if spec.kind is bool:
+        low = text.lower()
         if low in {"true", "yes", "on", "1"}:
             return True
         if low in {"false", "no", "off", "0"}:
             return False
-        raise ConfigError(f"{key} takes true or false, not {raw!r}")
-    if kind is int:
+        raise refuse()
+    if spec.kind in (int, float):
         try:
-            return int(raw)
+            value = spec.kind(text)
         except ValueError:
-            raise ConfigError(f"{key} takes a whole number, not {raw!r}") from None
-    if kind is float:
-        try:
-            return float(raw)
-        except ValueError:
-            raise ConfigError(f"{key} takes a number, not {raw!r}") from None
+            raise refuse() from None
+        if value != value or value in (float("inf"), float("-inf")):  # nan, inf
+            raise refuse()
+        if (spec.minimum is not None and value < spec.minimum) or (spec.maximum is not None and value > spec.maximum):
+            raise refuse()
+        return value
+    if spec.choices:
+        if text.lower() not in spec.choices:
+            raise refuse()
+        return text.lower()
+    if not text:
+        raise ConfigError(f"{key} does not take an empty value",
+                          hint=f"give {key} a value, or remove it with `rfpilot config set {key} --unset`")
     return raw
+
+
+def _typed_ok(spec: Setting, value: Any) -> bool:
+    """Whether a value read from config.toml (already typed by TOML) is one ``spec`` accepts."""
+    if spec.kind is bool:
+        return isinstance(value, bool)
+    if spec.kind in (int, float):
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or (spec.kind is int and not isinstance(value, int)):
+            return False
+        if value != value or value in (float("inf"), float("-inf")):
+            return False
+        return not ((spec.minimum is not None and value < spec.minimum) or (spec.maximum is not None and value > spec.maximum))
+    if not isinstance(value, str) or not value.strip():
+        return False
+    return not spec.choices or value.strip().lower() in spec.choices
+
+
+def _dotted_keys(data: dict[str, Any], prefix: str = "") -> list[str]:
+    keys = []
+    for name, value in data.items():
+        key = f"{prefix}{name}"
+        if isinstance(value, dict) and key not in SETTINGS and not key.startswith("keymap."):
+            keys += _dotted_keys(value, key + ".")
+        else:
+            keys.append(key)
+    return keys
+
+
+def check_settings(settings: Settings) -> tuple[list[dict[str, str]], list[str]]:
+    """What `doctor` says about the configuration: ``(bad, unknown)``.
+
+    ``bad``: every value in config.toml (edited by hand) or in an environment variable that the schema refuses,
+    as ``{"key", "source", "error"}``; ``unknown``: keys of config.toml rfpilot does not know (typos, often)."""
+    bad = []
+    for spec in SCHEMA:
+        if spec.env and settings.env.get(spec.env):
+            try:
+                parse_value(spec.key, settings.env[spec.env])
+            except ConfigError as err:
+                bad.append({"key": spec.key, "source": f"env {spec.env}", "error": err.message})
+        value = _get_dotted(settings.file_data, spec.key)
+        if value is not None and not _typed_ok(spec, value):
+            bad.append({"key": spec.key, "source": f"config {settings.paths.config_file}",
+                        "error": f"{spec.key} does not take {value!r}: it takes {spec.accepted()}"})
+    unknown = [k for k in _dotted_keys(settings.file_data) if k not in SETTINGS and not k.startswith("keymap.")]
+    return bad, unknown
 
 
 def write_setting(paths: Paths, key: str, value: Any) -> None:

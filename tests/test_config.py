@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -77,3 +78,82 @@ async def test_identity_created_once(settings) -> None:
     assert first.account.id == second.account.id
     assert second.engineer.email == "tester@example.com"
     assert second.engineer.display_name == "Test Engineer"
+
+
+# --- values are checked against the one schema ---------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("key, value, accepted", [
+    ("llm.provider", "bogus", "anthropic, openai, offline, scripted"),
+    ("ui.theme", "purple", "dark, light, no-color"),
+    ("psa.time_rounding", "-5", "a number from 0 to 8"),
+    ("psa.time_rounding", "nan", "a number from 0 to 8"),
+    ("psa.time_rounding", "9", "a number from 0 to 8"),
+    ("branches.limit", "1", "a whole number of at least 2"),
+    ("branches.limit", "2.5", "a whole number of at least 2"),
+    ("llm.timeout", "-1", "a whole number of at least 1"),
+    ("llm.max_reply_chars", "999", "a whole number of at least 1,000"),
+    ("ui.mouse", "maybe", "true or false"),
+    ("psa.time_entry", "-1", "true or false"),
+])
+def test_config_set_refuses_a_bad_value_naming_key_value_and_choices(cli, env, key, value, accepted) -> None:
+    """Values starting with '-' reach the check too (they are not taken for options)."""
+    code, out, err = cli("config", "set", key, value)
+    assert code == 1 and out == ""
+    assert err.splitlines()[0] == f"error: {key} does not take {value!r}: it takes {accepted}"
+    assert not (Path(env["RFPILOT_HOME"]) / "config" / "config.toml").exists()
+
+
+def test_config_set_takes_good_values_in_their_type(cli, env) -> None:
+    """Everything after KEY is the value: '-' values (even ones Click would read as -h) are values; `--` and
+    `--unset` right after KEY still work."""
+    for args in [("llm.provider", "OpenAI"), ("ui.theme", "no-color"), ("psa.time_rounding", "--", "0"),
+                 ("branches.limit", "4"), ("ui.mouse", "off"), ("identity.name", "-dash-h"),
+                 ("identity.account", "--", "--team")]:
+        code, _, err = cli("config", "set", *args)
+        assert code == 0, (args, err)
+    config = Path(env["RFPILOT_HOME"]) / "config" / "config.toml"
+    text = config.read_text(encoding="utf-8")
+    for line in ['provider = "openai"', 'theme = "no-color"', "time_rounding = 0.0", "limit = 4", "mouse = false",
+                 'name = "-dash-h"', 'account = "--team"']:
+        assert line in text
+    code, _, err = cli("config", "set", "psa.time_rounding", "--", "-0.5")
+    assert code == 1 and "psa.time_rounding does not take '-0.5'" in err
+    code, _, err = cli("config", "set", "ui.theme", "dark", "light")
+    assert code == 1 and "ui.theme takes one value, not 2" in err
+    assert cli("config", "set", "identity.name", "--unset")[0] == 0
+    assert "-dash-h" not in config.read_text(encoding="utf-8")
+    code, out, err = cli("config", "set", "identity.name", "--help")
+    assert code == 1 and "error: --help after KEY would be the value of identity.name" in err
+    assert 'name = "--help"' not in config.read_text(encoding="utf-8")
+    code, out, _ = cli("config", "set", "--help")
+    assert code == 0 and out.startswith("Usage: rfpilot config set")
+
+
+def test_config_get_prints_effective_values_and_their_source(cli, monkeypatch) -> None:
+    monkeypatch.delenv("RFPILOT_LLM_PROVIDER")
+    assert [cli("config", "get", k)[1].strip() for k in
+            ("llm.provider", "llm.models.chat", "llm.models.title", "ui.theme", "psa.time_rounding", "preview.editor",
+             "ui.mouse", "branches.limit")] == [
+        "offline", "claude-sonnet-4-6", "claude-haiku-4-5", "dark", "0.25", "vi", "true", "10"]
+    code, out, _ = cli("config", "get", "--json")
+    rows = {r["key"]: r for r in json.loads(out)}
+    assert rows["llm.provider"]["source"].startswith("derived: no llm.provider set and no Anthropic key found")
+    assert rows["llm.models.note"] == {"key": "llm.models.note", "value": "claude-sonnet-4-6", "source": "default"}
+    assert rows["identity.email"]["source"] == "env RFPILOT_USER_EMAIL"
+    monkeypatch.setenv("EDITOR", "nano")
+    code, out, _ = cli("config", "get", "preview.editor", "--json")
+    assert json.loads(out) == {"key": "preview.editor", "value": "nano", "source": "env EDITOR"}
+    # Only what has no value at all shows as such.
+    code, out, _ = cli("config", "get")
+    unset = sorted(line.split()[0] for line in out.splitlines() if "(not set)" in line)
+    assert unset == ["llm.openai.base_url", "llm.openai.model", "llm.scripted.file"]
+
+
+def test_docs_settings_table_is_the_schema() -> None:
+    """docs/configuration.md carries the table settings_table() makes from SCHEMA, word for word."""
+    from rfpilot.config import SCHEMA, settings_table
+
+    doc = (Path(__file__).parent.parent / "docs" / "configuration.md").read_text(encoding="utf-8")
+    assert settings_table() in doc, "regenerate the table: python -c 'from rfpilot.config import settings_table; print(settings_table())'"
+    assert all(f"`{s.key}`" in settings_table() for s in SCHEMA)

@@ -7,7 +7,6 @@ from typing import Optional
 
 import typer
 
-from rfpilot import __version__
 from rfpilot.cli import output
 
 JSON = typer.Option(False, "--json", help="Print JSON (a stable shape for scripts).")
@@ -26,11 +25,12 @@ def register(app: typer.Typer) -> None:
 
 
 @config_app.command("path")
-def config_path() -> None:
+def config_path(as_json: bool = JSON) -> None:
     """Where config.toml lives (it may not exist yet)."""
     from rfpilot.config import load_settings
 
-    output.data(str(load_settings().paths.config_file))
+    file = load_settings().paths.config_file
+    output.emit({"path": str(file), "exists": file.exists()}, as_json, lambda: str(file))
 
 
 @config_app.command("get")
@@ -39,42 +39,66 @@ def config_get(
     as_json: bool = JSON,
 ) -> None:
     """The effective value of a setting (flags > env > config.toml > default) and where it came from."""
-    from rfpilot.config import KNOWN_SETTINGS, load_settings
+    from rfpilot.config import SETTINGS, load_settings
     from rfpilot.db.engine import redact_url
     from rfpilot.errors import ConfigError
 
     settings = load_settings()
 
-    def shown(k: str):
+    def row(k: str) -> dict:
         value = settings.effective(k)
-        return redact_url(value) if k == "database.url" and value else value
+        if k == "database.url" and value:
+            value = redact_url(value)
+        return {"key": k, "value": value, "source": settings.source_of(k)}
+
+    def shown(value) -> str:
+        if value is None:
+            return "(not set)"
+        return str(value).lower() if isinstance(value, bool) else str(value)
 
     if key is None:
-        rows = [{"key": k, "value": shown(k), "source": settings.source_of(k)} for k in sorted(KNOWN_SETTINGS)]
+        rows = [row(k) for k in sorted(SETTINGS)]
         output.emit(rows, as_json, lambda: output.table(("KEY", "VALUE", "SOURCE"),
-                                                         [(r["key"], "" if r["value"] is None else r["value"], r["source"]) for r in rows]))
+                                                         [(r["key"], shown(r["value"]), r["source"]) for r in rows]))
         return
-    if key not in KNOWN_SETTINGS and not key.startswith("keymap."):
+    if key not in SETTINGS and not key.startswith("keymap."):
         raise ConfigError(f"unknown setting {key!r}", hint="`rfpilot config get` lists them")
-    value = shown(key)
-    output.emit({"key": key, "value": value, "source": settings.source_of(key)}, as_json,
-                lambda: "" if value is None else str(value))
+    one = row(key)
+    output.emit(one, as_json, lambda: "" if one["value"] is None else shown(one["value"]))
 
 
-@config_app.command("set")
+# A value may start with '-' (`config set psa.time_rounding -5` must reach the range check, not Click's option
+# parser): everything after KEY is the value, so no option is looked for there. `--unset` and `--help` right after
+# KEY still work (`--help` there is refused, not taken as a value), and so does `--` before a value
+# (`config set KEY -- -5`).
+@config_app.command("set", context_settings={"ignore_unknown_options": True, "allow_interspersed_args": False})
 def config_set(
     key: str = typer.Argument(..., help="Dotted key, e.g. identity.name."),
-    value: Optional[str] = typer.Argument(None, help="The value; omit with --unset."),
+    value: Optional[list[str]] = typer.Argument(None, help="The value, checked against the setting's type and "
+                                                "choices; omit with --unset. It may start with '-'."),
     unset: bool = typer.Option(False, "--unset", help="Remove the key from config.toml."),
 ) -> None:
     """Write one setting to config.toml (comments and layout are kept)."""
     from rfpilot.config import load_settings, parse_value, write_setting
     from rfpilot.errors import UsageError
 
-    if unset == (value is not None):
+    words = list(value or [])
+    if words[:1] == ["--"]:
+        words = words[1:]
+    elif "--unset" in words:
+        if unset or words != ["--unset"]:
+            raise UsageError("give a value, or --unset (not both)")
+        unset, words = True, []
+    elif words[:1] in (["--help"], ["-h"]):  # not silently a value (identity.name would take it)
+        raise UsageError(f"{words[0]} after KEY would be the value of {key}",
+                         hint=f"`rfpilot config set --help` shows the help; `rfpilot config set {key} -- {words[0]}` "
+                              "sets that value")
+    if len(words) > 1:
+        raise UsageError(f"{key} takes one value, not {len(words)}", hint="quote a value that has spaces")
+    if unset == bool(words):
         raise UsageError("give a value, or --unset (not both)")
     settings = load_settings()
-    write_setting(settings.paths, key, None if unset else parse_value(key, value or ""))
+    write_setting(settings.paths, key, None if unset else parse_value(key, words[0]))
     output.info(f"{'unset' if unset else 'set'} {key} in {settings.paths.config_file}")
 
 
@@ -89,13 +113,15 @@ def _settings_and_url():
 
 
 @db_app.command("path")
-def db_path() -> None:
+def db_path(as_json: bool = JSON) -> None:
     """The SQLite file in use, or the (password-redacted) database URL."""
     from rfpilot.db.engine import normalise_url, redact_url, sqlite_file
 
-    _, url = _settings_and_url()
+    settings, url = _settings_and_url()
     path = sqlite_file(normalise_url(url))
-    output.data(str(path) if path else redact_url(url))
+    data = {"path": str(path) if path else None, "url": redact_url(url), "source": settings.source_of("database.url"),
+            "exists": path.exists() if path else None}
+    output.emit(data, as_json, lambda: str(path) if path else redact_url(url))
 
 
 @db_app.command("current")
@@ -109,7 +135,7 @@ def db_current(as_json: bool = JSON) -> None:
     settings, url = _settings_and_url()
 
     async def go():
-        engine = create_engine(url, password=database_password(url, settings.env))
+        engine = create_engine(url, password=database_password(url, settings.env), own_dir=settings.paths.data_dir)
         try:
             return await current_revision(engine)
         except (DBAPIError, OSError) as exc:
@@ -125,28 +151,37 @@ def db_current(as_json: bool = JSON) -> None:
 
 
 @db_app.command("upgrade")
-def db_upgrade() -> None:
+def db_upgrade(as_json: bool = JSON) -> None:
     """Apply pending migrations now (rfpilot also does this whenever it opens the store)."""
     from rfpilot.core.secrets import database_password
-    from rfpilot.db.engine import SCHEMA_HEAD, open_store
+    from rfpilot.db.engine import SCHEMA_HEAD, current_revision, open_store, redact_url
 
     settings, url = _settings_and_url()
 
     async def go():
-        store = await open_store(url, backup_dir=settings.paths.backup_dir, password=database_password(url, settings.env))
-        await store.dispose()
-        return store.backup_path
+        store = await open_store(url, backup_dir=settings.paths.backup_dir, password=database_password(url, settings.env),
+                                 own_dir=settings.paths.data_dir)
+        try:
+            return store.backup_path, await current_revision(store.engine)
+        finally:
+            await store.dispose()
 
     import asyncio
 
-    backup = asyncio.run(go())
+    backup, current = asyncio.run(go())
     if backup:
         output.info(f"backed up the previous database to {backup}")
-    output.info(f"schema at {SCHEMA_HEAD}")
+    output.info(f"schema at {current}")
+    data = {"database": redact_url(url), "current": current, "head": SCHEMA_HEAD,
+            "backup": str(backup) if backup else None}
+    output.emit(data, as_json, lambda: None)  # the human report went to stderr above
 
 
 @db_app.command("backup")
-def db_backup(dest: Optional[Path] = typer.Argument(None, help="Backup file (default: a timestamped file in the data dir).")) -> None:
+def db_backup(
+    dest: Optional[Path] = typer.Argument(None, help="Backup file (default: a timestamped file in the data dir)."),
+    as_json: bool = JSON,
+) -> None:
     """A consistent copy of the SQLite store (for Postgres use pg_dump)."""
     from rfpilot.db.engine import backup_sqlite, normalise_url, sqlite_file
     from rfpilot.errors import StoreError, UsageError
@@ -169,117 +204,27 @@ def db_backup(dest: Optional[Path] = typer.Argument(None, help="Backup file (def
         except OSError as exc:
             made.unlink(missing_ok=True)
             raise UsageError(f"cannot write the backup to {target}: {exc.strerror or exc}") from None
-    output.data(str(target))
+    output.emit({"database": str(path), "backup": str(target), "bytes": target.stat().st_size}, as_json,
+                lambda: str(target))
 
 
 # --- doctor --------------------------------------------------------------
 
 
-def doctor(as_json: bool = JSON) -> None:
-    """Paths, store, identity and versions: what to paste into a bug report."""
+def doctor(
+    as_json: bool = JSON,
+    no_network: bool = typer.Option(False, "--no-network", help="Skip the checks that contact the model server and "
+                                    "the PSA (settings and secrets are still checked)."),
+) -> None:
+    """Check each part (config, store, identity, keyring, model, PSA connections, outbox) and say what to do
+    about each failure. Exit 1 when any check fails (a warning does not); --json gives the whole report."""
     import asyncio
-    import platform
-    from importlib.metadata import PackageNotFoundError, version
 
     from rfpilot.config import load_settings
-    from rfpilot.db.engine import SCHEMA_HEAD, redact_url
+    from rfpilot.core import doctor as checks
 
-    settings = load_settings()
-    versions = {}
-    for name in ("textual", "typer", "sqlalchemy", "alembic", "aiosqlite", "asyncpg", "anthropic", "httpx", "keyring"):
-        try:
-            versions[name] = version(name)
-        except PackageNotFoundError:
-            versions[name] = None
-    report = {
-        "rfpilot": __version__,
-        "python": platform.python_version(),
-        "platform": platform.platform(terse=True),
-        "paths": {
-            "config": str(settings.paths.config_file),
-            "data": str(settings.paths.data_dir),
-            "cache": str(settings.paths.cache_dir),
-        },
-        "database": {"url": redact_url(settings.database_url), "source": settings.source_of("database.url"), "head": SCHEMA_HEAD},
-        "identity": {"email": settings.identity_email, "name": settings.identity_name, "account": settings.account_name},
-        "llm": {},
-        "keyring": {},
-        "versions": versions,
-    }
-
-    from rfpilot.core import secrets
-
-    try:  # a report, not a crash: an unknown provider shows as NOT OK
-        from rfpilot.core.llm import selection
-
-        chosen = selection(settings)
-        report["llm"] = {"provider": chosen.provider, "reason": chosen.reason, "key_source": chosen.key_source,
-                         "detail": chosen.detail, "ok": True}
-    except Exception as exc:
-        report["llm"] = {"provider": None, "reason": None, "key_source": None, "detail": None, "ok": False,
-                         "error": str(exc), "hint": getattr(exc, "hint", None)}
-    ring = secrets.backend_status()
-    report["keyring"] = {"backend": ring.name, "usable": ring.usable, "reason": ring.reason}
-
-    async def probe():
-        from rfpilot.core.context import open_context
-        from rfpilot.core.sessions import count_sessions
-        from rfpilot.db.engine import current_revision
-
-        async with open_context(settings) as ctx:
-            return {
-                "revision": await current_revision(ctx.db.bind),  # type: ignore[arg-type]
-                "sessions": await count_sessions(ctx),
-                "dialect": ctx.db.bind.dialect.name,
-            }
-
-    try:
-        report["database"].update(asyncio.run(probe()), ok=True)
-    except Exception as exc:  # a report, not a crash: say what failed
-        report["database"].update(ok=False, error=str(exc))
-
-    def human() -> str:
-        db = report["database"]
-        lines = [
-            f"rfpilot {report['rfpilot']} · Python {report['python']} · {report['platform']}",
-            f"config    {report['paths']['config']}",
-            f"data      {report['paths']['data']}",
-            f"database  {db['url']} ({db['source']})",
-        ]
-        if db.get("ok"):
-            lines.append(f"          {db['dialect']} · schema {db['revision']} (head {db['head']}) · {db['sessions']} sessions")
-        else:
-            lines.append(f"          NOT OK: {db.get('error')}")
-        ident = report["identity"]
-        lines.append(f"identity  {ident['name']} <{ident['email']}> · account {ident['account']}")
-        llm = report["llm"]
-        if not llm["ok"]:
-            lines.append(f"llm       NOT OK: {llm['error']}")
-            if llm.get("hint"):
-                lines.append(f"          hint: {llm['hint']}")
-        else:
-            head = llm["provider"]
-            if not (llm["key_source"] and llm["key_source"] in llm["reason"]):  # skip a reason that repeats the key source
-                head += f" ({llm['reason']})"
-            parts = [head]
-            if llm["key_source"]:
-                parts.append(f"key from {llm['key_source']}")
-            elif llm["provider"] in secrets.KEYS:
-                parts.append(f"no key found ({secrets.KEYS[llm['provider']]} or `rfpilot keys set {llm['provider']}`)")
-            if llm["detail"]:
-                parts.append(llm["detail"])
-            if llm["provider"] == "offline":
-                parts.append("notes use the offline drafter")
-            lines.append("llm       " + " · ".join(parts))
-        ring = report["keyring"]
-        if ring["usable"]:
-            lines.append(f"keyring   {ring['backend']} (usable)")
-        else:
-            lines.append(f"keyring   {ring['backend']} (not usable: {ring['reason']}) · keys come from "
-                         + " / ".join(secrets.KEYS.values()) + " only")
-        lines.append("versions  " + ", ".join(f"{k} {v}" for k, v in versions.items() if v))
-        return "\n".join(lines)
-
-    output.emit(report, as_json, human)
-    if not report["database"].get("ok") or not report["llm"]["ok"]:
+    output.guard_logging()
+    report = asyncio.run(checks.run(load_settings(), network=not no_network))
+    output.emit(report, as_json, lambda: checks.render(report))
+    if not report["ok"]:
         raise typer.Exit(1)

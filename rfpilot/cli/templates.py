@@ -217,6 +217,7 @@ def templates_export(
     slugs: Optional[list[str]] = typer.Argument(None, help="Templates to export (default: all)."),
     directory: Path = typer.Option(Path("."), "--dir", "-d", help="Where to write the files."),
     fmt: str = typer.Option("toml", "--format", "-f", help="toml or yaml."),
+    as_json: bool = JSON,
 ) -> None:
     """One file per template (<slug>.toml or .yaml), for keeping the library in git."""
     from rfpilot.core.template_files import format_of
@@ -230,8 +231,8 @@ def templates_export(
         chosen = [await svc.get_template(c, s) for s in slugs] if slugs else await svc.list_templates(c)
         return [export_template(t, directory, fmt) for t in sorted(chosen, key=lambda t: t.slug)]
 
-    for path in run(go):
-        output.data(str(path))
+    paths = [str(path) for path in run(go)]
+    output.emit(paths, as_json, lambda: "\n".join(paths))
 
 
 @templates_app.command("import")

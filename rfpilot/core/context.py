@@ -126,7 +126,8 @@ class Workspace:
     async def open(cls, settings: Settings | None = None, *, clock: Callable[[], datetime] = utcnow) -> Workspace:
         settings = settings or load_settings()
         store = await open_store(settings.database_url, backup_dir=settings.paths.backup_dir,
-                                 password=database_password(settings.database_url, settings.env))
+                                 password=database_password(settings.database_url, settings.env),
+                                 own_dir=settings.paths.data_dir)
         try:
             async with store.sessionmaker() as db:
                 account, engineer = await ensure_identity(db, settings)

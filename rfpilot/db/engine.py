@@ -95,13 +95,37 @@ def _set_sqlite_pragmas(dbapi_connection, _record) -> None:
     cursor.close()
 
 
-def create_engine(url: str, *, password: str | None = None) -> AsyncEngine:
-    """The engine for ``url``; ``password`` is used when a Postgres URL has none (see ``rfpilot.db.pgurl``)."""
+def sqlite_folder(url: str, own_dir: Path | None) -> Path | None:
+    """The folder of a SQLite ``url``'s file, made (0700) only when it is ``own_dir`` (rfpilot's data dir).
+
+    rfpilot creates its own data dir; a folder named by an explicit ``database.url`` / ``RFPILOT_DATABASE_URL``
+    must exist already: a typo there must not silently start an empty store in a new directory tree."""
+    path = sqlite_file(url)
+    if path is None:
+        return None
+    folder = path.parent
+    if own_dir is not None and folder.expanduser().absolute() == Path(own_dir).expanduser().absolute():
+        return private_dir(folder)
+    if not folder.is_dir():
+        what = "is not a folder" if folder.exists() else "does not exist"
+        raise StoreError(
+            f"the folder of the SQLite database {folder} {what}",
+            hint=f"create it (mkdir -p {folder}), or fix database.url / RFPILOT_DATABASE_URL; "
+                 "only rfpilot's own data dir is created for you",
+        )
+    return folder
+
+
+def create_engine(url: str, *, password: str | None = None, own_dir: Path | None = None) -> AsyncEngine:
+    """The engine for ``url``; ``password`` is used when a Postgres URL has none (see ``rfpilot.db.pgurl``).
+    ``own_dir``: the one folder a SQLite file's missing folder may be created as (``sqlite_folder``)."""
     url = normalise_url(url)
     if url.startswith("sqlite"):
-        path = sqlite_file(url)
-        if path is not None:
-            private_file(private_dir(path.parent) / path.name)  # 0600 before SQLite makes it (and -wal/-shm alike)
+        folder = sqlite_folder(url, own_dir)
+        if folder is not None:
+            path = sqlite_file(url)
+            assert path is not None
+            private_file(folder / path.name)  # 0600 before SQLite makes it (and -wal/-shm alike)
         engine = create_async_engine(url, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000})
         event.listen(engine.sync_engine, "connect", _set_sqlite_pragmas)
         return engine
@@ -376,8 +400,8 @@ async def migrate(engine: AsyncEngine, *, backup_dir: Path | None, notices: list
 
 
 async def open_store(url: str, *, backup_dir: Path | None = None, auto_migrate: bool = True,
-                     password: str | None = None) -> Store:
-    engine = create_engine(url, password=password)
+                     password: str | None = None, own_dir: Path | None = None) -> Store:
+    engine = create_engine(url, password=password, own_dir=own_dir)
     notices: list[str] = []
     try:
         backup = await migrate(engine, backup_dir=backup_dir, notices=notices) if auto_migrate else None

@@ -12,7 +12,7 @@ from contextlib import asynccontextmanager
 
 from dataclasses import dataclass
 
-from rfpilot.config import Settings
+from rfpilot.config import SETTINGS, Settings
 from rfpilot.core.llm.base import (
     ACTION_TIERS,
     ACTIONS,
@@ -25,15 +25,11 @@ from rfpilot.core.llm.base import (
 )
 from rfpilot.errors import ConfigError
 
-PROVIDERS = ("anthropic", "openai", "offline", "scripted")
+PROVIDERS = SETTINGS["llm.provider"].choices or ()  # anthropic, openai, offline, scripted
 
-# Default Anthropic model per tier; `llm.models.<tier>` overrides each.
+# Default Anthropic model per tier; `llm.models.<tier>` overrides each. The defaults live in the settings schema.
 DEFAULT_MODELS = {
-    "chat": "claude-sonnet-4-6",
-    "note": "claude-sonnet-4-6",
-    "extraction": "claude-sonnet-4-6",
-    "fact_synthesis": "claude-haiku-4-5",
-    "title": "claude-haiku-4-5",
+    key.removeprefix("llm.models."): str(spec.default) for key, spec in SETTINGS.items() if key.startswith("llm.models.")
 }
 
 __all__ = [

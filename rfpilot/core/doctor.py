@@ -1,0 +1,473 @@
+"""`rfpilot doctor`: check each part, say what is wrong and what to do (the CLI only prints this).
+
+Parts, in order: ``config`` (every value in config.toml and the environment against the schema), ``database``
+(reachable and at the schema head), ``identity``, ``keyring`` (its backend, and the fallback in use when there is
+none), ``llm`` (its settings, then a short request to the model server), ``psa`` (each connection: settings, where
+each secret comes from, then a sign-in), ``outbox`` (depth, failed items, the oldest waiting item).
+
+Every part is a dict with ``status`` (``ok``, ``warn``, ``fail`` or ``skipped``), ``ok`` (``status != "fail"``),
+``error`` (one line, or None) and ``hint`` (what to do, or None), plus its own details; the report adds ``ok``
+and ``failed`` (the names of the failing parts). A warning never fails the report; ``fail`` does (the CLI exits 1).
+The shape is documented in docs/configuration.md ("doctor") and kept by tests/test_doctor.py.
+
+No secret is ever put in the report: only where it comes from. Network checks (model server, PSA sign-in) wait at
+most ``TIMEOUT`` seconds each and are left out with ``network=False``; the anthropic SDK is never imported (the
+check is one plain ``GET /v1/models`` with the key, through httpx).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Mapping
+from typing import Any
+
+from rfpilot.config import Settings
+from rfpilot.errors import RfpilotError
+
+TIMEOUT = 5.0  # seconds for each network check
+ANTHROPIC_API = "https://api.anthropic.com"
+ANTHROPIC_VERSION = "2023-06-01"
+# The settings the human view shows of a PSA connection (the JSON has them all): where it points and as whom.
+ADDRESS_SETTINGS = ("site", "company_id", "url", "tenant", "username", "zone_url", "base_url")
+PARTS = ("config", "database", "identity", "keyring", "llm", "psa", "outbox")
+
+# Tests (and only tests) put an httpx transport here for the model check; the PSA check uses core.psa.TRANSPORTS.
+TRANSPORT: Any = None
+
+
+def _part(status: str = "ok", error: str | None = None, hint: str | None = None, **details: Any) -> dict[str, Any]:
+    return {"status": status, "ok": status != "fail", "error": error, "hint": hint, **details}
+
+
+def _failed(part: dict[str, Any], err: RfpilotError | str, hint: str | None = None) -> dict[str, Any]:
+    """Mark ``part`` failed with an error's message and hint (the same ones the other commands give)."""
+    message = err.message if isinstance(err, RfpilotError) else err
+    part.update(status="fail", ok=False, error=message,
+                hint=err.hint if isinstance(err, RfpilotError) and hint is None else hint)
+    return part
+
+
+def _warned(part: dict[str, Any], message: str, hint: str | None) -> dict[str, Any]:
+    if part["status"] == "ok":
+        part.update(status="warn", error=message, hint=hint)
+    return part
+
+
+# --- the settings, the store and who you are ---------------------------------------------------------------------------
+
+
+def _config(settings: Settings) -> dict[str, Any]:
+    from rfpilot.config import check_settings
+
+    bad, unknown = check_settings(settings)
+    part = _part(file=str(settings.paths.config_file), exists=settings.paths.config_file.exists(), bad=bad,
+                 unknown=unknown)
+    if bad:
+        first = bad[0]
+        return _failed(part, f"{first['error']} ({first['source']})" + (f"; and {len(bad) - 1} more" if len(bad) > 1 else ""),
+                       "fix it with `rfpilot config set KEY VALUE`, remove it with `rfpilot config set KEY --unset`, "
+                       "or change the environment variable")
+    if unknown:
+        _warned(part, f"unknown settings in config.toml: {', '.join(unknown)}",
+                "check their spelling (`rfpilot config get` lists the known ones); rfpilot ignores them")
+    return part
+
+
+async def _open(settings: Settings) -> tuple[Any, dict[str, Any]]:
+    """The open workspace (or None) and the database part."""
+    from rfpilot.core.context import Workspace
+    from rfpilot.db.engine import SCHEMA_HEAD, current_revision, open_failure, redact_url
+
+    url = settings.database_url
+    part = _part(url=redact_url(url), source=settings.source_of("database.url"), head=SCHEMA_HEAD,
+                 dialect=None, revision=None, sessions=None)
+    try:
+        ws = await Workspace.open(settings)
+    except RfpilotError as err:
+        return None, _failed(part, err)
+    except Exception as exc:  # a driver error the store did not word: word it as every other command does
+        return None, _failed(part, open_failure(url, exc))
+    from rfpilot.core.sessions import count_sessions
+
+    try:
+        async with ws.ctx() as ctx:
+            part.update(dialect=ctx.db.bind.dialect.name, sessions=await count_sessions(ctx),
+                        revision=await current_revision(ctx.db.bind))  # type: ignore[arg-type]
+    except Exception as exc:  # the connection dropped after opening
+        await ws.close()
+        return None, _failed(part, exc if isinstance(exc, RfpilotError) else open_failure(url, exc))
+    if part["revision"] != SCHEMA_HEAD:
+        _failed(part, f"the schema is at {part['revision'] or '(empty)'}, not {SCHEMA_HEAD}",
+                "run `rfpilot db upgrade`")
+    return ws, part
+
+
+def _identity(settings: Settings, ws: Any) -> dict[str, Any]:
+    part = _part(email=settings.identity_email, name=settings.identity_name, account=settings.account_name,
+                 email_source=settings.source_of("identity.email"), engineer_id=ws.engineer.id if ws else None)
+    if ws is not None and settings.get("identity.email") is None and ws.store.dialect != "sqlite":
+        _warned(part, f"your identity is derived ({settings.identity_email}) in a shared store",
+                "set your own: `rfpilot config set identity.email you@example.com` (and identity.name)")
+    return part
+
+
+# --- secrets ---------------------------------------------------------------------------------------------
+
+
+def _keyring() -> dict[str, Any]:
+    from rfpilot.core import secrets
+
+    ring = secrets.backend_status()
+    part = _part(backend=ring.name, usable=ring.usable, reason=ring.reason,
+                 fallback=None if ring.usable else "environment variables")
+    if not ring.usable:
+        names = ", ".join(secrets.KEYS.values())
+        _warned(part, f"not usable ({ring.reason}); secrets come from environment variables only",
+                f"export {names} or RFPILOT_PSA_<NAME>_<FIELD> as needed, or give this machine a keyring "
+                "(see docs/configuration.md)")
+    return part
+
+
+# --- the model -----------------------------------------------------------------------------------------------
+
+
+def _http(headers: Mapping[str, str]) -> Any:
+    import httpx
+
+    from rfpilot import __version__
+
+    return httpx.AsyncClient(timeout=httpx.Timeout(TIMEOUT), transport=TRANSPORT,
+                             headers={"User-Agent": f"rfpilot/{__version__}", **headers})
+
+
+async def _get(url: str, headers: Mapping[str, str]) -> tuple[int | None, Any, str | None]:
+    """``(status, json or None, problem)`` of one GET; problem says why no answer came."""
+    import httpx
+
+    try:
+        async with _http(headers) as client:
+            response = await asyncio.wait_for(client.get(url), TIMEOUT)  # whatever the transport does
+    except (httpx.TimeoutException, TimeoutError):
+        return None, None, f"no answer from {url} within {TIMEOUT:g} s"
+    except httpx.HTTPError as exc:
+        return None, None, f"cannot reach {url}: {type(exc).__name__}{f': {exc}' if str(exc) else ''}"
+    try:
+        body = response.json()
+    except ValueError:
+        body = None
+    return response.status_code, body, None
+
+
+async def _reach_anthropic(settings: Settings, part: dict[str, Any]) -> None:
+    from rfpilot.core import secrets
+
+    key = secrets.lookup("anthropic", settings.env).value or ""
+    base = (settings.env.get("ANTHROPIC_BASE_URL") or ANTHROPIC_API).rstrip("/")
+    url = f"{base}/v1/models?limit=1"
+    status, _, problem = await _get(url, {"x-api-key": key, "anthropic-version": ANTHROPIC_VERSION})
+    part["reached"] = base
+    if problem:
+        _failed(part, problem, "check the network (and ANTHROPIC_BASE_URL if set), or use `RFPILOT_LLM_PROVIDER=offline`")
+    elif status in (401, 403):
+        _failed(part, f"the Anthropic API refused the key (HTTP {status}, from {part['key_source']})",
+                "set a valid ANTHROPIC_API_KEY, or store one with `rfpilot keys set anthropic`")
+    elif status != 200:
+        _failed(part, f"the Anthropic API answered HTTP {status} to a models listing",
+                "try again later; status.anthropic.com shows outages")
+
+
+async def _reach_openai(settings: Settings, part: dict[str, Any]) -> None:
+    from rfpilot.core import secrets
+    from rfpilot.core.llm.openai_provider import BASE_URL_HINT, KEY_HINT, _normalise_base_url
+
+    base = _normalise_base_url(str(settings.get("llm.openai.base_url")))
+    model = str(settings.get("llm.openai.model")).strip()
+    key = secrets.lookup("openai", settings.env).value
+    status, body, problem = await _get(f"{base}/models", {"Authorization": f"Bearer {key}"} if key else {})
+    part["reached"] = base
+    if problem:
+        _failed(part, problem, BASE_URL_HINT)
+    elif status in (401, 403):
+        _failed(part, f"the server at {base} refused the request (HTTP {status})", KEY_HINT)
+    elif status == 404:
+        _warned(part, f"the server at {base} answers but does not list models (GET /models: HTTP 404)",
+                "check that llm.openai.base_url is the API root ending in /v1")
+    elif status != 200:
+        _failed(part, f"the server at {base} answered HTTP {status} to GET /models", BASE_URL_HINT)
+    else:
+        data = body.get("data") if isinstance(body, dict) else None
+        offered = [str(m.get("id")) for m in data if isinstance(m, dict) and m.get("id")] if isinstance(data, list) else []
+        if offered and model not in offered:
+            _failed(part, f"the server at {base} does not offer the model {model!r}",
+                    f"set llm.openai.model / RFPILOT_OPENAI_MODEL to one it offers: {', '.join(offered[:10])}")
+
+
+async def _llm(settings: Settings, network: bool) -> dict[str, Any]:
+    from rfpilot.core.llm import get_provider, selection
+
+    part = _part(provider=None, reason=None, key_source=None, detail=None, reached=None, network_checked=False)
+    try:
+        chosen = selection(settings)
+    except RfpilotError as err:
+        return _failed(part, err)
+    part.update(provider=chosen.provider, reason=chosen.reason, key_source=chosen.key_source, detail=chosen.detail)
+    try:  # the settings each provider needs: a key, a base URL and a model, a readable replies file
+        provider = get_provider(settings, name=chosen.provider)
+    except RfpilotError as err:
+        return _failed(part, err)
+    await provider.aclose()
+    if chosen.provider == "offline":
+        part["note"] = "offline by design: chat is off, notes use the offline drafter"
+        return part
+    if chosen.provider == "scripted" or not network:
+        return part
+    part["network_checked"] = True
+    if chosen.provider == "anthropic":
+        await _reach_anthropic(settings, part)
+    else:
+        await _reach_openai(settings, part)
+    return part
+
+
+# --- PSA and the outbox -----------------------------------------------------------------------------------------
+
+
+async def _connection(ctx: Any, conn: Any, network: bool) -> dict[str, Any]:
+    from rfpilot.core import psa
+
+    module_fields = psa.fields(conn.provider)
+    shown = {f.name: conn.settings.get(f.name) for f in module_fields if not f.secret and conn.settings.get(f.name)}
+    part = _part(name=conn.name, provider=conn.provider, display=psa.display_name(conn.provider),
+                 default=bool(conn.is_default), settings=shown, secrets=[], member=None, network_checked=False)
+    values: dict[str, str] = {}
+    missing: list[str] = []
+    problem = None
+    for f in module_fields:
+        if not f.secret:
+            continue
+        found = psa.read_secret(conn, f.name, ctx.settings.env if ctx.settings else None)
+        part["secrets"].append({"field": f.name, "required": f.required, "source": found.source,
+                                "env_var": psa.env_var(conn.name, f.name)})
+        if found.value:
+            values[f.name] = found.value
+        elif f.required:
+            missing.append(f.name)
+            problem = problem or found.problem
+    missing_settings = [f.name for f in module_fields if not f.secret and f.required and not conn.settings.get(f.name)]
+    try:
+        psa.check_transport(conn.provider, conn.settings)
+    except RfpilotError as err:
+        return _failed(part, err)
+    if missing_settings:
+        return _failed(part, f"the connection has no {', '.join(missing_settings)}",
+                       f"set them with `rfpilot psa connect {conn.provider} --name {conn.name}`")
+    if missing:
+        names = ", ".join(psa.env_var(conn.name, m) for m in missing)
+        return _failed(part, f"no {', '.join(missing)} found" + (f" ({problem})" if problem else ""),
+                       f"store them with `rfpilot psa connect {conn.provider} --name {conn.name}`, or set {names}")
+    if not network:
+        return part
+    part["network_checked"] = True
+    async def sign_in() -> Any:
+        async with psa.client_for(conn, values) as client:  # opening may ask too (a zone, a token)
+            return await client.whoami()
+
+    try:
+        member = await asyncio.wait_for(sign_in(), TIMEOUT)
+        part["member"] = member.identifier or member.name or member.id
+    except TimeoutError:
+        _failed(part, f"{part['display']} did not answer a sign-in within {TIMEOUT:g} s",
+                f"check the network and the connection's site; `rfpilot psa test --connection {conn.name}` retries")
+    except RfpilotError as err:
+        _failed(part, err)
+    return part
+
+
+async def _psa(ctx: Any, network: bool) -> dict[str, Any]:
+    from rfpilot.core import psa
+
+    rows = [c for c in await psa.list_connections(ctx) if c.settings or not c.name.startswith("removed-")]
+    part = _part(connections=[await _connection(ctx, c, network) for c in rows])
+    bad = [c["name"] for c in part["connections"] if c["status"] == "fail"]
+    if bad:
+        _failed(part, f"{len(bad)} of {len(rows)} PSA connection(s) not usable: {', '.join(bad)}",
+                "see each connection's line")
+    return part
+
+
+async def _outbox(ctx: Any) -> dict[str, Any]:
+    from rfpilot.core import writeback
+
+    items = await writeback.list_items(ctx)
+    pending = [i for i in items if i.state == "pending"]
+    failed = [i for i in items if i.state == "failed"]
+    oldest = min((i.created_at for i in pending), default=None)
+    now = ctx.now()
+    part = _part(pending=len(pending), failed=len(failed),
+                 oldest_pending_at=oldest.isoformat() if oldest else None,
+                 oldest_pending_age_seconds=int((now - oldest).total_seconds()) if oldest else None,
+                 failed_items=[{"id": i.id, "ticket_ref": i.ticket_ref, "kind": i.kind, "attempts": i.attempts,
+                                "last_error": i.last_error} for i in failed])
+    if failed:
+        _failed(part, f"{len(failed)} PSA write(s) failed and will not be retried on their own",
+                "`rfpilot outbox list` shows them; `rfpilot outbox retry ID` tries one again, "
+                "`rfpilot outbox drop ID` gives up on it")
+    elif pending:
+        _warned(part, f"{len(pending)} PSA write(s) wait for delivery",
+                "`rfpilot outbox sync` delivers them now (the TUI also does on start)")
+    return part
+
+
+# --- the report -------------------------------------------------------------------------------------------------
+
+
+def _about(settings: Settings) -> dict[str, Any]:
+    import platform
+    from importlib.metadata import PackageNotFoundError, version
+
+    from rfpilot import __version__
+
+    versions: dict[str, str | None] = {}
+    for name in ("textual", "typer", "sqlalchemy", "alembic", "aiosqlite", "asyncpg", "anthropic", "httpx", "keyring"):
+        try:
+            versions[name] = version(name)
+        except PackageNotFoundError:
+            versions[name] = None
+    return {
+        "rfpilot": __version__,
+        "python": platform.python_version(),
+        "platform": platform.platform(terse=True),
+        "paths": {"config": str(settings.paths.config_file), "data": str(settings.paths.data_dir),
+                  "cache": str(settings.paths.cache_dir)},
+        "versions": versions,
+    }
+
+
+async def run(settings: Settings, *, network: bool = True) -> dict[str, Any]:
+    """Every check, as one JSON-able report (see the module docstring for its shape)."""
+    report: dict[str, Any] = {"ok": True, "failed": [], "network": network, **_about(settings)}
+    report["config"] = _config(settings)
+    ws, report["database"] = await _open(settings)
+    try:
+        report["identity"] = _identity(settings, ws)
+        report["keyring"] = _keyring()
+        report["llm"] = await _llm(settings, network)
+        if ws is None:
+            skipped = _part("skipped", "the database could not be opened", "fix the database first (see above)")
+            report["psa"] = {**skipped, "connections": []}
+            report["outbox"] = {**skipped, "pending": None, "failed": None, "oldest_pending_at": None,
+                                "oldest_pending_age_seconds": None, "failed_items": []}
+        else:
+            async with ws.ctx() as ctx:
+                report["psa"] = await _psa(ctx, network)
+                report["outbox"] = await _outbox(ctx)
+    finally:
+        if ws is not None:
+            await ws.close()
+    report["failed"] = [name for name in PARTS if report[name]["status"] == "fail"]
+    report["ok"] = not report["failed"]
+    return report
+
+
+# --- the human view -----------------------------------------------------------------------------------------------
+
+
+def _age(seconds: int) -> str:
+    for unit, size in (("d", 86400), ("h", 3600), ("min", 60)):
+        if seconds >= size:
+            return f"{seconds // size} {unit}"
+    return f"{seconds} s"
+
+
+def _summary(name: str, part: dict[str, Any], report: dict[str, Any]) -> str:
+    if name == "config":
+        return f"{part['file']}{'' if part['exists'] else ' (none yet: defaults)'}"
+    if name == "database":
+        base = f"{part['url']} ({part['source']})"
+        if part["dialect"]:
+            base += f" · {part['dialect']} · schema {part['revision']} (head {part['head']}) · {part['sessions']} sessions"
+        return base
+    if name == "identity":
+        return f"{part['name']} <{part['email']}> · account {part['account']}"
+    if name == "keyring":
+        if part["usable"]:
+            return f"{part['backend']} (usable)"
+        return f"{part['backend']} · fallback: environment variables"
+    if name == "llm":
+        if not part["provider"]:
+            return ""
+        head = part["provider"]
+        if not (part["key_source"] and part["key_source"] in (part["reason"] or "")):
+            head += f" ({part['reason']})"
+        bits = [head]
+        if part["key_source"]:
+            bits.append(f"key from {part['key_source']}")
+        if part["detail"]:
+            bits.append(part["detail"])
+        if part.get("note"):
+            bits.append(part["note"])
+        if part["network_checked"]:
+            bits.append(f"reached {part['reached']}" if part["status"] != "fail" else f"tried {part['reached']}")
+        elif part["provider"] in ("anthropic", "openai") and part["ok"]:
+            bits.append("not contacted (--no-network)")
+        return " · ".join(bits)
+    if name == "psa" and part["status"] != "skipped":
+        count = len(part["connections"])
+        return "no connection (sessions stay local)" if count == 0 else f"{count} connection(s)"
+    if name == "outbox":
+        if part["pending"] is None:
+            return ""
+        if not part["pending"] and not part["failed"]:
+            return "empty"
+        bits = [f"{part['pending']} waiting", f"{part['failed']} failed"]
+        if part["oldest_pending_age_seconds"] is not None:
+            bits.append(f"oldest waiting {_age(part['oldest_pending_age_seconds'])}")
+        return " · ".join(bits)
+    return ""
+
+
+def _lines(label: str, part: dict[str, Any], summary: str) -> list[str]:
+    pad = " " * 10
+    status = part["status"]
+    if status == "ok":
+        lines = [f"{label:<10}{summary}"]
+    else:
+        word = {"fail": "NOT OK", "warn": "WARNING", "skipped": "SKIPPED"}[status]
+        lines = [f"{label:<10}{word}: {part['error']}"] + ([f"{pad}{summary}"] if summary else [])
+    if part["hint"] and status != "ok":
+        lines += [f"{pad}hint: {line}" if i == 0 else f"{pad}{line}" for i, line in enumerate(part["hint"].splitlines())]
+    return lines
+
+
+def _connection_summary(conn: dict[str, Any]) -> str:
+    bits = [f"{conn['display']}{', default' if conn['default'] else ''}"]
+    bits += [f"{k} {v}" for k, v in conn["settings"].items() if k in ADDRESS_SETTINGS]
+    sources = [f"{s['field']} from {s['source']}" if s["source"] else f"{s['field']} missing" for s in conn["secrets"]]
+    if sources:
+        bits.append(", ".join(sources))
+    if conn["member"]:
+        bits.append(f"signed in as {conn['member']}")
+    elif conn["ok"] and not conn["network_checked"]:
+        bits.append("not contacted (--no-network)")
+    return " · ".join(bits)
+
+
+def render(report: dict[str, Any]) -> str:
+    """The report for a person: one line per part, then ``hint:`` lines under each one that is not OK."""
+    lines = [f"rfpilot {report['rfpilot']} · Python {report['python']} · {report['platform']}",
+             f"data      {report['paths']['data']}"]
+    for name in PARTS:
+        part = report[name]
+        lines += _lines(name, part, _summary(name, part, report))
+        if name == "psa":
+            for conn in part["connections"]:
+                lines += _lines(f"  {conn['name']}", conn, _connection_summary(conn))
+    failed = report["outbox"].get("failed_items") or []
+    for item in failed[:5]:
+        lines.append(f"          {item['id'][:8]} {item['kind']} {item['ticket_ref'] or ''}: {item['last_error'] or '?'}")
+    if len(failed) > 5:
+        lines.append(f"          … and {len(failed) - 5} more")
+    lines.append("versions  " + ", ".join(f"{k} {v}" for k, v in report["versions"].items() if v))
+    lines.append("all OK" if report["ok"] else f"NOT OK: {', '.join(report['failed'])} (exit 1)")
+    return "\n".join(lines)
+
