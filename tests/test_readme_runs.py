@@ -7,6 +7,7 @@ The convention (also in docs/contributing.md):
   failed, with that line's output.
 - Blocks tagged ```text, ```console, ```toml, ```yaml or untagged are shown, never run: synopses with
   placeholders (``SESSION``, ``[--opt]``), screens, file contents.
+  ```bash / ```shell are refused: they would look runnable and never run.
 - A ```sh block that cannot run offline (it needs a real PSA or a real model) is preceded by a visible
   ``<!-- not-runnable: REASON -->`` comment in the Markdown source. The reason is required and the list is kept
   short (``MAX_NOT_RUNNABLE``).
@@ -17,7 +18,8 @@ How each block runs: in a fresh, empty ``RFPILOT_HOME`` and working directory, w
 script first on ``PATH``, no API key, no OS keyring (``PYTHON_KEYRING_BACKEND`` null), any HTTP proxied to a closed
 loopback port (nothing reaches the network), ``RFPILOT_LLM_PROVIDER=offline`` unless the block says otherwise,
 ``EDITOR=true`` (the editor is opened and closed unchanged), stdin a terminal whose every question is answered
-``y`` and stdout/stderr pipes (so ``rfpilot demo --open`` prints instead of opening the TUI).
+``y`` and stdout/stderr pipes (so ``rfpilot demo --open`` prints instead of opening the TUI). Blocks run side by
+side, one per core, each in its own home.
 
 The newcomer lines at the top of README.md are handled, not skipped: in a line that installs, the
 ``python3 -m venv``, ``pip install`` and ``pytest`` parts are dropped (this test is already running inside that
@@ -80,13 +82,28 @@ def _marker_before(lines: list[str], index: int) -> str:
 
 def _handle_setup_line(line: str) -> str | None:
     """An install line keeps only its rfpilot part; a line that is only setup is dropped (None)."""
-    command, _, comment = line.partition("  #")
-    parts = [p.strip() for p in command.split("&&")]
+    parts = [p.strip() for p in line.partition("  #")[0].split("&&")]
     if not any(SETUP_PARTS.match(p) for p in parts):
         return line
     kept = [re.sub(r"^\S*/\.venv/bin/rfpilot\b|^\.venv/bin/rfpilot\b", "rfpilot", p) for p in parts
             if not SETUP_PARTS.match(p)]
     return " && ".join(kept) if kept else None
+
+
+AMBIGUOUS_TAGS = {"bash", "shell", "zsh", "shell-session", "sh-session", "powershell-session"}
+
+
+def fences() -> list[tuple[Path, int, str]]:
+    """Every opening fence: (file, 1-based line, tag)."""
+    found = []
+    for path in DOCS:
+        inside = False
+        for number, text in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+            if text.startswith("```"):
+                if not inside:
+                    found.append((path, number, text[3:].strip()))
+                inside = not inside
+    return found
 
 
 def collect() -> list[Block]:
@@ -185,9 +202,22 @@ def _run(block: Block, tmp_path: Path) -> subprocess.CompletedProcess[str]:
         os.close(master)
 
 
+@pytest.fixture(scope="module")
+def block_runs(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory):
+    """The selected blocks, started together on as many workers as there are cores (each in its own home)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    params = [getattr(getattr(item, "callspec", None), "params", {}) for item in request.session.items]
+    selected = {p["block"].name for p in params if isinstance(p.get("block"), Block)}
+    pool = ThreadPoolExecutor(max_workers=os.cpu_count() or 2)
+    futures = {b.name: pool.submit(_run, b, tmp_path_factory.mktemp("block")) for b in RUNNABLE if b.name in selected}
+    yield futures
+    pool.shutdown(cancel_futures=True)
+
+
 @pytest.mark.parametrize("block", RUNNABLE, ids=[b.name for b in RUNNABLE])
-def test_doc_block_runs(block: Block, tmp_path: Path) -> None:
-    result = _run(block, tmp_path)
+def test_doc_block_runs(block: Block, block_runs) -> None:
+    result = block_runs[block.name].result()
     if result.returncode == 0:
         return
     found = re.search(r"readme-test-failed-line=(\d+) exit=(\d+)", result.stderr)
@@ -217,3 +247,9 @@ def test_the_newcomer_lines_are_handled_not_skipped() -> None:
     assert run and all(ln.startswith("rfpilot ") for ln in run), run
     assert any("pytest" in ln for ln in first.skipped_lines)
     assert first.lines[0] == "# install and run"
+
+
+def test_every_shell_looking_block_says_whether_it_runs() -> None:
+    """A ```bash or ```shell block would silently never run: the tag is `sh` (run) or `text`/`console` (shown)."""
+    wrong = [f"{path.relative_to(ROOT)}:{line} ```{tag}" for path, line, tag in fences() if tag in AMBIGUOUS_TAGS]
+    assert not wrong, "use ```sh for a runnable example or ```text for one that is only shown: " + ", ".join(wrong)
