@@ -84,7 +84,8 @@ SCHEMA: tuple[Setting, ...] = (
     Setting("ui.mouse", bool, True, "`false` turns mouse support off in the TUI"),
     Setting("preview.editor", str, None, "the editor `resolve --edit` / `escalate --edit` opens",
             default_text="`$VISUAL`, then `$EDITOR`, then `vi`"),
-    Setting("branches.limit", int, 10, "how many hypotheses a session may explore (the root branch is not counted)",
+    Setting("branches.limit", int, 10, "how many hypotheses a session may explore (the root branch is not counted); a fork "
+            "over it is refused and changes nothing ([branches.md](branches.md))",
             minimum=2),
     Setting("psa.time_entry", bool, False, "`true`: resolve and escalate log the session's active time on the "
             "ticket (`--time/--no-time` overrides)"),

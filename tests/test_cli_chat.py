@@ -179,6 +179,26 @@ def test_demo_needs_no_key_and_no_network(cli) -> None:
     assert "What we know · 2" in human and "Suggested fix" in human
 
 
+def test_demo_open_outside_a_terminal_prints_the_state_and_reuses_the_sample(cli) -> None:
+    """`demo --open` in a pipe prints the session and what to try; run again it reuses the sample, no copy."""
+    code, out, err = cli("demo", "--open")
+    assert code == 0, err
+    assert "What we know · 2" in out and "Suggested fix" in out and "Harbourside Physio" in out
+    sid = out.split("id", 1)[1].split()[0]
+    assert f"rfpilot open {sid[:8]}" in err and "needs a terminal" in err
+    code, again, err = cli("demo", "--open")
+    assert code == 0, err
+    assert f"id        {sid}" in again and "already there" in err
+    sessions = json.loads(ok(cli("sessions", "list", "--json")))
+    assert [s["id"] for s in sessions] == [sid]
+    # Once the sample is closed, the next `demo --open` makes a fresh one; plain `demo` always makes a new one.
+    ok(cli("sessions", "abandon", sid))
+    code, fresh, err = cli("demo", "--open")
+    assert code == 0 and sid not in fresh and "created session" in err
+    ok(cli("demo"))
+    assert len(json.loads(ok(cli("sessions", "list", "--json")))) == 3
+
+
 def test_chat_does_not_need_the_anthropic_sdk_for_other_providers(tmp_path: Path) -> None:
     """`rfpilot chat` with the scripted provider never imports anthropic."""
     path = tmp_path / "r.yaml"

@@ -21,3 +21,18 @@ def test_readme_gives_the_two_newcomer_commands_first() -> None:
     assert block[0] == "# install and run" and "rfpilot" in block[1]
     assert block[2].startswith("# run the tests") and "pytest" in block[3]
     assert "awk '/^# run the tests/" in (ROOT / ".ci" / "run").read_text(encoding="utf-8")
+
+
+def test_cli_reference_gives_the_top_level_options() -> None:
+    """`rfpilot --version`, the completion options and --help are in the reference, under `## rfpilot`."""
+    import typer
+
+    from rfpilot.cli import app
+    from rfpilot.cli.docgen import render
+
+    root = typer.main.get_command(app)
+    section = render().split("## rfpilot\n", 1)[1].split("\n## ", 1)[0]
+    options = [o for p in root.params for o in p.opts] + ["--help", "-h"]
+    assert {"--version", "--install-completion", "--show-completion"} <= set(options)
+    for option in options:
+        assert f"`{option}`" in section, option

@@ -192,3 +192,44 @@ async def test_a_store_with_drafts_migrates_to_head(db_url: str) -> None:
         await engine.dispose()
         if scratch:
             await _admin(f'DROP DATABASE IF EXISTS "{scratch}" WITH (FORCE)')
+
+
+@pytest.mark.postgres
+async def test_a_role_that_may_not_create_tables_is_told_which_privilege(pg_url: str) -> None:
+    """A team Postgres set up without CREATE on the schema: the refusal names the privilege, not "report this";
+    granted exactly what docs/operations.md lists (CONNECT, and USAGE+CREATE on the schema), the same role migrates."""
+    import uuid
+
+    import asyncpg
+
+    from rfpilot.db.engine import create_engine, current_revision, migrate
+    from rfpilot.errors import StoreError
+    from tests.conftest import _admin, _asyncpg_dsn
+
+    suffix = uuid.uuid4().hex[:12]
+    scratch, role = f"rfpilot_priv_{suffix}", f"rfpilot_role_{suffix}"
+    server = pg_url.rpartition("/")[0]
+
+    async def in_scratch(sql: str) -> None:
+        conn = await asyncpg.connect(_asyncpg_dsn(f"{server}/{scratch}"), timeout=5)
+        try:
+            await conn.execute(sql)
+        finally:
+            await conn.close()
+
+    await _admin(f'CREATE DATABASE "{scratch}"')
+    await _admin(f'CREATE ROLE "{role}" LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE')
+    engine = create_engine(f"{server.replace('postgres@', f'{role}@', 1)}/{scratch}")
+    try:
+        await in_scratch("REVOKE CREATE ON SCHEMA public FROM PUBLIC")  # as on Postgres 15+ (a no-op there)
+        with pytest.raises(StoreError) as refused:
+            await migrate(engine, backup_dir=None)
+        assert "permission denied" in refused.value.message and "CREATE on the schema" in (refused.value.hint or "")
+        assert await current_revision(engine) is None  # rolled back: nothing was made
+        await in_scratch(f'GRANT CONNECT ON DATABASE "{scratch}" TO "{role}"; GRANT USAGE, CREATE ON SCHEMA public TO "{role}"')
+        await migrate(engine, backup_dir=None)
+        assert await current_revision(engine) == db_engine.SCHEMA_HEAD
+    finally:
+        await engine.dispose()
+        await _admin(f'DROP DATABASE IF EXISTS "{scratch}" WITH (FORCE)')
+        await _admin(f'DROP ROLE IF EXISTS "{role}"')

@@ -67,3 +67,31 @@ def test_rfpilot_in_tmux(tmp_path: Path) -> None:
         assert not alive, "ctrl+q did not quit"
     finally:
         subprocess.run([TMUX, *socket_args, "kill-server"], capture_output=True)
+
+
+def test_demo_open_lands_in_the_sample_session(tmp_path: Path) -> None:
+    """README's first command in a real terminal: `rfpilot demo --open` seeds the sample and opens the TUI on it."""
+    env = {**os.environ, "RFPILOT_HOME": str(tmp_path / "home"), "RFPILOT_LLM_PROVIDER": "offline",
+           "PYTHON_KEYRING_BACKEND": "keyring.backends.null.Keyring", "RFPILOT_DATABASE_URL": ""}
+    env.pop("TMUX", None)
+    name = f"rfpilot-{uuid.uuid4().hex[:8]}"
+    done = tmp_path / "exit-code"
+    socket_args = ["-L", name]
+    command = f"{sys.executable} -m rfpilot demo --open; echo $? > {done}"
+    try:
+        subprocess.run([TMUX, *socket_args, "new-session", "-d", "-s", name, "-x", "80", "-y", "24", command],
+                       env=env, check=True)
+        deadline = time.monotonic() + 60
+        screen = ""
+        while time.monotonic() < deadline and "The AI thinks it worked" not in screen:
+            time.sleep(0.2)
+            screen = subprocess.run([TMUX, *socket_args, "capture-pane", "-p", "-t", name],
+                                    capture_output=True, text=True).stdout
+        assert "The AI thinks it worked" in screen and "^q Quit" in screen, screen  # the session, its banner
+        subprocess.run([TMUX, *socket_args, "send-keys", "-t", name, "C-q"], check=True)
+        deadline = time.monotonic() + 15
+        while time.monotonic() < deadline and not done.exists():
+            time.sleep(0.2)
+        assert done.exists() and done.read_text().strip() == "0", "ctrl+q did not quit cleanly"
+    finally:
+        subprocess.run([TMUX, *socket_args, "kill-server"], capture_output=True)

@@ -131,22 +131,53 @@ def chat(
         output.info(f"not applied: {note}")
 
 
-def demo(as_json: bool = typer.Option(False, "--json", help="Print the new session's details as JSON.")) -> None:
-    """Create a sample session from a bundled, scripted conversation (no key, no network)."""
+def demo(
+    open_it: bool = typer.Option(
+        False, "--open",
+        help="Open the TUI on the sample session (in a terminal; elsewhere print its state and what to try next). "
+        "Reuses your open sample session if there is one, so running it again makes no copy.",
+    ),
+    as_json: bool = typer.Option(False, "--json", help="Print the session's details as JSON (never opens the TUI)."),
+) -> None:
+    """Create a sample session from a bundled, scripted conversation (no key, no network).
+
+    Without --open every run makes a new sample session and prints its id.
+    """
 
     async def go(ctx):
-        from rfpilot.core.demo import run_demo
+        from rfpilot.core.demo import ensure_demo, run_demo
         from rfpilot.core.views import session_details
 
-        row = await run_demo(ctx, progress=None if as_json else output.info)
-        return await session_details(ctx, row)
+        progress = None if as_json else output.info
+        if open_it:
+            row, created = await ensure_demo(ctx, progress=progress)
+        else:
+            row, created = await run_demo(ctx, progress=progress), True
+        return await session_details(ctx, row), created
 
-    data = run(go)
+    data, created = run(go)
     sid = data["session"]["id"]
+    short = sid[:8]
+    if open_it and not as_json:
+        if not created:
+            output.info(f"the sample session {short} is already there: opening it again")
+        if output.is_terminal():
+            from rfpilot.tui import run as run_tui  # Textual is imported only to open the app
+
+            raise typer.Exit(run_tui(sid))
+        from rfpilot.cli.sessions import _show_text
+
+        output.data(_show_text(data))
+        output.info("note: the TUI needs a terminal, so here is the session's state instead")
+        output.info(
+            f"next: `rfpilot open {short}` (the TUI) · `rfpilot fix confirm-outcome {short}` · "
+            f"`rfpilot preview resolve {short}` · `rfpilot resolve {short}`"
+        )
+        return
     output.emit(data, as_json, lambda: sid)
     if not as_json:
-        short = sid[:8]
         output.info(
             f"next: `rfpilot sessions show {short}` · `rfpilot fix confirm-outcome {short}` · "
             f"`rfpilot preview resolve {short}`"
         )
+

@@ -51,9 +51,29 @@ def _param_line(param) -> str | None:
     return f"- {opts}: {help_text}".rstrip(": ")
 
 
+def _root_section(root) -> str:
+    """`rfpilot` itself: what it does with no command, and the options it takes before any command."""
+    ctx = root.make_context("rfpilot", [], resilient_parsing=True)  # parses nothing, runs no callback
+    lines = []
+    for param in root.get_params(ctx):
+        if param.name == "help":
+            # Click keeps the help option's names in a set: sort them, or the page changes from run to run.
+            opts = ", ".join(f"`{o}`" for o in sorted(param.opts, key=lambda o: (len(o), o)))
+            lines.append(f"- {opts}: show the help of rfpilot, or of any command (`rfpilot sessions show --help`)")
+        else:
+            lines.append(_param_line(param))
+    return (
+        "## rfpilot\n\n"
+        f"{root.help.strip()} With no command, opens the TUI (in a terminal; elsewhere it prints this help).\n\n"
+        + "\n".join(ln for ln in lines if ln)
+        + "\n\nThe completion options detect your shell (bash, zsh, fish, PowerShell) from the process that runs rfpilot;"
+        " see [operations.md](operations.md#shell-completion).\n"
+    )
+
+
 def render() -> str:
     root = typer.main.get_command(app)
-    out = [INTRO]
+    out = [INTRO, _root_section(root)]
     for path, command in _walk(root, []):
         out.append(f"## rfpilot {' '.join(path)}\n")
         # Click's "\b" line (keep the next paragraph unwrapped) is a marker for --help, not text for the page.

@@ -87,6 +87,14 @@ def stdin_is_interactive() -> bool:
         return False
 
 
+def is_terminal() -> bool:
+    """Both stdin and stdout are a terminal: a full-screen app can run (not a pipe, a script or CI)."""
+    try:
+        return sys.stdin.isatty() and sys.stdout.isatty()
+    except (AttributeError, ValueError):
+        return False
+
+
 def ask(prompt: str, default: str | None = None) -> str:
     """Read one line from the terminal; the prompt goes to stderr."""
     sys.stderr.write(inert(prompt))

@@ -382,10 +382,14 @@ async def migrate(engine: AsyncEngine, *, backup_dir: Path | None, notices: list
         except BaseException as exc:
             await conn.rollback()
             if isinstance(exc, DBAPIError):
+                hint = f"report this{f'; a copy of the database as it was is at {backup}' if backup else ''}"
+                if _refused_privilege(exc):
+                    hint = ("the database role may not create or change rfpilot's tables: connect as the role that "
+                            "owns them, or grant it CREATE on the schema (docs/operations.md, \"A team's Postgres\")")
                 raise StoreError(
                     f"upgrading the database schema from {current or '(none)'} to {SCHEMA_HEAD} failed and was "
                     f"rolled back, the database is unchanged: {_first_line(exc)}",
-                    hint=f"report this{f'; a copy of the database as it was is at {backup}' if backup else ''}",
+                    hint=hint,
                 ) from exc
             raise
         finally:
@@ -424,6 +428,13 @@ def open_failure(url: str, exc: BaseException) -> StoreError:
     if "SSL" in reason:
         hint = "the server does not accept SSL here: use sslmode=prefer or sslmode=disable in the URL, or enable SSL on it"
     return StoreError(f"cannot open the database at {redact_url(url)}: {reason}", hint=hint)
+
+
+def _refused_privilege(exc: BaseException) -> bool:
+    """Postgres said the role lacks a privilege (SQLSTATE 42501) or does not own the object."""
+    orig = getattr(exc, "orig", None) or exc
+    state = getattr(orig, "sqlstate", None) or getattr(orig, "pgcode", None)
+    return state == "42501" or "permission denied" in str(orig) or "must be owner of" in str(orig)
 
 
 def _first_line(exc: BaseException) -> str:

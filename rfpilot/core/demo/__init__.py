@@ -12,12 +12,15 @@ from dataclasses import dataclass
 from importlib import resources
 from typing import Any
 
+from sqlalchemy import select
+
 from rfpilot.core import chat
 from rfpilot.core import fixes as fix_service
 from rfpilot.core import lane as lane_service
 from rfpilot.core.context import Ctx
 from rfpilot.core.llm.scripted import ScriptedProvider, load_replies
-from rfpilot.core.sessions import create_session
+from rfpilot.core.sessions import OPEN_STATUSES, create_session
+from rfpilot.core.text import one_line
 from rfpilot.db.models import SessionRow
 from rfpilot.errors import ConfigError
 
@@ -87,3 +90,36 @@ async def run_demo(ctx: Ctx, *, progress: Callable[[str], None] | None = None) -
             added.append(f"the AI thinks the fix {result.outcome_proposal['outcome'].replace('success', 'worked')}")
         say(f"turn {result.reply.seq // 2 + 1}: " + ("; ".join(added) or "reply"))
     return session
+
+
+async def find_demo_session(ctx: Ctx) -> SessionRow | None:
+    """Your newest sample session that is still open (active, paused or escalated), if there is one.
+
+    A sample session is known by the demo's problem text and client, which `run_demo` writes and nothing else
+    does; renaming it keeps it found, resolving or abandoning it lets the next `demo --open` make a fresh one.
+    """
+    script = load_demo()
+    stmt = (
+        select(SessionRow)
+        .where(
+            SessionRow.account_id == ctx.account.id,
+            SessionRow.owner_id == ctx.engineer.id,
+            SessionRow.status.in_(OPEN_STATUSES),
+            SessionRow.intake_text == script.intake,
+            SessionRow.client_name == (one_line(script.client) if script.client else None),
+        )
+        .order_by(SessionRow.created_at.desc(), SessionRow.id)
+        .limit(1)
+    )
+    return (await ctx.db.execute(stmt)).scalars().first()
+
+
+async def ensure_demo(ctx: Ctx, *, progress: Callable[[str], None] | None = None) -> tuple[SessionRow, bool]:
+    """The sample session to open: the open one made before, else a new one. Returns it and whether it is new.
+
+    Running `rfpilot demo --open` again therefore never piles up copies of the sample.
+    """
+    existing = await find_demo_session(ctx)
+    if existing is not None:
+        return existing, False
+    return await run_demo(ctx, progress=progress), True
