@@ -132,7 +132,7 @@ def _show_text(data: dict) -> str:
     lines.append(f"  time      active {duration(s['active_seconds'])} · parked {duration(s['parked_seconds'])}")
     lines.append(f"  state     v{s['state_version']}")
     if s["intake_text"]:
-        lines += ["", "Problem", *[f"  {ln}" for ln in s["intake_text"].splitlines()]]
+        lines += ["", "Problem", *[f"  {ln}".rstrip() for ln in s["intake_text"].splitlines()]]
     facts = data["facts"]
     lines += ["", f"What we know · {len(facts)}"]
     lines += [f"  {f['id'][:8]}  {f['text']}  ({f['provenance']})" for f in facts] or ["  (nothing yet)"]

@@ -15,6 +15,8 @@ from sqlalchemy import select
 
 from rfpilot.core.context import Ctx
 from rfpilot.core.facts import list_facts
+from rfpilot.core.sessions import intake_of
+from rfpilot.core.text import as_sentence, paragraphs, problem_paragraphs
 from rfpilot.db.models import LaneItem, SessionRow, SuggestedFix
 
 RESOLUTION = "resolution_note"
@@ -96,9 +98,10 @@ class Bundle:
     title: str | None
     problem_summary: str | None
     domain: str | None
-    intake: str | None
+    intake: str | None  # for a ticket session: the summary, a blank line, the description
     client: str | None
     ticket_ref: str | None
+    from_ticket: bool = False  # the intake is a ticket's summary and description
     facts: list[FactLine] = field(default_factory=list)
     fix: FixState | None = None  # the latest fix: the active one, or one just dismissed
     earlier_fixes: list[FixState] = field(default_factory=list)  # superseded ones that were tried
@@ -146,9 +149,10 @@ async def build_bundle(ctx: Ctx, session: SessionRow, kind: str) -> Bundle:
         title=session.title,
         problem_summary=session.problem_summary,
         domain=session.problem_domain,
-        intake=session.intake_text,
+        intake=intake_of(session),
         client=session.client_name,
         ticket_ref=session.ticket_ref,
+        from_ticket=session.intake_type == "psa_ticket",
         facts=[FactLine(f.source_type, f.text, f.source_summary) for f in facts],
         fix=FixState.of(latest) if latest is not None else None,
         earlier_fixes=earlier,
@@ -198,18 +202,33 @@ def _script_lines(runs: list[ScriptRun]) -> list[str]:
     return lines or ["(none)"]
 
 
-def bundle_text(bundle: Bundle) -> str:
-    """The single user message a model drafting this note receives."""
+def intake_lines(bundle: Bundle) -> list[str]:
+    """The problem as reported, for a model: a ticket's summary and description on lines of their own."""
+    if not bundle.intake:
+        return []
+    if bundle.from_ticket:
+        head, *rest = paragraphs(bundle.intake) or [""]
+        return [f"Ticket summary: {head}"] + (["Ticket description:", "\n\n".join(rest)] if rest else [])
+    return [f"Intake message: {bundle.intake}"]
+
+
+def context_lines(bundle: Bundle) -> list[str]:
+    """The '# Session context' block every drafter's model input starts with."""
     out = ["# Session context", f"Title: {bundle.title or '(untitled)'}"]
-    for label, value in (
-        ("Problem summary", bundle.problem_summary),
-        ("Domain", bundle.domain),
-        ("Intake message", bundle.intake),
-        ("Client", bundle.client),
-        ("Linked PSA ticket", bundle.ticket_ref),
-    ):
+    if bundle.problem_summary:
+        out.append(f"Problem summary: {bundle.problem_summary}")
+    if bundle.domain:
+        out.append(f"Domain: {bundle.domain}")
+    out += intake_lines(bundle)
+    for label, value in (("Client", bundle.client), ("Linked PSA ticket", bundle.ticket_ref)):
         if value:
             out.append(f"{label}: {value}")
+    return out
+
+
+def bundle_text(bundle: Bundle) -> str:
+    """The single user message a model drafting this note receives."""
+    out = context_lines(bundle)
     out += ["", "# Confirmed facts (What we know)"]
     if bundle.facts:
         for fact in bundle.facts:
@@ -245,25 +264,29 @@ def bundle_text(bundle: Bundle) -> str:
 # --- the offline drafter --------------------------------------------------
 
 
-def _sentence(text: str) -> str:
-    text = " ".join(text.split())
-    if text and text[-1] not in ".!?…":
-        text += "."
-    return text
+_sentence = as_sentence
+PROBLEM_MAX = 700
 
 
 def _q(title: str) -> str:
     return f'"{title}"'
 
 
+def _capped(paragraph: str) -> str:
+    text = _sentence(paragraph)
+    if len(text) > PROBLEM_MAX:
+        text = text[: PROBLEM_MAX - 1].rsplit(" ", 1)[0] + "…"
+    return text
+
+
 def _problem(bundle: Bundle) -> str:
+    """The Problem section: the first paragraph of what was reported. A ticket's summary is a headline, so a
+    ticket session's Problem is the summary as a sentence of its own, then the description's first paragraph
+    as a paragraph of its own: the two never run together."""
     for candidate in (bundle.problem_summary, bundle.intake, bundle.title):
-        if candidate and candidate.strip():
-            paragraph = candidate.strip().split("\n\n")[0]
-            text = _sentence(paragraph)
-            if len(text) > 700:
-                text = text[:699].rsplit(" ", 1)[0] + "…"
-            return text
+        parts = problem_paragraphs(candidate, candidate is bundle.intake and bundle.from_ticket)
+        if parts:
+            return "\n\n".join(_capped(p) for p in parts)
     return "No problem description was recorded."
 
 

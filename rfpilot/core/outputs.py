@@ -161,11 +161,7 @@ _INSTRUCTION = {
 def bundle_text(bundle: Bundle, output_type: str) -> str:
     """The one user message the model gets for ``output_type``."""
     b = bundle.state
-    out = ["# Session context", f"Title: {b.title or '(untitled)'}"]
-    for label, value in (("Problem summary", b.problem_summary), ("Domain", b.domain), ("Intake message", b.intake),
-                         ("Client", b.client), ("Linked PSA ticket", b.ticket_ref)):
-        if value:
-            out.append(f"{label}: {value}")
+    out = notes.context_lines(b)
     out += ["", "# Confirmed facts (What we know)"]
     out += [f"- [{f.source_type}] {f.text}" + (f" — {f.summary}" if f.summary else "") for f in b.facts] or ["(none)"]
     out += ["", "# Diagnostic checks run"]

@@ -34,6 +34,45 @@ def truncate(text: str, limit: int) -> str:
     return cut.rstrip(" ,;:-") + "…"
 
 
+def clip(text: str, limit: int) -> str:
+    """Like ``truncate``, but the text keeps its line breaks (paragraphs stay paragraphs): CRLF/CR become LF,
+    trailing spaces and blank-line runs go, and a cut lands on a word boundary marked with an ellipsis."""
+    lines = [line.rstrip() for line in text.replace("\r\n", "\n").replace("\r", "\n").split("\n")]
+    kept: list[str] = []
+    for line in lines:
+        if not line and (not kept or not kept[-1]):
+            continue
+        kept.append(line)
+    text = "\n".join(kept).strip()
+    if len(text) <= limit:
+        return text
+    cut = text[: limit - 1]
+    space = max(cut.rfind(" "), cut.rfind("\n"))
+    if space > limit // 2:
+        cut = cut[:space]
+    return cut.rstrip(" ,;:-\n") + "…"
+
+
+def paragraphs(text: str | None) -> list[str]:
+    """The text's paragraphs (split at blank lines), stripped, empty ones dropped."""
+    return [p.strip() for p in re.split(r"\n[ \t]*\n", (text or "").replace("\r\n", "\n")) if p.strip()]
+
+
+def problem_paragraphs(intake: str | None, from_ticket: bool) -> list[str]:
+    """What a note's Problem says of an intake: its first paragraph; for a ticket (a summary, then the
+    description) the summary and the description's first paragraph, as two paragraphs."""
+    return paragraphs(intake)[: 2 if from_ticket else 1]
+
+
+def as_sentence(text: str) -> str:
+    """Whitespace folded and a full stop added when the text does not end a sentence (a ticket summary is a
+    headline: "Outlook asks for the password" becomes a sentence of its own, never run into what follows)."""
+    text = one_line(text)
+    if text and text[-1] not in ".!?…":
+        text += "."
+    return text
+
+
 def title_from_text(text: str) -> str:
     """Offline title: the first sentence, cut to fit a session list row."""
     sentence = first_sentence(text).rstrip(".")

@@ -11,7 +11,7 @@ from rfpilot.core import lane as lane_service
 from rfpilot.core.context import Ctx
 from rfpilot.core.facts import is_editable
 from rfpilot.core.previews import Preview
-from rfpilot.core.sessions import live_timers
+from rfpilot.core.sessions import intake_of, live_timers
 from rfpilot.db.models import Fact, LaneItem, Message, SessionRow, SuggestedFix
 
 
@@ -26,7 +26,7 @@ def session_view(session: SessionRow, now: datetime) -> dict[str, Any]:
         "title": session.title,
         "status": session.status,
         "intake_type": session.intake_type,
-        "intake_text": session.intake_text,
+        "intake_text": intake_of(session),
         "client": session.client_name,
         "ticket_ref": session.ticket_ref,
         "state_version": session.state_version,
