@@ -100,3 +100,171 @@ async def test_a_session_stored_with_the_two_run_together_reads_right(ctx, cw, m
     markdown = notes.offline_draft(await notes.build_bundle(ctx, row, notes.RESOLUTION))
     assert markdown_section(markdown, "Problem").startswith(f"{SUMMARY}.\n\nSince Monday")
     assert _problem_text(row).startswith(f"{SUMMARY}. Since Monday")
+
+
+# --- 2. the escalation package and the session export carry the branch map -------------------------------
+
+ESCALATION_REPLY = ("## Problem\nOutlook asked for a password.\n\n## What we've confirmed\n- Webmail works.\n\n"
+                    "## What we've tried\nNo diagnostic actions run yet.\n\n"
+                    "## Current hypothesis\nA stale cached credential.\n\n## Suggested next steps\n- Clear it.")
+
+
+async def _forked(ctx, session):
+    """Three hypotheses: one ruled out, one being worked, one not tried yet."""
+    from rfpilot.core import branches
+
+    _, (quota, cred, dns) = await branches.fork(ctx, session, "Three causes fit the symptom", [
+        ("Mailbox quota", "The mailbox is full"), ("Cached credential", "A stale password is cached"),
+        ("DNS", "Autodiscover resolves wrongly")])
+    await branches.mark(ctx, session, quota, "dead_end", "Mailbox quota was well below the limit")
+    await branches.switch(ctx, session, cred)
+    return quota, cred, dns
+
+
+async def test_the_offline_escalation_package_states_the_branch_map(ctx, session) -> None:
+    from rfpilot.core import previews
+
+    await _forked(ctx, session)
+    markdown = (await previews.preview(ctx, session, "escalate")).markdown
+    tried = markdown_section(markdown, "What we've tried")
+    assert tried == ("- Ruled out: Mailbox quota (The mailbox is full): Mailbox quota was well below the limit.")
+    hypothesis = markdown_section(markdown, "Current hypothesis")
+    assert hypothesis.startswith("No leading fix yet.\n\n")  # never "no hypothesis" above the open ones
+    assert hypothesis.endswith('Hypotheses still open: "Cached credential" (A stale password is cached), being '
+                               'worked on; "DNS" (Autodiscover resolves wrongly), not tried yet.')
+    assert '- Work the open hypotheses: "Cached credential", "DNS".' in markdown_section(markdown, "Suggested next steps")
+
+
+async def test_a_model_package_without_the_dead_end_gets_it_and_loses_its_nothing_line(ctx, session) -> None:
+    from rfpilot.core import previews
+    from rfpilot.core.llm.scripted import ScriptedProvider, ScriptedReply
+
+    await _forked(ctx, session)
+    provider = ScriptedProvider([ScriptedReply(reply=ESCALATION_REPLY, action="escalation_package")])
+    result = await previews.preview(ctx, session, "escalate", provider=provider)
+    assert result.drafter == "llm"
+    assert "# Hypotheses explored (the branch map)\n- Mailbox quota [dead end (ruled out)] — The mailbox is full\n" \
+           "  Why: Mailbox quota was well below the limit" in provider.calls[0].message
+    assert "- DNS [not tried yet] — Autodiscover resolves wrongly" in provider.calls[0].message
+    tried = markdown_section(result.markdown, "What we've tried")
+    assert tried == "- Ruled out: Mailbox quota (The mailbox is full): Mailbox quota was well below the limit."
+    assert markdown_section(result.markdown, "Current hypothesis") == "A stale cached credential."  # untouched
+
+
+async def test_a_model_package_that_names_the_dead_end_is_left_alone(ctx, session) -> None:
+    from rfpilot.core import previews
+    from rfpilot.core.llm.scripted import ScriptedProvider, ScriptedReply
+
+    await _forked(ctx, session)
+    reply = ESCALATION_REPLY.replace("No diagnostic actions run yet.", "- Mailbox quota: plenty of room left.")
+    provider = ScriptedProvider([ScriptedReply(reply=reply, action="escalation_package")])
+    assert (await previews.preview(ctx, session, "escalate", provider=provider)).markdown == reply
+
+
+def test_the_session_export_carries_branches_and_fork_points(cli) -> None:
+    code, sid, err = cli("new", "Outlook prompts for a password after the reset.")
+    sid = sid.strip()
+    assert code == 0, err
+    assert cli("branches", "fork", sid, "--reason", "Network or DNS?", "-o", "Network: ping the gateway",
+               "-o", "DNS: nslookup both servers")[0] == 0
+    assert cli("branches", "mark", sid, "Network", "dead_end", "--reason", "The gateway answers")[0] == 0
+    assert cli("branches", "switch", sid, "DNS")[0] == 0
+    code, out, err = cli("sessions", "export", sid, "--format", "json")
+    assert code == 0, err
+    data = json.loads(out)
+    by_label = {b["label"]: b for b in data["branches"]}
+    assert set(by_label) == {"Root", "Network", "DNS"}
+    assert by_label["Network"]["status"] == "dead_end" and by_label["Network"]["status_reason"] == "The gateway answers"
+    assert by_label["DNS"]["active"] and by_label["Network"]["parent_branch_id"] == by_label["Root"]["id"]
+    [fork] = data["fork_points"]
+    assert fork["reason"] == "Network or DNS?" and fork["parent_branch_id"] == by_label["Root"]["id"]
+    assert [(o["label"], o["branch_id"]) for o in fork["options"]] == [("Network", by_label["Network"]["id"]),
+                                                                        ("DNS", by_label["DNS"]["id"])]
+    code, out, _ = cli("sessions", "export", sid)
+    section = markdown_section(out, "Hypotheses (branches)")
+    assert "- **Root** · active\n  - **Network** · dead_end — ping the gateway\n    - why: The gateway answers" in section
+    assert "  - **DNS** · active (being worked on) — nslookup both servers" in section
+    assert "### Fork points\n\n- before the first message, from Root: Network or DNS? → Network, DNS" in section
+
+
+def test_a_session_that_never_forked_exports_empty_lists(cli) -> None:
+    sid = cli("new", "Printer offline.")[1].strip()
+    data = json.loads(cli("sessions", "export", sid, "--format", "json")[1])
+    assert data["branches"] == [] and data["fork_points"] == []
+    assert "## Hypotheses" not in cli("sessions", "export", sid)[1]
+
+
+# --- 3. a product-added item never sits under a "nothing …" line -----------------------------------
+
+
+@pytest.mark.parametrize("nothing", ["- Nothing was ruled out in this session.", "_Nothing was ruled out._",
+                                     "None.", "No hypotheses were ruled out during the session."])
+async def test_the_kb_drops_the_models_nothing_line_when_a_dead_end_is_added(ctx, session, nothing) -> None:
+    from rfpilot.core import branches, closing, outputs
+    from rfpilot.core.llm.scripted import ScriptedProvider, ScriptedReply
+
+    _, (quota, cred) = await branches.fork(ctx, session, "Two causes", [("Mailbox quota", "The mailbox is full"),
+                                                                        ("Cached credential", "A stale password")])
+    await branches.mark(ctx, session, quota, "dead_end", "Mailbox quota was well below the limit")
+    await closing.resolve_session(ctx, session, "## Problem\nX.\n\n## What we confirmed\n- Y.\n\n## Root cause\nZ."
+                                                "\n\n## Resolution\nW.")
+    reply = ("## Symptoms\n- Prompts.\n\n## Root cause\nA stale entry.\n\n## Resolution steps\n1. Clear it.\n\n"
+             f"## Things to rule out first\n- Webmail: it signs in fine.\n{nothing}")
+    provider = ScriptedProvider([ScriptedReply(reply=reply, action="resolution_note", match="knowledge base")])
+    row = await outputs.generate(ctx, session, "kb", provider)
+    assert row.drafter == "llm"
+    assert markdown_section(row.generated_content, "Things to rule out first") == (
+        "- Webmail: it signs in fine.\n"
+        "- Mailbox quota (The mailbox is full): Mailbox quota was well below the limit.")
+
+
+def test_says_nothing_tells_empty_list_lines_from_items() -> None:
+    from rfpilot.core.text import says_nothing
+
+    for line in ("Nothing was ruled out in this session.", "- Nothing was ruled out.", "_None._", "N/A",
+                 "No diagnostic actions run yet.", "* No other causes were ruled out.", "No dead ends."):
+        assert says_nothing(line), line
+    for line in ("- DNS: nslookup was fine.", "None of the mailbox rules were at fault: checked all 12.",
+                 "Nothing in the event log pointed at the disk.", "No MFA prompt: MFA is off for the account.", ""):
+        assert not says_nothing(line), line
+
+
+# --- 4. a branch status change invalidates a cached preview ------------------------------------------
+
+
+async def test_every_branch_status_change_bumps_state_version_and_misses_the_cache(ctx, session) -> None:
+    from rfpilot.core import branches, previews
+
+    async def fresh() -> previews.Preview:
+        first = await previews.preview(ctx, session, "escalate")
+        again = await previews.preview(ctx, session, "escalate")
+        assert again.from_cache and again.state_version == first.state_version
+        return first
+
+    base = await fresh()
+    _, (quota, cred) = await branches.fork(ctx, session, "Two causes", [("Mailbox quota", "The mailbox is full"),
+                                                                        ("Cached credential", "A stale password")])
+    forked = await previews.preview(ctx, session, "escalate")
+    assert not forked.from_cache and forked.state_version == base.state_version + 1 and "Mailbox quota" in forked.markdown
+    await fresh()
+    await branches.switch(ctx, session, cred)  # untried -> active
+    switched = await previews.preview(ctx, session, "escalate")
+    assert not switched.from_cache and '"Cached credential" (A stale password), being worked on' in switched.markdown
+    await fresh()
+    await branches.switch(ctx, session, cred)  # no status change: the cache stands
+    assert (await previews.preview(ctx, session, "escalate")).from_cache
+    await branches.mark(ctx, session, quota, "dead_end", "Plenty of room")
+    marked = await previews.preview(ctx, session, "escalate")
+    assert not marked.from_cache and "- Ruled out: Mailbox quota (The mailbox is full): Plenty of room." in marked.markdown
+    await fresh()
+    await branches.revive(ctx, session, quota, cred, "The password was fine after all")
+    revived = await previews.preview(ctx, session, "escalate")
+    assert not revived.from_cache and "Ruled out" not in revived.markdown
+    assert "revived on new evidence: The password was fine after all" in revived.markdown
+    await fresh()
+    await branches.mark(ctx, session, cred, "solved", "The cached password was stale")
+    solved = await previews.preview(ctx, session, "escalate")
+    assert not solved.from_cache and "- Confirmed hypothesis: Cached credential: The cached password was stale." \
+        in solved.markdown
+    assert solved.state_version == base.state_version + 5
+

@@ -100,6 +100,43 @@ def markdown_section(markdown: str, heading: str) -> str | None:
     return "\n".join(body).strip() if inside else None
 
 
+def replace_section(markdown: str, heading: str, body: str) -> str:
+    """The markdown with the body of its `## heading` section replaced (the other sections untouched)."""
+    lines = markdown.split("\n")
+    out: list[str] = []
+    i = 0
+    while i < len(lines):
+        stripped = lines[i].strip()
+        out.append(lines[i])
+        i += 1
+        if stripped.startswith("## ") and stripped[3:].strip().lower() == heading.lower():
+            while i < len(lines) and not (lines[i].strip().startswith("## ") or lines[i].strip() == "##"):
+                i += 1
+            out += [body.strip("\n")] + ([""] if i < len(lines) else [])
+            out += lines[i:]
+            break
+    return "\n".join(out)
+
+
+_NOTHING = re.compile(
+    r"^(?:nothing|none|n/?a)(?:\s+(?:yet|so far|recorded|found|identified))?[.!]?$"
+    r"|^nothing(?:\s+else)?\s+(?:was|were|has been|had been|is|to)\s+(?:yet\s+)?"
+    r"(?:ruled out|run|tried|recorded|confirmed|found|identified|excluded|eliminated|report)\b"
+    r"|^no\s+(?:[\w'-]+\s+){0,4}?(?:was|were|has been|have been|had been)\s+(?:yet\s+)?"
+    r"(?:ruled out|run|tried|recorded|confirmed|found|identified|excluded|eliminated)\b"
+    r"|^no\s+(?:[\w'-]+\s+){0,3}?(?:run|tried|ruled out)(?:\s+yet)?\b"
+    r"|^no\s+(?:dead[- ]ends?|hypothes[ie]s|rule-outs?)\b",
+    re.IGNORECASE,
+)
+
+
+def says_nothing(line: str) -> bool:
+    """A line that says a list is empty ("Nothing was ruled out in this session.", "- None.", "No diagnostic
+    actions run yet."): it must go when items are added under it, or the text contradicts itself."""
+    text = re.sub(r"^\s*(?:[-*•+]|\d+[.)])\s*", "", line).strip().strip("_*").strip()
+    return bool(text) and bool(_NOTHING.match(text))
+
+
 def summary_line(markdown: str, limit: int = 500) -> str:
     """Listing summary: the first sentence of the Problem section, never a heading.
 
