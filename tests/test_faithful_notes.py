@@ -268,3 +268,122 @@ async def test_every_branch_status_change_bumps_state_version_and_misses_the_cac
         in solved.markdown
     assert solved.state_version == base.state_version + 5
 
+
+# --- 5. a draft output exports, marked DRAFT --------------------------------------------------------------
+
+
+def test_a_draft_exports_marked_draft_and_stays_a_draft(cli, tmp_path) -> None:
+    sid = cli("new", "Outlook prompts for a password after the reset.")[1].strip()
+    assert cli("resolve", sid, "--yes", "--offline")[0] == 0
+    target = tmp_path / "kb.md"
+    code, out, err = cli("outputs", "export", sid, "kb", "--out", str(target), "--json")
+    assert code == 0, err
+    view = json.loads(out)
+    assert view["exported_draft"] is True and view["exported_to"] == str(target)
+    assert view["status"] == "draft" and view["pushed_to"] is None and view["pushed_reference"] is None
+    first, blank, title = target.read_text(encoding="utf-8").split("\n")[:3]
+    assert first.startswith("> **DRAFT — not approved.**") and blank == "" and title.startswith("# Outlook prompts")
+    listed = {v["output_type"]: v for v in json.loads(cli("outputs", "list", sid, "--json")[1])}
+    assert listed["knowledge_base"]["status"] == "draft" and listed["knowledge_base"]["pushed_to"] is None
+    code, _, err = cli("outputs", "push", sid, "kb", "--to", "file", "--out", str(tmp_path / "p.md"))
+    assert code == 3 and "only an approved output is pushed" in err and "export" in err
+
+
+# --- 6. `sessions show` says where the close stands on the PSA ---------------------------------------------
+
+
+async def _linked(ctx, cw, **targets):
+    from rfpilot.core import psa, tickets
+
+    settings, secrets = cw.connection()
+    await psa.connect(ctx, "connectwise", "main", settings, secrets, targets={a: {"": s} for a, s in targets.items()})
+    return await tickets.session_from_ticket(ctx, "48307")
+
+
+NOTE = ("## Problem\nOutlook asked for the password.\n\n## What we confirmed\n- Cached credential.\n\n"
+        "## Root cause\nA stale credential.\n\n## Resolution\nCleared it.")
+
+
+async def _writeback(ctx, row):
+    from rfpilot.core.views import session_details
+
+    await ctx.db.refresh(row)
+    details = await session_details(ctx, row)
+    return details["psa_writeback"], details
+
+
+async def test_a_verified_close_shows_the_note_id_and_the_status_read_back(ctx, cw, memory_keyring) -> None:
+    from rfpilot.cli.sessions import _show_text
+    from rfpilot.core import closing
+
+    row = await _linked(ctx, cw, resolve="Resolved")
+    assert (await _writeback(ctx, row))[0] is None  # nothing sent yet
+    await closing.resolve_session(ctx, row, NOTE)
+    view, details = await _writeback(ctx, row)
+    note_id = str(cw.notes[48307][-1]["id"])
+    assert view["state"] == "verified" and view["note_id"] == note_id and view["kind"] == "resolve"
+    assert view["verified_status"] == "Resolved" and view["status_verified"] is True
+    assert details["psa_delivery"] is None and details["session"]["resolution_note_external_id"] == note_id
+    assert (f"  writeback verified: resolution note posted as note {note_id}; ticket status 'Resolved' verified "
+            "(read back)") in _show_text(details)
+
+
+async def test_queued_failed_posted_and_delivering_closes_say_so(ctx, cw, memory_keyring) -> None:
+    from datetime import timedelta
+
+    from rfpilot.cli.sessions import _show_text
+    from rfpilot.core import closing
+    from rfpilot.errors import PSAError, QueuedError
+
+    row = await _linked(ctx, cw, escalate="Escalated")
+    cw.down = True
+    with pytest.raises(QueuedError):
+        await closing.escalate_session(ctx, row, NOTE.replace("What we confirmed", "What we've confirmed"))
+    view, details = await _writeback(ctx, row)
+    assert view["state"] == "queued" and view["note_id"] is None and view["kind"] == "escalate"
+    assert "  writeback queued: escalation package not posted yet; ticket status 'Escalated' not set yet" \
+        in _show_text(details)
+    from rfpilot.db.models import OutboxItem
+
+    item = await ctx.db.get(OutboxItem, view["outbox_item_id"])
+    async with ctx.tx():  # another process is delivering it right now
+        item.lease_owner, item.lease_expires_at = "elsewhere:1:abc", ctx.now() + timedelta(minutes=2)
+    assert (await _writeback(ctx, row))[0]["state"] == "delivering"
+    async with ctx.tx():
+        item.lease_owner, item.lease_expires_at = None, None
+    cw.down, cw.keep_old_status = False, True
+    with pytest.raises(PSAError):
+        await closing.escalate_session(ctx, row, NOTE)
+    view, details = await _writeback(ctx, row)
+    note_id = str(cw.notes[48307][-1]["id"])
+    assert view["state"] == "failed" and view["note_id"] == note_id and view["status_verified"] is False
+    assert f"  writeback failed: escalation package posted as note {note_id}; ticket status 'Escalated' not " \
+           "verified — " in _show_text(details)
+
+
+async def test_a_close_with_no_target_status_is_posted_and_a_local_one_has_none(ctx, cw, memory_keyring) -> None:
+    from rfpilot.cli.sessions import _show_text
+    from rfpilot.core import closing, sessions
+
+    row = await _linked(ctx, cw)
+    await closing.resolve_session(ctx, row, NOTE)
+    view, details = await _writeback(ctx, row)
+    assert view["state"] == "posted" and view["note_id"] == str(cw.notes[48307][-1]["id"])
+    assert view["status_verified"] is False and view["verified_status"] is None
+    assert "ticket status left as it was (no target status set)" in _show_text(details)
+    local = await sessions.create_session(ctx, "Printer offline.")
+    await closing.resolve_session(ctx, local, NOTE)
+    view, details = await _writeback(ctx, local)
+    assert view is None and "writeback" not in _show_text(details)
+
+
+def test_sessions_show_json_keeps_its_keys_and_adds_the_writeback(cli, cw, memory_keyring, ticket_session) -> None:
+    before = json.loads(cli("sessions", "show", ticket_session, "--json")[1])
+    assert before["psa_writeback"] is None and "psa_delivery" in before
+    assert cli("resolve", ticket_session, "--yes", "--offline")[0] == 0
+    after = json.loads(cli("sessions", "show", ticket_session, "--json")[1])
+    assert set(after) == set(before)
+    assert after["psa_writeback"]["state"] == "verified" and after["psa_writeback"]["verified_status"] == "Resolved"
+    assert after["psa_writeback"]["note_id"] == after["session"]["resolution_note_external_id"]
+    code, out, _ = cli("sessions", "show", ticket_session)
+    assert "  writeback verified: resolution note posted as note " in out

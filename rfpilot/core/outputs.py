@@ -19,6 +19,9 @@
   - ``file``: the Markdown written to a path (``pushed_reference`` = the path); repeatable, never overwriting
     an existing file unless asked.
   The last push is the one recorded (``pushed_to``, ``pushed_at``, ``pushed_reference``).
+* Export (``export``): the Markdown file of any output but a rejected one. An approved or pushed output is a push
+  to ``file``; a draft is written too (useful to review it elsewhere), its first line saying DRAFT, and it stays
+  a draft with nothing recorded.
 """
 
 from __future__ import annotations
@@ -639,6 +642,7 @@ class Pushed:
     destination: str
     reference: str | None  # the PSA note id, or the file written
     delivery: Any = None  # writeback.Delivery for a PSA push delivered now
+    draft: bool = False  # an export of a draft: the file says DRAFT and nothing is recorded on the output
 
 
 def export_file_name(session: SessionRow, output_type: str) -> str:
@@ -649,11 +653,20 @@ def export_file_name(session: SessionRow, output_type: str) -> str:
     return f"{FILE_PREFIX[normalise_type(output_type)]}-{slug}.md"
 
 
+def draft_mark(output: ResolutionOutput) -> str:
+    """The first line of an exported draft: nobody mistakes it for the approved text."""
+    return (f"> **DRAFT — not approved.** This {LABELS[output.output_type]} was exported from rfpilot as a "
+            "draft: it has not been reviewed and approved.")
+
+
 def export_markdown(session: SessionRow, output: ResolutionOutput) -> str:
-    """The file's text: the output as it reads now, the KB article under the session's title."""
+    """The file's text: the output as it reads now, the KB article under the session's title; a draft (not
+    approved yet) opens with a line saying DRAFT."""
     text = content(output).strip()
     if output.output_type == KB and session.title and not text.startswith("# "):
         text = f"# {one_line(session.title)}\n\n{text}"
+    if output.status == "draft":
+        text = f"{draft_mark(output)}\n\n{text}"
     return inert(text) + "\n"
 
 
@@ -662,7 +675,8 @@ def _check_pushable(output: ResolutionOutput) -> None:
     if output.status in ("approved", "pushed"):
         return
     raise ConflictError(f"the {LABELS[output.output_type]} is {output.status}; only an approved output is pushed",
-                        hint="review it, then `rfpilot outputs approve SESSION TYPE`")
+                        hint="review it, then `rfpilot outputs approve SESSION TYPE` (`rfpilot outputs export` "
+                             "writes a draft to a file, marked DRAFT)")
 
 
 def _write_file(path: Path, text: str, overwrite: bool) -> Path:
@@ -760,10 +774,18 @@ async def push(ctx: Ctx, session: SessionRow, output: ResolutionOutput, destinat
     _check_pushable(output)
     if where == "psa":
         return await _push_to_psa(ctx, session, output)
+    return await _to_file(ctx, session, output, path, overwrite)
+
+
+async def _to_file(ctx: Ctx, session: SessionRow, output: ResolutionOutput, path: Path | None,
+                   overwrite: bool) -> Pushed:
+    """Write the output's Markdown to ``path``; an approved or pushed one is recorded as pushed to the file."""
     if path is None:
         raise UsageError("give the file to write")
     _not_in_outbox(output, "exported")
     target = _write_file(path, export_markdown(session, output), overwrite)
+    if output.status == "draft":
+        return Pushed(output, "file", str(target), draft=True)
     async with ctx.tx():
         output.status = "pushed"
         output.pushed_to = "file"
@@ -771,3 +793,17 @@ async def push(ctx: Ctx, session: SessionRow, output: ResolutionOutput, destinat
         output.pushed_reference = str(target)
         output.updated_at = ctx.now()
     return Pushed(output, "file", str(target))
+
+
+async def export(ctx: Ctx, session: SessionRow, output: ResolutionOutput, path: Path | None, *,
+                 overwrite: bool = False) -> Pushed:
+    """Write the output as a Markdown file. An approved (or pushed) output is pushed to the file and recorded
+    so; a draft is exported for review elsewhere: its file opens with a line saying DRAFT, and the output stays a
+    draft with nothing recorded. A rejected output is not exported."""
+    if output.session_id != session.id:
+        raise UsageError("that output belongs to another session")
+    await _editable(ctx, output)
+    if output.status == "rejected":
+        raise ConflictError(f"the {LABELS[output.output_type]} is rejected; a rejected output is not exported",
+                            hint="edit it or draft it again (`rfpilot outputs generate SESSION --type TYPE`) first")
+    return await _to_file(ctx, session, output, path, overwrite)

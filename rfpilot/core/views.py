@@ -166,6 +166,7 @@ async def session_details(ctx: Ctx, session: SessionRow) -> dict[str, Any]:
         "resolution_note": session.resolution_note_markdown,
         "escalation_package": session.escalation_package_markdown,
         "psa_delivery": await _delivery(ctx, session),
+        "psa_writeback": await _writeback(ctx, session),
     }
 
 
@@ -176,6 +177,15 @@ async def _delivery(ctx: Ctx, session: SessionRow) -> dict[str, Any] | None:
     from rfpilot.core.writeback import delivery_state, open_items
 
     return delivery_state(await open_items(ctx, session))
+
+
+async def _writeback(ctx: Ctx, session: SessionRow) -> dict[str, Any] | None:
+    """Where the session's close stands on the PSA (queued … verified), with the note id."""
+    if not session.psa_ticket_id:
+        return None
+    from rfpilot.core.writeback import close_writeback
+
+    return await close_writeback(ctx, session)
 
 
 def turn_view(result: Any) -> dict[str, Any]:
