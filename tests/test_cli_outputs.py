@@ -82,8 +82,14 @@ def test_approve_reject_export_and_push(cli_outputs, tmp_path, monkeypatch) -> N
     sid = resolved_session(cli)
     ok(cli, "outputs", "generate", sid)
     monkeypatch.chdir(tmp_path)
-    code, _, err = cli("outputs", "export", sid)
-    assert code == 3 and "only an approved output is pushed" in err
+    # A draft exports (marked DRAFT on its first line, still a draft); pushing it is refused, naming the push.
+    code, out, err = cli("outputs", "export", sid, "kb", "--out", str(tmp_path / "draft.md"))
+    assert code == 0 and out.strip() == str(tmp_path / "draft.md") and "exported as a DRAFT" in err
+    draft = (tmp_path / "draft.md").read_text(encoding="utf-8")
+    assert draft.startswith("> **DRAFT — not approved.** This KB article was exported from rfpilot as a draft")
+    assert "\n\n# Outlook prompts for a password after the reset\n\n## Symptoms\n" in draft
+    code, _, err = cli("outputs", "push", sid, "kb", "--to", "file", "--out", str(tmp_path / "pushed.md"))
+    assert code == 3 and "only an approved output is pushed" in err and not (tmp_path / "pushed.md").exists()
     assert js(cli, "outputs", "approve", sid, "kb")["status"] == "approved"
     code, _, err = cli("outputs", "approve", sid, "kb")
     assert code == 3 and "only a draft can be approved" in err
@@ -92,6 +98,7 @@ def test_approve_reject_export_and_push(cli_outputs, tmp_path, monkeypatch) -> N
     assert code == 0 and written.endswith("kb-outlook-prompts-for-a-password-after-the-reset.md")
     text = (tmp_path / "kb-outlook-prompts-for-a-password-after-the-reset.md").read_text(encoding="utf-8")
     assert "## Things to rule out first\nNothing was ruled out in this session." in text
+    assert text.startswith("# Outlook prompts") and "DRAFT" not in text  # approved: no draft mark
     code, _, err = cli("outputs", "export", sid)
     assert code == 3 and "already exists" in err and "--force" in err
     view = js(cli, "outputs", "export", sid, "kb", "--out", str(tmp_path / "kb.md"), "--force")
@@ -103,6 +110,8 @@ def test_approve_reject_export_and_push(cli_outputs, tmp_path, monkeypatch) -> N
     code, _, err = cli("outputs", "push", sid, "psa", "--to", "file")
     assert code == 1 and "--out" in err
     assert js(cli, "outputs", "reject", sid, "client")["status"] == "rejected"
+    code, _, err = cli("outputs", "export", sid, "client", "--out", str(tmp_path / "client.md"))
+    assert code == 3 and "a rejected output is not exported" in err and not (tmp_path / "client.md").exists()
     statuses = {v["output_type"]: v["status"] for v in js(cli, "outputs", "list", sid)}
     assert statuses == {"psa_ticket_notes": "approved", "knowledge_base": "pushed", "client_summary": "rejected"}
 

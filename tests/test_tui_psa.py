@@ -89,3 +89,6 @@ async def test_a_queued_write_shows_and_retries(tui_settings, cw, memory_keyring
         assert snap.details["session"]["status"] == "resolved" and snap.details["psa_delivery"] is None
         assert "queued" not in await _header(app)
         assert len(cw.notes[48307]) == 2  # the description and our one note
+        # Delivered: the header names the note and the status read back (SPEC §9).
+        note_id = cw.notes[48307][-1]["id"]
+        assert f"✓ resolution note posted as note {note_id} · status Resolved verified" in await _header(app)

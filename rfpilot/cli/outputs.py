@@ -239,7 +239,9 @@ def outputs_export(
     force: bool = typer.Option(False, "--force", help="Overwrite an existing file."),
     as_json: bool = JSON,
 ) -> None:
-    """Write an approved output (the KB article by default) as a Markdown file; exit 3 if the file exists."""
+    """Write an output (the KB article by default) as a Markdown file. An approved output is recorded as pushed
+    to the file; a draft is written too, its first line saying DRAFT (not approved), and stays a draft. Exit 3 if
+    the file exists or the output was rejected."""
 
     async def go(ctx):
         from rfpilot.core import outputs as svc
@@ -247,8 +249,10 @@ def outputs_export(
         row = await _session(ctx, session)
         found = await svc.get_output(ctx, row, output_type)
         target = out if out is not None else Path.cwd() / svc.export_file_name(row, found.output_type)
-        pushed = await svc.push(ctx, row, found, "file", path=target, overwrite=force)
-        return _pushed_view(pushed), pushed.reference
+        pushed = await svc.export(ctx, row, found, target, overwrite=force)
+        return {**_pushed_view(pushed), "exported_to": pushed.reference, "exported_draft": pushed.draft}
 
-    view, reference = run(go)
-    output.emit(view, as_json, lambda: reference)
+    view = run(go)
+    output.emit(view, as_json, lambda: view["exported_to"])
+    if not as_json and view["exported_draft"]:
+        output.info("exported as a DRAFT (not approved): the file's first line says so")

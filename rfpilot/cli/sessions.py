@@ -129,10 +129,15 @@ def _show_text(data: dict) -> str:
         if delivery["last_error"]:
             what += f": {delivery['last_error']}"
         lines.append(f"  PSA       {what}")
+    writeback = data.get("psa_writeback")
+    if writeback:
+        from rfpilot.core.writeback import describe_close
+
+        lines.append(f"  writeback {describe_close(writeback)}")
     lines.append(f"  time      active {duration(s['active_seconds'])} · parked {duration(s['parked_seconds'])}")
     lines.append(f"  state     v{s['state_version']}")
     if s["intake_text"]:
-        lines += ["", "Problem", *[f"  {ln}" for ln in s["intake_text"].splitlines()]]
+        lines += ["", "Problem", *[f"  {ln}".rstrip() for ln in s["intake_text"].splitlines()]]
     facts = data["facts"]
     lines += ["", f"What we know · {len(facts)}"]
     lines += [f"  {f['id'][:8]}  {f['text']}  ({f['provenance']})" for f in facts] or ["  (nothing yet)"]
@@ -196,7 +201,8 @@ def sessions_export(
     fmt: str = typer.Option("md", "--format", "-f", help="md or json."),
     out: Optional[Path] = typer.Option(None, "--output", "-o", help="Write to this file instead of stdout."),
 ) -> None:
-    """Export a whole session as Markdown or JSON."""
+    """Export a whole session as Markdown or JSON: facts, lane, fixes, conversation, notes, and the branch map
+    with its fork points (the JSON shape is in docs/branches.md)."""
     from rfpilot.errors import UsageError
 
     if fmt not in ("md", "json"):

@@ -10,6 +10,9 @@
   one is configured, else from what is stored — and the other branches see every branch's label, status and
   summary in their *uncached* context block, never in the cached system prompt.
 * Revive reopens a dead end with evidence from another branch; the evidence stays in that branch's context.
+* Every write that changes the branch map (a fork, any status change: switching to an untried branch, mark,
+  revive) bumps ``state_version`` in its transaction: the escalation package states the map, so a cached
+  preview of the older map is never served.
 """
 
 from __future__ import annotations
@@ -221,7 +224,7 @@ async def fork(
             children.append(child)
         await ctx.db.flush()
         fork_point.options = [{"label": c.label, "description": c.description, "branch_id": c.id} for c in children]
-        ctx.touch(session)
+        await ctx.bump_state(session)  # new hypotheses: the escalation package's branch map changes
     return fork_point, children
 
 
@@ -239,7 +242,9 @@ async def switch(ctx: Ctx, session: SessionRow, branch: SessionBranch) -> Sessio
             branch.status = "active"
             branch.status_changed_at = ctx.now()
             branch.status_changed_by = ctx.engineer.id
-        ctx.touch(session)
+            await ctx.bump_state(session)  # a branch status change (SPEC §3)
+        else:
+            ctx.touch(session)
     return branch
 
 
@@ -265,7 +270,7 @@ async def mark(
         branch.status_changed_at = ctx.now()
         branch.status_changed_by = ctx.engineer.id
         branch.context_summary = summary
-        ctx.touch(session)
+        await ctx.bump_state(session)  # a branch status change (SPEC §3): cached previews are stale
     return branch
 
 
@@ -289,7 +294,7 @@ async def revive(
         branch.status_changed_by = ctx.engineer.id
         branch.evidence_from_branch_id = evidence_from.id
         branch.evidence_description = truncate(text, REASON_MAX)
-        ctx.touch(session)
+        await ctx.bump_state(session)  # a branch status change (SPEC §3): cached previews are stale
     return branch
 
 
@@ -390,5 +395,6 @@ async def fork_views(ctx: Ctx, session: SessionRow) -> list[dict[str, Any]]:
         else:
             continue
         views.append({"id": point.id, "reason": point.reason, "options": list(point.options or []), "after_seq": after,
-                      "parent_branch_id": point.parent_branch_id})
+                      "parent_branch_id": point.parent_branch_id, "message_id": point.message_id,
+                      "created_at": point.created_at.isoformat(timespec="seconds") if point.created_at else None})
     return views

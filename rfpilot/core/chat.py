@@ -36,7 +36,7 @@ from rfpilot.core.llm.offline import OFFLINE_HINT
 from rfpilot.core.markers import ParsedReply, parse_reply
 from rfpilot.core.prompts import CHAT_REMINDER_PROMPT, CHAT_SYSTEM_PROMPT, TITLE_PROMPT
 from rfpilot.core.permissions import owner_action
-from rfpilot.core.sessions import check_transition, set_status
+from rfpilot.core.sessions import check_transition, intake_of, set_status
 from rfpilot.core.text import one_line, truncate
 from rfpilot.db.models import Fact, ForkPoint, LaneItem, Message, SessionRow, SuggestedFix
 from rfpilot.errors import ConflictError, LLMUnavailableError, RfpilotError, UsageError
@@ -188,9 +188,11 @@ def ticket_context(session: SessionRow) -> str:
         lines.append(f"Domain: {session.problem_domain}")
     if session.problem_summary:
         lines.append(f"Problem summary: {session.problem_summary}")
-    if session.intake_text:
-        lines.append("Problem as the engineer first described it:")
-        lines.append(session.intake_text)
+    intake = intake_of(session)
+    if intake:
+        lines.append("Problem as reported on the ticket (its summary, a blank line, its description):"
+                     if session.intake_type == "psa_ticket" else "Problem as the engineer first described it:")
+        lines.append(intake)
     if session.ticket_context:
         lines.append("Ticket details from the PSA:")
         lines.append(json.dumps(session.ticket_context, sort_keys=True, ensure_ascii=False, default=str))

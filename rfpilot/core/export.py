@@ -21,6 +21,8 @@ EXPORT_FORMAT = 1
 
 
 async def export_data(ctx: Ctx, session: SessionRow) -> dict[str, Any]:
+    from rfpilot.core import branches as branch_service
+
     messages = (
         await ctx.db.execute(select(Message).where(Message.session_id == session.id).order_by(Message.seq))
     ).scalars()
@@ -35,6 +37,8 @@ async def export_data(ctx: Ctx, session: SessionRow) -> dict[str, Any]:
         "messages": [
             {
                 "id": m.id,
+                "seq": m.seq,
+                "branch_id": m.branch_id,
                 "role": m.role,
                 "status": m.status,
                 "content": m.display_content,
@@ -44,11 +48,53 @@ async def export_data(ctx: Ctx, session: SessionRow) -> dict[str, Any]:
         ],
         "resolution_note": session.resolution_note_markdown,
         "escalation_package": session.escalation_package_markdown,
+        # The branch map and where the session forked (empty lists for a session that never forked).
+        "branches": await branch_service.branch_map(ctx, session),
+        "fork_points": await branch_service.fork_views(ctx, session),
     }
 
 
 def _quote(text: str) -> list[str]:
     return ["> " + line if line else ">" for line in text.splitlines()] or [">"]
+
+
+def _branch_map(branches: list[dict[str, Any]], forks: list[dict[str, Any]]) -> list[str]:
+    """The hypotheses as a nested list (children under their parent) and where the session forked."""
+    if not branches and not forks:
+        return []
+    out = ["", "## Hypotheses (branches)", ""]
+    children: dict[str | None, list[dict[str, Any]]] = {}
+    for b in branches:
+        children.setdefault(b["parent_branch_id"], []).append(b)
+
+    def walk(parent: str | None, depth: int) -> None:
+        pad = "  " * depth
+        for b in children.get(parent, []):
+            line = f"{pad}- **{b['label']}** · {b['status']}" + (" (being worked on)" if b["active"] else "")
+            if b["description"]:
+                line += f" — {b['description']}"
+            out.append(line)
+            if b["status_reason"]:
+                out.append(f"{pad}  - why: {b['status_reason']}")
+            summary = b.get("summary") or {}
+            if summary.get("tried"):
+                out.append(f"{pad}  - tried: " + "; ".join(str(t) for t in summary["tried"]))
+            if summary.get("concluded") and summary.get("concluded") != b["status_reason"]:
+                out.append(f"{pad}  - concluded: {summary['concluded']}")
+            if b["evidence"]:
+                out.append(f"{pad}  - revived on: {b['evidence']}")
+            walk(b["id"], depth + 1)
+
+    walk(None, 0)
+    if forks:
+        labels = {b["id"]: b["label"] for b in branches}
+        out += ["", "### Fork points", ""]
+        for f in forks:
+            options = ", ".join(o.get("label", "?") for o in f["options"]) or "(no hypotheses)"
+            source = labels.get(f["parent_branch_id"] or "", "the conversation")
+            where = f"after message {f['after_seq']}" if f["after_seq"] >= 0 else "before the first message"
+            out.append(f"- {where}, from {source}: {f['reason'] or '(no reason given)'} → {options}")
+    return out
 
 
 def export_markdown(data: dict[str, Any]) -> str:
@@ -95,10 +141,13 @@ def export_markdown(data: dict[str, Any]) -> str:
             for label, key in (("partial", "partial_notes"), ("failed", "failure_reason"), ("waiting on", "pending_reason")):
                 if f[key]:
                     out.append(f"  - {label}: {f[key]}")
+    out += _branch_map(data.get("branches") or [], data.get("fork_points") or [])
     if data["messages"]:
+        labels = {b["id"]: b["label"] for b in data.get("branches") or []}
         out += ["", "## Conversation", ""]
         for m in data["messages"]:
-            out += [f"**{m['role']}** · {m['created_at']}", "", m["content"], ""]
+            where = f" · on {labels[m['branch_id']]}" if m.get("branch_id") in labels else ""
+            out += [f"**{m['role']}** · {m['created_at']}{where}", "", m["content"], ""]
     for title, key in (("Resolution note", "resolution_note"), ("Escalation package", "escalation_package")):
         if data[key]:
             out += ["", f"## {title}", "", *_quote(data[key])]

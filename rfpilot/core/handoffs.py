@@ -36,8 +36,8 @@ from rfpilot.core import lane as lane_service
 from rfpilot.core.context import Ctx
 from rfpilot.core.lookup import find_one
 from rfpilot.core.permissions import owner_action, require_can_modify, team_action
-from rfpilot.core.sessions import check_transition, live_timers, set_status
-from rfpilot.core.text import age, duration, one_line, short_id, truncate
+from rfpilot.core.sessions import check_transition, intake_of, live_timers, set_status
+from rfpilot.core.text import age, as_sentence, duration, one_line, problem_paragraphs, short_id, truncate
 from rfpilot.db.models import Engineer, Fact, LaneItem, SessionBranch, SessionHandoff, SessionRow, SuggestedFix
 from rfpilot.db.types import new_id
 from rfpilot.errors import ConflictError, NotFoundError, UsageError
@@ -118,10 +118,11 @@ async def open_handoffs(ctx: Ctx, session: SessionRow) -> list[SessionHandoff]:
 
 
 def _problem_text(session: SessionRow) -> str | None:
-    for candidate in (session.problem_summary, session.intake_text):
-        if candidate and candidate.strip():
-            return truncate(candidate.strip().split("\n\n")[0], 500)
-    return None
+    """One line: the problem summary, else the intake's (a ticket's summary as a sentence, then its description)."""
+    if session.problem_summary and session.problem_summary.strip():
+        return truncate(session.problem_summary, 500)
+    parts = problem_paragraphs(intake_of(session), session.intake_type == "psa_ticket")
+    return truncate(" ".join([as_sentence(p) for p in parts[:-1]] + parts[-1:]), 500) if parts else None
 
 
 async def _open_lane_items(ctx: Ctx, session: SessionRow) -> list[LaneItem]:

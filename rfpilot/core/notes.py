@@ -13,9 +13,21 @@ from typing import Any
 
 from sqlalchemy import select
 
+from rfpilot.core.branches import list_branches
 from rfpilot.core.context import Ctx
 from rfpilot.core.facts import list_facts
-from rfpilot.db.models import LaneItem, SessionRow, SuggestedFix
+from rfpilot.core.sessions import intake_of
+from rfpilot.core.text import (
+    as_sentence,
+    markdown_section,
+    one_line,
+    paragraphs,
+    problem_paragraphs,
+    replace_section,
+    says_nothing,
+    truncate,
+)
+from rfpilot.db.models import LaneItem, SessionBranch, SessionRow, SuggestedFix
 
 RESOLUTION = "resolution_note"
 ESCALATION = "escalation_package"
@@ -91,14 +103,39 @@ class ScriptRun:
 
 
 @dataclass
+class BranchLine:
+    """One hypothesis of the branch map (a branch other than the root), as a note may state it."""
+
+    label: str
+    status: str  # untried | active | revived | dead_end | solved
+    description: str
+    reason: str | None  # why it was marked (dead_end / solved)
+    tried: list[str]
+    concluded: str | None
+    evidence: str | None = None  # what revived it
+
+
+def branch_line(branch: SessionBranch) -> BranchLine:
+    summary = branch.context_summary or {}
+    description = one_line(branch.description or "")
+    tried = [truncate(one_line(str(t)), 160) for t in summary.get("tried") or [] if str(t).strip()]
+    # An offline summary falls back to the hypothesis itself when nothing was said on the branch: not a step.
+    tried = [t for t in tried if t.rstrip(".") != description.rstrip(".")]
+    concluded = one_line(str(summary.get("concluded") or "")) or None
+    return BranchLine(branch.label, branch.status, description, one_line(branch.status_reason or "") or None,
+                      tried, concluded, one_line(branch.evidence_description or "") or None)
+
+
+@dataclass
 class Bundle:
     kind: str
     title: str | None
     problem_summary: str | None
     domain: str | None
-    intake: str | None
+    intake: str | None  # for a ticket session: the summary, a blank line, the description
     client: str | None
     ticket_ref: str | None
+    from_ticket: bool = False  # the intake is a ticket's summary and description
     facts: list[FactLine] = field(default_factory=list)
     fix: FixState | None = None  # the latest fix: the active one, or one just dismissed
     earlier_fixes: list[FixState] = field(default_factory=list)  # superseded ones that were tried
@@ -106,6 +143,12 @@ class Bundle:
     # state_version may reach a note, or a cached preview would go stale.
     checks_run: list[CheckLine] = field(default_factory=list)
     scripts_run: list[ScriptRun] = field(default_factory=list)
+    # The branch map (hypotheses, never the root), in fork order. Every write that changes it (fork, a status
+    # change) bumps state_version.
+    branches: list[BranchLine] = field(default_factory=list)
+
+    def with_status(self, *statuses: str) -> list[BranchLine]:
+        return [b for b in self.branches if b.status in statuses]
 
 
 async def build_bundle(ctx: Ctx, session: SessionRow, kind: str) -> Bundle:
@@ -137,6 +180,7 @@ async def build_bundle(ctx: Ctx, session: SessionRow, kind: str) -> Bundle:
     from rfpilot.db.models import ScriptRun as RunRow
     from rfpilot.db.models import ScriptTemplate
 
+    hypotheses = [branch_line(b) for b in await list_branches(ctx, session) if b.parent_branch_id is not None]
     runs = (await ctx.db.execute(
         select(RunRow, ScriptTemplate).outerjoin(ScriptTemplate, RunRow.template_id == ScriptTemplate.id)
         .where(RunRow.session_id == session.id).order_by(RunRow.created_at, RunRow.id)
@@ -146,9 +190,10 @@ async def build_bundle(ctx: Ctx, session: SessionRow, kind: str) -> Bundle:
         title=session.title,
         problem_summary=session.problem_summary,
         domain=session.problem_domain,
-        intake=session.intake_text,
+        intake=intake_of(session),
         client=session.client_name,
         ticket_ref=session.ticket_ref,
+        from_ticket=session.intake_type == "psa_ticket",
         facts=[FactLine(f.source_type, f.text, f.source_summary) for f in facts],
         fix=FixState.of(latest) if latest is not None else None,
         earlier_fixes=earlier,
@@ -156,6 +201,7 @@ async def build_bundle(ctx: Ctx, session: SessionRow, kind: str) -> Bundle:
         # Runs are stored with passwords already redacted; nothing here can carry one in clear.
         scripts_run=[ScriptRun(tpl.name if tpl else "one-off script", tpl.slug if tpl else None, dict(run.parameters or {}))
                      for run, tpl in runs],
+        branches=hypotheses,
     )
 
 
@@ -198,18 +244,33 @@ def _script_lines(runs: list[ScriptRun]) -> list[str]:
     return lines or ["(none)"]
 
 
-def bundle_text(bundle: Bundle) -> str:
-    """The single user message a model drafting this note receives."""
+def intake_lines(bundle: Bundle) -> list[str]:
+    """The problem as reported, for a model: a ticket's summary and description on lines of their own."""
+    if not bundle.intake:
+        return []
+    if bundle.from_ticket:
+        head, *rest = paragraphs(bundle.intake) or [""]
+        return [f"Ticket summary: {head}"] + (["Ticket description:", "\n\n".join(rest)] if rest else [])
+    return [f"Intake message: {bundle.intake}"]
+
+
+def context_lines(bundle: Bundle) -> list[str]:
+    """The '# Session context' block every drafter's model input starts with."""
     out = ["# Session context", f"Title: {bundle.title or '(untitled)'}"]
-    for label, value in (
-        ("Problem summary", bundle.problem_summary),
-        ("Domain", bundle.domain),
-        ("Intake message", bundle.intake),
-        ("Client", bundle.client),
-        ("Linked PSA ticket", bundle.ticket_ref),
-    ):
+    if bundle.problem_summary:
+        out.append(f"Problem summary: {bundle.problem_summary}")
+    if bundle.domain:
+        out.append(f"Domain: {bundle.domain}")
+    out += intake_lines(bundle)
+    for label, value in (("Client", bundle.client), ("Linked PSA ticket", bundle.ticket_ref)):
         if value:
             out.append(f"{label}: {value}")
+    return out
+
+
+def bundle_text(bundle: Bundle) -> str:
+    """The single user message a model drafting this note receives."""
+    out = context_lines(bundle)
     out += ["", "# Confirmed facts (What we know)"]
     if bundle.facts:
         for fact in bundle.facts:
@@ -234,6 +295,9 @@ def bundle_text(bundle: Bundle) -> str:
             out += ["-"] + [f"  {line}" for line in _fix_lines(fix, with_decision=False)]
     if is_resolution:
         out += ["", "# Scripts run during the session (passwords redacted)"] + _script_lines(bundle.scripts_run)
+    elif bundle.branches:
+        out += ["", "# Hypotheses explored (the branch map)"]
+        out += [ln for line in bundle.branches for ln in branch_text(line, with_status=True)]
     out.append("")
     if is_resolution:
         out.append("Produce the four-section resolution note now. Use only the input above.")
@@ -245,25 +309,93 @@ def bundle_text(bundle: Bundle) -> str:
 # --- the offline drafter --------------------------------------------------
 
 
-def _sentence(text: str) -> str:
-    text = " ".join(text.split())
-    if text and text[-1] not in ".!?…":
-        text += "."
-    return text
+_sentence = as_sentence
+PROBLEM_MAX = 700
 
 
 def _q(title: str) -> str:
     return f'"{title}"'
 
 
+def stated(text: str) -> str:
+    return _sentence(text.rstrip("."))
+
+
+STATUS_WORDS = {"untried": "not tried yet", "active": "being worked on", "revived": "revived",
+                "dead_end": "dead end (ruled out)", "solved": "solved"}
+
+
+def branch_text(line: BranchLine, *, with_status: bool = False) -> list[str]:
+    """A hypothesis for a model's input: label, description, status, and what its summary says."""
+    status = f" [{STATUS_WORDS.get(line.status, line.status)}]" if with_status else ""
+    out = [f"- {line.label}{status}" + (f" — {line.description}" if line.description else "")]
+    if line.reason:
+        out.append(f"  Why: {line.reason}")
+    if line.tried:
+        out.append("  Tried: " + "; ".join(line.tried))
+    if line.concluded and line.concluded != line.reason:
+        out.append(f"  Concluded: {line.concluded}")
+    if line.evidence:
+        out.append(f"  Revived on this evidence: {line.evidence}")
+    return out
+
+
+def rule_out(line: BranchLine) -> str:
+    """'<label> (<hypothesis>): <why it was ruled out>. Tried: …' from the branch and its summary."""
+    text = line.label + (f" ({line.description.rstrip('.')})" if line.description else "")
+    text += f": {line.reason.rstrip('.')}." if line.reason else "."
+    if line.tried:
+        text += " Tried: " + "; ".join(t.rstrip(".") for t in line.tried) + "."
+    if line.concluded and line.concluded != line.reason:
+        text += " " + stated(line.concluded)
+    return text
+
+
+def solved_line(line: BranchLine) -> str:
+    return f"Confirmed hypothesis: {line.label}" + (f": {line.reason.rstrip('.')}." if line.reason else ".")
+
+
+def add_missing(markdown: str, heading: str, items: list[tuple[str, str]]) -> str:
+    """Every ``(label, bullet)`` whose label the ``## heading`` section does not name is added to it as
+    ``- bullet``: what stored state says must be there, a model's draft may leave out. A line of that section
+    saying it is empty ("Nothing was ruled out…") goes when anything is added, or the note contradicts itself."""
+    body = markdown_section(markdown, heading)
+    if body is None:
+        return markdown
+    missing = [bullet for label, bullet in items if label.casefold() not in body.casefold()]
+    if not missing:
+        return markdown
+    kept = [line for line in body.splitlines() if not says_nothing(line)]
+    new_body = "\n".join(kept).strip()
+    added = "\n".join(f"- {bullet}" for bullet in missing)
+    return replace_section(markdown, heading, f"{new_body}\n{added}" if new_body else added)
+
+
+def ensure_branch_map(markdown: str, bundle: Bundle) -> str:
+    """The escalation package names every dead end (and solved hypothesis) under "What we've tried", whatever
+    the model wrote."""
+    if bundle.kind != ESCALATION:
+        return markdown
+    items = [(b.label, f"Ruled out: {rule_out(b)}") for b in bundle.with_status("dead_end")]
+    items += [(b.label, solved_line(b)) for b in bundle.with_status("solved")]
+    return add_missing(markdown, ESCALATION_HEADINGS[2], items)
+
+
+def _capped(paragraph: str) -> str:
+    text = _sentence(paragraph)
+    if len(text) > PROBLEM_MAX:
+        text = text[: PROBLEM_MAX - 1].rsplit(" ", 1)[0] + "…"
+    return text
+
+
 def _problem(bundle: Bundle) -> str:
+    """The Problem section: the first paragraph of what was reported. A ticket's summary is a headline, so a
+    ticket session's Problem is the summary as a sentence of its own, then the description's first paragraph
+    as a paragraph of its own: the two never run together."""
     for candidate in (bundle.problem_summary, bundle.intake, bundle.title):
-        if candidate and candidate.strip():
-            paragraph = candidate.strip().split("\n\n")[0]
-            text = _sentence(paragraph)
-            if len(text) > 700:
-                text = text[:699].rsplit(" ", 1)[0] + "…"
-            return text
+        parts = problem_paragraphs(candidate, candidate is bundle.intake and bundle.from_ticket)
+        if parts:
+            return "\n\n".join(_capped(p) for p in parts)
     return "No problem description was recorded."
 
 
@@ -353,12 +485,36 @@ def _tried(bundle: Bundle) -> str:
         line = _tried_line(fix)
         if line:
             lines.append(line)
+    lines += [f"- Ruled out: {rule_out(b)}" for b in bundle.with_status("dead_end")]
+    lines += [f"- {solved_line(b)}" for b in bundle.with_status("solved")]
     return "\n".join(lines) if lines else "No diagnostic actions run yet."
 
 
+def _open_hypotheses(bundle: Bundle) -> str | None:
+    """The hypotheses still open on the branch map, one sentence."""
+    named = []
+    for b in bundle.with_status("active", "revived", "untried"):
+        what = STATUS_WORDS[b.status] + (f" on new evidence: {b.evidence.rstrip('.')}" if b.evidence else "")
+        named.append(f"{_q(b.label)}" + (f" ({b.description.rstrip('.')})" if b.description else "") + f", {what}")
+    return ("Hypotheses still open: " + "; ".join(named) + ".") if named else None
+
+
+NO_LEADING = "No leading hypothesis yet — symptoms are still being narrowed."
+
+
 def _hypothesis(bundle: Bundle) -> str:
+    text = _fix_hypothesis(bundle)
+    still_open = _open_hypotheses(bundle)
+    if not still_open:
+        return text
+    if text.startswith(NO_LEADING):  # the open hypotheses follow: "no hypothesis" would contradict them
+        text = "No leading fix yet." + text[len(NO_LEADING):]
+    return f"{text}\n\n{still_open}"
+
+
+def _fix_hypothesis(bundle: Bundle) -> str:
     fix = bundle.fix
-    none_yet = "No leading hypothesis yet — symptoms are still being narrowed."
+    none_yet = NO_LEADING
     if fix is None:
         return none_yet
     title = _q(fix.title)
@@ -406,6 +562,9 @@ def _next_steps(bundle: Bundle) -> str:
             steps.append(f"Try {title} first ({fix.confidence}% confidence).")
         elif fix.status == "proposed" and fix.confidence >= CONFIDENT_PCT:
             steps.append(f"Validate {title} before applying it ({fix.confidence}% confidence).")
+    still_open = bundle.with_status("active", "revived", "untried")
+    if still_open:
+        steps.append("Work the open hypotheses: " + ", ".join(_q(b.label) for b in still_open) + ".")
     fallbacks = [
         "Confirm the symptom still reproduces before changing anything.",
         "Review the confirmed facts above against the ticket history.",

@@ -19,6 +19,9 @@
   - ``file``: the Markdown written to a path (``pushed_reference`` = the path); repeatable, never overwriting
     an existing file unless asked.
   The last push is the one recorded (``pushed_to``, ``pushed_at``, ``pushed_reference``).
+* Export (``export``): the Markdown file of any output but a rejected one. An approved or pushed output is a push
+  to ``file``; a draft is written too (useful to review it elsewhere), its first line saying DRAFT, and it stays
+  a draft with nothing recorded.
 """
 
 from __future__ import annotations
@@ -39,7 +42,7 @@ from rfpilot.core.context import Ctx
 from rfpilot.core.llm.base import LLMCallError, LLMRequest, LLMResult, Provider
 from rfpilot.core.text import markdown_section, one_line, truncate
 from rfpilot.db.enums import OUTPUT_TYPES
-from rfpilot.db.models import OutboxItem, ResolutionOutput, SessionBranch, SessionRow
+from rfpilot.db.models import OutboxItem, ResolutionOutput, SessionRow
 from rfpilot.errors import ConflictError, NotFoundError, QueuedError, RfpilotError, UsageError
 from rfpilot.private import private_dir, write_private
 from rfpilot.textsafe import inert
@@ -84,14 +87,7 @@ def normalise_type(value: str) -> str:
 # --- the input bundle --------------------------------------------------------------------------------
 
 
-@dataclass
-class BranchLine:
-    label: str
-    status: str
-    description: str
-    reason: str | None
-    tried: list[str]
-    concluded: str | None
+BranchLine = notes.BranchLine
 
 
 @dataclass
@@ -108,17 +104,6 @@ class Bundle:
     recent_work: list[str] = field(default_factory=list)  # the engineer's latest messages (model input only)
 
 
-def _branch_line(branch: SessionBranch) -> BranchLine:
-    summary = branch.context_summary or {}
-    description = one_line(branch.description or "")
-    tried = [truncate(one_line(str(t)), 160) for t in summary.get("tried") or [] if str(t).strip()]
-    # An offline summary falls back to the hypothesis itself when nothing was said on the branch: not a step.
-    tried = [t for t in tried if t.rstrip(".") != description.rstrip(".")]
-    concluded = one_line(str(summary.get("concluded") or "")) or None
-    return BranchLine(branch.label, branch.status, description, one_line(branch.status_reason or "") or None,
-                      tried, concluded)
-
-
 async def build_bundle(ctx: Ctx, session: SessionRow) -> Bundle:
     """The session's stored state, never the transcript alone."""
     from rfpilot.core import branches
@@ -133,22 +118,11 @@ async def build_bundle(ctx: Ctx, session: SessionRow) -> Bundle:
         state=state,
         resolution_note=(session.resolution_note_markdown or "").strip() or None,
         resolution_summary=session.resolution_summary,
-        active=_branch_line(active) if active is not None and active.parent_branch_id is not None else None,
-        dead_ends=[_branch_line(b) for b in all_branches if b.status == "dead_end"],
-        solved=[_branch_line(b) for b in all_branches if b.status == "solved"],
+        active=notes.branch_line(active) if active is not None and active.parent_branch_id is not None else None,
+        dead_ends=[notes.branch_line(b) for b in all_branches if b.status == "dead_end"],
+        solved=[notes.branch_line(b) for b in all_branches if b.status == "solved"],
         recent_work=recent,
     )
-
-
-def _branch_text(line: BranchLine) -> list[str]:
-    out = [f"- {line.label}" + (f" — {line.description}" if line.description else "")]
-    if line.reason:
-        out.append(f"  Why: {line.reason}")
-    if line.tried:
-        out.append("  Tried: " + "; ".join(line.tried))
-    if line.concluded and line.concluded != line.reason:
-        out.append(f"  Concluded: {line.concluded}")
-    return out
 
 
 _INSTRUCTION = {
@@ -161,11 +135,7 @@ _INSTRUCTION = {
 def bundle_text(bundle: Bundle, output_type: str) -> str:
     """The one user message the model gets for ``output_type``."""
     b = bundle.state
-    out = ["# Session context", f"Title: {b.title or '(untitled)'}"]
-    for label, value in (("Problem summary", b.problem_summary), ("Domain", b.domain), ("Intake message", b.intake),
-                         ("Client", b.client), ("Linked PSA ticket", b.ticket_ref)):
-        if value:
-            out.append(f"{label}: {value}")
+    out = notes.context_lines(b)
     out += ["", "# Confirmed facts (What we know)"]
     out += [f"- [{f.source_type}] {f.text}" + (f" — {f.summary}" if f.summary else "") for f in b.facts] or ["(none)"]
     out += ["", "# Diagnostic checks run"]
@@ -182,10 +152,10 @@ def bundle_text(bundle: Bundle, output_type: str) -> str:
     if bundle.active or bundle.dead_ends or bundle.solved:
         out += ["", "# Hypotheses explored (branches)"]
         if bundle.active:
-            out += ["Worked on last:"] + _branch_text(bundle.active)
+            out += ["Worked on last:"] + notes.branch_text(bundle.active)
         if bundle.solved:
-            out += ["Solved:"] + [ln for line in bundle.solved for ln in _branch_text(line)]
-        out += ["Dead ends (ruled out):"] + ([ln for line in bundle.dead_ends for ln in _branch_text(line)] or ["(none)"])
+            out += ["Solved:"] + [ln for line in bundle.solved for ln in notes.branch_text(line)]
+        out += ["Dead ends (ruled out):"] + ([ln for line in bundle.dead_ends for ln in notes.branch_text(line)] or ["(none)"])
     if bundle.recent_work:
         out += ["", "# The engineer's latest messages on that line of work"] + [f"- {m}" for m in bundle.recent_work]
     return "\n".join(out + ["", _INSTRUCTION[output_type]])
@@ -196,10 +166,6 @@ def bundle_text(bundle: Bundle, output_type: str) -> str:
 
 def _bullets(lines: list[str], empty: str) -> str:
     return "\n".join(f"- {line}" for line in lines) if lines else empty
-
-
-def _stated(text: str) -> str:
-    return notes._sentence(text.rstrip("."))
 
 
 def _fix_line(fix: notes.FixState) -> str | None:
@@ -222,19 +188,8 @@ def _fixes(b: notes.Bundle) -> list[notes.FixState]:
     return b.earlier_fixes + ([b.fix] if b.fix else [])
 
 
-def _rule_out(line: BranchLine) -> str:
-    """'<label> (<hypothesis>): <why it was ruled out>. Tried: …' from the branch and its summary."""
-    text = line.label + (f" ({line.description.rstrip('.')})" if line.description else "")
-    text += f": {line.reason.rstrip('.')}." if line.reason else "."
-    if line.tried:
-        text += " Tried: " + "; ".join(t.rstrip(".") for t in line.tried) + "."
-    if line.concluded and line.concluded != line.reason:
-        text += " " + _stated(line.concluded)
-    return text
-
-
 def _rule_outs(bundle: Bundle) -> list[str]:
-    lines = [_rule_out(line) for line in bundle.dead_ends]
+    lines = [notes.rule_out(line) for line in bundle.dead_ends]
     for fix in _fixes(bundle.state):
         if fix.status == "applied_failed":
             reason = f" ({fix.failure_reason.rstrip('.')})" if fix.failure_reason else ""
@@ -261,11 +216,10 @@ def _offline_psa_notes(bundle: Bundle) -> str:
     steps = [f"Ran check: {c.label}" + (f" (`{c.command}`)." if c.command and "\n" not in c.command else ".")
              for c in b.checks_run]
     steps += [f"Ran script {notes._q(r.name)}." for r in b.scripts_run]
-    steps += [f"Confirmed: {_stated(f.text)}" for f in b.facts]
+    steps += [f"Confirmed: {notes.stated(f.text)}" for f in b.facts]
     steps += [line for line in (_fix_line(f) for f in _fixes(b)) if line]
-    steps += [f"Ruled out: {_rule_out(line)}" for line in bundle.dead_ends]
-    steps += [f"Confirmed hypothesis: {line.label}" + (f": {line.reason.rstrip('.')}." if line.reason else ".")
-              for line in bundle.solved]
+    steps += [f"Ruled out: {notes.rule_out(line)}" for line in bundle.dead_ends]
+    steps += [notes.solved_line(line) for line in bundle.solved]
     resolution = _resolution_text(bundle) + "\n\nRoot cause: " + _root_cause_text(bundle)
     follow: list[str] = []
     fix = b.fix
@@ -285,7 +239,7 @@ def _offline_kb(bundle: Bundle) -> str:
     steps: list[str] = []
     fix = b.fix
     if fix is not None and (fix.status in ("applied_success", "applied_pending", "applied_partial") or fix.verifying):
-        steps.append(f"Apply {notes._q(fix.title)}." + (f" {_stated(fix.description)}" if fix.description else ""))
+        steps.append(f"Apply {notes._q(fix.title)}." + (f" {notes.stated(fix.description)}" if fix.description else ""))
     steps += [f"Run the script {notes._q(r.name)}" + (f" (template `{r.slug}`)." if r.slug else ".")
               for r in b.scripts_run]
     resolution = ("\n".join(f"{n}. {s}" for n, s in enumerate(steps, 1)) if steps else _resolution_text(bundle))
@@ -352,18 +306,9 @@ def check_draft(output_type: str, text: str) -> str | None:
 
 
 def ensure_rule_outs(markdown: str, bundle: Bundle) -> str:
-    """Every dead-end branch appears under 'Things to rule out first' (the last section): the ones the model
-    left out are added from stored state."""
-    body = markdown_section(markdown, RULE_OUT)
-    if body is None or not bundle.dead_ends:
-        return markdown
-    missing = [line for line in bundle.dead_ends if line.label.casefold() not in body.casefold()]
-    if not missing:
-        return markdown
-    head, _, _ = markdown.rpartition(f"## {RULE_OUT}")
-    kept = [] if body.strip() == NOTHING_RULED_OUT or not body.strip() else [body.rstrip()]
-    added = "\n".join(f"- {_rule_out(line)}" for line in missing)
-    return f"{head}## {RULE_OUT}\n" + "\n".join(kept + [added])
+    """Every dead-end branch appears under 'Things to rule out first': the ones the model left out are added
+    from stored state, and a model's "Nothing was ruled out" line goes with them."""
+    return notes.add_missing(markdown, RULE_OUT, [(line.label, notes.rule_out(line)) for line in bundle.dead_ends])
 
 
 @dataclass
@@ -697,6 +642,7 @@ class Pushed:
     destination: str
     reference: str | None  # the PSA note id, or the file written
     delivery: Any = None  # writeback.Delivery for a PSA push delivered now
+    draft: bool = False  # an export of a draft: the file says DRAFT and nothing is recorded on the output
 
 
 def export_file_name(session: SessionRow, output_type: str) -> str:
@@ -707,11 +653,20 @@ def export_file_name(session: SessionRow, output_type: str) -> str:
     return f"{FILE_PREFIX[normalise_type(output_type)]}-{slug}.md"
 
 
+def draft_mark(output: ResolutionOutput) -> str:
+    """The first line of an exported draft: nobody mistakes it for the approved text."""
+    return (f"> **DRAFT — not approved.** This {LABELS[output.output_type]} was exported from rfpilot as a "
+            "draft: it has not been reviewed and approved.")
+
+
 def export_markdown(session: SessionRow, output: ResolutionOutput) -> str:
-    """The file's text: the output as it reads now, the KB article under the session's title."""
+    """The file's text: the output as it reads now, the KB article under the session's title; a draft (not
+    approved yet) opens with a line saying DRAFT."""
     text = content(output).strip()
     if output.output_type == KB and session.title and not text.startswith("# "):
         text = f"# {one_line(session.title)}\n\n{text}"
+    if output.status == "draft":
+        text = f"{draft_mark(output)}\n\n{text}"
     return inert(text) + "\n"
 
 
@@ -720,7 +675,8 @@ def _check_pushable(output: ResolutionOutput) -> None:
     if output.status in ("approved", "pushed"):
         return
     raise ConflictError(f"the {LABELS[output.output_type]} is {output.status}; only an approved output is pushed",
-                        hint="review it, then `rfpilot outputs approve SESSION TYPE`")
+                        hint="review it, then `rfpilot outputs approve SESSION TYPE` (`rfpilot outputs export` "
+                             "writes a draft to a file, marked DRAFT)")
 
 
 def _write_file(path: Path, text: str, overwrite: bool) -> Path:
@@ -818,10 +774,18 @@ async def push(ctx: Ctx, session: SessionRow, output: ResolutionOutput, destinat
     _check_pushable(output)
     if where == "psa":
         return await _push_to_psa(ctx, session, output)
+    return await _to_file(ctx, session, output, path, overwrite)
+
+
+async def _to_file(ctx: Ctx, session: SessionRow, output: ResolutionOutput, path: Path | None,
+                   overwrite: bool) -> Pushed:
+    """Write the output's Markdown to ``path``; an approved or pushed one is recorded as pushed to the file."""
     if path is None:
         raise UsageError("give the file to write")
     _not_in_outbox(output, "exported")
     target = _write_file(path, export_markdown(session, output), overwrite)
+    if output.status == "draft":
+        return Pushed(output, "file", str(target), draft=True)
     async with ctx.tx():
         output.status = "pushed"
         output.pushed_to = "file"
@@ -829,3 +793,17 @@ async def push(ctx: Ctx, session: SessionRow, output: ResolutionOutput, destinat
         output.pushed_reference = str(target)
         output.updated_at = ctx.now()
     return Pushed(output, "file", str(target))
+
+
+async def export(ctx: Ctx, session: SessionRow, output: ResolutionOutput, path: Path | None, *,
+                 overwrite: bool = False) -> Pushed:
+    """Write the output as a Markdown file. An approved (or pushed) output is pushed to the file and recorded
+    so; a draft is exported for review elsewhere: its file opens with a line saying DRAFT, and the output stays a
+    draft with nothing recorded. A rejected output is not exported."""
+    if output.session_id != session.id:
+        raise UsageError("that output belongs to another session")
+    await _editable(ctx, output)
+    if output.status == "rejected":
+        raise ConflictError(f"the {LABELS[output.output_type]} is rejected; a rejected output is not exported",
+                            hint="edit it or draft it again (`rfpilot outputs generate SESSION --type TYPE`) first")
+    return await _to_file(ctx, session, output, path, overwrite)

@@ -158,7 +158,7 @@ async def _llm_draft(ctx: Ctx, session: SessionRow, kind: str, provider: Provide
         usage_service.record(ctx, session, kind, provider, result)
     if problem:
         raise LLMCallError(f"the model's draft was unusable: {problem}", retryable=True)
-    return markdown, result
+    return notes.ensure_branch_map(markdown, bundle), result
 
 
 async def preview(

@@ -196,12 +196,15 @@ Output exactly these five sections, in this order:
   applied_pending: applied, verification outstanding, with what is being waited on;
   applied_success: applied and verified, with escalation needed for another reason;
   dismissed or proposed: do not list it here.
+  Then one bullet for every hypothesis the branch map lists as a dead end (its label, then why it was ruled out) \
+and for every solved one.
   With nothing tried at all, write "No diagnostic actions run yet."
 - Current hypothesis: for a proposed fix, its title and confidence; with no active fix or confidence below 60%, \
 "No leading hypothesis yet — symptoms are still being narrowed."; applied_failed or dismissed: the fix did not \
 hold or was set aside, and what remains uncertain; applied_partial: what is still open; applied_pending: the \
 pending verification is the leading hypothesis, naming what is being waited on; applied_success: the original \
-symptom was fixed and a new or related issue needs the escalation.
+symptom was fixed and a new or related issue needs the escalation. Then name the hypotheses the branch map \
+still lists as open (not tried yet, being worked on, revived), when there are any.
 - Suggested next steps: 2 to 4 concrete bullets drawn from the gap between what is confirmed and a complete \
 resolution. After a failed fix, alternatives or deeper investigation based on the failure reason; after a partial \
 one, usually completing and verifying it first; for a proposed fix above 80% confidence, trying it first.

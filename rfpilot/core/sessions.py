@@ -10,7 +10,7 @@ from sqlalchemy import func, select
 from rfpilot.core.context import Ctx
 from rfpilot.core.lookup import find_one
 from rfpilot.core.permissions import owner_action, require_can_modify
-from rfpilot.core.text import one_line, short_id, title_from_text, truncate
+from rfpilot.core.text import clip, one_line, short_id, title_from_text, truncate
 from rfpilot.db.enums import SESSION_STATUSES
 from rfpilot.db.models import Engineer, SessionRow
 from rfpilot.errors import ConflictError, UsageError
@@ -36,6 +36,23 @@ _VERB = {
     "escalated": "escalate",
     "abandoned": "abandon",
 }
+
+
+def intake_from_ticket(summary: str | None, description: str | None) -> str | None:
+    """A ticket session's intake: the summary, a blank line, then the description with its own paragraphs.
+    Never folded into one line: the summary is a headline and must not run into the description's first words."""
+    head = one_line(summary or "")
+    body = clip(description or "", INTAKE_MAX)
+    return clip("\n\n".join(part for part in (head, body) if part), INTAKE_MAX) or None
+
+
+def intake_of(session: SessionRow) -> str | None:
+    """The problem as reported. A ticket session's is rebuilt from its stored ticket (summary and description
+    kept apart), so a session stored while the two were still run together reads right too."""
+    doc = session.ticket_context or {}
+    if session.intake_type == "psa_ticket" and isinstance(doc, dict) and doc.get("summary"):
+        return intake_from_ticket(str(doc["summary"]), str(doc.get("description") or ""))
+    return session.intake_text
 
 
 async def create_session(

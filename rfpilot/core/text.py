@@ -34,6 +34,45 @@ def truncate(text: str, limit: int) -> str:
     return cut.rstrip(" ,;:-") + "…"
 
 
+def clip(text: str, limit: int) -> str:
+    """Like ``truncate``, but the text keeps its line breaks (paragraphs stay paragraphs): CRLF/CR become LF,
+    trailing spaces and blank-line runs go, and a cut lands on a word boundary marked with an ellipsis."""
+    lines = [line.rstrip() for line in text.replace("\r\n", "\n").replace("\r", "\n").split("\n")]
+    kept: list[str] = []
+    for line in lines:
+        if not line and (not kept or not kept[-1]):
+            continue
+        kept.append(line)
+    text = "\n".join(kept).strip()
+    if len(text) <= limit:
+        return text
+    cut = text[: limit - 1]
+    space = max(cut.rfind(" "), cut.rfind("\n"))
+    if space > limit // 2:
+        cut = cut[:space]
+    return cut.rstrip(" ,;:-\n") + "…"
+
+
+def paragraphs(text: str | None) -> list[str]:
+    """The text's paragraphs (split at blank lines), stripped, empty ones dropped."""
+    return [p.strip() for p in re.split(r"\n[ \t]*\n", (text or "").replace("\r\n", "\n")) if p.strip()]
+
+
+def problem_paragraphs(intake: str | None, from_ticket: bool) -> list[str]:
+    """What a note's Problem says of an intake: its first paragraph; for a ticket (a summary, then the
+    description) the summary and the description's first paragraph, as two paragraphs."""
+    return paragraphs(intake)[: 2 if from_ticket else 1]
+
+
+def as_sentence(text: str) -> str:
+    """Whitespace folded and a full stop added when the text does not end a sentence (a ticket summary is a
+    headline: "Outlook asks for the password" becomes a sentence of its own, never run into what follows)."""
+    text = one_line(text)
+    if text and text[-1] not in ".!?…":
+        text += "."
+    return text
+
+
 def title_from_text(text: str) -> str:
     """Offline title: the first sentence, cut to fit a session list row."""
     sentence = first_sentence(text).rstrip(".")
@@ -59,6 +98,43 @@ def markdown_section(markdown: str, heading: str) -> str | None:
         if inside:
             body.append(line)
     return "\n".join(body).strip() if inside else None
+
+
+def replace_section(markdown: str, heading: str, body: str) -> str:
+    """The markdown with the body of its `## heading` section replaced (the other sections untouched)."""
+    lines = markdown.split("\n")
+    out: list[str] = []
+    i = 0
+    while i < len(lines):
+        stripped = lines[i].strip()
+        out.append(lines[i])
+        i += 1
+        if stripped.startswith("## ") and stripped[3:].strip().lower() == heading.lower():
+            while i < len(lines) and not (lines[i].strip().startswith("## ") or lines[i].strip() == "##"):
+                i += 1
+            out += [body.strip("\n")] + ([""] if i < len(lines) else [])
+            out += lines[i:]
+            break
+    return "\n".join(out)
+
+
+_NOTHING = re.compile(
+    r"^(?:nothing|none|n/?a)(?:\s+(?:yet|so far|recorded|found|identified))?[.!]?$"
+    r"|^nothing(?:\s+else)?\s+(?:was|were|has been|had been|is|to)\s+(?:yet\s+)?"
+    r"(?:ruled out|run|tried|recorded|confirmed|found|identified|excluded|eliminated|report)\b"
+    r"|^no\s+(?:[\w'-]+\s+){0,4}?(?:was|were|has been|have been|had been)\s+(?:yet\s+)?"
+    r"(?:ruled out|run|tried|recorded|confirmed|found|identified|excluded|eliminated)\b"
+    r"|^no\s+(?:[\w'-]+\s+){0,3}?(?:run|tried|ruled out)(?:\s+yet)?\b"
+    r"|^no\s+(?:dead[- ]ends?|hypothes[ie]s|rule-outs?)\b",
+    re.IGNORECASE,
+)
+
+
+def says_nothing(line: str) -> bool:
+    """A line that says a list is empty ("Nothing was ruled out in this session.", "- None.", "No diagnostic
+    actions run yet."): it must go when items are added under it, or the text contradicts itself."""
+    text = re.sub(r"^\s*(?:[-*•+]|\d+[.)])\s*", "", line).strip().strip("_*").strip()
+    return bool(text) and bool(_NOTHING.match(text))
 
 
 def summary_line(markdown: str, limit: int = 500) -> str:

@@ -9,7 +9,8 @@ from sqlalchemy import select
 
 from rfpilot.core import psa as psa_service
 from rfpilot.core.context import Ctx
-from rfpilot.core.text import truncate
+from rfpilot.core.sessions import intake_from_ticket
+from rfpilot.core.text import clip, truncate
 from rfpilot.db.models import PSAConnection, SessionRow
 from rfpilot.errors import ConflictError, UsageError
 from rfpilot.psa.base import Ticket, TicketContext
@@ -76,7 +77,7 @@ def context_document(conn: PSAConnection, context: TicketContext, fetched_at: st
         "ticket_id": t.id,
         "ref": psa_service.ticket_ref(conn.provider, t.id, t.number),
         "summary": t.summary,
-        "description": truncate(t.description or "", DESCRIPTION_MAX) or None,
+        "description": clip(t.description or "", DESCRIPTION_MAX) or None,  # paragraphs kept
         "status": t.status_name,
         "board": t.board_name,
         "company": t.company,
@@ -102,11 +103,10 @@ async def session_from_ticket(ctx: Ctx, ticket_id: str, connection: str | None =
     conn = await psa_service.get_connection(ctx, connection)
     doc = context_document(conn, context, ctx.now().isoformat())
     ticket = context.ticket
-    intake = ticket.summary + (f"\n\n{ticket.description.strip()}" if ticket.description and ticket.description.strip() else "")
     now = ctx.now()
     row = SessionRow(
         account_id=ctx.account.id, owner_id=ctx.engineer.id, title=truncate(ticket.summary or view.ref, 200),
-        status="active", intake_type="psa_ticket", intake_text=truncate(intake, 20_000),
+        status="active", intake_type="psa_ticket", intake_text=intake_from_ticket(ticket.summary, ticket.description),
         client_name=truncate(ticket.company, 200) if ticket.company else None,
         psa_connection_id=conn.id, psa_ticket_id=ticket.id, ticket_ref=view.ref, ticket_context=doc,
         status_changed_at=now, created_at=now, updated_at=now,

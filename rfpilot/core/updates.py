@@ -9,7 +9,8 @@ from rfpilot.core import writeback
 from rfpilot.core.closing import MARKDOWN_MAX
 from rfpilot.core.context import Ctx
 from rfpilot.core.permissions import owner_action
-from rfpilot.core.text import one_line
+from rfpilot.core.sessions import intake_of
+from rfpilot.core.text import one_line, paragraphs
 from rfpilot.db.models import SessionRow
 from rfpilot.errors import UsageError
 
@@ -19,7 +20,8 @@ async def draft_update(ctx: Ctx, session: SessionRow) -> str:
     facts = await fact_service.list_facts(ctx, session)
     items = await lane_service.list_items(ctx, session)
     fix = await fix_service.active_fix(ctx, session)
-    lines = [f"Progress update — {one_line(session.title or session.intake_text or 'troubleshooting')}", ""]
+    headline = session.title or next(iter(paragraphs(intake_of(session))), "troubleshooting")  # never run together
+    lines = [f"Progress update — {one_line(headline)}", ""]
     if facts:
         lines.append("Confirmed so far:")
         lines += [f"- {one_line(f.text)}" for f in facts]

@@ -11,7 +11,7 @@ from rfpilot.core import lane as lane_service
 from rfpilot.core.context import Ctx
 from rfpilot.core.facts import is_editable
 from rfpilot.core.previews import Preview
-from rfpilot.core.sessions import live_timers
+from rfpilot.core.sessions import intake_of, live_timers
 from rfpilot.db.models import Fact, LaneItem, Message, SessionRow, SuggestedFix
 
 
@@ -26,7 +26,7 @@ def session_view(session: SessionRow, now: datetime) -> dict[str, Any]:
         "title": session.title,
         "status": session.status,
         "intake_type": session.intake_type,
-        "intake_text": session.intake_text,
+        "intake_text": intake_of(session),
         "client": session.client_name,
         "ticket_ref": session.ticket_ref,
         "state_version": session.state_version,
@@ -166,6 +166,7 @@ async def session_details(ctx: Ctx, session: SessionRow) -> dict[str, Any]:
         "resolution_note": session.resolution_note_markdown,
         "escalation_package": session.escalation_package_markdown,
         "psa_delivery": await _delivery(ctx, session),
+        "psa_writeback": await _writeback(ctx, session),
     }
 
 
@@ -176,6 +177,15 @@ async def _delivery(ctx: Ctx, session: SessionRow) -> dict[str, Any] | None:
     from rfpilot.core.writeback import delivery_state, open_items
 
     return delivery_state(await open_items(ctx, session))
+
+
+async def _writeback(ctx: Ctx, session: SessionRow) -> dict[str, Any] | None:
+    """Where the session's close stands on the PSA (queued … verified), with the note id."""
+    if not session.psa_ticket_id:
+        return None
+    from rfpilot.core.writeback import close_writeback
+
+    return await close_writeback(ctx, session)
 
 
 def turn_view(result: Any) -> dict[str, Any]:

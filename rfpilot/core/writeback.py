@@ -510,6 +510,65 @@ def delivery_state(items: list[OutboxItem]) -> dict[str, Any] | None:
     return None
 
 
+CLOSE_KINDS = ("resolve", "escalate")
+CLOSE_WORDS = {"resolve": "resolution note", "escalate": "escalation package"}
+
+
+async def close_writeback(ctx: Ctx, session: SessionRow) -> dict[str, Any] | None:
+    """Where the session's close (its latest resolve or escalate write) stands on the PSA, or None when nothing
+    was sent there (no linked ticket, or closed locally). SPEC §9: a verified status is visible.
+
+    ``state``: ``queued`` (waiting for the PSA), ``delivering`` (a process holds the delivery lease now),
+    ``failed`` (refused, or the status did not stick: `outbox retry`), ``posted`` (the note is on the ticket; no
+    status change was asked for), ``verified`` (the note is on the ticket and the status change was read back).
+    ``note_id`` is the PSA note's id once posted, whatever the state."""
+    if not session.psa_ticket_id:
+        return None
+    stmt = (select(OutboxItem)
+            .where(OutboxItem.session_id == session.id, OutboxItem.kind.in_(CLOSE_KINDS),
+                   OutboxItem.state != "superseded")
+            .order_by(OutboxItem.seq.desc()).limit(1))
+    item = (await ctx.db.execute(stmt)).scalar_one_or_none()
+    if item is None:
+        return None
+    if item.state == "delivered":
+        state = "verified" if item.target_status and item.verified_status else "posted"
+    elif item.state == "failed":
+        state = "failed"
+    elif item.lease_owner and item.lease_expires_at is not None and item.lease_expires_at > ctx.now():
+        state = "delivering"
+    else:
+        state = "queued"
+    return {
+        "outbox_item_id": item.id, "kind": item.kind, "state": state, "ticket_ref": item.ticket_ref,
+        "note_id": item.external_id, "note_kind": item.note_kind,
+        "posted_at": item.posted_at.isoformat(timespec="seconds") if item.posted_at else None,
+        "target_status": item.target_status, "verified_status": item.verified_status,
+        "status_verified": bool(item.target_status and item.verified_status),
+        "delivered_at": item.delivered_at.isoformat(timespec="seconds") if item.delivered_at else None,
+        "attempts": item.attempts, "last_error": item.last_error,
+    }
+
+
+def describe_close(view: dict[str, Any]) -> str:
+    """One line on a close's writeback (the CLI's `sessions show` and the TUI header say the same)."""
+    what = CLOSE_WORDS.get(view["kind"], view["kind"])
+    note = f"posted as note {view['note_id']}" if view["note_id"] else "not posted yet"
+    line = f"{view['state']}: {what} {note}"
+    target = view["target_status"]
+    if view["status_verified"]:
+        line += f"; ticket status {view['verified_status']!r} verified (read back)"
+    elif target and view["state"] == "failed":
+        line += f"; ticket status {target!r} not verified"
+    elif target:
+        line += f"; ticket status {target!r} not set yet"
+    elif view["state"] == "posted":
+        line += "; ticket status left as it was (no target status set)"
+    if view["state"] == "failed" and view["last_error"]:
+        line += f" — {view['last_error']}"
+    return line
+
+
 # --- time -------------------------------------------------------------------------------------------
 
 

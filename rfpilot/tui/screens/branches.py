@@ -1154,7 +1154,8 @@ class OutputsScreen(ModalScreen[None]):
             ref = output.get("pushed_reference")
             done = f"Pushed to {where}" + (f" ({inert(str(ref))})." if ref else ".")
         elif action == "export":
-            done = f"Exported to {inert(str(output.get('pushed_reference') or 'a file'))}."
+            done = f"Exported to {inert(str(output.get('exported_to') or output.get('pushed_reference') or 'a file'))}"
+            done += " (marked DRAFT: not approved)." if output.get("exported_draft") else "."
         else:
             done = DONE.get(action, "Done.")
         self._say(kind, ("Saved your edits, then: " + done[0].lower() + done[1:]) if saved_first else done)

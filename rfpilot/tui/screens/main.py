@@ -183,6 +183,17 @@ class MainScreen(Screen):
             else:
                 line.append(f" ✗ {what} not delivered ", style="white on red")
             line.append(" ")
+        writeback = self.snap.details.get("psa_writeback")
+        if not delivery and writeback and writeback["state"] in ("posted", "verified"):
+            # The close went through: the note's id, and the ticket status read back (SPEC §9).
+            from rfpilot.core.writeback import CLOSE_WORDS
+
+            what = CLOSE_WORDS.get(writeback["kind"], "note")
+            shown = f" ✓ {what} posted as note {writeback['note_id']}"
+            if writeback["status_verified"]:
+                shown += f" · status {writeback['verified_status']} verified"
+            line.append(inert(shown) + " ", style="black on green")
+            line.append(" ")
         line.append(inert(s["title"] or "(untitled)"), style="bold")
         active = next((b for b in self.snap.branches or [] if b["active"]), None)
         if active is not None:
@@ -465,8 +476,9 @@ class MainScreen(Screen):
                         return outputs.output_view(out) | {"push_pending": True}
                 elif action == "export":
                     target = Path.cwd() / outputs.export_file_name(row, out.output_type)
-                    out = (await outputs.push(ctx, row, out, "file", path=target)).output
-                    self.notify(f"Wrote {target}")
+                    done = await outputs.export(ctx, row, out, target)
+                    self.notify(f"Wrote {target}" + (" (marked DRAFT: not approved)" if done.draft else ""))
+                    return outputs.output_view(done.output) | {"exported_to": str(target), "exported_draft": done.draft}
                 return outputs.output_view(out)
 
         await self.app.push_screen_wait(OutputsScreen(views, act))
