@@ -227,10 +227,10 @@ async def import_files(ctx: Ctx, paths: list[Path]) -> list[tuple[Path, ScriptTe
             spec = read_file(path)
         except UsageError as err:
             raise _refused(err, path) from None
-        if spec.slug in seen:
+        if spec.slug and spec.slug in seen:
             raise UsageError(f"{seen[spec.slug]} and {path} both describe the template {spec.slug!r}; "
                              "nothing was imported", hint="import only one of them")
-        seen[str(spec.slug)] = path
+        seen[spec.slug or ""] = path
         specs.append((path, spec))
     results = []
     async with ctx.tx():

@@ -42,6 +42,7 @@ NAME_MAX = 200
 SLUG_MAX = 200
 BODY_MAX = 50_000
 DESCRIPTION_MAX = 2_000
+TICKET_REF_MAX = 64
 LANGUAGES = ("powershell", "bash", "sh", "python", "cmd", "other")
 PROMPT_PREF = "templatize_prompt_enabled"
 _SLUG = re.compile(r"^[a-z0-9]+(-[a-z0-9]+)*$")
@@ -103,12 +104,17 @@ class TemplateSpec:
         category = one_line(self.category or "") or None
         if category and len(category) > 100:
             raise UsageError("the category is at most 100 characters")
+        ticket = one_line(self.source_ticket_ref or "") or None
+        engineer = one_line(self.source_engineer_name or "") or None
+        if ticket and len(ticket) > TICKET_REF_MAX:
+            raise UsageError(f"the provenance ticket is too long (limit {TICKET_REF_MAX} characters)")
+        if engineer and len(engineer) > NAME_MAX:
+            raise UsageError(f"the provenance engineer is too long (limit {NAME_MAX} characters)")
         return TemplateSpec(
             name=name, body=body, parameters=list(self.parameters),
             slug=check_slug(self.slug) if self.slug else None, description=description,
             language=_language(self.language), category=category,
-            source_ticket_ref=one_line(self.source_ticket_ref or "") or None,
-            source_engineer_name=one_line(self.source_engineer_name or "") or None,
+            source_ticket_ref=ticket, source_engineer_name=engineer,
         )
 
 
