@@ -58,6 +58,25 @@ def test_the_writer_reads_back_every_body(fmt: str, body: str) -> None:
     assert not any(c in text for c in "\x1b\x7f\x85\x9b\r\x0b\x0c")
 
 
+TEXTS = st.lists(st.one_of(st.sampled_from(TRICKY), st.text(CHARS, max_size=6)), max_size=10).map("".join)
+
+
+@HYPOTHESIS
+@given(body=BODIES, text=st.lists(TEXTS, min_size=8, max_size=8))
+def test_the_writer_reads_back_every_field(body: str, text: list[str]) -> None:
+    """Not only the body: names, descriptions, provenance, labels, options, defaults and boolean values too."""
+    doc = {"name": "n" + text[0], "slug": "s", "description": text[1], "category": text[2], "body": body,
+           "provenance": {"ticket": text[3], "engineer": text[4]},
+           "parameters": [{"key": "k", "label": text[5], "field_type": "select", "required": True,
+                           "options": [text[6], text[7]], "default": text[6], "description": text[1]},
+                          {"key": "b", "label": text[5], "field_type": "boolean", "required": False,
+                           "true_value": text[7], "false_value": text[0]}]}
+    for fmt in FORMATS:
+        written = dumps(doc, fmt)
+        assert loads(written, fmt) == doc
+        assert not any(c in written for c in "\x1b\x7f\x85\x9b\r\x0b\x0c")
+
+
 @pytest.mark.parametrize("fmt", FORMATS)
 @HYPOTHESIS
 @given(body=BODIES)
