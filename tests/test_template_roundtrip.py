@@ -343,3 +343,13 @@ def test_templates_new_keeps_a_crlf_script(cli, tmp_path: Path) -> None:
     assert json.loads(out)["body"] == "Stop-Service {{ name }}\r\nStart-Service {{ name }}\r\n"
     code, out, _ = cli("templates", "render", "restart", "--set", "name=Spooler", "--json")
     assert json.loads(out)["script"] == "Stop-Service Spooler\r\nStart-Service Spooler\r\n"
+
+
+def test_templates_edit_in_an_editor_that_saves_it_unchanged_keeps_the_body(cli, tmp_path: Path, monkeypatch) -> None:
+    body = tmp_path / "b.ps1"
+    body.write_bytes(b"Stop-Service Spooler\r\nStart-Service Spooler")
+    assert cli("templates", "new", "--name", "Bounce", "--file", str(body))[0] == 0
+    monkeypatch.setenv("EDITOR", "true")  # opens and saves nothing
+    code, out, err = cli("templates", "edit", "bounce", "--editor", "--json")
+    assert code == 0, err
+    assert json.loads(out)["body"] == "Stop-Service Spooler\r\nStart-Service Spooler"

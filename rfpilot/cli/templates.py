@@ -187,7 +187,9 @@ def templates_edit(
         if params is not None:
             spec.parameters = parse_parameters(params)
         if editor:
-            spec.body = _edit_in_editor(spec.body, c.settings.get("preview.editor") if c.settings else None)
+            edited = _edit_in_editor(spec.body, c.settings.get("preview.editor") if c.settings else None)
+            # The editor gets the body plus a final newline; saved untouched, the body stays byte for byte.
+            spec.body = spec.body if edited == spec.body + "\n" else edited
         return svc.template_view(await svc.update_template(c, tpl, spec))
 
     view = run(go)
