@@ -220,6 +220,19 @@ async def test_three_choices_digits_in_the_editor_are_text_and_the_edit_is_retur
     assert result.script == "ipconfig /flushdns\nRestart-Service Dnscache # 123"
 
 
+@pytest.mark.parametrize("script", ["Stop-Service Dnscache\r\nStart-Service Dnscache\r\n", "a\rb\x1b[2J\n\n"])
+async def test_three_choices_keep_an_unedited_script_byte_for_byte(script: str) -> None:
+    """The editor shows the script inert (CRLF as LF, controls as U+FFFD); the choice carries the script itself."""
+    app = three(script)
+    async with app.run_test(size=(100, 32)) as pilot:
+        await pilot.pause()
+        assert "\r" not in app.screen.query_one(TextArea).text
+        await pilot.press("1")
+        await pilot.pause()
+    [result] = app.results
+    assert (result.decision, result.script) == ("one_off", script)
+
+
 async def test_three_choices_refuse_an_empty_script_and_escape_cancels() -> None:
     app = three(script="")
     async with app.run_test(size=(100, 32)) as pilot:
@@ -290,6 +303,17 @@ async def test_review_accepts_with_edits() -> None:
         "accept", name="VPN: new gateway", slug="repoint-office-vpn", description=DRAFT["description"],
         category="vpn", body=DRAFT_BODY.replace("{{ tunnel_type }}", "Ikev2"), parameters=[DRAFT["parameters"][0]],
         dont_ask_again=False, draft_id="d-1")
+
+
+async def test_review_accepts_an_unedited_crlf_body_byte_for_byte() -> None:
+    body = DRAFT_BODY.replace(" -TunnelType", "\r\n  -TunnelType") + "\r\n"
+    app = review({**DRAFT, "body": body})
+    async with app.run_test(size=(100, 32)) as pilot:
+        await pilot.pause()
+        await pilot.press("ctrl+s")
+        await pilot.pause()
+    [result] = app.results
+    assert result.action == "accept" and result.body == body
 
 
 async def test_review_refuses_removing_a_parameter_the_script_still_uses() -> None:

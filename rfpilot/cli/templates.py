@@ -187,7 +187,9 @@ def templates_edit(
         if params is not None:
             spec.parameters = parse_parameters(params)
         if editor:
-            spec.body = _edit_in_editor(spec.body, c.settings.get("preview.editor") if c.settings else None)
+            edited = _edit_in_editor(spec.body, c.settings.get("preview.editor") if c.settings else None)
+            # The editor gets the body plus a final newline; saved untouched, the body stays byte for byte.
+            spec.body = spec.body if edited == spec.body + "\n" else edited
         return svc.template_view(await svc.update_template(c, tpl, spec))
 
     view = run(go)
@@ -238,16 +240,13 @@ def templates_export(
 @templates_app.command("import")
 def templates_import(files: list[Path] = typer.Argument(..., help="Template files (.toml, .yaml, .yml)."),
                      as_json: bool = JSON) -> None:
-    """Create or update templates from files (matched by slug: importing twice changes nothing)."""
+    """Create or update templates from files (matched by slug; all or nothing; importing twice changes nothing)."""
 
     async def go(c):
-        from rfpilot.core.template_files import import_file
+        from rfpilot.core.template_files import import_files
 
-        results = []
-        for path in files:
-            tpl, what = await import_file(c, path)
-            results.append({"file": str(path), "slug": tpl.slug, "result": what})
-        return results
+        done = await import_files(c, files)
+        return [{"file": str(path), "slug": tpl.slug, "result": what} for path, tpl, what in done]
 
     results = run(go)
     output.emit(results, as_json, lambda: "\n".join(f"{r['result']:<9} {r['slug']}  ({r['file']})" for r in results))

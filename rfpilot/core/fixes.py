@@ -164,7 +164,7 @@ async def suggest_fix(
     if len(cleaned_description) > DESCRIPTION_MAX:
         raise UsageError(f"the description is too long (limit {DESCRIPTION_MAX} characters)")
     pct = _check_confidence(confidence)
-    cleaned_script = (script or "").strip("\n") or None
+    cleaned_script = script if script and script.strip() else None  # byte for byte (CRLF, trailing newline)
     if cleaned_script and len(cleaned_script) > SCRIPT_MAX:
         raise UsageError(f"the script is too long (limit {SCRIPT_MAX} characters)")
     if parameters is not None and not isinstance(parameters, dict):
@@ -409,7 +409,8 @@ async def decide(
     _require_not_terminal(fix)
     script = None
     if decision != "dismissed":
-        script = (edited_script if edited_script is not None else fix.ai_drafted_script or "").strip("\n")
+        # As given, byte for byte: line endings and a trailing newline are part of the script that ran.
+        script = edited_script if edited_script is not None else fix.ai_drafted_script or ""
         if not script.strip():
             raise ConflictError(
                 "Suggested fix has no drafted script",

@@ -75,7 +75,8 @@ def parse_parameters(raw: Any) -> list[Parameter]:
     """A parameter schema from stored or imported data: ``{"parameters": [...]}`` or a list of dicts.
 
     Accepts the older ``variable_name`` for ``key`` and ``type`` for ``field_type``. Refuses bad keys, unknown
-    types, duplicate keys, a select without options and a default outside them, naming the parameter.
+    types, duplicate keys, a select without options and a default outside them, and a password with a default
+    (a secret would end up in the store and its files), naming the parameter.
     """
     items = raw.get("parameters", []) if isinstance(raw, Mapping) else raw
     if items is None:
@@ -102,16 +103,25 @@ def parse_parameters(raw: Any) -> list[Parameter]:
             raise UsageError(f"parameter {key!r} is a select without options")
         default = item.get("default")
         default = None if default is None else _scalar_text(default)
+        refuse_secret_default(key, field_type, default)
         if field_type == "select" and default is not None and default not in options:
             raise UsageError(f"parameter {key!r}: the default {default!r} is not one of its options")
         label = str(item.get("label") or key.replace("_", " ").title()).strip()
         result.append(Parameter(
             key=key, label=label[:200], field_type=field_type, required=_flag(item.get("required", True), key),
-            options=options, default=None if field_type == "password" else default,
+            options=options, default=default,
             description=(str(item["description"]).strip() or None) if item.get("description") else None,
             true_value=str(item.get("true_value", "true")), false_value=str(item.get("false_value", "false")),
         ))
     return result
+
+
+def refuse_secret_default(key: str, field_type: str, default: Any) -> None:
+    """A password parameter has no default: it would be stored in the library and written into its files."""
+    if field_type == "password" and default is not None:
+        raise UsageError(f"parameter {key!r} is a password with a default: a password parameter has no default "
+                         "(it would be stored in the library and written into its files in clear)",
+                         hint="remove the default; the password is asked for at each run")
 
 
 def _flag(value: Any, key: str) -> bool:

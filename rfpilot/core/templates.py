@@ -42,6 +42,7 @@ NAME_MAX = 200
 SLUG_MAX = 200
 BODY_MAX = 50_000
 DESCRIPTION_MAX = 2_000
+TICKET_REF_MAX = 64
 LANGUAGES = ("powershell", "bash", "sh", "python", "cmd", "other")
 PROMPT_PREF = "templatize_prompt_enabled"
 _SLUG = re.compile(r"^[a-z0-9]+(-[a-z0-9]+)*$")
@@ -80,7 +81,6 @@ class TemplateSpec:
     description: str = ""
     language: str | None = None
     category: str | None = None
-    usage_count: int | None = None
     source_ticket_ref: str | None = None
     source_engineer_name: str | None = None
 
@@ -90,11 +90,13 @@ class TemplateSpec:
             raise UsageError("the template needs a name")
         if len(name) > NAME_MAX:
             raise UsageError(f"the name is too long (limit {NAME_MAX} characters)")
-        body = (self.body or "").strip("\n")
+        body = self.body or ""  # byte for byte: CRLF, CR, a trailing newline or none
         if not body.strip():
-            raise UsageError("the script body is empty")
+            raise UsageError("the script body is empty", hint="give the script the template runs")
         if len(body) > BODY_MAX:
             raise UsageError(f"the script is too long (limit {BODY_MAX} characters)")
+        for param in self.parameters:
+            render_mod.refuse_secret_default(param.key, param.field_type, param.default)
         render_mod.check_body(body, self.parameters)
         description = (self.description or "").strip()
         if len(description) > DESCRIPTION_MAX:
@@ -102,14 +104,17 @@ class TemplateSpec:
         category = one_line(self.category or "") or None
         if category and len(category) > 100:
             raise UsageError("the category is at most 100 characters")
-        if self.usage_count is not None and self.usage_count < 0:
-            raise UsageError("usage_count cannot be negative")
+        ticket = one_line(self.source_ticket_ref or "") or None
+        engineer = one_line(self.source_engineer_name or "") or None
+        if ticket and len(ticket) > TICKET_REF_MAX:
+            raise UsageError(f"the provenance ticket is too long (limit {TICKET_REF_MAX} characters)")
+        if engineer and len(engineer) > NAME_MAX:
+            raise UsageError(f"the provenance engineer is too long (limit {NAME_MAX} characters)")
         return TemplateSpec(
             name=name, body=body, parameters=list(self.parameters),
             slug=check_slug(self.slug) if self.slug else None, description=description,
-            language=_language(self.language), category=category, usage_count=self.usage_count,
-            source_ticket_ref=one_line(self.source_ticket_ref or "") or None,
-            source_engineer_name=one_line(self.source_engineer_name or "") or None,
+            language=_language(self.language), category=category,
+            source_ticket_ref=ticket, source_engineer_name=engineer,
         )
 
 
@@ -221,7 +226,7 @@ async def create_template(
         tpl = ScriptTemplate(
             account_id=ctx.account.id, name=spec.name, slug=slug, description=spec.description,
             language=spec.language, category=spec.category, body=spec.body,
-            parameters=render_mod.schema(spec.parameters), usage_count=spec.usage_count or 0,
+            parameters=render_mod.schema(spec.parameters), usage_count=0,
             source_session_id=source_session.id if source_session else None,
             source_engineer_id=source_engineer.id if source_engineer else None,
             source_engineer_name=spec.source_engineer_name or (source_engineer.display_name if source_engineer else None),
@@ -242,8 +247,6 @@ async def update_template(ctx: Ctx, tpl: ScriptTemplate, spec: TemplateSpec) -> 
         tpl.name, tpl.description, tpl.body = spec.name, spec.description, spec.body
         tpl.language, tpl.category = spec.language, spec.category
         tpl.parameters = render_mod.schema(spec.parameters)
-        if spec.usage_count is not None:
-            tpl.usage_count = spec.usage_count
         if spec.source_ticket_ref is not None:
             tpl.source_ticket_ref = spec.source_ticket_ref
         if spec.source_engineer_name is not None:
@@ -335,7 +338,7 @@ async def record_run(
         shown = render_mod.render_redacted(template.body, params, values)
         stored = render_mod.redact(params, values)
     else:
-        shown = (script or "").strip("\n")
+        shown = script or ""  # byte for byte
         if not shown.strip():
             raise UsageError("there is no script to record")
         stored = {}

@@ -268,6 +268,12 @@ THREE_CHOICES = [
 ]
 
 
+def _unless_edited(original: str, shown: str) -> str:
+    """What an editor holding ``inert(original)`` gives back: the original itself, byte for byte (its CRLFs and
+    controls included), unless the engineer changed the text."""
+    return original if shown == inert(original) else shown
+
+
 class ThreeChoiceScreen(ModalScreen[ChoiceResult | None]):
     """The fix's drafted script, editable, and the three ways to go on with it.
 
@@ -318,7 +324,7 @@ class ThreeChoiceScreen(ModalScreen[ChoiceResult | None]):
         return self.query_one("#choice3-script", TextArea)
 
     def action_choose(self, decision: str) -> None:
-        script = self.editor.text
+        script = _unless_edited(self.script, self.editor.text)
         if not script.strip():
             error = self.query_one("#choice3-error", Static)
             error.update(text("The script is empty: write or paste one before choosing.", "red"))
@@ -458,7 +464,7 @@ class DraftReviewScreen(ModalScreen[ReviewResult | None]):
             self._error("The template needs a name.")
             self.query_one("#review-name", Input).focus()
             return
-        body = self.query_one("#review-script", TextArea).text
+        body = _unless_edited(self.draft.get("body") or "", self.query_one("#review-script", TextArea).text)
         if not body.strip():
             self._error("The script is empty.")
             return
