@@ -9,6 +9,7 @@ import typer
 
 from rfpilot import __version__
 from rfpilot.cli import output
+from rfpilot.grammar import count
 
 JSON = typer.Option(False, "--json", help="Print JSON (a stable shape for scripts).")
 
@@ -247,7 +248,7 @@ def doctor(as_json: bool = JSON) -> None:
             f"database  {db['url']} ({db['source']})",
         ]
         if db.get("ok"):
-            lines.append(f"          {db['dialect']} · schema {db['revision']} (head {db['head']}) · {db['sessions']} sessions")
+            lines.append(f"          {db['dialect']} · schema {db['revision']} (head {db['head']}) · {count(db['sessions'], 'session')}")
         else:
             lines.append(f"          NOT OK: {db.get('error')}")
         ident = report["identity"]
