@@ -298,7 +298,7 @@ async def test_closed_sessions_refuse_and_paused_ones_resume(ctx, session) -> No
     assert session.status == "active"
     session.status = "resolved"
     await ctx.db.commit()
-    with pytest.raises(ConflictError, match="Session is resolved"):
+    with pytest.raises(ConflictError, match="session is resolved"):
         await chat.send(ctx, session, "more", scripted(lane_reply("A.", ["q?"])))
     assert len(await messages(ctx, session)) == 2
 

@@ -223,6 +223,11 @@ CASES = [
     case("resolve-empty-markdown-file", "verifying", "resolve {S} --yes --markdown-file {TMP}/empty.md", USAGE, "note is empty"),
     case("escalate-empty-markdown-file", "verifying",
          "escalate {S} --yes --fix-outcome failed --notes x --markdown-file {TMP}/empty.md", USAGE, "note is empty"),
+    # -- required input missing (1): the command lacks something only the engineer can give
+    case("decide-without-script", "basic", "fix decide {S} one_off", USAGE, "no drafted script"),
+    case("partial-without-notes", "verifying", "fix outcome {S} applied_partial", USAGE, "notes are required"),
+    case("pending-blank-notes", "verifying", ("fix", "outcome", "{S}", "pending", "--notes", "  "), USAGE, "notes are required"),
+    case("escalate-partial-without-notes", "verifying", "escalate {S} --yes --fix-outcome partial", USAGE, "notes are required"),
     # -- confidence out of range (1)
     case("confidence-above-100", "basic", "fix suggest {S} t -c 101", USAGE, "confidence must be from 0 to 100"),
     case("confidence-negative", "basic", "fix suggest {S} t -c -5", USAGE, "confidence must be from 0 to 100"),
@@ -250,10 +255,6 @@ CASES = [
     case("finish-proposed-fix", "basic", "fix finish {S}", CONFLICT, "only a partial or pending fix"),
     case("finish-verifying-fix", "verifying", "fix finish {S}", CONFLICT, "only a partial or pending fix"),
     case("apply-partial-fix", "partial", "fix apply {S}", CONFLICT, "only valid from 'proposed'"),
-    case("decide-without-script", "basic", "fix decide {S} one_off", CONFLICT, "no drafted script"),
-    case("partial-without-notes", "verifying", "fix outcome {S} applied_partial", CONFLICT, "notes are required"),
-    case("pending-blank-notes", "verifying", ("fix", "outcome", "{S}", "pending", "--notes", "  "), CONFLICT, "notes are required"),
-    case("escalate-partial-without-notes", "verifying", "escalate {S} --yes --fix-outcome partial", CONFLICT, "notes are required"),
     # -- terminal or superseded fix (3)
     case("outcome-on-success", "success", "fix outcome {S} failed", CONFLICT, "terminal status 'applied_success'"),
     case("outcome-on-failed", "failed", "fix outcome {S} worked", CONFLICT, "terminal status 'applied_failed'"),
@@ -317,14 +318,14 @@ def test_bad_input_is_refused_cleanly(cli, tmp_path, bad: Case):
 
 
 def test_removing_a_removed_fact_is_not_found(cli, tmp_path):
-    """`facts rm` of an already removed fact exits 2 ("Fact not found") and changes nothing."""
+    """`facts rm` of an already removed fact exits 2 ("fact not found") and changes nothing."""
     ids = build_world(cli, tmp_path, "basic")
     _ok(cli, "facts", "rm", ids["S"], ids["F"])
     before = store_state(cli, ids["S"])
     for argv in (("facts", "rm", ids["S"], ids["F"]), ("facts", "edit", ids["S"], ids["F"], "--text", "x")):
         code, out, err = cli(*argv)
         assert code == NOT_FOUND and out == ""
-        assert err.startswith("error: Fact not found")
+        assert err.startswith("error: fact not found")
     assert store_state(cli, ids["S"]) == before
 
 

@@ -66,7 +66,7 @@ def test_draft_review_accept_then_reuse(scripted) -> None:
 
     code, out, err = cli("resolve", sid, "--yes", "--offline", "--fix-outcome", "worked")
     assert code == 0, err
-    assert "1 draft template(s) from this session wait for review" in err
+    assert "1 draft template from this session waits for review" in err
     draft_id = json.loads(ok(cli("templates", "drafts", "--session", sid, "--json")))[0]["id"]
     assert f"rfpilot templates accept {draft_id[:8]}" in err
 

@@ -42,8 +42,8 @@ async def fact_count(ctx, session) -> int:
 
 
 async def test_create_fact_rejects_unknown_source_type(ctx, session):
-    """create_fact refuses a source_type outside the four values ("Invalid source_type")."""
-    with pytest.raises(UsageError, match="Invalid source_type"):
+    """create_fact refuses a source_type outside the four values ("invalid source_type")."""
+    with pytest.raises(UsageError, match="invalid source_type"):
         await facts.create_fact(ctx, session, "Spooler was stopped", source_type="rumour")
     assert await fact_count(ctx, session) == 0
     assert await stored_version(ctx, session) == 0
@@ -61,8 +61,8 @@ async def test_create_fact_rejects_source_ref_for_non_lane_types(ctx, session, s
 
 @pytest.mark.parametrize("text", ["", "   ", "\n\t "])
 async def test_create_fact_rejects_blank_text(ctx, session, text):
-    """Fact text is stripped and must not be empty ("Fact text cannot be empty")."""
-    with pytest.raises(UsageError, match="Fact text cannot be empty"):
+    """Fact text is stripped and must not be empty ("fact text cannot be empty")."""
+    with pytest.raises(UsageError, match="fact text cannot be empty"):
         await facts.add_note(ctx, session, text)
     assert await fact_count(ctx, session) == 0
     assert await stored_version(ctx, session) == 0
@@ -131,7 +131,7 @@ async def test_lane_sourced_fact_is_read_only(ctx, session, kind):
     fact = result.fact
     assert fact is not None
     before = await stored_version(ctx, session)
-    with pytest.raises(ConflictError, match=f"Facts sourced from '{source_type}' are read-only"):
+    with pytest.raises(ConflictError, match=f"facts sourced from '{source_type}' are read-only"):
         await facts.update_fact(ctx, session, fact, text="Changed")
     await ctx.db.refresh(fact)
     assert fact.text == (result.item.response or "")
@@ -142,7 +142,7 @@ async def test_edit_needs_text_or_summary(ctx, session):
     """An edit with neither text nor summary is a usage error and bumps nothing."""
     fact = await facts.add_note(ctx, session, "Printer is on VLAN 20")
     before = await stored_version(ctx, session)
-    with pytest.raises(UsageError, match="At least one of `text` or `summary` must be provided"):
+    with pytest.raises(UsageError, match="at least one of `text` or `summary` must be provided"):
         await facts.update_fact(ctx, session, fact)
     assert await stored_version(ctx, session) == before
 
@@ -150,18 +150,18 @@ async def test_edit_needs_text_or_summary(ctx, session):
 async def test_edit_to_blank_text_is_refused(ctx, session):
     """An edit cannot blank the text; the stored text is unchanged."""
     fact = await facts.add_note(ctx, session, "Printer is on VLAN 20")
-    with pytest.raises(UsageError, match="Fact text cannot be empty"):
+    with pytest.raises(UsageError, match="fact text cannot be empty"):
         await facts.update_fact(ctx, session, fact, text="  ")
     await ctx.db.refresh(fact)
     assert fact.text == "Printer is on VLAN 20"
 
 
 async def test_deleted_fact_cannot_be_edited(ctx, session):
-    """Editing a soft-deleted fact is "Fact not found" (seed §8.2) and bumps nothing."""
+    """Editing a soft-deleted fact is "fact not found" (seed §8.2) and bumps nothing."""
     fact = await facts.add_note(ctx, session, "Printer is on VLAN 20")
     await facts.delete_fact(ctx, session, fact)
     before = await stored_version(ctx, session)
-    with pytest.raises(NotFoundError, match="Fact not found"):
+    with pytest.raises(NotFoundError, match="fact not found"):
         await facts.update_fact(ctx, session, fact, text="Printer is on VLAN 30")
     await ctx.db.refresh(fact)
     assert fact.text == "Printer is on VLAN 20"
@@ -169,18 +169,18 @@ async def test_deleted_fact_cannot_be_edited(ctx, session):
 
 
 async def test_fact_of_another_session_is_not_found(ctx, session):
-    """A fact is only edited or deleted through its own session ("Fact not found")."""
+    """A fact is only edited or deleted through its own session ("fact not found")."""
     other = await create_session(ctx, "VPN drops every hour.")
     fact = await facts.add_note(ctx, other, "Tunnel idles out at 60 minutes")
-    with pytest.raises(NotFoundError, match="Fact not found"):
+    with pytest.raises(NotFoundError, match="fact not found"):
         await facts.update_fact(ctx, session, fact, text="Changed")
-    with pytest.raises(NotFoundError, match="Fact not found"):
+    with pytest.raises(NotFoundError, match="fact not found"):
         await facts.delete_fact(ctx, session, fact)
     await ctx.db.refresh(fact)
     assert fact.text == "Tunnel idles out at 60 minutes"
     assert fact.deleted_at is None
     assert await stored_version(ctx, session) == 0
-    with pytest.raises(NotFoundError, match="Fact not found"):
+    with pytest.raises(NotFoundError, match="fact not found"):
         await facts.get_fact(ctx, session, fact.id)
 
 
@@ -199,14 +199,14 @@ async def test_soft_delete_hides_fact_and_keeps_row(ctx, session):
 
 
 async def test_delete_twice_is_not_found(ctx, session):
-    """Deleting an already-deleted fact is "Fact not found" and bumps nothing."""
+    """Deleting an already-deleted fact is "fact not found" and bumps nothing."""
     fact = await facts.add_note(ctx, session, "Delete me")
     await facts.delete_fact(ctx, session, fact)
     before = await stored_version(ctx, session)
-    with pytest.raises(NotFoundError, match="Fact not found"):
+    with pytest.raises(NotFoundError, match="fact not found"):
         await facts.delete_fact(ctx, session, fact)
     assert await stored_version(ctx, session) == before
-    with pytest.raises(NotFoundError, match="Fact not found"):
+    with pytest.raises(NotFoundError, match="fact not found"):
         await facts.get_fact(ctx, session, fact.id)
 
 
@@ -359,7 +359,7 @@ async def test_malformed_source_ref_is_a_usage_error(ctx, session):
 async def test_failed_promotion_leaves_the_answer_unrecorded(ctx, session):
     """Answer and promotion are one transaction: a refused promotion records no answer either."""
     item = await lane.add_question(ctx, session, "Which build?")
-    with pytest.raises(UsageError, match="Fact text cannot be empty"):
+    with pytest.raises(UsageError, match="fact text cannot be empty"):
         await lane.answer_question(ctx, session, item, "16.0", promote="   ")
     await ctx.db.refresh(item)
     assert item.state == "open"

@@ -108,7 +108,7 @@ async def test_suggest_supersedes_the_active_fix(ctx, session):
 async def test_no_active_fix_is_not_found(ctx, session):
     """Without a suggestion there is no active fix (None, or NotFoundError when asked for it)."""
     assert await fixes.active_fix(ctx, session) is None
-    with pytest.raises(NotFoundError, match="No active suggested fix for this session"):
+    with pytest.raises(NotFoundError, match="no active suggested fix for this session"):
         await fixes.get_fix(ctx, session)
 
 
@@ -157,7 +157,7 @@ async def test_apply_only_from_proposed(ctx, session, status):
     """apply after an outcome is refused with the seed's wording and changes nothing (items 46)."""
     fix = await to_status(ctx, session, await suggest(ctx, session), status)
     before, v = snapshot(fix), await version(ctx, session)
-    with pytest.raises(ConflictError, match=f"Apply is only valid from 'proposed'; fix is already '{status}'"):
+    with pytest.raises(ConflictError, match=f"apply is only valid from 'proposed'; fix is already '{status}'"):
         await fixes.apply_fix(ctx, session, fix)
     assert snapshot(await reload(ctx, fix)) == before
     assert await version(ctx, session) == v
@@ -221,7 +221,7 @@ async def test_parked_outcomes_need_notes(ctx, session, outcome, notes):
     """partial and pending without notes are refused; nothing changes (items 35, 68)."""
     fix = await suggest(ctx, session)
     before, v = snapshot(await reload(ctx, fix)), await version(ctx, session)
-    with pytest.raises(ConflictError, match=f"notes are required when outcome is {outcome}"):
+    with pytest.raises(UsageError, match=f"notes are required when outcome is {outcome}"):
         await fixes.record_outcome(ctx, session, fix, outcome, notes=notes)
     assert snapshot(await reload(ctx, fix)) == before
     assert await version(ctx, session) == v
@@ -296,7 +296,7 @@ async def test_terminal_fix_refuses_outcomes(ctx, session, first, second):
     """From success or failed no outcome is accepted; nothing changes (item 37)."""
     fix = await to_status(ctx, session, await suggest(ctx, session), first)
     before, v = snapshot(fix), await version(ctx, session)
-    with pytest.raises(ConflictError, match=f"Fix is already in terminal status '{first}'"):
+    with pytest.raises(ConflictError, match=f"fix is already in terminal status '{first}'"):
         await fixes.record_outcome(ctx, session, fix, second, notes="more notes")
     assert snapshot(await reload(ctx, fix)) == before
     assert await version(ctx, session) == v
@@ -349,7 +349,7 @@ async def test_outcome_on_superseded_fix_is_refused(ctx, session):
     old = await suggest(ctx, session, "Old idea")
     await suggest(ctx, session, "New idea")
     before, v = snapshot(await reload(ctx, old)), await version(ctx, session)
-    with pytest.raises(ConflictError, match="This fix is already superseded by a newer suggestion"):
+    with pytest.raises(ConflictError, match="this fix is already superseded by a newer suggestion"):
         await fixes.record_outcome(ctx, session, old, "applied_failed", notes="did not help")
     assert snapshot(await reload(ctx, old)) == before
     assert old.status == "proposed"
@@ -493,7 +493,7 @@ async def test_script_decisions_need_a_script(ctx, session, decision, edited):
     """Without a drafted (or edited) script a script decision is refused, nothing changed."""
     fix = await suggest(ctx, session)
     before, v = snapshot(await reload(ctx, fix)), await version(ctx, session)
-    with pytest.raises(ConflictError, match="Suggested fix has no drafted script"):
+    with pytest.raises(UsageError, match="this fix has no drafted script"):
         await fixes.decide(ctx, session, fix, decision, edited_script=edited)
     assert snapshot(await reload(ctx, fix)) == before
     assert await drafts(ctx, session) == []
@@ -544,7 +544,7 @@ async def test_dismissing_a_superseded_fix_is_refused(ctx, session):
     old = await suggest(ctx, session, "Old idea", script=SCRIPT)
     await suggest(ctx, session, "New idea")
     before, v = snapshot(await reload(ctx, old)), await version(ctx, session)
-    with pytest.raises(ConflictError, match="This fix is already superseded by a newer suggestion"):
+    with pytest.raises(ConflictError, match="this fix is already superseded by a newer suggestion"):
         await fixes.decide(ctx, session, old, "dismissed")
     assert snapshot(await reload(ctx, old)) == before
     assert await version(ctx, session) == v
@@ -563,17 +563,17 @@ async def test_unknown_decision_is_a_usage_error(ctx, session):
 
 
 async def test_fix_of_another_session_is_not_found(ctx, session):
-    """A fix is only changed through its own session ("Suggested fix not found")."""
+    """A fix is only changed through its own session ("suggested fix not found")."""
     other = await create_session(ctx, "VPN drops every hour.")
     fix = await suggest(ctx, other, script=SCRIPT)
     before = snapshot(await reload(ctx, fix))
-    with pytest.raises(NotFoundError, match="Suggested fix not found"):
+    with pytest.raises(NotFoundError, match="suggested fix not found"):
         await fixes.apply_fix(ctx, session, fix)
-    with pytest.raises(NotFoundError, match="Suggested fix not found"):
+    with pytest.raises(NotFoundError, match="suggested fix not found"):
         await fixes.record_outcome(ctx, session, fix, "applied_success")
-    with pytest.raises(NotFoundError, match="Suggested fix not found"):
+    with pytest.raises(NotFoundError, match="suggested fix not found"):
         await fixes.decide(ctx, session, fix, "one_off")
-    with pytest.raises(NotFoundError, match="Suggested fix not found"):
+    with pytest.raises(NotFoundError, match="suggested fix not found"):
         await fixes.get_fix(ctx, session, fix.id)
     assert snapshot(await reload(ctx, fix)) == before
     assert await version(ctx, session) == 0
@@ -697,7 +697,7 @@ async def test_edit_parked_notes(ctx, session) -> None:
     import pytest
 
     from rfpilot.core import fixes as svc
-    from rfpilot.errors import ConflictError
+    from rfpilot.errors import ConflictError, UsageError
 
     fix = await svc.suggest_fix(ctx, session, "Fix it", confidence=80)
     with pytest.raises(ConflictError, match="only a partial or pending fix"):
@@ -706,7 +706,7 @@ async def test_edit_parked_notes(ctx, session) -> None:
     version = session.state_version
     await svc.edit_parked_notes(ctx, session, fix, "two of five PCs done")
     assert (fix.status, fix.partial_notes, session.state_version) == ("applied_partial", "two of five PCs done", version + 1)
-    with pytest.raises(ConflictError, match="notes are required"):
+    with pytest.raises(UsageError, match="notes are required"):
         await svc.edit_parked_notes(ctx, session, fix, "  ")
     await svc.finish_fix(ctx, session, fix)
     await svc.record_outcome(ctx, session, fix, "applied_pending", "user tests at noon")

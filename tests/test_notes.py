@@ -470,11 +470,11 @@ async def test_explicit_summary_wins(ctx, session):
 
 
 async def test_resolve_twice_is_refused(ctx, session):
-    """A resolved session cannot be resolved again ("Session is already resolved"); nothing changes."""
+    """A resolved session cannot be resolved again ("session is already resolved"); nothing changes."""
     await closing.resolve_session(ctx, session, "## Problem\nFirst note.")
     await ctx.db.refresh(session)
     before = (session.resolution_note_markdown, session.resolution_summary, session.resolved_at)
-    with pytest.raises(ConflictError, match="Session is already resolved"):
+    with pytest.raises(ConflictError, match="session is already resolved"):
         await closing.resolve_session(ctx, session, "## Problem\nSecond note.")
     await ctx.db.refresh(session)
     assert (session.resolution_note_markdown, session.resolution_summary, session.resolved_at) == before
@@ -608,7 +608,7 @@ async def test_record_close_outcome(ctx, session, choice, status):
 async def test_record_close_partial_needs_notes(ctx, session):
     """A partial intercept answer without notes is refused and the fix stays verifying."""
     fix = await with_fix(ctx, session, "verifying")
-    with pytest.raises(ConflictError, match="notes are required"):
+    with pytest.raises(UsageError, match="notes are required"):
         await closing.record_close_outcome(ctx, session, fix, "partial")
     await ctx.db.refresh(fix)
     assert fixes.is_verifying(fix)

@@ -256,10 +256,29 @@ async def test_get_ticket_is_never_cached_and_reads_complete_from_the_picklist(
 
 
 async def test_get_ticket_not_found(fake: FakeAutotask, client: autotask.AutotaskClient) -> None:
-    with pytest.raises(PSARequestError) as caught:
+    """Autotask answers ``GET Tickets/999`` with 200 and ``{"item": null}``; an unknown ticket number matches no
+    row of the query: both are not found (exit 2), naming the PSA and the ticket."""
+    from rfpilot.psa.errors import TicketNotFound
+
+    with pytest.raises(TicketNotFound) as caught:
         await client.get_ticket("999")
-    assert caught.value.status_code == 404
-    assert "999" in caught.value.message
+    assert caught.value.exit_code == 2 and caught.value.message == "Autotask has no ticket 999"
+    [get] = fake.calls("GET", "Tickets/999")
+    with pytest.raises(TicketNotFound) as caught:
+        await client.ticket_context("t20991231.0001")
+    assert caught.value.message == "Autotask has no ticket T20991231.0001"
+
+
+@pytest.mark.parametrize("bad", ["printer", "", "-4", "4.5", "T2024.1", "#"])
+async def test_malformed_ticket_ids_are_usage_errors(fake: FakeAutotask, client: autotask.AutotaskClient,
+                                                     bad: str) -> None:
+    from rfpilot.errors import UsageError
+
+    before = len(fake.calls())
+    with pytest.raises(UsageError) as caught:
+        await client.get_ticket(bad)
+    assert caught.value.exit_code == 1 and "is not an Autotask ticket id or ticket number" in caught.value.message
+    assert len(fake.calls()) == before  # nothing was asked of Autotask, not even the zone
 
 
 async def test_get_ticket_by_ticket_number(fake: FakeAutotask, client: autotask.AutotaskClient) -> None:
@@ -267,7 +286,9 @@ async def test_get_ticket_by_ticket_number(fake: FakeAutotask, client: autotask.
     assert ticket.id == "42"
     (query,) = fake.calls("POST", "Tickets/query")
     assert query.json["filter"] == [{"op": "eq", "field": "ticketNumber", "value": "T20240516.0042"}]
-    with pytest.raises(PSARequestError):
+    from rfpilot.errors import UsageError
+
+    with pytest.raises(UsageError):
         await client.get_ticket("printer")
 
 

@@ -161,18 +161,30 @@ async def test_get_ticket_maps_the_ticket(fake: FakeConnectWise, client: Connect
     assert ticket.updated_at is not None and ticket.updated_at.tzinfo is not None
 
 
-@pytest.mark.parametrize("bad", ["abc", "12a", "", "-5", "4.5", "T20240516.0012"])
+@pytest.mark.parametrize("bad", ["abc", "12a", "", "-5", "4.5", "T20240516.0012", "０１"])
 async def test_ticket_ids_must_be_numbers(fake: FakeConnectWise, client: ConnectWiseClient, bad: str) -> None:
-    with pytest.raises(PSARequestError) as err:
+    """A malformed id is the user's mistake (exit 1), refused before any request."""
+    from rfpilot.errors import UsageError
+
+    with pytest.raises(UsageError) as err:
         await client.get_ticket(bad)
-    assert "ConnectWise ticket ids are numbers" in err.value.message
+    assert err.value.exit_code == 1 and "is not a ConnectWise ticket id" in err.value.message
+    assert "numbers" in (err.value.hint or "")
     assert fake.requests == []
 
 
-async def test_missing_ticket_is_a_readable_404(client: ConnectWiseClient) -> None:
-    with pytest.raises(PSARequestError) as err:
-        await client.get_ticket("999")
-    assert err.value.status_code == 404 and "Ticket recId 999 not found." in err.value.message
+async def test_missing_ticket_is_not_found(fake: FakeConnectWise, client: ConnectWiseClient) -> None:
+    """ConnectWise answers 404 {"code": "NotFound"} for a ticket it does not have: not found (exit 2), not a PSA
+    failure (exit 4); the message names the PSA and the ticket."""
+    from rfpilot.psa.errors import TicketNotFound
+
+    with pytest.raises(TicketNotFound) as err:
+        await client.get_ticket("#999")
+    assert err.value.exit_code == 2 and err.value.message == "ConnectWise has no ticket 999"
+    [request] = [r for r in fake.requests if r.url.path.endswith("/service/tickets/999")]
+    fake.error_next = (404, {"code": "NotFound", "message": "Ticket recId 999 not found."})
+    with pytest.raises(TicketNotFound):
+        await client.ticket_context("999")
 
 
 async def test_ticket_context(fake: FakeConnectWise, client: ConnectWiseClient) -> None:

@@ -234,12 +234,22 @@ async def test_get_ticket_without_team_uses_the_ticket_type(fake: FakeHalo) -> N
 
 
 async def test_bad_ticket_ids(fake: FakeHalo) -> None:
+    """A malformed id is usage (exit 1, nothing sent); a ticket Halo does not have is not found (exit 2), whether
+    Halo answers 404 or an empty ticket."""
+    from rfpilot.errors import UsageError
+    from rfpilot.psa.errors import TicketNotFound
+
     async with make(fake) as client:
-        with pytest.raises(Exception, match="not a HaloPSA ticket number"):
-            await client.get_ticket("abc")
-        with pytest.raises(PSARequestError) as caught:
+        for bad in ("abc", "0", "-3", "4.5"):
+            with pytest.raises(UsageError, match="not a HaloPSA ticket number"):
+                await client.get_ticket(bad)
+        assert fake.api_requests("GET", "/api/Tickets/abc") == []
+        with pytest.raises(TicketNotFound) as caught:
             await client.get_ticket("999")
-    assert caught.value.status_code == 404 and "Ticket not found" in caught.value.message
+        assert caught.value.exit_code == 2 and caught.value.message == "HaloPSA has no ticket 999"
+        fake.error_next = (200, {"id": 0, "summary": None})
+        with pytest.raises(TicketNotFound):
+            await client.ticket_context("998")
 
 
 async def test_ticket_context(fake: FakeHalo) -> None:

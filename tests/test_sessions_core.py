@@ -126,9 +126,9 @@ def test_check_transition_matches_spec(current, target):
 
 @pytest.mark.parametrize("status", ["active", "paused", "escalated", "resolved", "abandoned"])
 def test_same_status_wording(status):
-    """Moving to the status a session already has says "Session is already <status>"."""
+    """Moving to the status a session already has says "session is already <status>"."""
     row = SessionRow(id=str(uuid.uuid4()), status=status)
-    with pytest.raises(ConflictError, match=f"^Session is already {status}$"):
+    with pytest.raises(ConflictError, match=f"^session is already {status}$"):
         sessions.check_transition(row, status)
 
 
@@ -157,16 +157,16 @@ async def test_every_action_from_every_status(ctx, current, action):
 
 
 async def test_resolve_twice_says_already_resolved(ctx, session):
-    """Resolving a resolved session is refused as "Session is already resolved"."""
+    """Resolving a resolved session is refused as "session is already resolved"."""
     await closing.resolve_session(ctx, session, NOTE)
-    with pytest.raises(ConflictError, match="^Session is already resolved$"):
+    with pytest.raises(ConflictError, match="^session is already resolved$"):
         await closing.resolve_session(ctx, session, NOTE)
 
 
 async def test_pause_twice_says_already_paused(ctx, session):
-    """Pausing a paused session is refused as "Session is already paused"."""
+    """Pausing a paused session is refused as "session is already paused"."""
     await sessions.pause_session(ctx, session)
-    with pytest.raises(ConflictError, match="^Session is already paused$"):
+    with pytest.raises(ConflictError, match="^session is already paused$"):
         await sessions.pause_session(ctx, session)
 
 

@@ -89,6 +89,13 @@ def _register() -> None:
 _register()
 
 
+def _lower_first(message: str) -> str:
+    """Click's "Missing argument 'SESSION'." as "missing argument 'SESSION'.": every `error:` line of rfpilot starts
+    in lower case (tests/test_messages.py), unless its first word is a name such as ConnectWise or JSON."""
+    word = message.split(" ", 1)[0]
+    return message[:1].lower() + message[1:] if word[:1].isupper() and word[1:].islower() else message
+
+
 def _fail(message: str, code: int, hint: str | None = None) -> int:
     output.info(f"error: {message}")
     if hint:
@@ -158,7 +165,7 @@ def run_cli(args: list[str] | None = None) -> int:
         hint = None
         if err.ctx is not None:
             hint = f"see `{err.ctx.command_path} --help`"
-        return _fail(err.format_message(), 1, hint)
+        return _fail(_lower_first(err.format_message()), 1, hint)
     except typer.Exit as err:
         return err.exit_code
     except typer.Abort:

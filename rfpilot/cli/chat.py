@@ -92,11 +92,14 @@ def chat(
                 output.stream(shown)
 
         try:
+            # The session, its state and the lane item first: a bad id or a closed session is named as such
+            # even when no model is configured.
+            await svc.check_can_send(ctx, row)
+            item = await lane_service.get_item(ctx, row, answer) if answer and not retry else None
             svc.require_chat_provider(provider)
             if retry:
                 message = await svc.require_retry(ctx, row)
             else:
-                item = await lane_service.get_item(ctx, row, answer) if answer else None
                 message = await svc.store_message(ctx, row, text or "", lane_item=item)
             try:
                 result = await svc.run_turn(ctx, row, message, provider, on_chunk=show)

@@ -9,6 +9,7 @@ import typer
 
 from rfpilot.cli import output
 from rfpilot.cli.runtime import read_text_arg, run
+from rfpilot.grammar import count, verb
 
 JSON = typer.Option(False, "--json", help="Print JSON (a stable shape for scripts).")
 SESSION_ARG = typer.Argument(..., help="Session id or unique prefix.")
@@ -130,8 +131,6 @@ def _close(
     from rfpilot.errors import UsageError
 
     interactive = output.stdin_is_interactive()
-    if not yes and not interactive:
-        raise UsageError(f"not confirmed: add --yes to {action} without being asked (stdin is not a terminal)")
     given_markdown = read_text_arg(None, markdown_file, "markdown")
     # Refuse bad input before anything is written: recording a fix outcome
     # (below) commits on its own, so a later refusal would leave it changed.
@@ -154,6 +153,11 @@ def _close(
         choice = svc.normalise_choice(fix_outcome) if fix_outcome else None
         outcome_notes = notes
         waiting = svc.fix_to_settle(await fix_service.active_fix(ctx, row), action, choice is not None)
+        if not yes and not interactive:  # checked after the id and the state, so a bad id is named as such
+            also = (" and --fix-outcome failed|worked|partial|pending|never"
+                    if waiting is not None and choice is None and svc.implicit_choice(waiting, action) is None else "")
+            raise UsageError(f"not confirmed: add --yes{also} to {action} session {row.id[:8]} without being asked "
+                             "(stdin is not a terminal)")
         if waiting is not None and choice is None:
             if interactive and not yes:
                 choice, outcome_notes = _ask_outcome(waiting, action)
@@ -246,7 +250,7 @@ def _offer_drafts(session_id: str, *, ask: bool) -> None:
 
         review_drafts(drafts, headline="Resolved. Keep the script that fixed it as a team template?")
         return
-    output.info(f"{len(drafts)} draft template(s) from this session wait for review: "
+    output.info(f"{count(len(drafts), 'draft template')} from this session {verb(len(drafts), 'waits')} for review: "
                 f"rfpilot templates review --session {session_id[:8]}")
     for draft_id in drafts:
         output.info(f"  or: rfpilot templates accept {draft_id[:8]} --name NAME  |  rfpilot templates reject {draft_id[:8]}")

@@ -20,10 +20,11 @@ Conventions:
 
 - `SESSION`, `FACT`, `ITEM` and `--fix` take a full id or any unique prefix of 4+ characters.
 - Data goes to stdout, messages and errors to stderr. `--json` prints a stable JSON shape.
-- Exit codes: `0` ok · `1` usage (malformed id, empty text, unknown choice, missing argument) · `2` not found ·
+- Exit codes: `0` ok · `1` usage (malformed id or ticket id, empty text, unknown choice, missing argument or
+  required input such as `--notes`) · `2` not found (also a ticket the PSA does not have) ·
   `3` conflict or invalid transition (nothing was changed) · `4` PSA error or verification failure ·
-  `5` LLM unavailable · `6` queued for later delivery. An error is one line starting with `error:`,
-  sometimes followed by a `hint:` line.
+  `5` LLM unavailable · `6` queued for later delivery (the table, with examples: docs/architecture.md).
+  An error is one line starting with `error:`, sometimes followed by a `hint:` line.
 - Input is UTF-8 text: an argument, stdin or a file rfpilot reads (`--file`, `--markdown-file`, `templates import`…)
   holding invalid UTF-8 or a NUL byte is refused with exit `1`, naming it, before anything changes (file paths
   too). Limits: 131,072 characters per argument (Linux's own), 2,000,000 bytes per file or stdin.

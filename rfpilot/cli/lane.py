@@ -9,6 +9,7 @@ import typer
 
 from rfpilot.cli import output
 from rfpilot.cli.runtime import read_text_arg, run
+from rfpilot.grammar import count
 
 JSON = typer.Option(False, "--json", help="Print JSON (a stable shape for scripts).")
 SESSION_ARG = typer.Argument(..., help="Session id or unique prefix.")
@@ -383,7 +384,7 @@ def fix_decide(
     _fix_out(data, as_json)
     if not as_json and data["draft_template_id"]:
         found = data["extraction"] or {}
-        how = (f"{found.get('parameters', 0)} parameter(s) proposed" if found.get("source") == "llm"
+        how = (f"{count(found.get('parameters', 0), 'parameter')} proposed" if found.get("source") == "llm"
                else f"no parameters proposed: {found.get('reason') or 'offline'}")
         if data["user_decision"] == "build_template":
             output.info(f"draft template {data['draft_template_id'][:8]} ({how}); build it now with "

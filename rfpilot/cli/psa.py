@@ -7,7 +7,8 @@ from typing import Any, Optional
 import typer
 
 from rfpilot.cli import output
-from rfpilot.cli.runtime import read_text_arg, run
+from rfpilot.cli.runtime import confirmation, read_text_arg, run
+from rfpilot.grammar import with_article
 
 JSON = typer.Option(False, "--json", help="Print JSON (a stable shape for scripts).")
 CONNECTION = typer.Option(None, "--connection", "-c", help="The PSA connection (default: the default one).")
@@ -27,9 +28,10 @@ def register(app: typer.Typer) -> None:
 # --- psa connect ---------------------------------------------------------------------------------
 
 
-def _parse_field_args(args: list[str], provider: str) -> dict[str, str]:
-    """`--site x --company-id y` (or `--site=x`) for the provider's settings. Secrets are refused here."""
-    from rfpilot.core.psa import fields
+def _parse_field_args(args: list[str], provider: str, connection: str = "main") -> dict[str, str]:
+    """`--site x --company-id y` (or `--site=x`) for the provider's settings. Secrets are refused here, with the
+    ways that do work for the connection called ``connection``."""
+    from rfpilot.core.psa import env_var, fields
     from rfpilot.errors import UsageError
 
     known = {f.name.replace("_", "-"): f for f in fields(provider)}
@@ -46,7 +48,8 @@ def _parse_field_args(args: list[str], provider: str) -> dict[str, str]:
             raise UsageError(f"{provider} has no setting --{name}", hint=f"its settings: {listed}")
         if f.secret:
             raise UsageError(f"--{name} is a secret and is never taken on the command line (shell history, ps)",
-                             hint=f"you are asked for it, or set RFPILOT_PSA_<NAME>_{f.name.upper()} (see docs/psa.md)")
+                             hint=f"you are asked for it at a terminal; or pipe {f.name}=… to `rfpilot psa connect "
+                                  f"--secrets-stdin`, or set {env_var(connection, f.name)} (see docs/psa.md)")
         if not _:
             i += 1
             if i >= len(args):
@@ -95,7 +98,7 @@ def _read_secrets_stdin(provider: str) -> dict[str, str]:
         key, sep, value = line.partition("=")
         key = key.strip().replace("-", "_")
         if not sep or key not in wanted:
-            raise UsageError(f"stdin line {number} is not name=value for a {provider} secret",
+            raise UsageError(f"stdin line {number} is not name=value for {with_article(provider)} secret",
                              hint="secrets: " + ", ".join(sorted(wanted)))
         values[key] = value.strip()
     return values
@@ -159,7 +162,7 @@ def psa_connect(
     name = check_name(name)
     settings = {key: value for key, value in given.items() if value is not None}
     check_settings(provider, settings)  # another PSA's setting is refused before anything is asked
-    settings.update(_parse_field_args(list(ctx.args), provider))
+    settings.update(_parse_field_args(list(ctx.args), provider, name))
     check_transport(provider, settings)  # before asking for any secret
 
     async def existing_of(c):
@@ -259,11 +262,13 @@ def psa_test(
 
     async def go(c):
         from rfpilot.core import psa as svc
+        from rfpilot.core.tickets import ticket_id_for
 
         conn = await svc.get_connection(c, connection)
+        wanted = ticket_id_for(conn, ticket) if ticket is not None else None
         async with svc.client_for(conn) as client:
             member = await client.whoami()
-            found = await client.get_ticket(ticket) if ticket else None
+            found = await client.get_ticket(wanted) if wanted else None
             async with c.tx():
                 svc.remember_discovered(conn, client)
         return {"connection": conn.name, "provider": conn.provider,
@@ -291,10 +296,12 @@ def psa_statuses(
 
     async def go(c):
         from rfpilot.core import psa as svc
+        from rfpilot.core.tickets import ticket_id_for
 
         conn = await svc.get_connection(c, connection)
+        wanted = ticket_id_for(conn, ticket)
         async with svc.client_for(conn) as client:
-            found = await client.get_ticket(ticket.strip().lstrip("#"))
+            found = await client.get_ticket(wanted)
             options = await client.statuses(found)
             per.extend([client.statuses_per] if client.statuses_per else [])
         targets = {a: svc.target_status(conn, a, found.board_name) for a in svc.ACTIONS}
@@ -353,15 +360,12 @@ def psa_remove(
     yes: bool = typer.Option(False, "--yes", "-y", help="Do not ask."),
 ) -> None:
     """Remove a connection and its secrets from the keyring (refused while the outbox holds writes for it)."""
-    from rfpilot.errors import UsageError
-
-    if not yes and not (output.stdin_is_interactive() and output.confirm(f"Remove the PSA connection {name!r}?")):
-        raise UsageError("not removed", hint="add --yes to remove without being asked")
+    confirm = confirmation(yes, "remove it", f"Remove the PSA connection {name!r}?", "not removed")
 
     async def go(c):
         from rfpilot.core import psa as svc
 
-        return await svc.remove_connection(c, await svc.get_connection(c, name))
+        return await svc.remove_connection(c, await svc.get_connection(c, name), confirm)
 
     removed = run(go)
     output.info(f"removed {name!r}" + (f"; deleted from the keyring: {', '.join(removed)}" if removed else ""))
@@ -513,15 +517,12 @@ def outbox_retry(item: str = typer.Argument(..., help="Outbox item id or prefix.
 def outbox_drop(item: str = typer.Argument(..., help="Outbox item id or prefix."),
                 yes: bool = typer.Option(False, "--yes", "-y", help="Do not ask.")) -> None:
     """Give up on a write that has not reached the ticket (it stays listed with --all)."""
-    from rfpilot.errors import UsageError
-
-    if not yes and not (output.stdin_is_interactive() and output.confirm(f"Drop outbox item {item}?")):
-        raise UsageError("not dropped", hint="add --yes to drop without being asked")
+    confirm = confirmation(yes, "drop it", f"Drop outbox item {item}?", "not dropped")
 
     async def go(c):
         from rfpilot.core import writeback
 
-        return await writeback.drop(c, await writeback.get_item(c, item))
+        return await writeback.drop(c, await writeback.get_item(c, item), confirm)
 
     dropped = run(go)
     output.info(f"dropped {dropped.id[:8]}; nothing of it was posted")
@@ -538,24 +539,16 @@ def share_update(
     as_json: bool = JSON,
 ) -> None:
     """Post an interim internal note on the session's ticket (status unchanged). Exit 6 if it is queued."""
-    from rfpilot.errors import UsageError
-
     given = read_text_arg(text, file, "update")
-    interactive = output.stdin_is_interactive()
-    if not yes and not interactive:
-        raise UsageError("not confirmed: add --yes to post without being asked (stdin is not a terminal)")
 
     async def go(c):
         from rfpilot.core.sessions import get_session
-        from rfpilot.core.updates import draft_update, share_update as post
+        from rfpilot.core.updates import share_update as post
 
         row = await get_session(c, session)
-        body = given if given is not None else await draft_update(c, row)
-        if not yes:
-            output.data(body)
-            if not output.confirm(f"Post this internal update on {row.ticket_ref or 'the ticket'}?"):
-                raise UsageError("not posted")
-        return await post(c, row, body)
+        confirm = confirmation(yes, "post it", f"Post this internal update on {row.ticket_ref or 'the ticket'}?",
+                               "not posted")
+        return await post(c, row, given, confirm)
 
     delivery = run(go)
     output.emit(_item_view(delivery.item), as_json, lambda: "\n".join(_delivery_lines(delivery)))

@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, TypeVar
 
+Confirm = Callable[[str | None], None]
+
 if TYPE_CHECKING:
     from rfpilot.core.context import Ctx
 
@@ -41,3 +43,26 @@ def read_text_arg(value: str | None, file: str | None, what: str) -> str | None:
     if file == "-":
         return read_stdin(what)
     return read_text_file(file, what)
+
+
+def confirmation(yes: bool, action: str, question: str, declined: str) -> Confirm | None:
+    """The ``confirm`` callback a core service calls once every check has passed (the id exists, the state
+    allows it, the engineer may): so a bad id is named as such, never answered with "not confirmed".
+
+    None with ``--yes``. Otherwise the callback shows the text it is given (the note to be posted, the script),
+    asks ``question`` at a terminal, and raises UsageError when nobody can be asked or the answer is no."""
+    if yes:
+        return None
+
+    def confirm(text: str | None = None) -> None:
+        from rfpilot.cli import output
+        from rfpilot.errors import UsageError
+
+        if not output.stdin_is_interactive():
+            raise UsageError(f"not confirmed: add --yes to {action} without being asked (stdin is not a terminal)")
+        if text:
+            output.data(text)
+        if not output.confirm(question):
+            raise UsageError(declined, hint="add --yes to go ahead without being asked")
+
+    return confirm

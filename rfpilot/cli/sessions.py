@@ -9,6 +9,7 @@ import typer
 
 from rfpilot.cli import output
 from rfpilot.cli.runtime import run
+from rfpilot.grammar import count
 
 JSON = typer.Option(False, "--json", help="Print JSON (a stable shape for scripts).")
 
@@ -125,7 +126,7 @@ def _show_text(data: dict) -> str:
     delivery = data.get("psa_delivery")
     if delivery:
         what = f"{delivery['kind'].replace('_', ' ')} {delivery['state']} (outbox {delivery['id'][:8]}, "
-        what += f"{delivery['attempts']} tries)"
+        what += f"{count(delivery['attempts'], 'try')})"
         if delivery["last_error"]:
             what += f": {delivery['last_error']}"
         lines.append(f"  PSA       {what}")
@@ -156,7 +157,7 @@ def _show_text(data: dict) -> str:
     else:
         lines.append("  (none)")
     convo = data.get("messages") or {"count": 0, "last": []}
-    lines += ["", f"Conversation · {convo['count']} messages" + (" (latest)" if convo["count"] > len(convo["last"]) else "")]
+    lines += ["", f"Conversation · {count(convo['count'], 'message')}" + (" (latest)" if convo["count"] > len(convo["last"]) else "")]
     for message in convo["last"]:
         who = {"user": "you", "assistant": "AI", "notice": "--"}.get(message["role"], message["role"])
         text = " ".join((message["text"] or "(task-lane items only)").split())

@@ -8,7 +8,8 @@ from typing import Any, Optional
 import typer
 
 from rfpilot.cli import output
-from rfpilot.cli.runtime import read_text_arg, run
+from rfpilot.cli.runtime import confirmation, read_text_arg, run
+from rfpilot.grammar import count, verb
 
 JSON = typer.Option(False, "--json", help="Print JSON (a stable shape for scripts).")
 SET = typer.Option(None, "--set", "-s", help="A parameter value as key=value (repeatable).")
@@ -91,7 +92,7 @@ def templates_list(search: Optional[str] = typer.Option(None, "--search", "-q", 
 
     output.emit(rows, as_json, human)
     if pending and not as_json:
-        output.info(f"{pending} draft template(s) wait for review: rfpilot templates review")
+        output.info(f"{count(pending, 'draft template')} {verb(pending, 'waits')} for review: rfpilot templates review")
 
 
 @templates_app.command("show")
@@ -200,15 +201,12 @@ def templates_edit(
 def templates_rm(slug: str = typer.Argument(..., help="Template slug."),
                  yes: bool = typer.Option(False, "--yes", "-y", help="Do not ask.")) -> None:
     """Delete a template (its past runs stay, without the link)."""
-    from rfpilot.errors import UsageError
-
-    if not yes and not (output.stdin_is_interactive() and output.confirm(f"Delete the template {slug!r}?")):
-        raise UsageError("not deleted", hint="add --yes to delete without being asked")
+    confirm = confirmation(yes, "delete it", f"Delete the template {slug!r}?", "not deleted")
 
     async def go(c):
         from rfpilot.core import templates as svc
 
-        await svc.delete_template(c, await svc.get_template(c, slug))
+        await svc.delete_template(c, await svc.get_template(c, slug), confirm)
 
     run(go)
     output.info(f"deleted {slug}")
@@ -294,21 +292,15 @@ def fix_run(
     Values come from --set, then the fix's suggested values, then the session's facts ("from session").
     The run is stored with password values redacted.
     """
-    from rfpilot.errors import UsageError
-
     given = parse_sets(sets)
-    if not yes and not output.stdin_is_interactive():
-        raise UsageError("not confirmed: add --yes to record the run without being asked")
+    confirm = confirmation(yes, "record the run", "Record that you ran this script?", "not recorded")
 
     async def go(c):
         from rfpilot.core import templates as svc
 
         done = await _render(c, template, session, given)
-        if not yes:
-            output.data(done.script)
-            if not output.confirm("Record that you ran this script?"):
-                raise UsageError("not recorded")
-        run_row = await svc.record_run(c, done.session, template=done.template, values=done.values, fix=done.fix)
+        run_row = await svc.record_run(c, done.session, template=done.template, values=done.values, fix=done.fix,
+                                       confirm=confirm)
         return {"run_id": run_row.id, "template": done.template.slug, "values": done.shown_values,
                 "sources": done.sources, "script": run_row.script}
 
@@ -405,10 +397,6 @@ def templates_review(session: Optional[str] = typer.Option(None, "--session", he
     """Walk the pending drafts: accept (name, slug, description, category, parameters, body), reject or skip."""
     from rfpilot.errors import UsageError
 
-    if not output.stdin_is_interactive():
-        raise UsageError("review asks questions and needs a terminal",
-                         hint="use `rfpilot templates drafts`, then `templates accept DRAFT --name …` or `templates reject DRAFT`")
-
     async def ids(c):
         from rfpilot.core import templates as svc
         from rfpilot.core.sessions import get_session
@@ -416,10 +404,14 @@ def templates_review(session: Optional[str] = typer.Option(None, "--session", he
         row = await get_session(c, session) if session else None
         return [d.id for d in await svc.list_drafts(c, session=row)]
 
-    pending = run(ids)
+    pending = run(ids)  # first: a bad --session is named as such, whatever the terminal
     if not pending:
         output.info("no draft templates wait for review")
         return
+    if not output.stdin_is_interactive():
+        raise UsageError("review asks questions and needs a terminal",
+                         hint="use `rfpilot templates drafts`, then `rfpilot templates accept DRAFT --name …` or "
+                              "`rfpilot templates reject DRAFT`")
     review_drafts(pending)
 
 

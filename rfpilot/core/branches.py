@@ -26,6 +26,7 @@ from sqlalchemy import and_, func, or_, select
 from rfpilot.core.context import Ctx
 from rfpilot.core.permissions import owner_action
 from rfpilot.core.text import one_line, truncate
+from rfpilot.grammar import count, with_article
 from rfpilot.db.models import ForkPoint, Message, SessionBranch, SessionRow
 from rfpilot.errors import ConflictError, NotFoundError, UsageError
 
@@ -185,7 +186,7 @@ async def fork(
 ) -> tuple[ForkPoint, list[SessionBranch]]:
     """Fork the branch being worked on into 2–4 untried hypotheses (in the caller's transaction if any)."""
     if session.status not in OPEN_FOR_WORK:
-        raise ConflictError(f"cannot fork a {session.status} session", hint="reopen or claim it first")
+        raise ConflictError(f"cannot fork {with_article(session.status)} session", hint="reopen or claim it first")
     cleaned = clean_options(options)
     why = (reason or "").strip()
     if not why:
@@ -195,7 +196,7 @@ async def fork(
     existing = [b for b in await list_branches(ctx, session) if b.parent_branch_id is not None]
     if len(existing) + len(cleaned) > limit:
         raise ConflictError(
-            f"this session already explores {len(existing)} hypotheses; {len(cleaned)} more would pass the "
+            f"this session already explores {count(len(existing), 'hypothesis')}; {len(cleaned)} more would pass the "
             f"limit of {limit}",
             hint="mark the ruled-out ones dead_end and keep working, or raise branches.limit in config.toml",
         )

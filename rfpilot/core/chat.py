@@ -35,7 +35,7 @@ from rfpilot.core.llm.base import LLMCallError, LLMRequest, LLMResult, Provider,
 from rfpilot.core.llm.offline import OFFLINE_HINT
 from rfpilot.core.markers import ParsedReply, parse_reply
 from rfpilot.core.prompts import CHAT_REMINDER_PROMPT, CHAT_SYSTEM_PROMPT, TITLE_PROMPT
-from rfpilot.core.permissions import owner_action
+from rfpilot.core.permissions import owner_action, require_can_modify
 from rfpilot.core.sessions import check_transition, intake_of, set_status
 from rfpilot.core.text import one_line, truncate
 from rfpilot.db.models import Fact, ForkPoint, LaneItem, Message, SessionRow, SuggestedFix
@@ -111,9 +111,16 @@ async def pending_retry(ctx: Ctx, session: SessionRow) -> Message | None:
 def check_can_chat(session: SessionRow) -> None:
     if session.status not in CHAT_STATUSES:
         raise ConflictError(
-            f"Session is {session.status}; the conversation is closed",
+            f"session is {session.status}; the conversation is closed",
             hint="`rfpilot sessions reopen` it to carry on",
         )
+
+
+async def check_can_send(ctx: Ctx, session: SessionRow) -> None:
+    """What refuses a message whatever the model: someone else's session (3), a closed conversation (3). Checked
+    before the model is, so the engineer hears about the session first."""
+    await require_can_modify(ctx, session, "chat in")
+    check_can_chat(session)
 
 
 def require_chat_provider(provider: Provider) -> None:

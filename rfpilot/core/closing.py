@@ -21,6 +21,7 @@ from rfpilot.core.sessions import check_transition, require_editable, set_status
 from rfpilot.core.text import summary_line, truncate
 from rfpilot.db.models import SessionRow, SuggestedFix
 from rfpilot.errors import ConflictError, RfpilotError, UsageError
+from rfpilot.grammar import with_article
 from rfpilot.private import private_dir, write_private
 from rfpilot.textsafe import inert
 
@@ -293,7 +294,7 @@ async def _drop_queued_close(ctx: Ctx, session: SessionRow, action: str) -> None
     for item in await writeback.open_items(ctx, session, action):
         if item.external_id or item.post_started_at:
             raise ConflictError(
-                f"a {action} note for this ticket was already posted (or may have been): outbox item {item.id[:8]}",
+                f"{with_article(action)} note for this ticket was already posted (or may have been): outbox item {item.id[:8]}",
                 hint=f"finish it with `rfpilot outbox retry {item.id[:8]}` instead of closing locally",
             )
         await writeback.drop(ctx, item)

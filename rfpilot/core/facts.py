@@ -29,9 +29,9 @@ def is_editable(fact: Fact) -> bool:
 def _clean_text(text: str | None) -> str:
     cleaned = (text or "").strip()
     if not cleaned:
-        raise UsageError("Fact text cannot be empty")
+        raise UsageError("fact text cannot be empty")
     if len(cleaned) > TEXT_MAX:
-        raise UsageError(f"Fact text is too long ({len(cleaned)} characters; the limit is {TEXT_MAX})")
+        raise UsageError(f"fact text is too long ({len(cleaned)} characters; the limit is {TEXT_MAX})")
     return cleaned
 
 
@@ -54,7 +54,7 @@ async def create_fact(
 ) -> Fact:
     """Insert a fact and bump state_version (+1 per fact)."""
     if source_type not in FACT_SOURCE_TYPES:
-        raise UsageError(f"Invalid source_type: {source_type!r}", hint="one of: " + ", ".join(FACT_SOURCE_TYPES))
+        raise UsageError(f"invalid source_type: {source_type!r}", hint="one of: " + ", ".join(FACT_SOURCE_TYPES))
     if source_ref is not None and source_type not in _LANE_KIND_FOR:
         raise UsageError(f"source_ref must be None for source_type={source_type}")
     if source_ref is not None:
@@ -125,13 +125,13 @@ async def get_fact(ctx: Ctx, session: SessionRow, ref: str) -> Fact:
     try:
         return await find_one(ctx, Fact, ref, "fact", Fact.session_id == session.id, Fact.deleted_at.is_(None))
     except NotFoundError:
-        raise NotFoundError("Fact not found", hint="list this session's facts with: rfpilot facts list SESSION") from None
+        raise NotFoundError("fact not found", hint="list this session's facts with: rfpilot facts list SESSION") from None
 
 
 def _require_live(session: SessionRow, fact: Fact) -> None:
     """A fact is changed only through its own session, and never once deleted (seed §8.2)."""
     if fact.deleted_at is not None or fact.session_id != session.id:
-        raise NotFoundError("Fact not found")
+        raise NotFoundError("fact not found")
 
 
 @owner_action("edit a fact of")
@@ -140,11 +140,11 @@ async def update_fact(
 ) -> Fact:
     _require_live(session, fact)
     if text is None and summary is None:
-        raise UsageError("At least one of `text` or `summary` must be provided")
+        raise UsageError("at least one of `text` or `summary` must be provided")
     if not is_editable(fact):
         raise ConflictError(
-            f"Facts sourced from '{fact.source_type}' are read-only at the card level. "
-            "Edit the originating question or diagnostic check instead."
+            f"facts sourced from '{fact.source_type}' are read-only at the card level; "
+            "edit the originating question or diagnostic check instead"
         )
     new_text = _clean_text(text) if text is not None else fact.text
     new_summary = _clean_summary(summary) if summary is not None else fact.source_summary

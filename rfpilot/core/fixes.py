@@ -127,14 +127,14 @@ async def get_fix(ctx: Ctx, session: SessionRow, ref: str | None = None) -> Sugg
         fix = await active_fix(ctx, session)
         if fix is None:
             raise NotFoundError(
-                "No active suggested fix for this session",
+                "no active suggested fix for this session",
                 hint="suggest one with: rfpilot fix suggest SESSION TITLE --confidence N",
             )
         return fix
     try:
         return await find_one(ctx, SuggestedFix, ref, "fix", SuggestedFix.session_id == session.id)
     except NotFoundError:
-        raise NotFoundError("Suggested fix not found") from None
+        raise NotFoundError("suggested fix not found") from None
 
 
 # --- suggesting ----------------------------------------------------------
@@ -213,19 +213,19 @@ async def suggest_fix(
 def _require_own(session: SessionRow, fix: SuggestedFix) -> None:
     """A fix is changed only through its own session (seed §9.3)."""
     if fix.session_id != session.id:
-        raise NotFoundError("Suggested fix not found")
+        raise NotFoundError("suggested fix not found")
 
 
 def _require_active(fix: SuggestedFix) -> None:
     if fix.status == "dismissed":
-        raise ConflictError("This fix was dismissed", hint="suggest a new fix instead")
+        raise ConflictError("this fix was dismissed", hint="suggest a new fix instead")
     if not is_active(fix):
-        raise ConflictError("This fix is already superseded by a newer suggestion")
+        raise ConflictError("this fix is already superseded by a newer suggestion")
 
 
 def _require_not_terminal(fix: SuggestedFix) -> None:
     if is_terminal(fix):
-        raise ConflictError(f"Fix is already in terminal status '{fix.status}'")
+        raise ConflictError(f"fix is already in terminal status '{fix.status}'")
 
 
 # --- applying, outcomes, decisions --------------------------------------
@@ -238,7 +238,7 @@ async def apply_fix(ctx: Ctx, session: SessionRow, fix: SuggestedFix) -> bool:
     _require_active(fix)
     if fix.status != "proposed":
         hint = "use `rfpilot fix finish` to return it to verifying" if fix.status in FIX_PARKED else None
-        raise ConflictError(f"Apply is only valid from 'proposed'; fix is already '{fix.status}'", hint=hint)
+        raise ConflictError(f"apply is only valid from 'proposed'; fix is already '{fix.status}'", hint=hint)
     if fix.applied_at is not None:
         return False
     async with ctx.tx():
@@ -266,8 +266,8 @@ async def record_outcome(
     _require_own(session, fix)
     outcome = normalise_outcome(outcome)
     cleaned = _clean_notes(notes)
-    if outcome in NOTES_REQUIRED and not cleaned:
-        raise ConflictError(
+    if outcome in NOTES_REQUIRED and not cleaned:  # missing input: usage (1), not a state conflict
+        raise UsageError(
             f"notes are required when outcome is {outcome}",
             hint=f"add --notes to {NOTES_REQUIRED[outcome]}",
         )
@@ -369,8 +369,7 @@ async def edit_parked_notes(ctx: Ctx, session: SessionRow, fix: SuggestedFix, no
         raise ConflictError(f"only a partial or pending fix has notes to edit; this one is '{fix.status}'")
     cleaned = _clean_notes(notes)
     if not cleaned:
-        raise ConflictError(f"notes are required when outcome is {fix.status}",
-                            hint=NOTES_REQUIRED[fix.status])
+        raise UsageError(f"notes are required when outcome is {fix.status}", hint=NOTES_REQUIRED[fix.status])
     async with ctx.tx():
         if fix.status == "applied_partial":
             fix.partial_notes = cleaned
@@ -412,9 +411,9 @@ async def decide(
         # As given, byte for byte: line endings and a trailing newline are part of the script that ran.
         script = edited_script if edited_script is not None else fix.ai_drafted_script or ""
         if not script.strip():
-            raise ConflictError(
-                "Suggested fix has no drafted script",
-                hint="give the script that ran with --script FILE, or record the outcome directly",
+            raise UsageError(  # the script is input the command did not get: usage (1)
+                "this fix has no drafted script: give the script that ran",
+                hint="pass it with --script FILE, or record the outcome directly",
             )
         if len(script) > SCRIPT_MAX:
             raise UsageError(f"the script is too long (limit {SCRIPT_MAX} characters)")

@@ -38,6 +38,7 @@ from rfpilot.core.lookup import find_one
 from rfpilot.core.permissions import owner_action, require_can_modify, team_action
 from rfpilot.core.sessions import check_transition, intake_of, live_timers, set_status
 from rfpilot.core.text import age, as_sentence, duration, one_line, problem_paragraphs, short_id, truncate
+from rfpilot.grammar import count
 from rfpilot.db.models import Engineer, Fact, LaneItem, SessionBranch, SessionHandoff, SessionRow, SuggestedFix
 from rfpilot.db.types import new_id
 from rfpilot.errors import ConflictError, NotFoundError, UsageError
@@ -665,7 +666,7 @@ def offline_briefing(handoff: SessionHandoff, session: SessionRow, by_name: str,
         label = "Waiting on" if handoff.intent == "park" else "Why escalated"
         lines.append(f"{label}: {one_line(handoff.engineer_notes)}")
     lines.append(f"Time so far: {duration(session.active_seconds)} active, {duration(session.parked_seconds)} parked; "
-                 f"{snap.get('facts_count', 0)} fact(s) recorded")
+                 f"{count(snap.get('facts_count', 0), 'fact')} recorded")
     if snap.get("active_branch"):
         lines.append(f"Hypothesis being worked: {snap['active_branch']}")
     for line in snap.get("watch_out") or []:

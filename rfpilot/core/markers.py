@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from rfpilot.core.inputs import clean_model_data, clean_model_text
+from rfpilot.grammar import count
 
 MARKERS = ("FORK", "ACTIONS", "QUESTIONS", "PROMOTE", "SUGGEST_FIX", "FIX_OUTCOME")
 QUESTIONS_MAX = 3
@@ -323,7 +324,7 @@ def parse_reply(raw: str) -> ParsedReply:
     for index, payload in enumerate(payloads["PROMOTE"]):
         if len(result.promotes) == PROMOTES_MAX:
             left = len(payloads["PROMOTE"]) - index
-            result.capped.append(f"{left:,} more [PROMOTE] block(s) cut (at most {PROMOTES_MAX} facts per reply)")
+            result.capped.append(f"{count(left, 'more [PROMOTE] block')} cut (at most {PROMOTES_MAX} facts per reply)")
             break
         item = _promote(payload)
         if item is None:

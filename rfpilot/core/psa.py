@@ -25,6 +25,7 @@ from rfpilot.core.context import Ctx
 from rfpilot.core.permissions import team_action
 from rfpilot.core.text import one_line
 from rfpilot.db.models import OutboxItem, PSAConnection
+from rfpilot.grammar import count, verb, with_article
 from rfpilot.errors import ConfigError, ConflictError, NotFoundError, UsageError
 from rfpilot.psa import PROVIDER_MODULES, provider_module
 from rfpilot.psa.base import Field, PSAClient
@@ -272,7 +273,7 @@ async def connect(
     check_settings(provider, settings)
     existing = next((r for r in await list_connections(ctx) if r.name == name), None)
     if existing is not None and existing.provider != provider:
-        raise ConflictError(f"the connection {name!r} is a {display_name(existing.provider)} connection",
+        raise ConflictError(f"the connection {name!r} is {with_article(display_name(existing.provider))} connection",
                             hint="choose another --name, or `rfpilot psa remove` it first")
     merged = dict(existing.settings) if existing else {}
     merged.update({k: v for k, v in settings.items() if v not in (None, "")})
@@ -337,15 +338,19 @@ async def set_targets(ctx: Ctx, conn: PSAConnection, targets: Mapping[str, Mappi
 
 
 @team_action("remove the team's PSA connection")
-async def remove_connection(ctx: Ctx, conn: PSAConnection) -> list[str]:
-    """Delete the connection and its keyring secrets; refused while deliveries wait for it."""
+async def remove_connection(ctx: Ctx, conn: PSAConnection,
+                            confirm: Callable[[str | None], None] | None = None) -> list[str]:
+    """Delete the connection and its keyring secrets; refused while deliveries wait for it. ``confirm`` (raises
+    to stop) is asked once every check has passed."""
     waiting = (await ctx.db.execute(
         select(func.count()).select_from(OutboxItem).where(
             OutboxItem.connection_id == conn.id, OutboxItem.state.in_(("pending", "failed")))
     )).scalar_one()
     if waiting:
-        raise ConflictError(f"{waiting} outbox item(s) still wait for the connection {conn.name!r}",
+        raise ConflictError(f"{count(waiting, 'outbox item')} still {verb(waiting, 'waits')} for the connection {conn.name!r}",
                             hint="deliver them (`rfpilot outbox sync`) or drop them (`rfpilot outbox drop ID`) first")
+    if confirm is not None:
+        confirm(None)
     linked = (await ctx.db.execute(
         select(func.count()).select_from(OutboxItem).where(OutboxItem.connection_id == conn.id))).scalar_one()
     removed: list[str] = []

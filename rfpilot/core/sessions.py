@@ -133,7 +133,7 @@ def check_transition(session: SessionRow, target: str) -> None:
     if target in TRANSITIONS.get(current, ()):
         return
     if current == target:
-        raise ConflictError(f"Session is already {current}")
+        raise ConflictError(f"session is already {current}")
     hint = None
     if current in ("resolved", "abandoned") and target != "active":
         hint = f"reopen it first: rfpilot sessions reopen {short_id(session.id)}"

@@ -15,6 +15,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -261,7 +262,10 @@ def spec_of(tpl: ScriptTemplate) -> TemplateSpec:
 
 
 @team_action("remove a library template")
-async def delete_template(ctx: Ctx, tpl: ScriptTemplate) -> None:
+async def delete_template(ctx: Ctx, tpl: ScriptTemplate, confirm: Callable[[str | None], None] | None = None) -> None:
+    """``confirm`` (raises to stop) is asked once the template is found."""
+    if confirm is not None:
+        confirm(None)
     async with ctx.tx():
         await ctx.db.delete(tpl)
 
@@ -329,8 +333,10 @@ async def record_run(
     values: dict[str, Any] | None = None,
     script: str | None = None,
     fix: SuggestedFix | None = None,
+    confirm: Callable[[str | None], None] | None = None,
 ) -> ScriptRun:
-    """"I ran this": a template rendered with ``values``, or a one-off ``script``. Stores only redacted text."""
+    """"I ran this": a template rendered with ``values``, or a one-off ``script``. Stores only redacted text.
+    ``confirm`` (shown the script; raises to stop) is asked once every check has passed."""
     values = dict(values or {})
     if template is not None:
         params = parameters_of(template)
@@ -342,6 +348,8 @@ async def record_run(
         if not shown.strip():
             raise UsageError("there is no script to record")
         stored = {}
+    if confirm is not None:
+        confirm(shown)
     async with ctx.tx():
         run = ScriptRun(account_id=ctx.account.id, session_id=session.id if session else None,
                         fix_id=fix.id if fix else None, template_id=template.id if template else None,
@@ -578,9 +586,13 @@ async def render_for(
 
     fix = await fix_service.active_fix(ctx, session) if session is not None else None
     tpl = await get_template(ctx, slug) if slug else await find_by_slug(ctx, fix.script_template_slug if fix else None)
+    if tpl is None and not slug and fix is not None and fix.script_template_slug:
+        raise NotFoundError(f"the template {fix.script_template_slug!r} the session's fix names is no longer in "
+                            "the library", hint="give another template's slug, or record a one-off script with "
+                                                "`rfpilot fix decide`")
     if tpl is None:
-        raise ConflictError("the session's fix names no template in the library",
-                            hint="give the slug, or record a one-off script with `fix decide`")
+        raise UsageError("give a template slug: the session's fix names no template in the library",
+                         hint="or record a one-off script with `rfpilot fix decide`")
     values, sources = value_sources(tpl, fix, await list_facts(ctx, session)) if session is not None else ({}, {})
     values.update(given)
     sources.update({k: "given" for k in given})

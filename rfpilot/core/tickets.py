@@ -38,6 +38,14 @@ def _clean_id(ticket_id: str) -> str:
     return value
 
 
+def ticket_id_for(conn: PSAConnection, ticket_id: str) -> str:
+    """``ticket_id`` in the form ``conn``'s PSA accepts (ConnectWise and Halo: a number; Autotask: a number or a
+    ticket number such as T20240516.0012); UsageError otherwise, before anything is sent."""
+    from rfpilot.psa import parse_ticket_id
+
+    return parse_ticket_id(conn.provider, _clean_id(ticket_id))
+
+
 async def _open_sessions_by_ticket(ctx: Ctx, conn: PSAConnection) -> dict[str, str]:
     stmt = select(SessionRow.psa_ticket_id, SessionRow.id).where(
         SessionRow.account_id == ctx.account.id, SessionRow.psa_connection_id == conn.id,
@@ -60,8 +68,9 @@ async def my_tickets(ctx: Ctx, connection: str | None = None, limit: int = 50) -
 
 async def show_ticket(ctx: Ctx, ticket_id: str, connection: str | None = None) -> tuple[TicketView, TicketContext]:
     conn = await psa_service.get_connection(ctx, connection)
+    wanted = ticket_id_for(conn, ticket_id)  # a malformed id is the user's to fix (exit 1): no request is made
     async with psa_service.client_for(conn) as client:
-        context = await client.ticket_context(_clean_id(ticket_id), notes=CONTEXT_NOTES)
+        context = await client.ticket_context(wanted, notes=CONTEXT_NOTES)
     ticket = context.ticket
     working = await _open_sessions_by_ticket(ctx, conn)
     view = TicketView(conn.name, conn.provider, psa_service.ticket_ref(conn.provider, ticket.id, ticket.number),

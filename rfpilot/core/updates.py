@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from rfpilot.core import facts as fact_service
 from rfpilot.core import fixes as fix_service
 from rfpilot.core import lane as lane_service
@@ -42,12 +44,17 @@ async def draft_update(ctx: Ctx, session: SessionRow) -> str:
 
 
 @owner_action("share an update on")
-async def share_update(ctx: Ctx, session: SessionRow, text: str | None = None) -> writeback.Delivery:
-    """Post ``text`` (or a drafted update) as an internal note. QueuedError (exit 6) if the PSA is unreachable."""
+async def share_update(ctx: Ctx, session: SessionRow, text: str | None = None,
+                       confirm: Callable[[str | None], None] | None = None) -> writeback.Delivery:
+    """Post ``text`` (or a drafted update) as an internal note. QueuedError (exit 6) if the PSA is unreachable.
+    ``confirm`` (shown the update; raises to stop) is asked once every check has passed."""
+    writeback.require_linked(session)
     body = (text if text is not None else await draft_update(ctx, session)).strip()
     if not body:
         raise UsageError("the update is empty; nothing was posted")
     if len(body) > MARKDOWN_MAX:
         raise UsageError(f"the update is too long ({len(body)} characters; the limit is {MARKDOWN_MAX})")
+    if confirm is not None:
+        confirm(body)
     item, _ = await writeback.enqueue(ctx, session, "update", body)
     return await writeback.attempt(ctx, item)

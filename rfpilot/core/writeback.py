@@ -34,6 +34,7 @@ import os
 import re
 import socket
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -109,6 +110,12 @@ async def open_items(ctx: Ctx, session: SessionRow, kind: str | None = None) -> 
     return list((await ctx.db.execute(stmt.order_by(OutboxItem.seq))).scalars())
 
 
+def require_linked(session: SessionRow) -> None:
+    """ConflictError unless the session is linked to a PSA ticket (there is nowhere to write otherwise)."""
+    if not (session.psa_connection_id and session.psa_ticket_id):
+        raise ConflictError("this session is not linked to a PSA ticket", hint="start it with `rfpilot new --ticket ID`")
+
+
 async def enqueue(
     ctx: Ctx,
     session: SessionRow,
@@ -121,8 +128,7 @@ async def enqueue(
 ) -> tuple[OutboxItem, str | None]:
     """Store a write for the session's ticket. For resolve/escalate an unfinished item of the same kind is
     reused, so running the command again never posts a second note. Returns (item, notice)."""
-    if not (session.psa_connection_id and session.psa_ticket_id):
-        raise ConflictError("this session is not linked to a PSA ticket", hint="start it with `rfpilot new --ticket ID`")
+    require_linked(session)
     notice = None
     async with ctx.tx():
         item = None
@@ -488,13 +494,16 @@ async def retry(ctx: Ctx, item: OutboxItem) -> Delivery:
 
 
 @owner_action("drop an outbox item of", arg="item", session_of=session_of_item)
-async def drop(ctx: Ctx, item: OutboxItem) -> OutboxItem:
-    """Give up on an item (it stays listed as superseded). Refused once its note is on the ticket."""
+async def drop(ctx: Ctx, item: OutboxItem, confirm: Callable[[str | None], None] | None = None) -> OutboxItem:
+    """Give up on an item (it stays listed as superseded). Refused once its note is on the ticket. ``confirm``
+    (raises to stop) is asked once every check has passed."""
     if item.state == "delivered":
         raise ConflictError(f"outbox item {item.id[:8]} was already delivered")
     if item.external_id and item.kind != "time_entry":
         raise ConflictError(f"the note of outbox item {item.id[:8]} is already on the ticket ({item.external_id})",
                             hint="retry it to finish the status change instead")
+    if confirm is not None:
+        confirm(None)
     async with ctx.tx():
         item.state = "superseded"
     return item

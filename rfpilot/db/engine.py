@@ -20,6 +20,7 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 
 from rfpilot.errors import StoreError
+from rfpilot.grammar import count
 from rfpilot.private import private_dir, private_file
 
 # Every migration in order; the last one is the head. A test asserts this
@@ -331,7 +332,7 @@ def _upgrade_in_transaction(sync_conn, notices: list[str], backup: Path | None) 
     if sync_conn.dialect.name == "sqlite":
         broken = sync_conn.exec_driver_sql("PRAGMA foreign_key_check").all()
         if broken:  # raised inside the transaction: nothing is committed
-            raise StoreError(f"the migration would leave {len(broken)} rows pointing at missing rows; nothing was changed",
+            raise StoreError(f"the migration would leave {count(len(broken), 'row')} pointing at missing rows; nothing was changed",
                              hint=f"report this{f' (the backup {backup} holds the store as it was)' if backup else ''}")
 
 

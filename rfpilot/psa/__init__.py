@@ -4,7 +4,9 @@ Each provider module exposes:
 
 * ``DISPLAY_NAME`` ("ConnectWise"), ``REF_PREFIX`` ("CW", used in ticket chips such as "CW #48307");
 * ``FIELDS``: the settings and secrets a connection needs (``base.Field``);
-* ``build(settings, secrets, *, transport=None, policy=None) -> PSAClient``.
+* ``build(settings, secrets, *, transport=None, policy=None) -> PSAClient``;
+* ``parse_ticket_id(text) -> str``: the ticket id in the form the PSA accepts, or ``UsageError`` (exit 1), checked
+  before any request is made.
 
 Modules are imported on first use: httpx and the clients cost nothing until a PSA is touched.
 """
@@ -34,3 +36,8 @@ def provider_module(provider: str) -> ModuleType:
 def build_client(provider: str, settings: dict[str, Any], secrets: dict[str, str], **kwargs: Any):
     """A client for ``provider`` (``transport``/``policy`` keyword arguments are for tests)."""
     return provider_module(provider).build(settings, secrets, **kwargs)
+
+
+def parse_ticket_id(provider: str, ticket_id: str) -> str:
+    """``ticket_id`` checked against the forms ``provider`` accepts, without a request (UsageError if malformed)."""
+    return provider_module(provider).parse_ticket_id(ticket_id)

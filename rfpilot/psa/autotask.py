@@ -40,7 +40,7 @@ from rfpilot.psa.base import (
     TimeEntry,
 )
 from rfpilot.psa.fields import AUTOTASK, option
-from rfpilot.psa.errors import PSARequestError, PSAUnavailableError
+from rfpilot.psa.errors import PSARequestError, PSAUnavailableError, TicketNotFound
 from rfpilot.psa.http import PSAHttp, RetryPolicy, default_error_message
 
 log = logging.getLogger("rfpilot.psa")
@@ -316,29 +316,26 @@ class AutotaskClient(PSAClient):
 
     async def _ticket_key(self, ticket_id: str) -> int:
         """The numeric ticket id, from an id or from a ticket number such as T20240516.0012."""
-        text = str(ticket_id).strip()
+        text = parse_ticket_id(ticket_id)
         if text.isdigit():
             return int(text)
-        if TICKET_NUMBER.fullmatch(text):
-            found = await self._query("Tickets", [{"op": "eq", "field": "ticketNumber", "value": text}], 1)
-            if found and _int(found[0].get("id")) is not None:
-                return int(found[0]["id"])
-            raise PSARequestError(f"Autotask has no ticket {text}", status_code=404, hint="check the ticket number")
-        raise PSARequestError(
-            f"{text!r} is not an Autotask ticket id or ticket number",
-            hint="use the ticket id (digits) or its number, such as T20240516.0012",
-        )
+        found = await self._query("Tickets", [{"op": "eq", "field": "ticketNumber", "value": text}], 1)
+        if found and _int(found[0].get("id")) is not None:
+            return int(found[0]["id"])
+        raise TicketNotFound(DISPLAY_NAME, text)
 
     async def _ticket_item(self, ticket_id: str) -> tuple[int, dict[str, Any]]:
-        """``GET Tickets/{id}``: the id and the raw item; a 404-like refusal when Autotask returns no item."""
+        """``GET Tickets/{id}``: the id and the raw item. Autotask answers an id it does not have with 200 and
+        ``{"item": null}`` (a 404 too, on some paths): both are TicketNotFound."""
         key = await self._ticket_key(ticket_id)
-        item = await self._get_item(f"Tickets/{key}")
+        try:
+            item = await self._get_item(f"Tickets/{key}")
+        except PSARequestError as exc:
+            if exc.status_code != 404:
+                raise
+            item = None
         if item is None:
-            raise PSARequestError(
-                f"Autotask has no ticket {ticket_id}",
-                status_code=404,
-                hint="check the ticket id; the API user may also lack access to that ticket",
-            )
+            raise TicketNotFound(DISPLAY_NAME, parse_ticket_id(ticket_id))
         return key, item
 
     async def _find_resource(self, name: str) -> dict[str, Any] | None:
@@ -700,6 +697,20 @@ class AutotaskClient(PSAClient):
                 "Autotask accepted the time entry but did not say its id; it may exist", ambiguous=True
             )
         return TimeEntry(id=str(item_id), hours=worked)
+
+
+def parse_ticket_id(ticket_id: str) -> str:
+    """The ticket id (digits) or ticket number (T20240516.0012, upper-cased), checked without asking Autotask;
+    UsageError for anything else (every PSA module has this)."""
+    text = str(ticket_id).strip().removeprefix("#").strip()
+    if text.isascii() and text.isdigit() and int(text) > 0:
+        return str(int(text))
+    if TICKET_NUMBER.fullmatch(text):
+        return text.upper()
+    raise UsageError(
+        f"{str(ticket_id)!r} is not an Autotask ticket id or ticket number",
+        hint="use the ticket id (digits) or its number, such as T20240516.0012",
+    )
 
 
 # -- small helpers -----------------------------------------------------------------------------------------

@@ -31,9 +31,10 @@ from urllib.parse import quote
 
 import httpx
 
+from rfpilot.errors import UsageError
 from rfpilot.psa.base import Field, Member, Note, NoteKind, PSAClient, Status, Ticket, TicketContext, TimeEntry
 from rfpilot.psa.fields import CONNECTWISE
-from rfpilot.psa.errors import PSARequestError, PSAUnavailableError
+from rfpilot.psa.errors import PSARequestError, PSAUnavailableError, TicketNotFound
 from rfpilot.psa.http import PSAHttp, RetryPolicy, check_url, default_error_message
 
 DISPLAY_NAME = "ConnectWise"
@@ -225,7 +226,13 @@ class ConnectWiseClient(PSAClient):
         return self._me
 
     async def get_ticket(self, ticket_id: str) -> Ticket:
-        data = await self._get(f"/service/tickets/{ticket_number(ticket_id)}")
+        number = ticket_number(ticket_id)
+        try:
+            data = await self._get(f"/service/tickets/{number}")
+        except PSARequestError as exc:
+            if exc.status_code == 404:  # {"code": "NotFound", "message": "Ticket recId N not found."}
+                raise TicketNotFound(DISPLAY_NAME, number) from None
+            raise
         return ticket_from_json(data)
 
     async def ticket_context(self, ticket_id: str, notes: int = 10) -> TicketContext:
@@ -445,13 +452,18 @@ def split_boards(value: Any) -> list[str]:
 
 
 def ticket_number(ticket_id: str | int) -> int:
-    """A ConnectWise ticket id as the number the API wants ("#48307" is accepted)."""
+    """A ConnectWise ticket id as the number the API wants ("#48307" is accepted); UsageError otherwise."""
     text = str(ticket_id).strip().removeprefix("#").strip()
     if not _is_number(text) or int(text) <= 0:
-        raise PSARequestError(
-            f"ConnectWise ticket ids are numbers, not {str(ticket_id)!r}", hint="use the ticket number, e.g. 48307"
+        raise UsageError(
+            f"{str(ticket_id)!r} is not a ConnectWise ticket id", hint="ConnectWise ticket ids are numbers, e.g. 48307"
         )
     return int(text)
+
+
+def parse_ticket_id(ticket_id: str) -> str:
+    """The ticket id as this PSA writes it, checked without asking the PSA (every module has one)."""
+    return str(ticket_number(ticket_id))
 
 
 # -- conditions and pagination ----------------------------------------------------------------------------

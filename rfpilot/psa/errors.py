@@ -1,8 +1,10 @@
-"""PSA errors. All are ``PSAError`` (exit 4), so a script can tell a PSA problem from its own mistakes."""
+"""PSA errors. All are ``PSAError`` (exit 4), so a script can tell a PSA problem from its own mistakes, except
+two that are the user's to fix: a ticket the PSA does not have (``TicketNotFound``, exit 2, like any other
+missing thing) and an address or ticket id that is malformed (``InsecureURLError`` / ``UsageError``, exit 1)."""
 
 from __future__ import annotations
 
-from rfpilot.errors import PSAError, UsageError
+from rfpilot.errors import NotFoundError, PSAError, UsageError
 
 
 class PSARequestError(PSAError):
@@ -32,3 +34,18 @@ class PSAStatusNotFound(PSAError):
 class InsecureURLError(UsageError):
     """A PSA address that would carry credentials in clear: plain ``http://`` to a host that is not this machine,
     or a scheme other than http(s). Exit 1 (the address is the user's to fix), nothing is sent."""
+
+
+class TicketNotFound(NotFoundError):
+    """The PSA has no ticket with that id (or the credentials cannot see it). Exit 2, not 4: the PSA answered
+    fine, the ticket is what is missing. ``provider`` is the PSA's display name, ``ticket_id`` the id asked for."""
+
+    def __init__(self, provider: str, ticket_id: str | int, *, hint: str | None = None) -> None:
+        super().__init__(
+            f"{provider} has no ticket {ticket_id}",
+            hint=hint or "check the ticket number (`rfpilot tickets list` shows your open tickets); the API user may "
+                         "also lack access to it, and if no ticket can be read check the connection with "
+                         "`rfpilot psa test`",
+        )
+        self.provider = provider
+        self.ticket_id = str(ticket_id)

@@ -33,7 +33,7 @@ import httpx
 from rfpilot.errors import ConfigError, UsageError
 from rfpilot.psa.base import Field, Member, Note, NoteKind, PSAClient, Status, Ticket, TicketContext, TimeEntry
 from rfpilot.psa.fields import DEFAULT_OUTCOME_PRIVATE, DEFAULT_OUTCOME_PUBLIC, HALO
-from rfpilot.psa.errors import PSARequestError, PSAUnavailableError
+from rfpilot.psa.errors import PSARequestError, PSAUnavailableError, TicketNotFound
 from rfpilot.psa.http import PSAHttp, RetryPolicy, default_error_message
 
 DISPLAY_NAME = "HaloPSA"
@@ -218,7 +218,15 @@ class HaloClient(PSAClient):
         return self._me
 
     async def get_ticket(self, ticket_id: str) -> Ticket:
-        raw = await self._get(f"/api/Tickets/{_ticket_int(ticket_id)}", {"includedetails": "true"})
+        number = _ticket_int(ticket_id)
+        try:
+            raw = await self._get(f"/api/Tickets/{number}", {"includedetails": "true"})
+        except PSARequestError as exc:
+            if exc.status_code == 404:  # "Ticket not found" (plain text)
+                raise TicketNotFound(DISPLAY_NAME, number) from None
+            raise
+        if isinstance(raw, dict) and not _int(raw.get("id")):  # an empty ticket (id 0 or none): not there either
+            raise TicketNotFound(DISPLAY_NAME, number)
         if not isinstance(raw, dict):
             raise PSAUnavailableError(f"{DISPLAY_NAME} answered ticket {ticket_id} with something that is not a ticket")
         statuses = self._statuses
@@ -507,10 +515,15 @@ def _base_url(url: str) -> str:
 
 
 def _ticket_int(ticket_id: str) -> int:
-    value = str(ticket_id).strip().lstrip("#")
-    if not value.isdigit():
+    value = str(ticket_id).strip().lstrip("#").strip()
+    if not (value.isascii() and value.isdigit()) or int(value) <= 0:
         raise UsageError(f"{ticket_id!r} is not a HaloPSA ticket number", hint="Halo ticket ids are numbers, e.g. 4821")
     return int(value)
+
+
+def parse_ticket_id(ticket_id: str) -> str:
+    """The ticket id as Halo writes it, checked without asking Halo (every PSA module has this)."""
+    return str(_ticket_int(ticket_id))
 
 
 def _int_setting(name: str, value: Any) -> int:

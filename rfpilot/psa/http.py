@@ -35,6 +35,7 @@ from typing import Any
 
 import httpx
 
+from rfpilot.grammar import count
 from rfpilot.psa.errors import InsecureURLError, PSARequestError, PSAUnavailableError
 
 log = logging.getLogger("rfpilot.psa")
@@ -222,7 +223,7 @@ class PSAHttp:
                     raise request_error(self.name, response, self.error_message(response), self.hints)
             if attempt + 1 < policy.attempts:
                 await policy.sleep(wait if wait is not None else policy.backoff(attempt))
-        raise PSAUnavailableError(f"{last_problem}, after {policy.attempts} tries",
+        raise PSAUnavailableError(f"{last_problem}, after {count(policy.attempts, 'try')}",
                                   hint="check the network and the connection's address (`rfpilot psa test`)")
 
     async def get_json(self, url: str, **kwargs: Any) -> Any:

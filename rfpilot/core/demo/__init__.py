@@ -23,6 +23,7 @@ from rfpilot.core.sessions import OPEN_STATUSES, create_session
 from rfpilot.core.text import one_line
 from rfpilot.db.models import SessionRow
 from rfpilot.errors import ConfigError
+from rfpilot.grammar import count, with_article
 
 DEMO_FILE = "scan_to_folder.yaml"
 
@@ -77,13 +78,13 @@ async def run_demo(ctx: Ctx, *, progress: Callable[[str], None] | None = None) -
                 items = await lane_service.list_items(ctx, session)
                 item = next((i for i in items if i.kind == kind and i.text == step[key]), None)
                 if item is None:
-                    raise ConfigError(f"the demo answers a {kind} the lane does not have: {step[key]!r}")
+                    raise ConfigError(f"the demo answers {with_article(kind)} the lane does not have: {step[key]!r}")
         result = await chat.send(ctx, session, str(step["say"]).strip(), script.provider, lane_item=item)
         added = []
         if result.questions or result.checks:
-            added.append(f"{len(result.questions)} questions, {len(result.checks)} checks")
+            added.append(f"{count(len(result.questions), 'question')}, {count(len(result.checks), 'check')}")
         if result.promoted:
-            added.append(f"{len(result.promoted)} fact(s) promoted")
+            added.append(f"{count(len(result.promoted), 'fact')} promoted")
         if result.suggested_fix:
             added.append(f"fix suggested ({result.suggested_fix.confidence_pct}%)")
         if result.outcome_proposal:

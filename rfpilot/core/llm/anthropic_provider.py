@@ -228,7 +228,8 @@ class AnthropicProvider(Provider):
             cause = err.__cause__ if isinstance(err, anthropic.APIConnectionError) and err.__cause__ else err
             return self._error(
                 f"cannot reach the Anthropic API ({_short_cause(cause)})",
-                hint="check the network or proxy (HTTPS_PROXY), or work with `--offline`",
+                hint="check the network or proxy (HTTPS_PROXY); without a model, facts, checks and fixes still work, "
+                     "and `rfpilot resolve --offline` drafts the note from the session's state",
                 retryable=True,
             )
         if not isinstance(err, anthropic.APIStatusError):

@@ -33,6 +33,7 @@ from typing import Any
 
 from rfpilot.core.llm.base import ACTIONS, LLMCallError, LLMRequest, LLMResult, Provider, Usage
 from rfpilot.errors import ConfigError
+from rfpilot.grammar import count
 
 CHUNK_CHARS = 24
 _REF = re.compile(r"\{\{\s*(question|check|fix)\s*(?::\s*(.*?))?\s*\}\}", re.DOTALL)
@@ -147,7 +148,7 @@ class ScriptedProvider(Provider):
         return "scripted"
 
     def describe(self) -> str:
-        return f"scripted ({len(self.replies)} replies from {self.source})"
+        return f"scripted ({count(len(self.replies), 'reply')} from {self.source})"
 
     def pick(self, request: LLMRequest) -> ScriptedReply:
         candidates = [r for r in self.replies if r.action == request.action]

@@ -41,6 +41,7 @@ from textual.widgets.option_list import Option
 
 from rfpilot.core.text import age
 from rfpilot.errors import QueuedError, RfpilotError
+from rfpilot.grammar import count as plural_count
 from rfpilot.tui.safe import inert, text
 
 STYLES = Path(__file__).with_name("branches.tcss")  # parsed when one of these screens first opens
@@ -292,7 +293,7 @@ class BranchMapScreen(ModalScreen[BranchAction | None]):
         with Vertical(classes="dialog wide", id="bmap"):
             title = Text("Branch map", "bold")
             if hypotheses:
-                title.append(f" · {hypotheses} hypothes{'is' if hypotheses == 1 else 'es'}", "dim")
+                title.append(f" · {plural_count(hypotheses, 'hypothesis')}", "dim")
             yield Static(title)
             legend = Text(style="dim")
             for status in ("active", "untried", "dead_end", "solved", "revived"):
@@ -752,7 +753,7 @@ def queue_option(item: dict[str, Any]) -> Text:
         meta.append(_age(item) + " ago")
     count = item.get("branch_count") or 0
     if count:
-        meta.append(f"{count} branch{'es' if count != 1 else ''}")
+        meta.append(plural_count(count, "branch"))
     out.append("\n  " + " · ".join(meta), "dim")
     waiting = " ".join(_waiting(item).split())
     if waiting:
@@ -776,7 +777,7 @@ def queue_detail(item: dict[str, Any]) -> Text:
         out.append(f" ({_age(item)} ago)", "dim")
     count = item.get("branch_count") or 0
     if count:
-        out.append(f"\n{count} branch{'es' if count != 1 else ''} explored", "dim")
+        out.append(f"\n{plural_count(count, 'branch')} explored", "dim")
     if _waiting(item):
         out.append("\n\n" + ("Waiting on" if item.get("intent") == "park" else "Notes"), "bold")
         out.append("\n" + _waiting(item))

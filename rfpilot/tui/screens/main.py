@@ -19,6 +19,7 @@ from textual.screen import Screen
 from textual.widgets import Footer, Input, Static
 
 from rfpilot.errors import RfpilotError
+from rfpilot.grammar import count
 from rfpilot.tui.safe import inert, text
 from rfpilot.tui.widgets.session_list import SessionList
 from rfpilot.tui.widgets.transcript import Transcript
@@ -206,7 +207,7 @@ class MainScreen(Screen):
         line.append(f" · {self.rf.provider_label}", style="dim")
         if usage["calls"]:
             tokens = usage["input_tokens"] + usage["output_tokens"]
-            line.append(f" · {tokens:,} tokens", style="dim")
+            line.append(f" · {count(tokens, 'token')}", style="dim")
         self.query_one("#header", Static).update(line)
 
     # --- errors -------------------------------------------------------------
@@ -514,7 +515,7 @@ class MainScreen(Screen):
             self.notify(inert(f"{item.ticket_ref}: {reason}"), title="PSA write failed", severity="error",
                         timeout=15, markup=False)
         if report.queued and not quiet:
-            self.notify(f"{len(report.queued)} write(s) still queued: the PSA is unreachable.", severity="warning")
+            self.notify(f"{count(len(report.queued), 'write')} still queued: the PSA is unreachable.", severity="warning")
         if report.delivered or report.failed:
             if self.session_id:
                 await self.load_session(self.session_id, focus_composer=False)

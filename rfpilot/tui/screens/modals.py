@@ -11,6 +11,7 @@ from textual.screen import ModalScreen
 from textual.widgets import Button, OptionList, Static, TextArea
 from textual.widgets.option_list import Option
 
+from rfpilot.grammar import count
 from rfpilot.tui.safe import text
 
 
@@ -238,7 +239,7 @@ class TicketPicker(ModalScreen[str | None]):
             return
         listing.clear_options()
         listing.add_options([Option(text(label), id=ticket_id) for ticket_id, label, _ in rows])
-        info.update(text(f"{len(rows)} open ticket(s)" if rows else "no open tickets", "dim"))
+        info.update(text(count(len(rows), "open ticket") if rows else "no open tickets", "dim"))
         if rows:
             listing.highlighted = 0
         listing.focus()

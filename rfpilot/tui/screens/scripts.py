@@ -25,6 +25,7 @@ from textual.widgets.option_list import Option
 
 from rfpilot.core.render import REDACTED, placeholders
 from rfpilot.errors import RfpilotError
+from rfpilot.grammar import count as plural_count, verb
 from rfpilot.tui.safe import inert, text
 
 STYLES = Path(__file__).with_name("scripts.tcss")  # parsed when one of these screens first opens
@@ -594,7 +595,7 @@ class ScriptsScreen(Screen):
             return  # the count is a nicety: its failure must not spoil the library
         label = self.query_one("#scripts-pending", Static)
         if count > 0:
-            label.update(text(f"{count} draft{'s' if count != 1 else ''} wait for review", "yellow"))
+            label.update(text(f"{plural_count(count, 'draft')} {verb(count, 'waits')} for review", "yellow"))
             label.display = True
 
     def on_input_changed(self, event: Input.Changed) -> None:
@@ -624,7 +625,7 @@ class ScriptsScreen(Screen):
             options += [self._option(row), None]  # None: a rule under each template
         listing.add_options(options[:-1])
         if self.rows:
-            count = f"{len(self.rows)} template{'s' if len(self.rows) != 1 else ''}"
+            count = plural_count(len(self.rows), "template")
             info.update(text(f"{count} matching “{query}”" if query else count, "dim"))
             slugs = [str(r.get("slug")) for r in self.rows]
             listing.highlighted = slugs.index(before) if before in slugs else 0
