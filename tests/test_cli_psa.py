@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from rfpilot.core import psa
+from rfpilot.grammar import with_article
 
 
 @pytest.fixture
@@ -157,7 +158,7 @@ def test_connect_refuses_another_psas_setting(cli, memory_keyring, provider, giv
     code, out, err = cli("psa", "connect", provider, *given, "--no-test", "--secrets-stdin", stdin="")
     flag = given[0].split("=")[0]
     assert code == 1, err
-    assert f"{flag} is a {whose} setting" in err and "hint:" in err
+    assert f"{flag} is {with_article(whose)} setting" in err and "hint:" in err
     code, out, _ = cli("psa", "list", "--json")
     assert json.loads(out) == []
 

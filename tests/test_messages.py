@@ -85,8 +85,12 @@ def _problem(root, words: list[str]) -> str | None:
         from rfpilot.psa import PROVIDER_MODULES
 
         provider = words[i] if i < len(words) and words[i] in PROVIDER_MODULES else None
+        setting = {name: {"--" + f.name.replace("_", "-") for f in fields(name) if not f.secret}
+                   for name in PROVIDER_MODULES}
+        if provider:  # another PSA's setting is refused for this one
+            options -= set().union(*setting.values())
         for name in [provider] if provider else list(PROVIDER_MODULES):
-            options |= {"--" + f.name.replace("_", "-") for f in fields(name) if not f.secret}
+            options |= setting[name]
     for word in words[i:]:
         word = word.strip("[](),.;:")
         if not word.startswith("-") or word in ("-", "--"):

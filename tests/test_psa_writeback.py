@@ -301,12 +301,12 @@ async def test_connect_refuses_a_setting_of_another_psa(ctx, cw, memory_keyring)
     from rfpilot.errors import UsageError
 
     settings, secrets = cw.connection()
-    for extra, whose in (({"zone_url": "https://webservices5.autotask.net/"}, "Autotask"),
-                         ({"outcome_public": "Note"}, "HaloPSA"), ({"colour": "red"}, None)):
+    for extra, whose in (({"zone_url": "https://webservices5.autotask.net/"}, "an Autotask"),
+                         ({"outcome_public": "Note"}, "a HaloPSA"), ({"colour": "red"}, None)):
         with pytest.raises(UsageError) as err:
             await psa.connect(ctx, "connectwise", "main", {**settings, **extra}, secrets)
         flag = "--" + next(iter(extra)).replace("_", "-")
-        expected = f"{flag} is a {whose} setting" if whose else f"ConnectWise has no setting {flag}"
+        expected = f"{flag} is {whose} setting" if whose else f"ConnectWise has no setting {flag}"
         assert expected in err.value.message and "--site" in (err.value.hint or "")
     assert await psa.list_connections(ctx) == []
 

@@ -23,6 +23,7 @@ from typing import Any
 
 from rfpilot.config import Settings
 from rfpilot.errors import RfpilotError
+from rfpilot.grammar import count
 
 TIMEOUT = 5.0  # seconds for each network check
 ANTHROPIC_API = "https://api.anthropic.com"
@@ -412,8 +413,8 @@ def _summary(name: str, part: dict[str, Any], report: dict[str, Any]) -> str:
             bits.append("not contacted (--no-network)")
         return " · ".join(bits)
     if name == "psa" and part["status"] != "skipped":
-        count = len(part["connections"])
-        return "no connection (sessions stay local)" if count == 0 else f"{count} connection(s)"
+        n = len(part["connections"])
+        return "no connection (sessions stay local)" if n == 0 else count(n, "connection")
     if name == "outbox":
         if part["pending"] is None:
             return ""

@@ -75,7 +75,7 @@ def check_settings(provider: str, given: Mapping[str, Any]) -> None:
         hint = f"{display} takes: " + ", ".join(option(n) for n in own)
         if name in known:
             whose = " and ".join(DISPLAY_NAMES[p] for p in known[name])
-            raise UsageError(f"{option(name)} is a {whose} setting; it does not apply to {display}", hint=hint)
+            raise UsageError(f"{option(name)} is {with_article(whose)} setting; it does not apply to {display}", hint=hint)
         raise UsageError(f"{display} has no setting {option(name)}", hint=hint)
 
 
