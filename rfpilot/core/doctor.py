@@ -386,7 +386,7 @@ def _summary(name: str, part: dict[str, Any], report: dict[str, Any]) -> str:
     if name == "database":
         base = f"{part['url']} ({part['source']})"
         if part["dialect"]:
-            base += f" · {part['dialect']} · schema {part['revision']} (head {part['head']}) · {part['sessions']} sessions"
+            base += f" · {part['dialect']} · schema {part['revision']} (head {part['head']}) · {count(part['sessions'], 'session')}"
         return base
     if name == "identity":
         return f"{part['name']} <{part['email']}> · account {part['account']}"
