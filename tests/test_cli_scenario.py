@@ -140,10 +140,10 @@ def test_issue_acceptance_scenario(cli, monkeypatch):
     assert applied["changed"] is True and applied["verifying"] is True and applied["applied_at"]
     assert applied["banner"] == "verifying"
 
-    # Partial with no notes: exit 3, the message names the missing notes, nothing changed.
+    # Partial with no notes: missing input is a usage error (exit 1), the message names the notes, nothing changed.
     before = snapshot(cli, sid)
     code, out, err = cli("fix", "outcome", sid, "applied_partial")
-    assert code == 3
+    assert code == 1
     assert out == ""
     assert "notes" in first_error_line(err).lower()
     assert snapshot(cli, sid) == before
