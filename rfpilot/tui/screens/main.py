@@ -674,7 +674,10 @@ class MainScreen(Screen):
                 await self.rf.release_provider(provider)
         await transcript.end_reply()
         if self.session_id:
-            await self.load_session(self.session_id)
+            # Back to the composer, unless the engineer moved to the list or the lane meanwhile (and sees it).
+            focused = self.focused
+            elsewhere = focused is not None and self._pane_of(focused) in ("sidebar", "lane") and self.shows(focused)
+            await self.load_session(self.session_id, focus_composer=not elsewhere)
             await self.refresh_sessions()
 
     def action_retry(self) -> None:
