@@ -485,3 +485,29 @@ async def test_a_dialog_footer_shows_the_dialog_keys(tui_settings) -> None:
         await pilot.pause()
         shown = {k.key for k in app.screen.query(FooterKey) if k.region.area}
         assert {"ctrl+s", "escape"} <= shown and "ctrl+n" not in shown
+
+
+async def test_closing_a_session_takes_focus_off_the_lane(tui_settings) -> None:
+    """At 160×50 a sentence typed after closing a session went to the lane's keys (n, d, s…)."""
+    from rfpilot.tui.screens.modals import ChoiceScreen, TextPrompt
+    from rfpilot.tui.widgets.session_list import SessionList
+
+    sid = await seeded(tui_settings)
+    app = make_app(tui_settings, open_session=sid)
+    async with app.run_test(size=(160, 50)) as pilot:
+        await settle(pilot)
+        await pilot.press("ctrl+l")
+        await pilot.pause()
+        await app.run_command("abandon")
+        await wait_for_screen(pilot, ChoiceScreen)
+        await pilot.press("down", "enter")
+        await wait_for_screen(pilot, TextPrompt)
+        await type_text(pilot, "duplicate")
+        await pilot.press("ctrl+s")
+        await settle(pilot)
+        assert (await store_state(app, sid)).details["session"]["status"] == "abandoned"
+        assert isinstance(app.focused, SessionList)
+        assert_focus_visible(app, "after abandoning")
+        await pilot.press("n")  # not "Add a note" on the closed session's lane
+        await pilot.pause()
+        assert not isinstance(app.screen, TextPrompt)
