@@ -129,8 +129,8 @@ async def test_every_screen_and_drawer_at_80x24_has_visible_focus_and_a_live_foo
     from textual.command import CommandPalette
 
     from rfpilot.tui.screens.branches import BranchMapScreen, HandoffDialog, OutputsScreen, QueueScreen
-    from rfpilot.tui.screens.modals import ChoiceScreen, HelpScreen, PreviewScreen, TextPrompt
-    from rfpilot.tui.screens.scripts import ScriptsScreen
+    from rfpilot.tui.screens.modals import ChoiceScreen, HelpScreen, PreviewScreen, TextPrompt, TicketPicker
+    from rfpilot.tui.screens.scripts import ScriptsScreen, ThreeChoiceScreen
 
     sid = await seeded(tui_settings, verifying=True)
     app = make_app(tui_settings)
@@ -184,11 +184,17 @@ async def test_every_screen_and_drawer_at_80x24_has_visible_focus_and_a_live_foo
         await check(pilot, "a confirmation")
         await escape_to_main(pilot)
 
-        app.push_screen(PreviewScreen("resolve", "## Problem\nDrops.", "drafted offline"))
-        await wait_for_screen(pilot, PreviewScreen)
-        await check(pilot, "the note preview")
-        await escape_to_main(pilot)
-        await check(pilot, "back from the preview")
+        async def tickets():
+            return [("48307", "CW #48307  VPN drops\n   New · Northwind", None)]
+
+        for dialog in (PreviewScreen("resolve", "## Problem\nDrops.", "drafted offline"), TicketPicker(tickets),
+                       ThreeChoiceScreen("Raise the idle timeout", "Set-VpnTimeout 3600", None)):
+            app.push_screen(dialog)
+            await wait_for_screen(pilot, type(dialog))
+            await pilot.pause(0.3)
+            await check(pilot, type(dialog).__name__)
+            await escape_to_main(pilot)
+            await check(pilot, f"back from {type(dialog).__name__}")
 
         await pilot.press("ctrl+l", "ctrl+t")
         await check(pilot, "ctrl+t closed the lane drawer")
