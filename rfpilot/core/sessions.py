@@ -29,6 +29,23 @@ TRANSITIONS: dict[str, tuple[str, ...]] = {
     "resolved": ("escalated", "active"),
     "abandoned": ("active",),
 }
+# Lifecycle verbs that move a session to a status, and where resume / reopen start from.
+VERB_TARGETS = {"pause": "paused", "resolve": "resolved", "escalate": "escalated", "abandon": "abandoned"}
+RESUMABLE = ("paused",)
+REOPENABLE = ("resolved", "abandoned")
+
+
+def valid_actions(status: str) -> set[str]:
+    """The lifecycle verbs a session in ``status`` may take (what the TUI's palette offers), from TRANSITIONS."""
+    targets = TRANSITIONS.get(status, ())
+    verbs = {verb for verb, target in VERB_TARGETS.items() if target in targets}
+    if status in RESUMABLE and "active" in targets:
+        verbs.add("resume")
+    if status in REOPENABLE and "active" in targets:
+        verbs.add("reopen")
+    return verbs
+
+
 _VERB = {
     "active": "reactivate",
     "paused": "pause",
@@ -191,7 +208,7 @@ async def pause_session(ctx: Ctx, session: SessionRow) -> SessionRow:
 @owner_action("resume")
 async def resume_session(ctx: Ctx, session: SessionRow) -> SessionRow:
     """paused → active (sending a message does the same)."""
-    if session.status != "paused":
+    if session.status not in RESUMABLE:
         raise ConflictError(f"only a paused session can be resumed; this one is {session.status}")
     from rfpilot.core.handoffs import withdraw_open_handoffs
 
@@ -218,7 +235,7 @@ async def abandon_session(ctx: Ctx, session: SessionRow, reason: str | None = No
 @owner_action("reopen")
 async def reopen_session(ctx: Ctx, session: SessionRow) -> SessionRow:
     """resolved/abandoned → active, on explicit request only."""
-    if session.status not in ("resolved", "abandoned"):
+    if session.status not in REOPENABLE:
         raise ConflictError(f"only a resolved or abandoned session can be reopened; this one is {session.status}")
     async with ctx.tx():
         set_status(ctx, session, "active")

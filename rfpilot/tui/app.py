@@ -62,6 +62,18 @@ class Commands(Provider):
         ("Help: every key", "help", "app.help"),
     ]
 
+    # Offered only when core's transition rules allow them for the open session's status.
+    LIFECYCLE = {"resolve", "escalate", "pause", "resume", "reopen", "abandon"}
+
+    def _entries(self) -> list[tuple[str, str, str | None]]:
+        snap = getattr(self.screen, "snap", None)
+        if snap is None:
+            return [e for e in self.ENTRIES if e[1] not in self.LIFECYCLE]
+        from rfpilot.core.sessions import valid_actions
+
+        valid = valid_actions(snap.details["session"]["status"])
+        return [e for e in self.ENTRIES if e[1] not in self.LIFECYCLE or e[1] in valid]
+
     def _hit_help(self, binding_id: str | None) -> str | None:
         if binding_id is None:
             return None
@@ -69,12 +81,12 @@ class Commands(Provider):
         return f"key: {key}" if key else None
 
     async def discover(self) -> Hits:
-        for label, name, binding_id in self.ENTRIES:
+        for label, name, binding_id in self._entries():
             yield DiscoveryHit(label, lambda n=name: self.app.run_command(n), help=self._hit_help(binding_id))
 
     async def search(self, query: str) -> Hits:
         matcher = self.matcher(query)
-        for label, name, binding_id in self.ENTRIES:
+        for label, name, binding_id in self._entries():
             score = matcher.match(label)
             if score > 0:
                 yield Hit(score, matcher.highlight(label), lambda n=name: self.app.run_command(n), text=label,
@@ -88,7 +100,8 @@ class RfpilotApp(App):
     HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (120, "-wide"), (150, "-xwide")]
     BINDINGS = [
         Binding("ctrl+q", "quit", "Quit", id="app.quit", priority=True),
-        Binding("f1", "help", "Help", id="app.help"),
+        # Priority, so help opens from dialogs too; `?` is left to whatever text field has focus.
+        Binding("f1,question_mark", "help", "Help", id="app.help", priority=True),
         Binding("ctrl+c", "ctrl_c", "Copy / interrupt", id="app.interrupt", show=False, priority=True),
     ]
 
@@ -320,12 +333,41 @@ class RfpilotApp(App):
                 sections.append((f"Here: {title or type(focused).__name__}", extra + here_rows))
         taken = {b.id for b in here}
         everywhere = [b for b in self._bindings_on(self._all_binding_nodes()) if b.id not in taken]
-        sections.append(("Every other key" if sections else "Every key", rows(everywhere)))
+        palette = (self.get_key_display(Binding(self.COMMAND_PALETTE_BINDING, "")),
+                   "Command palette: every action, with its key", "")
+        sections.append(("Every other key" if sections else "Every key", [*rows(everywhere), palette]))
+        for title, screen_class in self._dialogs():
+            dialog_rows = [row for row in rows(self._bindings_of(screen_class.BINDINGS)) if row[2] not in taken]
+            if dialog_rows:
+                sections.append((title, dialog_rows))
         return sections
+
+    @staticmethod
+    def _dialogs() -> list[tuple[str, Any]]:
+        """The dialogs and screens with keys of their own, for help (imported when help opens)."""
+        from rfpilot.tui.screens import branches, modals, scripts
+
+        return [
+            ("In the note preview", modals.PreviewScreen),
+            ("In a text prompt", modals.TextPrompt),
+            ("In a choice", modals.ChoiceScreen),
+            ("In your PSA tickets (f2)", modals.TicketPicker),
+            ("In the script library (f3)", scripts.ScriptsScreen),
+            ("In a template's parameter form", scripts.ParameterForm),
+            ("In the script choices", scripts.ThreeChoiceScreen),
+            ("In a draft template's review", scripts.DraftReviewScreen),
+            ("In the branch map (f4)", branches.BranchMapScreen),
+            ("In the team queue (f5)", branches.QueueScreen),
+            ("In the handoff dialog (f6)", branches.HandoffDialog),
+            ("In the resolution outputs (f7)", branches.OutputsScreen),
+        ]
 
     def action_help(self) -> None:
         from rfpilot.tui.screens.modals import HelpScreen
 
+        if isinstance(self.screen, HelpScreen):  # f1 / ? again closes it
+            self.screen.dismiss(None)
+            return
         self.push_screen(HelpScreen(self.help_sections()))
 
     def action_ctrl_c(self) -> None:

@@ -20,11 +20,10 @@ from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
-from textual.screen import ModalScreen, Screen
+from textual.screen import Screen
 from textual.widgets import (
     Button,
     Checkbox,
-    Footer,
     Input,
     OptionList,
     RadioButton,
@@ -43,6 +42,8 @@ from rfpilot.core.text import age
 from rfpilot.errors import QueuedError, RfpilotError
 from rfpilot.grammar import count as plural_count
 from rfpilot.tui.safe import inert, text
+from rfpilot.tui.screens.modals import Dialog
+from rfpilot.tui.widgets.footer import KeysFooter
 
 STYLES = Path(__file__).with_name("branches.tcss")  # parsed when one of these screens first opens
 
@@ -251,7 +252,7 @@ class BranchTree(Tree):
     ICON_NODE_EXPANDED = ""
 
 
-class BranchMapScreen(ModalScreen[BranchAction | None]):
+class BranchMapScreen(Dialog[BranchAction | None]):
     """The session's hypotheses as a tree, the highlighted one in full, and what to do with it.
 
     dead end, solved, revive and fork first ask for what they need in a small form under the tree (ctrl+s
@@ -574,7 +575,7 @@ class IntentToggle(RadioSet):
         self._press_highlighted()
 
 
-class HandoffDialog(ModalScreen[HandoffResult | None]):
+class HandoffDialog(Dialog[HandoffResult | None]):
     """Park the session (waiting on something) or escalate it to the team queue.
 
     ``submit``, when given, is awaited with the result before the dialog closes; an RfpilotError it raises is
@@ -817,7 +818,7 @@ class QueueScreen(Screen[str | None]):
             with VerticalScroll(id="queue-detail"):
                 yield Static("", id="queue-detail-text")
                 yield Button("Open the session (enter)", id="queue-open", variant="success", compact=True)
-        yield Footer()
+        yield KeysFooter()
 
     def on_mount(self) -> None:
         self.query_one("#queue-error").display = False
@@ -973,7 +974,7 @@ def output_status(output: dict[str, Any]) -> Text:
     return out
 
 
-class OutputsScreen(ModalScreen[None]):
+class OutputsScreen(Dialog[None]):
     """The three documents a resolve drafts, one tab each: edit, approve, reject, push, export, copy.
 
     Keys: ctrl+s saves the edits from anywhere. The one-letter keys (a approve, x reject, p push, e export,

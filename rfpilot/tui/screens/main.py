@@ -16,11 +16,12 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.screen import Screen
-from textual.widgets import Footer, Input, Static
+from textual.widgets import Input, Static
 
 from rfpilot.errors import RfpilotError
 from rfpilot.grammar import count
 from rfpilot.tui.safe import inert, text
+from rfpilot.tui.widgets.footer import KeysFooter
 from rfpilot.tui.widgets.session_list import SessionList
 from rfpilot.tui.widgets.transcript import Transcript
 
@@ -46,7 +47,7 @@ class MainScreen(Screen):
         Binding("ctrl+n", "new_session", "New", id="session.new", tooltip="New session"),
         # F-keys take priority: the composer (a TextArea) would otherwise keep f6/f7 for selecting text.
         Binding("f2", "from_ticket", "Tickets", id="session.from_ticket", tooltip="Start from a PSA ticket",
-                priority=True),
+                show=False, priority=True),
         Binding("f3", "scripts", "Scripts", id="scripts.open", tooltip="The team's script library", show=False,
                 priority=True),
         Binding("f4", "branch_map", "Branches", id="branches.open", tooltip="The branch map: hypotheses", show=False,
@@ -60,12 +61,15 @@ class MainScreen(Screen):
         Binding("ctrl+o", "focus_sessions", "Sessions", id="focus.sessions"),
         Binding("ctrl+l", "focus_lane", "Lane", id="focus.lane", tooltip="Task lane"),
         Binding("ctrl+f", "focus_banner", "Fix banner", id="focus.banner", show=False),
-        Binding("ctrl+k", "focus_composer", "Compose", id="focus.composer", show=False),
+        # Not ctrl+k: inside a text field that deletes to the end of the line (no screen key may shadow a
+        # text-editing key of TextArea or Input; tests/test_tui_focus.py checks it).
+        Binding("ctrl+g", "focus_composer", "Compose", id="focus.composer", show=False),
         Binding("ctrl+r", "retry", "Retry", id="chat.retry", show=False),
         Binding("ctrl+b", "toggle_sessions", "Toggle list", id="layout.sessions", show=False),
         Binding("ctrl+t", "toggle_lane", "Toggle lane", id="layout.lane", show=False),
         Binding("ctrl+up", "show_earlier", "Earlier messages", id="chat.earlier", show=False),
-        Binding("escape", "cancel_mode", "Cancel answer", id="chat.cancel_mode", show=False),
+        # esc backs out one level: the filter, then a drawer (or pane) back to the composer, then answering.
+        Binding("escape", "back", "Back", id="chat.cancel_mode", show=False),
     ]
 
     def __init__(self) -> None:
@@ -76,8 +80,8 @@ class MainScreen(Screen):
         self.ready = asyncio.Event()  # set once the deferred widgets are mounted
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        if action == "from_ticket":
-            return self.rf.has_psa  # hidden (not just disabled) until a PSA is connected
+        if action == "back":
+            return self._back_target() is not None
         return True
 
     @property
@@ -92,7 +96,7 @@ class MainScreen(Screen):
                 yield SessionList(id="sessions")
             with Vertical(id="chat"):
                 yield Transcript(id="transcript")
-        yield Footer()
+        yield KeysFooter()
 
     def on_mount(self) -> None:
         # The first frame shows the frame of the app; the widgets that only matter once a session is
@@ -145,9 +149,14 @@ class MainScreen(Screen):
         await self.query_one(Transcript).set_messages(snap.messages, forks=snap.forks, branches=snap.branches)
         await self.refresh_state(snap)
         composer = self.composer
+        was_open = not composer.disabled
         composer.disabled = snap.details["session"]["status"] not in ("active", "paused", "escalated")
         if focus_composer and not composer.disabled:
             composer.focus()
+        elif was_open and composer.disabled and not changed:
+            # The session just closed: letters typed next must not land on the lane's keys.
+            self._fallback().focus()
+        self.ensure_visible_focus()
 
     async def refresh_state(self, snap=None) -> None:
         """Header, banner and lane (not the transcript)."""
@@ -278,6 +287,10 @@ class MainScreen(Screen):
         await self.refresh_sessions()
 
     def action_from_ticket(self) -> None:
+        if not self.rf.has_psa:
+            self.explain_no_psa()
+            return
+
         async def load() -> list[tuple[str, str, str | None]]:
             from rfpilot.core.tickets import my_tickets
 
@@ -296,6 +309,20 @@ class MainScreen(Screen):
                 self.start_from_ticket(ticket_id)
 
         self.app.push_screen(_modals().TicketPicker(load), chosen)
+
+    @work(group="psa")
+    async def explain_no_psa(self) -> None:
+        """f2 with no PSA connected says so, and how to connect one (core's words)."""
+        from rfpilot.core.psa import get_connection
+
+        try:
+            async with self.rf.ctx() as ctx:
+                await get_connection(ctx, None)
+        except RfpilotError as err:
+            self.fail(err)
+            return
+        self.rf.has_psa = True  # connected from another terminal meanwhile
+        self.action_from_ticket()
 
     @work(group="sessions")
     async def start_from_ticket(self, ticket_id: str) -> None:
@@ -647,7 +674,10 @@ class MainScreen(Screen):
                 await self.rf.release_provider(provider)
         await transcript.end_reply()
         if self.session_id:
-            await self.load_session(self.session_id)
+            # Back to the composer, unless the engineer moved to the list or the lane meanwhile (and sees it).
+            focused = self.focused
+            elsewhere = focused is not None and self._pane_of(focused) in ("sidebar", "lane") and self.shows(focused)
+            await self.load_session(self.session_id, focus_composer=not elsewhere)
             await self.refresh_sessions()
 
     def action_retry(self) -> None:
@@ -1036,16 +1066,120 @@ class MainScreen(Screen):
             await self.refresh_sessions()
 
     # --- focus and layout ---------------------------------------------------------------------
+    # The focus model (docs/tui.md): below 120 columns the list and the lane are drawers over the chat; a
+    # drawer closes when focus leaves it; esc backs out one level; nothing hidden ever holds focus.
+
+    @property
+    def narrow(self) -> bool:
+        return self.has_class("-narrow")
+
+    def _pane_of(self, widget) -> str | None:
+        """"sidebar", "lane" or "chat": the pane ``widget`` is in (None outside the body)."""
+        for node in widget.ancestors_with_self:
+            if node.id in ("sidebar", "lane", "chat"):
+                return node.id
+        return None
+
+    def pane_shown(self, pane: str | None) -> bool:
+        """Whether a pane is on screen, from the layout classes (not the styles, which update a frame later)."""
+        drawer = {"sidebar": "-show-sessions", "lane": "-show-lane"}
+        if pane in drawer:
+            if self.narrow:
+                return self.has_class(drawer[pane])
+            return not self.has_class("-hide-sessions" if pane == "sidebar" else "-hide-lane")
+        if pane == "chat":
+            return not (self.narrow and (self.has_class("-show-sessions") or self.has_class("-show-lane")))
+        return True
+
+    def shows(self, widget) -> bool:
+        """``widget`` is on screen: its pane is shown and neither it nor a container of it is hidden."""
+        if widget.screen is not self or not self.pane_shown(self._pane_of(widget)):
+            return False
+        panes = ("sidebar", "lane", "chat")  # shown or not by the layout classes, checked above
+        return widget.visible and all(node.display for node in widget.ancestors_with_self
+                                      if node is not self.app and node.id not in panes)
+
+    def _fallback(self):
+        """Where focus goes when what had it is hidden: the composer, else the list (if shown), else the chat."""
+        composer = self.composer
+        if self.session_id and not composer.disabled and self.pane_shown("chat"):
+            return composer
+        listing = self.query_one(SessionList)
+        if self.pane_shown("sidebar"):
+            return listing
+        return self.query_one(Transcript)
+
+    def ensure_visible_focus(self) -> None:
+        """Nothing hidden holds focus: move it to a visible widget if it is on a hidden one (or nowhere)."""
+        if not self.ready.is_set() or self.app.screen is not self:
+            return
+        focused = self.focused
+        if focused is None or not self.shows(focused):
+            self._fallback().focus()
+
+    def on_descendant_focus(self, event) -> None:
+        """A drawer closes when focus leaves it."""
+        if not self.narrow:
+            return
+        pane = self._pane_of(event.widget)
+        if self.has_class("-show-sessions") and pane != "sidebar":
+            self.remove_class("-show-sessions")
+        if self.has_class("-show-lane") and pane != "lane":
+            self.remove_class("-show-lane")
+
+    def on_resize(self) -> None:
+        # Below 120 columns a pane may have become a closed drawer: focus must not stay on it.
+        self.call_after_refresh(self._after_resize)
+
+    def _after_resize(self) -> None:
+        focused = self.focused
+        if (self.narrow and focused is not None and self._pane_of(focused) == "sidebar"
+                and not self.has_class("-show-lane") and not self.session_id):
+            self.add_class("-show-sessions")  # nothing open yet: the list is the place to be
+        self.ensure_visible_focus()
+
+    def on_screen_suspend(self) -> None:
+        # A dialog or the palette is on top: its keys are the live ones, not this footer's.
+        self.query_one(KeysFooter).display = False
+
+    def on_screen_resume(self) -> None:
+        self.query_one(KeysFooter).display = True
+        self.call_after_refresh(self.ensure_visible_focus)
+
+    def _back_target(self) -> str | None:
+        """What esc would back out of now: the filter, a drawer (or pane), the answer mode; None: nothing."""
+        focused = self.focused
+        if focused is not None and focused.id == "session-filter":
+            return "filter"
+        can_compose = self.session_id is not None and self.ready.is_set() and not self.composer.disabled
+        if self.narrow and (self.has_class("-show-sessions") or self.has_class("-show-lane")) and self.session_id:
+            return "drawer"
+        if focused is not None and self._pane_of(focused) in ("sidebar", "lane") and can_compose:
+            return "pane"
+        if self.answering is not None:
+            return "answer"
+        return None
+
+    async def action_back(self) -> None:
+        target = self._back_target()
+        if target == "filter":
+            self.query_one("#session-filter", Input).value = ""
+            self.query_one(SessionList).focus()
+        elif target in ("drawer", "pane"):
+            self.remove_class("-show-sessions", "-show-lane")
+            self._fallback().focus()
+        elif target == "answer":
+            await self.action_cancel_mode()
 
     def action_focus_sessions(self) -> None:
         self.remove_class("-hide-sessions", "-show-lane")
-        if self.has_class("-narrow"):
+        if self.narrow:
             self.add_class("-show-sessions")
         self.query_one(SessionList).focus()
 
     def action_focus_lane(self) -> None:
-        self.remove_class("-show-sessions")
-        if self.has_class("-narrow"):
+        self.remove_class("-show-sessions", "-hide-lane")
+        if self.narrow:
             self.add_class("-show-lane")
         rows = self.query("LaneRow")
         (rows.first() if rows else self.lane).focus()
@@ -1053,16 +1187,27 @@ class MainScreen(Screen):
     def action_focus_banner(self) -> None:
         banner = self.banner
         if banner.display:
+            self.remove_class("-show-sessions", "-show-lane")
             banner.focus()
 
     def action_focus_composer(self) -> None:
         self.remove_class("-show-sessions", "-show-lane")
-        self.composer.focus()
+        self._fallback().focus()
 
     def action_toggle_sessions(self) -> None:
-        self.remove_class("-show-lane")
-        self.toggle_class("-show-sessions" if self.has_class("-narrow") else "-hide-sessions")
+        if self.pane_shown("sidebar"):
+            self.remove_class("-show-sessions")
+            if not self.narrow:
+                self.add_class("-hide-sessions")
+            self.ensure_visible_focus()
+        else:
+            self.action_focus_sessions()
 
     def action_toggle_lane(self) -> None:
-        self.remove_class("-show-sessions")
-        self.toggle_class("-show-lane")
+        if self.pane_shown("lane"):
+            self.remove_class("-show-lane")
+            if not self.narrow:
+                self.add_class("-hide-lane")
+            self.ensure_visible_focus()
+        else:
+            self.action_focus_lane()

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
-from textual.screen import ModalScreen
+from textual.screen import ModalScreen, ScreenResultType
 from textual.widgets import Button, OptionList, Static, TextArea
 from textual.widgets.option_list import Option
 
@@ -15,7 +15,18 @@ from rfpilot.grammar import count
 from rfpilot.tui.safe import text
 
 
-class TextPrompt(ModalScreen[str | None]):
+class Dialog(ModalScreen[ScreenResultType]):
+    """A modal with a footer of its own: while it is open, the footer shows the dialog's keys (the ones that
+    act), not those of the screen behind it."""
+
+    def on_mount(self) -> None:
+        from rfpilot.tui.widgets.footer import KeysFooter
+
+        if not self.query(KeysFooter):
+            self.mount(KeysFooter())
+
+
+class TextPrompt(Dialog[str | None]):
     """Ask for one text (notes, an answer, a reason). ctrl+s saves, escape cancels."""
 
     BINDINGS = [
@@ -57,7 +68,7 @@ class TextPrompt(ModalScreen[str | None]):
         self.action_save() if event.button.id == "save" else self.action_cancel()
 
 
-class ChoiceScreen(ModalScreen[str | None]):
+class ChoiceScreen(Dialog[str | None]):
     """Pick one of several answers (the escalate intercept, confirmations). The first is the default."""
 
     BINDINGS = [Binding("escape", "cancel", "Cancel", id="choice.cancel")]
@@ -101,7 +112,7 @@ class PostOutcome:
     style: str = "green"  # green: done · yellow: queued · red: refused, nothing closed
 
 
-class PreviewScreen(ModalScreen[PreviewResult]):
+class PreviewScreen(Dialog[PreviewResult]):
     """The note before it is posted: edit it, regenerate it, confirm and post it, and see what happened."""
 
     BINDINGS = [
@@ -200,7 +211,7 @@ class PreviewScreen(ModalScreen[PreviewResult]):
             self.run_worker(self.action_regenerate(), exclusive=True, group="regenerate")
 
 
-class TicketPicker(ModalScreen[str | None]):
+class TicketPicker(Dialog[str | None]):
     """Your open PSA tickets; enter starts (or reopens) the session for one. Loads after it opens."""
 
     BINDINGS = [
@@ -251,7 +262,7 @@ class TicketPicker(ModalScreen[str | None]):
         self.dismiss(None)
 
 
-class HelpScreen(ModalScreen[None]):
+class HelpScreen(Dialog[None]):
     """The keys for what has focus, then every other binding, with ids (for `keymap.<id>` in config.toml)."""
 
     BINDINGS = [Binding("escape,f1,q", "close", "Close", id="help.close")]

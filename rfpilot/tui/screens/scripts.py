@@ -16,17 +16,20 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from rich.text import Text
+from textual import events
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
-from textual.screen import ModalScreen, Screen
-from textual.widgets import Button, Checkbox, Footer, Input, OptionList, Select, Static, TextArea
+from textual.screen import Screen
+from textual.widgets import Button, Checkbox, Input, OptionList, Select, Static, TextArea
 from textual.widgets.option_list import Option
 
 from rfpilot.core.render import REDACTED, placeholders
 from rfpilot.errors import RfpilotError
 from rfpilot.grammar import count as plural_count, verb
 from rfpilot.tui.safe import inert, text
+from rfpilot.tui.screens.modals import Dialog
+from rfpilot.tui.widgets.footer import KeysFooter
 
 STYLES = Path(__file__).with_name("scripts.tcss")  # parsed when one of these screens first opens
 
@@ -72,7 +75,7 @@ def _place(key: str) -> str:
 # --- run a template ------------------------------------------------------------------------------------
 
 
-class ParameterForm(ModalScreen[FormResult | None]):
+class ParameterForm(Dialog[FormResult | None]):
     """One field per template parameter, the script rendered live below them; copy it, or say it was run."""
 
     CSS_PATH = STYLES
@@ -275,7 +278,7 @@ def _unless_edited(original: str, shown: str) -> str:
     return original if shown == inert(original) else shown
 
 
-class ThreeChoiceScreen(ModalScreen[ChoiceResult | None]):
+class ThreeChoiceScreen(Dialog[ChoiceResult | None]):
     """The fix's drafted script, editable, and the three ways to go on with it.
 
     The choices sit in a list that has focus when the dialog opens: 1, 2 or 3 (or enter) picks one there.
@@ -345,7 +348,7 @@ class ThreeChoiceScreen(ModalScreen[ChoiceResult | None]):
 # --- keep a resolved script as a team template -------------------------------------------------------------
 
 
-class DraftReviewScreen(ModalScreen[ReviewResult | None]):
+class DraftReviewScreen(Dialog[ReviewResult | None]):
     """One pending draft template after a resolve: edit it and save it for the team, reject it, or decide later.
 
     ``save``, when given, is awaited with the accept result before the dialog closes; an RfpilotError it
@@ -547,6 +550,21 @@ def template_detail(row: dict[str, Any]) -> Text:
     return out
 
 
+class SearchInput(Input):
+    """The library's search: `/` is the key that focuses it, so a `/` typed into the empty, focused search is
+    taken as that key (nothing to do) rather than typed; once there is text, `/` types."""
+
+    def check_consume_key(self, key: str, character: str | None) -> bool:
+        return (character != "/" or bool(self.value)) and super().check_consume_key(key, character)
+
+    async def _on_key(self, event: events.Key) -> None:
+        if event.character == "/" and not self.value:
+            event.stop()
+            event.prevent_default()
+            return
+        await super()._on_key(event)
+
+
 class ScriptsScreen(Screen):
     """The team's script templates: search as you type, the list, and the highlighted template in full."""
 
@@ -568,7 +586,8 @@ class ScriptsScreen(Screen):
 
     def compose(self) -> ComposeResult:
         yield Static(text("Script library · team templates", "bold"), id="scripts-header")
-        yield Input(placeholder="search templates: name, slug, description (/)", id="scripts-search", compact=True)
+        yield SearchInput(placeholder="search templates: name, slug, description (/)", id="scripts-search",
+                          compact=True)
         yield Static("", id="scripts-pending")
         with Horizontal(id="scripts-body"):
             with Vertical(id="scripts-side"):
@@ -576,7 +595,7 @@ class ScriptsScreen(Screen):
                 yield OptionList(id="scripts-list")
             with VerticalScroll(id="scripts-detail"):
                 yield Static("", id="scripts-detail-text")
-        yield Footer()
+        yield KeysFooter()
 
     def on_mount(self) -> None:
         _no_blink(self)
@@ -681,6 +700,11 @@ class ScriptsScreen(Screen):
         self.query_one("#scripts-detail").scroll_home(animate=False)
 
     # keys
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "search":  # offered only where it does something: not in the search itself
+            return self.focused is not self.query_one("#scripts-search", Input)
+        return True
 
     def action_search(self) -> None:
         self.query_one("#scripts-search", Input).focus()

@@ -91,10 +91,14 @@ class Banner(Vertical):
         if self.collapsed:
             label.update(text(f"▸ {words}  (z expands)"))
             return
-        label.update(text(words))
         actions = ACTIONS.get(self.mode, [])
+        shown = text(words)
+        # The keys, where they are used: ctrl+f reaches the banner, then 1–4 are its buttons.
+        shown.append(f"  ctrl+f, then 1–{len(actions)}" if len(actions) > 1 else "  ctrl+f, then 1", style="dim")
+        label.update(shown)
         await buttons.mount_all(
-            Button(name, id=f"banner-{action}", compact=True, classes="banner-action", tooltip=f"key {n} (ctrl+f focuses the banner)")
+            Button(f"{n}·{name}", id=f"banner-{action}", compact=True, classes="banner-action",
+                   tooltip=f"key {n} (ctrl+f focuses the banner)")
             for n, (action, name) in enumerate(actions, 1)
         )
 
@@ -103,6 +107,11 @@ class Banner(Vertical):
         event.stop()
         if self.fix and event.button.id:
             self.post_message(self.Action(event.button.id.removeprefix("banner-"), self.fix["id"]))
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "pick":  # only the keys that have a button now
+            return not self.collapsed and int(str(parameters[0])) < len(ACTIONS.get(self.mode, []))
+        return True
 
     def action_pick(self, index: int) -> None:
         actions = ACTIONS.get(self.mode, [])
