@@ -4,6 +4,7 @@ timers, the header at 80 columns, the interrupted marker, the empty placeholder,
 from __future__ import annotations
 
 import asyncio
+import re
 from datetime import timedelta
 
 import pytest
@@ -109,5 +110,135 @@ def test_no_color_paints_no_colour_at_all(seeded) -> None:
             assert not coloured, coloured[:5]
             # The highlights are still there, as reverse video (the banner's buttons, the footer's keys).
             assert any(s.style and s.style.reverse for line in lines for s in line)
+
+    asyncio.run(go())
+
+
+# --- session list rows: emoji width, truncation, ticking ages ---------------------------------------------
+
+
+async def _session(settings, description: str, **kwargs) -> str:
+    from rfpilot.core.context import Workspace
+    from rfpilot.core.sessions import create_session
+
+    ws = await Workspace.open(settings, clock=lambda: NOW - timedelta(minutes=13))
+    try:
+        async with ws.ctx() as ctx:
+            return (await create_session(ctx, description, **kwargs)).id
+    finally:
+        await ws.close()
+
+
+def _clocked_app(settings, session: str | None = None):
+    from rfpilot.tui.app import RfpilotApp
+
+    clock = {"now": NOW}
+    app = RfpilotApp(settings, open_session=session, clock=lambda: clock["now"])
+    return app, clock
+
+
+def _list_rows(app) -> list[str]:
+    listing = app.screen.query_one("SessionList")
+    return ["".join(s.text for s in line) for line in widget_lines(app, listing)]
+
+
+@pytest.fixture
+def fresh(tmp_path):
+    return load_settings(env={
+        "RFPILOT_HOME": str(tmp_path / "home"),
+        "RFPILOT_DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path / 'fresh.db'}",
+        "RFPILOT_ACCOUNT": "fresh", "RFPILOT_USER_EMAIL": "f@example.com", "RFPILOT_USER_NAME": "Fresh",
+        "RFPILOT_LLM_PROVIDER": "offline", "PYTHON_KEYRING_BACKEND": "keyring.backends.null.Keyring",
+    })
+
+
+@pytest.mark.parametrize("size", [(80, 24), (160, 50)], ids=["80x24", "160x50"])
+def test_an_emoji_with_a_variation_selector_keeps_its_row_in_place(fresh, size) -> None:
+    """🖨️ is U+1F5A8 U+FE0F: Textual counts one cell, kitty/iTerm2 draw two, so the row shifted. The selector is
+    dropped on screen: every line of the list is exactly the list's width, and no U+FE0F reaches the terminal."""
+    from rich.cells import cell_len
+
+    asyncio.run(_session(fresh, "🖨️ Printer on floor 2 is offline ❤️ for everyone", client="Contoso ⚠️ Dental"))
+
+    async def go() -> None:
+        app, _ = _clocked_app(fresh)
+        async with app.run_test(size=size) as pilot:
+            await settle(pilot)
+            if size[0] < 120:
+                await pilot.press("ctrl+o")
+                await pilot.pause()
+            listing = app.screen.query_one("SessionList")
+            lines = widget_lines(app, listing)
+            shown = ["".join(s.text for s in line) for line in lines]
+            assert any("🖨 Printer" in line for line in shown), shown
+            assert not any("\ufe0f" in line for line in shown)
+            assert all(cell_len(line) == listing.region.width for line in shown)
+
+    asyncio.run(go())
+
+
+def test_a_long_title_is_cut_with_an_ellipsis_and_the_age_stays(fresh) -> None:
+    """A title that wrapped to three lines pushed its age out of the row."""
+    title = ("Outlook on the front desk keeps prompting for the password after Monday's reset even though "
+             "webmail signs in fine and the other two machines do not")
+    asyncio.run(_session(fresh, title, client="Contoso Dental"))
+
+    async def go() -> None:
+        app, _ = _clocked_app(fresh)
+        async with app.run_test(size=(160, 50)) as pilot:
+            await settle(pilot)
+            rows = _list_rows(app)
+            first = next(i for i, line in enumerate(rows) if "Outlook" in line)
+            assert rows[first].strip(" ▊▕▎│").endswith("…"), rows[first]
+            assert rows[first + 1].strip(" ▊▕▎│").startswith("13m · Contoso Dental"), rows[first + 1]
+
+    asyncio.run(go())
+
+
+def test_ages_and_timers_tick_without_reading_the_store(fresh) -> None:
+    """"0s" for a 13-minute-old session: ages were computed once. A tick moves them on from the clock alone."""
+    sid = asyncio.run(_session(fresh, "Scanner cannot reach the share"))
+
+    async def go() -> None:
+        app, clock = _clocked_app(fresh, sid)
+        async with app.run_test(size=(160, 50)) as pilot:
+            await settle(pilot)
+            screen = app.screen
+            assert any("13m" in line for line in _list_rows(app))
+            header = str(screen.query_one("#header").render())
+            assert "active 13:00" in header, header
+
+            async def boom(*args, **kwargs):
+                raise AssertionError("a tick read the store")
+
+            app.ctx = boom  # type: ignore[method-assign]
+            clock["now"] = NOW + timedelta(hours=2)
+            screen.tick()
+            await pilot.pause()
+            assert any("2h" in line for line in _list_rows(app)), _list_rows(app)
+            assert "active 2:13:00" in str(screen.query_one("#header").render())
+
+    asyncio.run(go())
+
+
+# --- the header -----------------------------------------------------------------------------------
+
+
+def test_the_header_at_80_columns_keeps_status_and_timer_and_cuts_with_an_ellipsis(seeded) -> None:
+    settings, ids = seeded
+
+    async def go() -> None:
+        app = make_app(settings, ids["verifying"])
+        async with app.run_test(size=(80, 24)) as pilot:
+            await settle(pilot)
+            header = app.screen.query_one("#header")
+            shown = "".join(s.text for s in widget_lines(app, header)[0]).strip()
+            # The status and the whole timer stay; the title gives way with an ellipsis.
+            assert re.fullmatch(r"Outlook prompts for a [\w ]+… · Contoso Dental · active · active \d:\d\d:\d\d", shown), shown
+        app = make_app(settings, ids["verifying"])
+        async with app.run_test(size=(160, 50)) as pilot:
+            await settle(pilot)
+            shown = str(app.screen.query_one("#header").render())
+            assert "…" not in shown and "Contoso Dental" in shown and "offline" in shown, shown
 
     asyncio.run(go())

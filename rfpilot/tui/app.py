@@ -130,6 +130,14 @@ class RfpilotApp(App):
             self._plain = Plain(lambda: Color.parse(self.current_theme.background or "black"))
         return [*(f for f in filters if not isinstance(f, (Monochrome, NoColor))), self._plain]
 
+    def now(self):
+        """The app's clock (the store's, so ages and timers agree with what it wrote)."""
+        if self.clock is not None:
+            return self.clock()
+        from datetime import UTC, datetime
+
+        return datetime.now(UTC)
+
     # --- the store ----------------------------------------------------------
 
     def get_default_screen(self):

@@ -695,7 +695,16 @@ class HandoffDialog(ModalScreen[HandoffResult | None]):
 
 # --- the team queue -------------------------------------------------------------------------------------------
 
-INTENT_MARK = {"escalate": ("↗ escalated", "bold red"), "park": ("‖ parked", "bold yellow")}
+# The mark and colour of each intent; the word is core's (core.handoffs.status_word), the same in the header.
+INTENT_MARK = {"escalate": ("↗", "bold red"), "park": ("‖", "bold yellow")}
+
+
+def _intent_mark(item: dict[str, Any]) -> tuple[str, str]:
+    from rfpilot.core.handoffs import WAITING_WORD
+
+    intent = str(item.get("intent")) if item.get("intent") in INTENT_MARK else "park"
+    mark, style = INTENT_MARK[intent]
+    return f"{mark} {inert(str(item.get('status_word') or WAITING_WORD[intent]))}", style
 
 
 def _when(value: Any) -> str:
@@ -739,7 +748,7 @@ def _age(item: dict[str, Any]) -> str:
 
 def queue_option(item: dict[str, Any]) -> Text:
     """A queue row: intent, elevated, title; then ticket, who, how long ago, branches; then the wait or notes."""
-    word, style = INTENT_MARK.get(str(item.get("intent")), INTENT_MARK["park"])
+    word, style = _intent_mark(item)
     out = Text()
     out.append(word, style)
     if item.get("priority") == "elevated":
@@ -762,7 +771,7 @@ def queue_option(item: dict[str, Any]) -> Text:
 
 
 def queue_detail(item: dict[str, Any]) -> Text:
-    word, style = INTENT_MARK.get(str(item.get("intent")), INTENT_MARK["park"])
+    word, style = _intent_mark(item)
     out = Text()
     out.append(_title(item), "bold")
     out.append("\n" + word, style)

@@ -156,7 +156,7 @@ class TaskLane(VerticalScroll):
         fix = details.get("active_fix")
         if fix:
             summary = Text(inert(fix["title"]), style="bold")
-            summary.append(f"\n{fix['confidence_pct']}% · {fix['status'].replace('_', ' ')}", style="dim")
+            summary.append(f"\n{fix['confidence_pct']}% · {fix.get('state_word') or fix['status']}", style="dim")
             if fix.get("description"):
                 summary.append(f"\n{inert(fix['description'])}", style="dim")
             widgets.append(Static(summary, classes="lane-fix"))

@@ -82,6 +82,7 @@ class Transcript(VerticalScroll):
         return Bubble(text(message["text"], "italic dim"), classes="bubble notice")
 
     async def add_user_message(self, message: dict) -> None:
+        await self.query(".empty").remove()  # "No messages yet" goes with the first message
         await self.mount(self._bubble(message))
         self.scroll_end(animate=False)
 
@@ -89,6 +90,7 @@ class Transcript(VerticalScroll):
         from textual.widgets import Markdown
 
         self.live_text = ""
+        await self.query(".empty").remove()
         self.live = Markdown("_thinking…_", classes="bubble assistant live")
         await self.mount(self.live)
         self.scroll_end(animate=False)
