@@ -242,3 +242,106 @@ def test_the_header_at_80_columns_keeps_status_and_timer_and_cuts_with_an_ellips
             assert "…" not in shown and "Contoso Dental" in shown and "offline" in shown, shown
 
     asyncio.run(go())
+
+
+# --- the transcript: the placeholder and the interrupted marker ----------------------------------------------
+
+
+def _hanging_provider():
+    """Streams one piece of a reply, then waits for ever (until the reply is stopped)."""
+    from rfpilot.core.llm.scripted import ScriptedProvider, ScriptedReply
+
+    class Hanging(ScriptedProvider):
+        async def stream(self, request):
+            self.calls.append(request)
+            yield "Checking the scan account first, "
+            await asyncio.Event().wait()
+
+    return Hanging([ScriptedReply(reply="unused")])
+
+
+async def _wait_until(pilot, check) -> None:
+    for _ in range(500):
+        if check():
+            return
+        await pilot.pause()
+    raise AssertionError("never happened")
+
+
+def test_the_placeholder_goes_with_the_first_message_and_an_interrupted_reply_keeps_its_marker(fresh) -> None:
+    from rfpilot.tui.app import RfpilotApp
+
+    sid = asyncio.run(_session(fresh, "Copier cannot scan to the share"))
+
+    async def go() -> None:
+        app = RfpilotApp(fresh, open_session=sid, clock=lambda: NOW, provider_factory=_hanging_provider)
+        async with app.run_test(size=(80, 24)) as pilot:
+            await settle(pilot)
+            transcript = app.screen.query_one("#transcript")
+            assert transcript.query(".empty")
+            app.screen.composer.focus()
+            await pilot.press(*"scan fails", "enter")
+            await _wait_until(pilot, lambda: "Checking the scan" in transcript.live_text)
+            assert not transcript.query(".empty"), "No messages yet… stays above the first message"
+            await pilot.press("ctrl+c")
+            await _wait_until(pilot, lambda: transcript.query(".interrupted-marker"))
+            await pilot.pause()
+            # Long after the notification faded: the marker, the partial reply and the message say so.
+            for toast in list(app.screen.query("Toast")):
+                await toast.remove()
+            shown = " ".join(str(w.render()) for w in transcript.query(".interrupted-marker"))
+            assert "interrupted" in shown
+            assert transcript.query(".bubble.assistant.interrupted")
+            user = transcript.query(".bubble.user").last()
+            assert user.has_class("interrupted") and "interrupted" in str(user.border_title)
+
+    asyncio.run(go())
+
+
+# --- one word per state, from core ------------------------------------------------------------------------
+
+
+def test_lane_and_banner_say_the_same_about_an_applied_fix(seeded) -> None:
+    """After Apply the lane said "proposed" while the banner said "Verifying"."""
+    settings, ids = seeded
+
+    async def go() -> None:
+        app = make_app(settings, ids["verifying"])
+        async with app.run_test(size=(160, 50)) as pilot:
+            await settle(pilot)
+            fix = str(app.screen.query_one(".lane-fix").render())
+            banner = str(app.screen.query_one("#banner-text").render())
+            assert banner.startswith("Verifying")
+            assert "· verifying" in fix and "proposed" not in fix, fix
+
+    asyncio.run(go())
+
+
+def test_a_parked_session_is_parked_in_the_header_and_in_the_queue(fresh) -> None:
+    from rfpilot.core import handoffs
+    from rfpilot.core.context import Workspace
+    from rfpilot.core.sessions import create_session
+
+    async def park() -> str:
+        ws = await Workspace.open(fresh, clock=lambda: NOW - timedelta(minutes=5))
+        try:
+            async with ws.ctx() as ctx:
+                row = await create_session(ctx, "VPN drops every ten minutes")
+                await handoffs.park(ctx, row, "the user's home router reboot")
+                return row.id
+        finally:
+            await ws.close()
+
+    sid = asyncio.run(park())
+
+    async def go() -> None:
+        app = make_app(fresh, sid)
+        async with app.run_test(size=(160, 50)) as pilot:
+            await settle(pilot)
+            header = str(app.screen.query_one("#header").render())
+            assert "· parked ·" in header and "paused" not in header, header
+            async with app.ctx() as ctx:
+                items = await handoffs.queue(ctx)
+            assert [i["status_word"] for i in items] == ["parked"]
+
+    asyncio.run(go())

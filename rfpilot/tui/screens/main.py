@@ -624,6 +624,12 @@ class MainScreen(Screen):
             await self.load_session(self.session_id)
             await self.refresh_sessions()
 
+    def on_worker_state_changed(self, event) -> None:
+        from textual.worker import WorkerState
+
+        if event.worker.group == "chat" and event.state == WorkerState.CANCELLED and self.is_mounted:
+            self.query_one(Transcript).mark_interrupted()
+
     def action_retry(self) -> None:
         if self.session_id:
             self.send("", retry=True)

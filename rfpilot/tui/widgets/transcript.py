@@ -102,6 +102,24 @@ class Transcript(VerticalScroll):
         await self.live.update(inert(self.live_text))
         self.scroll_end(animate=False)
 
+    def mark_interrupted(self) -> None:
+        """The reply was stopped (ctrl+c): what arrived stays, under a marker that does not fade, and your
+        message says it had no full reply (as it will after a reload, from its stored status)."""
+        live, self.live, self.live_text = self.live, None, ""
+        users = list(self.query(".bubble.user"))
+        if users and not users[-1].has_class("interrupted"):
+            users[-1].add_class("interrupted")
+            users[-1].border_title = "you · interrupted — ctrl+r retries"
+        marker = Static(text("⏹ interrupted: the reply stopped here (ctrl+r asks again)", "bold"),
+                        classes="interrupted-marker")
+        if live is not None:
+            live.remove_class("live")
+            live.add_class("interrupted")
+            self.mount(marker, after=live)
+        else:
+            self.mount(marker)
+        self.scroll_end(animate=False)
+
     async def end_reply(self) -> None:
         if self.live is not None:
             await self.live.remove()
