@@ -65,6 +65,8 @@ def contrast(style) -> float:
 @pytest.mark.parametrize("theme", ["dark", "light", "no-color"])
 def test_the_lane_cursor_is_clearly_visible_on_answered_rows_and_facts(seeded, theme) -> None:
     """The focused row stands out from its neighbours and its text reads well: colour 16 on 233 did not."""
+    from textual.color import Color
+
     settings, ids = seeded
 
     async def go() -> None:
@@ -85,9 +87,12 @@ def test_the_lane_cursor_is_clearly_visible_on_answered_rows_and_facts(seeded, t
                     assert min(contrast(s.style) for s in text_cells) > 0.3, (row.item, [
                         (s.text, str(s.style)) for s in text_cells])
                     other = next(r for r in rows if r is not row)
-                    focused_bg = text_cells[0].style.bgcolor
-                    other_bg = [s for line in widget_lines(app, other) for s in line][0].style.bgcolor
-                    assert focused_bg != other_bg
+                    focused_bg = Color.from_rich_color(text_cells[0].style.bgcolor)
+                    other_bg = Color.from_rich_color(
+                        [s for line in widget_lines(app, other) for s in line][0].style.bgcolor)
+                    distance = sum((a - b) ** 2 for a, b in zip(focused_bg.rgb, other_bg.rgb)) ** 0.5
+                    print("cursor", theme, focused_bg.hex, other_bg.hex, distance)
+                    assert distance > 80, (focused_bg.hex, other_bg.hex)  # the cursor stands out from its row
 
     asyncio.run(go())
 
