@@ -350,3 +350,33 @@ def test_a_parked_session_is_parked_in_the_header_and_in_the_queue(fresh) -> Non
             assert [i["status_word"] for i in items] == ["parked"]
 
     asyncio.run(go())
+
+
+# --- the fork dialog ----------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("size", [(80, 24), (160, 50)], ids=["80x24", "160x50"])
+def test_the_fork_fields_have_borders_and_ctrl_j_adds_a_line(size) -> None:
+    from tests.test_tui_branches import branch_map, type_text
+    from tests.test_tui_branches import settle as settle_map
+
+    async def go() -> None:
+        app = branch_map()
+        async with app.run_test(size=size) as pilot:
+            await settle_map(pilot)
+            await pilot.press("f")
+            await pilot.pause()
+            reason, options = app.screen.query_one("#bmap-reason"), app.screen.query_one("#bmap-options")
+            for field in (reason, options):
+                assert field.styles.border_top[0] not in ("", "none", "hidden"), field.id
+                assert field.region.height >= 3 and field.region.width > 20, (field.id, field.region)
+            await type_text(pilot, "Which resolver answers")
+            await pilot.press("enter")
+            assert app.focused is options
+            await type_text(pilot, "NRPT: a stale rule")
+            await pilot.press("ctrl+j")
+            await type_text(pilot, "Hosts file: an old entry")
+            assert options.text == "NRPT: a stale rule\nHosts file: an old entry"
+            assert options.region.bottom <= app.screen.query_one("#bmap").region.bottom
+
+    asyncio.run(go())

@@ -43,6 +43,7 @@ from rfpilot.core.text import age
 from rfpilot.errors import QueuedError, RfpilotError
 from rfpilot.grammar import count as plural_count
 from rfpilot.tui.safe import inert, text
+from rfpilot.tui.widgets.composer import LineBreakArea
 
 STYLES = Path(__file__).with_name("branches.tcss")  # parsed when one of these screens first opens
 
@@ -310,8 +311,8 @@ class BranchMapScreen(ModalScreen[BranchAction | None]):
                 with Horizontal(id="bmap-from-row"):
                     yield Static(text("evidence from"), id="bmap-from-label")
                     yield Select([], id="bmap-from", prompt="choose a branch…", compact=True)
-                yield Input(id="bmap-reason", compact=True)
-                yield TextArea("", id="bmap-options", soft_wrap=True, tab_behavior="focus", compact=True)
+                yield Input(id="bmap-reason")
+                yield LineBreakArea("", id="bmap-options", soft_wrap=True, tab_behavior="focus")
             yield Static("", id="bmap-error")
             yield Static(text(self.HINT, "dim"), id="bmap-hint")
 
@@ -319,8 +320,9 @@ class BranchMapScreen(ModalScreen[BranchAction | None]):
         _no_blink(self)
         self.query_one("#bmap-ask").display = False
         self.query_one("#bmap-error").display = False
-        self.query_one("#bmap-options", TextArea).placeholder = (
-            "one hypothesis per line, 2 to 4:\nLabel: description")
+        options = self.query_one("#bmap-options", TextArea)
+        options.placeholder = "one hypothesis per line, 2 to 4:\nLabel: description"
+        options.border_title = "hypotheses · ctrl+j new line"
         tree = self.query_one("#bmap-tree", Tree)
         tree.show_root = False
         tree.auto_expand = False
