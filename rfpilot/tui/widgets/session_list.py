@@ -101,7 +101,8 @@ class SessionList(OptionList):
                 continue
             options.append(Option(Text(heading, style="bold"), disabled=True))
             options.extend(Option(self._render_row(r, self.now), id=r.id) for r in group)
-        empty = "No session matches the filter" if self.filter_text.strip() else "No sessions yet — ctrl+n starts one"
+        # Two short lines: rows are cut, not wrapped (app.tcss), and the list is 24 cells wide.
+        empty = "No session matches\nthe filter" if self.filter_text.strip() else "No sessions yet:\nctrl+n starts one"
         self.add_options(options or [Option(Text(empty, style="dim"), disabled=True)])
         # Highlight the open session; else keep the highlight where it was; else the first session, so
         # enter opens a session straight away.
