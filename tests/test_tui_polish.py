@@ -91,7 +91,6 @@ def test_the_lane_cursor_is_clearly_visible_on_answered_rows_and_facts(seeded, t
                     other_bg = Color.from_rich_color(
                         [s for line in widget_lines(app, other) for s in line][0].style.bgcolor)
                     distance = sum((a - b) ** 2 for a, b in zip(focused_bg.rgb, other_bg.rgb)) ** 0.5
-                    print("cursor", theme, focused_bg.hex, other_bg.hex, distance)
                     assert distance > 80, (focused_bg.hex, other_bg.hex)  # the cursor stands out from its row
 
     asyncio.run(go())
