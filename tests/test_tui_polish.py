@@ -379,3 +379,25 @@ def test_the_fork_fields_have_borders_and_ctrl_j_adds_a_line(size) -> None:
             assert options.region.bottom <= app.screen.query_one("#bmap").region.bottom
 
     asyncio.run(go())
+
+
+def test_quitting_mid_reply_draws_no_marker_and_exits(fresh) -> None:
+    """The marker is for a stopped reply; quitting cancels the reply too and must not draw on a closing app."""
+    from rfpilot.tui.app import RfpilotApp
+
+    sid = asyncio.run(_session(fresh, "Copier cannot scan to the share"))
+
+    async def go() -> None:
+        app = RfpilotApp(fresh, open_session=sid, clock=lambda: NOW, provider_factory=_hanging_provider)
+        async with app.run_test(size=(80, 24)) as pilot:
+            await settle(pilot)
+            transcript = app.screen.query_one("#transcript")
+            app.screen.composer.focus()
+            await pilot.press(*"scan fails", "enter")
+            await _wait_until(pilot, lambda: "Checking the scan" in transcript.live_text)
+            await pilot.press("ctrl+q")
+            await pilot.pause()
+            assert not transcript.query(".interrupted-marker")
+        assert app.return_code in (0, None)
+
+    asyncio.run(go())

@@ -627,7 +627,9 @@ class MainScreen(Screen):
     def on_worker_state_changed(self, event) -> None:
         from textual.worker import WorkerState
 
-        if event.worker.group == "chat" and event.state == WorkerState.CANCELLED and self.is_mounted:
+        # Stopped by ctrl+c (not by quitting: nothing is drawn on a closing app).
+        if (event.worker.group == "chat" and event.state == WorkerState.CANCELLED and self.is_mounted
+                and not self.app._exit and not self._closing):
             self.query_one(Transcript).mark_interrupted()
 
     def action_retry(self) -> None:
