@@ -272,20 +272,30 @@ async def _wait_until(pilot, check) -> None:
     raise AssertionError("never happened")
 
 
-def test_the_placeholder_goes_with_the_first_message_and_an_interrupted_reply_keeps_its_marker(fresh) -> None:
+def _replying_app(settings):
+    """An app on a new session whose reply streams its first piece and then hangs."""
     from rfpilot.tui.app import RfpilotApp
 
-    sid = asyncio.run(_session(fresh, "Copier cannot scan to the share"))
+    sid = asyncio.run(_session(settings, "Copier cannot scan to the share"))
+    return RfpilotApp(settings, open_session=sid, clock=lambda: NOW, provider_factory=_hanging_provider)
+
+
+async def _send_and_wait_for_the_first_piece(pilot):
+    transcript = pilot.app.screen.query_one("#transcript")
+    pilot.app.screen.composer.focus()
+    await pilot.press(*"scan fails", "enter")
+    await _wait_until(pilot, lambda: "Checking the scan" in transcript.live_text)
+    return transcript
+
+
+def test_the_placeholder_goes_with_the_first_message_and_an_interrupted_reply_keeps_its_marker(fresh) -> None:
+    app = _replying_app(fresh)
 
     async def go() -> None:
-        app = RfpilotApp(fresh, open_session=sid, clock=lambda: NOW, provider_factory=_hanging_provider)
         async with app.run_test(size=(80, 24)) as pilot:
             await settle(pilot)
-            transcript = app.screen.query_one("#transcript")
-            assert transcript.query(".empty")
-            app.screen.composer.focus()
-            await pilot.press(*"scan fails", "enter")
-            await _wait_until(pilot, lambda: "Checking the scan" in transcript.live_text)
+            assert app.screen.query_one("#transcript").query(".empty")
+            transcript = await _send_and_wait_for_the_first_piece(pilot)
             assert not transcript.query(".empty"), "No messages yet… stays above the first message"
             await pilot.press("ctrl+c")
             await _wait_until(pilot, lambda: transcript.query(".interrupted-marker"))
@@ -383,18 +393,12 @@ def test_the_fork_fields_have_borders_and_ctrl_j_adds_a_line(size) -> None:
 
 def test_quitting_mid_reply_draws_no_marker_and_exits(fresh) -> None:
     """The marker is for a stopped reply; quitting cancels the reply too and must not draw on a closing app."""
-    from rfpilot.tui.app import RfpilotApp
-
-    sid = asyncio.run(_session(fresh, "Copier cannot scan to the share"))
+    app = _replying_app(fresh)
 
     async def go() -> None:
-        app = RfpilotApp(fresh, open_session=sid, clock=lambda: NOW, provider_factory=_hanging_provider)
         async with app.run_test(size=(80, 24)) as pilot:
             await settle(pilot)
-            transcript = app.screen.query_one("#transcript")
-            app.screen.composer.focus()
-            await pilot.press(*"scan fails", "enter")
-            await _wait_until(pilot, lambda: "Checking the scan" in transcript.live_text)
+            transcript = await _send_and_wait_for_the_first_piece(pilot)
             await pilot.press("ctrl+q")
             await pilot.pause()
             assert not transcript.query(".interrupted-marker")
