@@ -464,6 +464,24 @@ async def engineer_messages_since(ctx: Ctx, session: SessionRow, since) -> int:
     return int((await ctx.db.execute(stmt)).scalar_one())
 
 
+# The words for a fix's state, by banner mode: the banner and the task lane both say these (never the raw status).
+STATE_WORDS = {
+    "proposed": "proposed",
+    "verifying": "verifying",
+    "nudge": "verifying",
+    "partial": "partly applied",
+    "pending": "waiting to verify",
+    "ai_confirming": "outcome to confirm",
+}
+
+
+def state_word(mode: str, fix: SuggestedFix | None = None) -> str:
+    """The fix's state in words, from its banner mode (a settled fix: its status)."""
+    if mode in STATE_WORDS:
+        return STATE_WORDS[mode]
+    return fix.status.replace("_", " ") if fix is not None else ""
+
+
 def banner_mode(fix: SuggestedFix | None, messages_since_apply: int = 0) -> str:
     """none · proposed · verifying · partial · pending · ai_confirming · nudge."""
     if fix is None or not is_active(fix) or is_terminal(fix):

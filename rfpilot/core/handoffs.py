@@ -512,6 +512,23 @@ async def withdraw_open_handoffs(ctx: Ctx, session: SessionRow) -> int:
 # escalation while it is escalated. Anything else (escalated after a park, resolved, abandoned, active) means
 # the handoff no longer stands, even on a store written before closing withdrew handoffs.
 WAITING_STATUS = {"park": "paused", "escalate": "escalated"}
+# The one word for a session waiting in the queue, wherever it is shown (the TUI's header and queue, the CLI).
+WAITING_WORD = {"park": "parked", "escalate": "escalated"}
+
+
+def status_word(status: str, waiting_intent: str | None = None) -> str:
+    """The word for a session's state: a session paused because it was parked is "parked", everywhere."""
+    if waiting_intent is not None and WAITING_STATUS.get(waiting_intent) == status:
+        return WAITING_WORD[waiting_intent]
+    return status
+
+
+async def session_status_word(ctx: Ctx, session: SessionRow) -> str:
+    """``status_word`` for ``session``, from its handoff still waiting in the queue (if any)."""
+    if session.status not in WAITING_STATUS.values():
+        return session.status
+    waiting = [h.intent for h in await open_handoffs(ctx, session)]
+    return status_word(session.status, next((i for i in waiting if WAITING_STATUS.get(i) == session.status), None))
 
 
 def _still_waiting():
@@ -546,6 +563,7 @@ async def queue(ctx: Ctx) -> list[dict[str, Any]]:
             "session_status": session.status,
             "ticket_ref": session.ticket_ref,
             "intent": handoff.intent,
+            "status_word": status_word(session.status, handoff.intent),
             "priority": handoff.priority,
             "handed_off_by": handoff.handed_off_by,
             "handed_off_by_name": by_name,

@@ -175,9 +175,15 @@ class Timers:
 
 def live_timers(session: SessionRow, now: datetime) -> Timers:
     elapsed = max(0, int((now - session.status_changed_at).total_seconds()))
-    active = session.active_seconds + (elapsed if session.status == "active" else 0)
-    parked = session.parked_seconds + (elapsed if session.status in PARKED_STATUSES else 0)
-    return Timers(active, parked)
+    return timers_after(Timers(session.active_seconds, session.parked_seconds), session.status, elapsed)
+
+
+def timers_after(timers: Timers, status: str, seconds: int) -> Timers:
+    """The timers ``seconds`` after they were read while the session stayed in ``status`` (the TUI ticks its
+    header with this rather than reading the store again)."""
+    seconds = max(0, int(seconds))
+    return Timers(timers.active_seconds + (seconds if status == "active" else 0),
+                  timers.parked_seconds + (seconds if status in PARKED_STATUSES else 0))
 
 
 def set_status(ctx: Ctx, session: SessionRow, target: str) -> None:

@@ -154,12 +154,14 @@ async def session_details(ctx: Ctx, session: SessionRow) -> dict[str, Any]:
     from rfpilot.core.usage import session_totals
 
     count, recent = await recent_messages(ctx, session, RECENT_MESSAGES)
+    from rfpilot.core.handoffs import session_status_word
+
     return {
-        "session": session_view(session, ctx.now()),
+        "session": session_view(session, ctx.now()) | {"status_word": await session_status_word(ctx, session)},
         "facts": [fact_view(f, by_id.get(f.source_ref or "")) for f in facts],
         "lane": [lane_item_view(i) for i in items],
         "lane_counts": lane_service.counts(items).__dict__,
-        "active_fix": fix_view(fix) if fix else None,
+        "active_fix": fix_view(fix) | {"state_word": fix_service.state_word(mode, fix)} if fix else None,
         "banner": mode,
         "messages": {"count": count, "last": [message_view(m) for m in recent]},
         "llm_usage": await session_totals(ctx, session),

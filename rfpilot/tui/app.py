@@ -11,6 +11,7 @@ from typing import Any
 
 from textual.app import App
 from textual.binding import Binding
+from textual.color import Color
 from textual.command import DiscoveryHit, Hit, Hits, Provider
 
 from rfpilot.config import Settings, load_settings
@@ -131,13 +132,24 @@ class RfpilotApp(App):
 
     def get_line_filters(self):
         filters = super().get_line_filters()
-        if self.monochrome and not self.no_color:
-            from textual.filter import Monochrome
+        if not (self.monochrome or self.no_color):
+            return filters
+        # Textual's own NO_COLOR filter paints greys; ours draws bold, dim and reverse only (rfpilot.tui.plain).
+        from textual.filter import Monochrome, NoColor
 
-            if not hasattr(self, "_monochrome"):
-                self._monochrome = Monochrome()
-            return [*filters, self._monochrome]
-        return filters
+        from rfpilot.tui.plain import Plain
+
+        if not hasattr(self, "_plain"):
+            self._plain = Plain(lambda: Color.parse(self.current_theme.background or "black"))
+        return [*(f for f in filters if not isinstance(f, (Monochrome, NoColor))), self._plain]
+
+    def now(self):
+        """The app's clock (the store's, so ages and timers agree with what it wrote)."""
+        if self.clock is not None:
+            return self.clock()
+        from datetime import UTC, datetime
+
+        return datetime.now(UTC)
 
     # --- the store ----------------------------------------------------------
 

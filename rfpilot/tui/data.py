@@ -32,6 +32,7 @@ async def session_rows(ctx: Ctx, limit: int = 500) -> list[SessionRowView]:
             client=row.client_name,
             ticket_ref=row.ticket_ref,
             age=age(row.updated_at, now),
+            updated_at=row.updated_at,
         )
         for row in await list_sessions(ctx, limit=limit)
     ]

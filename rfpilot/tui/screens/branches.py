@@ -44,6 +44,7 @@ from rfpilot.grammar import count as plural_count
 from rfpilot.tui.safe import inert, text
 from rfpilot.tui.screens.modals import Dialog
 from rfpilot.tui.widgets.footer import KeysFooter
+from rfpilot.tui.widgets.composer import LineBreakArea
 
 STYLES = Path(__file__).with_name("branches.tcss")  # parsed when one of these screens first opens
 
@@ -311,8 +312,8 @@ class BranchMapScreen(Dialog[BranchAction | None]):
                 with Horizontal(id="bmap-from-row"):
                     yield Static(text("evidence from"), id="bmap-from-label")
                     yield Select([], id="bmap-from", prompt="choose a branch…", compact=True)
-                yield Input(id="bmap-reason", compact=True)
-                yield TextArea("", id="bmap-options", soft_wrap=True, tab_behavior="focus", compact=True)
+                yield Input(id="bmap-reason")
+                yield LineBreakArea("", id="bmap-options", soft_wrap=True, tab_behavior="focus")
             yield Static("", id="bmap-error")
             yield Static(text(self.HINT, "dim"), id="bmap-hint")
 
@@ -320,8 +321,9 @@ class BranchMapScreen(Dialog[BranchAction | None]):
         _no_blink(self)
         self.query_one("#bmap-ask").display = False
         self.query_one("#bmap-error").display = False
-        self.query_one("#bmap-options", TextArea).placeholder = (
-            "one hypothesis per line, 2 to 4:\nLabel: description")
+        options = self.query_one("#bmap-options", TextArea)
+        options.placeholder = "one hypothesis per line, 2 to 4:\nLabel: description"
+        options.border_title = "hypotheses · ctrl+j new line"
         tree = self.query_one("#bmap-tree", Tree)
         tree.show_root = False
         tree.auto_expand = False
@@ -696,7 +698,16 @@ class HandoffDialog(Dialog[HandoffResult | None]):
 
 # --- the team queue -------------------------------------------------------------------------------------------
 
-INTENT_MARK = {"escalate": ("↗ escalated", "bold red"), "park": ("‖ parked", "bold yellow")}
+# The mark and colour of each intent; the word is core's (core.handoffs.status_word), the same in the header.
+INTENT_MARK = {"escalate": ("↗", "bold red"), "park": ("‖", "bold yellow")}
+
+
+def _intent_mark(item: dict[str, Any]) -> tuple[str, str]:
+    from rfpilot.core.handoffs import WAITING_WORD
+
+    intent = str(item.get("intent")) if item.get("intent") in INTENT_MARK else "park"
+    mark, style = INTENT_MARK[intent]
+    return f"{mark} {inert(str(item.get('status_word') or WAITING_WORD[intent]))}", style
 
 
 def _when(value: Any) -> str:
@@ -740,7 +751,7 @@ def _age(item: dict[str, Any]) -> str:
 
 def queue_option(item: dict[str, Any]) -> Text:
     """A queue row: intent, elevated, title; then ticket, who, how long ago, branches; then the wait or notes."""
-    word, style = INTENT_MARK.get(str(item.get("intent")), INTENT_MARK["park"])
+    word, style = _intent_mark(item)
     out = Text()
     out.append(word, style)
     if item.get("priority") == "elevated":
@@ -763,7 +774,7 @@ def queue_option(item: dict[str, Any]) -> Text:
 
 
 def queue_detail(item: dict[str, Any]) -> Text:
-    word, style = INTENT_MARK.get(str(item.get("intent")), INTENT_MARK["park"])
+    word, style = _intent_mark(item)
     out = Text()
     out.append(_title(item), "bold")
     out.append("\n" + word, style)

@@ -22,6 +22,7 @@ from rfpilot.errors import RfpilotError
 from rfpilot.grammar import count
 from rfpilot.tui.safe import inert, text
 from rfpilot.tui.widgets.footer import KeysFooter
+from rfpilot.tui.widgets.header import SessionHeader
 from rfpilot.tui.widgets.session_list import SessionList
 from rfpilot.tui.widgets.transcript import Transcript
 
@@ -32,6 +33,7 @@ if TYPE_CHECKING:
     from rfpilot.tui.widgets.lane import LaneRow, TaskLane
 
 STREAM_REFRESH_SECONDS = 0.05
+TICK_SECONDS = 1  # ages in the list and timers in the header
 
 
 def _modals():
@@ -78,6 +80,7 @@ class MainScreen(Screen):
         self.snap = None
         self.answering: dict | None = None  # the lane item the next message answers
         self.ready = asyncio.Event()  # set once the deferred widgets are mounted
+        self._read_at = None  # when the header's session state was read (its timers tick from there)
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action == "back":
@@ -89,7 +92,7 @@ class MainScreen(Screen):
         return self.app  # type: ignore[return-value]
 
     def compose(self) -> ComposeResult:
-        yield Static(text("rfpilot", "bold"), id="header")
+        yield SessionHeader(id="header")
         with Horizontal(id="body"):
             with Vertical(id="sidebar"):
                 yield Input(placeholder="filter sessions (/)", id="session-filter", compact=True)
@@ -102,6 +105,7 @@ class MainScreen(Screen):
         # The first frame shows the frame of the app; the widgets that only matter once a session is
         # open (banner, composer, task lane: a fifth of the start-up) are mounted right after it.
         self.call_after_refresh(self._mount_session_widgets)
+        self.set_interval(TICK_SECONDS, self.tick)
 
     async def _mount_session_widgets(self) -> None:
         from rfpilot.tui.widgets.banner import Banner
@@ -176,48 +180,18 @@ class MainScreen(Screen):
     def _render_header(self) -> None:
         if self.snap is None:
             return
-        s = self.snap.details["session"]
-        usage = self.snap.usage
-        from rfpilot.core.text import duration
+        from rfpilot.tui.widgets.header import HeaderState
 
-        line = text("")
-        if s.get("ticket_ref"):
-            line.append(f" {inert(s['ticket_ref'])} ", style="reverse")
-            line.append(" ")
-        delivery = self.snap.details.get("psa_delivery")
-        if delivery:
-            what = {"resolve": "resolution note", "escalate": "escalation package", "update": "update",
-                    "time_entry": "time entry"}[delivery["kind"]]
-            if delivery["state"] == "queued":
-                line.append(f" ⧗ {what} queued ", style="black on yellow")
-            else:
-                line.append(f" ✗ {what} not delivered ", style="white on red")
-            line.append(" ")
-        writeback = self.snap.details.get("psa_writeback")
-        if not delivery and writeback and writeback["state"] in ("posted", "verified"):
-            # The close went through: the note's id, and the ticket status read back (SPEC §9).
-            from rfpilot.core.writeback import CLOSE_WORDS
+        self._read_at = self.rf.now()
+        self.query_one(SessionHeader).show(HeaderState(self.snap.details, self.snap.branches or [], self.snap.usage,
+                                                       self.rf.provider_label))
 
-            what = CLOSE_WORDS.get(writeback["kind"], "note")
-            shown = f" ✓ {what} posted as note {writeback['note_id']}"
-            if writeback["status_verified"]:
-                shown += f" · status {writeback['verified_status']} verified"
-            line.append(inert(shown) + " ", style="black on green")
-            line.append(" ")
-        line.append(inert(s["title"] or "(untitled)"), style="bold")
-        active = next((b for b in self.snap.branches or [] if b["active"]), None)
-        if active is not None:
-            line.append(f" · ⋔ {inert(active['label'])}", style="magenta")
-        if s.get("client"):
-            line.append(f" · {inert(s['client'])}", style="dim")
-        line.append(f" · {s['status']} · active {duration(s['active_seconds'])}", style="dim")
-        if s["parked_seconds"]:
-            line.append(f" · parked {duration(s['parked_seconds'])}", style="dim")
-        line.append(f" · {self.rf.provider_label}", style="dim")
-        if usage["calls"]:
-            tokens = usage["input_tokens"] + usage["output_tokens"]
-            line.append(f" · {count(tokens, 'token')}", style="dim")
-        self.query_one("#header", Static).update(line)
+    def tick(self) -> None:
+        """Ages and timers move on (every TICK_SECONDS) without reading the store again."""
+        now = self.rf.now()
+        if self._read_at is not None:
+            self.query_one(SessionHeader).tick(int((now - self._read_at).total_seconds()))
+        self.query_one(SessionList).tick(now)
 
     # --- errors -------------------------------------------------------------
 
@@ -679,6 +653,14 @@ class MainScreen(Screen):
             elsewhere = focused is not None and self._pane_of(focused) in ("sidebar", "lane") and self.shows(focused)
             await self.load_session(self.session_id, focus_composer=not elsewhere)
             await self.refresh_sessions()
+
+    def on_worker_state_changed(self, event) -> None:
+        from textual.worker import WorkerState
+
+        # Stopped by ctrl+c (not by quitting: nothing is drawn on a closing app).
+        if (event.worker.group == "chat" and event.state == WorkerState.CANCELLED and self.is_mounted
+                and not self.app._exit and not self._closing):
+            self.query_one(Transcript).mark_interrupted()
 
     def action_retry(self) -> None:
         if self.session_id:

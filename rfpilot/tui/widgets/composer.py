@@ -7,7 +7,23 @@ from textual.message import Message
 from textual.widgets import TextArea
 
 
-class Composer(TextArea):
+NEW_LINE_KEYS = ("ctrl+j", "alt+enter", "shift+enter")
+
+
+class LineBreakArea(TextArea):
+    """A multi-line field where ctrl+j (or alt+enter) adds a line, as in the composer: many terminals send enter
+    for shift+enter, and ctrl+j is the one key every terminal sends distinctly."""
+
+    async def _on_key(self, event: events.Key) -> None:
+        if event.key in NEW_LINE_KEYS:
+            event.stop()
+            event.prevent_default()
+            self.insert("\n")
+            return
+        await super()._on_key(event)
+
+
+class Composer(LineBreakArea):
     HELP_TITLE = "the message composer"
     HELP_KEYS = [("enter", "Send the message", ""), ("ctrl+j, alt+enter", "New line", "")]
 
@@ -30,10 +46,5 @@ class Composer(TextArea):
             value = self.text.strip()
             if value:
                 self.post_message(self.Submitted(value))
-            return
-        if event.key in ("ctrl+j", "alt+enter", "shift+enter"):
-            event.stop()
-            event.prevent_default()
-            self.insert("\n")
             return
         await super()._on_key(event)

@@ -46,6 +46,15 @@ class LaneRow(Static):
         super().__init__(body, **kwargs)
         self.kind = kind
         self.item = item
+        self.body = body
+
+    # The cursor: the row is drawn in the cursor's colours (app.tcss), its own colours and dimming dropped so
+    # nothing in it (a dim answered question, a green fact) can vanish into the cursor's background.
+    def on_focus(self) -> None:
+        self.update(Text(self.body.plain))
+
+    def on_blur(self) -> None:
+        self.update(self.body)
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action == "do":
@@ -65,7 +74,8 @@ class LaneRow(Static):
 
 
 def _fact_body(fact: dict) -> Text:
-    body = Text("✓ ", style="green")
+    body = Text()
+    body.append("✓ ", style="green")
     body.append(inert(fact["text"]))
     if fact.get("provenance"):
         body.append(f"\n  {inert(fact['provenance'])}", style="dim")
@@ -146,7 +156,7 @@ class TaskLane(VerticalScroll):
         fix = details.get("active_fix")
         if fix:
             summary = Text(inert(fix["title"]), style="bold")
-            summary.append(f"\n{fix['confidence_pct']}% · {fix['status'].replace('_', ' ')}", style="dim")
+            summary.append(f"\n{fix['confidence_pct']}% · {fix.get('state_word') or fix['status']}", style="dim")
             if fix.get("description"):
                 summary.append(f"\n{inert(fix['description'])}", style="dim")
             widgets.append(Static(summary, classes="lane-fix"))

@@ -1,14 +1,20 @@
-"""The session list: Active first, then Recent; status dot, title, ticket, client, age."""
+"""The session list: Active first, then Recent; status dot, title, then age, ticket, client.
+
+Each row is two lines whatever the width: the title is cut with an ellipsis rather than wrapped (app.tcss), and
+the age comes first on the second line, so it is never the part that is cut. Ages tick (``tick``) from each
+row's ``updated_at`` without reading the store again.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 
 from rich.text import Text
 from textual.binding import Binding
 from textual.message import Message
 from textual.widgets import OptionList
-from textual.widgets.option_list import Option
+from textual.widgets.option_list import Option, OptionDoesNotExist
 
 from rfpilot.tui.safe import inert
 
@@ -23,7 +29,8 @@ class SessionRowView:
     status: str
     client: str | None
     ticket_ref: str | None
-    age: str
+    age: str  # as read; ``updated_at`` (when given) keeps it up to date
+    updated_at: datetime | None = None
 
 
 class SessionList(OptionList):
@@ -46,6 +53,26 @@ class SessionList(OptionList):
         super().__init__(**kwargs)
         self.rows: list[SessionRowView] = []
         self.filter_text = ""
+        self.now: datetime | None = None  # the clock's last tick: ages are shown as of then
+
+    def tick(self, now: datetime) -> None:
+        """Ages as of ``now``: only the rows whose age reads differently are redrawn."""
+        before, self.now = self.now, now
+        for row in self.matching():
+            if row.updated_at is None or (before is not None and self._age(row, before) == self._age(row, now)):
+                continue
+            try:
+                self.replace_option_prompt(row.id, self._render_row(row, now))
+            except OptionDoesNotExist:  # not in the list (filtered out meanwhile)
+                continue
+
+    @staticmethod
+    def _age(row: SessionRowView, now: datetime | None) -> str:
+        if row.updated_at is None or now is None:
+            return row.age
+        from rfpilot.core.text import age
+
+        return age(row.updated_at, now)
 
     def action_filter(self) -> None:
         self.post_message(self.FilterRequested())
@@ -73,8 +100,9 @@ class SessionList(OptionList):
             if not group:
                 continue
             options.append(Option(Text(heading, style="bold"), disabled=True))
-            options.extend(Option(self._render_row(r), id=r.id) for r in group)
-        empty = "No session matches the filter" if self.filter_text.strip() else "No sessions yet — ctrl+n starts one"
+            options.extend(Option(self._render_row(r, self.now), id=r.id) for r in group)
+        # Two short lines: rows are cut, not wrapped (app.tcss), and the list is 24 cells wide.
+        empty = "No session matches\nthe filter" if self.filter_text.strip() else "No sessions yet:\nctrl+n starts one"
         self.add_options(options or [Option(Text(empty, style="dim"), disabled=True)])
         # Highlight the open session; else keep the highlight where it was; else the first session, so
         # enter opens a session straight away.
@@ -93,13 +121,14 @@ class SessionList(OptionList):
                 return True
         return False
 
-    @staticmethod
-    def _render_row(row: SessionRowView) -> Text:
+    @classmethod
+    def _render_row(cls, row: SessionRowView, now: datetime | None = None) -> Text:
+        """Two lines (app.tcss cuts each with an ellipsis): the status dot and title; the age, ticket, client."""
         dot, colour = STATUS_DOT.get(row.status, ("?", "white"))
         text = Text()
         text.append(f"{dot} ", style=colour)
-        text.append(inert(row.title))
-        meta = " · ".join(inert(x) for x in (row.ticket_ref, row.client, row.age) if x)
+        text.append(" ".join(inert(row.title).split()))  # one line: a title's own line breaks would push the age off
+        meta = " · ".join(" ".join(inert(x).split()) for x in (cls._age(row, now), row.ticket_ref, row.client) if x)
         if meta:
             text.append(f"\n  {meta}", style="dim")
         return text

@@ -82,6 +82,7 @@ class Transcript(VerticalScroll):
         return Bubble(text(message["text"], "italic dim"), classes="bubble notice")
 
     async def add_user_message(self, message: dict) -> None:
+        await self.query(".empty").remove()  # "No messages yet" goes with the first message
         await self.mount(self._bubble(message))
         self.scroll_end(animate=False)
 
@@ -89,6 +90,7 @@ class Transcript(VerticalScroll):
         from textual.widgets import Markdown
 
         self.live_text = ""
+        await self.query(".empty").remove()
         self.live = Markdown("_thinking…_", classes="bubble assistant live")
         await self.mount(self.live)
         self.scroll_end(animate=False)
@@ -98,6 +100,24 @@ class Transcript(VerticalScroll):
             return
         self.live_text += chunk
         await self.live.update(inert(self.live_text))
+        self.scroll_end(animate=False)
+
+    def mark_interrupted(self) -> None:
+        """The reply was stopped (ctrl+c): what arrived stays, under a marker that does not fade, and your
+        message says it had no full reply (as it will after a reload, from its stored status)."""
+        live, self.live, self.live_text = self.live, None, ""
+        users = list(self.query(".bubble.user"))
+        if users and not users[-1].has_class("interrupted"):
+            users[-1].add_class("interrupted")
+            users[-1].border_title = "you · interrupted — ctrl+r retries"
+        marker = Static(text("⏹ interrupted: the reply stopped here (ctrl+r asks again)", "bold"),
+                        classes="interrupted-marker")
+        if live is not None:
+            live.remove_class("live")
+            live.add_class("interrupted")
+            self.mount(marker, after=live)
+        else:
+            self.mount(marker)
         self.scroll_end(animate=False)
 
     async def end_reply(self) -> None:
