@@ -155,6 +155,10 @@ async def test_every_open_session_is_listed_and_older_ones_page_in(settings, big
         open_ids = {r["id"] for r in big_store if r["status"] in OPEN}
         assert len(open_ids) == ACTIVE and set(listed(listing)[:ACTIVE]) == open_ids
         assert headings(listing) == ["Active", "Recent"]
+        # A refresh (after a change to the sessions) keeps what was loaded and the highlight.
+        deep = listing.highlighted_option.id
+        await app.screen.refresh_sessions()
+        assert listed(listing) == expected_order(big_store) and listing.highlighted_option.id == deep
 
 
 async def test_filter_finds_sessions_beyond_the_first_chunk(settings, big_store) -> None:
@@ -259,3 +263,32 @@ async def test_a_slow_earlier_query_never_overwrites_a_newer_one(settings, big_s
         await settle(pilot)
         assert shown == [["Session 1198"]]
         assert listed(listing) == [next(r["id"] for r in big_store if r["title"] == "Session 1198")]
+
+
+# --- the CLI ------------------------------------------------------------------------------------
+
+
+def test_sessions_list_uses_the_same_query(cli, settings) -> None:
+    """`sessions list`: open sessions first whatever their age, and --match searches the whole store."""
+    import json
+
+    from rfpilot.core.context import Workspace
+
+    async def go():
+        ws = await Workspace.open(settings)
+        try:
+            return await seed(ws)
+        finally:
+            await ws.close()
+
+    rows = asyncio.run(go())
+    code, out, err = cli("sessions", "list", "--limit", "700", "--json")
+    assert code == 0, err
+    assert [v["id"] for v in json.loads(out)] == expected_order(rows)[:700]
+    code, out, err = cli("sessions", "list", "--limit", "700")
+    active, recent = out.split("\n\nRecent\n")
+    assert active.startswith("Active\n") and len(active.splitlines()) == 2 + ACTIVE and len(recent.splitlines()) == 101
+    code, out, err = cli("sessions", "list", "--match", "SESSION 1199", "--json")
+    assert [v["title"] for v in json.loads(out)] == ["Session 1199"]
+    code, out, err = cli("sessions", "list", "--match", "no such thing")
+    assert code == 0 and out == "" and "no session matches" in err

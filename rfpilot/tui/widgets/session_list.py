@@ -69,7 +69,7 @@ class SessionList(OptionList):
 
     # --- loading: the store pages and filters, the list only shows ---------------------------
 
-    async def _fetch(self, match: str, after=None):
+    async def _fetch(self, match: str, after=None, limit: int | None = None):
         """(rows, cursor) of one chunk; None while the store is still opening (its first load comes after)."""
         from rfpilot.tui.data import session_rows
 
@@ -78,16 +78,17 @@ class SessionList(OptionList):
 
         async def query():
             async with self.app.ctx() as ctx:  # type: ignore[attr-defined]
-                return await session_rows(ctx, match=match, after=after, limit=self.PAGE)
+                return await session_rows(ctx, match=match, after=after, limit=limit or self.PAGE)
 
         # Shielded: quitting mid-query waits for it instead of cutting the connection in half.
         return await asyncio.shield(self.app.shielded(query()))  # type: ignore[attr-defined]
 
     async def reload(self, current: str | None = None) -> None:
-        """The first chunk again, under the current filter (after a change to the sessions)."""
+        """What is listed again, under the current filter (after a change to the sessions): as many sessions as
+        were loaded, so the highlight stays where the user had scrolled to."""
         self._generation += 1
         generation, match = self._generation, self.filter_text
-        chunk = await self._fetch(match)
+        chunk = await self._fetch(match, limit=max(self.PAGE, len(self.rows)))
         if chunk is not None and generation == self._generation:
             self.set_sessions(*chunk, current=current)
 
