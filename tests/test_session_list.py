@@ -85,6 +85,8 @@ async def test_match_searches_the_whole_store_in_any_case(ws) -> None:
         assert len(await titles("northWIND", limit=1000)) == TOTAL // 100
         assert await titles("cw#48307") == ["Printer 50% off_line"]
         assert await titles("ABCD1234") == ["Printer 50% off_line"]
+        assert await titles("abcd123") == []  # shorter than a printed id: not an id prefix
+        assert len(await titles("ABANDON", limit=1000)) == len([r for r in rows if r["status"] == "abandoned"])
         assert await titles("50%") == ["Printer 50% off_line"]
         assert await titles("f_l") == ["Printer 50% off_line"]
         assert await titles("0%x") == []

@@ -114,23 +114,31 @@ class SessionPage:
     cursor: ListCursor | None  # None: this was the last page
 
 
-_ID_PREFIX = re.compile(r"[0-9a-f-]{4,36}")
+# An id prefix as the CLI prints it (8 characters) or longer: a shorter run of digits is a ticket number far
+# more often than an id, and would match random ids.
+_ID_PREFIX = re.compile(r"[0-9a-f-]{8,36}")
 
 
 def _match_clause(match: str, dialect: str):
-    """Case-insensitive substring of the title, client, ticket reference or status, or a prefix of the id.
+    """Case-insensitive substring of the title, client or ticket reference, a status the text is part of,
+    or a prefix of the id.
 
     ILIKE on Postgres (a pg_trgm index on these columns serves it); plain LIKE on SQLite, which already ignores
-    the case of ASCII letters (as lower() does there: neither folds other letters without ICU). A B-tree index
-    serves neither: without a text index each query reads every session of the account (docs/performance.md)."""
+    the case of ASCII letters (as lower() does there: neither folds other letters without ICU). The status is
+    matched here, so the store sees `status IN (…)`, which its index serves: an OR branch no index can serve
+    would make the whole match a scan. Without a text index each query reads every session of the account
+    (docs/performance.md)."""
     needle = one_line(match).casefold()
     # The pattern is built here, not in SQL, so Postgres's planner sees a plain ILIKE '%…%' constant.
     escaped = needle.replace("/", "//").replace("%", "/%").replace("_", "/_")
-    columns = (SessionRow.title, SessionRow.client_name, SessionRow.ticket_ref, SessionRow.status)
+    columns = (SessionRow.title, SessionRow.client_name, SessionRow.ticket_ref)
     if dialect == "sqlite":
         clauses = [col.like(f"%{escaped}%", escape="/") for col in columns]
     else:
         clauses = [col.ilike(f"%{escaped}%", escape="/") for col in columns]
+    statuses = [status for status in SESSION_STATUSES if needle in status]
+    if statuses:
+        clauses.append(SessionRow.status.in_(statuses))
     if _ID_PREFIX.fullmatch(needle):
         clauses.append(type_coerce(SessionRow.id, String).like(f"{needle}%"))  # as core.lookup.find_one
     return or_(*clauses)

@@ -21,7 +21,7 @@ class SessionSnapshot:
 
 
 async def session_rows(ctx: Ctx, *, match: str | None = None, after: Any = None,
-                       limit: int = 100) -> tuple[list[SessionRowView], Any]:
+                       limit: int = 50) -> tuple[list[SessionRowView], Any]:
     """One chunk of the session list (core.sessions.session_page) and the cursor of the next (None: no more)."""
     from rfpilot.core.sessions import session_page
 

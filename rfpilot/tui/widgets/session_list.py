@@ -46,8 +46,9 @@ class SessionList(OptionList):
     class FilterRequested(Message):
         pass
 
-    PAGE = 100  # sessions per query: the first screenful and each chunk loaded while scrolling down
-    PREFETCH = 40  # load the next chunk when the highlight or the view comes this close to the end
+    # Sessions per query: two screenfuls at 50 lines, so a filter key lays out no more rows than it needs.
+    PAGE = 50
+    PREFETCH = 20  # load the next chunk when the highlight comes this close to the end (or the view a screen)
     FILTER_DEBOUNCE = 0.03  # seconds of quiet before a filter query (keys typed meanwhile join it)
 
     def __init__(self, **kwargs) -> None:
@@ -120,7 +121,7 @@ class SessionList(OptionList):
             return
         near_end = self.highlighted is not None and self.highlighted >= self.option_count - self.PREFETCH
         shown = self.display and self.scrollable_content_region.height > 0 and self.virtual_size.height > 0
-        near_bottom = shown and self.max_scroll_y - self.scroll_y <= self.PREFETCH
+        near_bottom = shown and self.max_scroll_y - self.scroll_y <= self.scrollable_content_region.height
         if near_end or near_bottom:
             self._more_running = True
             self.run_worker(self._load_more(), group="session-more")
