@@ -14,6 +14,7 @@ from textual.message import Message
 from textual.widgets import OptionList
 from textual.widgets.option_list import Option
 
+from rfpilot.errors import RfpilotError
 from rfpilot.tui.safe import inert
 
 STATUS_DOT = {"active": ("●", "green"), "paused": ("◐", "yellow"), "escalated": ("▲", "magenta"),
@@ -81,8 +82,12 @@ class SessionList(OptionList):
             async with self.app.ctx() as ctx:  # type: ignore[attr-defined]
                 return await session_rows(ctx, match=match, after=after, limit=limit or self.PAGE)
 
-        # Shielded: quitting mid-query waits for it instead of cutting the connection in half.
-        return await asyncio.shield(self.app.shielded(query()))  # type: ignore[attr-defined]
+        try:
+            # Shielded: quitting mid-query waits for it instead of cutting the connection in half.
+            return await asyncio.shield(self.app.shielded(query()))  # type: ignore[attr-defined]
+        except RfpilotError as err:
+            self.notify(inert(err.message + (f"\n{err.hint}" if err.hint else "")), severity="error", markup=False)
+            return None
 
     async def reload(self, current: str | None = None) -> None:
         """What is listed again, under the current filter (after a change to the sessions): as many sessions as
@@ -182,7 +187,8 @@ class SessionList(OptionList):
     def _append(self, rows: list[SessionRowView], cursor) -> None:
         """The next chunk, below what is listed (the highlight and the scroll stay where they are)."""
         self.cursor = cursor
-        fresh = [r for r in rows if r.id not in self._id_to_option]  # a session updated meanwhile moved up
+        # A session listed as open and closed since comes again in the closed part: it stays where it is listed.
+        fresh = [r for r in rows if r.id not in self._id_to_option]
         self.rows.extend(fresh)
         self.add_options(self._options_for(fresh, first=False))
 
