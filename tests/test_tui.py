@@ -381,7 +381,7 @@ async def test_filter_and_abandon(tui_settings) -> None:
         assert app.focused is listing
         await pilot.press("slash")
         await type_text(pilot, "northwind")
-        await pilot.pause()
+        await settle(pilot)  # the filter is a query in the store
         assert [r.title for r in listing.matching()] == ["VPN drops every hour"]
         await pilot.press("enter", "enter")
         await settle(pilot)

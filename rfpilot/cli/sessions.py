@@ -76,28 +76,36 @@ def _session_row(view: dict, now_age: str) -> list:
 def sessions_list(
     status: Optional[list[str]] = typer.Option(None, "--status", "-s", help="Only these statuses (repeatable)."),
     mine: bool = typer.Option(False, "--mine", help="Only sessions you own."),
-    limit: int = typer.Option(50, "--limit", min=1, max=10_000, help="At most this many, newest activity first."),
+    match: Optional[str] = typer.Option(None, "--match", "-m", help="Only sessions whose title, client, ticket or "
+                                        "status contains TEXT (any case), or whose id starts with it.",
+                                        metavar="TEXT"),
+    limit: int = typer.Option(50, "--limit", min=1, max=10_000,
+                              help="At most this many: open sessions first, then closed, newest activity first."),
     as_json: bool = JSON,
 ) -> None:
-    """Sessions, most recent activity first: Active (open) then Recent (closed)."""
+    """Sessions: Active (open) then Recent (closed), each most recent activity first."""
 
     async def go(ctx):
-        from rfpilot.core.sessions import list_sessions
+        from rfpilot.core.sessions import session_page, split_open
         from rfpilot.core.text import age
         from rfpilot.core.views import session_view
 
-        rows = await list_sessions(ctx, statuses=tuple(status) if status else None, limit=limit, mine=mine)
+        page = await session_page(ctx, match=match, statuses=tuple(status) if status else None, limit=limit,
+                                  mine=mine)
         now = ctx.now()
-        return [(session_view(s, now), age(s.updated_at, now)) for s in rows]
+        return split_open([(session_view(s, now), age(s.updated_at, now)) for s in page.sessions],
+                          lambda r: r[0]["status"])
 
-    rows = run(go)
+    open_rows, closed_rows = run(go)
+    rows = open_rows + closed_rows
 
     def human() -> str:
         if not rows:
-            output.info('no sessions yet — start one with: rfpilot new "<what is wrong>"')
+            if match or status or mine:
+                output.info("no session matches")
+            else:
+                output.info('no sessions yet — start one with: rfpilot new "<what is wrong>"')
             return None
-        open_rows = [r for r in rows if r[0]["status"] in ("active", "paused", "escalated")]
-        closed_rows = [r for r in rows if r not in open_rows]
         parts = []
         headers = ("ID", "STATUS", "TICKET", "CLIENT", "AGE", "TITLE")
         if open_rows:

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
+from typing import TypeVar
 
-from sqlalchemy import func, select
+from sqlalchemy import String, func, or_, select, tuple_, type_coerce
 
 from rfpilot.core.context import Ctx
 from rfpilot.core.lookup import find_one
@@ -15,10 +18,13 @@ from rfpilot.db.enums import SESSION_STATUSES
 from rfpilot.db.models import Engineer, SessionRow
 from rfpilot.errors import ConflictError, UsageError
 
+T = TypeVar("T")
+
 INTAKE_MAX = 20_000
 REASON_MAX = 500
 
 OPEN_STATUSES = ("active", "paused", "escalated")
+CLOSED_STATUSES = ("resolved", "abandoned")
 # Time in these statuses is parked time: waiting on the customer or on the next engineer.
 PARKED_STATUSES = ("paused", "escalated")
 # from-status -> statuses it may move to (SPEC §3). Anything else is refused.
@@ -110,21 +116,104 @@ async def get_session(ctx: Ctx, ref: str) -> SessionRow:
     return await find_one(ctx, SessionRow, ref, "session")
 
 
-async def list_sessions(
-    ctx: Ctx, *, statuses: tuple[str, ...] | None = None, limit: int | None = 200, mine: bool = False
-) -> list[SessionRow]:
+@dataclass(frozen=True)
+class ListCursor:
+    """Where the next page of `session_page` starts: in the open part or the closed part, after this row."""
+
+    open: bool
+    updated_at: datetime | None = None
+    id: str | None = None
+
+
+@dataclass(frozen=True)
+class SessionPage:
+    sessions: list[SessionRow]
+    cursor: ListCursor | None  # None: this was the last page
+
+
+# An id prefix as the CLI prints it (8 characters) or longer: a shorter run of digits is a ticket number far
+# more often than an id, and would match random ids.
+_ID_PREFIX = re.compile(r"[0-9a-f-]{8,36}")
+
+
+def _match_clause(match: str, dialect: str):
+    """Case-insensitive substring of the title, client or ticket reference, a status the text is part of,
+    or a prefix of the id.
+
+    ILIKE on Postgres (a pg_trgm index on these columns serves it); plain LIKE on SQLite, which already ignores
+    the case of ASCII letters (as lower() does there: neither folds other letters without ICU). The status is
+    matched here, so the store sees `status IN (…)`, which its index serves: an OR branch no index can serve
+    would make the whole match a scan. Without a text index each query reads every session of the account
+    (docs/performance.md)."""
+    needle = one_line(match).casefold()
+    # The pattern is built here, not in SQL, so Postgres's planner sees a plain ILIKE '%…%' constant.
+    escaped = needle.replace("/", "//").replace("%", "/%").replace("_", "/_")
+    columns = (SessionRow.title, SessionRow.client_name, SessionRow.ticket_ref)
+    if dialect == "sqlite":
+        clauses = [col.like(f"%{escaped}%", escape="/") for col in columns]
+    else:
+        clauses = [col.ilike(f"%{escaped}%", escape="/") for col in columns]
+    statuses = [status for status in SESSION_STATUSES if needle in status]
+    if statuses:
+        clauses.append(SessionRow.status.in_(statuses))
+    if _ID_PREFIX.fullmatch(needle):
+        clauses.append(type_coerce(SessionRow.id, String).like(f"{needle}%"))  # as core.lookup.find_one
+    return or_(*clauses)
+
+
+async def session_page(
+    ctx: Ctx,
+    *,
+    match: str | None = None,
+    statuses: tuple[str, ...] | None = None,
+    mine: bool = False,
+    after: ListCursor | None = None,
+    limit: int = 100,
+) -> SessionPage:
+    """One page of the session list as every view shows it: open sessions first, then closed ones, each most
+    recent activity first, optionally only those matching ``match`` (searched in the store, not in memory).
+
+    Keyset-paged on (updated_at, id) within each part, so a page costs the same at any depth and an index on
+    (account_id, status, updated_at, id) or (account_id, updated_at, id) serves it once it exists. Pass the
+    returned cursor as ``after`` for the next page."""
     for status in statuses or ():
         if status not in SESSION_STATUSES:
             raise UsageError(f"unknown status {status!r}", hint="one of: " + ", ".join(SESSION_STATUSES))
-    stmt = select(SessionRow).where(SessionRow.account_id == ctx.account.id)
-    if statuses:
-        stmt = stmt.where(SessionRow.status.in_(statuses))
+    base = select(SessionRow).where(SessionRow.account_id == ctx.account.id)
     if mine:
-        stmt = stmt.where(SessionRow.owner_id == ctx.engineer.id)
-    stmt = stmt.order_by(SessionRow.updated_at.desc(), SessionRow.id)
-    if limit:
-        stmt = stmt.limit(limit)
-    return list((await ctx.db.execute(stmt)).scalars())
+        base = base.where(SessionRow.owner_id == ctx.engineer.id)
+    if match and match.strip():
+        base = base.where(_match_clause(match, ctx.db.bind.dialect.name))
+    found: list[SessionRow] = []
+    for is_open, part in ((True, OPEN_STATUSES), (False, CLOSED_STATUSES)):
+        if after is not None and after.open != is_open and is_open:
+            continue  # the cursor is already in the closed part
+        wanted = tuple(s for s in part if not statuses or s in statuses)
+        if not wanted:
+            continue
+        remaining = limit - len(found)
+        if remaining <= 0:
+            return SessionPage(found, ListCursor(open=is_open))
+        stmt = base.where(SessionRow.status.in_(wanted))
+        if after is not None and after.open == is_open and after.updated_at is not None:
+            stmt = stmt.where(tuple_(SessionRow.updated_at, SessionRow.id) < (after.updated_at, after.id))
+        stmt = stmt.order_by(SessionRow.updated_at.desc(), SessionRow.id.desc()).limit(remaining + 1)
+        rows = list((await ctx.db.execute(stmt)).scalars())
+        if len(rows) > remaining:
+            found += rows[:remaining]
+            last = found[-1]
+            return SessionPage(found, ListCursor(open=is_open, updated_at=last.updated_at, id=last.id))
+        found += rows
+    return SessionPage(found, None)
+
+
+def split_open(items: list[T], status: Callable[[T], str]) -> tuple[list[T], list[T]]:
+    """(open, closed), each in the given order: one pass, whatever the number of items."""
+    open_items: list[T] = []
+    closed_items: list[T] = []
+    for item in items:
+        (open_items if status(item) in OPEN_STATUSES else closed_items).append(item)
+    return open_items, closed_items
 
 
 async def count_sessions(ctx: Ctx) -> int:

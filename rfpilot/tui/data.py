@@ -20,11 +20,14 @@ class SessionSnapshot:
     forks: list[dict[str, Any]] | None = None  # core.branches.fork_views, with the transcript
 
 
-async def session_rows(ctx: Ctx, limit: int = 500) -> list[SessionRowView]:
-    from rfpilot.core.sessions import list_sessions
+async def session_rows(ctx: Ctx, *, match: str | None = None, after: Any = None,
+                       limit: int = 50) -> tuple[list[SessionRowView], Any]:
+    """One chunk of the session list (core.sessions.session_page) and the cursor of the next (None: no more)."""
+    from rfpilot.core.sessions import session_page
 
     now = ctx.now()
-    return [
+    page = await session_page(ctx, match=match, after=after, limit=limit)
+    views = [
         SessionRowView(
             id=row.id,
             title=row.title or f"(untitled {short_id(row.id)})",
@@ -34,8 +37,9 @@ async def session_rows(ctx: Ctx, limit: int = 500) -> list[SessionRowView]:
             age=age(row.updated_at, now),
             updated_at=row.updated_at,
         )
-        for row in await list_sessions(ctx, limit=limit)
+        for row in page.sessions
     ]
+    return views, page.cursor
 
 
 async def snapshot(ctx: Ctx, session_id: str, *, with_messages: bool = True) -> SessionSnapshot:

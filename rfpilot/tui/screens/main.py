@@ -134,11 +134,7 @@ class MainScreen(Screen):
     # --- loading ----------------------------------------------------------
 
     async def refresh_sessions(self) -> None:
-        from rfpilot.tui.data import session_rows
-
-        async with self.rf.ctx() as ctx:
-            rows = await session_rows(ctx)
-        self.query_one(SessionList).set_sessions(rows, current=self.session_id)
+        await self.query_one(SessionList).reload(current=self.session_id)
 
     async def load_session(self, session_id: str, *, focus_composer: bool = True) -> None:
         from rfpilot.tui.data import snapshot

@@ -1,5 +1,8 @@
 """The session list: Active first, then Recent; status dot, title, then age, ticket, client.
 
+The store pages and filters it (core.sessions.session_page): the first chunk on load, the next ones as the
+user scrolls or pages down, and every filter keystroke is a query over the whole store.
+
 Each row is two lines whatever the width: the title is cut with an ellipsis rather than wrapped (app.tcss), and
 the age comes first on the second line, so it is never the part that is cut. Ages tick (``tick``) from each
 row's ``updated_at`` without reading the store again.
@@ -7,6 +10,7 @@ row's ``updated_at`` without reading the store again.
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -16,6 +20,7 @@ from textual.message import Message
 from textual.widgets import OptionList
 from textual.widgets.option_list import Option, OptionDoesNotExist
 
+from rfpilot.errors import RfpilotError
 from rfpilot.tui.safe import inert
 
 STATUS_DOT = {"active": ("●", "green"), "paused": ("◐", "yellow"), "escalated": ("▲", "magenta"),
@@ -49,10 +54,20 @@ class SessionList(OptionList):
     class FilterRequested(Message):
         pass
 
+    # Sessions per query: two screenfuls at 50 lines, so a filter key lays out no more rows than it needs.
+    PAGE = 50
+    PREFETCH = 20  # load the next chunk when the highlight comes this close to the end (or the view a screen)
+    FILTER_DEBOUNCE = 0.03  # seconds of quiet before a filter query (keys typed meanwhile join it)
+
     def __init__(self, **kwargs) -> None:
         super().__init__(**kwargs)
-        self.rows: list[SessionRowView] = []
+        self.rows: list[SessionRowView] = []  # what is loaded, in list order (open first)
         self.filter_text = ""
+        self.cursor = None  # core.sessions.ListCursor of the next chunk; None: everything is loaded
+        self._generation = 0  # bumped by every new query: an older query's answer is dropped
+        self._filter_running = False
+        self._more_running = False
+        self._has_recent_heading = False
         self.now: datetime | None = None  # the clock's last tick: ages are shown as of then
 
     def tick(self, now: datetime) -> None:
@@ -78,29 +93,112 @@ class SessionList(OptionList):
         self.post_message(self.FilterRequested())
 
     def matching(self) -> list[SessionRowView]:
-        needle = self.filter_text.strip().casefold()
-        if not needle:
-            return self.rows
-        return [r for r in self.rows
-                if any(needle in (value or "").casefold() for value in (r.title, r.client, r.ticket_ref, r.status))]
+        """The sessions listed now (the store already applied the filter)."""
+        return self.rows
+
+    # --- loading: the store pages and filters, the list only shows ---------------------------
+
+    async def _fetch(self, match: str, after=None, limit: int | None = None):
+        """(rows, cursor) of one chunk; None while the store is still opening (its first load comes after)."""
+        from rfpilot.tui.data import session_rows
+
+        if getattr(self.app, "workspace", None) is None:
+            return None
+
+        async def query():
+            async with self.app.ctx() as ctx:  # type: ignore[attr-defined]
+                return await session_rows(ctx, match=match, after=after, limit=limit or self.PAGE)
+
+        try:
+            # Shielded: quitting mid-query waits for it instead of cutting the connection in half.
+            return await asyncio.shield(self.app.shielded(query()))  # type: ignore[attr-defined]
+        except RfpilotError as err:
+            self.notify(inert(err.message + (f"\n{err.hint}" if err.hint else "")), severity="error", markup=False)
+            return None
+
+    async def reload(self, current: str | None = None) -> None:
+        """What is listed again, under the current filter (after a change to the sessions): as many sessions as
+        were loaded, so the highlight stays where the user had scrolled to."""
+        self._generation += 1
+        generation, match = self._generation, self.filter_text
+        chunk = await self._fetch(match, limit=max(self.PAGE, len(self.rows)))
+        if chunk is not None and generation == self._generation:
+            self.set_sessions(*chunk, current=current)
 
     def set_filter(self, value: str) -> None:
+        """Query the store for ``value``. One query at a time: keys typed while it runs are coalesced into
+        the next one, and an answer for text that has changed since is never shown."""
         self.filter_text = value
-        self.set_sessions(self.rows)
+        self._generation += 1  # a chunk or reload still in flight is now stale
+        if not self._filter_running:
+            self._filter_running = True
+            self.run_worker(self._run_filter(), group="session-filter")
 
-    def set_sessions(self, rows: list[SessionRowView], current: str | None = None) -> None:
-        self.rows = rows
-        rows = self.matching()
+    async def _run_filter(self) -> None:
+        try:
+            await asyncio.sleep(self.FILTER_DEBOUNCE)
+            while True:
+                generation, match = self._generation, self.filter_text
+                chunk = await self._fetch(match)
+                if chunk is None or generation == self._generation:
+                    if chunk is not None:
+                        self.set_sessions(*chunk)
+                    return
+                # The filter changed while the query ran: run the newest text (once, however many keys).
+        finally:
+            self._filter_running = False
+
+    def _maybe_more(self) -> None:
+        if self.cursor is None or self._more_running or self._filter_running:
+            return
+        near_end = self.highlighted is not None and self.highlighted >= self.option_count - self.PREFETCH
+        shown = self.display and self.scrollable_content_region.height > 0 and self.virtual_size.height > 0
+        near_bottom = shown and self.max_scroll_y - self.scroll_y <= self.scrollable_content_region.height
+        if near_end or near_bottom:
+            self._more_running = True
+            self.run_worker(self._load_more(), group="session-more")
+
+    async def _load_more(self) -> None:
+        try:
+            generation = self._generation
+            chunk = await self._fetch(self.filter_text, self.cursor)
+            if chunk is not None and generation == self._generation:
+                self._append(*chunk)
+        finally:
+            self._more_running = False
+        self.call_after_refresh(self._maybe_more)  # still near the end (a tall window, a held key)
+
+    def watch_highlighted(self, highlighted: int | None) -> None:
+        super().watch_highlighted(highlighted)
+        self._maybe_more()
+
+    def watch_scroll_y(self, old_value: float, new_value: float) -> None:
+        super().watch_scroll_y(old_value, new_value)
+        self._maybe_more()
+
+    # --- showing ----------------------------------------------------------------------------
+
+    def _options_for(self, rows: list[SessionRowView], *, first: bool) -> list[Option]:
+        """Options for ``rows`` (which continue the list), with the section headings they start."""
+        from rfpilot.core.sessions import split_open
+
+        active, recent = split_open(rows, lambda r: r.status)
+        options: list[Option] = []
+        if active and first:
+            options.append(Option(Text("Active", style="bold"), disabled=True))
+        options.extend(Option(self._render_row(r, self.now), id=r.id) for r in active)
+        if recent and not self._has_recent_heading:
+            options.append(Option(Text("Recent", style="bold"), disabled=True))
+            self._has_recent_heading = True
+        options.extend(Option(self._render_row(r, self.now), id=r.id) for r in recent)
+        return options
+
+    def set_sessions(self, rows: list[SessionRowView], cursor=None, current: str | None = None) -> None:
+        """Show ``rows`` (the first chunk, open sessions first) in place of what is listed."""
         before = self.highlighted_option.id if self.highlighted_option is not None else None
         self.clear_options()
-        active = [r for r in rows if r.status in ("active", "paused", "escalated")]
-        recent = [r for r in rows if r not in active]
-        options: list[Option | None] = []
-        for heading, group in (("Active", active), ("Recent", recent)):
-            if not group:
-                continue
-            options.append(Option(Text(heading, style="bold"), disabled=True))
-            options.extend(Option(self._render_row(r, self.now), id=r.id) for r in group)
+        self.rows, self.cursor, self._has_recent_heading = list(rows), cursor, False
+        options = self._options_for(rows, first=True)
         # Two short lines: rows are cut, not wrapped (app.tcss), and the list is 24 cells wide.
         empty = "No session matches\nthe filter" if self.filter_text.strip() else "No sessions yet:\nctrl+n starts one"
         self.add_options(options or [Option(Text(empty, style="dim"), disabled=True)])
@@ -113,6 +211,14 @@ class SessionList(OptionList):
             if not self.get_option_at_index(index).disabled:
                 self.highlighted = index
                 return
+
+    def _append(self, rows: list[SessionRowView], cursor) -> None:
+        """The next chunk, below what is listed (the highlight and the scroll stay where they are)."""
+        self.cursor = cursor
+        # A session listed as open and closed since comes again in the closed part: it stays where it is listed.
+        fresh = [r for r in rows if r.id not in self._id_to_option]
+        self.rows.extend(fresh)
+        self.add_options(self._options_for(fresh, first=False))
 
     def select_session(self, session_id: str) -> bool:
         for index in range(self.option_count):

@@ -1,0 +1,296 @@
+"""The session list over more sessions than one chunk: every open session is reachable before any closed one,
+the rest pages in as the user moves down, and the filter searches the whole store (both stores)."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import timedelta
+
+import pytest
+
+TOTAL, ACTIVE = 1_200, 600
+
+
+async def seed(ws, total: int = TOTAL, extra: list[dict] | None = None) -> list[dict]:
+    """``total`` sessions in one bulk insert, newest first: every other one open (active, paused or escalated),
+    so open sessions are spread over the whole history, the oldest far beyond the first chunk."""
+    from sqlalchemy import insert
+
+    from rfpilot.db.models import SessionRow
+    from rfpilot.db.types import new_id
+
+    async with ws.ctx() as ctx:
+        now = ctx.now()
+        rows = []
+        for i in range(total):
+            when = now - timedelta(minutes=i + 1)
+            status = ("active", "paused", "escalated")[i % 3] if i % 2 == 0 else ("resolved", "abandoned")[i % 4 // 2]
+            rows.append(dict(id=new_id(), account_id=ctx.account.id, owner_id=ctx.engineer.id, title=f"Session {i}",
+                             status=status, intake_type="empty", status_changed_at=when, created_at=when,
+                             updated_at=when, client_name="Northwind" if i % 100 == 0 else None, ticket_ref=None))
+        base = dict(rows[0], client_name=None, updated_at=now, created_at=now, status_changed_at=now)
+        rows += [dict(base, **row) for row in extra or []]
+        async with ctx.tx():
+            await ctx.db.execute(insert(SessionRow), rows)
+    return rows
+
+
+OPEN = ("active", "paused", "escalated")
+
+
+def expected_order(rows: list[dict]) -> list[str]:
+    ordered = sorted(rows, key=lambda r: (r["status"] not in OPEN, -r["updated_at"].timestamp(), ""))
+    # ties never happen in the seed (one minute apart)
+    return [r["id"] for r in ordered]
+
+
+# --- core ---------------------------------------------------------------------------------------
+
+
+async def test_pages_walk_open_then_closed_without_gaps(ws) -> None:
+    from rfpilot.core.sessions import session_page
+
+    rows = await seed(ws)
+    seen: list[str] = []
+    cursor = None
+    async with ws.ctx() as ctx:
+        for _ in range(20):
+            page = await session_page(ctx, after=cursor, limit=250)
+            seen += [s.id for s in page.sessions]
+            cursor = page.cursor
+            if cursor is None:
+                break
+    assert seen == expected_order(rows)
+    assert len(set(seen)) == TOTAL
+
+
+async def test_match_searches_the_whole_store_in_any_case(ws) -> None:
+    from rfpilot.core.sessions import session_page
+
+    rows = await seed(ws, extra=[dict(id="abcd1234-0000-4000-8000-000000000000", title="Printer 50% off_line",
+                                      status="resolved", intake_type="empty", ticket_ref="CW#48307")])
+    async with ws.ctx() as ctx:
+        async def titles(match: str, limit: int = 100) -> list[str]:
+            return [s.title for s in (await session_page(ctx, match=match, limit=limit)).sessions]
+
+        # Far beyond any first chunk, and the case does not matter.
+        assert await titles("SESSION 1199") == ["Session 1199"]
+        assert await titles("session 1198") == ["Session 1198"]
+        ten = {f"Session {i}" for i in [119, *range(1190, 1200)]}
+        found = await titles("Session 119")
+        assert set(found) == ten
+        open_first = [t for t in found if rows[int(t.split()[1])]["status"] in OPEN]
+        assert found[: len(open_first)] == open_first  # open ones first, newest first
+        # Client, ticket reference, id prefix; LIKE's wildcards are plain characters.
+        assert len(await titles("northWIND", limit=1000)) == TOTAL // 100
+        assert await titles("cw#48307") == ["Printer 50% off_line"]
+        assert await titles("ABCD1234") == ["Printer 50% off_line"]
+        assert await titles("abcd123") == []  # shorter than a printed id: not an id prefix
+        assert len(await titles("ABANDON", limit=1000)) == len([r for r in rows if r["status"] == "abandoned"])
+        assert await titles("50%") == ["Printer 50% off_line"]
+        assert await titles("f_l") == ["Printer 50% off_line"]
+        assert await titles("0%x") == []
+
+
+async def test_split_open_is_one_pass_and_keeps_order() -> None:
+    from rfpilot.core.sessions import split_open
+
+    items = [("a", "active"), ("b", "resolved"), ("c", "paused"), ("d", "abandoned"), ("e", "escalated")]
+    assert split_open(items, lambda i: i[1]) == ([items[0], items[2], items[4]], [items[1], items[3]])
+
+
+# --- the TUI --------------------------------------------------------------------------------------
+
+
+async def settle(pilot) -> None:
+    for _ in range(3):
+        await asyncio.wait_for(pilot.app.workers.wait_for_complete(), 30)
+        await pilot.pause()
+
+
+def listed(listing) -> list[str]:
+    return [o.id for o in listing.options if o.id]
+
+
+def headings(listing) -> list[str]:
+    return [str(o.prompt) for o in listing.options if o.disabled]
+
+
+@pytest.fixture
+async def big_store(settings):
+    from rfpilot.core.context import Workspace
+
+    ws = await Workspace.open(settings)
+    try:
+        rows = await seed(ws)
+    finally:
+        await ws.close()
+    return rows
+
+
+async def test_every_open_session_is_listed_and_older_ones_page_in(settings, big_store) -> None:
+    from rfpilot.tui.app import RfpilotApp
+    from rfpilot.tui.widgets.session_list import SessionList
+
+    app = RfpilotApp(settings)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await settle(pilot)
+        listing = app.screen.query_one(SessionList)
+        first = listed(listing)
+        assert len(first) == SessionList.PAGE and listing.cursor is not None
+        assert first == expected_order(big_store)[: SessionList.PAGE]
+        assert headings(listing) == ["Active"]
+        # Paging down through the list loads the next chunks, open sessions first.
+        listing.focus()
+        for _ in range(8):
+            await pilot.press("pagedown")
+        await settle(pilot)
+        assert len(listed(listing)) > SessionList.PAGE
+        # To the end: every session, all 600 open ones above every closed one, each heading once.
+        for _ in range(40):
+            if listing.cursor is None:
+                break
+            await pilot.press("end")
+            await settle(pilot)
+        assert listing.cursor is None
+        assert listed(listing) == expected_order(big_store)
+        open_ids = {r["id"] for r in big_store if r["status"] in OPEN}
+        assert len(open_ids) == ACTIVE and set(listed(listing)[:ACTIVE]) == open_ids
+        assert headings(listing) == ["Active", "Recent"]
+        # A refresh (after a change to the sessions) keeps what was loaded and the highlight.
+        deep = listing.highlighted_option.id
+        await app.screen.refresh_sessions()
+        assert listed(listing) == expected_order(big_store) and listing.highlighted_option.id == deep
+
+
+async def test_filter_finds_sessions_beyond_the_first_chunk(settings, big_store) -> None:
+    from textual.widgets import Input
+
+    from rfpilot.tui.app import RfpilotApp
+    from rfpilot.tui.widgets.session_list import SessionList
+
+    oldest_open = next(r for r in reversed(big_store) if r["status"] in OPEN)
+    app = RfpilotApp(settings)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await settle(pilot)
+        listing = app.screen.query_one(SessionList)
+        assert oldest_open["id"] not in listed(listing)
+        await pilot.press("slash")
+        assert app.focused is app.screen.query_one("#session-filter", Input)
+        for key in oldest_open["title"].upper():
+            await pilot.press("space" if key == " " else key)
+        await settle(pilot)
+        assert listed(listing) == [oldest_open["id"]]
+        await pilot.press("enter", "enter")
+        await settle(pilot)
+        assert app.screen.session_id == oldest_open["id"]
+        # A filter with more matches than a chunk pages too.
+        app.screen.query_one("#session-filter", Input).value = "session 1"
+        await settle(pilot)
+        assert listing.cursor is not None and len(listed(listing)) == SessionList.PAGE
+        wanted = [i for i in expected_order(big_store)
+                  if next(r for r in big_store if r["id"] == i)["title"].startswith("Session 1")]
+        listing.focus()
+        for _ in range(20):
+            if listing.cursor is None:
+                break
+            await pilot.press("end")
+            await settle(pilot)
+        assert listed(listing) == wanted
+        app.screen.query_one("#session-filter", Input).value = "no such session"
+        await settle(pilot)
+        assert listed(listing) == [] and "No session matches" in str(listing.options[0].prompt)
+
+
+@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
+async def test_a_slow_earlier_query_never_overwrites_a_newer_one(settings, big_store, monkeypatch) -> None:
+    """Typing while a filter query is slow: the keys coalesce into one more query, and the slow answer (for text
+    that has changed since) is never shown; a slow reload is dropped the same way."""
+    from textual.widgets import Input
+
+    from rfpilot.tui import data
+    from rfpilot.tui.app import RfpilotApp
+    from rfpilot.tui.widgets.session_list import SessionList
+
+    app = RfpilotApp(settings)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await settle(pilot)
+        listing = app.screen.query_one(SessionList)
+        real = data.session_rows
+        gate = asyncio.Event()
+        queries: list[str | None] = []
+        shown: list[list[str]] = []
+
+        async def slow_first(ctx, *, match=None, after=None, limit=100):
+            queries.append(match)
+            if len(queries) == 1:
+                await gate.wait()
+            return await real(ctx, match=match, after=after, limit=limit)
+
+        monkeypatch.setattr(data, "session_rows", slow_first)
+        original_set = listing.set_sessions
+
+        def record(rows, *args, **kwargs):
+            shown.append([r.title for r in rows])
+            return original_set(rows, *args, **kwargs)
+
+        monkeypatch.setattr(listing, "set_sessions", record)
+        await pilot.press("slash")
+        await pilot.press("s")
+        for _ in range(100):  # the first query is under way (and stuck)
+            if queries:
+                break
+            await asyncio.sleep(0.01)
+        for key in "ession 1199":
+            await pilot.press("space" if key == " " else key)
+        gate.set()
+        await settle(pilot)
+        assert queries == ["s", "session 1199"]  # eleven keys, one more query
+        assert shown == [["Session 1199"]]  # the answer for "s" was dropped
+
+        # A reload that is slow (after a change to the sessions) loses to a filter typed meanwhile.
+        queries.clear()
+        shown.clear()
+        gate.clear()
+        reload = asyncio.ensure_future(listing.reload())
+        for _ in range(100):
+            if queries:
+                break
+            await asyncio.sleep(0.01)
+        app.screen.query_one("#session-filter", Input).value = "session 1198"
+        await settle(pilot)
+        assert shown == [["Session 1198"]]
+        gate.set()
+        await reload
+        await settle(pilot)
+        assert shown == [["Session 1198"]]
+        assert listed(listing) == [next(r["id"] for r in big_store if r["title"] == "Session 1198")]
+
+
+# --- the CLI ------------------------------------------------------------------------------------
+
+
+def test_sessions_list_uses_the_same_query(cli, settings) -> None:
+    """`sessions list`: open sessions first whatever their age, and --match searches the whole store."""
+    import json
+
+    from rfpilot.core.context import Workspace
+
+    async def go():
+        ws = await Workspace.open(settings)
+        try:
+            return await seed(ws)
+        finally:
+            await ws.close()
+
+    rows = asyncio.run(go())
+    code, out, err = cli("sessions", "list", "--limit", "700", "--json")
+    assert code == 0, err
+    assert [v["id"] for v in json.loads(out)] == expected_order(rows)[:700]
+    code, out, err = cli("sessions", "list", "--limit", "700")
+    active, recent = out.split("\n\nRecent\n")
+    assert active.startswith("Active\n") and len(active.splitlines()) == 2 + ACTIVE and len(recent.splitlines()) == 101
+    code, out, err = cli("sessions", "list", "--match", "SESSION 1199", "--json")
+    assert [v["title"] for v in json.loads(out)] == ["Session 1199"]
+    code, out, err = cli("sessions", "list", "--match", "no such thing")
+    assert code == 0 and out == "" and "no session matches" in err
