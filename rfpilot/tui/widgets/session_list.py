@@ -43,9 +43,19 @@ class SessionList(OptionList):
         pass
 
     def __init__(self, **kwargs) -> None:
-        super().__init__(**kwargs)
+        # Until the store has answered, say so: an empty list would read as "no sessions".
+        super().__init__(self._placeholder("Loading sessions…"), **kwargs)
         self.rows: list[SessionRowView] = []
         self.filter_text = ""
+
+    @staticmethod
+    def _placeholder(message: str) -> Option:
+        return Option(Text(message, style="dim"), disabled=True)
+
+    def set_unavailable(self) -> None:
+        """The store could not be opened (the notification says why): never "no sessions yet"."""
+        self.clear_options()
+        self.add_option(self._placeholder("Sessions unavailable: the store did not open"))
 
     def action_filter(self) -> None:
         self.post_message(self.FilterRequested())
@@ -75,7 +85,7 @@ class SessionList(OptionList):
             options.append(Option(Text(heading, style="bold"), disabled=True))
             options.extend(Option(self._render_row(r), id=r.id) for r in group)
         empty = "No session matches the filter" if self.filter_text.strip() else "No sessions yet — ctrl+n starts one"
-        self.add_options(options or [Option(Text(empty, style="dim"), disabled=True)])
+        self.add_options(options or [self._placeholder(empty)])
         # Highlight the open session; else keep the highlight where it was; else the first session, so
         # enter opens a session straight away.
         for wanted in (current, before):
