@@ -154,7 +154,7 @@ def list_lines(app) -> list[str]:
 
 
 async def wait_until(pilot, done) -> None:
-    for _ in range(600):
+    for _ in range(1500):  # generous: a new store runs its migrations first, on a machine that may be busy
         if done():
             return
         await pilot.pause(0.02)
