@@ -106,3 +106,102 @@ def test_no_module_level_anthropic_import() -> None:
             if isinstance(node, ast.ImportFrom) and (node.module or "").split(".")[0] == "anthropic":
                 offenders.append(str(path))
     assert offenders == []
+
+
+# --- the TUI's start-up: bare `rfpilot` and `rfpilot open SESSION` ------------------------------------------
+
+# Run through the console script's entry (rfpilot.cli.main) in a pseudo-terminal, as a terminal runs it. The app
+# class is swapped for a probe that writes the names of the loaded modules, then exits, when it is constructed.
+_PROBE = """
+import json, os, sys
+import rfpilot.tui.app
+
+class Probe:
+    def __init__(self, *args, **kwargs):
+        with open(os.environ["PROBE_OUT"], "w") as out:
+            json.dump(sorted(sys.modules), out)
+        raise SystemExit(0)
+
+rfpilot.tui.app.RfpilotApp = Probe
+sys.argv = ["rfpilot", *sys.argv[1:]]
+from rfpilot.cli import main
+main()
+"""
+
+# The command tree and what only it needs; the store, the engine, the SDKs and the PSA clients, which open after
+# the first frame (or later).
+NOT_BEFORE_THE_APP = (
+    "typer", "click", "pydantic", "rfpilot.cli.tree", "rfpilot.cli.sessions", "rfpilot.cli.chat", "rfpilot.cli.lane",
+    "rfpilot.cli.psa", "rfpilot.cli.templates", "rfpilot.cli.admin", "sqlalchemy", "anthropic", "httpx",
+    "rfpilot.core.chat", "rfpilot.core.context", "rfpilot.psa", "rfpilot.core.psa",
+)
+
+
+def _modules_at_app_construction(tmp_path: Path, *argv: str) -> set[str]:
+    import json
+    import os
+    import pty
+
+    out = tmp_path / "modules.json"
+    env = {**os.environ, "RFPILOT_HOME": str(tmp_path / "home"), "PROBE_OUT": str(out), "RFPILOT_DATABASE_URL": ""}
+    env.pop("_RFPILOT_COMPLETE", None)
+    leader, follower = pty.openpty()  # stdin and stdout are a terminal, as when an engineer types `rfpilot`
+    try:
+        proc = subprocess.run([sys.executable, "-c", _PROBE, *argv], stdin=follower, stdout=follower,
+                              stderr=subprocess.PIPE, env=env, timeout=60)
+    finally:
+        os.close(follower)
+        os.close(leader)
+    assert proc.returncode == 0, proc.stderr.decode()[-2000:]
+    return set(json.loads(out.read_text(encoding="utf-8")))
+
+
+@pytest.mark.parametrize("argv", [[], ["open", "abcd1234"]])
+def test_tui_entry_reaches_the_app_without_the_command_tree(tmp_path: Path, argv: list[str]) -> None:
+    """Bare `rfpilot` and `rfpilot open SESSION` build no Typer tree (Typer, pydantic, the command modules) and
+    import neither the store, the chat engine, the SDKs nor the PSA clients before the app exists."""
+    names = _modules_at_app_construction(tmp_path, *argv)
+    assert "rfpilot.cli" in names and "textual" in names  # the probe ran where the app is made
+    assert [top for top in NOT_BEFORE_THE_APP if _loaded(names, top)] == []
+
+
+def test_session_list_does_not_wait_for_the_chat_engine(tmp_path: Path) -> None:
+    """When the session list is first filled, the chat engine, the views, the LLM SDKs and the PSA clients
+    are still unimported: the list waits only for the store."""
+    import json
+    import os
+
+    out = tmp_path / "modules.json"
+    code = f"""
+import asyncio, json, sys
+from rfpilot.tui.app import RfpilotApp
+from rfpilot.tui.widgets.session_list import SessionList
+
+first = []
+original = SessionList.set_sessions
+def set_sessions(self, rows, current=None):
+    if not first:
+        first.append(sorted(sys.modules))
+    return original(self, rows, current)
+SessionList.set_sessions = set_sessions
+
+async def main():
+    app = RfpilotApp()
+    async with app.run_test(size=(80, 24)) as pilot:
+        for _ in range(1200):  # until the list is filled and the rest of the start-up is done
+            if first and not app.workers:
+                break
+            await pilot.pause(0.05)
+    with open({str(out)!r}, "w") as f:
+        json.dump(first[0], f)
+asyncio.run(main())
+"""
+    env = {**os.environ, "RFPILOT_HOME": str(tmp_path / "home"), "RFPILOT_DATABASE_URL": "",
+           "RFPILOT_LLM_PROVIDER": "offline", "PYTHON_KEYRING_BACKEND": "keyring.backends.null.Keyring"}
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=120)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    names = set(json.loads(out.read_text(encoding="utf-8")))
+    assert _loaded(names, "sqlalchemy")  # the store is open: the list came from it
+    for name in ("rfpilot.core.chat", "rfpilot.core.views", "rfpilot.core.psa", "rfpilot.psa", "anthropic", "httpx",
+                 "typer", "pydantic"):
+        assert not _loaded(names, name), name

@@ -1,187 +1,105 @@
 """The rfpilot command line: thin Typer commands over rfpilot.core.
 
-Module-level imports stay light (no SQLAlchemy, Textual or SDKs) so that
-`rfpilot --help` and `--version` stay fast; each command imports what it uses.
-Exit codes: 0 ok, 1 usage, 2 not found, 3 conflict, 4 PSA, 5 LLM, 6 queued.
+This module is the console script's entry and stays light: it imports neither Typer nor a command module. Bare
+`rfpilot` at a terminal and `rfpilot open SESSION` go straight to the TUI, and `--version` answers at once; every
+other command builds the command tree (rfpilot.cli.tree) first. `from rfpilot.cli import app` still gives the Typer
+app. Both ways share the argument checks, the error reporting and the exit codes: 0 ok, 1 usage, 2 not found,
+3 conflict, 4 PSA, 5 LLM, 6 queued, 130 interrupted.
 """
 
 from __future__ import annotations
 
-import functools
 import os
 import sys
-
-import typer
-
-try:  # typer >= 0.22 carries its own copy of click
-    from typer._click.exceptions import NoArgsIsHelpError
-    from typer._click.exceptions import UsageError as ClickUsageError
-except ImportError:  # pragma: no cover - older typer on top of click
-    from click.exceptions import NoArgsIsHelpError
-    from click.exceptions import UsageError as ClickUsageError
+from collections.abc import Callable
+from typing import Any
 
 from rfpilot import __version__
 from rfpilot.cli import output
 from rfpilot.errors import RfpilotError
 
-app = typer.Typer(
-    name="rfpilot",
-    help="Terminal-first AI troubleshooting copilot for MSP and IT engineers.",
-    no_args_is_help=False,
-    invoke_without_command=True,
-    add_completion=True,
-    pretty_exceptions_enable=False,
-    rich_markup_mode=None,
-    context_settings={"help_option_names": ["-h", "--help"]},
-)
+# Set by a shell asking Typer/Click for completions (with no arguments): always the command tree's to answer.
+COMPLETION_VAR = "_RFPILOT_COMPLETE"
 
 
-def _version(value: bool) -> None:
-    if value:
-        output.data(f"rfpilot {__version__}")
-        raise typer.Exit()
+def __getattr__(name: str) -> Any:
+    if name == "app":  # the Typer app, built on first use
+        from rfpilot.cli.tree import app
+
+        return app
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
-@app.callback()
-def _root(
-    ctx: typer.Context,
-    version: bool = typer.Option(False, "--version", callback=_version, is_eager=True, help="Print the version and exit."),
-) -> None:
-    """Terminal-first AI troubleshooting copilot for MSP and IT engineers.
-
-    With no command, opens the TUI.
-    """
-    if ctx.invoked_subcommand is None:
-        if not (sys.stdin.isatty() and sys.stdout.isatty()):
-            # A pipe or a script: a full-screen app would be of no use there.
-            output.data(ctx.get_help())
-            output.info("note: with no command rfpilot opens its TUI, which needs a terminal")
-            return
-        from rfpilot.tui import run as run_tui
-
-        raise typer.Exit(run_tui())
-
-
-def open_session(session: str = typer.Argument(..., help="Session id or unique prefix.")) -> None:
-    """Open the TUI on one session."""
-    from rfpilot.tui import run as run_tui
-
-    raise typer.Exit(run_tui(session))
-
-
-def _register() -> None:
-    from rfpilot.cli import admin, branches, chat, closing, handoffs, keys, lane, outputs, psa, sessions, templates
-
-    app.command("open")(open_session)
-    sessions.register(app)
-    chat.register(app)
-    lane.register(app)
-    closing.register(app)
-    keys.register(app)
-    psa.register(app)
-    templates.register(app, lane.fix_app)
-    branches.register(app)
-    handoffs.register(app)
-    outputs.register(app)
-    admin.register(app)
-
-
-_register()
-
-
-def _lower_first(message: str) -> str:
-    """Click's "Missing argument 'SESSION'." as "missing argument 'SESSION'.": every `error:` line of rfpilot starts
-    in lower case (tests/test_messages.py), unless its first word is a name such as ConnectWise or JSON."""
-    word = message.split(" ", 1)[0]
-    return message[:1].lower() + message[1:] if word[:1].isupper() and word[1:].islower() else message
-
-
-def _fail(message: str, code: int, hint: str | None = None) -> int:
+def fail(message: str, code: int, hint: str | None = None) -> int:
     output.info(f"error: {message}")
     if hint:
         output.info(f"hint: {hint}")
     return code
 
 
-@functools.cache
-def _command_tree():
-    return typer.main.get_command(app)
-
-
 def _argument_name(args: list[str], index: int) -> str:
-    """How the engineer knows ``args[index]``: "the value of --summary", "the TEXT argument of `facts add`"."""
-    node = _command_tree()
-    path: list[str] = []
-    position = 0
-    while position < len(args) and position < index and hasattr(node, "commands") and args[position] in node.commands:
-        node = node.commands[args[position]]
-        path.append(args[position])
-        position += 1
-    where = f" of `rfpilot {' '.join(path)}`" if path else ""
-    options = {opt: p for p in node.params for opt in (*getattr(p, "opts", ()), *getattr(p, "secondary_opts", ()))
-               if opt.startswith("-")}
-    arguments = [p for p in node.params if not any(o.startswith("-") for o in getattr(p, "opts", ()))]
-    slot = 0
-    while position < len(args):
-        token = args[position]
-        option = options.get(token.split("=", 1)[0]) if token.startswith("-") else None
-        if option is not None:
-            if "=" in token or getattr(option, "is_flag", False) or getattr(option, "count", False):
-                if position == index:
-                    return f"the value of {token.split('=', 1)[0]}{where}"
-                position += 1
-                continue
-            if index in (position, position + 1):
-                return f"the value of {token}{where}"
-            position += 2
-            continue
-        if position == index:
-            if slot < len(arguments):
-                return f"the {(arguments[slot].metavar or arguments[slot].name or '').upper()} argument{where}"
-            return f"argument {index + 1}{where}"
-        if slot < len(arguments) and not getattr(arguments[slot], "multiple", False) and getattr(arguments[slot], "nargs", 1) == 1:
-            slot += 1
-        position += 1
-    return f"argument {index + 1}"
+    """How the engineer knows ``args[index]`` (only asked when an argument is refused: builds the tree)."""
+    from rfpilot.cli.tree import argument_name
+
+    return argument_name(args, index)
+
+
+def tui_request(args: list[str]) -> tuple[str | None] | None:
+    """``(session or None,)`` when ``args`` ask for the TUI and nothing else: `rfpilot` with a terminal on stdin and
+    stdout, or `rfpilot open SESSION`. None for anything else, which the command tree handles (its options and
+    errors, shell completion, and bare `rfpilot` in a pipe, which prints the help)."""
+    if COMPLETION_VAR in os.environ:
+        return None
+    if not args:
+        return (None,) if sys.stdin.isatty() and sys.stdout.isatty() else None
+    if len(args) == 2 and args[0] == "open" and not args[1].startswith("-"):
+        return (args[1],)
+    return None
+
+
+def _open_tui(session: str | None) -> int:
+    from rfpilot.tui import run as run_tui
+
+    return run_tui(session)
 
 
 def run_cli(args: list[str] | None = None) -> int:
     """Run the CLI and return the exit code (tests call this in-process)."""
     from rfpilot.core.inputs import check_argv
 
+    argv = list(sys.argv[1:] if args is None else args)
     try:  # hostile bytes stop here, before any command is even built
-        check_argv(list(sys.argv[1:] if args is None else args), _argument_name)
+        check_argv(argv, _argument_name)
     except RfpilotError as err:
-        return _fail(err.message, err.exit_code, err.hint)
-    command = _command_tree()
+        return fail(err.message, err.exit_code, err.hint)
+    request = tui_request(argv)
+    if request is not None:  # the TUI without the command tree (Typer, pydantic, 11 command modules)
+        return _guarded(lambda: _open_tui(*request))
+
+    def commands() -> int:
+        from rfpilot.cli.tree import invoke
+
+        return invoke(args)
+
+    return _guarded(commands)
+
+
+def _guarded(call: Callable[[], int]) -> int:
+    """``call()``'s exit code; a problem the user can act on as `error:`/`hint:` lines, never a traceback."""
     try:
-        result = command.main(args=args, prog_name="rfpilot", standalone_mode=False)
+        return call()
     except RfpilotError as err:
-        return _fail(err.message, err.exit_code, err.hint)
-    except NoArgsIsHelpError as err:
-        output.info(err.format_message())
-        return 1
-    except ClickUsageError as err:
-        hint = None
-        if err.ctx is not None:
-            hint = f"see `{err.ctx.command_path} --help`"
-        return _fail(_lower_first(err.format_message()), 1, hint)
-    except typer.Exit as err:
-        return err.exit_code
-    except typer.Abort:
-        output.info("aborted; nothing was changed")
-        return 130
+        return fail(err.message, err.exit_code, err.hint)
     except KeyboardInterrupt:
         output.info("interrupted")
         return 130
     except UnicodeError:  # last line of defence: text that was not checked on the way in (a typed answer…)
-        return _fail("some input was not valid UTF-8", 1, "give it as UTF-8 text")
+        return fail("some input was not valid UTF-8", 1, "give it as UTF-8 text")
     except OSError as err:  # a path the OS refuses (too long, no permission, a directory…): never a traceback
         from rfpilot.core.inputs import os_problem, shown
 
         where = f" {shown(os.fsdecode(err.filename), 200)}" if isinstance(err.filename, (str, bytes)) else ""
-        return _fail(f"cannot use{where}: {os_problem(err)}", 1, "check the path and its permissions")
-    return result if isinstance(result, int) else 0
+        return fail(f"cannot use{where}: {os_problem(err)}", 1, "check the path and its permissions")
 
 
 def main() -> None:

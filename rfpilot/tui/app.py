@@ -22,9 +22,16 @@ KEYMAP_PREFIX = "keymap."
 OUTBOX_SYNC_SECONDS = 300
 
 
-def _preload() -> None:
-    import rfpilot.core.chat  # noqa: F401
+def _list_imports() -> None:
+    """What the session list needs: the store and the sessions service (SQLAlchemy and the models, ≈0.3 s)."""
     import rfpilot.core.context  # noqa: F401
+    import rfpilot.core.sessions  # noqa: F401
+    import rfpilot.tui.data  # noqa: F401
+
+
+def _session_imports() -> None:
+    """What opening a session needs beyond that (the chat engine, the views): imported once the list is shown."""
+    import rfpilot.core.chat  # noqa: F401
     import rfpilot.core.views  # noqa: F401
 
 
@@ -160,6 +167,14 @@ class RfpilotApp(App):
 
     async def on_mount(self) -> None:
         self._apply_keymap()
+        # The width class now: Textual sets it on the first resize, which comes after the first paint (a
+        # frame laid out at the wrong width, then a second layout and paint).
+        width = self.size.width
+        fits = [name for at, name in sorted(self.HORIZONTAL_BREAKPOINTS) if width >= at]
+        self.screen.update_classes({name: name == fits[-1] for _, name in self.HORIZONTAL_BREAKPOINTS})
+        if not self.open_ref:
+            # Where the engineer starts: the list (a drawer below 120 columns), "loading" until the store answers.
+            self.screen.add_class("-show-sessions")
         # Paint first: the store (SQLAlchemy's import alone is ~0.3 s) opens after the first frame.
         self.call_after_refresh(self.open_store)
 
@@ -179,12 +194,12 @@ class RfpilotApp(App):
         self.run_worker(self._open_store(), group="store", exclusive=True)
 
     async def _open_store(self) -> None:
-        import asyncio
-
+        """The store, then the session list at once; then what the rest of the app needs (the model's name, the
+        PSA, the chat engine, the session to open, the outbox): the list never waits for those."""
         # Heavy imports in a thread, so the painted screen stays responsive meanwhile.
-        await asyncio.to_thread(_preload)
+        first_focus = self.focused
+        await asyncio.to_thread(_list_imports)
         from rfpilot.core.context import Workspace
-        from rfpilot.core.llm import selection
 
         screen = self.screen
         try:
@@ -193,9 +208,15 @@ class RfpilotApp(App):
             else:
                 self.workspace = await Workspace.open(self.settings)
         except RfpilotError as err:
+            screen.query_one("#sessions").set_unavailable()
             self.notify(inert(err.message + (f"\n{err.hint}" if err.hint else "")), severity="error",
                         timeout=30, markup=False)
             return
+        await screen.refresh_sessions()
+        if not self.open_ref and self.focused is first_focus and not getattr(first_focus, "value", ""):
+            screen.action_focus_sessions()  # nobody has moved on meanwhile: enter opens the latest session
+        from rfpilot.core.llm import selection
+
         try:
             chosen = selection(self.settings)
             self.provider_label = chosen.provider
@@ -207,8 +228,8 @@ class RfpilotApp(App):
         async with self.ctx() as ctx:
             self.has_psa = bool(await list_connections(ctx))
         screen.refresh_bindings()
+        await asyncio.to_thread(_session_imports)
         await screen.ready.wait()  # the session widgets mount just after the first frame
-        await screen.refresh_sessions()
         target = self.open_ref
         if target:
             from rfpilot.core.sessions import get_session
@@ -221,8 +242,6 @@ class RfpilotApp(App):
                 return
             await screen.load_session(target)
             await screen.refresh_sessions()
-        else:
-            screen.action_focus_sessions()
         # Writes queued while the PSA was unreachable: try them now, then every few minutes.
         screen.sync_outbox()
         self.set_interval(OUTBOX_SYNC_SECONDS, lambda: self.screen_stack[0].sync_outbox())

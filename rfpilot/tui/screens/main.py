@@ -232,6 +232,7 @@ class MainScreen(Screen):
     @on(SessionList.Opened)
     async def _opened(self, event: SessionList.Opened) -> None:
         self.remove_class("-show-sessions")
+        await self.ready.wait()  # the list can fill before the session widgets are mounted
         await self.load_session(event.session_id)
 
     def action_new_session(self) -> None:

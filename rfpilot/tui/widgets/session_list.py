@@ -60,7 +60,8 @@ class SessionList(OptionList):
     FILTER_DEBOUNCE = 0.03  # seconds of quiet before a filter query (keys typed meanwhile join it)
 
     def __init__(self, **kwargs) -> None:
-        super().__init__(**kwargs)
+        # Until the store has answered, say so: an empty list would read as "no sessions".
+        super().__init__(self._placeholder("Loading sessions…"), **kwargs)
         self.rows: list[SessionRowView] = []  # what is loaded, in list order (open first)
         self.filter_text = ""
         self.cursor = None  # core.sessions.ListCursor of the next chunk; None: everything is loaded
@@ -88,6 +89,15 @@ class SessionList(OptionList):
         from rfpilot.core.text import age
 
         return age(row.updated_at, now)
+
+    @staticmethod
+    def _placeholder(message: str) -> Option:
+        return Option(Text(message, style="dim"), disabled=True)
+
+    def set_unavailable(self) -> None:
+        """The store could not be opened (the notification says why): never "no sessions yet"."""
+        self.clear_options()
+        self.add_option(self._placeholder("Sessions unavailable: the store did not open"))
 
     def action_filter(self) -> None:
         self.post_message(self.FilterRequested())
@@ -201,7 +211,7 @@ class SessionList(OptionList):
         options = self._options_for(rows, first=True)
         # Two short lines: rows are cut, not wrapped (app.tcss), and the list is 24 cells wide.
         empty = "No session matches\nthe filter" if self.filter_text.strip() else "No sessions yet:\nctrl+n starts one"
-        self.add_options(options or [Option(Text(empty, style="dim"), disabled=True)])
+        self.add_options(options or [self._placeholder(empty)])
         # Highlight the open session; else keep the highlight where it was; else the first session, so
         # enter opens a session straight away.
         for wanted in (current, before):
