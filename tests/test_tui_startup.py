@@ -183,7 +183,7 @@ async def test_the_list_says_loading_until_the_store_answers(settings, monkeypat
         assert app.screen.query_one("#sidebar").display and app.screen.query_one("#sessions").region.height > 0
         gate.set()
         await wait_until(pilot, lambda: app.workspace is not None and not app.workers)
-        assert list_lines(app) == ["No sessions yet — ctrl+n starts one"]
+        assert list_lines(app) == ["No sessions yet:\nctrl+n starts one"]
         assert app.focused is app.screen.query_one("#sessions")
 
 

@@ -60,8 +60,7 @@ class SessionList(OptionList):
     FILTER_DEBOUNCE = 0.03  # seconds of quiet before a filter query (keys typed meanwhile join it)
 
     def __init__(self, **kwargs) -> None:
-        # Until the store has answered, say so: an empty list would read as "no sessions".
-        super().__init__(self._placeholder("Loading sessions…"), **kwargs)
+        # Set before OptionList's own __init__, which highlights the placeholder (and so asks for more rows).
         self.rows: list[SessionRowView] = []  # what is loaded, in list order (open first)
         self.filter_text = ""
         self.cursor = None  # core.sessions.ListCursor of the next chunk; None: everything is loaded
@@ -70,6 +69,8 @@ class SessionList(OptionList):
         self._more_running = False
         self._has_recent_heading = False
         self.now: datetime | None = None  # the clock's last tick: ages are shown as of then
+        # Until the store has answered, say so: an empty list would read as "no sessions".
+        super().__init__(self._placeholder("Loading sessions…"), **kwargs)
 
     def tick(self, now: datetime) -> None:
         """Ages as of ``now``: only the rows whose age reads differently are redrawn."""
