@@ -175,6 +175,35 @@ async def test_paging_to_the_first_message_removes_the_earlier_line(settings, ws
         assert not app.screen.query(".earlier")
 
 
+async def test_paging_far_back_keeps_a_bounded_number_of_messages_mounted(settings, ws, monkeypatch) -> None:
+    from rfpilot.core.sessions import create_session
+    from rfpilot.tui.app import RfpilotApp
+    from rfpilot.tui.data import EARLIER_PAGE, MESSAGE_PAGE
+    from rfpilot.tui.widgets import transcript
+
+    monkeypatch.setattr(transcript, "MOST", MESSAGE_PAGE + EARLIER_PAGE)
+    total = 300
+    async with ws.ctx() as ctx:
+        row = await create_session(ctx, "Teams calls drop after 30 minutes")
+        await fill(ctx, row, messages=total)
+    app = RfpilotApp(settings, open_session=row.id)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot)
+        await pilot.press("ctrl+up", "ctrl+up")
+        await pilot.pause()
+        first = total - MESSAGE_PAGE - 2 * EARLIER_PAGE
+        assert _bubbles(app) == [f"message {i}" for i in range(first, first + MESSAGE_PAGE + EARLIER_PAGE)]
+        later = app.screen.query_one(".later")
+        assert f"{EARLIER_PAGE} later messages" in str(later.render())
+        assert app.screen.query_one("#transcript").children[-1] is later
+
+        # ctrl+down: the latest page again.
+        await pilot.press("ctrl+down")
+        await settle(pilot)
+        assert _bubbles(app) == [f"message {i}" for i in range(total - MESSAGE_PAGE, total)]
+        assert not app.screen.query(".later")
+
+
 async def test_the_lane_pages_its_facts_and_updates_in_place(settings, big_session, loaded_rows) -> None:
     from rfpilot.tui.app import RfpilotApp
     from rfpilot.tui.data import FACT_PAGE

@@ -65,6 +65,7 @@ class MainScreen(Screen):
         Binding("ctrl+b", "toggle_sessions", "Toggle list", id="layout.sessions", show=False),
         Binding("ctrl+t", "toggle_lane", "Toggle lane", id="layout.lane", show=False),
         Binding("ctrl+up", "show_earlier", "Earlier messages", id="chat.earlier", show=False),
+        Binding("ctrl+down", "show_latest", "Latest messages", id="chat.latest", show=False),
         Binding("escape", "cancel_mode", "Cancel answer", id="chat.cancel_mode", show=False),
     ]
 
@@ -635,7 +636,10 @@ class MainScreen(Screen):
                     composer.clear()
                     self.answering = None
                     await self._show_mode()
-                    await transcript.add_user_message(message_view(stored))
+                    if transcript.later:  # paged far back: back to the latest page, the new message in it
+                        await self.action_show_latest()
+                    else:
+                        await transcript.add_user_message(message_view(stored))
                 await transcript.start_reply()
                 composer.disabled = True
                 try:
@@ -666,6 +670,11 @@ class MainScreen(Screen):
         async with self.rf.ctx() as ctx:
             page = await earlier_messages(ctx, self.session_id, transcript.first_seq)
         await transcript.prepend(page)
+
+    async def action_show_latest(self) -> None:
+        """Back to the latest page after paging far back (the latest messages were unmounted)."""
+        if self.session_id is not None and self.query_one(Transcript).later:
+            await self.load_session(self.session_id, focus_composer=False)
 
     # --- the task lane ---------------------------------------------------------------
 

@@ -2,7 +2,9 @@
 
 Sessions of any size stay fast: the transcript holds only the latest page of messages (``tui.data``); the
 rest sit behind an "earlier messages" line, and ctrl+up brings them in a page at a time, read from the store
-(a keyset on seq), mounted above what is shown. A new message or a streaming reply is appended at the end.
+(a keyset on seq), mounted above what is shown. At most ``MOST`` messages are mounted: paging further back
+unmounts the latest ones (a "later messages" line; ctrl+down comes back to the latest page). A new message or
+a streaming reply is appended at the end.
 """
 
 from __future__ import annotations
@@ -17,6 +19,8 @@ if TYPE_CHECKING:
 
 from rfpilot.tui.safe import inert, text
 
+MOST = 200
+
 
 class Bubble(Static):
     """One message. Assistant replies render Markdown (text only, never Rich markup)."""
@@ -29,6 +33,7 @@ class Transcript(VerticalScroll):
         super().__init__(**kwargs)
         self.messages: list[dict] = []  # what is shown, oldest first
         self.earlier = 0  # messages before the first one shown, still in the store
+        self.later = 0  # messages after the last one shown (unmounted after paging far back)
         self.forks: list[dict] = []
         self.branches: list[dict] = []
         self.live: Markdown | None = None
@@ -40,6 +45,7 @@ class Transcript(VerticalScroll):
         self.messages = list(messages)
         self.forks, self.branches = forks or [], branches or []
         self.earlier = max(0, (len(messages) if total is None else total) - len(messages))
+        self.later = 0
         await self.remove_children()
         widgets = []
         if self.earlier:
@@ -76,7 +82,24 @@ class Transcript(VerticalScroll):
                 line.update(self._earlier_line())
             else:
                 await line.remove()
+        await self._unmount_latest(len(self.messages) - MOST)
         self.scroll_home(animate=False)
+
+    async def _unmount_latest(self, excess: int) -> None:
+        """Keep at most MOST messages mounted: the latest ``excess`` go (never while a reply streams in)."""
+        if excess <= 0 or self.live is not None:
+            return
+        cutoff = self.messages[-excess]["seq"]
+        del self.messages[-excess:]
+        self.later += excess
+        await self.remove_children([w for w in self.children
+                                    if getattr(w, "message_seq", getattr(w, "fork_after", -1)) >= cutoff])
+        shown = self.query(".later")
+        later = text(f"… {self.later} later messages (ctrl+down shows the latest)", "dim")
+        if shown:
+            shown.first().update(later)
+        else:
+            await self.mount(Static(later, classes="later"))
 
     def _earlier_line(self):
         return text(f"… {self.earlier} earlier messages (ctrl+up shows the previous page)", "dim")
@@ -91,7 +114,9 @@ class Transcript(VerticalScroll):
                          key=lambda f: f["after_seq"])
         widgets = []
         for message in messages:
-            widgets.append(self._bubble(message))
+            bubble = self._bubble(message)
+            bubble.message_seq = message["seq"]
+            widgets.append(bubble)
             while pending and pending[0]["after_seq"] <= message["seq"]:
                 widgets.append(self._fork_card(pending.pop(0)))
         widgets.extend(self._fork_card(f) for f in pending)
@@ -100,7 +125,9 @@ class Transcript(VerticalScroll):
     def _fork_card(self, fork: dict):
         from rfpilot.tui.screens.branches import fork_card
 
-        return fork_card(fork, {b["id"]: b for b in self.branches})
+        card = fork_card(fork, {b["id"]: b for b in self.branches})
+        card.fork_after = fork["after_seq"]
+        return card
 
     async def add_notice(self, widget) -> None:
         await self.mount(widget)
