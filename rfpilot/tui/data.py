@@ -39,7 +39,7 @@ async def session_rows(ctx: Ctx, limit: int = 500) -> list[SessionRowView]:
 
 
 MESSAGE_PAGE = 40  # the latest messages a session opens on; ctrl+up brings the ones before, EARLIER_PAGE at a time
-EARLIER_PAGE = 20
+EARLIER_PAGE = 10
 FACT_PAGE = 50  # facts the lane shows at first; its "more facts" row brings the next FACT_PAGE
 
 
