@@ -272,3 +272,27 @@ async def _choose(pilot, key: str) -> None:
     options = pilot.app.screen.query_one("#choices", OptionList)
     options.highlighted = next(i for i in range(options.option_count) if options.get_option_at_index(i).id == key)
     await pilot.press("enter")
+
+
+async def test_arrows_faster_than_focus_lose_no_row(settings, ws) -> None:
+    """focus() lands after the key that asked for it: keys arriving before that still walk one row each."""
+    from rfpilot.core.sessions import create_session
+    from rfpilot.tui.app import RfpilotApp
+    from rfpilot.tui.widgets.lane import LaneRow
+
+    async with ws.ctx() as ctx:
+        row = await create_session(ctx, "Label printer prints blank labels")
+        await fill(ctx, row, facts=12)
+    app = RfpilotApp(settings, open_session=row.id)
+    async with app.run_test(size=(160, 50)) as pilot:
+        await settle(pilot)
+        await pilot.press("ctrl+l")
+        lane = app.screen.lane
+        for _ in range(5):  # five key presses handled before any focus lands
+            lane.action_move(1)
+        await pilot.pause()
+        assert isinstance(app.focused, LaneRow) and app.focused.item["text"] == "fact 5"
+        lane.action_move(-1)
+        lane.action_move(-1)
+        await pilot.pause()
+        assert app.focused.item["text"] == "fact 3"

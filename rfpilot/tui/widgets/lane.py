@@ -148,6 +148,7 @@ class TaskLane(VerticalScroll):
     def __init__(self, **kwargs) -> None:
         super().__init__(**kwargs)
         self.details: dict | None = None
+        self._walk: list[Widget] = []  # the rows up/down asked for, the last one first to be focused
 
     @property
     def facts_shown(self) -> int:
@@ -158,9 +159,16 @@ class TaskLane(VerticalScroll):
         stops = [w for w in self.query("LaneRow, MoreFacts, .lane-close Button") if w.focusable]
         if not stops:
             return
+        # focus() lands after the key that asked for it: keys typed faster than that (a held-down arrow over
+        # ssh) walk on from the last row asked for, not from the focused one, so no key press is lost.
         focused = self.app.focused
-        index = stops.index(focused) + delta if focused in stops else 0
+        if focused in self._walk:
+            current = self._walk[-1]
+        else:
+            current, self._walk = focused, [focused] if focused in stops else []
+        index = stops.index(current) + delta if current in stops else 0
         target = stops[max(0, min(index, len(stops) - 1))]
+        self._walk = self._walk[-20:] + [target]
         target.focus()
         self.scroll_to_widget(target)
 
