@@ -99,6 +99,12 @@ def _path(branches: list[SessionBranch], leaf: SessionBranch) -> list[SessionBra
 async def history(ctx: Ctx, session: SessionRow, branch: SessionBranch | None = None) -> list[Message]:
     """The messages a branch sees, oldest first: its ancestors' up to each fork, then its own.
     Without branching (or without ``branch``): the session's messages."""
+    stmt = await history_statement(ctx, session, branch)
+    return list((await ctx.db.execute(stmt.order_by(Message.seq))).scalars())
+
+
+async def history_statement(ctx: Ctx, session: SessionRow, branch: SessionBranch | None = None):
+    """The SELECT of ``history`` without its order, for callers that page it or count it (core.chat)."""
     stmt = select(Message).where(Message.session_id == session.id)
     if branch is not None:
         path = _path(await list_branches(ctx, session), branch)
@@ -109,7 +115,7 @@ async def history(ctx: Ctx, session: SessionRow, branch: SessionBranch | None = 
             conditions.append(and_(own, Message.seq <= child.fork_seq) if child is not None and child.fork_seq is not None
                               else own)
         stmt = stmt.where(or_(*conditions))
-    return list((await ctx.db.execute(stmt.order_by(Message.seq))).scalars())
+    return stmt
 
 
 async def forks(ctx: Ctx, session: SessionRow) -> list[ForkPoint]:

@@ -85,21 +85,39 @@ async def list_messages(ctx: Ctx, session: SessionRow) -> list[Message]:
     return await branches.history(ctx, session, await branches.active_branch(ctx, session))
 
 
+async def _conversation(ctx: Ctx, session: SessionRow):
+    """The SELECT of ``list_messages`` (the active branch's history), unordered."""
+    from rfpilot.core import branches
+
+    branch = await branches.active_branch(ctx, session) if session.active_branch_id else None
+    return await branches.history_statement(ctx, session, branch)
+
+
+async def count_messages(ctx: Ctx, session: SessionRow) -> int:
+    """How many messages ``list_messages`` would return, counted by the store."""
+    stmt = select(func.count()).select_from((await _conversation(ctx, session)).subquery())
+    return int((await ctx.db.execute(stmt)).scalar_one())
+
+
+async def message_page(ctx: Ctx, session: SessionRow, limit: int, *, before_seq: int | None = None) -> list[Message]:
+    """At most ``limit`` messages of the conversation just before ``before_seq`` (the latest without it),
+    oldest first: a keyset page on seq, so paging back through a long session never reads what it skips."""
+    stmt = await _conversation(ctx, session)
+    if before_seq is not None:
+        stmt = stmt.where(Message.seq < before_seq)
+    rows = (await ctx.db.execute(stmt.order_by(Message.seq.desc()).limit(limit))).scalars()
+    return list(reversed(list(rows)))
+
+
 async def recent_messages(ctx: Ctx, session: SessionRow, last: int) -> tuple[int, list[Message]]:
     """How many messages the conversation has, and its latest ``last`` (oldest first)."""
-    if session.active_branch_id:
-        messages = await list_messages(ctx, session)
-        return len(messages), messages[-last:] if last else []
-    where = (Message.session_id == session.id,)
-    count = int((await ctx.db.execute(select(func.count()).select_from(Message).where(*where))).scalar_one())
-    rows = (await ctx.db.execute(select(Message).where(*where).order_by(Message.seq.desc()).limit(last))).scalars()
-    return count, list(reversed(list(rows)))
+    return await count_messages(ctx, session), (await message_page(ctx, session, last) if last else [])
 
 
 async def pending_retry(ctx: Ctx, session: SessionRow) -> Message | None:
     """The engineer's last message when it never got a reply (failed or interrupted), on the current branch."""
-    messages = [m for m in await list_messages(ctx, session) if m.role != "notice"]
-    last = messages[-1] if messages else None
+    stmt = (await _conversation(ctx, session)).where(Message.role != "notice")
+    last = (await ctx.db.execute(stmt.order_by(Message.seq.desc()).limit(1))).scalars().first()
     if last is not None and last.role == "user" and last.status in ("failed", "interrupted", "sent"):
         return last
     return None

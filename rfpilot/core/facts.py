@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import uuid
 
-from sqlalchemy import select
+from sqlalchemy import and_, func, or_, select
 
 from rfpilot.core.context import Ctx
 from rfpilot.core.lookup import find_one
@@ -112,13 +112,23 @@ async def promote(
     return await create_fact(ctx, session, text, source_type=source_type, source_ref=source_ref, summary=summary)
 
 
-async def list_facts(ctx: Ctx, session: SessionRow) -> list[Fact]:
-    stmt = (
-        select(Fact)
-        .where(Fact.session_id == session.id, Fact.deleted_at.is_(None))
-        .order_by(Fact.created_at, Fact.id)
-    )
+async def list_facts(
+    ctx: Ctx, session: SessionRow, *, limit: int | None = None, after: Fact | None = None
+) -> list[Fact]:
+    """The session's facts, oldest first; ``limit``/``after`` page them (a keyset on created_at, id)."""
+    stmt = select(Fact).where(Fact.session_id == session.id, Fact.deleted_at.is_(None))
+    if after is not None:
+        stmt = stmt.where(or_(Fact.created_at > after.created_at,
+                              and_(Fact.created_at == after.created_at, Fact.id > after.id)))
+    stmt = stmt.order_by(Fact.created_at, Fact.id)
+    if limit is not None:
+        stmt = stmt.limit(limit)
     return list((await ctx.db.execute(stmt)).scalars())
+
+
+async def count_facts(ctx: Ctx, session: SessionRow) -> int:
+    stmt = select(func.count()).select_from(Fact).where(Fact.session_id == session.id, Fact.deleted_at.is_(None))
+    return int((await ctx.db.execute(stmt)).scalar_one())
 
 
 async def get_fact(ctx: Ctx, session: SessionRow, ref: str) -> Fact:

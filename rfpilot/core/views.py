@@ -139,16 +139,28 @@ def preview_view(preview: Preview, session: SessionRow) -> dict[str, Any]:
     }
 
 
+async def fact_page(ctx: Ctx, session: SessionRow, after_id: str, limit: int) -> list[dict[str, Any]]:
+    """The ``limit`` facts after the fact ``after_id`` (as session_details shows them): the next page of the lane."""
+    after = await ctx.db.get(Fact, after_id)
+    facts = await fact_service.list_facts(ctx, session, limit=limit, after=after)
+    wanted = {f.source_ref for f in facts if f.source_ref}
+    items = {i.id: i for i in await lane_service.list_items(ctx, session, include_retired=True) if i.id in wanted} \
+        if wanted else {}
+    return [fact_view(f, items.get(f.source_ref or "")) for f in facts]
+
+
 async def fact_details(ctx: Ctx, fact: Fact) -> dict[str, Any]:
     item = await ctx.db.get(LaneItem, fact.source_ref) if fact.source_ref else None
     return fact_view(fact, item)
 
 
-async def session_details(ctx: Ctx, session: SessionRow) -> dict[str, Any]:
-    """Everything a session view shows: facts with provenance, lane, counts, fix and banner mode."""
+async def session_details(ctx: Ctx, session: SessionRow, *, fact_limit: int | None = None) -> dict[str, Any]:
+    """Everything a session view shows: facts with provenance, lane, counts, fix and banner mode.
+    ``fact_limit`` keeps only the first facts (the TUI pages the rest); ``fact_count`` is always all of them."""
     items = await lane_service.list_items(ctx, session)
     by_id = {i.id: i for i in items}
-    facts = await fact_service.list_facts(ctx, session)
+    facts = await fact_service.list_facts(ctx, session, limit=fact_limit)
+    fact_count = len(facts) if fact_limit is None else await fact_service.count_facts(ctx, session)
     mode, fix = await fix_service.banner_state(ctx, session)
     from rfpilot.core.chat import recent_messages
     from rfpilot.core.usage import session_totals
@@ -159,6 +171,7 @@ async def session_details(ctx: Ctx, session: SessionRow) -> dict[str, Any]:
     return {
         "session": session_view(session, ctx.now()) | {"status_word": await session_status_word(ctx, session)},
         "facts": [fact_view(f, by_id.get(f.source_ref or "")) for f in facts],
+        "fact_count": fact_count,
         "lane": [lane_item_view(i) for i in items],
         "lane_counts": lane_service.counts(items).__dict__,
         "active_fix": fix_view(fix) | {"state_word": fix_service.state_word(mode, fix)} if fix else None,

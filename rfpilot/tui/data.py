@@ -13,11 +13,12 @@ from rfpilot.tui.widgets.session_list import SessionRowView
 @dataclass
 class SessionSnapshot:
     details: dict[str, Any]  # core.views.session_details
-    messages: list[dict[str, Any]] | None  # core.views.message_view, oldest first (None: not loaded)
+    messages: list[dict[str, Any]] | None  # core.views.message_view, the latest page, oldest first (None: not loaded)
     usage: dict[str, int]
     pending_retry: bool
     branches: list[dict[str, Any]] | None = None  # core.branches.branch_map (empty: not branching)
     forks: list[dict[str, Any]] | None = None  # core.branches.fork_views, with the transcript
+    message_count: int | None = None  # every message of the conversation (``messages`` is the latest page)
 
 
 async def session_rows(ctx: Ctx, *, match: str | None = None, after: Any = None,
@@ -42,8 +43,14 @@ async def session_rows(ctx: Ctx, *, match: str | None = None, after: Any = None,
     return views, page.cursor
 
 
-async def snapshot(ctx: Ctx, session_id: str, *, with_messages: bool = True) -> SessionSnapshot:
-    """The session's state; the whole transcript only when asked (a banner or lane refresh does not need it)."""
+MESSAGE_PAGE = 40  # the latest messages a session opens on; ctrl+up brings the ones before, EARLIER_PAGE at a time
+EARLIER_PAGE = 10
+FACT_PAGE = 50  # facts the lane shows at first; its "more facts" row brings the next FACT_PAGE
+
+
+async def snapshot(ctx: Ctx, session_id: str, *, with_messages: bool = True, facts: int = FACT_PAGE) -> SessionSnapshot:
+    """The session's state; the latest page of the transcript only when asked (a banner or lane refresh does not
+    need it). Never the whole transcript nor every fact: a session of any size opens in the same time."""
     from rfpilot.core import chat
     from rfpilot.core.sessions import get_session
     from rfpilot.core.views import message_view, session_details
@@ -51,8 +58,11 @@ async def snapshot(ctx: Ctx, session_id: str, *, with_messages: bool = True) -> 
     from rfpilot.core import branches
 
     row = await get_session(ctx, session_id)
-    details = await session_details(ctx, row)
-    messages = [message_view(m) for m in await chat.list_messages(ctx, row)] if with_messages else None
+    details = await session_details(ctx, row, fact_limit=max(facts, FACT_PAGE))
+    messages = message_count = None
+    if with_messages:
+        messages = [message_view(m) for m in await chat.message_page(ctx, row, MESSAGE_PAGE)]
+        message_count = details["messages"]["count"]
     return SessionSnapshot(
         details=details,
         messages=messages,
@@ -60,4 +70,22 @@ async def snapshot(ctx: Ctx, session_id: str, *, with_messages: bool = True) -> 
         pending_retry=await chat.pending_retry(ctx, row) is not None,
         branches=await branches.branch_map(ctx, row),
         forks=await branches.fork_views(ctx, row) if with_messages else None,
+        message_count=message_count,
     )
+
+
+async def earlier_messages(ctx: Ctx, session_id: str, before_seq: int, limit: int = EARLIER_PAGE) -> list[dict[str, Any]]:
+    """The page of messages just before ``before_seq``, oldest first."""
+    from rfpilot.core import chat
+    from rfpilot.core.sessions import get_session
+    from rfpilot.core.views import message_view
+
+    row = await get_session(ctx, session_id)
+    return [message_view(m) for m in await chat.message_page(ctx, row, limit, before_seq=before_seq)]
+
+
+async def more_facts(ctx: Ctx, session_id: str, after_id: str, limit: int = FACT_PAGE) -> list[dict[str, Any]]:
+    from rfpilot.core.sessions import get_session
+    from rfpilot.core.views import fact_page
+
+    return await fact_page(ctx, await get_session(ctx, session_id), after_id, limit)

@@ -70,6 +70,7 @@ class MainScreen(Screen):
         Binding("ctrl+b", "toggle_sessions", "Toggle list", id="layout.sessions", show=False),
         Binding("ctrl+t", "toggle_lane", "Toggle lane", id="layout.lane", show=False),
         Binding("ctrl+up", "show_earlier", "Earlier messages", id="chat.earlier", show=False),
+        Binding("ctrl+down", "show_latest", "Latest messages", id="chat.latest", show=False),
         # esc backs out one level: the filter, then a drawer (or pane) back to the composer, then answering.
         Binding("escape", "back", "Back", id="chat.cancel_mode", show=False),
     ]
@@ -139,14 +140,15 @@ class MainScreen(Screen):
     async def load_session(self, session_id: str, *, focus_composer: bool = True) -> None:
         from rfpilot.tui.data import snapshot
 
-        async with self.rf.ctx() as ctx:
-            snap = await snapshot(ctx, session_id)
         changed = session_id != self.session_id
+        async with self.rf.ctx() as ctx:
+            snap = await snapshot(ctx, session_id, **({} if changed else {"facts": self.lane.facts_shown}))
         self.session_id, self.snap = session_id, snap
         if changed:
             self.answering = None
             await self._show_mode()
-        await self.query_one(Transcript).set_messages(snap.messages, forks=snap.forks, branches=snap.branches)
+        await self.query_one(Transcript).set_messages(snap.messages, total=snap.message_count, forks=snap.forks,
+                                                      branches=snap.branches)
         await self.refresh_state(snap)
         composer = self.composer
         was_open = not composer.disabled
@@ -164,9 +166,10 @@ class MainScreen(Screen):
             from rfpilot.tui.data import snapshot
 
             async with self.rf.ctx() as ctx:
-                snap = await snapshot(ctx, self.session_id, with_messages=False)
+                snap = await snapshot(ctx, self.session_id, with_messages=False, facts=self.lane.facts_shown)
             if self.snap is not None:
-                snap.messages = self.snap.messages  # the transcript did not change
+                # the transcript did not change
+                snap.messages, snap.message_count = self.snap.messages, self.snap.message_count
             self.snap = snap
         details = snap.details
         await self.banner.show(details["banner"], details["active_fix"])
@@ -631,7 +634,10 @@ class MainScreen(Screen):
                     composer.clear()
                     self.answering = None
                     await self._show_mode()
-                    await transcript.add_user_message(message_view(stored))
+                    if transcript.later:  # paged far back: back to the latest page, the new message in it
+                        await self.action_show_latest()
+                    else:
+                        await transcript.add_user_message(message_view(stored))
                 await transcript.start_reply()
                 composer.disabled = True
                 try:
@@ -664,9 +670,20 @@ class MainScreen(Screen):
             self.send("", retry=True)
 
     async def action_show_earlier(self) -> None:
-        if self.snap is not None:
-            await self.query_one(Transcript).set_messages(self.snap.messages, show_all=True, forks=self.snap.forks,
-                                                          branches=self.snap.branches)
+        """The page of messages before the first one shown, read from the store (never the whole transcript)."""
+        from rfpilot.tui.data import earlier_messages
+
+        transcript = self.query_one(Transcript)
+        if self.session_id is None or not transcript.earlier or transcript.first_seq is None:
+            return
+        async with self.rf.ctx() as ctx:
+            page = await earlier_messages(ctx, self.session_id, transcript.first_seq)
+        await transcript.prepend(page)
+
+    async def action_show_latest(self) -> None:
+        """Back to the latest page after paging far back (the latest messages were unmounted)."""
+        if self.session_id is not None and self.query_one(Transcript).later:
+            await self.load_session(self.session_id, focus_composer=False)
 
     # --- the task lane ---------------------------------------------------------------
 
@@ -689,6 +706,22 @@ class MainScreen(Screen):
             self.app.push_screen(_modals().ChoiceScreen(f"Delete this fact? {item['text'][:80]}",
                                               [("keep", "Keep it"), ("delete", "Delete it")]),
                                  lambda choice: choice == "delete" and self.fact_delete(item["id"]))
+
+    async def on_more_facts_requested(self) -> None:
+        """The next page of facts, read from the store after the last one shown; the cursor goes to the first."""
+        from rfpilot.tui.data import more_facts
+
+        lane = self.lane
+        if self.session_id is None or not lane.details or not lane.details["facts"]:
+            return
+        async with self.rf.ctx() as ctx:
+            page = await more_facts(ctx, self.session_id, lane.details["facts"][-1]["id"])
+        shown = lane.facts_shown
+        await lane.add_facts(page)
+        rows = [r for r in lane.query("LaneRow") if r.kind == "fact"]
+        if len(rows) > shown:
+            rows[shown].focus()
+            lane.scroll_to_widget(rows[shown])
 
     @work(group="lane")
     async def lane_skip(self, item_id: str) -> None:

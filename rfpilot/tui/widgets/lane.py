@@ -6,11 +6,15 @@ and the screen calls the core.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import dataclass
+
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, VerticalScroll
 from textual.message import Message
+from textual.widget import Widget
 from textual.widgets import Button, Static
 
 from rfpilot.tui.safe import inert, text
@@ -98,7 +102,52 @@ def _item_body(item: dict) -> Text:
     return body
 
 
+class MoreFacts(Static):
+    """The row after the facts shown when the session has more: enter shows the next page."""
+
+    can_focus = True
+    HELP_TITLE = "the task lane"
+    BINDINGS = [Binding("enter", "more", "More facts", id="lane.more")]
+
+    class Requested(Message):
+        pass
+
+    def action_more(self) -> None:
+        self.post_message(self.Requested())
+
+
+@dataclass
+class _Row:
+    """One widget of the lane: ``shows`` is what it displays; the widget is updated only when that changes."""
+
+    key: str
+    shows: object
+    make: Callable[[], Widget]
+    update: Callable[[Widget], None] | None = None  # in place; None: replace the widget
+
+
+def _static(key: str, body, classes: str, **kwargs) -> _Row:
+    def update(widget: Widget) -> None:
+        widget.update(body)  # type: ignore[attr-defined]
+
+    return _Row(key, (str(body), classes), lambda: Static(body, classes=classes, **kwargs), update)
+
+
+def _lane_row(kind: str, item: dict, classes: str) -> _Row:
+    body = _fact_body(item) if kind == "fact" else _item_body(item)
+
+    def update(widget: Widget) -> None:
+        widget.item = item  # type: ignore[attr-defined]
+        widget.set_classes(classes)
+        widget.update(body)  # type: ignore[attr-defined]
+
+    return _Row(f"{kind}:{item['id']}", (item, classes), lambda: LaneRow(kind, item, body, classes=classes), update)
+
+
 class TaskLane(VerticalScroll):
+    """The lane updates in place: a refresh changes only the rows whose content changed, mounts the new ones and
+    removes the gone ones (focus stays where it was). Facts are shown a page at a time (``MoreFacts``)."""
+
     HELP_TITLE = "the task lane"
     BINDINGS = [
         Binding("n", "add_note", "Add a note", id="lane.add_note"),
@@ -106,14 +155,30 @@ class TaskLane(VerticalScroll):
         Binding("up,k", "move(-1)", "Previous row", show=False, id="lane.previous"),
     ]
 
+    def __init__(self, **kwargs) -> None:
+        super().__init__(**kwargs)
+        self.details: dict | None = None
+        self._walk: list[Widget] = []  # the rows up/down asked for, the last one first to be focused
+
+    @property
+    def facts_shown(self) -> int:
+        return len(self.details["facts"]) if self.details else 0
+
     def action_move(self, delta: int) -> None:
         """Up/down walk the rows and the Resolve/Escalate buttons, keeping the focused one in view."""
-        stops = [w for w in self.query("LaneRow, .lane-close Button") if w.focusable]
+        stops = [w for w in self.query("LaneRow, MoreFacts, .lane-close Button") if w.focusable]
         if not stops:
             return
+        # focus() lands after the key that asked for it: keys typed faster than that (a held-down arrow over
+        # ssh) walk on from the last row asked for, not from the focused one, so no key press is lost.
         focused = self.app.focused
-        index = stops.index(focused) + delta if focused in stops else 0
+        if focused in self._walk:
+            current = self._walk[-1]
+        else:
+            current, self._walk = focused, [focused] if focused in stops else []
+        index = stops.index(current) + delta if current in stops else 0
         target = stops[max(0, min(index, len(stops) - 1))]
+        self._walk = self._walk[-20:] + [target]
         target.focus()
         self.scroll_to_widget(target)
 
@@ -129,46 +194,100 @@ class TaskLane(VerticalScroll):
             self.action = action
 
     def compose(self) -> ComposeResult:
-        yield Static(text("Open a session to see its task lane.", "dim"), id="lane-empty")
+        empty = self._empty()
+        widget = empty.make()
+        widget.lane_key, widget.lane_shows = empty.key, empty.shows  # type: ignore[attr-defined]
+        yield widget
 
-    async def show(self, details: dict | None) -> None:
-        await self.remove_children()
+    @staticmethod
+    def _empty() -> _Row:
+        return _static("empty", text("Open a session to see its task lane.", "dim"), "", id="lane-empty")
+
+    async def add_facts(self, facts: list[dict]) -> None:
+        """The next page of facts, after the ones shown."""
+        if self.details is not None and facts:
+            self.details["facts"] = self.details["facts"] + facts
+            await self.show(self.details)
+
+    def _rows(self, details: dict | None) -> list[_Row]:
         if details is None:
-            await self.mount(Static(text("Open a session to see its task lane.", "dim"), id="lane-empty"))
-            return
+            return [self._empty()]
         facts, lane, counts = details["facts"], details["lane"], details["lane_counts"]
+        total = details.get("fact_count", len(facts))
         questions = [i for i in lane if i["kind"] == "question"]
         checks = [i for i in lane if i["kind"] == "check"]
-        widgets: list = [Static(text(f"WHAT WE KNOW · {len(facts)}", "bold green"), classes="lane-head")]
-        widgets += [LaneRow("fact", f, _fact_body(f), classes="lane-row fact") for f in facts]
+        rows = [_static("head:facts", text(f"WHAT WE KNOW · {total}", "bold green"), "lane-head")]
+        rows += [_lane_row("fact", f, "lane-row fact") for f in facts]
+        if total > len(facts):
+            more = total - len(facts)
+            rows.append(_Row("more:facts", more, lambda: MoreFacts(
+                text(f"… {more} more facts (enter shows the next ones)", "dim"), classes="lane-row more")))
         if not facts:
-            widgets.append(Static(text("Nothing confirmed yet. (n adds a note)", "dim"), classes="lane-none"))
-        widgets.append(Static(text(f"QUESTIONS · {counts['questions_unanswered']} unanswered", "bold"), classes="lane-head"))
-        widgets += [LaneRow("question", q, _item_body(q), classes=f"lane-row question {q['state']}") for q in questions]
+            rows.append(_static("none:facts", text("Nothing confirmed yet. (n adds a note)", "dim"), "lane-none"))
+        rows.append(_static("head:questions", text(f"QUESTIONS · {counts['questions_unanswered']} unanswered", "bold"),
+                            "lane-head"))
+        rows += [_lane_row("question", q, f"lane-row question {q['state']}") for q in questions]
         if not questions:
-            widgets.append(Static(text("No questions.", "dim"), classes="lane-none"))
-        widgets.append(Static(text(f"DIAGNOSTIC CHECKS · {counts['checks_run']} / {counts['checks_total']} run", "bold"),
-                              classes="lane-head"))
-        widgets += [LaneRow("check", c, _item_body(c), classes=f"lane-row check {c['state']}") for c in checks]
+            rows.append(_static("none:questions", text("No questions.", "dim"), "lane-none"))
+        rows.append(_static("head:checks", text(f"DIAGNOSTIC CHECKS · {counts['checks_run']} / {counts['checks_total']} run",
+                                                "bold"), "lane-head"))
+        rows += [_lane_row("check", c, f"lane-row check {c['state']}") for c in checks]
         if not checks:
-            widgets.append(Static(text("No checks.", "dim"), classes="lane-none"))
-        widgets.append(Static(text("SUGGESTED FIX", "bold"), classes="lane-head"))
+            rows.append(_static("none:checks", text("No checks.", "dim"), "lane-none"))
+        rows.append(_static("head:fix", text("SUGGESTED FIX", "bold"), "lane-head"))
         fix = details.get("active_fix")
         if fix:
             summary = Text(inert(fix["title"]), style="bold")
             summary.append(f"\n{fix['confidence_pct']}% · {fix.get('state_word') or fix['status']}", style="dim")
             if fix.get("description"):
                 summary.append(f"\n{inert(fix['description'])}", style="dim")
-            widgets.append(Static(summary, classes="lane-fix"))
+            rows.append(_static("fix", summary, "lane-fix"))
         else:
-            widgets.append(Static(text("None yet.", "dim"), classes="lane-none"))
+            rows.append(_static("none:fix", text("None yet.", "dim"), "lane-none"))
         if details["session"]["status"] in ("active", "paused", "escalated"):
-            widgets.append(Horizontal(
+            rows.append(_Row("close", "close", lambda: Horizontal(
                 Button("Resolve…", id="lane-resolve", variant="success", compact=True),
                 Button("Escalate…", id="lane-escalate", variant="warning", compact=True),
                 classes="lane-close",
-            ))
-        await self.mount_all(widgets)
+            )))
+        return rows
+
+    async def show(self, details: dict | None) -> None:
+        """Show ``details`` (core.views.session_details), touching only what changed."""
+        self.details = details
+        rows = self._rows(details)
+        shown = {getattr(w, "lane_key", None): w for w in self.children}
+        wanted = {row.key for row in rows}
+        still = [getattr(w, "lane_key", None) for w in self.children if getattr(w, "lane_key", None) in wanted]
+        if still != [row.key for row in rows if row.key in shown]:
+            # Rows changed order (rare: never on a refresh of the same session): start again.
+            await self.remove_children()
+            shown = {}
+        gone = [w for key, w in shown.items() if key not in wanted]
+        if gone:
+            await self.remove_children(gone)
+        batch: list[Widget] = []
+        anchor: Widget | None = None  # the last widget in place, in the lane's order
+        for row in rows:
+            widget = shown.get(row.key)
+            if widget is not None and getattr(widget, "lane_shows", None) != row.shows:
+                if row.update is not None:
+                    row.update(widget)
+                else:
+                    await widget.remove()
+                    widget = None
+            if widget is None:
+                widget = row.make()
+                widget.lane_key = row.key  # type: ignore[attr-defined]
+                batch.append(widget)
+            elif batch:
+                await self.mount_all(batch, before=widget)
+                batch = []
+            widget.lane_shows = row.shows  # type: ignore[attr-defined]
+            if widget not in batch:
+                anchor = widget
+        if batch:
+            await (self.mount_all(batch, after=anchor) if anchor is not None else self.mount_all(batch))
 
     def on_button_pressed(self, event: Button.Pressed) -> None:
         if event.button.id in ("lane-resolve", "lane-escalate"):

@@ -1,7 +1,10 @@
 """The chat transcript: the engineer's messages as text, the model's as Markdown, a live reply while streaming.
 
-Long sessions stay fast: only the latest ``PAGE`` messages are mounted; the
-rest sit behind a "show earlier" line.
+Sessions of any size stay fast: the transcript holds only the latest page of messages (``tui.data``); the
+rest sit behind an "earlier messages" line, and ctrl+up brings them in a page at a time, read from the store
+(a keyset on seq), mounted above what is shown. At most ``MOST`` messages are mounted: paging further back
+unmounts the latest ones (a "later messages" line; ctrl+down comes back to the latest page). A new message or
+a streaming reply is appended at the end.
 """
 
 from __future__ import annotations
@@ -16,7 +19,7 @@ if TYPE_CHECKING:
 
 from rfpilot.tui.safe import inert, text
 
-PAGE = 60
+MOST = 200
 
 
 class Bubble(Static):
@@ -28,39 +31,103 @@ class Transcript(VerticalScroll):
 
     def __init__(self, **kwargs) -> None:
         super().__init__(**kwargs)
-        self.messages: list[dict] = []
-        self.shown_from = 0
+        self.messages: list[dict] = []  # what is shown, oldest first
+        self.earlier = 0  # messages before the first one shown, still in the store
+        self.later = 0  # messages after the last one shown (unmounted after paging far back)
+        self.forks: list[dict] = []
+        self.branches: list[dict] = []
         self.live: Markdown | None = None
         self.live_text = ""
 
-    async def set_messages(self, messages: list[dict], *, show_all: bool = False, forks: list[dict] | None = None,
+    async def set_messages(self, messages: list[dict], *, total: int | None = None, forks: list[dict] | None = None,
                            branches: list[dict] | None = None) -> None:
-        """The messages (the latest PAGE), with a card where the conversation forked."""
-        self.messages = messages
+        """The latest messages of a conversation of ``total``, with a card where the conversation forked."""
+        self.messages = list(messages)
         self.forks, self.branches = forks or [], branches or []
-        self.shown_from = 0 if show_all else max(0, len(messages) - PAGE)
+        self.earlier = max(0, (len(messages) if total is None else total) - len(messages))
+        self.later = 0
         await self.remove_children()
         widgets = []
-        if self.shown_from:
-            widgets.append(Static(text(f"… {self.shown_from} earlier messages (ctrl+up shows them)", "dim"),
-                                  classes="earlier"))
+        if self.earlier:
+            widgets.append(Static(self._earlier_line(), classes="earlier"))
         if not messages:
             widgets.append(Static(text("No messages yet. Describe what you see; the task lane fills as you go.", "dim"),
                                   classes="empty"))
-        shown = messages[self.shown_from :]
-        pending = sorted(self.forks, key=lambda f: f["after_seq"])
-        for message in shown:
-            widgets.append(self._bubble(message))
-            while pending and pending[0]["after_seq"] <= message["seq"]:
-                widgets.append(self._fork_card(pending.pop(0)))
-        widgets.extend(self._fork_card(f) for f in pending if not shown or f["after_seq"] > shown[-1]["seq"])
+        widgets += self._widgets(self.messages, before=None)
         await self.mount_all(widgets)
         self.scroll_end(animate=False)
+
+    @property
+    def first_seq(self) -> int | None:
+        return self.messages[0]["seq"] if self.messages else None
+
+    async def prepend(self, page: list[dict]) -> None:
+        """A page of earlier messages (oldest first), mounted above the first one shown."""
+        if not page:
+            self.earlier = 0
+        before = self.first_seq
+        self.messages[:0] = page
+        self.earlier = max(0, self.earlier - len(page)) if page else 0
+        line = self.query(".earlier").first() if self.query(".earlier") else None
+        widgets = self._widgets(page, before=before)
+        if widgets:
+            if line is not None:
+                await self.mount_all(widgets, after=line)
+            elif self.children:
+                await self.mount_all(widgets, before=0)
+            else:
+                await self.mount_all(widgets)
+        if line is not None:
+            if self.earlier:
+                line.update(self._earlier_line())
+            else:
+                await line.remove()
+        await self._unmount_latest(len(self.messages) - MOST)
+        self.scroll_home(animate=False)
+
+    async def _unmount_latest(self, excess: int) -> None:
+        """Keep at most MOST messages mounted: the latest ``excess`` go (never while a reply streams in)."""
+        if excess <= 0 or self.live is not None:
+            return
+        cutoff = self.messages[-excess]["seq"]
+        del self.messages[-excess:]
+        self.later += excess
+        await self.remove_children([w for w in self.children
+                                    if getattr(w, "message_seq", getattr(w, "fork_after", -1)) >= cutoff])
+        shown = self.query(".later")
+        later = text(f"… {self.later} later messages (ctrl+down shows the latest)", "dim")
+        if shown:
+            shown.first().update(later)
+        else:
+            await self.mount(Static(later, classes="later"))
+
+    def _earlier_line(self):
+        return text(f"… {self.earlier} earlier messages (ctrl+up shows the previous page)", "dim")
+
+    def _widgets(self, messages: list[dict], before: int | None) -> list:
+        """Bubbles with each fork card after the message it follows: forks up to ``before`` (the seq of the
+        first message already shown, if any), and forks before the first of ``messages`` only once nothing
+        earlier is left to show."""
+        pending = sorted((f for f in self.forks
+                          if (before is None or f["after_seq"] < before)
+                          and (not self.earlier or not messages or f["after_seq"] >= messages[0]["seq"])),
+                         key=lambda f: f["after_seq"])
+        widgets = []
+        for message in messages:
+            bubble = self._bubble(message)
+            bubble.message_seq = message["seq"]
+            widgets.append(bubble)
+            while pending and pending[0]["after_seq"] <= message["seq"]:
+                widgets.append(self._fork_card(pending.pop(0)))
+        widgets.extend(self._fork_card(f) for f in pending)
+        return widgets
 
     def _fork_card(self, fork: dict):
         from rfpilot.tui.screens.branches import fork_card
 
-        return fork_card(fork, {b["id"]: b for b in self.branches})
+        card = fork_card(fork, {b["id"]: b for b in self.branches})
+        card.fork_after = fork["after_seq"]
+        return card
 
     async def add_notice(self, widget) -> None:
         await self.mount(widget)
@@ -83,6 +150,7 @@ class Transcript(VerticalScroll):
 
     async def add_user_message(self, message: dict) -> None:
         await self.query(".empty").remove()  # "No messages yet" goes with the first message
+        self.messages.append(message)
         await self.mount(self._bubble(message))
         self.scroll_end(animate=False)
 
