@@ -179,10 +179,10 @@ from rfpilot.tui.widgets.session_list import SessionList
 
 first = []
 original = SessionList.set_sessions
-def set_sessions(self, rows, current=None):
+def set_sessions(self, *args, **kwargs):
     if not first:
         first.append(sorted(sys.modules))
-    return original(self, rows, current)
+    return original(self, *args, **kwargs)
 SessionList.set_sessions = set_sessions
 
 async def main():
