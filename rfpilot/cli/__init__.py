@@ -167,12 +167,14 @@ def run_cli(args: list[str] | None = None) -> int:
             hint = f"see `{err.ctx.command_path} --help`"
         return _fail(_lower_first(err.format_message()), 1, hint)
     except typer.Exit as err:
+        if err.exit_code == 130:
+            output.interrupted()
         return err.exit_code
     except typer.Abort:
         output.info("aborted; nothing was changed")
         return 130
     except KeyboardInterrupt:
-        output.info("interrupted")
+        output.interrupted()
         return 130
     except UnicodeError:  # last line of defence: text that was not checked on the way in (a typed answer…)
         return _fail("some input was not valid UTF-8", 1, "give it as UTF-8 text")
@@ -181,6 +183,8 @@ def run_cli(args: list[str] | None = None) -> int:
 
         where = f" {shown(os.fsdecode(err.filename), 200)}" if isinstance(err.filename, (str, bytes)) else ""
         return _fail(f"cannot use{where}: {os_problem(err)}", 1, "check the path and its permissions")
+    if result == 130:  # Typer turns ctrl+c into a silent exit 130
+        output.interrupted()
     return result if isinstance(result, int) else 0
 
 
