@@ -37,7 +37,8 @@ def test_every_tui_worker_goes_through_the_cancel_safe_wrapper() -> None:
         tree = ast.parse(path.read_text(encoding="utf-8"))
         for node in ast.walk(tree):
             where = f"{path.relative_to(TUI.parent.parent)}:{getattr(node, 'lineno', '?')}"
-            if isinstance(node, ast.ImportFrom) and node.module == "textual" and any(a.name == "work" for a in node.names):
+            if isinstance(node, ast.ImportFrom) and node.module == "textual" and any(
+                    a.name == "work" for a in node.names):
                 offenders.append(f"{where} imports textual.work")
             elif isinstance(node, ast.Attribute) and node.attr in ("run_worker", "work") and (
                     node.attr == "run_worker" or getattr(node.value, "id", None) == "textual"):

@@ -1,7 +1,7 @@
 """The one way the TUI starts a worker: cancel-safe, quiet while quitting.
 
-Every worker goes through ``worker`` (a method decorator, in place of ``textual.work``) or ``start_worker`` (in place
-of ``run_worker``); tests/test_tui_workers.py fails when one does not. What it guarantees:
+Every worker goes through ``worker`` (a method decorator, in place of ``textual.work``) or ``start_worker`` (in
+place of ``run_worker``); tests/test_tui_workers.py fails when one does not. What it guarantees:
 
 * quitting (ctrl+q) cancels every worker at once, and the app waits for them to unwind (a bounded time) before
   the store closes, so a cancelled worker never uses a closed store;
@@ -67,7 +67,8 @@ def worker(*, group: str, exclusive: bool = False) -> Callable[[Callable[..., Aw
     def wrap(method: Callable[..., Awaitable[Any]]) -> Callable[..., Worker]:
         @functools.wraps(method)
         def run(self: DOMNode, *args: Any, **kwargs: Any) -> Worker:
-            return start_worker(self, method(self, *args, **kwargs), group=group, exclusive=exclusive, name=method.__name__)
+            return start_worker(self, method(self, *args, **kwargs), group=group, exclusive=exclusive,
+                                name=method.__name__)
 
         return run
 
