@@ -332,7 +332,8 @@ async def test_an_untitled_session_gets_a_title(ctx) -> None:
 
 
 async def test_apply_is_atomic(ctx, session, monkeypatch) -> None:
-    """An error while applying the reply rolls the whole reply back; the message stays retryable."""
+    """An error while applying the reply rolls the whole reply back; the message is marked interrupted (never
+    left `sent`) and stays retryable."""
 
     async def boom(*args, **kwargs):
         raise RuntimeError("disk on fire")
@@ -346,7 +347,7 @@ async def test_apply_is_atomic(ctx, session, monkeypatch) -> None:
     assert session.state_version == version
     assert await lane.list_items(ctx, session) == [] and await fixes.active_fix(ctx, session) is None
     stored = await messages(ctx, session)
-    assert [(m.role, m.status) for m in stored] == [("user", "sent")]
+    assert [(m.role, m.status) for m in stored] == [("user", "interrupted")]
     assert (await chat.pending_retry(ctx, session)).id == stored[0].id
 
 

@@ -224,3 +224,37 @@ def test_chat_does_not_need_the_anthropic_sdk_for_other_providers(tmp_path: Path
     done = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr
     assert "ANTHROPIC False" in done.stdout
+
+
+def test_ctrl_c_while_the_reply_streams_leaves_the_message_interrupted(env, tmp_path: Path) -> None:
+    """SIGINT to a real `rfpilot chat` mid-stream: exit 130, one line on stderr (no traceback), the message
+    interrupted and retryable, no reply stored."""
+    import os
+    import signal
+
+    replies = tmp_path / "slow.yaml"
+    replies.write_text("chunk_delay_ms: 200\nreplies:\n  - reply: |\n      " + "Look at the tunnel first. " * 20 + "\n",
+                       encoding="utf-8")
+    run_env = {**os.environ, **env, "RFPILOT_LLM_PROVIDER": "scripted", "RFPILOT_SCRIPTED_FILE": str(replies)}
+    made = subprocess.run([sys.executable, "-m", "rfpilot", "new", "VPN drops the mapped drive"], env=run_env,
+                          capture_output=True, text=True, timeout=120)
+    assert made.returncode == 0, made.stderr
+    sid = made.stdout.strip().splitlines()[-1]
+    chat = subprocess.Popen([sys.executable, "-m", "rfpilot", "chat", sid, "It drops every hour"], env=run_env,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        shown = chat.stdout.read(30)  # part of the reply is on screen: the stream is running
+        assert shown.startswith(b"Look at the tunnel"), shown
+        chat.send_signal(signal.SIGINT)
+        out, err = chat.communicate(timeout=60)
+    finally:
+        if chat.poll() is None:
+            chat.kill()
+    assert chat.returncode == 130, err
+    lines = err.decode().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("interrupted: your message is saved") and sid[:8] in lines[0], lines
+    assert (shown + out).endswith(b"\n")  # the partial reply's line is ended
+    shown_json = subprocess.run([sys.executable, "-m", "rfpilot", "sessions", "show", sid, "--json"], env=run_env,
+                                capture_output=True, text=True, timeout=120)
+    messages = json.loads(shown_json.stdout)["messages"]["last"]
+    assert [(m["role"], m["status"]) for m in messages] == [("user", "interrupted")]

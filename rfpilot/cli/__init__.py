@@ -91,7 +91,7 @@ def _guarded(call: Callable[[], int]) -> int:
     except RfpilotError as err:
         return fail(err.message, err.exit_code, err.hint)
     except KeyboardInterrupt:
-        output.info("interrupted")
+        output.interrupted()
         return 130
     except UnicodeError:  # last line of defence: text that was not checked on the way in (a typed answer…)
         return fail("some input was not valid UTF-8", 1, "give it as UTF-8 text")

@@ -90,6 +90,7 @@ def chat(
             shown = safe.feed(stream.feed(chunk))
             if shown:
                 output.stream(shown)
+                interrupted["streamed"] = "yes"
 
         try:
             # The session, its state and the lane item first: a bad id or a closed session is named as such
@@ -97,12 +98,14 @@ def chat(
             await svc.check_can_send(ctx, row)
             item = await lane_service.get_item(ctx, row, answer) if answer and not retry else None
             svc.require_chat_provider(provider)
-            if retry:
-                message = await svc.require_retry(ctx, row)
-            else:
-                message = await svc.store_message(ctx, row, text or "", lane_item=item)
             try:
-                result = await svc.run_turn(ctx, row, message, provider, on_chunk=show)
+                # Core owns the turn from storing the message to storing the reply: ctrl+c anywhere leaves
+                # the message interrupted (never sent).
+                interrupted["session"] = row.id[:8]
+                if retry:
+                    result = await svc.retry_turn(ctx, row, provider, on_chunk=show)
+                else:
+                    result = await svc.send(ctx, row, text or "", provider, lane_item=item, on_chunk=show)
             except LLMUnavailableError as err:
                 if stream.shown:
                     output.stream(safe.finish() + "\n")
@@ -116,7 +119,16 @@ def chat(
             output.stream(safe.feed(rest) + safe.finish() + "\n")
         return view
 
-    view = run(go)
+    interrupted: dict[str, str] = {}
+    try:
+        view = run(go)
+    except KeyboardInterrupt:  # ctrl+c: one line, exit 130; the message is already marked interrupted
+        if "session" not in interrupted:
+            raise
+        if "streamed" in interrupted:
+            output.stream("\n")  # the reply's partial line ends; the message goes on its own line
+        output.interrupted("interrupted: " + RETRY_HINT.format(sid=interrupted["session"]))
+        raise typer.Exit(130) from None
     if as_json:
         output.emit(view, True, lambda: "")
         return

@@ -27,6 +27,16 @@ def stream(text: str) -> None:
     sys.stdout.flush()
 
 
+_interrupted_said: list[str] = []
+
+
+def interrupted(text: str = "interrupted") -> None:
+    """The one line ctrl+c leaves (exit 130): said once, by the command that knows more, or else by the CLI."""
+    if not _interrupted_said:
+        _interrupted_said.append(text)
+        info(text)
+
+
 def info(text: str) -> None:
     """Anything meant for the person at the terminal: stderr."""
     sys.stderr.write(inert(text if text.endswith("\n") else text + "\n"))

@@ -151,8 +151,12 @@ def invoke(args: list[str] | None) -> int:
             hint = f"see `{err.ctx.command_path} --help`"
         return fail(_lower_first(err.format_message()), 1, hint)
     except typer.Exit as err:
+        if err.exit_code == 130:
+            output.interrupted()
         return err.exit_code
     except typer.Abort:
         output.info("aborted; nothing was changed")
         return 130
+    if result == 130:  # Typer turns ctrl+c into a silent exit 130
+        output.interrupted()
     return result if isinstance(result, int) else 0

@@ -14,16 +14,18 @@
 
 from __future__ import annotations
 
-import asyncio
 import dataclasses
 import json
 import logging
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import func, select
+from sqlalchemy.orm.util import identity_key
+from sqlalchemy.orm.attributes import set_committed_value
 
 from rfpilot.core import facts as fact_service
 from rfpilot.core import fixes as fix_service
@@ -53,6 +55,7 @@ OUTCOME_STATUS = {"success": "applied_success", "failure": "applied_failed", "pa
 _PROMOTE_KIND = {"question": "question", "diagnostic_check": "check"}
 
 ChunkCallback = Callable[[str], Awaitable[None] | None]
+StoredCallback = Callable[["Message"], Awaitable[None] | None]
 
 
 @dataclass
@@ -153,7 +156,7 @@ async def _next_seq(ctx: Ctx, session: SessionRow) -> int:
 
 @owner_action("chat in")
 async def store_message(
-    ctx: Ctx, session: SessionRow, text: str, *, lane_item: LaneItem | None = None
+    ctx: Ctx, session: SessionRow, text: str, *, lane_item: LaneItem | None = None, message_id: str | None = None
 ) -> Message:
     """Commit the engineer's message (status ``sent``) before anything talks to a model.
 
@@ -182,6 +185,7 @@ async def store_message(
             else:
                 await lane_service.mark_run(ctx, session, lane_item, cleaned)
         message = Message(
+            id=message_id or str(uuid.uuid4()),
             account_id=ctx.account.id,
             session_id=session.id,
             seq=await _next_seq(ctx, session),
@@ -574,6 +578,48 @@ async def _mark_unanswered(ctx: Ctx, session: SessionRow, message: Message, stat
         usage_service.record(ctx, session, "chat", provider, None, message_id=message.id)
 
 
+INTERRUPTED = "the reply was interrupted"
+
+
+@asynccontextmanager
+async def _until_answered(ctx: Ctx, session: SessionRow, message_id: str, provider: Provider) -> AsyncIterator[None]:
+    """From storing the engineer's message to storing its reply: however this is left half way — a failed call,
+    a cancel (ctrl+q, ctrl+c), a crash — the message ends ``failed`` or ``interrupted``, never ``sent``.
+
+    A cancel may have cut ``ctx``'s session off in the middle of something, so ``interrupted`` is written in a
+    fresh, short transaction that the cancel does not reach (``Ctx.finish_anyway``); only a message that is
+    stored and still unanswered changes (a reply that was committed stays complete)."""
+    session_id = session.id  # read now: after a rollback the row is expired and cannot be read back
+    try:
+        yield
+    except LLMCallError as err:
+        message = await ctx.db.get(Message, message_id)
+        if message is not None:
+            await _mark_unanswered(ctx, session, message, "failed", err.message, provider)
+        raise
+    except BaseException:
+        changed: list[bool] = []
+
+        async def interrupted(fresh: Ctx) -> None:
+            message = await fresh.db.get(Message, message_id)
+            if message is None or message.status == "complete":
+                return
+            message.status = "interrupted"
+            message.error = INTERRUPTED
+            usage_service.record(fresh, await fresh.db.get(SessionRow, session_id), "chat", provider, None,
+                                 message_id=message_id)
+            changed.append(True)
+
+        try:
+            await ctx.finish_anyway(interrupted)
+        finally:
+            mine = ctx.db.identity_map.get(identity_key(Message, message_id)) if changed else None
+            if mine is not None:  # what the caller's session holds says what the store now says (no I/O)
+                set_committed_value(mine, "status", "interrupted")
+                set_committed_value(mine, "error", INTERRUPTED)
+        raise
+
+
 async def run_turn(
     ctx: Ctx,
     session: SessionRow,
@@ -581,34 +627,42 @@ async def run_turn(
     provider: Provider,
     *,
     on_chunk: ChunkCallback | None = None,
+    on_stored: StoredCallback | None = None,
 ) -> TurnResult:
     """Ask the model about ``user_message`` (already stored) and apply its reply."""
+    async with _until_answered(ctx, session, user_message.id, provider):
+        return await _answer(ctx, session, user_message, provider, on_chunk, on_stored)
+
+
+async def _answer(
+    ctx: Ctx,
+    session: SessionRow,
+    user_message: Message,
+    provider: Provider,
+    on_chunk: ChunkCallback | None,
+    on_stored: StoredCallback | None,
+) -> TurnResult:
+    if on_stored is not None:
+        shown = on_stored(user_message)
+        if shown is not None:
+            await shown
     require_chat_provider(provider)
     check_can_chat(session)
     request = await build_request(ctx, session, user_message)
     llm: LLMResult | None = None
     limit = max_reply_chars(ctx)
     streamed = 0
-    try:
-        async for part in provider.stream(request):
-            if isinstance(part, LLMResult):
-                llm = part
-            elif on_chunk is not None and streamed < limit:
-                part = clean_model_text(part[: limit - streamed])  # nothing past the limit is shown
-                streamed += len(part)
-                shown = on_chunk(part)
-                if shown is not None:
-                    await shown
-        if llm is None:
-            raise LLMCallError(f"the {provider.name} provider ended without a reply")
-    except LLMCallError as err:
-        await _mark_unanswered(ctx, session, user_message, "failed", err.message, provider)
-        raise
-    except (asyncio.CancelledError, KeyboardInterrupt):
-        await asyncio.shield(
-            _mark_unanswered(ctx, session, user_message, "interrupted", "the reply was interrupted", provider)
-        )
-        raise
+    async for part in provider.stream(request):
+        if isinstance(part, LLMResult):
+            llm = part
+        elif on_chunk is not None and streamed < limit:
+            part = clean_model_text(part[: limit - streamed])  # nothing past the limit is shown
+            streamed += len(part)
+            shown = on_chunk(part)
+            if shown is not None:
+                await shown
+    if llm is None:
+        raise LLMCallError(f"the {provider.name} provider ended without a reply")
     notices: tuple[str, ...] = ()
     if len(llm.text) > limit:
         notices = (f"the reply was cut at {limit:,} of its {len(llm.text):,} characters (llm.max_reply_chars); "
@@ -628,11 +682,15 @@ async def send(
     *,
     lane_item: LaneItem | None = None,
     on_chunk: ChunkCallback | None = None,
+    on_stored: StoredCallback | None = None,
 ) -> TurnResult:
-    """One whole turn: store the engineer's message, then run it."""
+    """One whole turn: store the engineer's message, then run it. ``on_stored(message)`` is called once the
+    message is stored (the TUI shows it then); a cancel at any point leaves it ``interrupted``."""
     require_chat_provider(provider)
-    message = await store_message(ctx, session, text, lane_item=lane_item)
-    return await run_turn(ctx, session, message, provider, on_chunk=on_chunk)
+    message_id = str(uuid.uuid4())  # known before the commit: a cancel during the commit itself is covered too
+    async with _until_answered(ctx, session, message_id, provider):
+        message = await store_message(ctx, session, text, lane_item=lane_item, message_id=message_id)
+        return await _answer(ctx, session, message, provider, on_chunk, on_stored)
 
 
 async def require_retry(ctx: Ctx, session: SessionRow) -> Message:
@@ -644,11 +702,12 @@ async def require_retry(ctx: Ctx, session: SessionRow) -> Message:
 
 
 async def retry_turn(
-    ctx: Ctx, session: SessionRow, provider: Provider, *, on_chunk: ChunkCallback | None = None
+    ctx: Ctx, session: SessionRow, provider: Provider, *, on_chunk: ChunkCallback | None = None,
+    on_stored: StoredCallback | None = None,
 ) -> TurnResult:
     """Run the engineer's last unanswered message again (no new message is stored)."""
     message = await require_retry(ctx, session)
-    return await run_turn(ctx, session, message, provider, on_chunk=on_chunk)
+    return await run_turn(ctx, session, message, provider, on_chunk=on_chunk, on_stored=on_stored)
 
 
 async def _maybe_title(

@@ -6,7 +6,10 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable
+import asyncio
+import dataclasses
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -21,6 +24,12 @@ from rfpilot.db.engine import Store, open_store
 from rfpilot.db.models import Account, Engineer, SessionRow
 from rfpilot.db.types import utcnow
 from rfpilot.errors import UsageError
+
+log = logging.getLogger("rfpilot.store")
+
+# How long a cancelled caller waits for its finishing write; the store waits the same again before closing.
+FINISH_SECONDS = 0.4
+_finishing: set[asyncio.Task] = set()
 
 
 @dataclass
@@ -69,6 +78,37 @@ class Ctx:
     def touch(self, session: SessionRow) -> None:
         """Mark activity that does not change a note (lane work, messages)."""
         session.updated_at = self.now()
+
+    async def finish_anyway(self, change: Callable[[Ctx], Awaitable[None]]) -> None:
+        """Finish this short state change even if the caller is being cancelled (ctrl+q, ctrl+c).
+
+        ``change(fresh)`` runs in one transaction of a fresh session, never this Ctx's (which may have been cut
+        off half way through a transaction of its own), in a task of its own that a cancel does not reach. The
+        caller waits for it, through any further cancel, for up to FINISH_SECONDS, then gets its cancel; a
+        change that is still running then is waited for again by ``Workspace.close`` before the store closes.
+        A failure is logged, never raised: the caller is already on its way out with its own exception."""
+        from rfpilot.db.cancelsafe import uninterrupted
+
+        async def run() -> None:
+            try:
+                async with type(self.db)(bind=self.db.bind, expire_on_commit=False) as db:
+                    fresh = dataclasses.replace(self, db=db, _depth=0)
+                    async with fresh.tx():
+                        await change(fresh)
+            except Exception:  # noqa: BLE001 - see the docstring
+                log.warning("a finishing write failed", exc_info=True)
+
+        task = asyncio.ensure_future(run())
+        _finishing.add(task)
+        task.add_done_callback(_finishing.discard)
+        await uninterrupted(task, grace=FINISH_SECONDS)
+
+
+async def drain_finishing(timeout: float = FINISH_SECONDS) -> None:
+    """Wait (a bounded time) for the finishing writes still running: called before the store closes."""
+    pending = [t for t in _finishing if not t.done() and t.get_loop() is asyncio.get_running_loop()]
+    if pending:
+        await asyncio.wait(pending, timeout=timeout)
 
 
 async def _get_or_create(db: AsyncSession, stmt, make) -> object:
@@ -137,6 +177,7 @@ class Workspace:
         return cls(store, settings, account, engineer, clock)
 
     async def close(self) -> None:
+        await drain_finishing()
         await self.store.dispose()
 
     @asynccontextmanager

@@ -418,7 +418,9 @@ async def open_store(url: str, *, backup_dir: Path | None = None, auto_migrate: 
         raise open_failure(url, exc) from exc
     for notice in notices:
         sys.stderr.write(f"rfpilot: {notice}\n")
-    maker = async_sessionmaker(engine, expire_on_commit=False)
+    from rfpilot.db.cancelsafe import CancelSafeSession
+
+    maker = async_sessionmaker(engine, class_=CancelSafeSession, expire_on_commit=False)
     return Store(url=normalise_url(url), engine=engine, sessionmaker=maker, backup_path=backup, notices=notices)
 
 

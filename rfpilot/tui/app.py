@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -130,7 +129,7 @@ class RfpilotApp(App):
         self.provider_label = "…"
         self.keymap: dict[str, str] = {}  # binding id -> keys, from [keymap] in config.toml
         self.has_psa = False  # a PSA connection exists (known once the store is open)
-        self._shielded: set[asyncio.Task] = set()
+        self.quitting = False  # set by exit(): workers cut off from now on end quietly
         theme = str(self.settings.get("ui.theme") or "dark")
         self.theme = "textual-light" if theme == "light" else "textual-dark"
         # https://no-color.org: Textual reads NO_COLOR from the process environment itself; this also
@@ -191,7 +190,9 @@ class RfpilotApp(App):
         self.keymap = keymap
 
     def open_store(self) -> None:
-        self.run_worker(self._open_store(), group="store", exclusive=True)
+        from rfpilot.tui.workers import start_worker
+
+        start_worker(self, self._open_store(), group="store", exclusive=True)
 
     async def _open_store(self) -> None:
         """The store, then the session list at once; then what the rest of the app needs (the model's name, the
@@ -253,18 +254,19 @@ class RfpilotApp(App):
         async with self.workspace.ctx() as ctx:
             yield ctx
 
-    def shielded(self, coro) -> asyncio.Task:
-        """Run store work that must not be cut off half way (cancelling a worker in the middle of a query
-        leaves SQLAlchemy closing that connection at shutdown, which can wait forever). The task survives its
-        worker being cancelled; on exit the app waits for it before closing the store."""
-        task = asyncio.ensure_future(coro)
-        self._shielded.add(task)
-        task.add_done_callback(self._shielded.discard)
-        return task
+    def exit(self, result: Any = None, return_code: int = 0, message: Any = None) -> None:
+        """Quitting cancels every worker at once (rfpilot.tui.workers: they unwind quietly, the store is
+        closed only after them)."""
+        self.quitting = True
+        for worker in list(self.workers):
+            worker.cancel()
+        super().exit(result, return_code, message)
 
     async def on_unmount(self) -> None:
-        if self._shielded:
-            await asyncio.wait(list(self._shielded), timeout=10)
+        from rfpilot.tui.workers import unwind
+
+        self.quitting = True
+        await unwind(list(self.workers))
         if self.workspace is not None:
             await self.workspace.close()
 

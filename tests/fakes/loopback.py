@@ -124,3 +124,69 @@ class LoopbackPSA:
         http.send_header("Content-Length", str(len(content)))
         http.end_headers()
         http.wfile.write(content)
+
+
+class SlowChatServer:
+    """A slow OpenAI-compatible model server on 127.0.0.1: ``POST /v1/chat/completions`` streams ``reply`` as
+    server-sent events, one word every ``delay`` seconds (a real process can be quit mid-reply). A request
+    without ``stream`` (the session title) gets a short answer at once."""
+
+    def __init__(self, reply: str, *, delay: float = 0.1) -> None:
+        self.reply = reply
+        self.delay = delay
+        self.requests = 0
+        self._server: ThreadingHTTPServer | None = None
+
+    @property
+    def base_url(self) -> str:
+        assert self._server is not None, "start the server first"
+        return f"http://127.0.0.1:{self._server.server_address[1]}/v1"
+
+    def __enter__(self) -> SlowChatServer:
+        import json
+
+        fake = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, *args: object) -> None:  # quiet
+                pass
+
+            def do_POST(self) -> None:  # noqa: N802 - http.server's name
+                body = json.loads(self.rfile.read(int(self.headers.get("content-length") or 0)) or b"{}")
+                fake.requests += 1
+                if not body.get("stream"):
+                    answer = json.dumps({"model": "slow", "choices": [{"message": {"content": "Scan trouble"},
+                                                                      "finish_reason": "stop"}]}).encode()
+                    self.send_response(200)
+                    self.send_header("content-type", "application/json")
+                    self.send_header("content-length", str(len(answer)))
+                    self.end_headers()
+                    self.wfile.write(answer)
+                    return
+                self.send_response(200)
+                self.send_header("content-type", "text/event-stream")
+                self.send_header("connection", "close")
+                self.end_headers()
+                try:
+                    for word in fake.reply.split(" "):
+                        frame = {"model": "slow", "choices": [{"delta": {"content": word + " "}}]}
+                        self.wfile.write(f"data: {json.dumps(frame)}\n\n".encode())
+                        self.wfile.flush()
+                        time.sleep(fake.delay)
+                    self.wfile.write(b'data: {"choices": [{"delta": {}, "finish_reason": "stop"}]}\n\ndata: [DONE]\n\n')
+                    self.wfile.flush()
+                except (BrokenPipeError, ConnectionResetError):  # the client quit mid-reply
+                    pass
+                self.close_connection = True
+
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self._server.daemon_threads = True
+        threading.Thread(target=self._server.serve_forever, name="slow-chat", daemon=True).start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._server is not None:
+            self._server.shutdown()
+            self._server.server_close()

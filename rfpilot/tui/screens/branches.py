@@ -45,6 +45,7 @@ from rfpilot.tui.safe import inert, text
 from rfpilot.tui.screens.modals import Dialog
 from rfpilot.tui.widgets.footer import KeysFooter
 from rfpilot.tui.widgets.composer import LineBreakArea
+from rfpilot.tui.workers import start_worker
 
 STYLES = Path(__file__).with_name("branches.tcss")  # parsed when one of these screens first opens
 
@@ -524,7 +525,7 @@ class BranchMapScreen(Dialog[BranchAction | None]):
         if self.submit is None:
             self.dismiss(action)
         else:
-            self.run_worker(self._submit(action), exclusive=True, group="branches-submit")
+            start_worker(self, self._submit(action), exclusive=True, group="branches-submit")
 
     async def _submit(self, action: BranchAction) -> None:
         self.busy = True
@@ -669,7 +670,7 @@ class HandoffDialog(Dialog[HandoffResult | None]):
         if self.submit is None:
             self.dismiss(result)
         else:
-            self.run_worker(self._submit(result), exclusive=True, group="handoff-submit")
+            start_worker(self, self._submit(result), exclusive=True, group="handoff-submit")
 
     async def _submit(self, result: HandoffResult) -> None:
         self.busy = True
@@ -835,7 +836,7 @@ class QueueScreen(Screen[str | None]):
         self.query_one("#queue-error").display = False
         self.query_one("#queue-open").display = False
         self.query_one("#queue-list", OptionList).focus()
-        self.run_worker(self._load(), exclusive=True, group="queue-load")
+        start_worker(self, self._load(), exclusive=True, group="queue-load")
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action == "reload":
@@ -902,7 +903,7 @@ class QueueScreen(Screen[str | None]):
     def _claim(self, handoff_id: str | None) -> None:
         if handoff_id is None or self.claiming or self.claimed is not None:
             return
-        self.run_worker(self._do_claim(handoff_id), exclusive=True, group="queue-claim")
+        start_worker(self, self._do_claim(handoff_id), exclusive=True, group="queue-claim")
 
     async def _do_claim(self, handoff_id: str) -> None:
         self.claiming = True
@@ -913,7 +914,7 @@ class QueueScreen(Screen[str | None]):
             claimed = await self.claim(handoff_id)
         except RfpilotError as err:
             self._error("Not claimed: " + _error_line(err))
-            self.run_worker(self._load(), exclusive=True, group="queue-load")
+            start_worker(self, self._load(), exclusive=True, group="queue-load")
             return
         finally:
             self.claiming = False
@@ -945,7 +946,7 @@ class QueueScreen(Screen[str | None]):
         if self.claimed is None:
             self._error("")
             self.query_one("#queue-info", Static).update(text("loading…", "dim"))
-            self.run_worker(self._load(), exclusive=True, group="queue-load")
+            start_worker(self, self._load(), exclusive=True, group="queue-load")
 
     def action_back(self) -> None:
         if self.claiming:
@@ -1140,7 +1141,7 @@ class OutputsScreen(Dialog[None]):
 
     def _start(self, kind: str, action: str) -> None:
         self.busy = True
-        self.run_worker(self._act(kind, action), exclusive=True, group="outputs-act")
+        start_worker(self, self._act(kind, action), exclusive=True, group="outputs-act")
 
     async def _act(self, kind: str, action: str) -> None:
         area = self._area(kind)

@@ -11,7 +11,7 @@ import asyncio
 import time
 from typing import TYPE_CHECKING, Any
 
-from textual import on, work
+from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
@@ -23,6 +23,7 @@ from rfpilot.grammar import count
 from rfpilot.tui.safe import inert, text
 from rfpilot.tui.widgets.footer import KeysFooter
 from rfpilot.tui.widgets.header import SessionHeader
+from rfpilot.tui.workers import worker
 from rfpilot.tui.widgets.session_list import SessionList
 from rfpilot.tui.widgets.transcript import Transcript
 
@@ -246,7 +247,7 @@ class MainScreen(Screen):
         self.app.push_screen(_modals().TextPrompt("New session", "Describe the problem as the ticket or the customer put it."),
                              created)
 
-    @work(group="sessions")
+    @worker(group="sessions")
     async def create_session(self, description: str) -> None:
         from rfpilot.core.sessions import create_session
 
@@ -284,7 +285,7 @@ class MainScreen(Screen):
 
         self.app.push_screen(_modals().TicketPicker(load), chosen)
 
-    @work(group="psa")
+    @worker(group="psa")
     async def explain_no_psa(self) -> None:
         """f2 with no PSA connected says so, and how to connect one (core's words)."""
         from rfpilot.core.psa import get_connection
@@ -298,7 +299,7 @@ class MainScreen(Screen):
         self.rf.has_psa = True  # connected from another terminal meanwhile
         self.action_from_ticket()
 
-    @work(group="sessions")
+    @worker(group="sessions")
     async def start_from_ticket(self, ticket_id: str) -> None:
         from rfpilot.core.tickets import session_from_ticket, show_ticket
 
@@ -343,7 +344,7 @@ class MainScreen(Screen):
             return
         self.open_branch_map()
 
-    @work(group="branches", exclusive=True)
+    @worker(group="branches", exclusive=True)
     async def open_branch_map(self) -> None:
         from rfpilot.core import branches
         from rfpilot.core.llm import optional_provider
@@ -391,7 +392,7 @@ class MainScreen(Screen):
             return
         self.open_handoff()
 
-    @work(group="handoff", exclusive=True)
+    @worker(group="handoff", exclusive=True)
     async def open_handoff(self, intent: str = "park") -> None:
         from rfpilot.core import handoffs
         from rfpilot.core.llm import optional_provider
@@ -436,7 +437,7 @@ class MainScreen(Screen):
 
         self.app.push_screen(QueueScreen(load, claim), done)
 
-    @work(group="sessions")
+    @worker(group="sessions")
     async def open_claimed(self, session_id: str) -> None:
         await self.load_session(session_id)
         await self.refresh_sessions()
@@ -447,7 +448,7 @@ class MainScreen(Screen):
             return
         self.open_outputs()
 
-    @work(group="outputs", exclusive=True)
+    @worker(group="outputs", exclusive=True)
     async def open_outputs(self) -> None:
         from pathlib import Path
 
@@ -487,7 +488,7 @@ class MainScreen(Screen):
 
     # --- the PSA outbox --------------------------------------------------------------
 
-    @work(group="outbox-sync", exclusive=True)
+    @worker(group="outbox-sync", exclusive=True)
     async def sync_outbox(self, quiet: bool = True) -> None:
         """Deliver queued PSA writes (at start, every few minutes, and on demand)."""
         from rfpilot.core import writeback
@@ -499,8 +500,9 @@ class MainScreen(Screen):
                 return await writeback.sync(ctx)
 
         try:
-            # Shielded: quitting while it runs waits for it rather than cutting a query in half.
-            report = await asyncio.shield(self.rf.shielded(deliver()))
+            # Quitting cancels it like any worker: no database operation is cut in half (rfpilot.db.cancelsafe),
+            # and a post cut off in flight is found on the ticket by the next attempt (core.writeback's lease).
+            report = await deliver()
         except RfpilotError as err:
             if not quiet:
                 self.fail(err)
@@ -525,7 +527,7 @@ class MainScreen(Screen):
     def action_retry_delivery(self) -> None:
         self.retry_delivery()
 
-    @work(group="psa")
+    @worker(group="psa")
     async def retry_delivery(self) -> None:
         """Retry this session's unfinished PSA write now (a posted note is never posted again)."""
         from rfpilot.core import writeback
@@ -551,7 +553,7 @@ class MainScreen(Screen):
             return
         self.draft_and_share()
 
-    @work(group="psa")
+    @worker(group="psa")
     async def draft_and_share(self) -> None:
         from rfpilot.core import updates
 
@@ -601,7 +603,7 @@ class MainScreen(Screen):
         item = self.answering
         self.send(event.text, item["id"] if item else None)
 
-    @work(group="chat", exclusive=True)
+    @worker(group="chat", exclusive=True)
     async def send(self, message: str, lane_item_id: str | None = None, retry: bool = False) -> None:
         from rfpilot.core import chat
         from rfpilot.core import lane as lane_service
@@ -620,28 +622,33 @@ class MainScreen(Screen):
                 last_paint = time.monotonic()
                 await transcript.append_reply(stream.shown[len(transcript.live_text):])
 
+        async def on_stored(stored) -> None:
+            if not retry:
+                composer.clear()
+                self.answering = None
+                await self._show_mode()
+                if transcript.later:  # paged far back: back to the latest page, the new message in it
+                    await self.action_show_latest()
+                else:
+                    await transcript.add_user_message(message_view(stored))
+            await transcript.start_reply()
+            composer.disabled = True
+
         provider = None
         try:
             async with self.rf.ctx() as ctx:
                 row = await get_session(ctx, self.session_id)
                 provider = self.rf.make_provider()
                 chat.require_chat_provider(provider)
-                if retry:
-                    stored = await chat.require_retry(ctx, row)
-                else:
-                    item = await lane_service.get_item(ctx, row, lane_item_id) if lane_item_id else None
-                    stored = await chat.store_message(ctx, row, message, lane_item=item)
-                    composer.clear()
-                    self.answering = None
-                    await self._show_mode()
-                    if transcript.later:  # paged far back: back to the latest page, the new message in it
-                        await self.action_show_latest()
-                    else:
-                        await transcript.add_user_message(message_view(stored))
-                await transcript.start_reply()
-                composer.disabled = True
                 try:
-                    await chat.run_turn(ctx, row, stored, provider, on_chunk=on_chunk)
+                    # Core owns the turn from storing the message to storing the reply: cut off anywhere (ctrl+q,
+                    # ctrl+c), the message ends interrupted, never sent.
+                    if retry:
+                        await chat.retry_turn(ctx, row, provider, on_chunk=on_chunk, on_stored=on_stored)
+                    else:
+                        item = await lane_service.get_item(ctx, row, lane_item_id) if lane_item_id else None
+                        await chat.send(ctx, row, message, provider, lane_item=item, on_chunk=on_chunk,
+                                        on_stored=on_stored)
                 finally:
                     composer.disabled = False
         except RfpilotError as err:
@@ -723,7 +730,7 @@ class MainScreen(Screen):
             rows[shown].focus()
             lane.scroll_to_widget(rows[shown])
 
-    @work(group="lane")
+    @worker(group="lane")
     async def lane_skip(self, item_id: str) -> None:
         from rfpilot.core import lane
 
@@ -741,7 +748,7 @@ class MainScreen(Screen):
         self.app.push_screen(_modals().TextPrompt("Promote to What we know", "One past-tense sentence of what is now confirmed.",
                                         initial=item.get("response") or ""), done)
 
-    @work(group="lane")
+    @worker(group="lane")
     async def promote_item(self, item_id: str, fact_text: str) -> None:
         from rfpilot.core import lane, synthesis
 
@@ -759,14 +766,14 @@ class MainScreen(Screen):
         self.app.push_screen(_modals().TextPrompt("Add a note to What we know", "Something you confirmed yourself."),
                              lambda value: value and self.fact_add(value))
 
-    @work(group="lane")
+    @worker(group="lane")
     async def fact_add(self, value: str) -> None:
         from rfpilot.core import facts
 
         if await self.core(facts.add_note, value) is not None:
             await self.refresh_state()
 
-    @work(group="lane")
+    @worker(group="lane")
     async def fact_edit(self, fact_id: str, value: str) -> None:
         from rfpilot.core import facts
 
@@ -776,7 +783,7 @@ class MainScreen(Screen):
         if await self.core(go) is not None:
             await self.refresh_state()
 
-    @work(group="lane")
+    @worker(group="lane")
     async def fact_delete(self, fact_id: str) -> None:
         from rfpilot.core import facts
 
@@ -811,7 +818,7 @@ class MainScreen(Screen):
 
     # --- scripts: Apply opens the template's form or the three choices -------------------------
 
-    @work(group="fix", exclusive=True)
+    @worker(group="fix", exclusive=True)
     async def apply_fix(self) -> None:
         from rfpilot.core import fixes, templates
 
@@ -913,7 +920,7 @@ class MainScreen(Screen):
                 break
         await self.refresh_state()
 
-    @work(group="fix", exclusive=True)
+    @worker(group="fix", exclusive=True)
     async def fix_action(self, action: str, notes: str | None = None) -> None:
         from rfpilot.core import closing, fixes
 
@@ -941,7 +948,7 @@ class MainScreen(Screen):
     def on_task_lane_close_requested(self, event: TaskLane.CloseRequested) -> None:
         self.begin_close(event.action)
 
-    @work(group="close", exclusive=True)
+    @worker(group="close", exclusive=True)
     async def begin_close(self, action: str) -> None:
         from rfpilot.core import closing, fixes
 
@@ -1057,7 +1064,7 @@ class MainScreen(Screen):
                     "Abandon it"),
     }
 
-    @work(group="lifecycle", exclusive=True)
+    @worker(group="lifecycle", exclusive=True)
     async def lifecycle(self, verb: str) -> None:
         from rfpilot.core import sessions
 

@@ -13,6 +13,7 @@ from textual.widgets.option_list import Option
 
 from rfpilot.grammar import count
 from rfpilot.tui.safe import text
+from rfpilot.tui.workers import start_worker
 
 
 class Dialog(ModalScreen[ScreenResultType]):
@@ -157,7 +158,7 @@ class PreviewScreen(Dialog[PreviewResult]):
         if self.outcome is not None and self.outcome.closed:
             self.dismiss(PreviewResult("posted", self.editor.text))
         elif not self.posting:
-            self.run_worker(self._post(self.editor.text), exclusive=True, group="post")
+            start_worker(self, self._post(self.editor.text), exclusive=True, group="post")
 
     async def _post(self, markdown: str) -> None:
         if self.post is None:
@@ -208,7 +209,7 @@ class PreviewScreen(Dialog[PreviewResult]):
         if handler:
             handler()
         elif event.button.id == "regenerate":
-            self.run_worker(self.action_regenerate(), exclusive=True, group="regenerate")
+            start_worker(self, self.action_regenerate(), exclusive=True, group="regenerate")
 
 
 class TicketPicker(Dialog[str | None]):
@@ -235,7 +236,7 @@ class TicketPicker(Dialog[str | None]):
         self.action_reload()
 
     def action_reload(self) -> None:
-        self.run_worker(self._load(), exclusive=True, group="tickets")
+        start_worker(self, self._load(), exclusive=True, group="tickets")
 
     async def _load(self) -> None:
         from rfpilot.errors import RfpilotError

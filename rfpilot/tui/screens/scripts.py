@@ -30,6 +30,7 @@ from rfpilot.grammar import count as plural_count, verb
 from rfpilot.tui.safe import inert, text
 from rfpilot.tui.screens.modals import Dialog
 from rfpilot.tui.widgets.footer import KeysFooter
+from rfpilot.tui.workers import start_worker
 
 STYLES = Path(__file__).with_name("scripts.tcss")  # parsed when one of these screens first opens
 
@@ -485,7 +486,7 @@ class DraftReviewScreen(Dialog[ReviewResult | None]):
         if self.save is None:
             self.dismiss(result)
         else:
-            self.run_worker(self._save(result), exclusive=True, group="review-save")
+            start_worker(self, self._save(result), exclusive=True, group="review-save")
 
     async def _save(self, result: ReviewResult) -> None:
         self.saving = True
@@ -601,9 +602,9 @@ class ScriptsScreen(Screen):
         _no_blink(self)
         self.query_one("#scripts-pending").display = False
         self.query_one("#scripts-search", Input).focus()
-        self.run_worker(self._load("", delay=0), exclusive=True, group="scripts-load")
+        start_worker(self, self._load("", delay=0), exclusive=True, group="scripts-load")
         if self.pending is not None:
-            self.run_worker(self._pending(), group="scripts-pending")
+            start_worker(self, self._pending(), group="scripts-pending")
 
     # loading
 
@@ -619,7 +620,7 @@ class ScriptsScreen(Screen):
 
     def on_input_changed(self, event: Input.Changed) -> None:
         event.stop()
-        self.run_worker(self._load(event.value.strip(), delay=SEARCH_DEBOUNCE_SECONDS), exclusive=True,
+        start_worker(self, self._load(event.value.strip(), delay=SEARCH_DEBOUNCE_SECONDS), exclusive=True,
                         group="scripts-load")
 
     def on_input_submitted(self, event: Input.Submitted) -> None:
@@ -677,7 +678,7 @@ class ScriptsScreen(Screen):
         row = next((r for r in self.rows if str(r.get("slug")) == slug), {})
         self._show_detail({**row, **self.details.get(slug, {})})
         if self.show is not None and slug not in self.details:
-            self.run_worker(self._fetch(slug), exclusive=True, group="scripts-show")
+            start_worker(self, self._fetch(slug), exclusive=True, group="scripts-show")
 
     def on_option_list_option_selected(self, event: OptionList.OptionSelected) -> None:
         event.stop()

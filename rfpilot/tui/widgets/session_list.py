@@ -22,6 +22,7 @@ from textual.widgets.option_list import Option, OptionDoesNotExist
 
 from rfpilot.errors import RfpilotError
 from rfpilot.tui.safe import inert
+from rfpilot.tui.workers import start_worker
 
 STATUS_DOT = {"active": ("●", "green"), "paused": ("◐", "yellow"), "escalated": ("▲", "magenta"),
               "resolved": ("✓", "blue"), "abandoned": ("✗", "grey50")}
@@ -121,8 +122,8 @@ class SessionList(OptionList):
                 return await session_rows(ctx, match=match, after=after, limit=limit or self.PAGE)
 
         try:
-            # Shielded: quitting mid-query waits for it instead of cutting the connection in half.
-            return await asyncio.shield(self.app.shielded(query()))  # type: ignore[attr-defined]
+            # No shield needed: the store's sessions finish an operation before a cancel lands (db.cancelsafe).
+            return await query()
         except RfpilotError as err:
             self.notify(inert(err.message + (f"\n{err.hint}" if err.hint else "")), severity="error", markup=False)
             return None
@@ -143,7 +144,7 @@ class SessionList(OptionList):
         self._generation += 1  # a chunk or reload still in flight is now stale
         if not self._filter_running:
             self._filter_running = True
-            self.run_worker(self._run_filter(), group="session-filter")
+            start_worker(self, self._run_filter(), group="session-filter")
 
     async def _run_filter(self) -> None:
         try:
@@ -167,7 +168,7 @@ class SessionList(OptionList):
         near_bottom = shown and self.max_scroll_y - self.scroll_y <= self.scrollable_content_region.height
         if near_end or near_bottom:
             self._more_running = True
-            self.run_worker(self._load_more(), group="session-more")
+            start_worker(self, self._load_more(), group="session-more")
 
     async def _load_more(self) -> None:
         try:
