@@ -253,6 +253,7 @@ async def test_quitting_in_the_middle_of_each_worker(settings, which, monkeypatc
             screen.action_queue()
         elif which == "ticket loading":
             monkeypatch.setattr(tickets, "my_tickets", hang)
+            app.has_psa = True  # f2 with no PSA only explains; the picker's loading is what is quit here
             screen.action_from_ticket()
         elif which == "outputs loading":
             monkeypatch.setattr(outputs, "list_outputs", hang)
