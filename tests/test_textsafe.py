@@ -92,7 +92,10 @@ def test_plain_json_would_have_leaked_c1() -> None:
 def test_tui_uses_the_same_sanitiser() -> None:
     from rfpilot.tui import safe
 
-    assert safe.inert is inert
+    # The TUI's inert is the shared sanitiser plus one on-screen width rule (U+FE0F dropped), nothing of its own.
+    assert safe._inert is inert
+    assert safe.inert(ATTACK) == inert(ATTACK)
+    assert safe.inert("🖨\ufe0f a\x1b[2J") == inert("🖨 a\x1b[2J")
     assert safe.text("a\x1b[2Jb\x07").plain == "a�[2Jb�"
 
 
