@@ -49,6 +49,28 @@ def private_file(path: Path) -> Path:
     return Path(path)
 
 
+def file_target(path: Path, option: str = "--out") -> Path:
+    """Check a file name a user gave (``--out``, ``--export``) before anything changes.
+
+    An empty name, ``.``, a folder, or a file under something that is not a folder is
+    refused with a :class:`~rfpilot.errors.UsageError` that names the option.
+    """
+    from rfpilot.errors import UsageError
+
+    raw = str(path)
+    target = Path(path).expanduser()
+    if not raw.strip() or not target.name:
+        raise UsageError(f"{option} needs a file name, not {raw!r}", hint=f"give a file name after {option}, such as notes.md")
+    if target.is_dir():
+        raise UsageError(f"{target} is a directory; give a file name for {option}")
+    for parent in target.parents:
+        if os.path.lexists(parent):
+            if not parent.is_dir():
+                raise UsageError(f"cannot write {target}: {parent} is not a directory")
+            break
+    return target
+
+
 def write_private(path: Path, data: str | bytes, *, encoding: str = "utf-8") -> Path:
     """Replace ``path`` with ``data`` atomically (a 0600 temp file next to it, then a rename).
 

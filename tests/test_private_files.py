@@ -156,3 +156,23 @@ def test_helpers_make_private_whatever_the_umask(tmp_path: Path, umask: int) -> 
     conn.commit()
     assert mode(deep / "store.db-wal") == 0o600  # SQLite copies the database's mode
     conn.close()
+
+
+@pytest.mark.parametrize("given", ["", " ", ".", "..", "a-folder", "a-file/inside.md"])
+def test_a_file_option_without_a_file_name_is_a_usage_error_before_anything_runs(cli, tmp_path: Path,
+                                                                                   monkeypatch, given: str) -> None:
+    """`--output ''` once reached the writer and crashed (a traceback, exit 1 by accident): every file option
+    goes through one check that names the option and changes nothing."""
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "a-folder").mkdir()
+    (tmp_path / "a-file").write_text("x")
+    sid = ok(cli, "new", "Printer offline on floor 2").strip()
+    before = sorted(p.name for p in tmp_path.iterdir())
+    for argv in (["sessions", "export", sid, "--output", given],
+                 ["resolve", sid, "--offline", "--yes", "--summary", "Fixed.", "--export", given]):
+        code, out, err = cli(*argv)
+        assert code == 1, (argv, code, out, err)
+        assert err.startswith("error: ") and "Traceback" not in err, err
+        assert ("--output" in err or "--export" in err or "directory" in err), err
+    assert sorted(p.name for p in tmp_path.iterdir()) == before
+    assert "active" in ok(cli, "sessions", "show", sid)  # the refused resolve changed nothing

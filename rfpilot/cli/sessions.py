@@ -216,6 +216,10 @@ def sessions_export(
 
     if fmt not in ("md", "json"):
         raise UsageError(f"unknown export format {fmt!r}", hint="md or json")
+    if out is not None:
+        from rfpilot.private import file_target
+
+        out = file_target(out, "--output")
 
     async def go(ctx):
         from rfpilot.core.export import export_data
@@ -238,7 +242,7 @@ def sessions_export(
         try:
             from rfpilot.private import write_private
 
-            write_private(out.expanduser(), text if text.endswith("\n") else text + "\n")
+            write_private(out, text if text.endswith("\n") else text + "\n")
         except OSError as exc:
             raise UsageError(f"cannot write {out}: {exc.strerror or exc}") from None
         output.info(f"wrote {out}")

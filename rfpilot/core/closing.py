@@ -22,7 +22,7 @@ from rfpilot.core.text import summary_line, truncate
 from rfpilot.db.models import SessionRow, SuggestedFix
 from rfpilot.errors import ConflictError, RfpilotError, UsageError
 from rfpilot.grammar import with_article
-from rfpilot.private import private_dir, write_private
+from rfpilot.private import file_target, private_dir, write_private
 from rfpilot.textsafe import inert
 
 MARKDOWN_MAX = 20_000
@@ -201,12 +201,7 @@ def _export_target(path: Path | None) -> Path | None:
     """Check the --export path before anything changes."""
     if path is None:
         return None
-    target = path.expanduser()
-    if target.is_dir():
-        raise UsageError(f"{target} is a directory; give a file name for --export")
-    if target.parent.exists() and not target.parent.is_dir():
-        raise UsageError(f"cannot write {target}: {target.parent} is not a directory")
-    return target
+    return file_target(path, "--export")
 
 
 def _export(markdown: str, target: Path | None) -> Path | None:

@@ -44,7 +44,7 @@ from rfpilot.core.text import markdown_section, one_line, truncate
 from rfpilot.db.enums import OUTPUT_TYPES
 from rfpilot.db.models import OutboxItem, ResolutionOutput, SessionRow
 from rfpilot.errors import ConflictError, NotFoundError, QueuedError, RfpilotError, UsageError
-from rfpilot.private import private_dir, write_private
+from rfpilot.private import file_target, private_dir, write_private
 from rfpilot.textsafe import inert
 
 log = logging.getLogger(__name__)
@@ -680,9 +680,7 @@ def _check_pushable(output: ResolutionOutput) -> None:
 
 
 def _write_file(path: Path, text: str, overwrite: bool) -> Path:
-    target = path.expanduser()
-    if target.is_dir():
-        raise UsageError(f"{target} is a directory; give a file name")
+    target = file_target(path)
     if target.exists() and not overwrite:
         raise ConflictError(f"{target} already exists; it was not overwritten", hint="add --force to replace it")
     try:

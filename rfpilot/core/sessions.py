@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TypeVar
 
-from sqlalchemy import String, func, or_, select, tuple_, type_coerce
+from sqlalchemy import String, false, func, or_, select, tuple_, type_coerce
 
 from rfpilot.core.context import Ctx
 from rfpilot.core.lookup import find_one
@@ -134,6 +134,8 @@ class SessionPage:
 # An id prefix as the CLI prints it (8 characters) or longer: a shorter run of digits is a ticket number far
 # more often than an id, and would match random ids.
 _ID_PREFIX = re.compile(r"[0-9a-f-]{8,36}")
+# The longest column a filter is matched against (title and client name are String(200)).
+_LONGEST_MATCHED = max(SessionRow.title.type.length, SessionRow.client_name.type.length)
 
 
 def _match_clause(match: str, dialect: str):
@@ -146,6 +148,8 @@ def _match_clause(match: str, dialect: str):
     would make the whole match a scan. Without a text index each query reads every session of the account
     (docs/performance.md)."""
     needle = one_line(match).casefold()
+    if len(needle) > _LONGEST_MATCHED:
+        return false()  # longer than every column it is matched against (and past SQLite's LIKE pattern limit)
     # The pattern is built here, not in SQL, so Postgres's planner sees a plain ILIKE '%…%' constant.
     escaped = needle.replace("/", "//").replace("%", "/%").replace("_", "/_")
     columns = (SessionRow.title, SessionRow.client_name, SessionRow.ticket_ref)
