@@ -79,7 +79,12 @@ def run_cli(args: list[str] | None = None) -> int:
     def commands() -> int:
         from rfpilot.cli.tree import invoke
 
-        return invoke(args)
+        try:
+            return invoke(args)
+        finally:  # the store the command opened (rfpilot.cli.runtime), closed once it is done
+            runtime = sys.modules.get("rfpilot.cli.runtime")
+            if runtime is not None:
+                runtime.close()
 
     return _guarded(commands)
 

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import atexit
 from collections.abc import Awaitable, Callable
-from typing import TYPE_CHECKING, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 Confirm = Callable[[str | None], None]
 
@@ -13,14 +14,28 @@ if TYPE_CHECKING:
 T = TypeVar("T")
 
 
+class _Open:
+    """The store a command has open: one event loop and one Workspace for every ``run`` of one command, so a
+    command that reads or writes in several steps (`resolve`: the close, the draft templates, the outputs) opens
+    the store, checks its schema and its identity once. ``close`` (rfpilot.cli.run_cli calls it when the command
+    is done) closes both."""
+
+    runner: Any = None
+    workspace: Any = None
+    opened = 0  # Workspaces opened by this process (tests/test_store_open.py counts them)
+
+
 def run(fn: Callable[[Ctx], Awaitable[T]]) -> T:
-    """Open the configured store, run ``fn`` with a Ctx, close the store."""
+    """Run ``fn`` with a Ctx (a session of its own) on the store this command has open, opening it on first use."""
 
     async def go() -> T:
-        from rfpilot.config import load_settings
-        from rfpilot.core.context import open_context
+        if _Open.workspace is None:
+            from rfpilot.config import load_settings
+            from rfpilot.core.context import Workspace
 
-        async with open_context(load_settings()) as ctx:
+            _Open.workspace = await Workspace.open(load_settings())
+            _Open.opened += 1
+        async with _Open.workspace.ctx() as ctx:
             return await fn(ctx)
 
     import asyncio
@@ -28,7 +43,24 @@ def run(fn: Callable[[Ctx], Awaitable[T]]) -> T:
     from rfpilot.cli.output import guard_logging
 
     guard_logging()
-    return asyncio.run(go())
+    if _Open.runner is None:
+        _Open.runner = asyncio.Runner()
+        atexit.register(close)
+    return _Open.runner.run(go())
+
+
+def close() -> None:
+    """Close the store and the event loop ``run`` opened (nothing when it opened none)."""
+    runner, workspace = _Open.runner, _Open.workspace
+    _Open.runner = _Open.workspace = None
+    if runner is None:
+        return
+    atexit.unregister(close)
+    try:
+        if workspace is not None:
+            runner.run(workspace.close())
+    finally:
+        runner.close()
 
 
 def read_text_arg(value: str | None, file: str | None, what: str) -> str | None:
