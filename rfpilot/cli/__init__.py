@@ -111,4 +111,7 @@ def main() -> None:
     if sys.argv[1:] == ["--version"]:  # answer before building the command tree
         output.data(f"rfpilot {__version__}")
         sys.exit(0)
+    from rfpilot import startup
+
+    startup.begin()  # the cycle collector paused while rfpilot starts (rfpilot.startup)
     sys.exit(run_cli())

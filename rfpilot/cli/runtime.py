@@ -35,6 +35,9 @@ def run(fn: Callable[[Ctx], Awaitable[T]]) -> T:
 
             _Open.workspace = await Workspace.open(load_settings())
             _Open.opened += 1
+            from rfpilot import startup
+
+            startup.end()  # SQLAlchemy and the models are in: the cycle collector back on (rfpilot.startup)
         async with _Open.workspace.ctx() as ctx:
             return await fn(ctx)
 
