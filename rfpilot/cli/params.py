@@ -4,8 +4,9 @@ Typer 0.29 converts every parameter value through a pydantic TypeAdapter built o
 importing pydantic and building the adapters costs 35-60 ms on every command with an option, and rfpilot's
 parameters are only text, whole numbers, flags, paths and lists of those. ``plain_coercion`` gives each parameter of
 a converted command a coercion of its own for those types (Typer's RuntimeParam contract, the one hook Typer has
-for it); a parameter of any other type keeps Typer's own. tests/test_imports.py checks that no command imports
-pydantic, so a Typer release that changes the hook is caught there (pyproject pins the minor version).
+for it); a parameter of any other type keeps Typer's own. tests/test_startup.py checks that every parameter gets it
+and that no command imports pydantic, so a Typer release that changes the hook is caught there; with a Typer that
+has no such hook the import below fails and Typer's own coercion (pydantic) is used, slower but correct.
 """
 
 from __future__ import annotations
