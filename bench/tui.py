@@ -195,8 +195,11 @@ def main() -> None:
     hello.write_text(HELLO, encoding="utf-8")
     env = {**os.environ, "RFPILOT_HOME": str(home), "RFPILOT_LLM_PROVIDER": "offline", "TERM": "xterm-256color",
            "PYTHON_KEYRING_BACKEND": "keyring.backends.null.Keyring"}
-    for name in ("RFPILOT_DATABASE_URL", "TMUX", "NO_COLOR", "TEXTUAL_DRIVER"):
+    for name in ("RFPILOT_DATABASE_URL", "TMUX", "NO_COLOR", "TEXTUAL_DRIVER", "PYTHONDONTWRITEBYTECODE"):
         env.pop(name, None)
+    from startup import compiled  # bench/startup.py: rfpilot's byte code, as an install has it
+
+    compiled(sys.executable)
     settings_env = {k: v for k, v in env.items() if k.startswith(("RFPILOT_", "PYTHON_KEYRING"))}
     seed(settings_env, sessions=opts.sessions, messages=opts.messages)
 

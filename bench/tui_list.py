@@ -137,7 +137,7 @@ def terminal_keys(env: dict[str, str], needle: str, expected: list[tuple[str, fl
     rfpilot = shutil.which("rfpilot", path=str(Path(sys.executable).parent)) or "rfpilot"
     session = f"tui-list-bench-{os.getpid()}"
     exports = " ".join(f"{k}={v!r}" for k, v in env.items() if k.startswith(("RFPILOT_", "PYTHON_KEYRING")))
-    tmux("new-session", "-d", "-s", session, "-x", "160", "-y", "50", f"env {exports} {rfpilot}")
+    tmux("new-session", "-d", "-s", session, "-x", "160", "-y", "50", f"env -u PYTHONDONTWRITEBYTECODE {exports} {rfpilot}")
     try:
         wait_for(session, ["Active", "#0"], timeout=60)
         time.sleep(0.5)
@@ -215,6 +215,9 @@ def main() -> None:
     parser.add_argument("--index", action="store_true", help="add the indexes issue 15 is expected to add")
     args = parser.parse_args()
     print(f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
+    from startup import compiled  # bench/startup.py: rfpilot's byte code, as an install has it
+
+    compiled(sys.executable)
     home = Path(tempfile.mkdtemp(prefix="rfpilot-list-bench-"))
     base = {"RFPILOT_LLM_PROVIDER": "offline", "PYTHON_KEYRING_BACKEND": "keyring.backends.null.Keyring",
             "RFPILOT_USER_EMAIL": "bench@example.com", "RFPILOT_USER_NAME": "Bench"}

@@ -5,11 +5,9 @@ from __future__ import annotations
 
 def run(session_ref: str | None = None) -> int:
     """Open the app (on one session when given); returns the exit code."""
-    from rfpilot import startup
     from rfpilot.config import load_settings
     from rfpilot.tui.app import RfpilotApp
 
-    startup.end()  # imported: the cycle collector back on for the long run
     settings = load_settings()
     mouse = settings.get("ui.mouse")
     app = RfpilotApp(settings, open_session=session_ref)

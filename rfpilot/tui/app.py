@@ -209,11 +209,13 @@ class RfpilotApp(App):
             else:
                 self.workspace = await Workspace.open(self.settings)
         except RfpilotError as err:
+            _started()
             screen.query_one("#sessions").set_unavailable()
             self.notify(inert(err.message + (f"\n{err.hint}" if err.hint else "")), severity="error",
                         timeout=30, markup=False)
             return
         await screen.refresh_sessions()
+        _started()
         if not self.open_ref and self.focused is first_focus and not getattr(first_focus, "value", ""):
             screen.action_focus_sessions()  # nobody has moved on meanwhile: enter opens the latest session
         from rfpilot.core.llm import selection
@@ -420,3 +422,11 @@ class RfpilotApp(App):
         from rfpilot.tui.clipboard import copy
 
         copy(self, value, what)
+
+
+def _started() -> None:
+    """The list is painted (or the store refused): the cycle collector, paused by the console script while
+    Textual, the screens and SQLAlchemy were imported and built, back on for the long run (rfpilot.startup)."""
+    from rfpilot import startup
+
+    startup.end()
