@@ -3,16 +3,18 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rfpilot.core import facts as fact_service
 from rfpilot.core import fixes as fix_service
 from rfpilot.core import lane as lane_service
 from rfpilot.core.context import Ctx
 from rfpilot.core.facts import is_editable
-from rfpilot.core.previews import Preview
 from rfpilot.core.sessions import intake_of, live_timers
 from rfpilot.db.models import Fact, LaneItem, Message, SessionRow, SuggestedFix
+
+if TYPE_CHECKING:  # only named in an annotation: the drafting code (notes, the model's usage) is not imported
+    from rfpilot.core.previews import Preview
 
 
 def iso(value: datetime | None) -> str | None:
