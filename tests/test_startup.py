@@ -95,10 +95,13 @@ def test_help_and_version_import_no_command_module_no_pydantic_no_sqlalchemy(arg
 
 @pytest.mark.parametrize("argv", [["new", "Printer offline after the driver update"], ["sessions", "list"]])
 def test_a_store_command_imports_its_module_only_and_no_pydantic(argv: list[str], tmp_path: Path) -> None:
-    names = _imported(*argv, env_extra={"RFPILOT_HOME": str(tmp_path), "RFPILOT_DATABASE_URL": "",
-                                        "RFPILOT_LLM_PROVIDER": "offline"})
+    """On a store at the current schema: its own command module, SQLAlchemy, no pydantic, no Alembic."""
+    env = {"RFPILOT_HOME": str(tmp_path), "RFPILOT_DATABASE_URL": "", "RFPILOT_LLM_PROVIDER": "offline"}
+    assert _loaded(_imported("sessions", "list", env_extra=env), "alembic")  # the first open migrates
+    names = _imported(*argv, env_extra=env)
     assert _loaded(names, "sqlalchemy")
     assert not _loaded(names, "pydantic")
+    assert not _loaded(names, "alembic")
     assert sorted(names & COMMAND_MODULES) == ["rfpilot.cli.sessions"]
 
 
