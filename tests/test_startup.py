@@ -194,7 +194,7 @@ def test_resolve_opens_the_store_once(cli, monkeypatch: pytest.MonkeyPatch) -> N
     assert code == 0, err
     assert "Drafted the resolution outputs" in err  # the third step did run
     assert calls == {"open_store": 1, "current_revision": 1, "ensure_identity": 1}
-    assert runtime._Open.workspace is None and runtime._Open.runner is None
+    assert (runtime._Open.scoped, runtime._Open.workspace, runtime._Open.runner) == (False, None, None)
 
 
 def test_a_failing_command_closes_its_store(cli) -> None:
@@ -202,7 +202,18 @@ def test_a_failing_command_closes_its_store(cli) -> None:
 
     code, _out, err = cli("sessions", "show", "0000aaaa")
     assert code == 2, err
-    assert runtime._Open.workspace is None and runtime._Open.runner is None
+    assert (runtime._Open.scoped, runtime._Open.workspace, runtime._Open.runner) == (False, None, None)
+
+
+def test_a_command_function_called_directly_keeps_nothing_open(cli) -> None:
+    """Outside run_cli (a test calling a command's function) each run opens and closes its own store."""
+    from rfpilot.cli import runtime
+
+    async def count(ctx):
+        return ctx.account.name
+
+    assert runtime.run(count) == runtime.run(count)
+    assert (runtime._Open.scoped, runtime._Open.workspace, runtime._Open.runner) == (False, None, None)
 
 
 # -- the collector while starting ------------------------------------------------------------------------------------

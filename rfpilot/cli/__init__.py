@@ -77,14 +77,11 @@ def run_cli(args: list[str] | None = None) -> int:
         return _guarded(lambda: _open_tui(*request))
 
     def commands() -> int:
+        from rfpilot.cli.runtime import one_open
         from rfpilot.cli.tree import invoke
 
-        try:
+        with one_open():  # one store open for the whole command (rfpilot.cli.runtime)
             return invoke(args)
-        finally:  # the store the command opened (rfpilot.cli.runtime), closed once it is done
-            runtime = sys.modules.get("rfpilot.cli.runtime")
-            if runtime is not None:
-                runtime.close()
 
     return _guarded(commands)
 

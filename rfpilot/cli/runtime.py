@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-import atexit
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
+from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any, TypeVar
 
 Confirm = Callable[[str | None], None]
@@ -15,18 +15,25 @@ T = TypeVar("T")
 
 
 class _Open:
-    """The store a command has open: one event loop and one Workspace for every ``run`` of one command, so a
-    command that reads or writes in several steps (`resolve`: the close, the draft templates, the outputs) opens
-    the store, checks its schema and its identity once. ``close`` (rfpilot.cli.run_cli calls it when the command
-    is done) closes both."""
+    """The store a command has open: inside ``one_open`` (rfpilot.cli.run_cli runs every command in it) one event
+    loop and one Workspace serve every ``run`` of the command, so a command that reads or writes in several steps
+    (`resolve`: the close, the draft-template offer, the resolution outputs) opens the store, checks its schema and
+    its identity once. Outside it (a command function called directly) each ``run`` opens and closes its own."""
 
+    scoped = False
     runner: Any = None
     workspace: Any = None
-    opened = 0  # Workspaces opened by this process (tests/test_store_open.py counts them)
 
 
 def run(fn: Callable[[Ctx], Awaitable[T]]) -> T:
-    """Run ``fn`` with a Ctx (a session of its own) on the store this command has open, opening it on first use."""
+    """Run ``fn`` with a Ctx (a session of its own) on the command's store, opening it on first use."""
+    import asyncio
+
+    from rfpilot.cli.output import guard_logging
+
+    guard_logging()
+    if not _Open.scoped:
+        return asyncio.run(_once(fn))
 
     async def go() -> T:
         if _Open.workspace is None:
@@ -34,36 +41,40 @@ def run(fn: Callable[[Ctx], Awaitable[T]]) -> T:
             from rfpilot.core.context import Workspace
 
             _Open.workspace = await Workspace.open(load_settings())
-            _Open.opened += 1
             from rfpilot import startup
 
             startup.end()  # SQLAlchemy and the models are in: the cycle collector back on (rfpilot.startup)
         async with _Open.workspace.ctx() as ctx:
             return await fn(ctx)
 
-    import asyncio
-
-    from rfpilot.cli.output import guard_logging
-
-    guard_logging()
     if _Open.runner is None:
         _Open.runner = asyncio.Runner()
-        atexit.register(close)
     return _Open.runner.run(go())
 
 
-def close() -> None:
-    """Close the store and the event loop ``run`` opened (nothing when it opened none)."""
-    runner, workspace = _Open.runner, _Open.workspace
-    _Open.runner = _Open.workspace = None
-    if runner is None:
-        return
-    atexit.unregister(close)
+async def _once(fn: Callable[[Ctx], Awaitable[T]]) -> T:
+    from rfpilot.config import load_settings
+    from rfpilot.core.context import open_context
+
+    async with open_context(load_settings()) as ctx:
+        return await fn(ctx)
+
+
+@contextmanager
+def one_open() -> Iterator[None]:
+    """Every ``run`` inside shares one store open; closed (with its event loop) on the way out."""
+    _Open.scoped = True
     try:
-        if workspace is not None:
-            runner.run(workspace.close())
+        yield
     finally:
-        runner.close()
+        runner, workspace = _Open.runner, _Open.workspace
+        _Open.scoped, _Open.runner, _Open.workspace = False, None, None
+        if runner is not None:
+            try:
+                if workspace is not None:
+                    runner.run(workspace.close())
+            finally:
+                runner.close()
 
 
 def read_text_arg(value: str | None, file: str | None, what: str) -> str | None:
