@@ -4,8 +4,8 @@ Start-up builds a few hundred thousand long-lived objects (SQLAlchemy and the mo
 and the screens for the TUI) and none of them is garbage; the collector, run every 700 allocations by default,
 walks them again and again: ~15-20 % of a store command's CPU. ``begin`` pauses it; ``end`` moves what start-up built
 out of its sight (gc.freeze) and resumes it. The console script calls ``begin`` (tests run with Python's defaults);
-``end`` comes once the store is open (rfpilot.cli.runtime) or the TUI is imported. A command that never opens the
-store is short (help, config) and ends with the collector paused.
+``end`` comes once a command's store is open (rfpilot.cli.runtime) or the TUI's session list is painted. A command
+that never opens the store is short (help, config) and ends with the collector paused.
 """
 
 from __future__ import annotations
