@@ -46,16 +46,20 @@ class LaneRow(Static):
             self.item = item
             self.action = action
 
-    def __init__(self, kind: str, item: dict, body: Text, **kwargs) -> None:
+    def __init__(self, kind: str, item: dict, body: Hanging, **kwargs) -> None:
         super().__init__(body, **kwargs)
         self.kind = kind
         self.item = item
         self.body = body
 
+    def show_body(self, body: Hanging) -> None:
+        self.body = body
+        self.update(body.plain() if self.has_focus else body)
+
     # The cursor: the row is drawn in the cursor's colours (app.tcss), its own colours and dimming dropped so
     # nothing in it (a dim answered question, a green fact) can vanish into the cursor's background.
     def on_focus(self) -> None:
-        self.update(Text(self.body.plain))
+        self.update(self.body.plain())
 
     def on_blur(self) -> None:
         self.update(self.body)
@@ -77,29 +81,49 @@ class LaneRow(Static):
         self.post_message(self.Action(self.kind, self.item, action))
 
 
-def _fact_body(fact: dict) -> Text:
-    body = Text()
-    body.append("✓ ", style="green")
-    body.append(inert(fact["text"]))
+class Hanging:
+    """A row's mark (✓, ○, ●, –) and its text: wrapped lines hang under the text, not under the mark (a grid of
+    two columns; Rich's Text alone wraps to column 0)."""
+
+    def __init__(self, mark: Text, rest: Text) -> None:
+        self.mark, self.rest = mark, rest
+
+    def plain(self) -> Hanging:
+        return Hanging(Text(self.mark.plain), Text(self.rest.plain))
+
+    def __rich_console__(self, console, options):
+        from rich.table import Table
+
+        grid = Table.grid(padding=0, expand=True)
+        grid.add_column(no_wrap=True, width=self.mark.cell_len)
+        grid.add_column(ratio=1, overflow="fold")
+        grid.add_row(self.mark, self.rest)
+        yield grid
+
+    def __str__(self) -> str:
+        return self.mark.plain + self.rest.plain
+
+
+def _fact_body(fact: dict) -> Hanging:
+    rest = Text(inert(fact["text"]))
     if fact.get("provenance"):
-        body.append(f"\n  {inert(fact['provenance'])}", style="dim")
-    return body
+        rest.append(f"\n{inert(fact['provenance'])}", style="dim")
+    return Hanging(Text("✓ ", style="green"), rest)
 
 
-def _item_body(item: dict) -> Text:
+def _item_body(item: dict) -> Hanging:
     done = item["state"] != "open"
     mark = {"open": "○", "answered": "●", "run": "●", "skipped": "–"}[item["state"]]
-    body = Text(f"{mark} ", style="dim" if done else "bold")
-    body.append(inert(item["text"]), style="dim" if done else "")
+    rest = Text(inert(item["text"]), style="dim" if done else "")
     if item.get("command"):
-        body.append(f"\n  $ {inert(item['command'])}", style="cyan" if not done else "dim cyan")
+        rest.append(f"\n$ {inert(item['command'])}", style="cyan" if not done else "dim cyan")
     if item.get("detail") and not done:
-        body.append(f"\n  {inert(item['detail'])}", style="dim")
+        rest.append(f"\n{inert(item['detail'])}", style="dim")
     if item.get("response"):
         first = inert(item["response"]).strip().splitlines()
         if first:
-            body.append(f"\n  → {first[0][:200]}", style="dim")
-    return body
+            rest.append(f"\n→ {first[0][:200]}", style="dim")
+    return Hanging(Text(f"{mark} ", style="dim" if done else "bold"), rest)
 
 
 class MoreFacts(Static):
@@ -139,7 +163,7 @@ def _lane_row(kind: str, item: dict, classes: str) -> _Row:
     def update(widget: Widget) -> None:
         widget.item = item  # type: ignore[attr-defined]
         widget.set_classes(classes)
-        widget.update(body)  # type: ignore[attr-defined]
+        widget.show_body(body)  # type: ignore[attr-defined]
 
     return _Row(f"{kind}:{item['id']}", (item, classes), lambda: LaneRow(kind, item, body, classes=classes), update)
 
