@@ -252,7 +252,7 @@ async def test_the_lane_pages_its_facts_and_updates_in_place(settings, big_sessi
         after = facts()
         assert after == before
         assert after[FACT_PAGE].item["text"] == "fact 50, edited"
-        assert "fact 50, edited" in str(after[FACT_PAGE].render())
+        assert "fact 50, edited" in str(after[FACT_PAGE].body)
         assert app.focused is after[FACT_PAGE]
 
         # Deleting one removes its row; the lane still shows as many facts (the next one comes in at the end).
@@ -296,3 +296,62 @@ async def test_arrows_faster_than_focus_lose_no_row(settings, ws) -> None:
         lane.action_move(-1)
         await pilot.pause()
         assert app.focused.item["text"] == "fact 3"
+
+
+async def test_a_chat_turn_appends_in_place_and_keeps_the_earlier_pages(settings, ws, monkeypatch) -> None:
+    """After a turn the transcript reads only what the turn stored (from your message on): the pages loaded
+    with ctrl+up stay, and past MOST mounted messages the earliest go behind the "earlier messages" line."""
+    from rfpilot.core import chat
+    from rfpilot.core.llm.scripted import ScriptedProvider, ScriptedReply
+    from rfpilot.core.sessions import create_session
+    from rfpilot.tui.app import RfpilotApp
+    from rfpilot.tui.data import EARLIER_PAGE, MESSAGE_PAGE
+    from rfpilot.tui.widgets import transcript
+
+    total = 100
+    most = MESSAGE_PAGE + 2 * EARLIER_PAGE + 2  # the first turn fits; the second goes past it by 2
+    monkeypatch.setattr(transcript, "MOST", most)
+    async with ws.ctx() as ctx:
+        row = await create_session(ctx, "Teams calls drop after 30 minutes")
+        await fill(ctx, row, messages=total)
+    pages: list = []
+    real_page = chat.message_page
+
+    async def counting(*args, **kwargs):
+        pages.append(kwargs)
+        return await real_page(*args, **kwargs)
+
+    monkeypatch.setattr(chat, "message_page", counting)
+    replies = [ScriptedReply(reply="Check the idle timeout on the SBC.", match="exactly 30 minutes"),
+               ScriptedReply(reply="Then the firewall's session timer.", match="It is the SBC")]
+    app = RfpilotApp(settings, open_session=row.id, provider_factory=lambda: ScriptedProvider(list(replies)))
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot)
+        await pilot.press("ctrl+up", "ctrl+up")
+        await settle(pilot)
+        first = total - MESSAGE_PAGE - 2 * EARLIER_PAGE
+        shown = [f"message {i}" for i in range(first, total)]
+        assert _bubbles(app) == shown
+        pages.clear()
+        box = app.screen.query_one("#transcript")
+        top = box.query(".bubble").first()
+        app.screen.composer.text = "Calls drop at exactly 30 minutes"
+        await pilot.press("enter")
+        await settle(pilot)
+        # one read after the turn, from the turn's message on; what was shown above it stays mounted as it was
+        assert [p for p in pages if "from_seq" in p] == [{"from_seq": total}], pages
+        assert box.query(".bubble").first() is top
+        assert _bubbles(app) == shown + ["Calls drop at exactly 30 minutes", "Check the idle timeout on the SBC."]
+        assert f"{first} earlier messages" in str(box.query_one(".earlier").render())
+        user = [w for w in box.query(".bubble.user")][-1]
+        assert "failed" not in user.classes and "interrupted" not in user.classes
+
+        # A second turn passes MOST: the earliest mounted messages go behind the earlier line.
+        app.screen.composer.text = "It is the SBC"
+        await pilot.press("enter")
+        await settle(pilot)
+        bubbles = _bubbles(app)
+        assert len(bubbles) == most and bubbles[-1] == "Then the firewall's session timer."
+        assert bubbles[0] == f"message {first + 2}"
+        assert f"{first + 2} earlier messages" in str(box.query_one(".earlier").render())
+        assert len(box.query(".earlier")) == 1 and box.children[0].has_class("earlier")

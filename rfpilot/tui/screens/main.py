@@ -138,18 +138,28 @@ class MainScreen(Screen):
     async def refresh_sessions(self) -> None:
         await self.query_one(SessionList).reload(current=self.session_id)
 
-    async def load_session(self, session_id: str, *, focus_composer: bool = True) -> None:
+    async def load_session(self, session_id: str, *, focus_composer: bool = True, tail_from: int | None = None) -> None:
+        """Show the session. ``tail_from`` (after a chat turn on the session shown): read only the messages from
+        that seq on and put them in place of what the transcript showed from there; earlier pages stay."""
         from rfpilot.tui.data import snapshot
 
         changed = session_id != self.session_id
+        transcript = self.query_one(Transcript)
+        if changed or transcript.later:
+            tail_from = None
         async with self.rf.ctx() as ctx:
-            snap = await snapshot(ctx, session_id, **({} if changed else {"facts": self.lane.facts_shown}))
+            snap = await snapshot(ctx, session_id, tail_from=tail_from,
+                                  **({} if changed else {"facts": self.lane.facts_shown}))
         self.session_id, self.snap = session_id, snap
         if changed:
             self.answering = None
             await self._show_mode()
-        await self.query_one(Transcript).set_messages(snap.messages, total=snap.message_count, forks=snap.forks,
-                                                      branches=snap.branches)
+        if snap.tail_from is not None:
+            await transcript.replace_tail(snap.messages or [], snap.tail_from, forks=snap.forks, branches=snap.branches)
+            snap.messages = list(transcript.messages)
+        else:
+            await transcript.set_messages(snap.messages, total=snap.message_count, forks=snap.forks,
+                                          branches=snap.branches)
         await self.refresh_state(snap)
         composer = self.composer
         was_open = not composer.disabled
@@ -622,7 +632,11 @@ class MainScreen(Screen):
                 last_paint = time.monotonic()
                 await transcript.append_reply(stream.shown[len(transcript.live_text):])
 
+        turn_from: int | None = None  # the seq of this turn's message: from there the transcript is re-read
+
         async def on_stored(stored) -> None:
+            nonlocal turn_from
+            turn_from = stored.seq
             if not retry:
                 composer.clear()
                 self.answering = None
@@ -661,7 +675,7 @@ class MainScreen(Screen):
             # Back to the composer, unless the engineer moved to the list or the lane meanwhile (and sees it).
             focused = self.focused
             elsewhere = focused is not None and self._pane_of(focused) in ("sidebar", "lane") and self.shows(focused)
-            await self.load_session(self.session_id, focus_composer=not elsewhere)
+            await self.load_session(self.session_id, focus_composer=not elsewhere, tail_from=turn_from)
             await self.refresh_sessions()
 
     def on_worker_state_changed(self, event) -> None:
