@@ -17,6 +17,7 @@ from textual.message import Message
 from textual.widget import Widget
 from textual.widgets import Button, Static
 
+from rfpilot.grammar import count
 from rfpilot.tui.safe import inert, text
 
 
@@ -126,18 +127,24 @@ def _item_body(item: dict) -> Hanging:
     return Hanging(Text(f"{mark} ", style="dim" if done else "bold"), rest)
 
 
-class MoreFacts(Static):
-    """The row after the facts shown when the session has more: enter shows the next page."""
+class MoreRows(Static):
+    """The row after the facts, questions or checks shown when the session has more: enter shows the next page."""
 
     can_focus = True
     HELP_TITLE = "the task lane"
-    BINDINGS = [Binding("enter", "more", "More facts", id="lane.more")]
+    BINDINGS = [Binding("enter", "more", "Show more", id="lane.more")]
 
     class Requested(Message):
-        pass
+        def __init__(self, kind: str) -> None:
+            super().__init__()
+            self.kind = kind
+
+    def __init__(self, kind: str, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.kind = kind
 
     def action_more(self) -> None:
-        self.post_message(self.Requested())
+        self.post_message(self.Requested(self.kind))
 
 
 @dataclass
@@ -170,7 +177,8 @@ def _lane_row(kind: str, item: dict, classes: str) -> _Row:
 
 class TaskLane(VerticalScroll):
     """The lane updates in place: a refresh changes only the rows whose content changed, mounts the new ones and
-    removes the gone ones (focus stays where it was). Facts are shown a page at a time (``MoreFacts``)."""
+    removes the gone ones (focus stays where it was). Facts, questions and checks are each shown a page at a
+    time (``MoreRows``)."""
 
     HELP_TITLE = "the task lane"
     BINDINGS = [
@@ -188,9 +196,22 @@ class TaskLane(VerticalScroll):
     def facts_shown(self) -> int:
         return len(self.details["facts"]) if self.details else 0
 
+    @property
+    def items_shown(self) -> dict[str, int]:
+        """How many questions and checks are shown (a refresh reads as many again)."""
+        lane = self.details["lane"] if self.details else []
+        return {kind: sum(1 for i in lane if i["kind"] == kind) for kind in ("question", "check")}
+
+    def shown(self, kind: str) -> list[dict]:
+        if not self.details:
+            return []
+        if kind == "fact":
+            return self.details["facts"]
+        return [i for i in self.details["lane"] if i["kind"] == kind]
+
     def action_move(self, delta: int) -> None:
         """Up/down walk the rows and the Resolve/Escalate buttons, keeping the focused one in view."""
-        stops = [w for w in self.query("LaneRow, MoreFacts, .lane-close Button") if w.focusable]
+        stops = [w for w in self.query("LaneRow, MoreRows, .lane-close Button") if w.focusable]
         if not stops:
             return
         # focus() lands after the key that asked for it: keys typed faster than that (a held-down arrow over
@@ -227,11 +248,22 @@ class TaskLane(VerticalScroll):
     def _empty() -> _Row:
         return _static("empty", text("Open a session to see its task lane.", "dim"), "", id="lane-empty")
 
-    async def add_facts(self, facts: list[dict]) -> None:
-        """The next page of facts, after the ones shown."""
-        if self.details is not None and facts:
-            self.details["facts"] = self.details["facts"] + facts
-            await self.show(self.details)
+    async def add_rows(self, kind: str, rows: list[dict]) -> None:
+        """The next page of facts, questions or checks (``kind``), after the ones shown."""
+        if self.details is None or not rows:
+            return
+        if kind == "fact":
+            self.details["facts"] = self.details["facts"] + rows
+        else:  # questions come before checks in the lane's list
+            lane = self.details["lane"]
+            last = max((n for n, i in enumerate(lane) if i["kind"] == kind), default=len(lane) - 1)
+            self.details["lane"] = lane[:last + 1] + rows + lane[last + 1:]
+        await self.show(self.details)
+
+    @staticmethod
+    def _more(kind: str, more: int) -> _Row:
+        return _Row(f"more:{kind}", more, lambda: MoreRows(
+            kind, text(f"… {count(more, 'more ' + kind)} (enter shows the next ones)", "dim"), classes="lane-row more"))
 
     def _rows(self, details: dict | None) -> list[_Row]:
         if details is None:
@@ -243,19 +275,21 @@ class TaskLane(VerticalScroll):
         rows = [_static("head:facts", text(f"WHAT WE KNOW · {total}", "bold green"), "lane-head")]
         rows += [_lane_row("fact", f, "lane-row fact") for f in facts]
         if total > len(facts):
-            more = total - len(facts)
-            rows.append(_Row("more:facts", more, lambda: MoreFacts(
-                text(f"… {more} more facts (enter shows the next ones)", "dim"), classes="lane-row more")))
+            rows.append(self._more("fact", total - len(facts)))
         if not facts:
             rows.append(_static("none:facts", text("Nothing confirmed yet. (n adds a note)", "dim"), "lane-none"))
         rows.append(_static("head:questions", text(f"QUESTIONS · {counts['questions_unanswered']} unanswered", "bold"),
                             "lane-head"))
         rows += [_lane_row("question", q, f"lane-row question {q['state']}") for q in questions]
+        if counts["questions_total"] > len(questions):
+            rows.append(self._more("question", counts["questions_total"] - len(questions)))
         if not questions:
             rows.append(_static("none:questions", text("No questions.", "dim"), "lane-none"))
         rows.append(_static("head:checks", text(f"DIAGNOSTIC CHECKS · {counts['checks_run']} / {counts['checks_total']} run",
                                                 "bold"), "lane-head"))
         rows += [_lane_row("check", c, f"lane-row check {c['state']}") for c in checks]
+        if counts["checks_total"] > len(checks):
+            rows.append(self._more("check", counts["checks_total"] - len(checks)))
         if not checks:
             rows.append(_static("none:checks", text("No checks.", "dim"), "lane-none"))
         rows.append(_static("head:fix", text("SUGGESTED FIX", "bold"), "lane-head"))
