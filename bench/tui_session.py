@@ -2,10 +2,10 @@
 
     python bench/tui_session.py [--runs 5] [--size 20000] [--database-url URL]
 
-Seeds one store (bulk inserts) with three sessions: a small one (10 messages, 5 facts), one of SIZE messages and
-one of SIZE facts. Each is opened the way a user opens it, `rfpilot open SESSION` (the console script) in a tmux
+Seeds one store (bulk inserts) with four sessions: a small one (10 messages, 5 facts), one of SIZE messages, one
+of SIZE facts and one of SIZE questions and SIZE diagnostic checks. Each is opened the way a user opens it, `rfpilot open SESSION` (the console script) in a tmux
 pane at 160x50, and measured from the process start until the session is on screen (its last message or its
-lane's "WHAT WE KNOW · N" read back from the pane), with the RSS of the process at that moment. Then, in the
+lane's "WHAT WE KNOW · N" or "QUESTIONS · N unanswered" read back from the pane), with the RSS of the process at that moment. Then, in the
 long session, ctrl+up is pressed until PAGES pages of earlier messages are in: each press is timed until the
 "… N earlier messages" line shows the new count. The small session is the baseline: what a big one costs is
 the difference. Budgets: open ≤ 1 s with RSS ≤ 200 MB; a page of earlier messages ≤ 100 ms.
@@ -37,9 +37,9 @@ def seed(settings_env: dict[str, str], size: int) -> dict[str, tuple[str, str]]:
     from rfpilot.config import load_settings
     from rfpilot.core.context import Workspace
     from rfpilot.core.sessions import create_session
-    from rfpilot.db.models import Fact, Message, new_id
+    from rfpilot.db.models import Fact, LaneItem, Message, new_id
 
-    async def one(ctx, title: str, messages: int, facts: int) -> str:
+    async def one(ctx, title: str, messages: int, facts: int, items: int = 0) -> str:
         row = await create_session(ctx, title)
         start = datetime.now(UTC) - timedelta(days=2)
         async with ctx.tx():
@@ -58,6 +58,13 @@ def seed(settings_env: dict[str, str], size: int) -> dict[str, tuple[str, str]]:
                      "created_by": ctx.engineer.id, "created_at": start + timedelta(seconds=i),
                      "updated_at": start + timedelta(seconds=i)}
                     for i in range(first, min(facts, first + 5000))])
+            for kind in ("question", "check") if items else ():
+                for first in range(0, items, 5000):
+                    await ctx.db.execute(insert(LaneItem), [
+                        {"id": new_id(), "account_id": ctx.account.id, "session_id": row.id, "kind": kind,
+                         "origin": "engineer", "text": f"Is host {i} on driver 4.2?", "state": "open",
+                         "position": i, "created_at": start + timedelta(seconds=i)}
+                        for i in range(first, min(items, first + 5000))])
         return row.id
 
     async def go() -> dict[str, tuple[str, str]]:
@@ -68,6 +75,8 @@ def seed(settings_env: dict[str, str], size: int) -> dict[str, tuple[str, str]]:
                     "small": (await one(ctx, "Small session", 10, 5), "WHAT WE KNOW · 5"),
                     f"{size:,} messages": (await one(ctx, "Long transcript", size, 0), f"Step {size - 1}:"),
                     f"{size:,} facts": (await one(ctx, "Many facts", 2, size), f"WHAT WE KNOW · {size}"),
+                    f"{size:,} q + checks": (await one(ctx, "Many questions", 2, 0, size),
+                                             f"QUESTIONS · {size} unanswered"),
                 }
         finally:
             await ws.close()

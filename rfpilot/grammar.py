@@ -27,8 +27,11 @@ def plural(noun: str, n: int = 2) -> str:
     return f"{head} {word}" if head else word
 
 
-def count(n: int, noun: str) -> str:
-    """"1 question", "2 questions", "0 questions" (thousands separated: "1,200 tokens")."""
+def count(n: int, noun: str, *, at_least: bool = False) -> str:
+    """"1 question", "2 questions", "0 questions" (thousands separated: "1,200 tokens"); ``at_least`` when
+    ``n`` is only a lower bound (more not counted yet): "50+ sessions", "1+ sessions"."""
+    if at_least:
+        return f"{n:,}+ {plural(noun)}"
     return f"{n:,} {plural(noun, n)}"
 
 

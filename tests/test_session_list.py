@@ -109,7 +109,7 @@ async def settle(pilot) -> None:
 
 
 def listed(listing) -> list[str]:
-    return [o.id for o in listing.options if o.id]
+    return [o.id for o in listing.options if o.id and not o.disabled]
 
 
 def headings(listing) -> list[str]:
@@ -129,6 +129,7 @@ async def big_store(settings):
 
 
 async def test_every_open_session_is_listed_and_older_ones_page_in(settings, big_store) -> None:
+    from rfpilot.grammar import count
     from rfpilot.tui.app import RfpilotApp
     from rfpilot.tui.widgets.session_list import SessionList
 
@@ -139,7 +140,7 @@ async def test_every_open_session_is_listed_and_older_ones_page_in(settings, big
         first = listed(listing)
         assert len(first) == SessionList.PAGE and listing.cursor is not None
         assert first == expected_order(big_store)[: SessionList.PAGE]
-        assert headings(listing) == ["Active"]
+        assert headings(listing) == [f"Active · {SessionList.PAGE}+ sessions"]  # more open ones wait in the store
         # Paging down through the list loads the next chunks, open sessions first.
         listing.focus()
         for _ in range(8):
@@ -156,7 +157,8 @@ async def test_every_open_session_is_listed_and_older_ones_page_in(settings, big
         assert listed(listing) == expected_order(big_store)
         open_ids = {r["id"] for r in big_store if r["status"] in OPEN}
         assert len(open_ids) == ACTIVE and set(listed(listing)[:ACTIVE]) == open_ids
-        assert headings(listing) == ["Active", "Recent"]
+        assert headings(listing) == [f"Active · {count(ACTIVE, 'session')}",
+                                     f"Recent · {count(len(big_store) - ACTIVE, 'session')}"]
         # A refresh (after a change to the sessions) keeps what was loaded and the highlight.
         deep = listing.highlighted_option.id
         await app.screen.refresh_sessions()

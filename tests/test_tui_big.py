@@ -12,6 +12,7 @@ from tests.fakes.bulk import fill
 
 MESSAGES = 2000
 FACTS = 2000
+ITEMS = 2000  # questions, and checks
 
 
 # --- the core: keyset pages and counts -------------------------------------------------------------
@@ -97,17 +98,17 @@ def loaded_rows():
     """How many Message and Fact rows the ORM builds while the test runs."""
     from sqlalchemy import event
 
-    from rfpilot.db.models import Fact, Message
+    from rfpilot.db.models import Fact, LaneItem, Message
 
     counts: Counter[str] = Counter()
 
     def loaded(target, _context) -> None:
         counts[type(target).__name__] += 1
 
-    for model in (Message, Fact):
+    for model in (Message, Fact, LaneItem):
         event.listen(model, "load", loaded)
     yield counts
-    for model in (Message, Fact):
+    for model in (Message, Fact, LaneItem):
         event.remove(model, "load", loaded)
 
 
@@ -205,10 +206,11 @@ async def test_paging_far_back_keeps_a_bounded_number_of_messages_mounted(settin
 
 
 async def test_the_lane_pages_its_facts_and_updates_in_place(settings, big_session, loaded_rows) -> None:
+    from rfpilot.grammar import count
     from rfpilot.tui.app import RfpilotApp
     from rfpilot.tui.data import FACT_PAGE
     from rfpilot.tui.screens.modals import TextPrompt
-    from rfpilot.tui.widgets.lane import LaneRow, MoreFacts
+    from rfpilot.tui.widgets.lane import LaneRow, MoreRows
 
     app = RfpilotApp(settings, open_session=big_session)
     async with app.run_test(size=(160, 50)) as pilot:
@@ -220,8 +222,8 @@ async def test_the_lane_pages_its_facts_and_updates_in_place(settings, big_sessi
 
         assert f"WHAT WE KNOW · {FACTS}" in str(lane.query(".lane-head").first().render())
         assert [r.item["text"] for r in facts()] == [f"fact {i}" for i in range(FACT_PAGE)]
-        more = lane.query_one(MoreFacts)
-        assert f"{FACTS - FACT_PAGE} more facts" in str(more.render())
+        more = lane.query_one(MoreRows)
+        assert f"{count(FACTS - FACT_PAGE, 'more fact')} (enter" in str(more.render())
 
         # The cursor walks the rows down to the "more" row; enter there reads the next page only.
         await pilot.press("ctrl+l")
@@ -235,7 +237,7 @@ async def test_the_lane_pages_its_facts_and_updates_in_place(settings, big_sessi
         assert loaded_rows["Fact"] == FACT_PAGE + 1  # the page, and the fact it follows (its keyset)
         assert [r.item["text"] for r in facts()] == [f"fact {i}" for i in range(2 * FACT_PAGE)]
         assert app.focused is facts()[FACT_PAGE] and app.focused.item["text"] == f"fact {FACT_PAGE}"
-        assert f"{FACTS - 2 * FACT_PAGE} more facts" in str(lane.query_one(MoreFacts).render())
+        assert f"{count(FACTS - 2 * FACT_PAGE, 'more fact')} (enter" in str(lane.query_one(MoreRows).render())
         await pilot.press("up")
         assert app.focused is facts()[FACT_PAGE - 1]
         await pilot.press("down")
@@ -252,7 +254,7 @@ async def test_the_lane_pages_its_facts_and_updates_in_place(settings, big_sessi
         after = facts()
         assert after == before
         assert after[FACT_PAGE].item["text"] == "fact 50, edited"
-        assert "fact 50, edited" in str(after[FACT_PAGE].render())
+        assert "fact 50, edited" in str(after[FACT_PAGE].body)
         assert app.focused is after[FACT_PAGE]
 
         # Deleting one removes its row; the lane still shows as many facts (the next one comes in at the end).
@@ -264,6 +266,66 @@ async def test_the_lane_pages_its_facts_and_updates_in_place(settings, big_sessi
         assert texts == [f"fact {i}" for i in range(2 * FACT_PAGE + 1) if i != FACT_PAGE]
         assert facts()[0] is before[0]
         assert f"WHAT WE KNOW · {FACTS - 1}" in str(lane.query(".lane-head").first().render())
+
+
+async def test_the_lane_pages_its_questions_and_checks(settings, ws, loaded_rows) -> None:
+    """Questions and checks are paged like facts: a lane of thousands reads one page of each to open, its
+    headings count them all, and a "more" row after each brings the next page, the cursor on its first row."""
+    from rfpilot.core.sessions import create_session
+    from rfpilot.grammar import count
+    from rfpilot.tui.app import RfpilotApp
+    from rfpilot.tui.data import ITEM_PAGE
+    from rfpilot.tui.widgets.lane import LaneRow, MoreRows
+
+    async with ws.ctx() as ctx:
+        row = await create_session(ctx, "Every scanner on floor 2 fails")
+        await fill(ctx, row, questions=ITEMS, checks=ITEMS)
+    loaded_rows.clear()
+    app = RfpilotApp(settings, open_session=row.id)
+    async with app.run_test(size=(160, 50)) as pilot:
+        await settle(pilot)
+        assert loaded_rows["LaneItem"] <= 2 * ITEM_PAGE, loaded_rows
+        lane = app.screen.lane
+
+        def rows(kind: str) -> list[LaneRow]:
+            return [r for r in lane.query(LaneRow) if r.kind == kind]
+
+        heads = [str(h.render()) for h in lane.query(".lane-head")]
+        assert f"QUESTIONS · {ITEMS} unanswered" in heads and f"DIAGNOSTIC CHECKS · 0 / {ITEMS} run" in heads
+        for kind in ("question", "check"):
+            assert [r.item["text"] for r in rows(kind)] == [f"{kind} {i}" for i in range(ITEM_PAGE)]
+        more = {m.kind: m for m in lane.query(MoreRows)}
+        assert set(more) == {"question", "check"}
+        assert f"{count(ITEMS - ITEM_PAGE, 'more question')} (enter" in str(more["question"].render())
+
+        # enter on the questions' "more" row reads the next page of questions only; the cursor goes to the first
+        await pilot.press("ctrl+l")
+        more["question"].focus()
+        await pilot.pause()
+        loaded_rows.clear()
+        await pilot.press("enter")
+        await settle(pilot)
+        assert loaded_rows["LaneItem"] <= ITEM_PAGE + 1, loaded_rows  # the page and the item it follows
+        assert [r.item["text"] for r in rows("question")] == [f"question {i}" for i in range(2 * ITEM_PAGE)]
+        assert app.focused is rows("question")[ITEM_PAGE]
+        assert len(rows("check")) == ITEM_PAGE
+        more = {m.kind: m for m in lane.query(MoreRows)}
+        assert f"{count(ITEMS - 2 * ITEM_PAGE, 'more question')} (enter" in str(more["question"].render())
+
+        # the same for checks; a refresh (skipping a question) keeps every page shown and the other rows in place
+        more["check"].focus()
+        await pilot.pause()
+        await pilot.press("enter")
+        await settle(pilot)
+        assert [r.item["text"] for r in rows("check")] == [f"check {i}" for i in range(2 * ITEM_PAGE)]
+        first_check = rows("check")[0]
+        rows("question")[0].focus()
+        await pilot.press("s")
+        await settle(pilot)
+        assert len(rows("question")) == 2 * ITEM_PAGE and len(rows("check")) == 2 * ITEM_PAGE
+        assert rows("check")[0] is first_check and rows("question")[0].item["state"] == "skipped"
+        heads = [str(h.render()) for h in lane.query(".lane-head")]
+        assert f"QUESTIONS · {ITEMS - 1} unanswered" in heads
 
 
 async def _choose(pilot, key: str) -> None:
@@ -296,3 +358,62 @@ async def test_arrows_faster_than_focus_lose_no_row(settings, ws) -> None:
         lane.action_move(-1)
         await pilot.pause()
         assert app.focused.item["text"] == "fact 3"
+
+
+async def test_a_chat_turn_appends_in_place_and_keeps_the_earlier_pages(settings, ws, monkeypatch) -> None:
+    """After a turn the transcript reads only what the turn stored (from your message on): the pages loaded
+    with ctrl+up stay, and past MOST mounted messages the earliest go behind the "earlier messages" line."""
+    from rfpilot.core import chat
+    from rfpilot.core.llm.scripted import ScriptedProvider, ScriptedReply
+    from rfpilot.core.sessions import create_session
+    from rfpilot.tui.app import RfpilotApp
+    from rfpilot.tui.data import EARLIER_PAGE, MESSAGE_PAGE
+    from rfpilot.tui.widgets import transcript
+
+    total = 100
+    most = MESSAGE_PAGE + 2 * EARLIER_PAGE + 2  # the first turn fits; the second goes past it by 2
+    monkeypatch.setattr(transcript, "MOST", most)
+    async with ws.ctx() as ctx:
+        row = await create_session(ctx, "Teams calls drop after 30 minutes")
+        await fill(ctx, row, messages=total)
+    pages: list = []
+    real_page = chat.message_page
+
+    async def counting(*args, **kwargs):
+        pages.append(kwargs)
+        return await real_page(*args, **kwargs)
+
+    monkeypatch.setattr(chat, "message_page", counting)
+    replies = [ScriptedReply(reply="Check the idle timeout on the SBC.", match="exactly 30 minutes"),
+               ScriptedReply(reply="Then the firewall's session timer.", match="It is the SBC")]
+    app = RfpilotApp(settings, open_session=row.id, provider_factory=lambda: ScriptedProvider(list(replies)))
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot)
+        await pilot.press("ctrl+up", "ctrl+up")
+        await settle(pilot)
+        first = total - MESSAGE_PAGE - 2 * EARLIER_PAGE
+        shown = [f"message {i}" for i in range(first, total)]
+        assert _bubbles(app) == shown
+        pages.clear()
+        box = app.screen.query_one("#transcript")
+        top = box.query(".bubble").first()
+        app.screen.composer.text = "Calls drop at exactly 30 minutes"
+        await pilot.press("enter")
+        await settle(pilot)
+        # one read after the turn, from the turn's message on; what was shown above it stays mounted as it was
+        assert [p for p in pages if "from_seq" in p] == [{"from_seq": total}], pages
+        assert box.query(".bubble").first() is top
+        assert _bubbles(app) == shown + ["Calls drop at exactly 30 minutes", "Check the idle timeout on the SBC."]
+        assert f"{first} earlier messages" in str(box.query_one(".earlier").render())
+        user = [w for w in box.query(".bubble.user")][-1]
+        assert "failed" not in user.classes and "interrupted" not in user.classes
+
+        # A second turn passes MOST: the earliest mounted messages go behind the earlier line.
+        app.screen.composer.text = "It is the SBC"
+        await pilot.press("enter")
+        await settle(pilot)
+        bubbles = _bubbles(app)
+        assert len(bubbles) == most and bubbles[-1] == "Then the firewall's session timer."
+        assert bubbles[0] == f"message {first + 2}"
+        assert f"{first + 2} earlier messages" in str(box.query_one(".earlier").render())
+        assert len(box.query(".earlier")) == 1 and box.children[0].has_class("earlier")

@@ -366,6 +366,53 @@ def test_no_app_or_screen_key_is_a_text_editing_key() -> None:
     assert not (ours & editing) - allowed
 
 
+def dialog_classes() -> list[type]:
+    """Every screen pushed over the main one (dialogs and full-screen views), found by walking the modules."""
+    import inspect
+
+    from textual.screen import Screen
+
+    from rfpilot.tui.screens import branches, main, modals, scripts
+
+    found = []
+    for module in (modals, scripts, branches):
+        for _, cls in inspect.getmembers(module, inspect.isclass):
+            if issubclass(cls, Screen) and cls.__module__ == module.__name__ and cls is not main.MainScreen:
+                found.append(cls)
+    return found
+
+
+# Dialog keys that a text field also binds, each documented in docs/tui.md ("No key of the app takes…"):
+# enter in the branch map and the queue acts only where no Input has focus (the Input's enter wins there).
+DIALOG_TEXT_KEY_EXCEPTIONS = {("BranchMapScreen", "enter"), ("QueueScreen", "enter"), ("ScriptsScreen", "down")}
+
+
+def test_no_dialog_key_is_a_text_editing_key() -> None:
+    """Each dialog's own keys against the default keys of the installed Textual's TextArea and Input: a dialog
+    key there either steals the edit (priority) or dies while the field has focus (footer and buttons lie)."""
+    from textual.screen import ModalScreen, Screen
+    from textual.widgets import Input, TextArea
+
+    def keys(cls) -> dict[str, str]:
+        out = {}
+        for klass in cls.__mro__:
+            if klass in (Screen, ModalScreen) or not issubclass(klass, Screen):
+                continue  # Textual's own screen keys (tab, ctrl+c copy) are the same everywhere
+            for binding in klass.__dict__.get("BINDINGS", []):
+                for key in binding.key.split(","):
+                    out.setdefault(key.strip(), binding.action)
+        return out
+
+    fields = {cls.__name__: {k.strip() for b in cls.BINDINGS for k in b.key.split(",")} for cls in (TextArea, Input)}
+    dialogs = dialog_classes()
+    assert {"ParameterForm", "TextPrompt", "PreviewScreen", "HandoffDialog", "BranchMapScreen"} <= {
+        d.__name__ for d in dialogs}
+    clashes = sorted((dialog.__name__, key, field)
+                     for dialog in dialogs for key in keys(dialog) for field, taken in fields.items()
+                     if key in taken and (dialog.__name__, key) not in DIALOG_TEXT_KEY_EXCEPTIONS)
+    assert not clashes, clashes
+
+
 async def test_focus_composer_key_keeps_the_draft(tui_settings) -> None:
     from rfpilot.tui.screens.main import MainScreen
 
@@ -489,8 +536,11 @@ async def test_a_dialog_footer_shows_the_dialog_keys(tui_settings) -> None:
         await pilot.press("ctrl+n")
         await wait_for_screen(pilot, TextPrompt)
         await pilot.pause()
-        shown = {k.key for k in app.screen.query(FooterKey) if k.region.area}
-        assert {"ctrl+s", "escape"} <= shown and "ctrl+n" not in shown
+        shown = [k.key for k in app.screen.query(FooterKey) if k.region.area]
+        assert {"ctrl+s", "escape"} <= set(shown) and "ctrl+n" not in shown
+        # quit and help act in every dialog (app priority keys) and show first, as in the main footer
+        assert shown[:2] == ["ctrl+q", "f1"], shown
+        assert_footer_is_live(app, "new session dialog")
 
 
 async def test_closing_a_session_takes_focus_off_the_lane(tui_settings) -> None:

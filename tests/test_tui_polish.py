@@ -405,3 +405,39 @@ def test_quitting_mid_reply_draws_no_marker_and_exits(fresh) -> None:
         assert app.return_code in (0, None)
 
     asyncio.run(go())
+
+
+async def test_list_headings_count_their_sessions_and_say_when_it_is_a_lower_bound() -> None:
+    """"Active · 3 sessions"; while more chunks wait in the store, a count is only what is loaded: "50+"."""
+    from textual.app import App
+
+    from rfpilot.tui.widgets.session_list import SessionList, SessionRowView
+
+    def rows(status: str, n: int, start: int = 0) -> list[SessionRowView]:
+        return [SessionRowView(id=f"{status}{i:04}", title=f"{status} {i}", status=status, client=None,
+                               ticket_ref=None, age="1m") for i in range(start, start + n)]
+
+    class Host(App):
+        def compose(self):
+            yield SessionList(id="sessions")
+
+    app = Host()
+    async with app.run_test(size=(60, 30)) as pilot:
+        listing = app.query_one(SessionList)
+
+        def headings() -> list[str]:
+            return [str(o.prompt) for o in listing._options if o.disabled]
+
+        listing.set_sessions(rows("active", 50), cursor="more")  # a full first chunk of open sessions
+        await pilot.pause()
+        assert headings() == ["Active · 50+ sessions"]
+        listing._append(rows("active", 2, 50) + rows("resolved", 48), cursor="more")  # the open ones end here
+        await pilot.pause()
+        assert headings() == ["Active · 52 sessions", "Recent · 48+ sessions"]
+        listing._append(rows("resolved", 1, 48), cursor=None)  # the last chunk
+        await pilot.pause()
+        assert headings() == ["Active · 52 sessions", "Recent · 49 sessions"]
+        listing.set_sessions(rows("paused", 1), cursor=None)  # a filter that matches one
+        await pilot.pause()
+        assert headings() == ["Active · 1 session"]
+        assert listing.highlighted == 1  # the heading is never highlighted or opened

@@ -120,7 +120,7 @@ async def test_form_refuses_to_record_or_copy_until_it_renders() -> None:
         assert app.results == [] and app.screen.__class__.__name__ == "ParameterForm"
         status = shown(app.screen.query_one("#form-status", Static))
         assert "Not recorded: missing required value(s): Admin password" in status
-        await pilot.press("ctrl+y")
+        await pilot.press("ctrl+o")
         await pilot.pause()
         assert app.copied == []
         assert "Nothing copied: missing required value(s)" in shown(app.screen.query_one("#form-status", Static))
@@ -143,7 +143,7 @@ async def test_form_never_shows_the_password_but_copies_and_returns_it() -> None
                 assert SENTINEL not in shown(widget)
         assert SENTINEL not in screen_text(app)
         assert "••••••" in shown(screen.query_one("#form-preview", Static))
-        await pilot.press("ctrl+y")
+        await pilot.press("ctrl+o")
         assert app.copied and app.copied[0][0] == "script"
         assert f'ConvertTo-SecureString "{SENTINEL}"' in app.copied[0][1]
         await pilot.press("ctrl+s")
@@ -160,7 +160,7 @@ async def test_form_copy_key_works_inside_a_text_area_and_buttons_do_the_same() 
         await pilot.pause()
         await type_text(pilot, "pw")
         app.screen.query_one("#field-5", TextArea).focus()
-        await pilot.press("ctrl+y")  # redo in a plain text area; here, copy
+        await pilot.press("ctrl+o")  # not ctrl+y: that stays redo in the text area
         assert len(app.copied) == 1
         await pilot.click("#copy")
         assert len(app.copied) == 2

@@ -213,5 +213,5 @@ async def test_sessions_are_listed_then_focused(settings) -> None:
     async with app.run_test(size=(80, 24)) as pilot:
         await wait_until(pilot, lambda: app.workspace is not None and not app.workers)
         lines = list_lines(app)
-        assert lines[0] == "Active" and "copier" in lines[1]
+        assert lines[0] == "Active · 1 session" and "copier" in lines[1]
         assert app.focused is app.screen.query_one("#sessions")

@@ -10,13 +10,30 @@ app. Both ways share the argument checks, the error reporting and the exit codes
 from __future__ import annotations
 
 import os
+import signal
 import sys
-from collections.abc import Callable
+
+
+def _early_interrupt(_signum: int, _frame: object) -> None:
+    """ctrl+c while the CLI is still loading (before main() runs): one line and exit 130, never a traceback.
+    Nothing has started yet, so there is nothing to unwind."""
+    os.write(2, b"interrupted\n")
+    os._exit(130)
+
+
+# Only as the program (the console script, `python -m rfpilot`), never when a test or a tool imports the module:
+# from here until main() takes over, a ctrl+c ends the process quietly.
+_program = os.path.abspath(sys.argv[0]) if sys.argv and sys.argv[0] not in ("", "-c", "-m") else ""
+if os.path.basename(_program) in ("rfpilot", "rfpilot.exe", "rfpilot-script.py") or _program == os.path.join(
+        os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "__main__.py"):
+    signal.signal(signal.SIGINT, _early_interrupt)
+
+from collections.abc import Callable  # noqa: E402
 from typing import Any
 
-from rfpilot import __version__
-from rfpilot.cli import output
-from rfpilot.errors import RfpilotError
+from rfpilot import __version__  # noqa: E402
+from rfpilot.cli import output  # noqa: E402
+from rfpilot.errors import RfpilotError  # noqa: E402
 
 # Set by a shell asking Typer/Click for completions (with no arguments): always the command tree's to answer.
 COMPLETION_VAR = "_RFPILOT_COMPLETE"
@@ -105,10 +122,17 @@ def _guarded(call: Callable[[], int]) -> int:
 
 
 def main() -> None:
-    if sys.argv[1:] == ["--version"]:  # answer before building the command tree
-        output.data(f"rfpilot {__version__}")
-        sys.exit(0)
-    from rfpilot import startup
+    try:
+        if signal.getsignal(signal.SIGINT) is _early_interrupt:
+            signal.signal(signal.SIGINT, signal.default_int_handler)  # from here ctrl+c is KeyboardInterrupt
+        if sys.argv[1:] == ["--version"]:  # answer before building the command tree
+            output.data(f"rfpilot {__version__}")
+            sys.exit(0)
+        from rfpilot import startup
 
-    startup.begin()  # the cycle collector paused while rfpilot starts (rfpilot.startup)
-    sys.exit(run_cli())
+        startup.begin()  # the cycle collector paused while rfpilot starts (rfpilot.startup)
+        code = run_cli()
+    except KeyboardInterrupt:  # between the two handlers, or in run_cli before a command's own guard
+        output.interrupted()
+        code = 130
+    sys.exit(code)

@@ -102,10 +102,15 @@ async def count_messages(ctx: Ctx, session: SessionRow) -> int:
     return int((await ctx.db.execute(stmt)).scalar_one())
 
 
-async def message_page(ctx: Ctx, session: SessionRow, limit: int, *, before_seq: int | None = None) -> list[Message]:
+async def message_page(ctx: Ctx, session: SessionRow, limit: int, *, before_seq: int | None = None,
+                       from_seq: int | None = None) -> list[Message]:
     """At most ``limit`` messages of the conversation just before ``before_seq`` (the latest without it),
-    oldest first: a keyset page on seq, so paging back through a long session never reads what it skips."""
+    oldest first: a keyset page on seq, so paging back through a long session never reads what it skips.
+    ``from_seq``: instead, the first ``limit`` messages from that seq on (what a turn added after it)."""
     stmt = await _conversation(ctx, session)
+    if from_seq is not None:
+        rows = (await ctx.db.execute(stmt.where(Message.seq >= from_seq).order_by(Message.seq).limit(limit))).scalars()
+        return list(rows)
     if before_seq is not None:
         stmt = stmt.where(Message.seq < before_seq)
     rows = (await ctx.db.execute(stmt.order_by(Message.seq.desc()).limit(limit))).scalars()

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import func, select
+from sqlalchemy import and_, func, or_, select
 
 from rfpilot.core import facts as facts_service
 from rfpilot.core.context import Ctx
@@ -97,12 +97,46 @@ async def get_item(ctx: Ctx, session: SessionRow, ref: str, kind: str | None = N
     return await find_one(ctx, LaneItem, ref, what, *filters)
 
 
-async def list_items(ctx: Ctx, session: SessionRow, *, include_retired: bool = False) -> list[LaneItem]:
+async def list_items(ctx: Ctx, session: SessionRow, *, include_retired: bool = False, kind: str | None = None,
+                     limit: int | None = None, after: LaneItem | None = None) -> list[LaneItem]:
+    """The lane's items, questions first, each kind in lane order. ``kind``/``limit``/``after`` page one kind (a
+    keyset on position, created_at, id), so a lane of any size is read a page at a time."""
     stmt = select(LaneItem).where(LaneItem.session_id == session.id)
     if not include_retired:
         stmt = stmt.where(LaneItem.retired_at.is_(None))
-    stmt = stmt.order_by(LaneItem.kind.desc(), LaneItem.position, LaneItem.created_at)
+    if kind is not None:
+        stmt = stmt.where(LaneItem.kind == kind)
+    if after is not None:
+        stmt = stmt.where(or_(
+            LaneItem.position > after.position,
+            and_(LaneItem.position == after.position, LaneItem.created_at > after.created_at),
+            and_(LaneItem.position == after.position, LaneItem.created_at == after.created_at, LaneItem.id > after.id)))
+    stmt = stmt.order_by(LaneItem.kind.desc(), LaneItem.position, LaneItem.created_at, LaneItem.id)
+    if limit is not None:
+        stmt = stmt.limit(limit)
     return list((await ctx.db.execute(stmt)).scalars())
+
+
+async def items_by_id(ctx: Ctx, session: SessionRow, ids: set[str]) -> dict[str, LaneItem]:
+    """The session's items with these ids, retired ones included (what facts point at)."""
+    if not ids:
+        return {}
+    stmt = select(LaneItem).where(LaneItem.session_id == session.id, LaneItem.id.in_(sorted(ids)))
+    return {i.id: i for i in (await ctx.db.execute(stmt)).scalars()}
+
+
+async def count_items(ctx: Ctx, session: SessionRow) -> LaneCounts:
+    """``counts`` of the whole lane, counted by the store (nothing loaded)."""
+    stmt = (select(LaneItem.kind, LaneItem.state, func.count())
+            .where(LaneItem.session_id == session.id, LaneItem.retired_at.is_(None))
+            .group_by(LaneItem.kind, LaneItem.state))
+    by = {(kind, state): int(n) for kind, state, n in (await ctx.db.execute(stmt)).all()}
+    return LaneCounts(
+        questions_total=sum(n for (kind, _), n in by.items() if kind == "question"),
+        questions_unanswered=by.get(("question", "open"), 0),
+        checks_total=sum(n for (kind, _), n in by.items() if kind == "check"),
+        checks_run=by.get(("check", "run"), 0),
+    )
 
 
 def counts(items: list[LaneItem]) -> LaneCounts:

@@ -145,10 +145,16 @@ async def fact_page(ctx: Ctx, session: SessionRow, after_id: str, limit: int) ->
     """The ``limit`` facts after the fact ``after_id`` (as session_details shows them): the next page of the lane."""
     after = await ctx.db.get(Fact, after_id)
     facts = await fact_service.list_facts(ctx, session, limit=limit, after=after)
-    wanted = {f.source_ref for f in facts if f.source_ref}
-    items = {i.id: i for i in await lane_service.list_items(ctx, session, include_retired=True) if i.id in wanted} \
-        if wanted else {}
+    items = await lane_service.items_by_id(ctx, session, {f.source_ref for f in facts if f.source_ref})
     return [fact_view(f, items.get(f.source_ref or "")) for f in facts]
+
+
+async def lane_page(ctx: Ctx, session: SessionRow, kind: str, after_id: str, limit: int) -> list[dict[str, Any]]:
+    """The ``limit`` questions or checks after the item ``after_id``: the next page of that part of the lane."""
+    after = await ctx.db.get(LaneItem, after_id)
+    if after is None or after.session_id != session.id:
+        return []
+    return [lane_item_view(i) for i in await lane_service.list_items(ctx, session, kind=kind, limit=limit, after=after)]
 
 
 async def fact_details(ctx: Ctx, fact: Fact) -> dict[str, Any]:
@@ -156,12 +162,24 @@ async def fact_details(ctx: Ctx, fact: Fact) -> dict[str, Any]:
     return fact_view(fact, item)
 
 
-async def session_details(ctx: Ctx, session: SessionRow, *, fact_limit: int | None = None) -> dict[str, Any]:
+async def session_details(ctx: Ctx, session: SessionRow, *, fact_limit: int | None = None,
+                          item_limits: dict[str, int] | None = None) -> dict[str, Any]:
     """Everything a session view shows: facts with provenance, lane, counts, fix and banner mode.
-    ``fact_limit`` keeps only the first facts (the TUI pages the rest); ``fact_count`` is always all of them."""
-    items = await lane_service.list_items(ctx, session)
+    ``fact_limit`` keeps only the first facts (the TUI pages the rest); ``fact_count`` is always all of them.
+    ``item_limits`` ({"question": n, "check": n}) keeps only the first questions and checks the same way;
+    ``lane_counts`` always counts the whole lane."""
+    if item_limits is None:
+        items = await lane_service.list_items(ctx, session)
+        lane_counts = lane_service.counts(items)
+    else:
+        items = [item for kind in ("question", "check")
+                 for item in await lane_service.list_items(ctx, session, kind=kind, limit=item_limits.get(kind))]
+        lane_counts = await lane_service.count_items(ctx, session)
     by_id = {i.id: i for i in items}
     facts = await fact_service.list_facts(ctx, session, limit=fact_limit)
+    if item_limits is not None:
+        by_id |= await lane_service.items_by_id(
+            ctx, session, {f.source_ref for f in facts if f.source_ref and f.source_ref not in by_id})
     fact_count = len(facts) if fact_limit is None else await fact_service.count_facts(ctx, session)
     mode, fix = await fix_service.banner_state(ctx, session)
     from rfpilot.core.chat import recent_messages
@@ -175,7 +193,7 @@ async def session_details(ctx: Ctx, session: SessionRow, *, fact_limit: int | No
         "facts": [fact_view(f, by_id.get(f.source_ref or "")) for f in facts],
         "fact_count": fact_count,
         "lane": [lane_item_view(i) for i in items],
-        "lane_counts": lane_service.counts(items).__dict__,
+        "lane_counts": lane_counts.__dict__,
         "active_fix": fix_view(fix) | {"state_word": fix_service.state_word(mode, fix)} if fix else None,
         "banner": mode,
         "messages": {"count": count, "last": [message_view(m) for m in recent]},

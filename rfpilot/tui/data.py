@@ -19,6 +19,7 @@ class SessionSnapshot:
     branches: list[dict[str, Any]] | None = None  # core.branches.branch_map (empty: not branching)
     forks: list[dict[str, Any]] | None = None  # core.branches.fork_views, with the transcript
     message_count: int | None = None  # every message of the conversation (``messages`` is the latest page)
+    tail_from: int | None = None  # set: ``messages`` are the ones from this seq on (a turn's), not the latest page
 
 
 async def session_rows(ctx: Ctx, *, match: str | None = None, after: Any = None,
@@ -46,11 +47,16 @@ async def session_rows(ctx: Ctx, *, match: str | None = None, after: Any = None,
 MESSAGE_PAGE = 40  # the latest messages a session opens on; ctrl+up brings the ones before, EARLIER_PAGE at a time
 EARLIER_PAGE = 10
 FACT_PAGE = 50  # facts the lane shows at first; its "more facts" row brings the next FACT_PAGE
+ITEM_PAGE = 50  # questions, and checks, the lane shows at first; a "more" row brings the next ITEM_PAGE
 
 
-async def snapshot(ctx: Ctx, session_id: str, *, with_messages: bool = True, facts: int = FACT_PAGE) -> SessionSnapshot:
+async def snapshot(ctx: Ctx, session_id: str, *, with_messages: bool = True, facts: int = FACT_PAGE,
+                   items: dict[str, int] | None = None, tail_from: int | None = None) -> SessionSnapshot:
     """The session's state; the latest page of the transcript only when asked (a banner or lane refresh does not
-    need it). Never the whole transcript nor every fact: a session of any size opens in the same time."""
+    need it). Never the whole transcript nor every fact, question or check: a session of any size opens in the
+    same time (``facts`` and ``items``: how many the lane shows now, at least a page).
+    ``tail_from``: instead of the latest page, the messages from that seq on (after a chat turn, appended in
+    place of what the transcript showed from there, so earlier pages the user loaded stay)."""
     from rfpilot.core import chat
     from rfpilot.core.sessions import get_session
     from rfpilot.core.views import message_view, session_details
@@ -58,9 +64,16 @@ async def snapshot(ctx: Ctx, session_id: str, *, with_messages: bool = True, fac
     from rfpilot.core import branches
 
     row = await get_session(ctx, session_id)
-    details = await session_details(ctx, row, fact_limit=max(facts, FACT_PAGE))
+    shown = items or {}
+    details = await session_details(ctx, row, fact_limit=max(facts, FACT_PAGE),
+                                    item_limits={k: max(shown.get(k, 0), ITEM_PAGE) for k in ("question", "check")})
     messages = message_count = None
-    if with_messages:
+    if tail_from is not None:
+        from rfpilot.tui.widgets.transcript import MOST
+
+        messages = [message_view(m) for m in await chat.message_page(ctx, row, MOST, from_seq=tail_from)]
+        message_count = details["messages"]["count"]
+    elif with_messages:
         messages = [message_view(m) for m in await chat.message_page(ctx, row, MESSAGE_PAGE)]
         message_count = details["messages"]["count"]
     return SessionSnapshot(
@@ -69,8 +82,9 @@ async def snapshot(ctx: Ctx, session_id: str, *, with_messages: bool = True, fac
         usage=details["llm_usage"],
         pending_retry=await chat.pending_retry(ctx, row) is not None,
         branches=await branches.branch_map(ctx, row),
-        forks=await branches.fork_views(ctx, row) if with_messages else None,
+        forks=await branches.fork_views(ctx, row) if with_messages or tail_from is not None else None,
         message_count=message_count,
+        tail_from=tail_from,
     )
 
 
@@ -84,8 +98,12 @@ async def earlier_messages(ctx: Ctx, session_id: str, before_seq: int, limit: in
     return [message_view(m) for m in await chat.message_page(ctx, row, limit, before_seq=before_seq)]
 
 
-async def more_facts(ctx: Ctx, session_id: str, after_id: str, limit: int = FACT_PAGE) -> list[dict[str, Any]]:
+async def more_rows(ctx: Ctx, session_id: str, kind: str, after_id: str) -> list[dict[str, Any]]:
+    """The next page of the lane's facts, questions or checks (``kind``), after the row ``after_id``."""
     from rfpilot.core.sessions import get_session
-    from rfpilot.core.views import fact_page
+    from rfpilot.core.views import fact_page, lane_page
 
-    return await fact_page(ctx, await get_session(ctx, session_id), after_id, limit)
+    row = await get_session(ctx, session_id)
+    if kind == "fact":
+        return await fact_page(ctx, row, after_id, FACT_PAGE)
+    return await lane_page(ctx, row, kind, after_id, ITEM_PAGE)

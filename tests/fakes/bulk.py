@@ -5,11 +5,12 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 
-async def fill(ctx, session, *, messages: int = 0, facts: int = 0) -> None:
-    """``messages`` alternating user/assistant ("message N"), ``facts`` notes ("fact N"), oldest first."""
+async def fill(ctx, session, *, messages: int = 0, facts: int = 0, questions: int = 0, checks: int = 0) -> None:
+    """``messages`` alternating user/assistant ("message N"), ``facts`` notes ("fact N"), open ``questions``
+    ("question N") and ``checks`` ("check N"), oldest first."""
     from sqlalchemy import insert
 
-    from rfpilot.db.models import Fact, Message, new_id
+    from rfpilot.db.models import Fact, LaneItem, Message, new_id
 
     start = datetime.now(UTC) - timedelta(days=1)
     async with ctx.tx():
@@ -28,3 +29,11 @@ async def fill(ctx, session, *, messages: int = 0, facts: int = 0) -> None:
                  "created_at": start + timedelta(seconds=i), "updated_at": start + timedelta(seconds=i)}
                 for i in range(facts)
             ])
+        for kind, n in (("question", questions), ("check", checks)):
+            if n:
+                await ctx.db.execute(insert(LaneItem), [
+                    {"id": new_id(), "account_id": ctx.account.id, "session_id": session.id, "kind": kind,
+                     "origin": "engineer", "text": f"{kind} {i}", "state": "open", "position": i,
+                     "command": f"echo {i}" if kind == "check" else None, "created_at": start + timedelta(seconds=i)}
+                    for i in range(n)
+                ])

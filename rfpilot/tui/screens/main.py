@@ -31,7 +31,7 @@ if TYPE_CHECKING:
     from rfpilot.tui.app import RfpilotApp
     from rfpilot.tui.widgets.banner import Banner
     from rfpilot.tui.widgets.composer import Composer
-    from rfpilot.tui.widgets.lane import LaneRow, TaskLane
+    from rfpilot.tui.widgets.lane import LaneRow, MoreRows, TaskLane
 
 STREAM_REFRESH_SECONDS = 0.05
 TICK_SECONDS = 1  # ages in the list and timers in the header
@@ -138,18 +138,28 @@ class MainScreen(Screen):
     async def refresh_sessions(self) -> None:
         await self.query_one(SessionList).reload(current=self.session_id)
 
-    async def load_session(self, session_id: str, *, focus_composer: bool = True) -> None:
+    async def load_session(self, session_id: str, *, focus_composer: bool = True, tail_from: int | None = None) -> None:
+        """Show the session. ``tail_from`` (after a chat turn on the session shown): read only the messages from
+        that seq on and put them in place of what the transcript showed from there; earlier pages stay."""
         from rfpilot.tui.data import snapshot
 
         changed = session_id != self.session_id
+        transcript = self.query_one(Transcript)
+        if changed or transcript.later:
+            tail_from = None
         async with self.rf.ctx() as ctx:
-            snap = await snapshot(ctx, session_id, **({} if changed else {"facts": self.lane.facts_shown}))
+            snap = await snapshot(ctx, session_id, tail_from=tail_from, **(
+                {} if changed else {"facts": self.lane.facts_shown, "items": self.lane.items_shown}))
         self.session_id, self.snap = session_id, snap
         if changed:
             self.answering = None
             await self._show_mode()
-        await self.query_one(Transcript).set_messages(snap.messages, total=snap.message_count, forks=snap.forks,
-                                                      branches=snap.branches)
+        if snap.tail_from is not None:
+            await transcript.replace_tail(snap.messages or [], snap.tail_from, forks=snap.forks, branches=snap.branches)
+            snap.messages = list(transcript.messages)
+        else:
+            await transcript.set_messages(snap.messages, total=snap.message_count, forks=snap.forks,
+                                          branches=snap.branches)
         await self.refresh_state(snap)
         composer = self.composer
         was_open = not composer.disabled
@@ -167,7 +177,8 @@ class MainScreen(Screen):
             from rfpilot.tui.data import snapshot
 
             async with self.rf.ctx() as ctx:
-                snap = await snapshot(ctx, self.session_id, with_messages=False, facts=self.lane.facts_shown)
+                snap = await snapshot(ctx, self.session_id, with_messages=False, facts=self.lane.facts_shown,
+                                      items=self.lane.items_shown)
             if self.snap is not None:
                 # the transcript did not change
                 snap.messages, snap.message_count = self.snap.messages, self.snap.message_count
@@ -622,7 +633,11 @@ class MainScreen(Screen):
                 last_paint = time.monotonic()
                 await transcript.append_reply(stream.shown[len(transcript.live_text):])
 
+        turn_from: int | None = None  # the seq of this turn's message: from there the transcript is re-read
+
         async def on_stored(stored) -> None:
+            nonlocal turn_from
+            turn_from = stored.seq
             if not retry:
                 composer.clear()
                 self.answering = None
@@ -661,7 +676,7 @@ class MainScreen(Screen):
             # Back to the composer, unless the engineer moved to the list or the lane meanwhile (and sees it).
             focused = self.focused
             elsewhere = focused is not None and self._pane_of(focused) in ("sidebar", "lane") and self.shows(focused)
-            await self.load_session(self.session_id, focus_composer=not elsewhere)
+            await self.load_session(self.session_id, focus_composer=not elsewhere, tail_from=turn_from)
             await self.refresh_sessions()
 
     def on_worker_state_changed(self, event) -> None:
@@ -714,21 +729,22 @@ class MainScreen(Screen):
                                               [("keep", "Keep it"), ("delete", "Delete it")]),
                                  lambda choice: choice == "delete" and self.fact_delete(item["id"]))
 
-    async def on_more_facts_requested(self) -> None:
-        """The next page of facts, read from the store after the last one shown; the cursor goes to the first."""
-        from rfpilot.tui.data import more_facts
+    async def on_more_rows_requested(self, event: MoreRows.Requested) -> None:
+        """The next page of facts, questions or checks, read from the store after the last one shown; the cursor
+        goes to the first of them."""
+        from rfpilot.tui.data import more_rows
 
-        lane = self.lane
-        if self.session_id is None or not lane.details or not lane.details["facts"]:
+        lane, kind = self.lane, event.kind
+        shown = lane.shown(kind)
+        if self.session_id is None or not shown:
             return
         async with self.rf.ctx() as ctx:
-            page = await more_facts(ctx, self.session_id, lane.details["facts"][-1]["id"])
-        shown = lane.facts_shown
-        await lane.add_facts(page)
-        rows = [r for r in lane.query("LaneRow") if r.kind == "fact"]
-        if len(rows) > shown:
-            rows[shown].focus()
-            lane.scroll_to_widget(rows[shown])
+            page = await more_rows(ctx, self.session_id, kind, shown[-1]["id"])
+        await lane.add_rows(kind, page)
+        rows = [r for r in lane.query("LaneRow") if r.kind == kind]
+        if len(rows) > len(shown):
+            rows[len(shown)].focus()
+            lane.scroll_to_widget(rows[len(shown)])
 
     @worker(group="lane")
     async def lane_skip(self, item_id: str) -> None:

@@ -18,7 +18,25 @@ from rfpilot.tui.workers import start_worker
 
 class Dialog(ModalScreen[ScreenResultType]):
     """A modal with a footer of its own: while it is open, the footer shows the dialog's keys (the ones that
-    act), not those of the screen behind it."""
+    act), not those of the screen behind it, plus quit and help, which act everywhere (app priority bindings)."""
+
+    ALWAYS = ("quit", "help")  # the app's actions a dialog's footer shows, as the main footer does
+
+    @property
+    def active_bindings(self):
+        # Textual stops a modal's binding chain at the modal, so the footer would drop the app's keys, yet
+        # ctrl+q and f1 (priority bindings) still act here: show them, with the keys the keymap gave them, and
+        # not a key the focused text field takes for itself (`?` in a TextArea).
+        from textual.binding import ActiveBinding
+
+        bindings = super().active_bindings
+        for namespace, keys in self._binding_chain:
+            if namespace is not self.app:
+                continue
+            for key, binding in keys:
+                if binding.action in self.ALWAYS and key not in bindings:
+                    bindings[key] = ActiveBinding(namespace, binding, True, binding.tooltip)
+        return bindings
 
     def on_mount(self) -> None:
         from rfpilot.tui.widgets.footer import KeysFooter

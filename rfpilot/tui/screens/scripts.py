@@ -82,8 +82,8 @@ class ParameterForm(Dialog[FormResult | None]):
     CSS_PATH = STYLES
 
     BINDINGS = [
-        # ctrl+y is redo inside a text area; here it copies, in every field, so it is a priority binding.
-        Binding("ctrl+y", "copy", "Copy script", id="form.copy", priority=True),
+        # Not ctrl+y: that is redo inside a text area. No text field binds ctrl+o, so it copies from any field.
+        Binding("ctrl+o", "copy", "Copy script", id="form.copy"),
         Binding("ctrl+s", "ran", "I ran this", id="form.ran"),
         Binding("escape", "cancel", "Cancel", id="form.cancel"),
     ]
@@ -120,7 +120,7 @@ class ParameterForm(Dialog[FormResult | None]):
             yield Static("", id="form-status")
             with Horizontal(classes="dialog-buttons"):
                 yield Button("I ran this (ctrl+s)", id="ran", variant="success", compact=True)
-                yield Button("Copy (ctrl+y)", id="copy", variant="primary", compact=True)
+                yield Button("Copy (ctrl+o)", id="copy", variant="primary", compact=True)
                 yield Button("Cancel (esc)", id="cancel", compact=True)
 
     def _field(self, index: int, param: dict[str, Any]) -> ComposeResult:

@@ -17,6 +17,7 @@ from textual.message import Message
 from textual.widget import Widget
 from textual.widgets import Button, Static
 
+from rfpilot.grammar import count
 from rfpilot.tui.safe import inert, text
 
 
@@ -46,16 +47,20 @@ class LaneRow(Static):
             self.item = item
             self.action = action
 
-    def __init__(self, kind: str, item: dict, body: Text, **kwargs) -> None:
+    def __init__(self, kind: str, item: dict, body: Hanging, **kwargs) -> None:
         super().__init__(body, **kwargs)
         self.kind = kind
         self.item = item
         self.body = body
 
+    def show_body(self, body: Hanging) -> None:
+        self.body = body
+        self.update(body.plain() if self.has_focus else body)
+
     # The cursor: the row is drawn in the cursor's colours (app.tcss), its own colours and dimming dropped so
     # nothing in it (a dim answered question, a green fact) can vanish into the cursor's background.
     def on_focus(self) -> None:
-        self.update(Text(self.body.plain))
+        self.update(self.body.plain())
 
     def on_blur(self) -> None:
         self.update(self.body)
@@ -77,43 +82,69 @@ class LaneRow(Static):
         self.post_message(self.Action(self.kind, self.item, action))
 
 
-def _fact_body(fact: dict) -> Text:
-    body = Text()
-    body.append("✓ ", style="green")
-    body.append(inert(fact["text"]))
+class Hanging:
+    """A row's mark (✓, ○, ●, –) and its text: wrapped lines hang under the text, not under the mark (a grid of
+    two columns; Rich's Text alone wraps to column 0)."""
+
+    def __init__(self, mark: Text, rest: Text) -> None:
+        self.mark, self.rest = mark, rest
+
+    def plain(self) -> Hanging:
+        return Hanging(Text(self.mark.plain), Text(self.rest.plain))
+
+    def __rich_console__(self, console, options):
+        from rich.table import Table
+
+        grid = Table.grid(padding=0, expand=True)
+        grid.add_column(no_wrap=True, width=self.mark.cell_len)
+        grid.add_column(ratio=1, overflow="fold")
+        grid.add_row(self.mark, self.rest)
+        yield grid
+
+    def __str__(self) -> str:
+        return self.mark.plain + self.rest.plain
+
+
+def _fact_body(fact: dict) -> Hanging:
+    rest = Text(inert(fact["text"]))
     if fact.get("provenance"):
-        body.append(f"\n  {inert(fact['provenance'])}", style="dim")
-    return body
+        rest.append(f"\n{inert(fact['provenance'])}", style="dim")
+    return Hanging(Text("✓ ", style="green"), rest)
 
 
-def _item_body(item: dict) -> Text:
+def _item_body(item: dict) -> Hanging:
     done = item["state"] != "open"
     mark = {"open": "○", "answered": "●", "run": "●", "skipped": "–"}[item["state"]]
-    body = Text(f"{mark} ", style="dim" if done else "bold")
-    body.append(inert(item["text"]), style="dim" if done else "")
+    rest = Text(inert(item["text"]), style="dim" if done else "")
     if item.get("command"):
-        body.append(f"\n  $ {inert(item['command'])}", style="cyan" if not done else "dim cyan")
+        rest.append(f"\n$ {inert(item['command'])}", style="cyan" if not done else "dim cyan")
     if item.get("detail") and not done:
-        body.append(f"\n  {inert(item['detail'])}", style="dim")
+        rest.append(f"\n{inert(item['detail'])}", style="dim")
     if item.get("response"):
         first = inert(item["response"]).strip().splitlines()
         if first:
-            body.append(f"\n  → {first[0][:200]}", style="dim")
-    return body
+            rest.append(f"\n→ {first[0][:200]}", style="dim")
+    return Hanging(Text(f"{mark} ", style="dim" if done else "bold"), rest)
 
 
-class MoreFacts(Static):
-    """The row after the facts shown when the session has more: enter shows the next page."""
+class MoreRows(Static):
+    """The row after the facts, questions or checks shown when the session has more: enter shows the next page."""
 
     can_focus = True
     HELP_TITLE = "the task lane"
-    BINDINGS = [Binding("enter", "more", "More facts", id="lane.more")]
+    BINDINGS = [Binding("enter", "more", "Show more", id="lane.more")]
 
     class Requested(Message):
-        pass
+        def __init__(self, kind: str) -> None:
+            super().__init__()
+            self.kind = kind
+
+    def __init__(self, kind: str, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.kind = kind
 
     def action_more(self) -> None:
-        self.post_message(self.Requested())
+        self.post_message(self.Requested(self.kind))
 
 
 @dataclass
@@ -139,14 +170,15 @@ def _lane_row(kind: str, item: dict, classes: str) -> _Row:
     def update(widget: Widget) -> None:
         widget.item = item  # type: ignore[attr-defined]
         widget.set_classes(classes)
-        widget.update(body)  # type: ignore[attr-defined]
+        widget.show_body(body)  # type: ignore[attr-defined]
 
     return _Row(f"{kind}:{item['id']}", (item, classes), lambda: LaneRow(kind, item, body, classes=classes), update)
 
 
 class TaskLane(VerticalScroll):
     """The lane updates in place: a refresh changes only the rows whose content changed, mounts the new ones and
-    removes the gone ones (focus stays where it was). Facts are shown a page at a time (``MoreFacts``)."""
+    removes the gone ones (focus stays where it was). Facts, questions and checks are each shown a page at a
+    time (``MoreRows``)."""
 
     HELP_TITLE = "the task lane"
     BINDINGS = [
@@ -164,9 +196,22 @@ class TaskLane(VerticalScroll):
     def facts_shown(self) -> int:
         return len(self.details["facts"]) if self.details else 0
 
+    @property
+    def items_shown(self) -> dict[str, int]:
+        """How many questions and checks are shown (a refresh reads as many again)."""
+        lane = self.details["lane"] if self.details else []
+        return {kind: sum(1 for i in lane if i["kind"] == kind) for kind in ("question", "check")}
+
+    def shown(self, kind: str) -> list[dict]:
+        if not self.details:
+            return []
+        if kind == "fact":
+            return self.details["facts"]
+        return [i for i in self.details["lane"] if i["kind"] == kind]
+
     def action_move(self, delta: int) -> None:
         """Up/down walk the rows and the Resolve/Escalate buttons, keeping the focused one in view."""
-        stops = [w for w in self.query("LaneRow, MoreFacts, .lane-close Button") if w.focusable]
+        stops = [w for w in self.query("LaneRow, MoreRows, .lane-close Button") if w.focusable]
         if not stops:
             return
         # focus() lands after the key that asked for it: keys typed faster than that (a held-down arrow over
@@ -203,11 +248,22 @@ class TaskLane(VerticalScroll):
     def _empty() -> _Row:
         return _static("empty", text("Open a session to see its task lane.", "dim"), "", id="lane-empty")
 
-    async def add_facts(self, facts: list[dict]) -> None:
-        """The next page of facts, after the ones shown."""
-        if self.details is not None and facts:
-            self.details["facts"] = self.details["facts"] + facts
-            await self.show(self.details)
+    async def add_rows(self, kind: str, rows: list[dict]) -> None:
+        """The next page of facts, questions or checks (``kind``), after the ones shown."""
+        if self.details is None or not rows:
+            return
+        if kind == "fact":
+            self.details["facts"] = self.details["facts"] + rows
+        else:  # questions come before checks in the lane's list
+            lane = self.details["lane"]
+            last = max((n for n, i in enumerate(lane) if i["kind"] == kind), default=len(lane) - 1)
+            self.details["lane"] = lane[:last + 1] + rows + lane[last + 1:]
+        await self.show(self.details)
+
+    @staticmethod
+    def _more(kind: str, more: int) -> _Row:
+        return _Row(f"more:{kind}", more, lambda: MoreRows(
+            kind, text(f"… {count(more, 'more ' + kind)} (enter shows the next ones)", "dim"), classes="lane-row more"))
 
     def _rows(self, details: dict | None) -> list[_Row]:
         if details is None:
@@ -219,19 +275,21 @@ class TaskLane(VerticalScroll):
         rows = [_static("head:facts", text(f"WHAT WE KNOW · {total}", "bold green"), "lane-head")]
         rows += [_lane_row("fact", f, "lane-row fact") for f in facts]
         if total > len(facts):
-            more = total - len(facts)
-            rows.append(_Row("more:facts", more, lambda: MoreFacts(
-                text(f"… {more} more facts (enter shows the next ones)", "dim"), classes="lane-row more")))
+            rows.append(self._more("fact", total - len(facts)))
         if not facts:
             rows.append(_static("none:facts", text("Nothing confirmed yet. (n adds a note)", "dim"), "lane-none"))
         rows.append(_static("head:questions", text(f"QUESTIONS · {counts['questions_unanswered']} unanswered", "bold"),
                             "lane-head"))
         rows += [_lane_row("question", q, f"lane-row question {q['state']}") for q in questions]
+        if counts["questions_total"] > len(questions):
+            rows.append(self._more("question", counts["questions_total"] - len(questions)))
         if not questions:
             rows.append(_static("none:questions", text("No questions.", "dim"), "lane-none"))
         rows.append(_static("head:checks", text(f"DIAGNOSTIC CHECKS · {counts['checks_run']} / {counts['checks_total']} run",
                                                 "bold"), "lane-head"))
         rows += [_lane_row("check", c, f"lane-row check {c['state']}") for c in checks]
+        if counts["checks_total"] > len(checks):
+            rows.append(self._more("check", counts["checks_total"] - len(checks)))
         if not checks:
             rows.append(_static("none:checks", text("No checks.", "dim"), "lane-none"))
         rows.append(_static("head:fix", text("SUGGESTED FIX", "bold"), "lane-head"))

@@ -21,9 +21,12 @@ from textual.widgets import OptionList
 from textual.widgets.option_list import Option, OptionDoesNotExist
 
 from rfpilot.errors import RfpilotError
+from rfpilot.grammar import count
 from rfpilot.tui.safe import inert
 from rfpilot.tui.workers import start_worker
 
+HEADINGS = {"active": "Active", "recent": "Recent"}
+HEADING_ID = "\x00heading:"  # option ids of the headings (no session id starts with a NUL)
 STATUS_DOT = {"active": ("●", "green"), "paused": ("◐", "yellow"), "escalated": ("▲", "magenta"),
               "resolved": ("✓", "blue"), "abandoned": ("✗", "grey50")}
 
@@ -197,13 +200,32 @@ class SessionList(OptionList):
         active, recent = split_open(rows, lambda r: r.status)
         options: list[Option] = []
         if active and first:
-            options.append(Option(Text("Active", style="bold"), disabled=True))
+            options.append(Option(self._heading("active"), id=HEADING_ID + "active", disabled=True))
         options.extend(Option(self._render_row(r, self.now), id=r.id) for r in active)
         if recent and not self._has_recent_heading:
-            options.append(Option(Text("Recent", style="bold"), disabled=True))
+            options.append(Option(self._heading("recent"), id=HEADING_ID + "recent", disabled=True))
             self._has_recent_heading = True
         options.extend(Option(self._render_row(r, self.now), id=r.id) for r in recent)
         return options
+
+    def _heading(self, section: str) -> Text:
+        """"Active · 12 sessions": exact once the section is loaded to its end, else a lower bound ("50+")
+        that grows as chunks load. Open sessions come first, so Active is complete once a closed one is."""
+        from rfpilot.core.sessions import split_open
+
+        active, recent = split_open(self.rows, lambda r: r.status)
+        n, complete = (len(active), self.cursor is None or bool(recent)) if section == "active" \
+            else (len(recent), self.cursor is None)
+        heading = Text(HEADINGS[section], style="bold")
+        heading.append(f" · {count(n, 'session', at_least=not complete)}", style="dim")
+        return heading
+
+    def _update_headings(self) -> None:
+        for section in HEADINGS:
+            try:
+                self.replace_option_prompt(HEADING_ID + section, self._heading(section))
+            except OptionDoesNotExist:
+                continue
 
     def set_sessions(self, rows: list[SessionRowView], cursor=None, current: str | None = None) -> None:
         """Show ``rows`` (the first chunk, open sessions first) in place of what is listed."""
@@ -231,6 +253,7 @@ class SessionList(OptionList):
         fresh = [r for r in rows if r.id not in self._id_to_option]
         self.rows.extend(fresh)
         self.add_options(self._options_for(fresh, first=False))
+        self._update_headings()
 
     def select_session(self, session_id: str) -> bool:
         for index in range(self.option_count):
@@ -253,5 +276,5 @@ class SessionList(OptionList):
 
     def on_option_list_option_selected(self, event: OptionList.OptionSelected) -> None:
         event.stop()
-        if event.option.id:
+        if event.option.id and not event.option.id.startswith(HEADING_ID):
             self.post_message(self.Opened(event.option.id))

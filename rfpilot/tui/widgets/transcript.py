@@ -151,8 +151,49 @@ class Transcript(VerticalScroll):
     async def add_user_message(self, message: dict) -> None:
         await self.query(".empty").remove()  # "No messages yet" goes with the first message
         self.messages.append(message)
-        await self.mount(self._bubble(message))
+        bubble = self._bubble(message)
+        bubble.message_seq = message["seq"]
+        await self.mount(bubble)
         self.scroll_end(animate=False)
+
+    async def replace_tail(self, messages: list[dict], from_seq: int, *, forks: list[dict] | None = None,
+                           branches: list[dict] | None = None) -> None:
+        """After a chat turn: the messages from ``from_seq`` on as stored (your message with its final status,
+        the reply, any notice) in place of what showed from there. Nothing above is touched, so the earlier
+        pages loaded with ctrl+up stay; past MOST mounted, the earliest go (an "earlier messages" line)."""
+        self.forks, self.branches = forks or [], branches or []
+        children = list(self.children)
+        cut = next((i for i, w in enumerate(children)
+                    if getattr(w, "message_seq", getattr(w, "fork_after", -1)) >= from_seq), None)
+        if cut is not None:
+            await self.remove_children(children[cut:])
+        self.messages = [m for m in self.messages if m["seq"] < from_seq] + list(messages)
+        if messages:
+            await self.query(".empty").remove()
+        shown_forks = self.forks
+        self.forks = [f for f in shown_forks if f["after_seq"] >= from_seq]  # the ones not already shown
+        widgets = self._widgets(messages, before=None) if messages else []
+        self.forks = shown_forks
+        if widgets:
+            await self.mount_all(widgets)
+        await self._unmount_earliest(len(self.messages) - MOST)
+        self.scroll_end(animate=False)
+
+    async def _unmount_earliest(self, excess: int) -> None:
+        """Keep at most MOST messages mounted when new ones come at the end: the earliest ``excess`` go back
+        behind the "earlier messages" line (ctrl+up brings them again)."""
+        if excess <= 0:
+            return
+        cutoff = self.messages[excess]["seq"]
+        del self.messages[:excess]
+        self.earlier += excess
+        await self.remove_children([w for w in self.children
+                                    if -1 < getattr(w, "message_seq", getattr(w, "fork_after", -1)) < cutoff])
+        line = self.query(".earlier")
+        if line:
+            line.first().update(self._earlier_line())
+        else:
+            await self.mount(Static(self._earlier_line(), classes="earlier"), before=0)
 
     async def start_reply(self) -> None:
         from textual.widgets import Markdown
