@@ -194,3 +194,29 @@ async def test_facts_lane_and_fixes_come_in_index_order(big) -> None:
                 await call()
             (statement, parameters), = seen
             assert_served(await plan(ctx, statement, parameters), dialect, index)
+
+
+async def test_an_id_prefix_range_matches_exactly_the_ids_that_start_with_it(ctx) -> None:
+    """The range (`id >= p AND id < p_next`) finds what `startswith` finds, at the edges too: prefixes ending in
+    f, all f, ending at a hyphen, hyphens where no id has one."""
+    from sqlalchemy import insert, select
+
+    from rfpilot.core.lookup import id_prefix
+    from rfpilot.db.models import SessionRow
+
+    ids = ["3f2fffff-ffff-4fff-8fff-ffffffffffff", "3f300000-0000-4000-8000-000000000000",
+           "3f2f0000-0000-4000-8000-000000000000", "ffffffff-ffff-4fff-bfff-ffffffffffff",
+           "3f2ab1c9-12ab-4def-8abc-0123456789ab", "3f2ab1ca-0000-4000-8000-000000000000",
+           "3f2ab1c9-1fff-4000-8000-000000000000", "3f2ab1c9-2000-4000-8000-000000000000"]
+    now = ctx.now()
+    async with ctx.tx():
+        await ctx.db.execute(insert(SessionRow), [
+            dict(id=i, account_id=ctx.account.id, owner_id=ctx.engineer.id, status="active", intake_type="empty",
+                 status_changed_at=now, created_at=now, updated_at=now) for i in ids])
+    prefixes = ["3f2f", "3f2fffff", "3f2fffff-", "3f2fffff-ffff-4fff-8fff-fffffffffff", "3f3", "ffff", "ffffffff-ffff",
+                "3f2ab1c9", "3f2ab1c9-", "3f2ab1c9-1", "3f2ab1c9-1f", "3f2ab1c9-12ab-4def-8abc-0123456789ab",
+                "3f2a-1", "3f2ab1c91", "3f2ab1c9--", "3f2g"]
+    for prefix in prefixes:
+        stmt = select(SessionRow.id).where(SessionRow.account_id == ctx.account.id, id_prefix(SessionRow.id, prefix))
+        found = set((await ctx.db.execute(stmt)).scalars())
+        assert found == {i for i in ids if i.startswith(prefix)}, prefix

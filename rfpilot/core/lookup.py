@@ -40,9 +40,10 @@ def id_prefix(column, prefix: str):
     Postgres's depends on the collation). Only hex digits and hyphens where a uuid has them can start an id, so
     any other prefix matches nothing, and then the range holds under any collation that orders 0-9 before a-f.
     """
-    prefix = prefix.rstrip("-")  # every id has its hyphens at the same places: "3f2ab1c9-" is "3f2ab1c9"
-    if any((ch != "-") if i in _HYPHENS else (ch not in _HEX) for i, ch in enumerate(prefix)) or not prefix:
+    if not prefix or any((ch != "-") if i in _HYPHENS else (ch not in _HEX) for i, ch in enumerate(prefix)):
         return false()
+    if prefix.endswith("-"):
+        prefix = prefix[:-1]  # every id has its hyphens at the same places: "3f2ab1c9-" is "3f2ab1c9"
     text = type_coerce(column, String)
     if len(prefix) == 36:
         return text == prefix
