@@ -8,8 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TypeVar
 
-from sqlalchemy import Integer, String, bindparam, false, func, or_, select, tuple_, union_all
-from sqlalchemy.orm import aliased
+from sqlalchemy import Integer, String, bindparam, false, func, literal_column, or_, select, tuple_, union_all
 
 from rfpilot.core.context import Ctx
 from rfpilot.core.lookup import find_one, id_prefix
@@ -188,9 +187,11 @@ def _part_query(base, wanted: tuple[str, ...], after: ListCursor | None, limit: 
         branches.append(branch.order_by(SessionRow.updated_at.desc(), SessionRow.id.desc()).limit(limit))
     if len(branches) == 1:
         return branches[0]
-    merged = union_all(*(select(branch.subquery()) for branch in branches)).subquery()
-    row = aliased(SessionRow, merged)
-    return select(row).order_by(row.updated_at.desc(), row.id.desc()).limit(limit)
+    # The merge orders the union by its own columns' names and loads the rows as sessions (an aliased entity over
+    # the union would cost ~20 ms of SQLAlchemy's column matching per call).
+    merged = union_all(*(select(branch.subquery()) for branch in branches))
+    merged = merged.order_by(literal_column("updated_at").desc(), literal_column("id").desc()).limit(limit)
+    return select(SessionRow).from_statement(merged)
 
 
 def session_list_query(

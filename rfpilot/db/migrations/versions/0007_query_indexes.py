@@ -60,15 +60,13 @@ def _trigram_indexes() -> None:
     try:
         with bind.begin_nested():  # a refusal must not abort the migration's transaction
             bind.exec_driver_sql('CREATE EXTENSION IF NOT EXISTS pg_trgm')
-    except sa.exc.DBAPIError as exc:
+            for name, column in TRIGRAM:
+                bind.exec_driver_sql(f'CREATE INDEX IF NOT EXISTS {name} ON sessions USING gin ({column} gin_trgm_ops)')
+    except sa.exc.DBAPIError as exc:  # no privilege, no pg_trgm on the server, the extension outside search_path
         reason = (str(getattr(exc, 'orig', exc)).strip().splitlines() or ['refused'])[0]
         sys.stderr.write(
-            f"rfpilot: the list filter's trigram indexes were not made: the database role may not create the "
-            f"pg_trgm extension ({reason}); filtering works without them, only slower on a big store. "
-            f"An administrator can add them (docs/operations.md, \"Trigram indexes\")\n")
-        return
-    for name, column in TRIGRAM:
-        bind.exec_driver_sql(f'CREATE INDEX IF NOT EXISTS {name} ON sessions USING gin ({column} gin_trgm_ops)')
+            f"rfpilot: the list filter's trigram indexes were not made ({reason}): filtering works without them, "
+            f"only slower on a big store; an administrator can add them (docs/operations.md, \"Trigram indexes\")\n")
 
 
 def downgrade() -> None:
