@@ -54,15 +54,18 @@ def id_prefix(column, prefix: str):
     return and_(text >= prefix, text < prefix[:last] + _HEX[_HEX.index(prefix[last]) + 1])
 
 
+def no_index(column):
+    """``+column``: for SQLite's planner a condition on it can use no index (SQLite's documented way to steer it)."""
+    return UnaryExpression(column, operator=custom_op("+"))
+
+
 def id_lookup(model, account_id: str, value: str, *filters, dialect: str = ""):
     """The statement behind ``find_one`` (``value`` already normalised): at most 3 rows of the account.
 
-    On SQLite the account condition is written ``+account_id = ?``: the unary plus keeps SQLite's planner
-    from walking an account_id index (which it prefers without statistics, reading the whole account) instead
-    of the primary key's range."""
-    account_col = model.account_id
-    if dialect == "sqlite":
-        account_col = UnaryExpression(account_col, operator=custom_op("+"))
+    On SQLite the account condition is written ``+account_id = ?``: it keeps SQLite's planner from walking an
+    account_id index (which it prefers without statistics, reading the whole account) instead of the primary
+    key's range."""
+    account_col = no_index(model.account_id) if dialect == "sqlite" else model.account_id
     return select(model).where(account_col == account_id, id_prefix(model.id, value), *filters).limit(3)
 
 
