@@ -10,7 +10,7 @@ from sqlalchemy import text
 from sqlalchemy.exc import IntegrityError
 
 from rfpilot.db import engine as db_engine
-from rfpilot.db.models import Base
+from rfpilot.db.models import TRIGRAM_INDEXES, Base
 
 
 def test_revisions_constant_matches_alembic_scripts() -> None:
@@ -27,16 +27,33 @@ def test_revisions_constant_matches_alembic_scripts() -> None:
 
 
 async def test_migrated_schema_matches_models(ws) -> None:
-    """Alembic's autogenerate finds nothing to add: the migrations build exactly the models."""
+    """Alembic's autogenerate finds nothing to add: the migrations build exactly the models (the optional
+    Postgres trigram indexes aside, as the migrations' own env does)."""
     from alembic.autogenerate import compare_metadata
     from alembic.migration import MigrationContext
 
+    from rfpilot.db.models import include_in_autogenerate
+
     def diff(sync_conn):
-        return compare_metadata(MigrationContext.configure(sync_conn), Base.metadata)
+        context = MigrationContext.configure(sync_conn, opts={"include_object": include_in_autogenerate})
+        return compare_metadata(context, Base.metadata)
 
     async with ws.store.engine.connect() as conn:
         changes = await conn.run_sync(diff)
     assert changes == []
+
+
+async def test_trigram_indexes_where_the_role_may_add_pg_trgm(ws) -> None:
+    """Postgres (here as a superuser): 0007 adds pg_trgm and the list filter's trigram indexes; SQLite has none."""
+    async with ws.store.engine.connect() as conn:
+        if ws.store.dialect == "sqlite":
+            made = (await conn.execute(text("SELECT name FROM sqlite_master WHERE type = 'index'"))).scalars()
+            assert not set(made) & set(TRIGRAM_INDEXES)
+            return
+        made = (await conn.execute(text("SELECT indexname, indexdef FROM pg_indexes WHERE tablename = 'sessions'"))).all()
+    defs = dict(made)
+    for name, (_, column) in TRIGRAM_INDEXES.items():
+        assert f"USING gin ({column} gin_trgm_ops)" in defs[name]
 
 
 async def test_sqlite_pragmas(tmp_path: Path) -> None:
@@ -195,7 +212,7 @@ async def test_a_store_with_drafts_migrates_to_head(db_url: str) -> None:
 
 
 @pytest.mark.postgres
-async def test_a_role_that_may_not_create_tables_is_told_which_privilege(pg_url: str) -> None:
+async def test_a_role_that_may_not_create_tables_is_told_which_privilege(pg_url: str, capsys) -> None:
     """A team Postgres set up without CREATE on the schema: the refusal names the privilege, not "report this";
     granted exactly what docs/operations.md lists (CONNECT, and USAGE+CREATE on the schema), the same role migrates."""
     import uuid
@@ -227,8 +244,14 @@ async def test_a_role_that_may_not_create_tables_is_told_which_privilege(pg_url:
         assert "permission denied" in refused.value.message and "CREATE on the schema" in (refused.value.hint or "")
         assert await current_revision(engine) is None  # rolled back: nothing was made
         await in_scratch(f'GRANT CONNECT ON DATABASE "{scratch}" TO "{role}"; GRANT USAGE, CREATE ON SCHEMA public TO "{role}"')
+        capsys.readouterr()
         await migrate(engine, backup_dir=None)
         assert await current_revision(engine) == db_engine.SCHEMA_HEAD
+        # Without CREATE on the database it may not add pg_trgm: the list's trigram indexes are left out, saying so.
+        assert "the list filter's trigram indexes were not made" in capsys.readouterr().err
+        async with engine.connect() as conn:
+            made = (await conn.execute(text("SELECT indexname FROM pg_indexes WHERE tablename = 'sessions'"))).scalars()
+            assert not set(made) & set(TRIGRAM_INDEXES)
     finally:
         await engine.dispose()
         await _admin(f'DROP DATABASE IF EXISTS "{scratch}" WITH (FORCE)')

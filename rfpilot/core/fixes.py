@@ -110,14 +110,15 @@ async def active_fix(ctx: Ctx, session: SessionRow) -> SuggestedFix | None:
     stmt = (
         select(SuggestedFix)
         .where(SuggestedFix.session_id == session.id, SuggestedFix.superseded_at.is_(None))
-        .order_by(SuggestedFix.created_at.desc(), SuggestedFix.id)
+        .order_by(SuggestedFix.created_at.desc(), SuggestedFix.id.desc())  # ix_suggested_fixes_session_created
         .limit(1)
     )
     return (await ctx.db.execute(stmt)).scalar_one_or_none()
 
 
 async def list_fixes(ctx: Ctx, session: SessionRow) -> list[SuggestedFix]:
-    stmt = select(SuggestedFix).where(SuggestedFix.session_id == session.id).order_by(SuggestedFix.created_at)
+    stmt = (select(SuggestedFix).where(SuggestedFix.session_id == session.id)
+            .order_by(SuggestedFix.created_at, SuggestedFix.id))  # ix_suggested_fixes_session_created
     return list((await ctx.db.execute(stmt)).scalars())
 
 

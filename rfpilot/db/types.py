@@ -20,7 +20,7 @@ class Id(TypeDecorator[str]):
     """A UUID kept as its canonical 36-character text on every backend.
 
     Text (rather than Postgres' native uuid) keeps prefix lookups
-    (``rfpilot sessions show 3f2a``) a plain LIKE on both stores.
+    (``rfpilot sessions show 3f2a``) a range on the primary key on both stores (``core.lookup.id_prefix``).
     """
 
     impl = String(36)

@@ -5,7 +5,7 @@ Run by hand for development: ``python -m rfpilot.db.revision "message"``.
 
 from alembic import context
 
-from rfpilot.db.models import Base
+from rfpilot.db.models import Base, include_in_autogenerate
 
 config = context.config
 target_metadata = Base.metadata
@@ -41,6 +41,7 @@ def run() -> None:
         render_as_batch=connection.dialect.name == "sqlite",
         compare_type=True,
         render_item=_render_item,
+        include_object=include_in_autogenerate,
     )
     with context.begin_transaction():
         context.run_migrations()
