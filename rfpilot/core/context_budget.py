@@ -193,6 +193,18 @@ def _take(lines: list[str], room: int, *, newest: bool = False) -> list[str]:
     return list(reversed(taken)) if newest else taken
 
 
+_FIX_PHASES = {"applied_success": "worked", "applied_failed": "failed", "applied_partial": "partly worked",
+               "applied_pending": "applied, result pending", "dismissed": "dismissed"}
+
+
+def _fix_phase(fix) -> str:
+    if fix.status != "proposed":
+        return _FIX_PHASES.get(fix.status, fix.status)
+    if fix.superseded_at is not None:
+        return "applied, then superseded" if fix.applied_at else "superseded before it was applied"
+    return "applied, being verified" if fix.applied_at else "proposed"
+
+
 def offline_summary(prev: ContextSummary | None, folded: list[tuple[Message, str]], *, items: list[LaneItem],
                     fixes: list, branches: list[SessionBranch], active_fix_id: str | None, cap: int) -> str:
     """The summary without a model: what the structured record holds that the session state does not (fixes
@@ -202,9 +214,9 @@ def offline_summary(prev: ContextSummary | None, folded: list[tuple[Message, str
     if tried:
         structured.append("Fixes suggested before:")
         for fix in tried:
-            why = fix.failure_reason or fix.partial_notes or ""
-            structured.append(truncate(f"- {fix.title} · {fix.status.replace('_', ' ')}"
-                                       + (f" · {one_line(why)}" if why else ""), SUMMARY_LINE_CHARS))
+            why = fix.failure_reason or fix.partial_notes or fix.pending_reason or ""
+            structured.append(truncate(f"- {fix.title} · {_fix_phase(fix)}" + (f" · {one_line(why)}" if why else ""),
+                                       SUMMARY_LINE_CHARS))
     for kind, heading, done in (("question", "Questions answered:", "answered"), ("check", "Checks run:", "run")):
         finished = [i for i in items if i.kind == kind and i.state == done]
         if finished:
