@@ -25,7 +25,8 @@ only if it alone would not fit.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
+from itertools import chain
 from dataclasses import dataclass
 
 from sqlalchemy import func, select
@@ -180,17 +181,22 @@ def _line(message: Message, text: str) -> str:
     return f"- {who}: {truncate(first, SUMMARY_LINE_CHARS)}"
 
 
-def _take(lines: list[str], room: int, *, newest: bool = False) -> list[str]:
-    """As many of ``lines`` as fit ``room`` tokens, the first ones (or the last ones, with ``newest``)."""
+def _take(lines: Iterable[str], room: int) -> list[str]:
+    """As many of ``lines`` as fit ``room`` tokens, in their order (lines are made only as far as they are read)."""
     taken: list[str] = []
     used = 0
-    for line in (reversed(lines) if newest else lines):
+    for line in lines:
         cost = estimate(line) + 1
         if used + cost > room:
             break
         taken.append(line)
         used += cost
-    return list(reversed(taken)) if newest else taken
+    return taken
+
+
+def _newest(lines: Iterable[str], room: int) -> list[str]:
+    """``_take`` on lines given newest first, returned oldest first."""
+    return list(reversed(_take(lines, room)))
 
 
 _FIX_PHASES = {"applied_success": "worked", "applied_failed": "failed", "applied_partial": "partly worked",
@@ -243,7 +249,7 @@ def offline_summary(prev: ContextSummary | None, folded: list[tuple[Message, str
             earlier = [line for line in text.split(_NARRATIVE_HEADING, 1)[1].splitlines() if line.strip()]
         elif text.strip():
             earlier = [truncate(f"- summary so far: {one_line(text)}", max(SUMMARY_LINE_CHARS, room * 2))]
-    narrative = _take(earlier + [_line(m, text) for m, text in folded], room, newest=True)
+    narrative = _newest(chain((_line(m, text) for m, text in reversed(folded)), reversed(earlier)), room)
     parts = [lead, *kept, _NARRATIVE_HEADING, *narrative]
     return cut_to_tokens("\n".join(parts), cap)
 
@@ -255,10 +261,11 @@ async def model_summary(provider: Provider, prev: ContextSummary | None, folded:
     from rfpilot.core.prompts import CONTEXT_SUMMARY_PROMPT
 
     before = prev.text if prev is not None else "(none: these are the conversation's first turns)"
-    lines = [("Engineer: " if m.role == "user" else "Assistant: ") + trim_paste(text, limit) for m, text in folded]
+    lines = (("Engineer: " if m.role == "user" else "Assistant: ") + trim_paste(text, limit)
+             for m, text in reversed(folded))
     room = budget - estimate(CONTEXT_SUMMARY_PROMPT) - estimate(before) - 200
-    shown = _take(lines, room, newest=True)
-    left_out = len(lines) - len(shown)
+    shown = _newest(lines, room)
+    left_out = len(folded) - len(shown)
     intro = "The next stretch of the conversation, oldest first"
     if left_out:
         intro += f" (its first {count(left_out, 'message')} did not fit and are left out)"
