@@ -34,7 +34,7 @@ from rfpilot.core import lane as lane_service
 from rfpilot.core import usage as usage_service
 from rfpilot.core.context import Ctx
 from rfpilot.core.inputs import clean_model_text
-from rfpilot.core.llm.base import CHAT_MAX_TOKENS, LLMCallError, LLMRequest, LLMResult, Provider, Turn, Usage
+from rfpilot.core.llm.base import CHAT_MAX_TOKENS, LLMCallError, LLMRequest, LLMResult, Provider, Usage
 from rfpilot.core.llm.offline import OFFLINE_HINT
 from rfpilot.core.markers import ParsedReply, parse_reply
 from rfpilot.core.prompts import CHAT_REMINDER_PROMPT, CHAT_SYSTEM_PROMPT, TITLE_PROMPT
@@ -243,18 +243,13 @@ def _framed(message: Message, items: dict[str, LaneItem], paste_limit: int | Non
 
 
 def _history_text(message: Message, items: dict[str, LaneItem], paste_limit: int | None = None) -> str | None:
-    """What the history sends of a stored message (None: nothing; failed replies and notices are not sent)."""
+    """What the history sends of a stored message: display content only, never raw markers (None: nothing;
+    failed replies and notices are not sent). context_budget.merge_turns joins consecutive same-role ones."""
     if message.role == "user":
         return _framed(message, items, paste_limit)
     if message.role == "assistant" and message.status == "complete":
         return message.display_content or "(the reply held only task-lane items)"
     return None
-
-
-def build_history(messages: list[Message], items: dict[str, LaneItem], paste_limit: int | None = None) -> tuple[Turn, ...]:
-    """Display content only (never raw markers), consecutive same-role turns merged."""
-    return context_budget.merge_turns(
-        [(m, text) for m in messages if (text := _history_text(m, items, paste_limit)) is not None])
 
 
 def session_state(items: list[LaneItem], facts: list[Fact], fix: SuggestedFix | None) -> str:
