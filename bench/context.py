@@ -15,21 +15,22 @@ from __future__ import annotations
 import argparse
 import asyncio
 import tempfile
+import sys
 import time
 import uuid
-from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
 
 
 async def one(size: int, chars: int, url: str | None, home: str) -> None:
-    from sqlalchemy import insert
-
+    from fakes.bulk import fill  # tests/fakes: the same bulk insert the tests use
     from rfpilot.config import load_settings
     from rfpilot.core import chat
     from rfpilot.core.context import Workspace
     from rfpilot.core.context_budget import request_tokens
     from rfpilot.core.llm.scripted import ScriptedProvider, ScriptedReply
     from rfpilot.core.sessions import create_session
-    from rfpilot.db.models import Message, new_id
 
     env = {"RFPILOT_HOME": home, "RFPILOT_ACCOUNT": f"bench-{uuid.uuid4().hex[:8]}",
            "RFPILOT_USER_EMAIL": "bench@example.com", "RFPILOT_LLM_PROVIDER": "offline",
@@ -42,15 +43,7 @@ async def one(size: int, chars: int, url: str | None, home: str) -> None:
         async with ws.ctx() as ctx:
             session = await create_session(ctx, "The scanner cannot save to the share since the NAS update.")
             words = "the engineer pasted what the scan log said and the assistant weighed it against the share "
-            start = datetime.now(UTC) - timedelta(days=1)
-            async with ctx.tx():
-                if size:
-                    await ctx.db.execute(insert(Message), [
-                        {"id": new_id(), "account_id": ctx.account.id, "session_id": session.id, "seq": i,
-                         "role": "user" if i % 2 == 0 else "assistant", "status": "complete",
-                         "raw_content": (f"{i} " + words * (chars // len(words) + 1))[:chars],
-                         "display_content": (f"{i} " + words * (chars // len(words) + 1))[:chars],
-                         "created_at": start + timedelta(seconds=i)} for i in range(size)])
+            await fill(ctx, session, messages=size, body=lambda i: (f"{i} " + words * (chars // len(words) + 1))[:chars])
             for turn in range(3):
                 message = await chat.store_message(ctx, session, f"turn {turn}: what next?")
                 began = time.perf_counter()
