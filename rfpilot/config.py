@@ -74,6 +74,10 @@ SCHEMA: tuple[Setting, ...] = (
     Setting("llm.timeout", int, 60, "seconds to wait for a model reply before giving up", minimum=1),
     Setting("llm.max_reply_chars", int, 200_000, "a chat reply longer than this is cut, with a notice, before it is "
             "shown or stored", minimum=1_000),
+    Setting("llm.context_tokens", int, None, "the most a chat turn's request may hold, in estimated tokens; the "
+            "oldest turns are folded into a summary to stay under it ([llm.md](llm.md#the-context-budget))",
+            minimum=4_000, default_text="¾ of the chat model's context window after the reply's room "
+            "(148,464 for Claude; 4,608 for an unknown model)"),
     Setting("llm.models.chat", str, "claude-sonnet-4-6", "Anthropic model for chat turns"),
     Setting("llm.models.note", str, "claude-sonnet-4-6", "Anthropic model for resolution notes and escalation packages"),
     Setting("llm.models.fact_synthesis", str, "claude-haiku-4-5", "Anthropic model for turning answers into facts"),
@@ -211,6 +215,7 @@ class Settings:
             "identity.account": lambda: self.account_name,
             "llm.provider": self._provider,
             "preview.editor": lambda: self.env.get("VISUAL") or self.env.get("EDITOR") or "vi",
+            "llm.context_tokens": self._context_tokens,
         }
         return derived[key]() if key in derived else self.get(key)
 
@@ -221,6 +226,15 @@ class Settings:
             return selection(self).provider
         except ConfigError:  # an unknown name set by hand or in the environment: show it as it is
             return self.get("llm.provider")
+
+    def _context_tokens(self) -> int:
+        value = self.get("llm.context_tokens")
+        if value is not None:
+            return value
+        from rfpilot.core.llm import chat_window
+        from rfpilot.core.llm.base import default_budget
+
+        return default_budget(chat_window(self)[1])
 
     def source_of(self, key: str) -> str:
         if key in self.overrides and self.overrides[key] is not None:
@@ -237,6 +251,11 @@ class Settings:
                 return f"derived: {selection(self).reason}"
             except ConfigError:
                 return "default"
+        if key == "llm.context_tokens":
+            from rfpilot.core.llm import chat_window
+
+            model, window = chat_window(self)
+            return f"derived: ¾ of the {window:,}-token window of {model} after the reply's room"
         if key == "preview.editor":
             editor = "VISUAL" if self.env.get("VISUAL") else "EDITOR" if self.env.get("EDITOR") else None
             return f"env {editor}" if editor else "default"

@@ -27,13 +27,14 @@ from sqlalchemy import func, select
 from sqlalchemy.orm.util import identity_key
 from sqlalchemy.orm.attributes import set_committed_value
 
+from rfpilot.core import context_budget
 from rfpilot.core import facts as fact_service
 from rfpilot.core import fixes as fix_service
 from rfpilot.core import lane as lane_service
 from rfpilot.core import usage as usage_service
 from rfpilot.core.context import Ctx
 from rfpilot.core.inputs import clean_model_text
-from rfpilot.core.llm.base import LLMCallError, LLMRequest, LLMResult, Provider, Turn, Usage
+from rfpilot.core.llm.base import CHAT_MAX_TOKENS, LLMCallError, LLMRequest, LLMResult, Provider, Usage
 from rfpilot.core.llm.offline import OFFLINE_HINT
 from rfpilot.core.markers import ParsedReply, parse_reply
 from rfpilot.core.prompts import CHAT_REMINDER_PROMPT, CHAT_SYSTEM_PROMPT, TITLE_PROMPT
@@ -47,7 +48,6 @@ log = logging.getLogger("rfpilot.chat")
 
 MESSAGE_MAX = 100_000
 REPLY_MAX_CHARS = 200_000  # default of llm.max_reply_chars
-CHAT_MAX_TOKENS = 2048
 TITLE_MAX_TOKENS = 40
 # Statuses in which the conversation can go on (a paused session resumes).
 CHAT_STATUSES = ("active", "paused", "escalated")
@@ -233,31 +233,28 @@ def ticket_context(session: SessionRow) -> str:
     return "\n".join(lines) if len(lines) > 1 else ""
 
 
-def _framed(message: Message, items: dict[str, LaneItem]) -> str:
-    """An engineer message as the model sees it: answers name the item they answer."""
+def _framed(message: Message, items: dict[str, LaneItem], paste_limit: int | None = None) -> str:
+    """An engineer message as the model sees it: answers name the item they answer; in the history, a long one
+    (pasted output) is cut to ``paste_limit`` characters with a note (the store keeps it whole)."""
+    text = message.display_content
+    if paste_limit is not None:
+        text = context_budget.trim_paste(text, paste_limit)
     item = items.get(message.lane_item_id or "")
     if item is None:
-        return message.display_content
+        return text
     if item.kind == "question":
-        return f'(Answer to the question "{item.text}" [id {item.id}])\n{message.display_content}'
-    return f'(Output of the check "{item.text}" [id {item.id}])\n{message.display_content}'
+        return f'(Answer to the question "{item.text}" [id {item.id}])\n{text}'
+    return f'(Output of the check "{item.text}" [id {item.id}])\n{text}'
 
 
-def build_history(messages: list[Message], items: dict[str, LaneItem]) -> tuple[Turn, ...]:
-    """Display content only (never raw markers), consecutive same-role turns merged."""
-    turns: list[Turn] = []
-    for message in messages:
-        if message.role == "user":
-            content = _framed(message, items)
-        elif message.role == "assistant" and message.status == "complete":
-            content = message.display_content or "(the reply held only task-lane items)"
-        else:
-            continue
-        if turns and turns[-1].role == message.role:
-            turns[-1] = Turn(message.role, turns[-1].content + "\n\n" + content)
-        else:
-            turns.append(Turn(message.role, content))
-    return tuple(turns)
+def _history_text(message: Message, items: dict[str, LaneItem], paste_limit: int | None = None) -> str | None:
+    """What the history sends of a stored message: display content only, never raw markers (None: nothing;
+    failed replies and notices are not sent). context_budget.merge_turns joins consecutive same-role ones."""
+    if message.role == "user":
+        return _framed(message, items, paste_limit)
+    if message.role == "assistant" and message.status == "complete":
+        return message.display_content or "(the reply held only task-lane items)"
+    return None
 
 
 def session_state(items: list[LaneItem], facts: list[Fact], fix: SuggestedFix | None) -> str:
@@ -298,8 +295,10 @@ async def _lane_items(ctx: Ctx, session: SessionRow) -> list[LaneItem]:
     return await lane_service.list_items(ctx, session, include_retired=True)
 
 
-async def build_request(ctx: Ctx, session: SessionRow, user_message: Message) -> LLMRequest:
-    messages = [m for m in await list_messages(ctx, session) if m.seq < user_message.seq]
+async def build_request(ctx: Ctx, session: SessionRow, user_message: Message,
+                        provider: Provider | None = None) -> LLMRequest:
+    """The turn's request within the context budget (core/context_budget.py): the oldest turns may be folded
+    into the branch's summary first (committed), by ``provider`` when it can, else offline."""
     items = await _lane_items(ctx, session)
     by_id = {i.id: i for i in items}
     facts = await fact_service.list_facts(ctx, session)
@@ -309,14 +308,25 @@ async def build_request(ctx: Ctx, session: SessionRow, user_message: Message) ->
 
     # Branches: the other hypotheses go in the uncached block, never in the cached system prompt.
     across = await branches.cross_branch_context(ctx, session, await branches.active_branch(ctx, session))
+    # Facts, the lane and the fix go whole every turn; the history gets what the budget leaves.
+    window = await context_budget.assemble(
+        ctx, session, user_message, provider,
+        system=CHAT_SYSTEM_PROMPT,
+        volatile="\n\n".join(part for part in (ticket_context(session), across) if part),
+        new_text=new_text,
+        suffix=f"{session_state(items, facts, fix)}\n\n{CHAT_REMINDER_PROMPT}",
+        content=lambda message, limit: _history_text(message, by_id, limit),
+        reply_tokens=CHAT_MAX_TOKENS,
+        items=items,
+    )
     return LLMRequest(
         action="chat",
         system=CHAT_SYSTEM_PROMPT,
-        volatile="\n\n".join(part for part in (ticket_context(session), across) if part),
-        history=build_history(messages, by_id),
-        message=f"{new_text}\n\n{session_state(items, facts, fix)}\n\n{CHAT_REMINDER_PROMPT}",
+        volatile=window.volatile,
+        history=window.history,
+        message=window.message,
         max_tokens=CHAT_MAX_TOKENS,
-        turn_index=sum(1 for m in messages if m.role == "assistant" and m.status == "complete"),
+        turn_index=window.turn_index,
         engineer_text=user_message.display_content,
         refs=_refs(items, fix),
     )
@@ -653,7 +663,7 @@ async def _answer(
             await shown
     require_chat_provider(provider)
     check_can_chat(session)
-    request = await build_request(ctx, session, user_message)
+    request = await build_request(ctx, session, user_message, provider)
     llm: LLMResult | None = None
     limit = max_reply_chars(ctx)
     streamed = 0

@@ -116,6 +116,24 @@ CHAT_REMINDER_PROMPT = (
     "A reply without them breaks the task lane.]"
 )
 
+CONTEXT_SUMMARY_PROMPT = """\
+You keep the running summary of a long troubleshooting conversation between an MSP engineer and an AI assistant. \
+The oldest turns no longer fit in the assistant's context, so your summary replaces them: the assistant will read \
+it instead of those turns and carry on from there.
+
+You get the summary so far (or none) and the next stretch of the conversation, oldest first. Reply with the new \
+summary only: plain sentences or short "- " lines, no heading, no preamble, at most 400 words.
+
+Keep, in this order of importance: what was tried and what it showed; what was ruled out and why; decisions the \
+engineer made and preferences they stated (for example a GUI or a script); commands and outputs that still matter, \
+shortened to what they showed; anything promised or still pending. Keep what the summary so far says unless the \
+new turns change it. Drop greetings, repetition and reasoning that led nowhere.
+
+The confirmed facts, the open questions and checks and the active fix are sent to the assistant in full every \
+turn: do not list them again. Use only the text you are given; never invent a name, a host, an error code, a \
+command or a result. Never write marker blocks.
+"""
+
 FACT_SYNTHESIS_PROMPT = """\
 You turn one engineer answer, or one diagnostic check's output, into at most one fact for the "What we know" list \
 of a troubleshooting session. Reply with a JSON object only, no prose, no code fence:

@@ -5,9 +5,10 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 
-async def fill(ctx, session, *, messages: int = 0, facts: int = 0, questions: int = 0, checks: int = 0) -> None:
-    """``messages`` alternating user/assistant ("message N"), ``facts`` notes ("fact N"), open ``questions``
-    ("question N") and ``checks`` ("check N"), oldest first."""
+async def fill(ctx, session, *, messages: int = 0, facts: int = 0, questions: int = 0, checks: int = 0,
+               body=None, first_seq: int = 0) -> None:
+    """``messages`` alternating user/assistant ("message N", or ``body(N)``; seqs from ``first_seq``), ``facts``
+    notes ("fact N"), open ``questions`` ("question N") and ``checks`` ("check N"), oldest first."""
     from sqlalchemy import insert
 
     from rfpilot.db.models import Fact, LaneItem, Message, new_id
@@ -18,9 +19,9 @@ async def fill(ctx, session, *, messages: int = 0, facts: int = 0, questions: in
             await ctx.db.execute(insert(Message), [
                 {"id": new_id(), "account_id": ctx.account.id, "session_id": session.id, "seq": i,
                  "role": "user" if i % 2 == 0 else "assistant", "status": "complete",
-                 "raw_content": f"message {i}", "display_content": f"message {i}",
+                 "raw_content": body(i) if body else f"message {i}", "display_content": body(i) if body else f"message {i}",
                  "created_at": start + timedelta(seconds=i)}
-                for i in range(messages)
+                for i in range(first_seq, first_seq + messages)
             ])
         if facts:
             await ctx.db.execute(insert(Fact), [

@@ -95,6 +95,26 @@ def selection(settings: Settings) -> Selection:
     return Selection("offline", why)
 
 
+def chat_window(settings: Settings) -> tuple[str, int]:
+    """The chat model a turn would use and its context window (the default context budget comes from it). Offline,
+    the Anthropic chat model's: the one rfpilot turns to once a key is found."""
+    from rfpilot.core.llm.base import FALLBACK_WINDOW, context_window
+
+    try:
+        chosen = selection(settings).provider
+    except ConfigError:
+        chosen = "anthropic"
+    if chosen == "scripted":
+        from rfpilot.core.llm.scripted import SCRIPTED_WINDOW
+
+        return "scripted", SCRIPTED_WINDOW
+    if chosen == "openai":
+        model = str(settings.get("llm.openai.model") or "")
+        return model or "(no model set)", context_window(model) if model else FALLBACK_WINDOW
+    model = models_for(settings)["chat"]
+    return model, context_window(model)
+
+
 def get_provider(settings: Settings, *, name: str | None = None) -> Provider:
     """Build the selected provider (or ``name``). Raises ConfigError when it cannot work at all."""
     from rfpilot.core import secrets

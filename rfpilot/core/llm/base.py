@@ -24,6 +24,7 @@ ACTIONS = (
     "title",
     "extraction",
     "summary",
+    "context_summary",
 )
 # action -> tier name in config (`llm.models.<tier>`)
 ACTION_TIERS = {
@@ -35,8 +36,70 @@ ACTION_TIERS = {
     "extraction": "extraction",
     # Branch summaries, handoff assessments and briefings, resolution outputs: written like notes.
     "summary": "note",
+    # Folding a long conversation's oldest turns into its rolling summary (core/context_budget.py).
+    "context_summary": "note",
 }
 TIERS = ("chat", "note", "fact_synthesis", "title", "extraction")
+
+
+# Context windows (prompt and reply together, in tokens) of the models rfpilot knows, matched by the longest prefix
+# of the model name (lower case, without an ``org/`` prefix or an Ollama ``:tag``). The default context budget of a
+# chat turn is derived from it (core/context_budget.py); ``llm.context_tokens`` overrides the budget for a model
+# that is not here or is served with a smaller window (Ollama's ``num_ctx``).
+MODEL_WINDOWS: dict[str, int] = {
+    "claude-": 200_000,
+    "gpt-5": 400_000,
+    "gpt-4.1": 1_047_576,
+    "gpt-4o": 128_000,
+    "gpt-4-turbo": 128_000,
+    "gpt-4": 8_192,
+    "gpt-3.5-turbo": 16_385,
+    "o1": 200_000,
+    "o3": 200_000,
+    "o4-mini": 200_000,
+    "llama3.1": 131_072,
+    "llama3.2": 131_072,
+    "llama3.3": 131_072,
+    "llama-3.1": 131_072,
+    "llama-3.2": 131_072,
+    "llama-3.3": 131_072,
+    "llama3": 8_192,
+    "llama2": 4_096,
+    "mistral-nemo": 128_000,
+    "mistral-small": 32_768,
+    "mistral": 32_768,
+    "mixtral": 32_768,
+    "qwen2.5": 32_768,
+    "qwen3": 40_960,
+    "gemma3": 131_072,
+    "gemma2": 8_192,
+    "phi4": 16_384,
+    "phi3": 4_096,
+    "deepseek-r1": 131_072,
+    "deepseek-v3": 131_072,
+    "codellama": 16_384,
+}
+# A model not in the table: assume a small local one, so the budget errs on the side of fitting.
+FALLBACK_WINDOW = 8_192
+CHAT_MAX_TOKENS = 2048  # a chat reply's room in the window
+BUDGET_SHARE = 0.75  # of the window left after the reply: a chat turn's default context budget
+MIN_BUDGET = 4_000  # below this the system prompt and the session state leave no room (llm.context_tokens minimum)
+
+
+def context_window(model: str | None) -> int:
+    """The context window of ``model`` from MODEL_WINDOWS (longest matching prefix), else FALLBACK_WINDOW."""
+    name = (model or "").strip().lower().rsplit("/", 1)[-1].split(":", 1)[0]
+    best = ""
+    for prefix in MODEL_WINDOWS:
+        if name.startswith(prefix) and len(prefix) > len(best):
+            best = prefix
+    return MODEL_WINDOWS[best] if best else FALLBACK_WINDOW
+
+
+def default_budget(window: int, reply_tokens: int = CHAT_MAX_TOKENS) -> int:
+    """A chat turn's default context budget: three quarters of what the window leaves once the reply has its room
+    (the rest is slack for the estimate's error and the provider's own framing)."""
+    return max(MIN_BUDGET, int((window - reply_tokens) * BUDGET_SHARE))
 
 
 @dataclass(frozen=True)
@@ -136,6 +199,10 @@ class Provider:
     def describe(self) -> str:
         """One line for `rfpilot doctor` (no secrets)."""
         return self.name
+
+    def context_window(self, action: str = "chat") -> int:
+        """The context window (tokens) of the model this provider uses for ``action``."""
+        return context_window(self.model_for(action))
 
     def stream(self, request: LLMRequest) -> AsyncIterator[str | LLMResult]:
         """Yield text chunks (``str``) as they arrive, then exactly one ``LLMResult``.

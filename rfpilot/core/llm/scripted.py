@@ -36,6 +36,7 @@ from rfpilot.errors import ConfigError
 from rfpilot.grammar import count
 
 CHUNK_CHARS = 24
+SCRIPTED_WINDOW = 200_000  # as large as the default Anthropic model's, so scripted turns are budgeted like real ones
 _REF = re.compile(r"\{\{\s*(question|check|fix)\s*(?::\s*(.*?))?\s*\}\}", re.DOTALL)
 
 
@@ -146,6 +147,9 @@ class ScriptedProvider(Provider):
 
     def model_for(self, action: str) -> str:
         return "scripted"
+
+    def context_window(self, action: str = "chat") -> int:
+        return SCRIPTED_WINDOW
 
     def describe(self) -> str:
         return f"scripted ({count(len(self.replies), 'reply')} from {self.source})"
