@@ -220,11 +220,14 @@ async def test_facts_lane_and_fixes_come_in_index_order(big) -> None:
         dialect = ctx.db.bind.dialect.name
         session = await create_session(ctx, "Printer offline")
         await facts.add_note(ctx, session, "the spooler is running")
-        await lane.add_question(ctx, session, "Which printer?")
+        first = await lane.add_question(ctx, session, "Which printer?")
         for call, index in (
             (lambda: facts.list_facts(ctx, session), "ix_facts_session_created"),
             (lambda: facts.list_facts(ctx, session, limit=50), "ix_facts_session_created"),
             (lambda: lane.list_items(ctx, session), "ix_task_lane_items_session_order"),
+            (lambda: lane.list_items(ctx, session, kind="question", limit=50), "ix_task_lane_items_session_order"),
+            (lambda: lane.list_items(ctx, session, kind="question", limit=50, after=first),
+             "ix_task_lane_items_session_order"),
             (lambda: fixes.list_fixes(ctx, session), "ix_suggested_fixes_session_created"),
             (lambda: fixes.active_fix(ctx, session), "ix_suggested_fixes_session_created"),
         ):

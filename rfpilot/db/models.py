@@ -211,10 +211,10 @@ class LaneItem(Base):
     created_at: Mapped[datetime] = _created()
 
 
-# core.lane.list_items' order within a session: kind DESC, position, created_at (defined after the class, as it
-# names a column in descending order).
+# core.lane.list_items' order within a session: kind DESC, position, created_at, id (defined after the class, as
+# it names a column in descending order).
 Index("ix_task_lane_items_session_order", LaneItem.session_id, LaneItem.kind.desc(), LaneItem.position,
-      LaneItem.created_at)
+      LaneItem.created_at, LaneItem.id)
 
 
 class Fact(Base):

@@ -10,7 +10,7 @@ Indexes so that the hot queries cost the same at any store size (issue 15):
   (account_id, status, updated_at, id), and ``--mine`` from (account_id, owner_id, status, updated_at, id).
   The old (account_id) and (account_id, status) indexes are prefixes of the first one and go.
 - facts and suggested fixes: (session_id, created_at, id), their order; the lane: (session_id, kind DESC,
-  position, created_at), its order.
+  position, created_at, id), its order (a page of one kind is a keyset on the last three).
 - Postgres only: trigram (pg_trgm) GIN indexes on sessions.title, client_name and ticket_ref, which serve the
   list's ``ILIKE '%…%'`` filter. pg_trgm is a trusted extension (Postgres 13+): a role with CREATE on the
   database may add it. A role that may not is not stopped: the migration goes on without these three indexes,
@@ -48,7 +48,7 @@ def upgrade() -> None:
     op.create_index('ix_suggested_fixes_session_created', 'suggested_fixes', ['session_id', 'created_at', 'id'])
     op.drop_index('ix_suggested_fixes_session', table_name='suggested_fixes')
     op.create_index('ix_task_lane_items_session_order', 'task_lane_items',
-                    ['session_id', sa.text('kind DESC'), 'position', 'created_at'])
+                    ['session_id', sa.text('kind DESC'), 'position', 'created_at', 'id'])
     op.drop_index('ix_task_lane_items_session', table_name='task_lane_items')
 
     if op.get_bind().dialect.name == 'postgresql':
