@@ -159,8 +159,7 @@ async def session_details(ctx: Ctx, session: SessionRow, *, fact_limit: int | No
     ``fact_limit`` keeps only the first facts (the TUI pages the rest); ``fact_count`` is always all of them."""
     items = await lane_service.list_items(ctx, session)
     by_id = {i.id: i for i in items}
-    facts = await fact_service.list_facts(ctx, session, limit=fact_limit)
-    fact_count = len(facts) if fact_limit is None else await fact_service.count_facts(ctx, session)
+    facts, fact_count = await fact_service.facts_window(ctx, session, fact_limit)
     mode, fix = await fix_service.banner_state(ctx, session)
     from rfpilot.core.chat import recent_messages
     from rfpilot.core.usage import session_totals
