@@ -38,6 +38,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))  # tests.fakes.bulk
+from tests.fakes import bulk  # noqa: E402
 
 BUDGET = 1.1
 PG_DEFAULT = os.environ.get("RFPILOT_TEST_POSTGRES_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/test")
@@ -100,25 +101,11 @@ class Store:
 
 async def seed_sessions(store: Store, total: int) -> None:
     """``total`` sessions in bulk, a minute apart, a third of them open: the rest of the account's history."""
-    from sqlalchemy import insert, text
+    from sqlalchemy import text
 
-    from rfpilot.db.models import SessionRow
-
-    now = datetime.now(UTC) - timedelta(days=1)
     async with store.ws.ctx() as ctx:
-        batch: list[dict] = []
-        for i in range(total):
-            when = now - timedelta(minutes=i)
-            status = ("active", "paused", "escalated")[i % 3] if i % 3 == 0 else ("resolved", "abandoned")[i % 2]
-            batch.append(dict(id=str(uuid.uuid4()), account_id=ctx.account.id, owner_id=ctx.engineer.id,
-                              title=f"{PROBLEMS[i % len(PROBLEMS)]} #{i}", status=status, intake_type="empty",
-                              client_name=CLIENTS[i % len(CLIENTS)], ticket_ref=f"T{1_000_000 + i}",
-                              status_changed_at=when, created_at=when, updated_at=when))
-            if len(batch) == 5_000:
-                await ctx.db.execute(insert(SessionRow), batch)
-                batch = []
-        if batch:
-            await ctx.db.execute(insert(SessionRow), batch)
+        await bulk.sessions(ctx, total, title=lambda i: f"{PROBLEMS[i % len(PROBLEMS)]} #{i}",
+                            client=lambda i: CLIENTS[i % len(CLIENTS)], end=datetime.now(UTC) - timedelta(days=1))
         await ctx.db.commit()
         await ctx.db.execute(text("ANALYZE"))
         await ctx.db.commit()
@@ -129,12 +116,10 @@ async def target(store: Store, rows: int = 0) -> str:
     facts), a check whose finding was promoted, a fix applied and verifying."""
     from rfpilot.core import facts, fixes, lane
     from rfpilot.core.sessions import create_session
-    from tests.fakes.bulk import fill
-
     async with store.ws.ctx() as ctx:
         row = await create_session(ctx, "Every printer on floor 3 is offline since the driver update")
         if rows:
-            await fill(ctx, row, messages=rows, facts=rows)
+            await bulk.fill(ctx, row, messages=rows, facts=rows)
         else:
             for text in ("Spooler was running", "Driver 3.2 was installed on Monday", "Test page fails"):
                 await facts.add_note(ctx, row, text)
