@@ -14,6 +14,9 @@ Each operation is measured twice:
 - core: the operation in this process, the store already open (a fresh ORM session per run), median of --runs;
 - wall: the `rfpilot` console script, start-up and store open included, median of --wall-runs. The lookup's
   console script is `facts list PREFIX` on a session with three facts (a lookup and one small query).
+The verdict is on the ratio of the medians; the "min" column is the ratio of the fastest runs, which a busy
+machine disturbs less. Sessions are named by their 8-character prefix, as the CLI prints them; the "(full id)"
+rows name them by their whole id (an equality on the primary key), so the difference is the prefix lookup's.
 
 A resolve changes its session, so each resolve run gets a fresh session made the same way. The stores are the
 bench's own: SQLite files in a temporary folder, and on Postgres fresh databases created next to --postgres's
@@ -135,7 +138,7 @@ async def target(store: Store, rows: int = 0) -> str:
 # --- the operations, in this process ----------------------------------------------------------------------
 
 
-async def op_list(ctx, _sid: str) -> None:
+async def op_list(ctx, _ref: str) -> None:
     from rfpilot.core.sessions import session_page, split_open
     from rfpilot.core.views import session_view
 
@@ -144,49 +147,52 @@ async def op_list(ctx, _sid: str) -> None:
     split_open([session_view(s, now) for s in page.sessions], lambda v: v["status"])
 
 
-async def op_lookup(ctx, sid: str) -> None:
+async def op_lookup(ctx, ref: str) -> None:
     from rfpilot.core.sessions import get_session
 
-    await get_session(ctx, sid[:8])
+    await get_session(ctx, ref)
 
 
-async def op_show(ctx, sid: str) -> None:
+async def op_show(ctx, ref: str) -> None:
     from rfpilot.core.facts import FACT_PAGE
     from rfpilot.core.sessions import get_session
     from rfpilot.core.views import session_details
 
-    await session_details(ctx, await get_session(ctx, sid[:8]), fact_limit=FACT_PAGE)
+    await session_details(ctx, await get_session(ctx, ref), fact_limit=FACT_PAGE)
 
 
-async def op_preview(ctx, sid: str) -> None:
+async def op_preview(ctx, ref: str) -> None:
     from rfpilot.core.previews import configured_preview
     from rfpilot.core.sessions import get_session
 
-    await configured_preview(ctx, await get_session(ctx, sid[:8]), "resolve", force=True, offline=True)
+    await configured_preview(ctx, await get_session(ctx, ref), "resolve", force=True, offline=True)
 
 
-async def op_resolve(ctx, sid: str) -> None:
+async def op_resolve(ctx, ref: str) -> None:
     """What `resolve --yes --offline` does: the draft, the close, the resolution outputs, the drafts to offer."""
     from rfpilot.core import closing, outputs, templates
     from rfpilot.core.sessions import get_session
 
-    row = await get_session(ctx, sid[:8])
+    row = await get_session(ctx, ref)
     drafted = await closing.draft_for_close(ctx, row, "resolve", "worked", offline=True)
-    row = await get_session(ctx, sid[:8])
+    row = await get_session(ctx, ref)
     await closing.close_with_outcome(ctx, row, "resolve", drafted.markdown, "worked")
     await outputs.generate_after_resolve(ctx, row, offline=True)
     await templates.drafts_to_offer(ctx, row)
 
 
 WALL = {
-    "list": lambda sid: ["sessions", "list"],
-    "lookup": lambda sid: ["facts", "list", sid[:8]],
-    "show": lambda sid: ["sessions", "show", sid[:8]],
-    "preview": lambda sid: ["preview", "resolve", sid[:8], "--offline", "--force"],
-    "resolve": lambda sid: ["resolve", sid[:8], "--yes", "--offline"],
+    "list": lambda ref: ["sessions", "list"],
+    "lookup": lambda ref: ["facts", "list", ref],
+    "show": lambda ref: ["sessions", "show", ref],
+    "preview": lambda ref: ["preview", "resolve", ref, "--offline", "--force"],
+    "resolve": lambda ref: ["resolve", ref, "--yes", "--offline"],
 }
 CORE = {"list": op_list, "lookup": op_lookup, "show": op_show, "preview": op_preview, "resolve": op_resolve}
 CHANGES = {"resolve"}
+# Sessions are named as the CLI prints them (8 characters); "(full id)" rows name them by their whole id, which
+# is an equality on the primary key: the difference between the two is the id-prefix lookup's share.
+PREFIX, FULL = (lambda sid: sid[:8]), (lambda sid: sid)
 
 
 # --- measuring ------------------------------------------------------------------------------------------
@@ -197,7 +203,7 @@ def rfpilot_script() -> list[str]:
     return [str(script)] if script.exists() else [sys.executable, "-m", "rfpilot"]
 
 
-async def core_pair(name: str, small: tuple[Store, list[str]], big: tuple[Store, list[str]], runs: int):
+async def core_pair(name: str, small: tuple[Store, list[str]], big: tuple[Store, list[str]], runs: int, ref=PREFIX):
     """Median seconds of the operation on the small and the big side, runs interleaved."""
     times: dict[int, list[float]] = {0: [], 1: []}
     fn = CORE[name]
@@ -206,41 +212,48 @@ async def core_pair(name: str, small: tuple[Store, list[str]], big: tuple[Store,
             sid = sids[run] if name in CHANGES else sids[0]
             async with store.ws.ctx() as ctx:
                 start = time.perf_counter()
-                await fn(ctx, sid)
+                await fn(ctx, ref(sid))
                 elapsed = time.perf_counter() - start
             if run:
                 times[side].append(elapsed)
-    return statistics.median(times[0]), statistics.median(times[1])
+    return statistics.median(times[0]), statistics.median(times[1]), min(times[0]), min(times[1])
 
 
-def wall_pair(name: str, small: tuple[Store, list[str]], big: tuple[Store, list[str]], runs: int):
+def wall_pair(name: str, small: tuple[Store, list[str]], big: tuple[Store, list[str]], runs: int, ref=PREFIX):
     times: dict[int, list[float]] = {0: [], 1: []}
     script = rfpilot_script()
     for run in range(runs + 1):
         for side, (store, sids) in enumerate((small, big)):
             sid = sids[run] if name in CHANGES else sids[0]
             start = time.perf_counter()
-            done = subprocess.run([*script, *WALL[name](sid)], env=store.env, capture_output=True, text=True)
+            argv = WALL[name](ref(sid))
+            done = subprocess.run([*script, *argv], env=store.env, capture_output=True, text=True)
             elapsed = time.perf_counter() - start
             if done.returncode != 0:
-                raise SystemExit(f"rfpilot {' '.join(WALL[name](sid))} failed ({done.returncode}): {done.stderr}")
+                raise SystemExit(f"rfpilot {' '.join(argv)} failed ({done.returncode}): {done.stderr}")
             if run:
                 times[side].append(elapsed)
-    return statistics.median(times[0]), statistics.median(times[1])
+    return statistics.median(times[0]), statistics.median(times[1]), min(times[0]), min(times[1])
 
 
 def verdict(ratio: float) -> str:
     return "met" if ratio <= BUDGET else "NOT met"
 
 
-def report(title: str, rows: list[tuple[str, tuple[float, float], tuple[float, float]]], sizes: tuple[str, str]):
+def report(title: str, rows: list[tuple[str, tuple, tuple]], sizes: tuple[str, str]):
+    """Medians side by side, their ratio and its verdict; then the ratio of the fastest runs ("min"), which the
+    load of a shared machine moves less."""
     print(f"\n{title}")
-    print(f"  {'':10} {'core (store open)':^40} | {'wall (console script)':^40}")
-    head = f"{sizes[0]:>9} {sizes[1]:>9} {'ratio':>6}  {'budget':<9}"
-    print(f"  {'':10} {head:^40} | {head:^40}")
-    for name, (cs, cb), (ws, wb) in rows:
-        print(f"  {name:10} {cs * 1000:7.2f}ms {cb * 1000:7.2f}ms {cb / cs:6.2f}  {verdict(cb / cs):<9}"
-              f" | {ws * 1000:7.0f}ms {wb * 1000:7.0f}ms {wb / ws:6.2f}  {verdict(wb / ws):<9}")
+    head = f"{sizes[0]:>9} {sizes[1]:>9} {'ratio':>6} {'budget':<8}{'min':>5}"
+    print(f"  {'':18} {'core (store open)':^41} | {'wall (console script)':^41}")
+    print(f"  {'':18} {head:^41} | {head:^41}")
+    for name, core, wall in rows:
+        cells = []
+        for (small, big, small_min, big_min), unit in ((core, 2), (wall, 0)):
+            ratio = big / small
+            cells.append(f"{small * 1000:7.{unit}f}ms {big * 1000:7.{unit}f}ms {ratio:6.2f} {verdict(ratio):<8}"
+                         f"{big_min / small_min:5.2f}")
+        print(f"  {name:18} {cells[0]} | {cells[1]}")
     sys.stdout.flush()
 
 
@@ -260,11 +273,15 @@ async def bench_store(kind: str, tmp: Path, args) -> None:
         for store in (small, big):
             ids[store.label] = [await target(store) for _ in range(need)]
         rows = []
-        for name in ("list", "lookup", "show", "resolve"):
-            core = await core_pair(name, (small, ids["small"][: args.runs + 1]), (big, ids["big"][: args.runs + 1]),
-                                   args.runs)
-            wall = wall_pair(name, (small, ids["small"][args.runs + 1:]), (big, ids["big"][args.runs + 1:]),
-                             args.wall_runs)
+        for name, ref in (("list", PREFIX), ("lookup", PREFIX), ("show", PREFIX), ("resolve", PREFIX),
+                          ("show (full id)", FULL), ("resolve (full id)", FULL)):
+            op = name.split()[0]
+            if op in CHANGES:  # fresh sessions for each row of resolves
+                ids = {store.label: [await target(store) for _ in range(need)] for store in (small, big)}
+            core = await core_pair(op, (small, ids["small"][: args.runs + 1]), (big, ids["big"][: args.runs + 1]),
+                                   args.runs, ref)
+            wall = wall_pair(op, (small, ids["small"][args.runs + 1:]), (big, ids["big"][args.runs + 1:]),
+                             args.wall_runs, ref)
             rows.append((name, core, wall))
         report(f"{kind}: store of {small_n:,} vs {big_n:,} sessions", rows, (f"{small_n:,}", f"{big_n:,}"))
 

@@ -215,11 +215,13 @@ async def build_bundle(ctx: Ctx, session: SessionRow, kind: str) -> Bundle:
 
 async def _promoted_checks(ctx: Ctx, session: SessionRow) -> list[str]:
     """The checks whose findings were promoted to a live fact, in the order of their first such fact: one row
-    per check (the store groups the facts), whichever facts the note lists."""
+    per check (the store groups the facts), whichever facts the note lists. The facts are looked up from the
+    session's checks (a few), so an index on facts.source_ref keeps this off the session's other facts."""
     first = func.min(Fact.created_at)
+    checks = select(LaneItem.id).where(LaneItem.session_id == session.id, LaneItem.kind == "check")
     stmt = (select(Fact.source_ref)
-            .where(Fact.session_id == session.id, Fact.deleted_at.is_(None),
-                   Fact.source_type == "diagnostic_check", Fact.source_ref.is_not(None))
+            .where(Fact.source_ref.in_(checks.scalar_subquery()), Fact.session_id == session.id,
+                   Fact.deleted_at.is_(None), Fact.source_type == "diagnostic_check")
             .group_by(Fact.source_ref).order_by(first, func.min(Fact.id)))
     return list((await ctx.db.execute(stmt)).scalars())
 
