@@ -30,6 +30,7 @@ def reads():
 
     loaded: Counter[str] = Counter()
     unbounded: list[str] = []
+    everything: list[str] = []
     table = re.compile(r"\bFROM\s+(messages|facts)\b", re.I)
 
     def on_load(target, _context) -> None:
@@ -37,6 +38,7 @@ def reads():
 
     def on_statement(_conn, _cursor, statement, _params, _context, _many) -> None:
         text = " ".join(statement.split())
+        everything.append(text)
         if not text.upper().startswith("SELECT") or not table.search(text):
             return
         if re.search(r"\bLIMIT\b", text, re.I):
@@ -50,7 +52,7 @@ def reads():
     for model in (Message, Fact):
         event.listen(model, "load", on_load)
     event.listen(Engine, "before_cursor_execute", on_statement)
-    yield loaded, unbounded
+    yield loaded, unbounded, everything
     for model in (Message, Fact):
         event.remove(model, "load", on_load)
     event.remove(Engine, "before_cursor_execute", on_statement)
@@ -83,7 +85,7 @@ def test_show_reads_a_page_of_facts_and_counts_the_rest(cli, big, reads) -> None
     from rfpilot.core.facts import FACT_PAGE
     from rfpilot.core.views import RECENT_MESSAGES
 
-    loaded, unbounded = reads
+    loaded, unbounded, _ = reads
     data = json.loads(_ok(cli, "sessions", "show", big, "--json"))
     assert data["fact_count"] == BIG + 1 and len(data["facts"]) == FACT_PAGE
     assert [f["text"] for f in data["facts"][:2]] == ["fact 0", "fact 1"]
@@ -100,7 +102,7 @@ def test_show_reads_a_page_of_facts_and_counts_the_rest(cli, big, reads) -> None
 def test_an_uncached_preview_reads_a_bounded_window(cli, big, reads, kind) -> None:
     from rfpilot.core.notes import NOTE_FACTS
 
-    loaded, unbounded = reads
+    loaded, unbounded, _ = reads
     note = _ok(cli, "preview", kind, big, "--offline", "--force")
     assert loaded["Fact"] <= NOTE_FACTS + 1 and loaded["Message"] == 0, loaded
     assert not unbounded, unbounded
@@ -113,7 +115,7 @@ def test_resolve_reads_a_bounded_window_and_its_note_fits(cli, big, reads) -> No
     from rfpilot.core.notes import NOTE_FACTS
     from rfpilot.core.outputs import RECENT_WORK
 
-    loaded, unbounded = reads
+    loaded, unbounded, _ = reads
     out = json.loads(_ok(cli, "resolve", big, "--yes", "--offline", "--json"))
     assert out["session_status"] == "resolved"
     # The note drafted for the close, then the outputs' bundle (the same window), and the latest turns.
@@ -128,10 +130,38 @@ def test_a_handoff_reads_a_bounded_window(cli, big, reads) -> None:
     from rfpilot.core.handoffs import RECENT_MESSAGES
     from rfpilot.core.notes import NOTE_FACTS
 
-    loaded, unbounded = reads
+    loaded, unbounded, _ = reads
     _ok(cli, "escalate", big, "--handoff", "--offline")
     assert loaded["Fact"] <= NOTE_FACTS + 1 and loaded["Message"] <= RECENT_MESSAGES + 1, loaded
     assert not unbounded, unbounded
+
+
+async def test_the_banner_counts_the_messages_since_a_fix_from_the_newest(ctx, session, reads) -> None:
+    """A fix applied late in a long session: the banner reads back from the newest message, not the transcript."""
+    from rfpilot.core import fixes
+    from rfpilot.db.models import Message
+
+    await fill(ctx, session, messages=2_000)  # a day old
+    fix = await fixes.suggest_fix(ctx, session, "Restart the spooler", confidence=80)
+    await fixes.apply_fix(ctx, session, fix)
+    _, _, statements = reads
+    statements.clear()
+    assert await fixes.banner_state(ctx, session) == ("verifying", fix)
+    about_messages = [s for s in statements if "FROM messages" in s]
+    assert about_messages and all("LIMIT" in s for s in about_messages), about_messages
+    for n in range(2):
+        async with ctx.tx():
+            ctx.db.add(Message(account_id=ctx.account.id, session_id=session.id, seq=2_000 + 2 * n, role="user",
+                               status="complete", display_content="still broken", created_at=ctx.now()))
+            ctx.db.add(Message(account_id=ctx.account.id, session_id=session.id, seq=2_001 + 2 * n,
+                               role="assistant", status="complete", display_content="ok", created_at=ctx.now()))
+    assert (await fixes.banner_state(ctx, session))[0] == "verifying"
+    assert await fixes.engineer_messages_since(ctx, session, fix.applied_at) == 2
+    async with ctx.tx():
+        ctx.db.add(Message(account_id=ctx.account.id, session_id=session.id, seq=2_004, role="user",
+                           status="complete", display_content="and again", created_at=ctx.now()))
+    assert (await fixes.banner_state(ctx, session))[0] == "nudge"
+    assert await fixes.engineer_messages_since(ctx, session, fix.applied_at, most=99) == 3
 
 
 # --- small sessions: the same answers as reading everything ----------------------------------------------
