@@ -90,7 +90,7 @@ def test_show_reads_a_page_of_facts_and_counts_the_rest(cli, big, reads) -> None
     assert data["fact_count"] == BIG + 1 and len(data["facts"]) == FACT_PAGE
     assert [f["text"] for f in data["facts"][:2]] == ["fact 0", "fact 1"]
     assert data["messages"]["count"] == BIG and len(data["messages"]["last"]) == RECENT_MESSAGES
-    assert loaded["Fact"] <= FACT_PAGE + 1 and loaded["Message"] <= RECENT_MESSAGES, loaded
+    assert loaded["Fact"] <= FACT_PAGE and loaded["Message"] <= RECENT_MESSAGES, loaded
     assert not unbounded, unbounded
 
     text = _ok(cli, "sessions", "show", big)
@@ -104,7 +104,7 @@ def test_an_uncached_preview_reads_a_bounded_window(cli, big, reads, kind) -> No
 
     loaded, unbounded, _ = reads
     note = _ok(cli, "preview", kind, big, "--offline", "--force")
-    assert loaded["Fact"] <= NOTE_FACTS + 1 and loaded["Message"] == 0, loaded
+    assert loaded["Fact"] <= NOTE_FACTS and loaded["Message"] == 0, loaded
     assert not unbounded, unbounded
     assert "- fact 0.\n" in note and f"- … and {BIG + 1 - NOTE_FACTS:,} more facts, recorded in the session." in note
     if kind == "escalate":  # the promoted check is found, though its fact is not among those listed
@@ -119,7 +119,7 @@ def test_resolve_reads_a_bounded_window_and_its_note_fits(cli, big, reads) -> No
     out = json.loads(_ok(cli, "resolve", big, "--yes", "--offline", "--json"))
     assert out["session_status"] == "resolved"
     # The note drafted for the close, then the outputs' bundle (the same window), and the latest turns.
-    assert loaded["Fact"] <= 2 * (NOTE_FACTS + 1), loaded
+    assert loaded["Fact"] <= 2 * NOTE_FACTS, loaded
     assert loaded["Message"] <= 2 * RECENT_WORK, loaded
     assert not unbounded, unbounded
     outputs = json.loads(_ok(cli, "outputs", "list", big, "--json"))
@@ -132,7 +132,7 @@ def test_a_handoff_reads_a_bounded_window(cli, big, reads) -> None:
 
     loaded, unbounded, _ = reads
     _ok(cli, "escalate", big, "--handoff", "--offline")
-    assert loaded["Fact"] <= NOTE_FACTS + 1 and loaded["Message"] <= RECENT_MESSAGES + 1, loaded
+    assert loaded["Fact"] <= NOTE_FACTS and loaded["Message"] <= RECENT_MESSAGES + 1, loaded
     assert not unbounded, unbounded
 
 

@@ -133,12 +133,11 @@ async def facts_window(
     ctx: Ctx, session: SessionRow, limit: int | None, *, chars: int | None = None
 ) -> tuple[list[Fact], int]:
     """The session's first ``limit`` facts, oldest first, and how many it has: what a view or a note lists,
-    read without the rest (one LIMIT query, plus a count only when there are more). ``chars`` stops the list
+    read without the rest (one LIMIT query, plus a count when it came back full). ``chars`` stops the list
     early once the facts' text (and summaries) would pass that many characters; the first fact always stays."""
-    facts = await list_facts(ctx, session, limit=None if limit is None else limit + 1)
+    facts = await list_facts(ctx, session, limit=limit)
     total = len(facts)
-    if limit is not None and total > limit:
-        facts = facts[:limit]
+    if limit is not None and total == limit:  # there may be more: the store counts them
         total = await count_facts(ctx, session)
     if chars is not None:
         used = 0
