@@ -3,6 +3,7 @@ docs/performance.md.
 
     python bench/scale.py [--stores sqlite,postgres] [--sessions 1000,100000] [--rows 100,20000]
                           [--runs 7] [--wall-runs 5] [--postgres URL] [--index]
+                          [--parts store,session]
 
 Budgets (ratios measured in one run, small and big side by side, interleaved so the machine's load hits both):
 - the store: `sessions list`, an id-prefix lookup, `sessions show` and `resolve --yes --offline` cost the same on
@@ -268,6 +269,8 @@ def report(title: str, rows: list[tuple[str, tuple, tuple]], sizes: tuple[str, s
 
 
 async def bench_store(kind: str, tmp: Path, args) -> None:
+    from sqlalchemy import text
+
     small_n, big_n = args.sessions
     small_rows, big_rows = args.rows
     need = args.runs + 1 + args.wall_runs + 1  # fresh sessions for the resolves (one per run, warm-up included)
@@ -276,37 +279,43 @@ async def bench_store(kind: str, tmp: Path, args) -> None:
         for store, n in ((small, small_n), (big, big_n)):
             await store.open()
             started = time.perf_counter()
+            n = n if "store" in args.parts or store is small else 0
             await seed_sessions(store, n, args.index)
             print(f"[{kind}] seeded {n:,} sessions in {time.perf_counter() - started:.1f} s", file=sys.stderr)
-        # 1. the store's size: the same session in a store of small_n and of big_n sessions.
-        ids = {}
-        for store in (small, big):
-            ids[store.label] = [await target(store) for _ in range(need)]
-        rows = []
-        for name, ref in (("list", PREFIX), ("lookup", PREFIX), ("show", PREFIX), ("resolve", PREFIX),
-                          ("show (full id)", FULL), ("resolve (full id)", FULL)):
-            op = name.split()[0]
-            if op in CHANGES:  # fresh sessions for each row of resolves
-                ids = {store.label: [await target(store) for _ in range(need)] for store in (small, big)}
-            core = await core_pair(op, (small, ids["small"][: args.runs + 1]), (big, ids["big"][: args.runs + 1]),
-                                   args.runs, ref)
-            wall = wall_pair(op, (small, ids["small"][args.runs + 1:]), (big, ids["big"][args.runs + 1:]),
-                             args.wall_runs, ref)
-            rows.append((name, core, wall))
-        report(f"{kind}: store of {small_n:,} vs {big_n:,} sessions", rows, (f"{small_n:,}", f"{big_n:,}"))
+        if "store" in args.parts:
+            # 1. the store's size: the same session in a store of small_n and of big_n sessions.
+            ids = {}
+            for store in (small, big):
+                ids[store.label] = [await target(store) for _ in range(need)]
+            rows = []
+            for name, ref in (("list", PREFIX), ("lookup", PREFIX), ("show", PREFIX), ("resolve", PREFIX),
+                              ("show (full id)", FULL), ("resolve (full id)", FULL)):
+                op = name.split()[0]
+                if op in CHANGES:  # fresh sessions for each row of resolves
+                    ids = {store.label: [await target(store) for _ in range(need)] for store in (small, big)}
+                core = await core_pair(op, (small, ids["small"][: args.runs + 1]), (big, ids["big"][: args.runs + 1]),
+                                       args.runs, ref)
+                wall = wall_pair(op, (small, ids["small"][args.runs + 1:]), (big, ids["big"][args.runs + 1:]),
+                                 args.wall_runs, ref)
+                rows.append((name, core, wall))
+            report(f"{kind}: store of {small_n:,} vs {big_n:,} sessions", rows, (f"{small_n:,}", f"{big_n:,}"))
 
-        # 2. the session's size, in the small store: small_rows vs big_rows messages and facts.
-        started = time.perf_counter()
-        sized = {r: [await target(small, r) for _ in range(need)] for r in (small_rows, big_rows)}
-        print(f"[{kind}] made the sized sessions in {time.perf_counter() - started:.1f} s", file=sys.stderr)
-        rows = []
-        for name in ("show", "preview", "resolve"):
-            a, b = sized[small_rows], sized[big_rows]
-            core = await core_pair(name, (small, a[: args.runs + 1]), (small, b[: args.runs + 1]), args.runs)
-            wall = wall_pair(name, (small, a[args.runs + 1:]), (small, b[args.runs + 1:]), args.wall_runs)
-            rows.append((name, core, wall))
-        report(f"{kind}: session of {small_rows:,} vs {big_rows:,} messages and facts", rows,
-               (f"{small_rows:,}", f"{big_rows:,}"))
+        if "session" in args.parts:
+            # 2. the session's size, in the small store: small_rows vs big_rows messages and facts.
+            started = time.perf_counter()
+            sized = {r: [await target(small, r) for _ in range(need)] for r in (small_rows, big_rows)}
+            print(f"[{kind}] made the sized sessions in {time.perf_counter() - started:.1f} s", file=sys.stderr)
+            async with small.ws.ctx() as ctx:  # the planner's statistics, as after the store's seeding
+                await ctx.db.execute(text("ANALYZE"))
+                await ctx.db.commit()
+            rows = []
+            for name in ("show", "preview", "resolve"):
+                a, b = sized[small_rows], sized[big_rows]
+                core = await core_pair(name, (small, a[: args.runs + 1]), (small, b[: args.runs + 1]), args.runs)
+                wall = wall_pair(name, (small, a[args.runs + 1:]), (small, b[args.runs + 1:]), args.wall_runs)
+                rows.append((name, core, wall))
+            report(f"{kind}: session of {small_rows:,} vs {big_rows:,} messages and facts", rows,
+                   (f"{small_rows:,}", f"{big_rows:,}"))
     finally:
         await small.close()
         await big.close()
@@ -325,6 +334,8 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=7)
     parser.add_argument("--wall-runs", type=int, default=5)
     parser.add_argument("--postgres", default=PG_DEFAULT)
+    parser.add_argument("--parts", default="store,session", help="store (1k vs 100k sessions), session (100 vs "
+                        "20,000 messages and facts), or both")
     parser.add_argument("--index", action="store_true", help="add INDEXES to the bench's stores first")
     args = parser.parse_args()
     print(f"load average {os.getloadavg()[0]:.2f} {os.getloadavg()[1]:.2f} {os.getloadavg()[2]:.2f} "
