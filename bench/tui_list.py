@@ -30,8 +30,10 @@ import sys
 import tempfile
 import time
 import uuid
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # tests.fakes.bulk
+from tests.fakes import bulk  # noqa: E402
 
 CLIENTS = ["Northwind", "Contoso", "Harbourside Physio", "Fabrikam", "Tailspin", "Litware", "Adatum", "Proseware"]
 PROBLEMS = ["Printer offline", "VPN drops", "Outlook password", "Scan to folder", "Drive missing",
@@ -51,29 +53,16 @@ PG_INDEXES = [
 
 
 def seed(env: dict[str, str], sessions: int, index: bool) -> None:
-    from sqlalchemy import insert, text
+    from sqlalchemy import text
 
     from rfpilot.config import load_settings
     from rfpilot.core.context import Workspace
-    from rfpilot.db.models import SessionRow
 
     async def go() -> None:
         ws = await Workspace.open(load_settings(env=env))
-        now = datetime.now(UTC)
         async with ws.ctx() as ctx:
-            batch = []
-            for i in range(sessions):
-                when = now - timedelta(minutes=i)
-                status = ("active", "paused", "escalated")[i % 3] if i % 3 == 0 else ("resolved", "abandoned")[i % 2]
-                batch.append(dict(id=str(uuid.uuid4()), account_id=ctx.account.id, owner_id=ctx.engineer.id,
-                                  title=f"{PROBLEMS[i % len(PROBLEMS)]} #{i}", status=status, intake_type="empty",
-                                  client_name=CLIENTS[i % len(CLIENTS)], ticket_ref=f"T{1_000_000 + i}",
-                                  status_changed_at=when, created_at=when, updated_at=when))
-                if len(batch) == 5_000:
-                    await ctx.db.execute(insert(SessionRow), batch)
-                    batch = []
-            if batch:
-                await ctx.db.execute(insert(SessionRow), batch)
+            await bulk.sessions(ctx, sessions, title=lambda i: f"{PROBLEMS[i % len(PROBLEMS)]} #{i}",
+                                client=lambda i: CLIENTS[i % len(CLIENTS)])
             if index:
                 for sql in INDEXES + (PG_INDEXES if ctx.db.bind.dialect.name == "postgresql" else []):
                     await ctx.db.execute(text(sql))

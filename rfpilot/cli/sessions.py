@@ -148,8 +148,11 @@ def _show_text(data: dict) -> str:
     if s["intake_text"]:
         lines += ["", "Problem", *[f"  {ln}".rstrip() for ln in s["intake_text"].splitlines()]]
     facts = data["facts"]
-    lines += ["", f"What we know · {len(facts)}"]
+    lines += ["", f"What we know · {data['fact_count']:,}"]
     lines += [f"  {f['id'][:8]}  {f['text']}  ({f['provenance']})" for f in facts] or ["  (nothing yet)"]
+    more = data["fact_count"] - len(facts)
+    if more > 0:
+        lines.append(f"  … and {count(more, 'more fact')}: `rfpilot facts list {s['id'][:8]}` lists them all")
     counts = data["lane_counts"]
     lines += ["", f"Questions · {counts['questions_unanswered']} unanswered"]
     lines += [_lane_line(i) for i in data["lane"] if i["kind"] == "question"] or ["  (none)"]
@@ -191,14 +194,24 @@ def _lane_line(item: dict) -> str:
 
 
 @sessions_app.command("show")
-def sessions_show(session: str = typer.Argument(..., help="Session id or unique prefix."), as_json: bool = JSON) -> None:
-    """A session's state: facts, questions, checks, the suggested fix, notes."""
+def sessions_show(
+    session: str = typer.Argument(..., help="Session id or unique prefix."),
+    limit: int = typer.Option(50, "--limit", min=1, help="Show at most this many facts, the first ones (the rest are "
+                              "counted: `rfpilot facts list SESSION` lists them all)."),
+    show_all: bool = typer.Option(False, "--all", help="Show every fact, however many."),
+    as_json: bool = JSON,
+) -> None:
+    """A session's state: facts, questions, checks, the suggested fix, notes.
+
+    A long session shows its first 50 facts (--limit) and how many more it has; `--json` has the facts shown
+    under `facts` and how many the session has under `fact_count`.
+    """
 
     async def go(ctx):
         from rfpilot.core.sessions import get_session
         from rfpilot.core.views import session_details
 
-        return await session_details(ctx, await get_session(ctx, session))
+        return await session_details(ctx, await get_session(ctx, session), fact_limit=None if show_all else limit)
 
     data = run(go)
     output.emit(data, as_json, lambda: _show_text(data))

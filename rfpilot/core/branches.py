@@ -18,6 +18,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -101,6 +102,32 @@ async def history(ctx: Ctx, session: SessionRow, branch: SessionBranch | None = 
     Without branching (or without ``branch``): the session's messages."""
     stmt = await history_statement(ctx, session, branch)
     return list((await ctx.db.execute(stmt.order_by(Message.seq))).scalars())
+
+
+async def latest_messages(
+    ctx: Ctx, session: SessionRow, branch: SessionBranch | None, limit: int, *, roles: tuple[str, ...] = (),
+    wanted: Callable[[Message], bool] | None = None, scan: int | None = None,
+) -> list[Message]:
+    """The branch's latest ``limit`` messages (of ``roles``; for which ``wanted(message)`` holds), oldest first:
+    keyset pages back from the newest, so a long session is never read whole. At most ``scan`` messages are
+    looked at (default: ``limit``), so a window of "the last turns" stays bounded whatever ``wanted`` skips."""
+    stmt = await history_statement(ctx, session, branch)
+    if roles:
+        stmt = stmt.where(Message.role.in_(roles))
+    scan = max(scan or limit, limit)
+    size = limit if wanted is None else 2 * limit
+    found: list[Message] = []
+    seen, before = 0, None
+    while len(found) < limit and seen < scan:
+        page_size = min(size, scan - seen)
+        page_stmt = stmt if before is None else stmt.where(Message.seq < before)
+        page = list((await ctx.db.execute(page_stmt.order_by(Message.seq.desc()).limit(page_size))).scalars())
+        found += [m for m in page if wanted is None or wanted(m)]  # newest first
+        seen += len(page)
+        if len(page) < page_size:
+            break
+        before = page[-1].seq
+    return list(reversed(found[:limit]))
 
 
 async def history_statement(ctx: Ctx, session: SessionRow, branch: SessionBranch | None = None):

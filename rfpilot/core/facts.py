@@ -19,6 +19,9 @@ from rfpilot.errors import ConflictError, NotFoundError, UsageError
 
 TEXT_MAX = 2000
 SUMMARY_MAX = 200
+# How many facts a view lists before it says "… and N more facts" (`sessions show`, the TUI's lane); the rest
+# are read only when asked for (`facts list`, `sessions show --all`, the lane's "more facts" row).
+FACT_PAGE = 50
 _LANE_KIND_FOR = {"question": "question", "diagnostic_check": "check"}
 
 
@@ -124,6 +127,26 @@ async def list_facts(
     if limit is not None:
         stmt = stmt.limit(limit)
     return list((await ctx.db.execute(stmt)).scalars())
+
+
+async def facts_window(
+    ctx: Ctx, session: SessionRow, limit: int | None, *, chars: int | None = None
+) -> tuple[list[Fact], int]:
+    """The session's first ``limit`` facts, oldest first, and how many it has: what a view or a note lists,
+    read without the rest (one LIMIT query, plus a count when it came back full). ``chars`` stops the list
+    early once the facts' text (and summaries) would pass that many characters; the first fact always stays."""
+    facts = await list_facts(ctx, session, limit=limit)
+    total = len(facts)
+    if limit is not None and total == limit:  # there may be more: the store counts them
+        total = await count_facts(ctx, session)
+    if chars is not None:
+        used = 0
+        for n, fact in enumerate(facts):
+            used += len(fact.text) + len(fact.source_summary or "")
+            if used > chars and n:
+                facts = facts[:n]
+                break
+    return facts, total
 
 
 async def count_facts(ctx: Ctx, session: SessionRow) -> int:

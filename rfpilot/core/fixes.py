@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 from rfpilot.core.context import Ctx
 from rfpilot.core.lookup import find_one
@@ -458,11 +458,26 @@ async def _queue_draft_template(ctx: Ctx, session: SessionRow, fix: SuggestedFix
 # --- the proposal banner (derived, never stored) --------------------------
 
 
-async def engineer_messages_since(ctx: Ctx, session: SessionRow, since) -> int:
-    stmt = select(func.count()).select_from(Message).where(
-        Message.session_id == session.id, Message.role == "user", Message.created_at > since
-    )
-    return int((await ctx.db.execute(stmt)).scalar_one())
+async def engineer_messages_since(ctx: Ctx, session: SessionRow, since, most: int = NUDGE_AFTER_MESSAGES) -> int:
+    """How many messages the engineer sent after ``since``, counted up to ``most`` (all the banner needs). The
+    session's messages are read back from the newest, a page at a time, until one is older than ``since``: a
+    fix applied late in a long session never makes the banner read the whole transcript."""
+    count, before, page_size = 0, None, 4 * most
+    while True:
+        stmt = select(Message.seq, Message.role, Message.created_at).where(Message.session_id == session.id)
+        if before is not None:
+            stmt = stmt.where(Message.seq < before)
+        rows = (await ctx.db.execute(stmt.order_by(Message.seq.desc()).limit(page_size))).all()
+        for _seq, role, created_at in rows:
+            if created_at <= since:
+                return count
+            if role == "user":
+                count += 1
+                if count >= most:
+                    return count
+        if len(rows) < page_size:
+            return count
+        before = rows[-1].seq
 
 
 # The words for a fix's state, by banner mode: the banner and the task lane both say these (never the raw status).

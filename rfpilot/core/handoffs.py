@@ -393,9 +393,13 @@ async def _state_text(ctx: Ctx, session: SessionRow, snapshot: dict[str, Any], n
                          ("Status before the escalation", snapshot["status"]), ("Escalation notes", notes)):
         if value:
             out.append(f"{label}: {value}")
-    facts = (await ctx.db.execute(select(Fact.text).where(Fact.session_id == session.id, Fact.deleted_at.is_(None))
-                                  .order_by(Fact.created_at, Fact.id))).scalars().all()
-    out += ["", "# Confirmed facts"] + ([f"- {one_line(f)}" for f in facts] or ["(none)"])
+    from rfpilot.core.facts import facts_window
+    from rfpilot.core.notes import NOTE_FACT_CHARS, NOTE_FACTS
+
+    facts, total = await facts_window(ctx, session, NOTE_FACTS, chars=NOTE_FACT_CHARS)
+    out += ["", "# Confirmed facts"] + ([f"- {one_line(f.text)}" for f in facts] or ["(none)"])
+    if total > len(facts):
+        out.append(f"(… and {count(total - len(facts), 'more fact')}, not listed here)")
     out += ["", "# Suggested fixes, oldest first"]
     fixes = await fix_service.list_fixes(ctx, session)
     for fix in fixes:
@@ -420,10 +424,10 @@ async def _state_text(ctx: Ctx, session: SessionRow, snapshot: dict[str, Any], n
             said = summary.get("concluded") or b["status_reason"] or ""
             out.append(f"- {b['label']} [{b['status']}]" + (f": {one_line(said)}" if said else ""))
     branch = await branch_service.active_branch(ctx, session)
-    messages = [m for m in await branch_service.history(ctx, session, branch) if m.role in ("user", "assistant")]
+    messages = await branch_service.latest_messages(ctx, session, branch, RECENT_MESSAGES, roles=("user", "assistant"))
     if messages:
         out += ["", "# Recent conversation"]
-        out += [f"[{m.role}] {truncate(m.display_content, 400)}" for m in messages[-RECENT_MESSAGES:]]
+        out += [f"[{m.role}] {truncate(m.display_content, 400)}" for m in messages]
     return "\n".join(out)
 
 

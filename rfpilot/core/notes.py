@@ -11,11 +11,11 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from rfpilot.core.branches import list_branches
 from rfpilot.core.context import Ctx
-from rfpilot.core.facts import list_facts
+from rfpilot.core.facts import facts_window
 from rfpilot.core.sessions import intake_of
 from rfpilot.core.text import (
     as_sentence,
@@ -27,7 +27,8 @@ from rfpilot.core.text import (
     says_nothing,
     truncate,
 )
-from rfpilot.db.models import LaneItem, SessionBranch, SessionRow, SuggestedFix
+from rfpilot.db.models import Fact, LaneItem, SessionBranch, SessionRow, SuggestedFix
+from rfpilot.grammar import count
 
 RESOLUTION = "resolution_note"
 ESCALATION = "escalation_package"
@@ -45,6 +46,11 @@ HEADINGS = {RESOLUTION: RESOLUTION_HEADINGS, ESCALATION: ESCALATION_HEADINGS}
 CONFIDENT_PCT = 60
 TRY_FIRST_PCT = 80
 REDACTED = "********"
+# What a note (and a model drafting one) reads of the facts: the first NOTE_FACTS, oldest first, and no more
+# than NOTE_FACT_CHARS of their text, so the note fits what a PSA note takes (closing.MARKDOWN_MAX); the rest
+# are counted ("… and N more facts"), never read. A note's cost does not grow with the session.
+NOTE_FACTS = 50
+NOTE_FACT_CHARS = 8_000
 
 
 @dataclass
@@ -136,7 +142,8 @@ class Bundle:
     client: str | None
     ticket_ref: str | None
     from_ticket: bool = False  # the intake is a ticket's summary and description
-    facts: list[FactLine] = field(default_factory=list)
+    facts: list[FactLine] = field(default_factory=list)  # the first NOTE_FACTS (see more_facts)
+    more_facts: int = 0  # live facts the note does not list
     fix: FixState | None = None  # the latest fix: the active one, or one just dismissed
     earlier_fixes: list[FixState] = field(default_factory=list)  # superseded ones that were tried
     # Checks whose findings were promoted to facts. Only state that bumps
@@ -154,7 +161,7 @@ class Bundle:
 async def build_bundle(ctx: Ctx, session: SessionRow, kind: str) -> Bundle:
     if kind not in KINDS:
         raise ValueError(f"unknown note kind {kind!r}")
-    facts = await list_facts(ctx, session)
+    facts, fact_total = await facts_window(ctx, session, NOTE_FACTS, chars=NOTE_FACT_CHARS)
     fixes = list(
         (
             await ctx.db.execute(
@@ -164,12 +171,12 @@ async def build_bundle(ctx: Ctx, session: SessionRow, kind: str) -> Bundle:
             )
         ).scalars()
     )
-    check_ids = [f.source_ref for f in facts if f.source_type == "diagnostic_check" and f.source_ref]
+    check_ids = await _promoted_checks(ctx, session)
     checks: dict[str, LaneItem] = {}
     if check_ids:
         rows = await ctx.db.execute(select(LaneItem).where(LaneItem.id.in_(set(check_ids))))
         checks = {item.id: item for item in rows.scalars()}
-    ordered_checks = [checks[i] for i in dict.fromkeys(check_ids) if i in checks]
+    ordered_checks = [checks[i] for i in check_ids if i in checks]
     # The newest fix is the active one, or one just dismissed (dismissing supersedes).
     latest = fixes[-1] if fixes else None
     earlier = [
@@ -195,6 +202,7 @@ async def build_bundle(ctx: Ctx, session: SessionRow, kind: str) -> Bundle:
         ticket_ref=session.ticket_ref,
         from_ticket=session.intake_type == "psa_ticket",
         facts=[FactLine(f.source_type, f.text, f.source_summary) for f in facts],
+        more_facts=fact_total - len(facts),
         fix=FixState.of(latest) if latest is not None else None,
         earlier_fixes=earlier,
         checks_run=[CheckLine(item.text, item.command) for item in ordered_checks],
@@ -203,6 +211,26 @@ async def build_bundle(ctx: Ctx, session: SessionRow, kind: str) -> Bundle:
                      for run, tpl in runs],
         branches=hypotheses,
     )
+
+
+async def _promoted_checks(ctx: Ctx, session: SessionRow) -> list[str]:
+    """The checks whose findings were promoted to a live fact, in the order of their first such fact: one row
+    per check (the store groups the facts), whichever facts the note lists. The facts are looked up from the
+    session's checks (a few), so an index on facts.source_ref keeps this off the session's other facts."""
+    first = func.min(Fact.created_at)
+    checks = select(LaneItem.id).where(LaneItem.session_id == session.id, LaneItem.kind == "check")
+    stmt = (select(Fact.source_ref)
+            .where(Fact.source_ref.in_(checks.scalar_subquery()), Fact.session_id == session.id,
+                   Fact.deleted_at.is_(None), Fact.source_type == "diagnostic_check")
+            .group_by(Fact.source_ref).order_by(first, func.min(Fact.id)))
+    return list((await ctx.db.execute(stmt)).scalars())
+
+
+def more_facts_line(bundle: Bundle) -> str | None:
+    """'… and 12 more facts, recorded in the session' when the note does not list them all."""
+    if not bundle.more_facts:
+        return None
+    return f"… and {count(bundle.more_facts, 'more fact')}, recorded in the session"
 
 
 # --- the model's input ----------------------------------------------------
@@ -276,6 +304,8 @@ def bundle_text(bundle: Bundle) -> str:
         for fact in bundle.facts:
             suffix = f" — {fact.summary}" if fact.summary else ""
             out.append(f"- [{fact.source_type}] {fact.text}{suffix}")
+        if bundle.more_facts:
+            out.append(f"({more_facts_line(bundle)}; not listed here)")
     else:
         out.append("(none)")
     is_resolution = bundle.kind == RESOLUTION
@@ -402,7 +432,8 @@ def _problem(bundle: Bundle) -> str:
 def _fact_bullets(bundle: Bundle, empty: str) -> str:
     if not bundle.facts:
         return empty
-    return "\n".join(f"- {_sentence(f.text)}" for f in bundle.facts)
+    more = more_facts_line(bundle)
+    return "\n".join([f"- {_sentence(f.text)}" for f in bundle.facts] + ([f"- {more}."] if more else []))
 
 
 def _scripts_sentence(bundle: Bundle) -> str | None:

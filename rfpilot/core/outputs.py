@@ -71,6 +71,10 @@ EDIT_MAX = 50_000
 PSA_TEXT_MAX = 20_000  # what the outbox accepts for one note (closing.MARKDOWN_MAX)
 OUTBOX_REF = "outbox:"
 RECENT_WORK = 6
+# "The last turns" a model drafting an output sees: the engineer's latest RECENT_WORK messages with text on the
+# line of work resolved, looked for among the latest RECENT_WORK_SCAN messages of the engineer on it, read
+# newest first in pages (never the whole transcript).
+RECENT_WORK_SCAN = 200
 NOTHING_RULED_OUT = "Nothing was ruled out in this session."
 
 
@@ -111,9 +115,9 @@ async def build_bundle(ctx: Ctx, session: SessionRow) -> Bundle:
     state = await notes.build_bundle(ctx, session, notes.RESOLUTION)
     all_branches = await branches.list_branches(ctx, session)
     active = await branches.active_branch(ctx, session)
-    own = await branches.history(ctx, session, active)
-    recent = [truncate(one_line(m.display_content), 200) for m in own
-              if m.role == "user" and m.display_content.strip()][-RECENT_WORK:]
+    own = await branches.latest_messages(ctx, session, active, RECENT_WORK, roles=("user",),
+                                         wanted=lambda m: bool(m.display_content.strip()), scan=RECENT_WORK_SCAN)
+    recent = [truncate(one_line(m.display_content), 200) for m in own]
     return Bundle(
         state=state,
         resolution_note=(session.resolution_note_markdown or "").strip() or None,
@@ -138,6 +142,8 @@ def bundle_text(bundle: Bundle, output_type: str) -> str:
     out = notes.context_lines(b)
     out += ["", "# Confirmed facts (What we know)"]
     out += [f"- [{f.source_type}] {f.text}" + (f" — {f.summary}" if f.summary else "") for f in b.facts] or ["(none)"]
+    if b.more_facts:
+        out.append(f"({notes.more_facts_line(b)}; not listed here)")
     out += ["", "# Diagnostic checks run"]
     out += [f"- {c.label}" + (f" (command: {c.command})" if c.command else "") for c in b.checks_run] or ["(none)"]
     out += ["", "# Scripts run (passwords redacted)"] + notes._script_lines(b.scripts_run)
@@ -217,6 +223,8 @@ def _offline_psa_notes(bundle: Bundle) -> str:
              for c in b.checks_run]
     steps += [f"Ran script {notes._q(r.name)}." for r in b.scripts_run]
     steps += [f"Confirmed: {notes.stated(f.text)}" for f in b.facts]
+    if b.more_facts:
+        steps.append(f"{notes.more_facts_line(b)}.")
     steps += [line for line in (_fix_line(f) for f in _fixes(b)) if line]
     steps += [f"Ruled out: {notes.rule_out(line)}" for line in bundle.dead_ends]
     steps += [notes.solved_line(line) for line in bundle.solved]

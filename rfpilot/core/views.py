@@ -176,11 +176,10 @@ async def session_details(ctx: Ctx, session: SessionRow, *, fact_limit: int | No
                  for item in await lane_service.list_items(ctx, session, kind=kind, limit=item_limits.get(kind))]
         lane_counts = await lane_service.count_items(ctx, session)
     by_id = {i.id: i for i in items}
-    facts = await fact_service.list_facts(ctx, session, limit=fact_limit)
+    facts, fact_count = await fact_service.facts_window(ctx, session, fact_limit)
     if item_limits is not None:
         by_id |= await lane_service.items_by_id(
             ctx, session, {f.source_ref for f in facts if f.source_ref and f.source_ref not in by_id})
-    fact_count = len(facts) if fact_limit is None else await fact_service.count_facts(ctx, session)
     mode, fix = await fix_service.banner_state(ctx, session)
     from rfpilot.core.chat import recent_messages
     from rfpilot.core.usage import session_totals

@@ -38,3 +38,26 @@ async def fill(ctx, session, *, messages: int = 0, facts: int = 0, questions: in
                      "command": f"echo {i}" if kind == "check" else None, "created_at": start + timedelta(seconds=i)}
                     for i in range(n)
                 ])
+
+
+async def sessions(ctx, total: int, *, title, client, end: datetime | None = None) -> None:
+    """``total`` sessions of the account, one a minute back from ``end`` (default now): a third of them open
+    (every third one active), the rest resolved or abandoned; ``title(i)`` and ``client(i)`` name them and their
+    ticket is T1000000+i. Batches of 5,000 rows; the caller commits."""
+    import uuid
+
+    from sqlalchemy import insert
+
+    from rfpilot.db.models import SessionRow
+
+    end = end or datetime.now(UTC)
+    batch: list[dict] = []
+    for i in range(total):
+        when = end - timedelta(minutes=i)
+        status = "active" if i % 3 == 0 else ("resolved", "abandoned")[i % 2]
+        batch.append(dict(id=str(uuid.uuid4()), account_id=ctx.account.id, owner_id=ctx.engineer.id, title=title(i),
+                          status=status, intake_type="empty", client_name=client(i), ticket_ref=f"T{1_000_000 + i}",
+                          status_changed_at=when, created_at=when, updated_at=when))
+        if len(batch) == 5_000 or i == total - 1:
+            await ctx.db.execute(insert(SessionRow), batch)
+            batch = []
