@@ -251,7 +251,7 @@ async def in_process(settings, model: FakeModel, sessions: list[str], runs: int,
     out["sql"] = max(counts)
     if profiler:
         stats = pstats.Stats(profiler, stream=sys.stdout)
-        stats.sort_stats("cumulative").print_stats(35)
+        stats.sort_stats(os.environ.get("BENCH_SORT", "cumulative")).print_stats(35)
     return out
 
 

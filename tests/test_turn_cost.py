@@ -12,7 +12,7 @@ from contextlib import contextmanager
 import pytest
 from sqlalchemy import event
 
-from rfpilot.core import chat
+from rfpilot.core import chat, lane
 from rfpilot.core.llm import tls
 from rfpilot.core.llm.base import LLMRequest, LLMResult, Provider, Usage
 from tests.fakes.bulk import fill
@@ -85,6 +85,15 @@ async def test_a_turn_costs_the_same_statements_at_turn_2_turn_50_and_in_a_big_s
     fiftieth = await _turn(ctx, session, provider, "and now?")
     assert fiftieth["commits"] == 2
     assert fiftieth["statements"] <= second["statements"], (second, fiftieth)
+    # Rewriting the lane reads the live items and the retired ones the reply names again, not all 100 retired.
+    everything = await lane.list_items(ctx, session, include_retired=True)
+    assert len(everything) > 100
+    emitted = [("question", [("Is MFA on?", None, None), ("Does webmail prompt too (3)?", None, None)], []),
+               ("check", [("List credentials", None, "cmdkey /list")], [])]
+    read = await chat._lane_items_to_rewrite(ctx, session, emitted)
+    live = [i for i in everything if i.retired_at is None]
+    assert {i.id for i in read} == {i.id for i in live} | {
+        i.id for i in everything if i.kind == "question" and i.text == "Does webmail prompt too (3)?"}
 
     from rfpilot.core.sessions import create_session
 

@@ -23,7 +23,7 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import func, or_, select
 from sqlalchemy.orm.util import identity_key
 from sqlalchemy.orm.attributes import set_committed_value
 
@@ -324,6 +324,20 @@ def _match_key(text: str) -> str:
     return text.strip()
 
 
+async def _lane_items_to_rewrite(ctx: Ctx, session: SessionRow, emitted_kinds: list) -> list[LaneItem]:
+    """The live items of the emitted kinds, and the retired ones a re-emitted text brings back: not every item
+    the session ever retired (two or more a turn), so the rewrite costs the same at turn 500 as at turn 2.
+    Stored texts are kept stripped (``truncate``, the lane's own cleaning), so equality is ``_match_key``'s."""
+    kinds = [kind for kind, _, _ in emitted_kinds]
+    texts = {truncate(text, lane_service.TEXT_MAX) for _, emitted, _ in emitted_kinds for text, _, _ in emitted}
+    stmt = select(LaneItem).where(
+        LaneItem.session_id == session.id,
+        LaneItem.kind.in_(kinds),
+        or_(LaneItem.retired_at.is_(None), LaneItem.text.in_(sorted(texts))),
+    )
+    return list((await ctx.db.execute(stmt)).scalars())
+
+
 async def _write_lane(ctx: Ctx, session: SessionRow, parsed: ParsedReply, result: TurnResult) -> None:
     """Rewrite the lane kinds the reply emitted, keeping ids of re-emitted items.
 
@@ -332,13 +346,15 @@ async def _write_lane(ctx: Ctx, session: SessionRow, parsed: ParsedReply, result
     the reply dropped are retired; completed items and the engineer's own
     items stay. A kind the reply did not emit at all is left as it was.
     """
-    items = await _lane_items(ctx, session)
     now = ctx.now()
     emitted_kinds = []
     if "QUESTIONS" in parsed.found and parsed.questions:
         emitted_kinds.append(("question", [(q.text, q.context, None) for q in parsed.questions], result.questions))
     if "ACTIONS" in parsed.found and parsed.actions:
         emitted_kinds.append(("check", [(a.label, a.description or None, a.command) for a in parsed.actions], result.checks))
+    if not emitted_kinds:
+        return
+    items = await _lane_items_to_rewrite(ctx, session, emitted_kinds)
     for kind, emitted, out in emitted_kinds:
         existing = [i for i in items if i.kind == kind]
         # Later wins: live items over retired ones, newer over older.
@@ -397,7 +413,8 @@ async def _apply_promotes(
 ) -> None:
     if not parsed.promotes:
         return
-    known = {f.text.strip().casefold() for f in await fact_service.list_facts(ctx, session)}
+    live = select(Fact.text).where(Fact.session_id == session.id, Fact.deleted_at.is_(None))
+    known = {text.strip().casefold() for text in (await ctx.db.execute(live)).scalars()}  # the texts, not the rows
     for promote in parsed.promotes:
         if promote.text.strip().casefold() in known:
             result.dropped.append(f"PROMOTE: already known: {truncate(promote.text, 80)}")
