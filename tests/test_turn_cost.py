@@ -140,3 +140,26 @@ async def test_the_openai_provider_shares_the_tls_context(monkeypatch: pytest.Mo
         provider._http()
         await provider.aclose()
     assert built[0] is built[1] is tls.verified()
+
+
+@pytest.mark.parametrize("configured", ["openai", "anthropic", None])
+def test_building_the_provider_reads_its_key_once(monkeypatch: pytest.MonkeyPatch, tmp_path, configured: str | None) -> None:
+    """Every turn builds its provider; with the key in the OS keyring each read is a D-Bus call."""
+    from rfpilot.config import load_settings
+    from rfpilot.core import secrets
+    from rfpilot.core.llm import get_provider
+
+    env = {"RFPILOT_HOME": str(tmp_path), "RFPILOT_OPENAI_BASE_URL": "http://127.0.0.1:11434/v1",
+           "RFPILOT_OPENAI_MODEL": "llama3.1"}
+    if configured:
+        env["RFPILOT_LLM_PROVIDER"] = configured
+    reads: list[str] = []
+
+    def lookup(name: str, _env=None) -> secrets.KeyLookup:
+        reads.append(name)
+        return secrets.KeyLookup("k-placeholder", "keyring (test)", None)
+
+    monkeypatch.setattr(secrets, "lookup", lookup)
+    provider = get_provider(load_settings(env=env))
+    assert provider.name == (configured or "anthropic")
+    assert reads == [provider.name]
