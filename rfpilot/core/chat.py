@@ -23,7 +23,7 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import func, insert, or_, select
 from sqlalchemy.orm.util import identity_key
 from sqlalchemy.orm.attributes import set_committed_value
 
@@ -149,9 +149,15 @@ def require_chat_provider(provider: Provider) -> None:
         raise LLMUnavailableError("chat needs a model, and rfpilot is running offline", hint=OFFLINE_HINT)
 
 
-async def _next_seq(ctx: Ctx, session: SessionRow) -> int:
-    current = (await ctx.db.execute(select(func.max(Message.seq)).where(Message.session_id == session.id))).scalar()
-    return 0 if current is None else int(current) + 1
+async def _insert_message(ctx: Ctx, session: SessionRow, **values: Any) -> Message:
+    """Insert a message of ``session`` with the next seq, computed by the INSERT itself and handed back with
+    the row (RETURNING): one statement, not a read of max(seq) before it. The (session_id, seq) unique
+    constraint still refuses a racing duplicate."""
+    next_seq = (
+        select(func.coalesce(func.max(Message.seq), -1) + 1).where(Message.session_id == session.id).scalar_subquery()
+    )
+    stmt = insert(Message).values(session_id=session.id, seq=next_seq, **values).returning(Message)
+    return (await ctx.db.execute(stmt)).scalar_one()
 
 
 @owner_action("chat in")
@@ -184,11 +190,11 @@ async def store_message(
                 await lane_service.answer_question(ctx, session, lane_item, cleaned)
             else:
                 await lane_service.mark_run(ctx, session, lane_item, cleaned)
-        message = Message(
+        message = await _insert_message(
+            ctx,
+            session,
             id=message_id or str(uuid.uuid4()),
             account_id=ctx.account.id,
-            session_id=session.id,
-            seq=await _next_seq(ctx, session),
             role="user",
             status="sent",
             raw_content=cleaned,
@@ -198,7 +204,6 @@ async def store_message(
             author_id=ctx.engineer.id,
             created_at=now,
         )
-        ctx.db.add(message)
         ctx.touch(session)
     return message
 
@@ -541,13 +546,14 @@ async def _apply(
 ) -> TurnResult:
     parsed = parse_reply(llm.text)
     now = ctx.now()
+    version = session.state_version
     async with ctx.tx():
-        reply = Message(
+        reply = await _insert_message(
+            ctx,
+            session,
             id=str(uuid.uuid4()),
             account_id=ctx.account.id,
-            session_id=session.id,
             branch_id=user_message.branch_id,
-            seq=await _next_seq(ctx, session),
             role="assistant",
             status="complete",
             raw_content=llm.text,
@@ -558,7 +564,6 @@ async def _apply(
             cache_write_tokens=llm.usage.cache_write_tokens,
             created_at=now,
         )
-        ctx.db.add(reply)
         user_message.status = "complete"
         user_message.error = None
         result = TurnResult(
@@ -577,7 +582,8 @@ async def _apply(
         await _apply_outcome(ctx, session, parsed, reply, result)
         await _apply_fork(ctx, session, parsed, reply, result)
         usage_service.record(ctx, session, "chat", provider, llm, message_id=reply.id)
-        ctx.touch(session)
+        if session.state_version == version:  # else a fact or a fix already stamped updated_at with the version
+            ctx.touch(session)
     if not parsed.has_lane:
         result.dropped.append("the reply had no [QUESTIONS] or [ACTIONS]; the task lane is unchanged")
     log.info(
