@@ -326,7 +326,7 @@ def cold(env: dict[str, str], model: FakeModel, sids: list[str], runs: int) -> t
     walls, cpus, models = [], [], []
     for i in range(runs):
         model.take()
-        out = subprocess.run([sys.executable, "-c", COLD_TURN, str(Path(__file__).parent), sids[i % len(sids)]],
+        out = subprocess.run([sys.executable, "-P", "-c", COLD_TURN, str(Path(__file__).parent), sids[i % len(sids)]],
                              env=env, check=True, capture_output=True, text=True).stdout
         wall, cpu = json.loads(out.strip().splitlines()[-1])
         walls.append(wall)
@@ -347,7 +347,7 @@ print(time.perf_counter() - start)
 
 def turn_imports(runs: int = 5) -> float:
     """Seconds a fresh process spends importing the turn's own modules once the CLI and the store's are in."""
-    out = [float(subprocess.run([sys.executable, "-c", TURN_IMPORTS], check=True, capture_output=True,
+    out = [float(subprocess.run([sys.executable, "-P", "-c", TURN_IMPORTS], check=True, capture_output=True,
                                 text=True).stdout) for _ in range(runs)]
     return statistics.median(out)
 
