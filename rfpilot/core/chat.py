@@ -23,7 +23,7 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import func, insert, or_, select
 from sqlalchemy.orm.util import identity_key
 from sqlalchemy.orm.attributes import set_committed_value
 
@@ -154,9 +154,15 @@ def require_chat_provider(provider: Provider) -> None:
         raise LLMUnavailableError("chat needs a model, and rfpilot is running offline", hint=OFFLINE_HINT)
 
 
-async def _next_seq(ctx: Ctx, session: SessionRow) -> int:
-    current = (await ctx.db.execute(select(func.max(Message.seq)).where(Message.session_id == session.id))).scalar()
-    return 0 if current is None else int(current) + 1
+async def _insert_message(ctx: Ctx, session: SessionRow, **values: Any) -> Message:
+    """Insert a message of ``session`` with the next seq, computed by the INSERT itself and handed back with
+    the row (RETURNING): one statement, not a read of max(seq) before it. The (session_id, seq) unique
+    constraint still refuses a racing duplicate."""
+    next_seq = (
+        select(func.coalesce(func.max(Message.seq), -1) + 1).where(Message.session_id == session.id).scalar_subquery()
+    )
+    stmt = insert(Message).values(session_id=session.id, seq=next_seq, **values).returning(Message)
+    return (await ctx.db.execute(stmt)).scalar_one()
 
 
 @owner_action("chat in")
@@ -189,11 +195,11 @@ async def store_message(
                 await lane_service.answer_question(ctx, session, lane_item, cleaned)
             else:
                 await lane_service.mark_run(ctx, session, lane_item, cleaned)
-        message = Message(
+        message = await _insert_message(
+            ctx,
+            session,
             id=message_id or str(uuid.uuid4()),
             account_id=ctx.account.id,
-            session_id=session.id,
-            seq=await _next_seq(ctx, session),
             role="user",
             status="sent",
             raw_content=cleaned,
@@ -203,7 +209,6 @@ async def store_message(
             author_id=ctx.engineer.id,
             created_at=now,
         )
-        ctx.db.add(message)
         ctx.touch(session)
     return message
 
@@ -339,6 +344,20 @@ def _match_key(text: str) -> str:
     return text.strip()
 
 
+async def _lane_items_to_rewrite(ctx: Ctx, session: SessionRow, emitted_kinds: list) -> list[LaneItem]:
+    """The live items of the emitted kinds, and the retired ones a re-emitted text brings back: not every item
+    the session ever retired (two or more a turn), so the rewrite costs the same at turn 500 as at turn 2.
+    Stored texts are kept stripped (``truncate``, the lane's own cleaning), so equality is ``_match_key``'s."""
+    kinds = [kind for kind, _, _ in emitted_kinds]
+    texts = {truncate(text, lane_service.TEXT_MAX) for _, emitted, _ in emitted_kinds for text, _, _ in emitted}
+    stmt = select(LaneItem).where(
+        LaneItem.session_id == session.id,
+        LaneItem.kind.in_(kinds),
+        or_(LaneItem.retired_at.is_(None), LaneItem.text.in_(sorted(texts))),
+    )
+    return list((await ctx.db.execute(stmt)).scalars())
+
+
 async def _write_lane(ctx: Ctx, session: SessionRow, parsed: ParsedReply, result: TurnResult) -> None:
     """Rewrite the lane kinds the reply emitted, keeping ids of re-emitted items.
 
@@ -347,13 +366,15 @@ async def _write_lane(ctx: Ctx, session: SessionRow, parsed: ParsedReply, result
     the reply dropped are retired; completed items and the engineer's own
     items stay. A kind the reply did not emit at all is left as it was.
     """
-    items = await _lane_items(ctx, session)
     now = ctx.now()
     emitted_kinds = []
     if "QUESTIONS" in parsed.found and parsed.questions:
         emitted_kinds.append(("question", [(q.text, q.context, None) for q in parsed.questions], result.questions))
     if "ACTIONS" in parsed.found and parsed.actions:
         emitted_kinds.append(("check", [(a.label, a.description or None, a.command) for a in parsed.actions], result.checks))
+    if not emitted_kinds:
+        return
+    items = await _lane_items_to_rewrite(ctx, session, emitted_kinds)
     for kind, emitted, out in emitted_kinds:
         existing = [i for i in items if i.kind == kind]
         # Later wins: live items over retired ones, newer over older.
@@ -412,7 +433,8 @@ async def _apply_promotes(
 ) -> None:
     if not parsed.promotes:
         return
-    known = {f.text.strip().casefold() for f in await fact_service.list_facts(ctx, session)}
+    live = select(Fact.text).where(Fact.session_id == session.id, Fact.deleted_at.is_(None))
+    known = {text.strip().casefold() for text in (await ctx.db.execute(live)).scalars()}  # the texts, not the rows
     for promote in parsed.promotes:
         if promote.text.strip().casefold() in known:
             result.dropped.append(f"PROMOTE: already known: {truncate(promote.text, 80)}")
@@ -539,13 +561,14 @@ async def _apply(
 ) -> TurnResult:
     parsed = parse_reply(llm.text)
     now = ctx.now()
+    version = session.state_version
     async with ctx.tx():
-        reply = Message(
+        reply = await _insert_message(
+            ctx,
+            session,
             id=str(uuid.uuid4()),
             account_id=ctx.account.id,
-            session_id=session.id,
             branch_id=user_message.branch_id,
-            seq=await _next_seq(ctx, session),
             role="assistant",
             status="complete",
             raw_content=llm.text,
@@ -556,7 +579,6 @@ async def _apply(
             cache_write_tokens=llm.usage.cache_write_tokens,
             created_at=now,
         )
-        ctx.db.add(reply)
         user_message.status = "complete"
         user_message.error = None
         result = TurnResult(
@@ -575,7 +597,8 @@ async def _apply(
         await _apply_outcome(ctx, session, parsed, reply, result)
         await _apply_fork(ctx, session, parsed, reply, result)
         usage_service.record(ctx, session, "chat", provider, llm, message_id=reply.id)
-        ctx.touch(session)
+        if session.state_version == version:  # else a fact or a fix already stamped updated_at with the version
+            ctx.touch(session)
     if not parsed.has_lane:
         result.dropped.append("the reply had no [QUESTIONS] or [ACTIONS]; the task lane is unchanged")
     log.info(

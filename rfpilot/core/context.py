@@ -17,6 +17,7 @@ from datetime import datetime
 from sqlalchemy import select, update
 from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm.attributes import set_committed_value
 
 from rfpilot.config import Settings, load_settings
 from rfpilot.core.secrets import database_password
@@ -66,14 +67,17 @@ class Ctx:
                 raise
 
     async def bump_state(self, session: SessionRow) -> None:
-        """+1 on state_version in the caller's transaction (the preview-cache key)."""
-        await self.db.execute(
+        """+1 on state_version in the caller's transaction (the preview-cache key); the row in hand learns the
+        new values from the same statement (RETURNING), not from a second read."""
+        version, updated_at = (await self.db.execute(
             update(SessionRow)
             .where(SessionRow.id == session.id)
             .values(state_version=SessionRow.state_version + 1, updated_at=self.now())
+            .returning(SessionRow.state_version, SessionRow.updated_at)
             .execution_options(synchronize_session=False)
-        )
-        await self.db.refresh(session, ["state_version", "updated_at"])
+        )).one()
+        set_committed_value(session, "state_version", version)
+        set_committed_value(session, "updated_at", updated_at)
 
     def touch(self, session: SessionRow) -> None:
         """Mark activity that does not change a note (lane work, messages)."""

@@ -8,7 +8,9 @@ is used: the anthropic SDK costs seconds to import.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from contextlib import asynccontextmanager
+from typing import TYPE_CHECKING
 
 from dataclasses import dataclass
 
@@ -24,6 +26,9 @@ from rfpilot.core.llm.base import (
     Usage,
 )
 from rfpilot.errors import ConfigError
+
+if TYPE_CHECKING:
+    from rfpilot.core.secrets import KeyLookup
 
 PROVIDERS = SETTINGS["llm.provider"].choices or ()  # anthropic, openai, offline, scripted
 
@@ -63,8 +68,13 @@ def models_for(settings: Settings) -> dict[str, str]:
     return {tier: str(settings.get(f"llm.models.{tier}") or default) for tier, default in DEFAULT_MODELS.items()}
 
 
-def selection(settings: Settings) -> Selection:
-    from rfpilot.core import secrets
+def selection(settings: Settings, *, lookup: Callable[[str], KeyLookup] | None = None) -> Selection:
+    """``lookup(name)`` finds a key (default: ``secrets.lookup`` in the settings' environment)."""
+    if lookup is None:
+        from rfpilot.core import secrets
+
+        def lookup(name: str) -> KeyLookup:
+            return secrets.lookup(name, settings.env)
 
     configured = settings.get("llm.provider")
     if configured:
@@ -76,17 +86,17 @@ def selection(settings: Settings) -> Selection:
             )
         reason = settings.source_of("llm.provider")
         if name == "anthropic":
-            found = secrets.lookup("anthropic", settings.env)
+            found = lookup("anthropic")
             return Selection(name, reason, found.source, models_for(settings)["chat"])
         if name == "openai":
-            found = secrets.lookup("openai", settings.env)
+            found = lookup("openai")
             base = settings.get("llm.openai.base_url")
             model = settings.get("llm.openai.model")
             return Selection(name, reason, found.source, f"{model or '(no model set)'} at {base or '(no base URL set)'}")
         if name == "scripted":
             return Selection(name, reason, None, str(settings.get("llm.scripted.file") or "(no replies file set)"))
         return Selection(name, reason)
-    found = secrets.lookup("anthropic", settings.env)
+    found = lookup("anthropic")
     if found.value:
         return Selection("anthropic", f"an Anthropic key was found ({found.source})", found.source, models_for(settings)["chat"])
     why = "no llm.provider set and no Anthropic key found"
@@ -119,7 +129,14 @@ def get_provider(settings: Settings, *, name: str | None = None) -> Provider:
     """Build the selected provider (or ``name``). Raises ConfigError when it cannot work at all."""
     from rfpilot.core import secrets
 
-    chosen = name or selection(settings).provider
+    looked: dict[str, KeyLookup] = {}
+
+    def lookup(which: str) -> KeyLookup:  # once per key: choosing the provider already read it (keyring: D-Bus)
+        if which not in looked:
+            looked[which] = secrets.lookup(which, settings.env)
+        return looked[which]
+
+    chosen = name or selection(settings, lookup=lookup).provider
     timeout = float(settings.get("llm.timeout") or 60)
     if chosen == "offline":
         from rfpilot.core.llm.offline import OfflineProvider
@@ -138,7 +155,7 @@ def get_provider(settings: Settings, *, name: str | None = None) -> Provider:
     if chosen == "anthropic":
         from rfpilot.core.llm.anthropic_provider import AnthropicProvider
 
-        found = secrets.lookup("anthropic", settings.env)
+        found = lookup("anthropic")
         if not found.value:
             raise ConfigError(
                 "no Anthropic API key found",
@@ -156,7 +173,7 @@ def get_provider(settings: Settings, *, name: str | None = None) -> Provider:
                 "the openai provider needs a base URL and a model",
                 hint="set RFPILOT_OPENAI_BASE_URL (…/v1) and RFPILOT_OPENAI_MODEL, or llm.openai.base_url and llm.openai.model",
             )
-        found = secrets.lookup("openai", settings.env)
+        found = lookup("openai")
         return OpenAIProvider(base_url=str(base), model=str(model), api_key=found.value, timeout=timeout)
     raise ConfigError(f"unknown LLM provider {chosen!r}", hint="anthropic, openai, offline or scripted")
 

@@ -17,6 +17,7 @@ from collections.abc import AsyncIterator
 from typing import Any
 from urllib.parse import urlsplit
 
+from rfpilot.core.llm import tls
 from rfpilot.core.llm.base import LLMCallError, LLMRequest, LLMResult, Provider, Turn, Usage
 from rfpilot.errors import ConfigError
 
@@ -113,6 +114,7 @@ class OpenAIProvider(Provider):
                 timeout=httpx.Timeout(self.timeout),
                 headers=headers,
                 transport=self._transport,
+                verify=tls.for_url(self.base_url),  # the CA bundle once per process, none for plain http
             )
         return self._client
 
