@@ -103,10 +103,10 @@ def tmux(*args: str) -> str:
 
 
 def first_row(pane: str) -> str | None:
-    """The list's first session row: the line below its first heading."""
+    """The list's first session row: the line below its first heading ("Active · 6 sessions", "Recent · 50+ …")."""
     lines = pane.splitlines()
     for i, line in enumerate(lines[:-1]):
-        if line[:40].strip(" ▊▎▕▏") in ("Active", "Recent"):
+        if line[:40].strip(" ▊▎▕▏").split(" · ")[0] in ("Active", "Recent"):
             return lines[i + 1][:40]
     return None
 
