@@ -43,7 +43,8 @@ def after_resolve(session_id: str, *, offline: bool = False, as_json: bool = Fal
     async def go(ctx):
         from rfpilot.core import outputs as svc
 
-        rows = await svc.generate_after_resolve(ctx, await _session(ctx, session_id), offline=offline)
+        # Read just now, in this Ctx: generate_after_resolve need not read it again.
+        rows = await svc.generate_after_resolve(ctx, await _session(ctx, session_id), offline=offline, fresh=True)
         return [svc.describe(r) for r in rows] if rows else []
 
     try:

@@ -326,11 +326,11 @@ async def _enqueue_close(
 
 async def finish_close(ctx: Ctx, result: CloseResult) -> CloseResult:
     """Deliver what ``prepare_close`` queued (after it was committed); the session closes once the PSA has
-    the note and status. A local close has nothing to deliver."""
-    from rfpilot.core import writeback
-
+    the note and status. A local close has nothing to deliver (and does not import the PSA write-back)."""
     if result.pending is None:
         return result
+    from rfpilot.core import writeback
+
     session, item, time_item = result.pending
     result.pending = None
     delivery = await writeback.attempt(ctx, item)
