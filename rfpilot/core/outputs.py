@@ -108,16 +108,20 @@ class Bundle:
     recent_work: list[str] = field(default_factory=list)  # the engineer's latest messages (model input only)
 
 
-async def build_bundle(ctx: Ctx, session: SessionRow) -> Bundle:
-    """The session's stored state, never the transcript alone."""
+async def build_bundle(ctx: Ctx, session: SessionRow, *, recent_work: bool = True) -> Bundle:
+    """The session's stored state, never the transcript alone. ``recent_work``: read the engineer's latest
+    messages too (only a model is shown them: the offline drafters leave them out, so they are not read for
+    those)."""
     from rfpilot.core import branches
 
     state = await notes.build_bundle(ctx, session, notes.RESOLUTION)
     all_branches = await branches.list_branches(ctx, session)
     active = await branches.active_branch(ctx, session)
-    own = await branches.latest_messages(ctx, session, active, RECENT_WORK, roles=("user",),
-                                         wanted=lambda m: bool(m.display_content.strip()), scan=RECENT_WORK_SCAN)
-    recent = [truncate(one_line(m.display_content), 200) for m in own]
+    recent: list[str] = []
+    if recent_work:
+        own = await branches.latest_messages(ctx, session, active, RECENT_WORK, roles=("user",),
+                                             wanted=lambda m: bool(m.display_content.strip()), scan=RECENT_WORK_SCAN)
+        recent = [truncate(one_line(m.display_content), 200) for m in own]
     return Bundle(
         state=state,
         resolution_note=(session.resolution_note_markdown or "").strip() or None,
@@ -339,6 +343,10 @@ async def _ask_model(provider: Provider, bundle: Bundle, output_type: str) -> tu
         return None, f"the model could not draft it: {err.message}"
 
 
+def _asks_model(provider: Provider | None, offline: bool) -> bool:
+    return not offline and provider is not None and provider.can_chat
+
+
 async def _drafts(bundle: Bundle, types: list[str], provider: Provider | None, offline: bool) -> list[_Draft]:
     """The model's drafts (concurrently, one call per type) where usable; the offline drafter's otherwise."""
     from rfpilot.core.previews import tidy_draft
@@ -532,7 +540,7 @@ async def _store(ctx: Ctx, session: SessionRow, draft: _Draft, provider: Provide
 async def _generate(ctx: Ctx, session: SessionRow, types: list[str], provider: Provider | None,
                     offline: bool, fresh: bool = False) -> list[ResolutionOutput]:
     rows = await _ready_to_draft(ctx, session, types, fresh)
-    bundle = await build_bundle(ctx, session)
+    bundle = await build_bundle(ctx, session, recent_work=_asks_model(provider, offline))
     drafts = await _drafts(bundle, types, provider, offline)
     return [await _store(ctx, session, d, provider, rows) for d in drafts]
 

@@ -518,10 +518,14 @@ async def set_templatize_prompt(ctx: Ctx, enabled: bool) -> None:
 
 
 async def drafts_to_offer(ctx: Ctx, session: SessionRow) -> list[DraftTemplate]:
-    """After a successful resolve: the session's pending drafts, unless the account said don't ask."""
-    if session.status != "resolved" or not await templatize_prompt_enabled(ctx):
+    """After a successful resolve: the session's pending drafts, unless the account said don't ask. The drafts
+    are read first: most sessions have none, and then the account's settings are not read."""
+    if session.status != "resolved":
         return []
-    return await list_drafts(ctx, session=session)
+    drafts = await list_drafts(ctx, session=session)
+    if not drafts or not await templatize_prompt_enabled(ctx):
+        return []
+    return drafts
 
 
 async def extract_with_configured(ctx: Ctx, draft: DraftTemplate, *, offline: bool = False) -> DraftTemplate:
