@@ -108,13 +108,20 @@ class Bundle:
     recent_work: list[str] = field(default_factory=list)  # the engineer's latest messages (model input only)
 
 
-async def build_bundle(ctx: Ctx, session: SessionRow, *, recent_work: bool = True) -> Bundle:
+Known = tuple[int, notes.Bundle]  # a resolution note's bundle, read at this state_version of the session
+
+
+async def build_bundle(ctx: Ctx, session: SessionRow, *, recent_work: bool = True, known: Known | None = None) -> Bundle:
     """The session's stored state, never the transcript alone. ``recent_work``: read the engineer's latest
     messages too (only a model is shown them: the offline drafters leave them out, so they are not read for
-    those)."""
+    those). ``known``: the resolution note's bundle as the resolve just read it, used when the session is still
+    at that state_version (any write that changes what a note says bumps it), instead of reading it again."""
     from rfpilot.core import branches
 
-    state = await notes.build_bundle(ctx, session, notes.RESOLUTION)
+    if known is not None and known[0] == session.state_version and known[1].kind == notes.RESOLUTION:
+        state = known[1]
+    else:
+        state = await notes.build_bundle(ctx, session, notes.RESOLUTION)
     all_branches = await branches.list_branches(ctx, session)
     active = await branches.active_branch(ctx, session)
     recent: list[str] = []
@@ -538,18 +545,18 @@ async def _store(ctx: Ctx, session: SessionRow, draft: _Draft, provider: Provide
 
 
 async def _generate(ctx: Ctx, session: SessionRow, types: list[str], provider: Provider | None,
-                    offline: bool, fresh: bool = False) -> list[ResolutionOutput]:
+                    offline: bool, fresh: bool = False, known: Known | None = None) -> list[ResolutionOutput]:
     rows = await _ready_to_draft(ctx, session, types, fresh)
-    bundle = await build_bundle(ctx, session, recent_work=_asks_model(provider, offline))
+    bundle = await build_bundle(ctx, session, recent_work=_asks_model(provider, offline), known=known)
     drafts = await _drafts(bundle, types, provider, offline)
     return [await _store(ctx, session, d, provider, rows) for d in drafts]
 
 
 async def generate_all(ctx: Ctx, session: SessionRow, provider: Provider | None, *,
-                       offline: bool = False, fresh: bool = False) -> list[ResolutionOutput]:
+                       offline: bool = False, fresh: bool = False, known: Known | None = None) -> list[ResolutionOutput]:
     """Draft (or redraft) the three outputs of a resolved session. Model failures fall back to offline drafts;
     each returned row says why in its transient ``fallback_reason``."""
-    return await _generate(ctx, session, list(OUTPUT_TYPES), provider, offline, fresh)
+    return await _generate(ctx, session, list(OUTPUT_TYPES), provider, offline, fresh, known)
 
 
 async def generate(ctx: Ctx, session: SessionRow, output_type: str, provider: Provider | None, *,
@@ -560,14 +567,16 @@ async def generate(ctx: Ctx, session: SessionRow, output_type: str, provider: Pr
 
 
 async def generate_configured(ctx: Ctx, session: SessionRow, output_type: str | None = None, *,
-                              offline: bool = False, fresh: bool = False) -> list[ResolutionOutput]:
+                              offline: bool = False, fresh: bool = False,
+                              known: Known | None = None) -> list[ResolutionOutput]:
     """``generate``/``generate_all`` with the provider the settings select; a provider that cannot be built
-    is only a reason to draft offline. ``fresh``: ``session`` was just read in this Ctx."""
+    is only a reason to draft offline. ``fresh``: ``session`` was just read in this Ctx; ``known``: see
+    ``build_bundle`` (all three outputs only)."""
     from rfpilot.core.llm import optional_provider
 
     async with optional_provider(ctx.settings, offline=offline) as (provider, problem):
         if output_type is None:
-            rows = await generate_all(ctx, session, provider, offline=offline, fresh=fresh)
+            rows = await generate_all(ctx, session, provider, offline=offline, fresh=fresh, known=known)
         else:
             rows = [await generate(ctx, session, output_type, provider, offline=offline)]
     if problem:
@@ -578,17 +587,17 @@ async def generate_configured(ctx: Ctx, session: SessionRow, output_type: str | 
 
 
 async def generate_after_resolve(ctx: Ctx, session: SessionRow, *, offline: bool = False,
-                                 fresh: bool = False) -> list[ResolutionOutput] | None:
+                                 fresh: bool = False, known: Known | None = None) -> list[ResolutionOutput] | None:
     """Called once a resolve went through: the three drafts, or None when there is nothing to draft (the
     session is not resolved, e.g. its note waits in the outbox) or drafting was refused. Never raises for a
     model problem: those become offline drafts. ``fresh``: ``session`` was just read in this Ctx (the CLI's
-    resolve reads it for this), so it is not read again."""
+    resolve reads it for this), so it is not read again; ``known``: see ``build_bundle``."""
     if not fresh:
         await ctx.db.refresh(session)
     if session.status != "resolved":
         return None
     try:
-        return await generate_configured(ctx, session, offline=offline, fresh=True)
+        return await generate_configured(ctx, session, offline=offline, fresh=True, known=known)
     except RfpilotError as err:
         log.warning("resolution outputs of session %s not drafted: %s", session.id[:8], err.message)
         return None

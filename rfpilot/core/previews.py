@@ -7,7 +7,7 @@ input bundle (notes.build_bundle): the LLM drafter and the offline drafter.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 
 from sqlalchemy import delete, select
@@ -49,6 +49,9 @@ class Preview:
     created_at: datetime
     fallback_reason: str | None = None  # why the LLM drafter was not used, when it was wanted
     model: str | None = None
+    # What the offline drafter drafted it from, when it drafted it now (not from the cache): a resolve hands
+    # it on to the resolution outputs (core.outputs.build_bundle) instead of reading it all again.
+    bundle: notes.Bundle | None = field(default=None, repr=False, compare=False)
 
     def describe(self) -> str:
         return describe(self.drafter, self.model, self.from_cache, self.state_version, self.fallback_reason)
@@ -198,7 +201,9 @@ async def preview(
         return _from_row(hit, True, reason)
     bundle = await notes.build_bundle(ctx, session, kind)
     row = await _store(ctx, session, kind, "offline", notes.offline_draft(bundle))
-    return _from_row(row, False, reason)
+    drafted = _from_row(row, False, reason)
+    drafted.bundle = bundle
+    return drafted
 
 
 async def configured_preview(
