@@ -36,8 +36,8 @@ def _preview(kind: str, session: str, force: bool, offline: bool, as_json: bool)
         from rfpilot.core.sessions import get_session
         from rfpilot.core.views import preview_view
 
-        row = await get_session(ctx, session)
-        return preview_view(await configured_preview(ctx, row, kind, force=force, offline=offline), row)
+        row = await get_session(ctx, session)  # read just now: the preview need not read it again
+        return preview_view(await configured_preview(ctx, row, kind, force=force, offline=offline, fresh=True), row)
 
     view = run(go)
     output.emit(view, as_json, lambda: view["markdown"])
@@ -183,7 +183,7 @@ def _close(
             markdown, drafted = given_markdown, None
         else:
             # Drafted as it will read once the answer is recorded, with nothing stored yet (core.closing).
-            prev = await svc.draft_for_close(ctx, row, action, choice, outcome_notes, offline=offline)
+            prev = await svc.draft_for_close(ctx, row, action, choice, outcome_notes, offline=offline, fresh=True)
             markdown, drafted = prev.markdown, {"drafter": prev.drafter, "from_cache": prev.from_cache}
             output.info(prev.describe())
             if choice is not None and choice != svc.KEEP:

@@ -365,18 +365,19 @@ async def _settle(ctx: Ctx, session: SessionRow, action: str, choice: str | None
 
 async def draft_for_close(
     ctx: Ctx, session: SessionRow, action: str, choice: str | None = None, notes: str | None = None, *,
-    offline: bool = False, force: bool = False,
+    offline: bool = False, force: bool = False, fresh: bool = False,
 ):
     """The note as it will read once ``choice`` is recorded, for the engineer to review before anything is stored.
 
     With an answer to record, the answer and the draft happen in a transaction that is then rolled back: the
     engineer reads (and edits) the note with no transaction open, so a shared SQLite store is not locked meanwhile,
     and walking away records nothing. ``session`` is expired afterwards: load it again before using it.
+    ``fresh``: ``session`` was just read in this Ctx (with no answer to record, it is not read again).
     """
     from rfpilot.core.previews import configured_preview
 
     if choice is None or choice == KEEP:
-        return await configured_preview(ctx, session, action, offline=offline, force=force)
+        return await configured_preview(ctx, session, action, offline=offline, force=force, fresh=fresh)
     if ctx._depth:
         raise RuntimeError("draft_for_close rolls back its transaction: call it with none open")
     try:

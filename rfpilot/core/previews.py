@@ -172,15 +172,18 @@ async def preview(
     force: bool = False,
     provider: Provider | None = None,
     offline: bool = False,
+    fresh: bool = False,
 ) -> Preview:
-    """The note for the session's current state, from the cache when possible.
+    """The note for the session's current state, from the cache when possible. ``fresh``: ``session`` was just
+    read in this Ctx (its state_version and ticket ref are not read again).
 
     With a provider that can draft (anything but offline) and not ``offline``,
     the LLM drafter writes it; when the model is unreachable or its draft is
     unusable, the offline drafter does, and ``fallback_reason`` says why.
     """
     kind = normalise_kind(kind)
-    await ctx.db.refresh(session, ["state_version", "ticket_ref"])
+    if not fresh:
+        await ctx.db.refresh(session, ["state_version", "ticket_ref"])
     reason: str | None = None
     if offline:
         reason = "--offline was asked for"
@@ -207,7 +210,7 @@ async def preview(
 
 
 async def configured_preview(
-    ctx: Ctx, session: SessionRow, kind: str, *, force: bool = False, offline: bool = False
+    ctx: Ctx, session: SessionRow, kind: str, *, force: bool = False, offline: bool = False, fresh: bool = False
 ) -> Preview:
     """``preview`` with the provider the settings select (SPEC §12).
 
@@ -217,7 +220,7 @@ async def configured_preview(
     from rfpilot.core.llm import optional_provider
 
     async with optional_provider(ctx.settings, offline=offline) as (provider, problem):
-        result = await preview(ctx, session, kind, force=force, provider=provider, offline=offline)
+        result = await preview(ctx, session, kind, force=force, provider=provider, offline=offline, fresh=fresh)
     if problem and result.drafter == "offline":
         result.fallback_reason = problem
     return result
