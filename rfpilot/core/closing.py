@@ -244,7 +244,7 @@ async def prepare_close(
     export_target = _export_target(export_path)
     if session.psa_ticket_id and session.psa_connection_id and not local:
         return await _enqueue_close(ctx, session, action, text, line, export_target, log_time)
-    from rfpilot.core.handoffs import withdraw_open_handoffs
+    from rfpilot.core.handoff_lock import withdraw_open_handoffs
 
     async with ctx.tx():
         await withdraw_open_handoffs(ctx, session)  # a closed session no longer waits in the team queue
@@ -305,7 +305,7 @@ async def _enqueue_close(
     conn = await psa_service.connection_by_id(ctx, session.psa_connection_id or "")
     board = (session.ticket_context or {}).get("board")
     target = psa_service.target_status(conn, action, board)
-    from rfpilot.core.handoffs import withdraw_open_handoffs
+    from rfpilot.core.handoff_lock import withdraw_open_handoffs
 
     async with ctx.tx():
         await withdraw_open_handoffs(ctx, session)  # asked to close: it leaves the team queue now
