@@ -205,3 +205,21 @@ asyncio.run(main())
     for name in ("rfpilot.core.chat", "rfpilot.core.views", "rfpilot.core.psa", "rfpilot.psa", "anthropic", "httpx",
                  "typer", "pydantic"):
         assert not _loaded(names, name), name
+
+
+def test_a_local_resolve_imports_no_psa_code(tmp_path: Path) -> None:
+    """`resolve --yes` on a session with no PSA ticket (offline drafter) imports neither the PSA clients nor the
+    outbox write-back, nor the template renderer (it only reads the session's draft templates), nor the team
+    queue (only core.handoff_lock: withdrawing the session's waiting handoffs)."""
+    env = {"RFPILOT_HOME": str(tmp_path), "RFPILOT_DATABASE_URL": "", "RFPILOT_LLM_PROVIDER": "offline",
+           "PYTHON_KEYRING_BACKEND": "keyring.backends.null.Keyring"}
+    import os
+
+    made = subprocess.run([sys.executable, "-m", "rfpilot", "new", "Printer offline after the driver update"],
+                          capture_output=True, text=True, env={**os.environ, **env}, timeout=60)
+    assert made.returncode == 0, made.stderr[-2000:]
+    names = _imported_modules("-m", "rfpilot", "resolve", made.stdout.strip(), "--yes", env_extra=env)
+    assert "rfpilot.core.outputs" in names  # the resolution outputs were drafted
+    for module in ("rfpilot.psa", "rfpilot.core.psa", "rfpilot.core.writeback", "rfpilot.core.render",
+                   "rfpilot.core.handoffs"):
+        assert module not in names, module

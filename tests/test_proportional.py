@@ -223,3 +223,26 @@ async def test_the_latest_turns_skip_blank_messages_within_the_scan(ctx, session
     found = await branches.latest_messages(ctx, session, None, 3, roles=("user",),
                                            wanted=lambda m: bool(m.display_content.strip()), scan=14)
     assert [m.seq for m in found] == [34, 36, 38]
+
+
+def test_resolve_reads_each_thing_once(cli, reads) -> None:
+    """`resolve --yes` (offline, no PSA ticket): the note's bundle is read once and handed on to the three
+    resolution outputs, the draft-template offer and the outputs share one read of the session, and no statement
+    re-reads what the command just read. A count, not a timing (bench/startup.py has those)."""
+    code, out, err = cli("new", "Printer offline after the driver update")
+    assert code == 0, err
+    sid = out.strip()
+    assert cli("facts", "add", sid, "Spooler was running")[0] == 0
+    _, _, everything = reads
+    everything.clear()
+    out = json.loads(_ok(cli, "resolve", sid, "--yes", "--json"))
+    assert out["session_status"] == "resolved"
+    selects = Counter(re.sub(r"\s+", " ", s).split(" FROM ", 1)[1].split(" ", 1)[0]
+                      for s in everything if s.upper().startswith("SELECT") and " FROM " in s)
+    assert selects["facts"] == 2, selects  # the bundle's window and its promoted checks: once
+    assert selects["script_runs"] == 1 and selects["session_branches"] == 2, selects  # bundle; the outputs' map
+    assert selects["sessions"] == 3, selects  # the close, its row lock, the offer and outputs
+    assert selects["messages"] == 0, selects  # the latest turns are a model's input only
+    assert selects["account_settings"] == 0, selects  # no draft templates to offer: the preference is not read
+    assert selects["session_resolution_outputs"] == 1, selects
+    assert len(everything) <= 26, everything

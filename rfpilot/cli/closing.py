@@ -36,8 +36,8 @@ def _preview(kind: str, session: str, force: bool, offline: bool, as_json: bool)
         from rfpilot.core.sessions import get_session
         from rfpilot.core.views import preview_view
 
-        row = await get_session(ctx, session)
-        return preview_view(await configured_preview(ctx, row, kind, force=force, offline=offline), row)
+        row = await get_session(ctx, session)  # read just now: the preview need not read it again
+        return preview_view(await configured_preview(ctx, row, kind, force=force, offline=offline, fresh=True), row)
 
     view = run(go)
     output.emit(view, as_json, lambda: view["markdown"])
@@ -178,14 +178,18 @@ def _close(
             time_wanted = False
         if waiting is None:
             choice = None  # nothing to settle
+        known = None  # the note's bundle, handed on to the resolution outputs (core.outputs.build_bundle)
         if given_markdown is not None:
             markdown, drafted = given_markdown, None
         else:
             # Drafted as it will read once the answer is recorded, with nothing stored yet (core.closing).
-            prev = await svc.draft_for_close(ctx, row, action, choice, outcome_notes, offline=offline)
+            prev = await svc.draft_for_close(ctx, row, action, choice, outcome_notes, offline=offline, fresh=True)
             markdown, drafted = prev.markdown, {"drafter": prev.drafter, "from_cache": prev.from_cache}
             output.info(prev.describe())
-            row = await get_session(ctx, session)  # loaded again: the draft's transaction was rolled back
+            if choice is not None and choice != svc.KEEP:
+                row = await get_session(ctx, session)  # loaded again: the draft's transaction was rolled back
+            elif prev.bundle is not None:  # (a recorded answer is stored anew by the close: read it again then)
+                known = (prev.state_version, prev.bundle)
         if edit:
             markdown = _edit_in_editor(markdown, ctx.settings.get("preview.editor") if ctx.settings else None)
         markdown = svc.clean_markdown(markdown)
@@ -218,19 +222,42 @@ def _close(
             "notice": result.notice,
             "time_entry": result.time_entry,
             "report": svc.result_lines(result, row.id),
+            "known": known,
         }
 
     data = run(go)
-    report = data.pop("report")
+    report, known = data.pop("report"), data.pop("known")
     output.emit(data, as_json, lambda: data["outcome"])
     if not as_json:
         for line in report:
             output.info(line)
     if action == "resolve" and data["session_status"] == "resolved":
-        _offer_drafts(data["session_id"], ask=interactive and not yes and not as_json)
-        from rfpilot.cli.outputs import after_resolve
+        _after_resolve(data["session_id"], ask=interactive and not yes and not as_json, offline=offline,
+                       as_json=as_json, known=known)
 
-        after_resolve(data["session_id"], offline=offline, as_json=as_json)
+
+def _after_resolve(session_id: str, *, ask: bool, offline: bool, as_json: bool, known) -> None:
+    """After a successful resolve: the session's draft templates offered (``_offer_drafts``), then its resolution
+    outputs drafted (cli.outputs.after_resolve). With no question to ask between the two, both are done in one
+    store session that reads the session once."""
+    from rfpilot.cli.outputs import after_resolve, draft_after_resolve, show_after_resolve
+
+    if ask:
+        _offer_drafts(session_id, ask=True)
+        after_resolve(session_id, offline=offline, as_json=as_json, known=known)
+        return
+
+    async def go(ctx):
+        from rfpilot.core.sessions import get_session
+        from rfpilot.core.templates import drafts_to_offer
+
+        row = await get_session(ctx, session_id)
+        drafts = [d.id for d in await drafts_to_offer(ctx, row)]
+        return drafts, await draft_after_resolve(ctx, row, offline=offline, known=known)
+
+    drafts, drafted = run(go)
+    _show_drafts(session_id, drafts, ask=False)
+    show_after_resolve(session_id, drafted, as_json=as_json)
 
 
 def _offer_drafts(session_id: str, *, ask: bool) -> None:
@@ -242,7 +269,10 @@ def _offer_drafts(session_id: str, *, ask: bool) -> None:
 
         return [d.id for d in await drafts_to_offer(ctx, await get_session(ctx, session_id))]
 
-    drafts = run(go)
+    _show_drafts(session_id, run(go), ask=ask)
+
+
+def _show_drafts(session_id: str, drafts: list[str], *, ask: bool) -> None:
     if not drafts:
         return
     if ask:

@@ -36,21 +36,42 @@ def _emit_one(view: dict[str, Any], as_json: bool, line: str) -> None:
         output.info(line)
 
 
-def after_resolve(session_id: str, *, offline: bool = False, as_json: bool = False) -> None:
+def after_resolve(session_id: str, *, offline: bool = False, as_json: bool = False, known=None) -> None:
     """After a resolve went through: draft the three outputs and say so on stderr (stdout stays the
-    command's data). Never fails the resolve."""
+    command's data). Never fails the resolve. ``known``: see core.outputs.build_bundle."""
 
     async def go(ctx):
-        from rfpilot.core import outputs as svc
-
-        rows = await svc.generate_after_resolve(ctx, await _session(ctx, session_id), offline=offline)
-        return [svc.describe(r) for r in rows] if rows else []
+        return await draft_after_resolve(ctx, await _session(ctx, session_id), offline=offline, known=known)
 
     try:
-        lines = run(go)
+        drafted = run(go)
     except Exception as exc:  # noqa: BLE001 - the resolve is done; drafting is a bonus
-        output.info(f"resolution outputs were not drafted: {exc}")
+        drafted = _not_drafted(exc)
+    show_after_resolve(session_id, drafted, as_json=as_json)
+
+
+def _not_drafted(exc: Exception) -> str:
+    return f"resolution outputs were not drafted: {exc}"
+
+
+async def draft_after_resolve(ctx, session, *, offline: bool = False, known=None) -> list[str] | str:
+    """``after_resolve``'s drafting in the caller's Ctx, ``session`` just read in it (so not read again): the
+    lines that describe the drafts, or (a str) why none were drafted. Never raises: the resolve is done."""
+    from rfpilot.core import outputs as svc
+
+    try:
+        rows = await svc.generate_after_resolve(ctx, session, offline=offline, fresh=True, known=known)
+        return [svc.describe(r) for r in rows] if rows else []
+    except Exception as exc:  # noqa: BLE001 - the resolve is done; drafting is a bonus
+        return _not_drafted(exc)
+
+
+def show_after_resolve(session_id: str, drafted: list[str] | str, *, as_json: bool = False) -> None:
+    """Say on stderr what ``draft_after_resolve`` drafted (or why nothing was)."""
+    if isinstance(drafted, str):
+        output.info(drafted)
         return
+    lines = drafted
     if lines and not as_json:
         output.info("Drafted the resolution outputs (review: rfpilot outputs list " + session_id[:8] + "):")
         for line in lines:

@@ -185,7 +185,7 @@ async def store_message(
     now = ctx.now()
     async with ctx.tx():
         if session.status == "paused":
-            from rfpilot.core.handoffs import withdraw_open_handoffs
+            from rfpilot.core.handoff_lock import withdraw_open_handoffs
 
             check_transition(session, "active")
             await withdraw_open_handoffs(ctx, session)  # working on it again takes it out of the queue

@@ -244,7 +244,7 @@ async def prepare_close(
     export_target = _export_target(export_path)
     if session.psa_ticket_id and session.psa_connection_id and not local:
         return await _enqueue_close(ctx, session, action, text, line, export_target, log_time)
-    from rfpilot.core.handoffs import withdraw_open_handoffs
+    from rfpilot.core.handoff_lock import withdraw_open_handoffs
 
     async with ctx.tx():
         await withdraw_open_handoffs(ctx, session)  # a closed session no longer waits in the team queue
@@ -305,7 +305,7 @@ async def _enqueue_close(
     conn = await psa_service.connection_by_id(ctx, session.psa_connection_id or "")
     board = (session.ticket_context or {}).get("board")
     target = psa_service.target_status(conn, action, board)
-    from rfpilot.core.handoffs import withdraw_open_handoffs
+    from rfpilot.core.handoff_lock import withdraw_open_handoffs
 
     async with ctx.tx():
         await withdraw_open_handoffs(ctx, session)  # asked to close: it leaves the team queue now
@@ -326,11 +326,11 @@ async def _enqueue_close(
 
 async def finish_close(ctx: Ctx, result: CloseResult) -> CloseResult:
     """Deliver what ``prepare_close`` queued (after it was committed); the session closes once the PSA has
-    the note and status. A local close has nothing to deliver."""
-    from rfpilot.core import writeback
-
+    the note and status. A local close has nothing to deliver (and does not import the PSA write-back)."""
     if result.pending is None:
         return result
+    from rfpilot.core import writeback
+
     session, item, time_item = result.pending
     result.pending = None
     delivery = await writeback.attempt(ctx, item)
@@ -365,18 +365,19 @@ async def _settle(ctx: Ctx, session: SessionRow, action: str, choice: str | None
 
 async def draft_for_close(
     ctx: Ctx, session: SessionRow, action: str, choice: str | None = None, notes: str | None = None, *,
-    offline: bool = False, force: bool = False,
+    offline: bool = False, force: bool = False, fresh: bool = False,
 ):
     """The note as it will read once ``choice`` is recorded, for the engineer to review before anything is stored.
 
     With an answer to record, the answer and the draft happen in a transaction that is then rolled back: the
     engineer reads (and edits) the note with no transaction open, so a shared SQLite store is not locked meanwhile,
     and walking away records nothing. ``session`` is expired afterwards: load it again before using it.
+    ``fresh``: ``session`` was just read in this Ctx (with no answer to record, it is not read again).
     """
     from rfpilot.core.previews import configured_preview
 
     if choice is None or choice == KEEP:
-        return await configured_preview(ctx, session, action, offline=offline, force=force)
+        return await configured_preview(ctx, session, action, offline=offline, force=force, fresh=fresh)
     if ctx._depth:
         raise RuntimeError("draft_for_close rolls back its transaction: call it with none open")
     try:

@@ -34,6 +34,8 @@ from rfpilot.core import branches as branch_service
 from rfpilot.core import fixes as fix_service
 from rfpilot.core import lane as lane_service
 from rfpilot.core.context import Ctx
+from rfpilot.core.handoff_lock import lock_session as _lock_session
+from rfpilot.core.handoff_lock import withdraw_open_handoffs
 from rfpilot.core.lookup import find_one
 from rfpilot.core.permissions import owner_action, require_can_modify, team_action
 from rfpilot.core.sessions import check_transition, intake_of, live_timers, set_status
@@ -88,22 +90,6 @@ async def _names(ctx: Ctx, ids: set[str | None]) -> dict[str, str]:
         return {}
     rows = await ctx.db.execute(select(Engineer.id, Engineer.display_name).where(Engineer.id.in_(wanted)))
     return {engineer_id: name for engineer_id, name in rows.all()}
-
-
-async def _lock_session(ctx: Ctx, session_id: str) -> SessionRow:
-    """The session row re-read under a row lock (Postgres; SQLite serialises writers anyway).
-
-    ``populate_existing`` refreshes the object the caller holds, so checks made after this see the committed
-    state, not what was loaded before the transaction began.
-    """
-    stmt = (select(SessionRow)
-            .where(SessionRow.id == session_id, SessionRow.account_id == ctx.account.id)
-            .with_for_update()
-            .execution_options(populate_existing=True))
-    row = (await ctx.db.execute(stmt)).scalar_one_or_none()
-    if row is None:
-        raise NotFoundError(f"session {short_id(session_id)} no longer exists")
-    return row
 
 
 async def open_handoffs(ctx: Ctx, session: SessionRow) -> list[SessionHandoff]:
@@ -488,25 +474,6 @@ async def escalate(
 
 
 # --- withdrawing ----------------------------------------------------------------------------------------
-
-
-async def withdraw_open_handoffs(ctx: Ctx, session: SessionRow) -> int:
-    """Take the session's waiting handoffs out of the queue, in the caller's transaction (its owner resumed,
-    escalated, resolved or abandoned it).
-
-    Call it before changing the session: it takes the handoff rows first and the session row second, the
-    order a claim takes them in, so the two cannot deadlock. A colleague who claimed the session meanwhile
-    wins: the owner gets a ConflictError and the caller's transaction rolls back.
-    """
-    result = await ctx.db.execute(
-        update(SessionHandoff)
-        .where(SessionHandoff.session_id == session.id, SessionHandoff.account_id == ctx.account.id,
-               SessionHandoff.claimed_by.is_(None), SessionHandoff.withdrawn_at.is_(None))
-        .values(withdrawn_at=ctx.now())
-        .execution_options(synchronize_session=False)
-    )
-    await require_can_modify(ctx, await _lock_session(ctx, session.id))
-    return int(result.rowcount or 0)
 
 
 # --- the queue ------------------------------------------------------------------------------------------

@@ -108,16 +108,27 @@ class Bundle:
     recent_work: list[str] = field(default_factory=list)  # the engineer's latest messages (model input only)
 
 
-async def build_bundle(ctx: Ctx, session: SessionRow) -> Bundle:
-    """The session's stored state, never the transcript alone."""
+Known = tuple[int, notes.Bundle]  # a resolution note's bundle, read at this state_version of the session
+
+
+async def build_bundle(ctx: Ctx, session: SessionRow, *, recent_work: bool = True, known: Known | None = None) -> Bundle:
+    """The session's stored state, never the transcript alone. ``recent_work``: read the engineer's latest
+    messages too (only a model is shown them: the offline drafters leave them out, so they are not read for
+    those). ``known``: the resolution note's bundle as the resolve just read it, used when the session is still
+    at that state_version (any write that changes what a note says bumps it), instead of reading it again."""
     from rfpilot.core import branches
 
-    state = await notes.build_bundle(ctx, session, notes.RESOLUTION)
+    if known is not None and known[0] == session.state_version and known[1].kind == notes.RESOLUTION:
+        state = known[1]
+    else:
+        state = await notes.build_bundle(ctx, session, notes.RESOLUTION)
     all_branches = await branches.list_branches(ctx, session)
     active = await branches.active_branch(ctx, session)
-    own = await branches.latest_messages(ctx, session, active, RECENT_WORK, roles=("user",),
-                                         wanted=lambda m: bool(m.display_content.strip()), scan=RECENT_WORK_SCAN)
-    recent = [truncate(one_line(m.display_content), 200) for m in own]
+    recent: list[str] = []
+    if recent_work:
+        own = await branches.latest_messages(ctx, session, active, RECENT_WORK, roles=("user",),
+                                             wanted=lambda m: bool(m.display_content.strip()), scan=RECENT_WORK_SCAN)
+        recent = [truncate(one_line(m.display_content), 200) for m in own]
     return Bundle(
         state=state,
         resolution_note=(session.resolution_note_markdown or "").strip() or None,
@@ -339,6 +350,10 @@ async def _ask_model(provider: Provider, bundle: Bundle, output_type: str) -> tu
         return None, f"the model could not draft it: {err.message}"
 
 
+def _asks_model(provider: Provider | None, offline: bool) -> bool:
+    return not offline and provider is not None and provider.can_chat
+
+
 async def _drafts(bundle: Bundle, types: list[str], provider: Provider | None, offline: bool) -> list[_Draft]:
     """The model's drafts (concurrently, one call per type) where usable; the offline drafter's otherwise."""
     from rfpilot.core.previews import tidy_draft
@@ -471,10 +486,14 @@ def describe(output: ResolutionOutput) -> str:
 # --- drafting --------------------------------------------------------------------------------------------
 
 
-async def _ready_to_draft(ctx: Ctx, session: SessionRow, types: list[str]) -> None:
+async def _ready_to_draft(ctx: Ctx, session: SessionRow, types: list[str],
+                          fresh: bool = False) -> dict[str, ResolutionOutput]:
+    """Refuses what may not be drafted now; else the session's rows, by type. ``fresh``: ``session`` was just
+    read in this Ctx (not read again)."""
     from rfpilot.core.permissions import require_can_modify
 
-    await ctx.db.refresh(session)
+    if not fresh:
+        await ctx.db.refresh(session)
     await require_can_modify(ctx, session, "draft the resolution outputs of")
     if session.status != "resolved":
         raise ConflictError(f"session {session.id[:8]} is {session.status}; resolution outputs are drafted from a "
@@ -486,16 +505,21 @@ async def _ready_to_draft(ctx: Ctx, session: SessionRow, types: list[str]) -> No
             raise ConflictError(f"the {LABELS[output_type]} is waiting in the PSA outbox; it is not redrafted "
                                 "until that write is delivered or dropped",
                                 hint="`rfpilot outbox sync`, or `rfpilot outbox drop ID`")
+    return rows
 
 
-async def _store(ctx: Ctx, session: SessionRow, draft: _Draft, provider: Provider | None) -> ResolutionOutput:
-    """Insert or replace the session's row of this type (the unique key is session + type)."""
+async def _store(ctx: Ctx, session: SessionRow, draft: _Draft, provider: Provider | None,
+                 rows: dict[str, ResolutionOutput] | None = None) -> ResolutionOutput:
+    """Insert or replace the session's row of this type (the unique key is session + type). ``rows``: the
+    session's rows as just read (``_ready_to_draft``), so the first attempt does not read them again; a row
+    inserted meanwhile by another process fails that insert, and the second attempt reads them."""
     for attempt in (1, 2):
         try:
             async with ctx.tx():
                 if draft.result is not None and provider is not None:
                     usage_service.record(ctx, session, "resolution_note", provider, draft.result)
-                row = (await _rows(ctx, session)).get(draft.output_type)
+                known = rows if attempt == 1 and rows is not None else await _rows(ctx, session)
+                row = known.get(draft.output_type)
                 now = ctx.now()
                 if row is None:
                     row = ResolutionOutput(account_id=ctx.account.id, session_id=session.id,
@@ -521,18 +545,18 @@ async def _store(ctx: Ctx, session: SessionRow, draft: _Draft, provider: Provide
 
 
 async def _generate(ctx: Ctx, session: SessionRow, types: list[str], provider: Provider | None,
-                    offline: bool) -> list[ResolutionOutput]:
-    await _ready_to_draft(ctx, session, types)
-    bundle = await build_bundle(ctx, session)
+                    offline: bool, fresh: bool = False, known: Known | None = None) -> list[ResolutionOutput]:
+    rows = await _ready_to_draft(ctx, session, types, fresh)
+    bundle = await build_bundle(ctx, session, recent_work=_asks_model(provider, offline), known=known)
     drafts = await _drafts(bundle, types, provider, offline)
-    return [await _store(ctx, session, d, provider) for d in drafts]
+    return [await _store(ctx, session, d, provider, rows) for d in drafts]
 
 
 async def generate_all(ctx: Ctx, session: SessionRow, provider: Provider | None, *,
-                       offline: bool = False) -> list[ResolutionOutput]:
+                       offline: bool = False, fresh: bool = False, known: Known | None = None) -> list[ResolutionOutput]:
     """Draft (or redraft) the three outputs of a resolved session. Model failures fall back to offline drafts;
     each returned row says why in its transient ``fallback_reason``."""
-    return await _generate(ctx, session, list(OUTPUT_TYPES), provider, offline)
+    return await _generate(ctx, session, list(OUTPUT_TYPES), provider, offline, fresh, known)
 
 
 async def generate(ctx: Ctx, session: SessionRow, output_type: str, provider: Provider | None, *,
@@ -543,14 +567,16 @@ async def generate(ctx: Ctx, session: SessionRow, output_type: str, provider: Pr
 
 
 async def generate_configured(ctx: Ctx, session: SessionRow, output_type: str | None = None, *,
-                              offline: bool = False) -> list[ResolutionOutput]:
+                              offline: bool = False, fresh: bool = False,
+                              known: Known | None = None) -> list[ResolutionOutput]:
     """``generate``/``generate_all`` with the provider the settings select; a provider that cannot be built
-    is only a reason to draft offline."""
+    is only a reason to draft offline. ``fresh``: ``session`` was just read in this Ctx; ``known``: see
+    ``build_bundle`` (all three outputs only)."""
     from rfpilot.core.llm import optional_provider
 
     async with optional_provider(ctx.settings, offline=offline) as (provider, problem):
         if output_type is None:
-            rows = await generate_all(ctx, session, provider, offline=offline)
+            rows = await generate_all(ctx, session, provider, offline=offline, fresh=fresh, known=known)
         else:
             rows = [await generate(ctx, session, output_type, provider, offline=offline)]
     if problem:
@@ -560,15 +586,18 @@ async def generate_configured(ctx: Ctx, session: SessionRow, output_type: str | 
     return rows
 
 
-async def generate_after_resolve(ctx: Ctx, session: SessionRow, *, offline: bool = False) -> list[ResolutionOutput] | None:
+async def generate_after_resolve(ctx: Ctx, session: SessionRow, *, offline: bool = False,
+                                 fresh: bool = False, known: Known | None = None) -> list[ResolutionOutput] | None:
     """Called once a resolve went through: the three drafts, or None when there is nothing to draft (the
     session is not resolved, e.g. its note waits in the outbox) or drafting was refused. Never raises for a
-    model problem: those become offline drafts."""
-    await ctx.db.refresh(session)
+    model problem: those become offline drafts. ``fresh``: ``session`` was just read in this Ctx (the CLI's
+    resolve reads it for this), so it is not read again; ``known``: see ``build_bundle``."""
+    if not fresh:
+        await ctx.db.refresh(session)
     if session.status != "resolved":
         return None
     try:
-        return await generate_configured(ctx, session, offline=offline)
+        return await generate_configured(ctx, session, offline=offline, fresh=True, known=known)
     except RfpilotError as err:
         log.warning("resolution outputs of session %s not drafted: %s", session.id[:8], err.message)
         return None

@@ -7,7 +7,7 @@ input bundle (notes.build_bundle): the LLM drafter and the offline drafter.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 
 from sqlalchemy import delete, select
@@ -49,6 +49,9 @@ class Preview:
     created_at: datetime
     fallback_reason: str | None = None  # why the LLM drafter was not used, when it was wanted
     model: str | None = None
+    # What the offline drafter drafted it from, when it drafted it now (not from the cache): a resolve hands
+    # it on to the resolution outputs (core.outputs.build_bundle) instead of reading it all again.
+    bundle: notes.Bundle | None = field(default=None, repr=False, compare=False)
 
     def describe(self) -> str:
         return describe(self.drafter, self.model, self.from_cache, self.state_version, self.fallback_reason)
@@ -169,15 +172,18 @@ async def preview(
     force: bool = False,
     provider: Provider | None = None,
     offline: bool = False,
+    fresh: bool = False,
 ) -> Preview:
-    """The note for the session's current state, from the cache when possible.
+    """The note for the session's current state, from the cache when possible. ``fresh``: ``session`` was just
+    read in this Ctx (its state_version and ticket ref are not read again).
 
     With a provider that can draft (anything but offline) and not ``offline``,
     the LLM drafter writes it; when the model is unreachable or its draft is
     unusable, the offline drafter does, and ``fallback_reason`` says why.
     """
     kind = normalise_kind(kind)
-    await ctx.db.refresh(session, ["state_version", "ticket_ref"])
+    if not fresh:
+        await ctx.db.refresh(session, ["state_version", "ticket_ref"])
     reason: str | None = None
     if offline:
         reason = "--offline was asked for"
@@ -198,11 +204,13 @@ async def preview(
         return _from_row(hit, True, reason)
     bundle = await notes.build_bundle(ctx, session, kind)
     row = await _store(ctx, session, kind, "offline", notes.offline_draft(bundle))
-    return _from_row(row, False, reason)
+    drafted = _from_row(row, False, reason)
+    drafted.bundle = bundle
+    return drafted
 
 
 async def configured_preview(
-    ctx: Ctx, session: SessionRow, kind: str, *, force: bool = False, offline: bool = False
+    ctx: Ctx, session: SessionRow, kind: str, *, force: bool = False, offline: bool = False, fresh: bool = False
 ) -> Preview:
     """``preview`` with the provider the settings select (SPEC §12).
 
@@ -212,7 +220,7 @@ async def configured_preview(
     from rfpilot.core.llm import optional_provider
 
     async with optional_provider(ctx.settings, offline=offline) as (provider, problem):
-        result = await preview(ctx, session, kind, force=force, provider=provider, offline=offline)
+        result = await preview(ctx, session, kind, force=force, provider=provider, offline=offline, fresh=fresh)
     if problem and result.drafter == "offline":
         result.fallback_reason = problem
     return result

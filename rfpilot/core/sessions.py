@@ -376,7 +376,7 @@ async def resume_session(ctx: Ctx, session: SessionRow) -> SessionRow:
     """paused → active (sending a message does the same)."""
     if session.status not in RESUMABLE:
         raise ConflictError(f"only a paused session can be resumed; this one is {session.status}")
-    from rfpilot.core.handoffs import withdraw_open_handoffs
+    from rfpilot.core.handoff_lock import withdraw_open_handoffs
 
     async with ctx.tx():
         await withdraw_open_handoffs(ctx, session)  # resuming it yourself takes it out of the queue
@@ -388,7 +388,7 @@ async def resume_session(ctx: Ctx, session: SessionRow) -> SessionRow:
 async def abandon_session(ctx: Ctx, session: SessionRow, reason: str | None = None) -> SessionRow:
     check_transition(session, "abandoned")
     cleaned = _clean_reason(reason)
-    from rfpilot.core.handoffs import withdraw_open_handoffs
+    from rfpilot.core.handoff_lock import withdraw_open_handoffs
 
     async with ctx.tx():
         await withdraw_open_handoffs(ctx, session)  # an abandoned session no longer waits in the queue

@@ -17,15 +17,13 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import func, or_, select
 
-from rfpilot.core import render as render_mod
 from rfpilot.core.context import Ctx
 from rfpilot.core.lookup import find_one
 from rfpilot.core.permissions import owner_action, team_action
-from rfpilot.core.render import Parameter
 from rfpilot.core.text import one_line
 from rfpilot.db.models import (
     AccountSettings,
@@ -38,6 +36,21 @@ from rfpilot.db.models import (
     SuggestedFix,
 )
 from rfpilot.errors import ConflictError, NotFoundError, UsageError
+
+if TYPE_CHECKING:
+    from types import ModuleType
+
+    from rfpilot.core.render import Parameter
+
+
+
+def _render() -> ModuleType:
+    """core.render, imported on first use: a resolve reads the session's drafts through this module and
+    renders nothing."""
+    from rfpilot.core import render
+
+    return render
+
 
 NAME_MAX = 200
 SLUG_MAX = 200
@@ -97,8 +110,8 @@ class TemplateSpec:
         if len(body) > BODY_MAX:
             raise UsageError(f"the script is too long (limit {BODY_MAX} characters)")
         for param in self.parameters:
-            render_mod.refuse_secret_default(param.key, param.field_type, param.default)
-        render_mod.check_body(body, self.parameters)
+            _render().refuse_secret_default(param.key, param.field_type, param.default)
+        _render().check_body(body, self.parameters)
         description = (self.description or "").strip()
         if len(description) > DESCRIPTION_MAX:
             raise UsageError(f"the description is too long (limit {DESCRIPTION_MAX} characters)")
@@ -123,7 +136,7 @@ class TemplateSpec:
 
 
 def parameters_of(tpl: ScriptTemplate) -> list[Parameter]:
-    return render_mod.parse_parameters(tpl.parameters or {})
+    return _render().parse_parameters(tpl.parameters or {})
 
 
 async def _by_slug(ctx: Ctx, slug: str) -> ScriptTemplate | None:
@@ -227,7 +240,7 @@ async def create_template(
         tpl = ScriptTemplate(
             account_id=ctx.account.id, name=spec.name, slug=slug, description=spec.description,
             language=spec.language, category=spec.category, body=spec.body,
-            parameters=render_mod.schema(spec.parameters), usage_count=0,
+            parameters=_render().schema(spec.parameters), usage_count=0,
             source_session_id=source_session.id if source_session else None,
             source_engineer_id=source_engineer.id if source_engineer else None,
             source_engineer_name=spec.source_engineer_name or (source_engineer.display_name if source_engineer else None),
@@ -247,7 +260,7 @@ async def update_template(ctx: Ctx, tpl: ScriptTemplate, spec: TemplateSpec) -> 
         tpl.slug = await _free_slug(ctx, spec.slug or tpl.slug, spec.name, keep=tpl)
         tpl.name, tpl.description, tpl.body = spec.name, spec.description, spec.body
         tpl.language, tpl.category = spec.language, spec.category
-        tpl.parameters = render_mod.schema(spec.parameters)
+        tpl.parameters = _render().schema(spec.parameters)
         if spec.source_ticket_ref is not None:
             tpl.source_ticket_ref = spec.source_ticket_ref
         if spec.source_engineer_name is not None:
@@ -288,7 +301,7 @@ def value_sources(tpl: ScriptTemplate, fix: SuggestedFix | None, facts: list[Fac
             continue
         given = suggested.get(p.key)
         if isinstance(given, (str, int, float, bool)) and str(given).strip():
-            values[p.key] = given if isinstance(given, str) else render_mod.coerce(p, given)
+            values[p.key] = given if isinstance(given, str) else _render().coerce(p, given)
             sources[p.key] = "from the fix"
             continue
         for fact in facts:
@@ -340,9 +353,9 @@ async def record_run(
     values = dict(values or {})
     if template is not None:
         params = parameters_of(template)
-        render_mod.render(template.body, params, values)  # refuse a run that could not have happened
-        shown = render_mod.render_redacted(template.body, params, values)
-        stored = render_mod.redact(params, values)
+        _render().render(template.body, params, values)  # refuse a run that could not have happened
+        shown = _render().render_redacted(template.body, params, values)
+        stored = _render().redact(params, values)
     else:
         shown = script or ""  # byte for byte
         if not shown.strip():
@@ -435,7 +448,7 @@ async def accept_draft(
     """Promote a pending draft to a team template (provenance from its session); the draft is kept, accepted."""
     _require_pending(draft)
     chosen = parameters if parameters is not None else draft_parameters(draft)
-    params = render_mod.parse_parameters(
+    params = _render().parse_parameters(
         [{k: v for k, v in p.items() if k not in ("value", "inferred_from")} for p in chosen])
     text = body if body is not None else (draft.templated_body if draft.templated_body is not None else draft.script_body)
     session = await ctx.db.get(SessionRow, draft.source_session_id)
@@ -518,10 +531,14 @@ async def set_templatize_prompt(ctx: Ctx, enabled: bool) -> None:
 
 
 async def drafts_to_offer(ctx: Ctx, session: SessionRow) -> list[DraftTemplate]:
-    """After a successful resolve: the session's pending drafts, unless the account said don't ask."""
-    if session.status != "resolved" or not await templatize_prompt_enabled(ctx):
+    """After a successful resolve: the session's pending drafts, unless the account said don't ask. The drafts
+    are read first: most sessions have none, and then the account's settings are not read."""
+    if session.status != "resolved":
         return []
-    return await list_drafts(ctx, session=session)
+    drafts = await list_drafts(ctx, session=session)
+    if not drafts or not await templatize_prompt_enabled(ctx):
+        return []
+    return drafts
 
 
 async def extract_with_configured(ctx: Ctx, draft: DraftTemplate, *, offline: bool = False) -> DraftTemplate:
@@ -573,7 +590,7 @@ class Rendered:
 
     @property
     def shown_values(self) -> dict[str, Any]:
-        return render_mod.redact(parameters_of(self.template), self.values)
+        return _render().redact(parameters_of(self.template), self.values)
 
 
 async def render_for(
@@ -596,5 +613,5 @@ async def render_for(
     values, sources = value_sources(tpl, fix, await list_facts(ctx, session)) if session is not None else ({}, {})
     values.update(given)
     sources.update({k: "given" for k in given})
-    script = render_mod.render(tpl.body, parameters_of(tpl), values)
+    script = _render().render(tpl.body, parameters_of(tpl), values)
     return Rendered(tpl, script, values, sources, session, fix)
