@@ -117,12 +117,15 @@ def test_every_parameter_of_the_tree_converts_without_pydantic() -> None:
 
     missing = []
 
-    def walk(command, path):
-        for param in [*command.params, command.get_help_option(Context(command))]:
+    def walk(command, path, parent=None):
+        # A context chain as a run builds it: click caches each command's help option, so one made under a bare
+        # context (help_option_names ["--help"]) would leave `-h` unknown to every later test in this process.
+        ctx = Context(command, parent=parent, info_name=path[-1], **command.context_settings)
+        for param in [*command.params, command.get_help_option(ctx)]:
             if hasattr(param, "type_descriptor") and not isinstance(param._runtime_param, PlainParam):
                 missing.append(f"{' '.join(path)} {param.name}")
-        for name in command.list_commands(None) if hasattr(command, "list_commands") else ():
-            walk(command.get_command(None, name), (*path, name))
+        for name in command.list_commands(ctx) if hasattr(command, "list_commands") else ():
+            walk(command.get_command(ctx, name), (*path, name), ctx)
 
     walk(tree._command_tree(), ("rfpilot",))
     assert missing == []
