@@ -92,6 +92,25 @@ async def test_match_searches_the_whole_store_in_any_case(ws) -> None:
         assert await titles("0%x") == []
 
 
+async def test_quotes_and_backslashes_in_a_filter_are_text(ws) -> None:
+    """The Postgres filter is written into the SQL as a literal (so its plan can use the trigram indexes): a quote,
+    a backslash or SQL in the text is matched as text, never run."""
+    from rfpilot.core.sessions import session_page
+
+    title = "O'Brien's scanner \\ share; 'x' -- done"
+    await seed(ws, extra=[dict(id="abcd1234-0000-4000-8000-000000000001", title=title, status="active",
+                               intake_type="empty")])
+    async with ws.ctx() as ctx:
+        async def titles(match: str) -> list[str]:
+            return [s.title for s in (await session_page(ctx, match=match, limit=100)).sessions]
+
+        for match in ("o'brien", "\\ share", "share; 'x' --", "'x'"):
+            assert await titles(match) == [title], match
+        for match in ("'; DROP TABLE sessions; --", "\\'", "o''brien", "\\\\"):
+            assert await titles(match) == [], match
+        assert len(await titles("Session 1")) > 0  # the table is still there
+
+
 async def test_split_open_is_one_pass_and_keeps_order() -> None:
     from rfpilot.core.sessions import split_open
 
