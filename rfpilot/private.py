@@ -60,7 +60,8 @@ def file_target(path: Path, option: str = "--out") -> Path:
     raw = str(path)
     target = Path(path).expanduser()
     if not raw.strip() or not target.name:
-        raise UsageError(f"{option} needs a file name, not {raw!r}", hint=f"give a file name after {option}, such as notes.md")
+        given = "" if raw.strip() in ("", ".") else f", not {raw!r}"  # '' reaches here as '.' (a Path)
+        raise UsageError(f"{option} needs a file name{given}", hint=f"give a file name after {option}, such as notes.md")
     if target.is_dir():
         raise UsageError(f"{target} is a directory; give a file name for {option}")
     for parent in target.parents:
