@@ -26,11 +26,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
 async def one(size: int, chars: int, url: str | None, home: str) -> None:
     from fakes.bulk import fill  # tests/fakes: the same bulk insert the tests use
     from rfpilot.config import load_settings
-    from rfpilot.core import chat
+    from rfpilot.core.engine import chat
     from rfpilot.core.context import Workspace
-    from rfpilot.core.context_budget import request_tokens
+    from rfpilot.core.engine.context_budget import request_tokens
     from rfpilot.core.llm.scripted import ScriptedProvider, ScriptedReply
-    from rfpilot.core.sessions import create_session
+    from rfpilot.core.session.sessions import create_session
 
     env = {"RFPILOT_HOME": home, "RFPILOT_ACCOUNT": f"bench-{uuid.uuid4().hex[:8]}",
            "RFPILOT_USER_EMAIL": "bench@example.com", "RFPILOT_LLM_PROVIDER": "offline",

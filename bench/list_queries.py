@@ -8,10 +8,10 @@ one bulk INSERT (a third of the sessions open, two owners, eight clients, a tick
 (on Postgres the trigram indexes' pending entries are merged too, as autovacuum soon does),
 then each query is timed through the product's own function, ``--runs`` times (median and minimum):
 
-- list: the first page of the list (`core.sessions.session_page`, 50 rows, as the TUI and `sessions list`);
+- list: the first page of the list (`core.session.sessions.session_page`, 50 rows, as the TUI and `sessions list`);
 - mine: the same with `--mine`;
 - closed: the first page of closed sessions only (`--status resolved --status abandoned`);
-- prefix: an id-prefix lookup of 8 characters (`core.sessions.get_session`, as `sessions show 3f2ab1c9`);
+- prefix: an id-prefix lookup of 8 characters (`core.session.sessions.get_session`, as `sessions show 3f2ab1c9`);
 - filter rare / common: the list filtered by a text one session has (`87654` style) or every eighth has.
 
 The code measured is whatever `rfpilot` imports: run it with ``PYTHONPATH=<another checkout>`` to measure that
@@ -48,7 +48,7 @@ async def measure(url: str, sessions: int, runs: int) -> dict[str, float]:
 
     from rfpilot.config import load_settings
     from rfpilot.core.context import Workspace
-    from rfpilot.core.sessions import get_session, session_page
+    from rfpilot.core.session.sessions import get_session, session_page
     from rfpilot.db.models import Engineer, SessionRow
 
     home = tempfile.mkdtemp(prefix="list-queries-")

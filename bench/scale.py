@@ -128,8 +128,8 @@ async def seed_sessions(store: Store, total: int, index: bool = False) -> None:
 async def target(store: Store, rows: int = 0) -> str:
     """A session as the engineer leaves it before resolving: three facts (or ``rows`` messages and ``rows``
     facts), a check whose finding was promoted, a fix applied and verifying."""
-    from rfpilot.core import facts, fixes, lane
-    from rfpilot.core.sessions import create_session
+    from rfpilot.core.session import facts, fixes, lane
+    from rfpilot.core.session.sessions import create_session
     async with store.ws.ctx() as ctx:
         row = await create_session(ctx, "Every printer on floor 3 is offline since the driver update")
         if rows:
@@ -150,7 +150,7 @@ async def target(store: Store, rows: int = 0) -> str:
 
 
 async def op_list(ctx, _ref: str) -> None:
-    from rfpilot.core.sessions import session_page, split_open
+    from rfpilot.core.session.sessions import session_page, split_open
     from rfpilot.core.views import session_view
 
     page = await session_page(ctx, limit=50)
@@ -159,30 +159,32 @@ async def op_list(ctx, _ref: str) -> None:
 
 
 async def op_lookup(ctx, ref: str) -> None:
-    from rfpilot.core.sessions import get_session
+    from rfpilot.core.session.sessions import get_session
 
     await get_session(ctx, ref)
 
 
 async def op_show(ctx, ref: str) -> None:
-    from rfpilot.core.facts import FACT_PAGE
-    from rfpilot.core.sessions import get_session
+    from rfpilot.core.session.facts import FACT_PAGE
+    from rfpilot.core.session.sessions import get_session
     from rfpilot.core.views import session_details
 
     await session_details(ctx, await get_session(ctx, ref), fact_limit=FACT_PAGE)
 
 
 async def op_preview(ctx, ref: str) -> None:
-    from rfpilot.core.previews import configured_preview
-    from rfpilot.core.sessions import get_session
+    from rfpilot.core.drafting.previews import configured_preview
+    from rfpilot.core.session.sessions import get_session
 
     await configured_preview(ctx, await get_session(ctx, ref), "resolve", force=True, offline=True)
 
 
 async def op_resolve(ctx, ref: str) -> None:
     """What `resolve --yes --offline` does: the draft, the close, the resolution outputs, the drafts to offer."""
-    from rfpilot.core import closing, outputs, templates
-    from rfpilot.core.sessions import get_session
+    from rfpilot.core.closeout import closing
+    from rfpilot.core.team import outputs
+    from rfpilot.core.library import templates
+    from rfpilot.core.session.sessions import get_session
 
     row = await get_session(ctx, ref)
     drafted = await closing.draft_for_close(ctx, row, "resolve", "worked", offline=True)

@@ -11,8 +11,8 @@ from __future__ import annotations
 import argparse
 import time
 
-from rfpilot.core.markers import parse_reply
-from rfpilot.core.streaming import DisplayStream
+from rfpilot.core.engine.markers import parse_reply
+from rfpilot.core.engine.streaming import DisplayStream
 
 
 def main() -> None:

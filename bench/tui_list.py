@@ -6,7 +6,7 @@ within 100 ms). Run by hand; results go in docs/performance.md.
 Also prints the machine's load average: on a shared machine the figures move with it.
 
 1. Seeds N sessions (one bulk INSERT; a third of them open, the rest closed) in a fresh store.
-2. query: `core.sessions.session_page` (the one query behind the TUI list and `sessions list`) for every
+2. query: `core.session.sessions.session_page` (the one query behind the TUI list and `sessions list`) for every
    prefix of the filter typed below, median of 5 — the store's share of a keystroke.
 3. headless: the same keys through Textual's pilot in this process (key press to the list's new first row,
    refreshed), the app's own share without a terminal.
@@ -77,7 +77,7 @@ def query_times(env: dict[str, str], needle: str) -> list[tuple[str, float, str 
     """(prefix, median seconds of the first chunk's query, the first session's title) for each prefix."""
     from rfpilot.config import load_settings
     from rfpilot.core.context import Workspace
-    from rfpilot.core.sessions import session_page
+    from rfpilot.core.session.sessions import session_page
     from rfpilot.tui.widgets.session_list import SessionList
 
     async def go():

@@ -36,7 +36,7 @@ def seed(settings_env: dict[str, str], size: int) -> dict[str, tuple[str, str]]:
 
     from rfpilot.config import load_settings
     from rfpilot.core.context import Workspace
-    from rfpilot.core.sessions import create_session
+    from rfpilot.core.session.sessions import create_session
     from rfpilot.db.models import Fact, LaneItem, Message, new_id
 
     async def one(ctx, title: str, messages: int, facts: int, items: int = 0) -> str:

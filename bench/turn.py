@@ -185,9 +185,9 @@ class Phases:
 
 async def one_turn(ws, sid: str, text: str) -> None:
     """What `rfpilot chat SID TEXT --json` runs once the store is open (cli/chat.py's body)."""
-    from rfpilot.core import chat as svc
+    from rfpilot.core.engine import chat as svc
     from rfpilot.core.llm import get_provider
-    from rfpilot.core.sessions import get_session
+    from rfpilot.core.session.sessions import get_session
     from rfpilot.core.views import turn_view
 
     async with ws.ctx() as ctx:
@@ -205,7 +205,7 @@ async def in_process(settings, model: FakeModel, sessions: list[str], runs: int,
     """Time ``runs`` turns spread over ``sessions``; returns per-phase means (ms) and SQL statements per turn."""
     from sqlalchemy import event
 
-    from rfpilot.core import chat as svc
+    from rfpilot.core.engine import chat as svc
     from rfpilot.core.context import Workspace
 
     ws = await Workspace.open(settings)
@@ -261,7 +261,7 @@ async def in_process(settings, model: FakeModel, sessions: list[str], runs: int,
 
 async def make_sessions(settings, model: FakeModel, n: int, turns_before: int) -> list[str]:
     from rfpilot.core.context import Workspace
-    from rfpilot.core.sessions import create_session
+    from rfpilot.core.session.sessions import create_session
 
     ws = await Workspace.open(settings)
     try:
@@ -304,8 +304,8 @@ sys.path.insert(0, sys.argv[1])
 from turn import one_turn
 from rfpilot.config import load_settings
 from rfpilot.core.context import Workspace
-import httpx, rfpilot.core.chat, rfpilot.core.views, rfpilot.core.streaming, rfpilot.core.llm.openai_provider
-import rfpilot.core.sessions, rfpilot.core.llm, rfpilot.textsafe
+import httpx, rfpilot.core.engine.chat, rfpilot.core.views, rfpilot.core.engine.streaming, rfpilot.core.llm.openai_provider
+import rfpilot.core.session.sessions, rfpilot.core.llm, rfpilot.textsafe
 
 async def main():
     ws = await Workspace.open(load_settings())
@@ -337,10 +337,10 @@ def cold(env: dict[str, str], model: FakeModel, sids: list[str], runs: int) -> t
 
 TURN_IMPORTS = """
 import time
-import rfpilot.cli, rfpilot.cli.chat, rfpilot.cli.runtime, rfpilot.core.context, rfpilot.core.sessions
+import rfpilot.cli, rfpilot.cli.chat, rfpilot.cli.runtime, rfpilot.core.context, rfpilot.core.session.sessions
 start = time.perf_counter()
-import httpx, rfpilot.core.chat, rfpilot.core.views, rfpilot.core.streaming, rfpilot.core.llm.openai_provider
-import rfpilot.core.sessions, rfpilot.core.llm, rfpilot.textsafe
+import httpx, rfpilot.core.engine.chat, rfpilot.core.views, rfpilot.core.engine.streaming, rfpilot.core.llm.openai_provider
+import rfpilot.core.session.sessions, rfpilot.core.llm, rfpilot.textsafe
 print(time.perf_counter() - start)
 """
 
@@ -397,7 +397,7 @@ def main() -> None:
         print(f"  the turn in a fresh process (after the store open): own {cold_own:5.1f} (cpu {cold_cpu * 1000:5.1f})")
         print(f"  the turn in a warm process (the TUI's case): own {p['turn own']:5.1f} (cpu {p['turn cpu']:5.1f}), SQL statements {p['sql']}; "
               + ", ".join(f"{k} {v:.1f}" for k, v in p.items() if k not in ("turn own", "turn cpu", "sql", "model")))
-    print(f"\nof the start-up, importing what only the turn uses (core.chat, views, the provider, httpx): "
+    print(f"\nof the start-up, importing what only the turn uses (core.engine.chat, views, the provider, httpx): "
           f"{turn_imports() * 1000:.0f} ms (median of {args.runs} fresh processes)")
 
 

@@ -100,7 +100,7 @@ async def ctx(ws) -> AsyncIterator:
 @pytest.fixture
 async def session(ctx):
     """A fresh active session."""
-    from rfpilot.core.sessions import create_session
+    from rfpilot.core.session.sessions import create_session
 
     return await create_session(ctx, "Outlook prompts for a password after a reset. It started on Monday.")
 
@@ -148,7 +148,7 @@ def cw(monkeypatch: pytest.MonkeyPatch):
     """A ConnectWise fake (tests/fakes/connectwise.py) that rfpilot's PSA connections talk to, without sleeping."""
     from datetime import UTC, datetime
 
-    from rfpilot.core import psa
+    from rfpilot.core.closeout import psa
     from rfpilot.psa.http import RetryPolicy
     from tests.fakes.connectwise import FakeConnectWise
 

@@ -6,9 +6,10 @@ import json
 
 import pytest
 
-from rfpilot.core import branches, chat
+from rfpilot.core.session import branches
+from rfpilot.core.engine import chat
 from rfpilot.core.llm.scripted import ScriptedProvider, ScriptedReply
-from rfpilot.core.prompts import CHAT_SYSTEM_PROMPT
+from rfpilot.core.llm.prompts import CHAT_SYSTEM_PROMPT
 from rfpilot.errors import ConflictError, UsageError
 
 TWO = [("Network connectivity", "Check the network stack"), ("DNS resolution", "Check the DNS configuration")]
@@ -151,7 +152,8 @@ async def test_a_non_branching_session_has_no_branch_context(ctx, session) -> No
 async def test_fork_work_mark_resolve_outputs_end_to_end(ctx, session) -> None:
     """The scripted run of the acceptance: [FORK] → work on B → A dead_end → resolve → three outputs, the KB
     article listing A under 'Things to rule out first'."""
-    from rfpilot.core import closing, outputs
+    from rfpilot.core.closeout import closing
+    from rfpilot.core.team import outputs
 
     kb = ("## Symptoms\nNames do not resolve on some laptops.\n\n## Root cause\nA stale record on the secondary "
           "DNS server.\n\n## Resolution steps\n1. Removed the stale record.\n\n## Things to rule out first\n- None.")

@@ -8,12 +8,13 @@ import json
 import pytest
 from sqlalchemy import select
 
-from rfpilot.core import chat, facts, fixes, lane
+from rfpilot.core.engine import chat
+from rfpilot.core.session import facts, fixes, lane
 from rfpilot.core.llm.base import LLMCallError, LLMRequest, LLMResult, Provider, Usage
 from rfpilot.core.llm.offline import OfflineProvider
 from rfpilot.core.llm.scripted import ScriptedProvider, ScriptedReply
-from rfpilot.core.prompts import CHAT_REMINDER_PROMPT, CHAT_SYSTEM_PROMPT
-from rfpilot.core.sessions import pause_session
+from rfpilot.core.llm.prompts import CHAT_REMINDER_PROMPT, CHAT_SYSTEM_PROMPT
+from rfpilot.core.session.sessions import pause_session
 from rfpilot.db.models import ForkPoint, LLMUsage, Message
 from rfpilot.errors import ConflictError, LLMUnavailableError, UsageError
 
@@ -321,7 +322,7 @@ async def test_a_reply_without_markers_leaves_the_lane_alone(ctx, session) -> No
 
 
 async def test_an_untitled_session_gets_a_title(ctx) -> None:
-    from rfpilot.core.sessions import create_session
+    from rfpilot.core.session.sessions import create_session
 
     untitled = await create_session(ctx)
     provider = ScriptedProvider([ScriptedReply(reply=lane_reply("A.", ["q?"])),

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from rfpilot.core import psa
+from rfpilot.core.closeout import psa
 from rfpilot.grammar import with_article
 
 

@@ -16,12 +16,13 @@ import pytest
 from sqlalchemy import select
 
 from fakes.bulk import fill
-from rfpilot.core import chat, context_budget, facts, fixes, lane
-from rfpilot.core.context_budget import estimate, request_tokens
+from rfpilot.core.engine import chat, context_budget
+from rfpilot.core.session import facts, fixes, lane
+from rfpilot.core.engine.context_budget import estimate, request_tokens
 from rfpilot.core.llm.anthropic_provider import build_params
 from rfpilot.core.llm.base import LLMRequest, Turn, context_window, default_budget
 from rfpilot.core.llm.scripted import ScriptedProvider, ScriptedReply
-from rfpilot.core.prompts import CHAT_SYSTEM_PROMPT
+from rfpilot.core.llm.prompts import CHAT_SYSTEM_PROMPT
 from rfpilot.db.models import ContextSummary, LLMUsage, Message
 
 STRESS = max(1, int(os.environ.get("RFPILOT_STRESS", "1") or 1))
@@ -231,7 +232,7 @@ async def test_the_summary_survives_reopen(ctx, session, settings) -> None:
             row = (await other.db.execute(select(ContextSummary).where(ContextSummary.session_id == session.id))).scalar_one()
             assert (row.text, row.through_seq, row.folds) == (first.text, first.through_seq, 1)
             again = provider()
-            from rfpilot.core.sessions import get_session
+            from rfpilot.core.session.sessions import get_session
 
             await chat.send(other, await get_session(other, session.id), "turn two", again)
             after = chat_calls(again)[-1]
@@ -259,7 +260,7 @@ async def test_a_pasted_output_is_stored_whole_and_sent_trimmed(ctx, session) ->
 
 
 async def test_a_branch_starts_from_the_summary_before_the_fork(ctx, session) -> None:
-    from rfpilot.core import branches
+    from rfpilot.core.session import branches
 
     budget(ctx, 5_000)
     await fill(ctx, session, messages=300, body=prose)

@@ -281,7 +281,7 @@ def test_openai_server_down_is_not_ok(openai, server) -> None:
 
 def _connect_with_env_secrets(cli, cw, monkeypatch) -> None:
     """A ConnectWise connection whose secrets come from the environment (the test keyring is null)."""
-    from rfpilot.core.psa import env_var
+    from rfpilot.core.closeout.psa import env_var
 
     for field, value in cw.secrets().items():
         monkeypatch.setenv(env_var("main", field), value)
@@ -372,7 +372,7 @@ def test_a_model_server_that_never_answers_is_not_ok(anthropic, monkeypatch) -> 
 
 
 def test_a_psa_that_never_answers_is_not_ok(cli, cw, monkeypatch) -> None:
-    from rfpilot.core import psa
+    from rfpilot.core.closeout import psa
 
     _connect_with_env_secrets(cli, cw, monkeypatch)
     monkeypatch.setattr(psa, "TRANSPORTS", {"connectwise": httpx.MockTransport(_never_answer)})

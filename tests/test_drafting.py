@@ -9,13 +9,14 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from rfpilot.core import facts, fixes, lane, notes, previews, synthesis
+from rfpilot.core.session import facts, fixes, lane, synthesis
+from rfpilot.core.drafting import notes, previews
 from rfpilot.core.llm.base import LLMCallError, LLMRequest, Provider
 from rfpilot.core.llm.offline import OfflineProvider
 from rfpilot.core.llm.scripted import ScriptedProvider, ScriptedReply
-from rfpilot.core.markers import MARKERS, parse_reply
-from rfpilot.core.prompts import ESCALATION_PACKAGE_PROMPT, RESOLUTION_NOTE_PROMPT
-from rfpilot.core.streaming import DisplayStream
+from rfpilot.core.engine.markers import MARKERS, parse_reply
+from rfpilot.core.llm.prompts import ESCALATION_PACKAGE_PROMPT, RESOLUTION_NOTE_PROMPT
+from rfpilot.core.engine.streaming import DisplayStream
 from rfpilot.errors import ConflictError, LLMUnavailableError
 
 NOTE = """## Problem

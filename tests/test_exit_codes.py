@@ -448,7 +448,7 @@ def test_every_command_exits_with_its_documented_code(cli, cw, memory_keyring, t
 
 def _psa_fake(provider: str, monkeypatch):
     """(fake, `psa connect` arguments, secrets on stdin, a request counter) for ``provider``."""
-    from rfpilot.core import psa
+    from rfpilot.core.closeout import psa
     from rfpilot.psa import autotask
     from rfpilot.psa.http import RetryPolicy
     from tests.fakes.autotask import FakeAutotask

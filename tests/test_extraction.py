@@ -7,8 +7,8 @@ from typing import Any
 
 from sqlalchemy import select
 
-from rfpilot.core import extraction
-from rfpilot.core.extraction import (
+from rfpilot.core.library import extraction
+from rfpilot.core.library.extraction import (
     EXTRACTION_MAX_TOKENS,
     ExtractedParameter,
     Extraction,
@@ -21,8 +21,8 @@ from rfpilot.core.extraction import (
 )
 from rfpilot.core.llm.offline import OfflineProvider
 from rfpilot.core.llm.scripted import ScriptedProvider, ScriptedReply
-from rfpilot.core.prompts import EXTRACTION_PROMPT
-from rfpilot.core.render import REDACTED
+from rfpilot.core.llm.prompts import EXTRACTION_PROMPT
+from rfpilot.core.library.render import REDACTED
 from rfpilot.db.models import LLMUsage
 
 SECRET = "S3ntinel-Pa55"

@@ -8,8 +8,8 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy import select
 
-from rfpilot.core import facts, lane
-from rfpilot.core.sessions import create_session
+from rfpilot.core.session import facts, lane
+from rfpilot.core.session.sessions import create_session
 from rfpilot.db.models import Fact
 from rfpilot.errors import ConflictError, NotFoundError, UsageError
 

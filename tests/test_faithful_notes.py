@@ -70,8 +70,10 @@ def test_the_session_export_and_show_keep_them_apart(cli, ticket_session) -> Non
 
 
 async def test_the_model_sees_summary_and_description_on_lines_of_their_own(ctx, cw, memory_keyring) -> None:
-    from rfpilot.core import notes, outputs, psa, tickets
-    from rfpilot.core.chat import ticket_context
+    from rfpilot.core.drafting import notes
+    from rfpilot.core.team import outputs
+    from rfpilot.core.closeout import psa, tickets
+    from rfpilot.core.engine.chat import ticket_context
 
     cw.seed_ticket(48321, summary=SUMMARY, description=DESCRIPTION)
     settings, secrets = cw.connection()
@@ -88,8 +90,9 @@ async def test_the_model_sees_summary_and_description_on_lines_of_their_own(ctx,
 
 async def test_a_session_stored_with_the_two_run_together_reads_right(ctx, cw, memory_keyring) -> None:
     """Sessions created before the fix stored 'summary description' on one line: the stored ticket rebuilds it."""
-    from rfpilot.core import notes, psa, tickets
-    from rfpilot.core.handoffs import _problem_text
+    from rfpilot.core.drafting import notes
+    from rfpilot.core.closeout import psa, tickets
+    from rfpilot.core.team.handoffs import _problem_text
 
     cw.seed_ticket(48322, summary=SUMMARY, description=DESCRIPTION)
     settings, secrets = cw.connection()
@@ -111,7 +114,7 @@ ESCALATION_REPLY = ("## Problem\nOutlook asked for a password.\n\n## What we've 
 
 async def _forked(ctx, session):
     """Three hypotheses: one ruled out, one being worked, one not tried yet."""
-    from rfpilot.core import branches
+    from rfpilot.core.session import branches
 
     _, (quota, cred, dns) = await branches.fork(ctx, session, "Three causes fit the symptom", [
         ("Mailbox quota", "The mailbox is full"), ("Cached credential", "A stale password is cached"),
@@ -122,7 +125,7 @@ async def _forked(ctx, session):
 
 
 async def test_the_offline_escalation_package_states_the_branch_map(ctx, session) -> None:
-    from rfpilot.core import previews
+    from rfpilot.core.drafting import previews
 
     await _forked(ctx, session)
     markdown = (await previews.preview(ctx, session, "escalate")).markdown
@@ -136,7 +139,7 @@ async def test_the_offline_escalation_package_states_the_branch_map(ctx, session
 
 
 async def test_a_model_package_without_the_dead_end_gets_it_and_loses_its_nothing_line(ctx, session) -> None:
-    from rfpilot.core import previews
+    from rfpilot.core.drafting import previews
     from rfpilot.core.llm.scripted import ScriptedProvider, ScriptedReply
 
     await _forked(ctx, session)
@@ -152,7 +155,7 @@ async def test_a_model_package_without_the_dead_end_gets_it_and_loses_its_nothin
 
 
 async def test_a_model_package_that_names_the_dead_end_is_left_alone(ctx, session) -> None:
-    from rfpilot.core import previews
+    from rfpilot.core.drafting import previews
     from rfpilot.core.llm.scripted import ScriptedProvider, ScriptedReply
 
     await _forked(ctx, session)
@@ -200,7 +203,9 @@ def test_a_session_that_never_forked_exports_empty_lists(cli) -> None:
 @pytest.mark.parametrize("nothing", ["- Nothing was ruled out in this session.", "_Nothing was ruled out._",
                                      "None.", "No hypotheses were ruled out during the session."])
 async def test_the_kb_drops_the_models_nothing_line_when_a_dead_end_is_added(ctx, session, nothing) -> None:
-    from rfpilot.core import branches, closing, outputs
+    from rfpilot.core.session import branches
+    from rfpilot.core.closeout import closing
+    from rfpilot.core.team import outputs
     from rfpilot.core.llm.scripted import ScriptedProvider, ScriptedReply
 
     _, (quota, cred) = await branches.fork(ctx, session, "Two causes", [("Mailbox quota", "The mailbox is full"),
@@ -233,7 +238,8 @@ def test_says_nothing_tells_empty_list_lines_from_items() -> None:
 
 
 async def test_every_branch_status_change_bumps_state_version_and_misses_the_cache(ctx, session) -> None:
-    from rfpilot.core import branches, previews
+    from rfpilot.core.session import branches
+    from rfpilot.core.drafting import previews
 
     async def fresh() -> previews.Preview:
         first = await previews.preview(ctx, session, "escalate")
@@ -293,7 +299,7 @@ def test_a_draft_exports_marked_draft_and_stays_a_draft(cli, tmp_path) -> None:
 
 
 async def _linked(ctx, cw, **targets):
-    from rfpilot.core import psa, tickets
+    from rfpilot.core.closeout import psa, tickets
 
     settings, secrets = cw.connection()
     await psa.connect(ctx, "connectwise", "main", settings, secrets, targets={a: {"": s} for a, s in targets.items()})
@@ -314,7 +320,7 @@ async def _writeback(ctx, row):
 
 async def test_a_verified_close_shows_the_note_id_and_the_status_read_back(ctx, cw, memory_keyring) -> None:
     from rfpilot.cli.sessions import _show_text
-    from rfpilot.core import closing
+    from rfpilot.core.closeout import closing
 
     row = await _linked(ctx, cw, resolve="Resolved")
     assert (await _writeback(ctx, row))[0] is None  # nothing sent yet
@@ -332,7 +338,7 @@ async def test_queued_failed_posted_and_delivering_closes_say_so(ctx, cw, memory
     from datetime import timedelta
 
     from rfpilot.cli.sessions import _show_text
-    from rfpilot.core import closing
+    from rfpilot.core.closeout import closing
     from rfpilot.errors import PSAError, QueuedError
 
     row = await _linked(ctx, cw, escalate="Escalated")
@@ -363,7 +369,8 @@ async def test_queued_failed_posted_and_delivering_closes_say_so(ctx, cw, memory
 
 async def test_a_close_with_no_target_status_is_posted_and_a_local_one_has_none(ctx, cw, memory_keyring) -> None:
     from rfpilot.cli.sessions import _show_text
-    from rfpilot.core import closing, sessions
+    from rfpilot.core.closeout import closing
+    from rfpilot.core.session import sessions
 
     row = await _linked(ctx, cw)
     await closing.resolve_session(ctx, row, NOTE)

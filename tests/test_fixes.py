@@ -7,8 +7,8 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy import select
 
-from rfpilot.core import fixes
-from rfpilot.core.sessions import create_session
+from rfpilot.core.session import fixes
+from rfpilot.core.session.sessions import create_session
 from rfpilot.db.models import DraftTemplate, Engineer, Message, SuggestedFix
 from rfpilot.errors import ConflictError, NotFoundError, UsageError
 
@@ -696,7 +696,7 @@ async def test_edit_parked_notes(ctx, session) -> None:
     """The notes of a partial or pending fix are edited in place (+1); other states refuse."""
     import pytest
 
-    from rfpilot.core import fixes as svc
+    from rfpilot.core.session import fixes as svc
     from rfpilot.errors import ConflictError, UsageError
 
     fix = await svc.suggest_fix(ctx, session, "Fix it", confidence=80)

@@ -12,10 +12,11 @@ import pytest
 from sqlalchemy import func, select
 
 from rfpilot.config import load_settings
-from rfpilot.core import branches, fixes, handoffs, lane
+from rfpilot.core.session import branches, fixes, lane
+from rfpilot.core.team import handoffs
 from rfpilot.core.context import Workspace
 from rfpilot.core.llm.scripted import ScriptedProvider, ScriptedReply
-from rfpilot.core.sessions import abandon_session, create_session, set_status
+from rfpilot.core.session.sessions import abandon_session, create_session, set_status
 from rfpilot.db.models import LLMUsage, SessionHandoff, SessionRow
 from rfpilot.errors import ConflictError, UsageError
 
@@ -220,7 +221,7 @@ async def test_llm_assessment_is_parsed_from_one_call(ws, ctx, session) -> None:
     }
     assert len(provider.calls) == 1
     sent = provider.calls[0]
-    from rfpilot.core.prompts import HANDOFF_ASSESSMENT_PROMPT
+    from rfpilot.core.llm.prompts import HANDOFF_ASSESSMENT_PROMPT
 
     assert sent.system == HANDOFF_ASSESSMENT_PROMPT
     assert "Re-register the MFA method" in sent.message and "Token cache [dead_end]" in sent.message

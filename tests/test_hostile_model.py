@@ -13,11 +13,12 @@ from collections.abc import AsyncIterator
 
 from sqlalchemy import select
 
-from rfpilot.core import chat, facts, lane
+from rfpilot.core.engine import chat
+from rfpilot.core.session import facts, lane
 from rfpilot.core.llm.base import LLMRequest, LLMResult, Provider, Usage
 from rfpilot.core.llm.scripted import ScriptedProvider, ScriptedReply, load_replies
-from rfpilot.core.markers import PROMOTES_MAX, parse_reply
-from rfpilot.core.streaming import DisplayStream
+from rfpilot.core.engine.markers import PROMOTES_MAX, parse_reply
+from rfpilot.core.engine.streaming import DisplayStream
 from rfpilot.db.models import Message
 
 STRESS = max(1, int(os.environ.get("RFPILOT_STRESS", "1") or 1))

@@ -87,7 +87,7 @@ def test_no_textual_import_outside_tui_statically() -> None:
 def test_importing_every_non_tui_module_leaves_textual_unloaded() -> None:
     """Importing every non-TUI module in a fresh interpreter does not load textual."""
     mods = _modules_outside_tui()
-    assert "rfpilot.core.fixes" in mods and "rfpilot.cli" in mods
+    assert "rfpilot.core.session.fixes" in mods and "rfpilot.cli" in mods
     code = "import importlib, sys\n" + "".join(f"importlib.import_module({m!r})\n" for m in mods)
     code += "bad = sorted(m for m in sys.modules if m == 'textual' or m.startswith('textual.'))\nprint(bad)\n"
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
@@ -133,7 +133,7 @@ main()
 NOT_BEFORE_THE_APP = (
     "typer", "click", "pydantic", "rfpilot.cli.tree", "rfpilot.cli.sessions", "rfpilot.cli.chat", "rfpilot.cli.lane",
     "rfpilot.cli.psa", "rfpilot.cli.templates", "rfpilot.cli.admin", "sqlalchemy", "anthropic", "httpx",
-    "rfpilot.core.chat", "rfpilot.core.context", "rfpilot.psa", "rfpilot.core.psa",
+    "rfpilot.core.engine.chat", "rfpilot.core.context", "rfpilot.psa", "rfpilot.core.closeout.psa",
 )
 
 
@@ -202,7 +202,7 @@ asyncio.run(main())
     assert proc.returncode == 0, proc.stderr[-2000:]
     names = set(json.loads(out.read_text(encoding="utf-8")))
     assert _loaded(names, "sqlalchemy")  # the store is open: the list came from it
-    for name in ("rfpilot.core.chat", "rfpilot.core.views", "rfpilot.core.psa", "rfpilot.psa", "anthropic", "httpx",
+    for name in ("rfpilot.core.engine.chat", "rfpilot.core.views", "rfpilot.core.closeout.psa", "rfpilot.psa", "anthropic", "httpx",
                  "typer", "pydantic"):
         assert not _loaded(names, name), name
 
@@ -210,7 +210,7 @@ asyncio.run(main())
 def test_a_local_resolve_imports_no_psa_code(tmp_path: Path) -> None:
     """`resolve --yes` on a session with no PSA ticket (offline drafter) imports neither the PSA clients nor the
     outbox write-back, nor the template renderer (it only reads the session's draft templates), nor the team
-    queue (only core.handoff_lock: withdrawing the session's waiting handoffs)."""
+    queue (only core.session.handoff_lock: withdrawing the session's waiting handoffs)."""
     env = {"RFPILOT_HOME": str(tmp_path), "RFPILOT_DATABASE_URL": "", "RFPILOT_LLM_PROVIDER": "offline",
            "PYTHON_KEYRING_BACKEND": "keyring.backends.null.Keyring"}
     import os
@@ -219,7 +219,7 @@ def test_a_local_resolve_imports_no_psa_code(tmp_path: Path) -> None:
                           capture_output=True, text=True, env={**os.environ, **env}, timeout=60)
     assert made.returncode == 0, made.stderr[-2000:]
     names = _imported_modules("-m", "rfpilot", "resolve", made.stdout.strip(), "--yes", env_extra=env)
-    assert "rfpilot.core.outputs" in names  # the resolution outputs were drafted
-    for module in ("rfpilot.psa", "rfpilot.core.psa", "rfpilot.core.writeback", "rfpilot.core.render",
-                   "rfpilot.core.handoffs"):
+    assert "rfpilot.core.team.outputs" in names  # the resolution outputs were drafted
+    for module in ("rfpilot.psa", "rfpilot.core.closeout.psa", "rfpilot.core.closeout.writeback", "rfpilot.core.library.render",
+                   "rfpilot.core.team.handoffs"):
         assert module not in names, module

@@ -8,7 +8,7 @@ import uuid
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from rfpilot.core.markers import MARKERS, parse_reply
+from rfpilot.core.engine.markers import MARKERS, parse_reply
 
 REF = str(uuid.uuid4())
 

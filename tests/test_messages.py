@@ -22,7 +22,7 @@ BACKTICKED = re.compile(r"`rfpilot(?: ([^`]*))?`")
 UNQUOTED = re.compile(r"(?<![\w/.`-])rfpilot ([a-z][\w-]*(?: [^\s`'\"),;:]+)*)")
 # Backticked "rfpilot …" text that is not a command line, with why.
 NOT_COMMANDS = {
-    "ref <10 hex>": "the tag rfpilot writes into PSA notes (core/writeback.py TAG_PREFIX)",
+    "ref <10 hex>": "the tag rfpilot writes into PSA notes (core/closeout/writeback.py TAG_PREFIX)",
 }
 # Words that keep their capital at the start of an error message.
 NAMES = {"ConnectWise", "Autotask", "Autotask's", "HaloPSA", "Halo", "Anthropic", "Anthropic's", "OpenAI", "Postgres",
@@ -81,7 +81,7 @@ def _problem(root, words: list[str]) -> str | None:
     options = {o for p in node.params for o in (*getattr(p, "opts", ()), *getattr(p, "secondary_opts", ()))}
     options |= {"--help", "-h"}
     if path == ["psa", "connect"]:  # provider settings are options too (`psa connect halo --url …`)
-        from rfpilot.core.psa import fields
+        from rfpilot.core.closeout.psa import fields
         from rfpilot.psa import PROVIDER_MODULES
 
         provider = words[i] if i < len(words) and words[i] in PROVIDER_MODULES else None
@@ -133,8 +133,8 @@ def test_the_scan_catches_a_wrong_command() -> None:
 
 def test_the_secret_hint_names_a_variable_that_works(cli, monkeypatch) -> None:
     """`psa connect … --private-key x` is refused; the hint names the environment variable rfpilot really reads
-    for that connection (core.psa.env_var), and --secrets-stdin."""
-    from rfpilot.core.psa import env_var
+    for that connection (core.closeout.psa.env_var), and --secrets-stdin."""
+    from rfpilot.core.closeout.psa import env_var
 
     code, out, err = cli("psa", "connect", "connectwise", "--name", "Team-1", "--site", "x.example.com",
                          "--private-key", "abc")

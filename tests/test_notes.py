@@ -6,7 +6,9 @@ import re
 
 import pytest
 
-from rfpilot.core import closing, facts, fixes, lane, notes, previews, sessions
+from rfpilot.core.closeout import closing
+from rfpilot.core.session import facts, fixes, lane, sessions
+from rfpilot.core.drafting import notes, previews
 from rfpilot.core.context import Workspace
 from rfpilot.core.text import markdown_section
 from rfpilot.errors import ConflictError, UsageError
@@ -265,7 +267,7 @@ async def test_checks_run_are_listed_as_tried(ctx, session):
 
 async def test_lane_work_never_makes_a_cached_preview_stale(ctx, session):
     """Lane work does not bump state_version, so nothing a note says may come from it."""
-    from rfpilot.core import previews
+    from rfpilot.core.drafting import previews
 
     await facts.add_note(ctx, session, "The reset happened on Monday")
     first = await previews.preview(ctx, session, ESC)

@@ -29,7 +29,7 @@ from typing import Any
 import httpx
 from sqlalchemy import select
 
-from rfpilot.core import psa, tickets, writeback
+from rfpilot.core.closeout import psa, tickets, writeback
 from rfpilot.db.models import OutboxItem
 from tests.fakes.loopback import LoopbackPSA
 

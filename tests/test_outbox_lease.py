@@ -10,7 +10,7 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import select, update
 
-from rfpilot.core import closing, psa, tickets, writeback
+from rfpilot.core.closeout import closing, psa, tickets, writeback
 from rfpilot.db.models import OutboxItem
 from rfpilot.errors import QueuedError
 from tests.test_psa_writeback import NOTE, _linked_session, _notes, _other_psa

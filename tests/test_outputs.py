@@ -7,7 +7,9 @@ import re
 import pytest
 from sqlalchemy import func, select
 
-from rfpilot.core import branches, closing, facts, fixes, outputs, psa, tickets, writeback
+from rfpilot.core.session import branches, facts, fixes
+from rfpilot.core.closeout import closing, psa, tickets, writeback
+from rfpilot.core.team import outputs
 from rfpilot.core.llm.scripted import ScriptedProvider, ScriptedReply
 from rfpilot.core.text import markdown_section
 from rfpilot.db.models import LLMUsage, ResolutionOutput

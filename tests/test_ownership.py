@@ -1,4 +1,4 @@
-"""Ownership as one rule (core/permissions.py), tried from the command line on one shared store.
+"""Ownership as one rule (core/session/permissions.py), tried from the command line on one shared store.
 
 Three users share the store: the session's **owner**, a **teammate** in the same account, and a **stranger** in
 another account. Every CLI command is classified in ``COMMANDS`` (the test fails when the Typer app has a command
@@ -150,19 +150,19 @@ def test_every_cli_command_is_classified() -> None:
 
 
 def test_every_mutating_core_service_declares_its_rule() -> None:
-    """The services behind the owner-only and team commands go through core/permissions.py."""
-    import rfpilot.core.branches
-    import rfpilot.core.chat
-    import rfpilot.core.facts
-    import rfpilot.core.fixes
-    import rfpilot.core.handoffs
-    import rfpilot.core.lane
-    import rfpilot.core.psa
-    import rfpilot.core.sessions
-    import rfpilot.core.templates
-    import rfpilot.core.updates
-    import rfpilot.core.writeback  # noqa: F401
-    from rfpilot.core.permissions import DECLARED
+    """The services behind the owner-only and team commands go through core/session/permissions.py."""
+    import rfpilot.core.session.branches
+    import rfpilot.core.engine.chat
+    import rfpilot.core.session.facts
+    import rfpilot.core.session.fixes
+    import rfpilot.core.team.handoffs
+    import rfpilot.core.session.lane
+    import rfpilot.core.closeout.psa
+    import rfpilot.core.session.sessions
+    import rfpilot.core.library.templates
+    import rfpilot.core.closeout.updates
+    import rfpilot.core.closeout.writeback  # noqa: F401
+    from rfpilot.core.session.permissions import DECLARED
 
     expected = {
         "branches.fork": "owner", "branches.switch": "owner", "branches.mark": "owner", "branches.revive": "owner",
@@ -573,7 +573,7 @@ async def test_a_stale_park_handoff_of_an_escalated_session_is_not_claimable(env
     from sqlalchemy import update
 
     from rfpilot.config import load_settings
-    from rfpilot.core import handoffs
+    from rfpilot.core.team import handoffs
     from rfpilot.core.context import Workspace
     from rfpilot.db.models import SessionHandoff, SessionRow
     from rfpilot.errors import ConflictError

@@ -83,7 +83,7 @@ async def test_the_store_and_its_wal_and_shm_are_private_while_open(settings, um
     ws = await Workspace.open(settings)
     try:
         async with ws.ctx() as ctx:
-            from rfpilot.core.sessions import create_session
+            from rfpilot.core.session.sessions import create_session
 
             await create_session(ctx, "VPN drops every ten minutes.")
         db = Path(settings.database_url.split("///", 1)[1])

@@ -64,8 +64,8 @@ def test_the_prompts_are_collected() -> None:
     """Guard against a test that passes because it checks nothing."""
     for name in ("CHAT_SYSTEM_PROMPT", "CHAT_REMINDER_PROMPT", "FACT_SYNTHESIS_PROMPT", "TITLE_PROMPT",
                  "RESOLUTION_NOTE_PROMPT", "ESCALATION_PACKAGE_PROMPT"):
-        assert f"rfpilot.core.prompts.{name}" in PROMPTS
-    assert len(MARKER_BLOCK.findall(PROMPTS["rfpilot.core.prompts.CHAT_SYSTEM_PROMPT"])) == 6
+        assert f"rfpilot.core.llm.prompts.{name}" in PROMPTS
+    assert len(MARKER_BLOCK.findall(PROMPTS["rfpilot.core.llm.prompts.CHAT_SYSTEM_PROMPT"])) == 6
 
 
 @pytest.mark.parametrize("name", sorted(PROMPTS))
@@ -88,7 +88,7 @@ def test_the_checker_catches_a_literal_example() -> None:
 
 
 def test_chat_prompt_states_the_rules() -> None:
-    prompt = PROMPTS["rfpilot.core.prompts.CHAT_SYSTEM_PROMPT"]
+    prompt = PROMPTS["rfpilot.core.llm.prompts.CHAT_SYSTEM_PROMPT"]
     assert "ANTI-PARROT RULE" in prompt
     assert "GUI" in prompt and "script" in prompt
     assert "at least one of" in prompt
@@ -98,6 +98,6 @@ def test_chat_prompt_states_the_rules() -> None:
 
 def test_prompts_do_not_vary() -> None:
     """The cached prefix must be byte-identical between calls: no dates, no ids."""
-    prompt = PROMPTS["rfpilot.core.prompts.CHAT_SYSTEM_PROMPT"]
+    prompt = PROMPTS["rfpilot.core.llm.prompts.CHAT_SYSTEM_PROMPT"]
     assert not re.search(r"\d{4}-\d{2}-\d{2}", prompt)
     assert not re.search(r"[0-9a-f]{8}-[0-9a-f]{4}-", prompt)

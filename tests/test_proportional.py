@@ -61,8 +61,8 @@ def reads():
 @pytest.fixture
 async def big(ws) -> str:
     """A session of BIG messages and BIG facts, one of them promoted from a check, with a fix verifying."""
-    from rfpilot.core import facts, fixes, lane
-    from rfpilot.core.sessions import create_session
+    from rfpilot.core.session import facts, fixes, lane
+    from rfpilot.core.session.sessions import create_session
 
     async with ws.ctx() as ctx:
         row = await create_session(ctx, "Every printer on floor 3 is offline")
@@ -82,7 +82,7 @@ def _ok(cli, *args: str) -> str:
 
 
 def test_show_reads_a_page_of_facts_and_counts_the_rest(cli, big, reads) -> None:
-    from rfpilot.core.facts import FACT_PAGE
+    from rfpilot.core.session.facts import FACT_PAGE
     from rfpilot.core.views import RECENT_MESSAGES
 
     loaded, unbounded, _ = reads
@@ -100,7 +100,7 @@ def test_show_reads_a_page_of_facts_and_counts_the_rest(cli, big, reads) -> None
 
 @pytest.mark.parametrize("kind", ["resolve", "escalate"])
 def test_an_uncached_preview_reads_a_bounded_window(cli, big, reads, kind) -> None:
-    from rfpilot.core.notes import NOTE_FACTS
+    from rfpilot.core.drafting.notes import NOTE_FACTS
 
     loaded, unbounded, _ = reads
     note = _ok(cli, "preview", kind, big, "--offline", "--force")
@@ -112,8 +112,8 @@ def test_an_uncached_preview_reads_a_bounded_window(cli, big, reads, kind) -> No
 
 
 def test_resolve_reads_a_bounded_window_and_its_note_fits(cli, big, reads) -> None:
-    from rfpilot.core.notes import NOTE_FACTS
-    from rfpilot.core.outputs import RECENT_WORK
+    from rfpilot.core.drafting.notes import NOTE_FACTS
+    from rfpilot.core.team.outputs import RECENT_WORK
 
     loaded, unbounded, _ = reads
     out = json.loads(_ok(cli, "resolve", big, "--yes", "--offline", "--json"))
@@ -127,8 +127,8 @@ def test_resolve_reads_a_bounded_window_and_its_note_fits(cli, big, reads) -> No
 
 
 def test_a_handoff_reads_a_bounded_window(cli, big, reads) -> None:
-    from rfpilot.core.handoffs import RECENT_MESSAGES
-    from rfpilot.core.notes import NOTE_FACTS
+    from rfpilot.core.team.handoffs import RECENT_MESSAGES
+    from rfpilot.core.drafting.notes import NOTE_FACTS
 
     loaded, unbounded, _ = reads
     _ok(cli, "escalate", big, "--handoff", "--offline")
@@ -138,7 +138,7 @@ def test_a_handoff_reads_a_bounded_window(cli, big, reads) -> None:
 
 async def test_the_banner_counts_the_messages_since_a_fix_from_the_newest(ctx, session, reads) -> None:
     """A fix applied late in a long session: the banner reads back from the newest message, not the transcript."""
-    from rfpilot.core import fixes
+    from rfpilot.core.session import fixes
     from rfpilot.db.models import Message
 
     await fill(ctx, session, messages=2_000)  # a day old
@@ -184,13 +184,13 @@ def test_the_cli_default_is_the_fact_page() -> None:
     import inspect
 
     from rfpilot.cli.sessions import sessions_show
-    from rfpilot.core.facts import FACT_PAGE
+    from rfpilot.core.session.facts import FACT_PAGE
 
     assert inspect.signature(sessions_show).parameters["limit"].default.default == FACT_PAGE
 
 
 async def test_the_facts_window_stops_at_its_character_budget(ctx, session) -> None:
-    from rfpilot.core import facts
+    from rfpilot.core.session import facts
 
     for n in range(5):
         await facts.add_note(ctx, session, f"{n}" * 1000)
@@ -205,8 +205,8 @@ async def test_the_facts_window_stops_at_its_character_budget(ctx, session) -> N
 async def test_the_latest_turns_skip_blank_messages_within_the_scan(ctx, session) -> None:
     from sqlalchemy import update
 
-    from rfpilot.core import branches
-    from rfpilot.core.outputs import RECENT_WORK, build_bundle
+    from rfpilot.core.session import branches
+    from rfpilot.core.team.outputs import RECENT_WORK, build_bundle
     from rfpilot.db.models import Message
 
     await fill(ctx, session, messages=60)  # even seqs are the engineer's

@@ -8,7 +8,7 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import select
 
-from rfpilot.core import closing, psa, tickets, writeback
+from rfpilot.core.closeout import closing, psa, tickets, writeback
 from rfpilot.db.models import OutboxItem, SessionRow
 from rfpilot.errors import ConfigError, ConflictError, PSAError, QueuedError
 
@@ -48,7 +48,7 @@ async def test_a_session_from_a_ticket_carries_its_context(ctx, cw, memory_keyri
     doc = row.ticket_context
     assert doc["board"] == "Help Desk" and doc["status"] == "New"
     assert "after the reset" in doc["description"]
-    from rfpilot.core.chat import ticket_context
+    from rfpilot.core.engine.chat import ticket_context
 
     assert "Outlook prompts for a password after the reset." in ticket_context(row)  # uncached context
     with pytest.raises(ConflictError, match="already has an open session"):
@@ -192,7 +192,8 @@ async def test_an_unknown_target_status_names_the_choices(ctx, cw, memory_keyrin
 
 
 async def test_share_update_posts_an_internal_note_and_leaves_the_status(ctx, cw, memory_keyring) -> None:
-    from rfpilot.core import facts, updates
+    from rfpilot.core.session import facts
+    from rfpilot.core.closeout import updates
 
     row = await _linked_session(ctx, cw, resolve="Resolved")
     await facts.add_note(ctx, row, "The cached credential predates the reset")
@@ -222,7 +223,7 @@ def test_billable_hours() -> None:
 
 
 async def test_writes_to_one_ticket_go_in_order(ctx, cw, memory_keyring) -> None:
-    from rfpilot.core import updates
+    from rfpilot.core.closeout import updates
 
     row = await _linked_session(ctx, cw, resolve="Resolved")
     cw.error_next = (400, {"code": "InvalidObject", "message": "note object is invalid", "errors": []})

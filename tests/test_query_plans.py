@@ -140,7 +140,7 @@ async def bigger(ws):
 
 @pytest.mark.parametrize("mine", [False, True], ids=["all", "mine"])
 async def test_session_list_reads_each_status_from_its_index(big, mine: bool) -> None:
-    from rfpilot.core.sessions import session_page
+    from rfpilot.core.session.sessions import session_page
 
     index = "ix_sessions_account_owner_status_updated" if mine else "ix_sessions_account_status_updated"
     async with big.ctx() as ctx:
@@ -164,8 +164,8 @@ async def test_session_list_reads_each_status_from_its_index(big, mine: bool) ->
 async def test_the_list_filter_walks_the_list_index_or_the_trigram_indexes(bigger) -> None:
     """Postgres: a common text walks each status's index newest first until the page is full; a rare one is
     found through the trigram indexes (then its few matches sorted). SQLite, which has no text index, reads the
-    table once per part and keeps the newest matches (core.sessions._scan_query says why)."""
-    from rfpilot.core.sessions import session_page
+    table once per part and keeps the newest matches (core.session.sessions._scan_query says why)."""
+    from rfpilot.core.session.sessions import session_page
 
     async with bigger.ctx() as ctx:
         dialect = ctx.db.bind.dialect.name
@@ -191,7 +191,7 @@ async def test_the_list_filter_walks_the_list_index_or_the_trigram_indexes(bigge
 async def test_id_prefix_lookup_is_a_range_on_the_primary_key(big) -> None:
     from sqlalchemy import select
 
-    from rfpilot.core.sessions import get_session
+    from rfpilot.core.session.sessions import get_session
     from rfpilot.db.models import SessionRow
 
     async with big.ctx() as ctx:
@@ -213,8 +213,8 @@ async def test_id_prefix_lookup_is_a_range_on_the_primary_key(big) -> None:
 
 
 async def test_facts_lane_and_fixes_come_in_index_order(big) -> None:
-    from rfpilot.core import facts, fixes, lane
-    from rfpilot.core.sessions import create_session
+    from rfpilot.core.session import facts, fixes, lane
+    from rfpilot.core.session.sessions import create_session
 
     async with big.ctx() as ctx:
         dialect = ctx.db.bind.dialect.name

@@ -48,7 +48,7 @@ def expected_order(rows: list[dict]) -> list[str]:
 
 
 async def test_pages_walk_open_then_closed_without_gaps(ws) -> None:
-    from rfpilot.core.sessions import session_page
+    from rfpilot.core.session.sessions import session_page
 
     rows = await seed(ws)
     seen: list[str] = []
@@ -65,7 +65,7 @@ async def test_pages_walk_open_then_closed_without_gaps(ws) -> None:
 
 
 async def test_match_searches_the_whole_store_in_any_case(ws) -> None:
-    from rfpilot.core.sessions import session_page
+    from rfpilot.core.session.sessions import session_page
 
     rows = await seed(ws, extra=[dict(id="abcd1234-0000-4000-8000-000000000000", title="Printer 50% off_line",
                                       status="resolved", intake_type="empty", ticket_ref="CW#48307")])
@@ -95,7 +95,7 @@ async def test_match_searches_the_whole_store_in_any_case(ws) -> None:
 async def test_quotes_and_backslashes_in_a_filter_are_text(ws) -> None:
     """The Postgres filter is written into the SQL as a literal (so its plan can use the trigram indexes): a quote,
     a backslash or SQL in the text is matched as text, never run."""
-    from rfpilot.core.sessions import session_page
+    from rfpilot.core.session.sessions import session_page
 
     title = "O'Brien's scanner \\ share; 'x' -- done"
     await seed(ws, extra=[dict(id="abcd1234-0000-4000-8000-000000000001", title=title, status="active",
@@ -112,7 +112,7 @@ async def test_quotes_and_backslashes_in_a_filter_are_text(ws) -> None:
 
 
 async def test_split_open_is_one_pass_and_keeps_order() -> None:
-    from rfpilot.core.sessions import split_open
+    from rfpilot.core.session.sessions import split_open
 
     items = [("a", "active"), ("b", "resolved"), ("c", "paused"), ("d", "abandoned"), ("e", "escalated")]
     assert split_open(items, lambda i: i[1]) == ([items[0], items[2], items[4]], [items[1], items[3]])

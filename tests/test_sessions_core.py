@@ -7,7 +7,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from rfpilot.core import closing, sessions
+from rfpilot.core.closeout import closing
+from rfpilot.core.session import sessions
 from rfpilot.db.models import Account, Engineer, SessionRow
 from rfpilot.errors import ConflictError, NotFoundError, UsageError
 
@@ -15,7 +16,7 @@ T0 = datetime(2025, 3, 3, 9, 0, tzinfo=UTC)
 NOTE = "## Problem\nOutlook prompted for a password.\n\n## Resolution\nCleared cached credentials."
 STATUSES = ("active", "paused", "escalated", "resolved", "abandoned")
 
-# SPEC §3, spelled out independently of rfpilot.core.sessions.TRANSITIONS.
+# SPEC §3, spelled out independently of rfpilot.core.session.sessions.TRANSITIONS.
 ALLOWED = {
     ("active", "paused"),
     ("paused", "active"),

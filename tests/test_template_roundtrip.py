@@ -18,9 +18,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from rfpilot.core import templates
-from rfpilot.core.render import KEY, placeholders
-from rfpilot.core.template_files import dumps, export_template, import_file, import_files, loads
+from rfpilot.core.library import templates
+from rfpilot.core.library.render import KEY, placeholders
+from rfpilot.core.library.template_files import dumps, export_template, import_file, import_files, loads
 from rfpilot.errors import UsageError
 
 STRESS = max(1, int(os.environ.get("RFPILOT_STRESS", "1") or 1))
@@ -203,7 +203,7 @@ async def test_two_files_with_one_slug_import_nothing(ctx, tmp_path: Path) -> No
 async def test_a_file_the_store_refuses_rolls_back_the_files_before_it(ctx, tmp_path: Path, monkeypatch) -> None:
     """Checks pass for every file, then the store refuses the third: the two stored before it are rolled back
     (each create/update runs inside the batch's one transaction, not in its own)."""
-    from rfpilot.core import template_files
+    from rfpilot.core.library import template_files
     from rfpilot.errors import ConflictError
 
     kept = await templates.create_template(ctx, templates.TemplateSpec(name="Known", body="old body", slug="known"))
@@ -240,7 +240,7 @@ def test_cli_batch_import_exits_1_and_stores_nothing(cli, tmp_path: Path) -> Non
 
 
 async def test_a_password_default_is_refused_at_create_and_import(ctx, tmp_path: Path) -> None:
-    from rfpilot.core.render import Parameter, parse_parameters
+    from rfpilot.core.library.render import Parameter, parse_parameters
 
     with pytest.raises(UsageError, match="'pw' is a password with a default"):
         parse_parameters([{"key": "pw", "field_type": "password", "default": "hunter2"}])

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from rfpilot.core import fixes, render, templates
-from rfpilot.core.facts import add_note
-from rfpilot.core.render import Parameter
+from rfpilot.core.session import fixes
+from rfpilot.core.library import render, templates
+from rfpilot.core.session.facts import add_note
+from rfpilot.core.library.render import Parameter
 from rfpilot.errors import ConflictError, UsageError
 
 SENTINEL = "S3ntinel-Pa55"
@@ -90,7 +91,7 @@ async def test_password_parameters_never_reach_the_store(ctx, session) -> None:
     await ctx.db.refresh(tpl)
     await ctx.db.refresh(fix)
     assert tpl.usage_count == 1 and fix.applied_at is not None
-    from rfpilot.core.notes import build_bundle, bundle_text, offline_draft
+    from rfpilot.core.drafting.notes import build_bundle, bundle_text, offline_draft
 
     bundle = await build_bundle(ctx, session, "resolution_note")
     text = bundle_text(bundle)
@@ -110,7 +111,7 @@ async def test_values_come_from_the_fix_then_the_facts(ctx, session) -> None:
     await add_note(ctx, session, f"The password is {SENTINEL}")  # never pre-filled
     fix = await fixes.suggest_fix(ctx, session, "Map it", confidence=70, template_slug=tpl.slug,
                                   parameters={"share_path": "\\\\fs02\\scans"})
-    facts = await __import__("rfpilot.core.facts", fromlist=["list_facts"]).list_facts(ctx, session)
+    facts = await __import__("rfpilot.core.session.facts", fromlist=["list_facts"]).list_facts(ctx, session)
     values, sources = templates.value_sources(tpl, fix, facts)
     assert values == {"account": "HARBOUR\\svc-scan", "share_path": "\\\\fs02\\scans"}
     assert sources["share_path"] == "from the fix"
@@ -159,7 +160,7 @@ async def test_building_now_links_the_fix_to_the_new_template(ctx, session) -> N
 
 
 async def test_the_post_resolve_offer_and_dont_ask_again(ctx, session) -> None:
-    from rfpilot.core import closing
+    from rfpilot.core.closeout import closing
 
     _, draft = await _draft(ctx, session)
     assert await templates.drafts_to_offer(ctx, session) == []  # not resolved yet
@@ -182,7 +183,7 @@ async def test_offline_extraction_keeps_the_script_as_it_ran(ctx, session) -> No
 
 
 async def test_export_then_import_round_trips_and_twice_changes_nothing(ctx, tmp_path, settings) -> None:
-    from rfpilot.core.template_files import export_template, import_file
+    from rfpilot.core.library.template_files import export_template, import_file
 
     await templates.create_template(ctx, _spec())
     spooler = await templates.create_template(ctx, _spec(

@@ -100,8 +100,8 @@ def test_tui_uses_the_same_sanitiser() -> None:
 
 
 def test_template_toml_export_has_no_raw_c1_and_round_trips() -> None:
-    from rfpilot.core.template_files import dumps as dump_template
-    from rfpilot.core.template_files import loads
+    from rfpilot.core.library.template_files import dumps as dump_template
+    from rfpilot.core.library.template_files import loads
 
     doc = {"name": "n\x9b\x85 \"q\" \\", "description": ATTACK, "body": "a\x9d\nb \"\"\" \\x9b\n",
            "parameters": [{"key": "k", "label": "l\x9c"}]}
@@ -121,7 +121,7 @@ def test_a_warning_logged_with_no_handler_is_inert(capsys) -> None:
     try:
         guard_logging()
         guard_logging()  # idempotent
-        record = logging.LogRecord("rfpilot.core.outputs", logging.WARNING, __file__, 1,
+        record = logging.LogRecord("rfpilot.core.team.outputs", logging.WARNING, __file__, 1,
                                    "outputs not drafted: %s", ("server said \x1b]0;pwned\x07\x9b2J",), None)
         logging.lastResort.handle(record)
         assert capsys.readouterr().err == "outputs not drafted: server said �]0;pwned��2J\n"

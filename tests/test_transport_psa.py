@@ -18,7 +18,7 @@ from typing import Any
 import httpx
 import pytest
 
-from rfpilot.core import psa
+from rfpilot.core.closeout import psa
 from rfpilot.psa import autotask, connectwise, halo
 from rfpilot.psa.errors import InsecureURLError
 from rfpilot.psa.http import RetryPolicy, check_url, is_loopback

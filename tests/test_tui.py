@@ -101,9 +101,9 @@ async def post_from_preview(pilot) -> list[str]:
 
 async def session_with_verifying_fix(settings) -> tuple[str, int]:
     """A session whose suggested fix was applied and awaits an outcome: (id, state_version)."""
-    from rfpilot.core import fixes
+    from rfpilot.core.session import fixes
     from rfpilot.core.context import Workspace
-    from rfpilot.core.sessions import create_session
+    from rfpilot.core.session.sessions import create_session
 
     ws = await Workspace.open(settings)
     try:
@@ -237,7 +237,7 @@ async def test_the_whole_workflow(tui_settings) -> None:
 
 
 async def test_escalate_with_a_verifying_fix_goes_through_the_intercept(tui_settings) -> None:
-    from rfpilot.core import fixes
+    from rfpilot.core.session import fixes
     from rfpilot.tui.app import RfpilotApp
     from rfpilot.tui.screens.modals import ChoiceScreen, PreviewScreen
 
@@ -258,7 +258,7 @@ async def test_escalate_with_a_verifying_fix_goes_through_the_intercept(tui_sett
         snap = await store_state(app, sid)
         assert snap.details["session"]["status"] == "escalated"
         async with app.ctx() as ctx:
-            from rfpilot.core.sessions import get_session
+            from rfpilot.core.session.sessions import get_session
 
             row = await get_session(ctx, sid)
             assert (await fixes.list_fixes(ctx, row))[0].status == "applied_failed"
@@ -284,7 +284,7 @@ async def test_cancelling_the_intercept_changes_nothing(tui_settings) -> None:
 async def test_closing_the_preview_after_answering_the_intercept_records_nothing(tui_settings) -> None:
     """The answer about the fix is stored with the close, in one transaction: walking away from the preview keeps
     neither (the preview still shows the note as it would read with the answer)."""
-    from rfpilot.core import fixes
+    from rfpilot.core.session import fixes
     from rfpilot.tui.app import RfpilotApp
     from rfpilot.tui.screens.modals import ChoiceScreen, PreviewScreen
 
@@ -302,7 +302,7 @@ async def test_closing_the_preview_after_answering_the_intercept_records_nothing
         snap = await store_state(app, sid)
         assert snap.details["session"]["status"] == "active" and snap.details["session"]["state_version"] == version
         async with app.ctx() as ctx:
-            from rfpilot.core.sessions import get_session
+            from rfpilot.core.session.sessions import get_session
 
             row = await get_session(ctx, sid)
             assert (await fixes.list_fixes(ctx, row))[0].status == "proposed"  # still verifying
@@ -364,7 +364,7 @@ async def test_palette_and_ctrl_c(tui_settings) -> None:
 
 async def test_filter_and_abandon(tui_settings) -> None:
     from rfpilot.core.context import Workspace
-    from rfpilot.core.sessions import create_session
+    from rfpilot.core.session.sessions import create_session
     from rfpilot.tui.app import RfpilotApp
     from rfpilot.tui.screens.modals import ChoiceScreen, TextPrompt
     from rfpilot.tui.widgets.session_list import SessionList
@@ -428,8 +428,8 @@ async def test_keymap_from_config(tmp_path) -> None:
 async def test_help_follows_focus_and_keymap(tmp_path) -> None:
     """F1 lists the focused widget's usable keys first; help and palette show remapped keys."""
     from rfpilot.core.context import Workspace
-    from rfpilot.core.facts import add_note
-    from rfpilot.core.sessions import create_session
+    from rfpilot.core.session.facts import add_note
+    from rfpilot.core.session.sessions import create_session
     from rfpilot.tui.app import RfpilotApp
     from rfpilot.tui.screens.modals import HelpScreen
 

@@ -19,7 +19,7 @@ ITEMS = 2000  # questions, and checks
 
 
 async def test_message_pages_walk_back_in_order(ctx, session) -> None:
-    from rfpilot.core import chat
+    from rfpilot.core.engine import chat
 
     await fill(ctx, session, messages=250)
     assert await chat.count_messages(ctx, session) == 250
@@ -40,7 +40,7 @@ async def test_message_pages_walk_back_in_order(ctx, session) -> None:
 async def test_pending_retry_reads_only_the_last_message(ctx, session, loaded_rows) -> None:
     from sqlalchemy import update
 
-    from rfpilot.core import chat
+    from rfpilot.core.engine import chat
     from rfpilot.db.models import Message
 
     await fill(ctx, session, messages=11)  # the last one (seq 10) is the engineer's: make it a failed send
@@ -65,7 +65,7 @@ async def fill_reply(ctx, session, seq: int) -> None:
 
 
 async def test_fact_pages_follow_the_keyset(ctx, session) -> None:
-    from rfpilot.core import facts
+    from rfpilot.core.session import facts
     from rfpilot.core.views import fact_page, session_details
 
     await fill(ctx, session, facts=120)
@@ -85,7 +85,7 @@ async def test_fact_pages_follow_the_keyset(ctx, session) -> None:
 @pytest.fixture
 async def big_session(ws):
     """A session with MESSAGES messages and FACTS facts."""
-    from rfpilot.core.sessions import create_session
+    from rfpilot.core.session.sessions import create_session
 
     async with ws.ctx() as ctx:
         row = await create_session(ctx, "Every printer on floor 3 is offline")
@@ -158,7 +158,7 @@ async def test_a_big_session_opens_on_its_latest_page_without_reading_the_rest(s
 
 
 async def test_paging_to_the_first_message_removes_the_earlier_line(settings, ws) -> None:
-    from rfpilot.core.sessions import create_session
+    from rfpilot.core.session.sessions import create_session
     from rfpilot.tui.app import RfpilotApp
     from rfpilot.tui.data import EARLIER_PAGE, MESSAGE_PAGE
 
@@ -177,7 +177,7 @@ async def test_paging_to_the_first_message_removes_the_earlier_line(settings, ws
 
 
 async def test_paging_far_back_keeps_a_bounded_number_of_messages_mounted(settings, ws, monkeypatch) -> None:
-    from rfpilot.core.sessions import create_session
+    from rfpilot.core.session.sessions import create_session
     from rfpilot.tui.app import RfpilotApp
     from rfpilot.tui.data import EARLIER_PAGE, MESSAGE_PAGE
     from rfpilot.tui.widgets import transcript
@@ -271,7 +271,7 @@ async def test_the_lane_pages_its_facts_and_updates_in_place(settings, big_sessi
 async def test_the_lane_pages_its_questions_and_checks(settings, ws, loaded_rows) -> None:
     """Questions and checks are paged like facts: a lane of thousands reads one page of each to open, its
     headings count them all, and a "more" row after each brings the next page, the cursor on its first row."""
-    from rfpilot.core.sessions import create_session
+    from rfpilot.core.session.sessions import create_session
     from rfpilot.grammar import count
     from rfpilot.tui.app import RfpilotApp
     from rfpilot.tui.data import ITEM_PAGE
@@ -338,7 +338,7 @@ async def _choose(pilot, key: str) -> None:
 
 async def test_arrows_faster_than_focus_lose_no_row(settings, ws) -> None:
     """focus() lands after the key that asked for it: keys arriving before that still walk one row each."""
-    from rfpilot.core.sessions import create_session
+    from rfpilot.core.session.sessions import create_session
     from rfpilot.tui.app import RfpilotApp
     from rfpilot.tui.widgets.lane import LaneRow
 
@@ -363,9 +363,9 @@ async def test_arrows_faster_than_focus_lose_no_row(settings, ws) -> None:
 async def test_a_chat_turn_appends_in_place_and_keeps_the_earlier_pages(settings, ws, monkeypatch) -> None:
     """After a turn the transcript reads only what the turn stored (from your message on): the pages loaded
     with ctrl+up stay, and past MOST mounted messages the earliest go behind the "earlier messages" line."""
-    from rfpilot.core import chat
+    from rfpilot.core.engine import chat
     from rfpilot.core.llm.scripted import ScriptedProvider, ScriptedReply
-    from rfpilot.core.sessions import create_session
+    from rfpilot.core.session.sessions import create_session
     from rfpilot.tui.app import RfpilotApp
     from rfpilot.tui.data import EARLIER_PAGE, MESSAGE_PAGE
     from rfpilot.tui.widgets import transcript

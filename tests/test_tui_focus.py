@@ -79,17 +79,18 @@ async def check(pilot, where: str) -> None:
 
 
 async def seeded(settings, *, resolved: bool = False, verifying: bool = False) -> str:
-    from rfpilot.core import closing, fixes
+    from rfpilot.core.closeout import closing
+    from rfpilot.core.session import fixes
     from rfpilot.core.context import Workspace
-    from rfpilot.core.facts import add_note
-    from rfpilot.core.sessions import create_session
+    from rfpilot.core.session.facts import add_note
+    from rfpilot.core.session.sessions import create_session
 
     ws = await Workspace.open(settings)
     try:
         async with ws.ctx() as ctx:
             row = await create_session(ctx, "VPN drops every hour", client="Northwind")
             await add_note(ctx, row, "The gateway firmware is 4.2")
-            from rfpilot.core.lane import add_check
+            from rfpilot.core.session.lane import add_check
 
             await add_check(ctx, row, "Ping the gateway", command="ping -t gw.example.net")
             if verifying:
@@ -97,7 +98,7 @@ async def seeded(settings, *, resolved: bool = False, verifying: bool = False) -
                 await fixes.apply_fix(ctx, row, fix)
             if resolved:
                 await closing.resolve_session(ctx, row, "## Problem\nDrops.\n\n## Resolution\nRaised the timeout.")
-                from rfpilot.core.outputs import generate_all
+                from rfpilot.core.team.outputs import generate_all
 
                 await generate_all(ctx, row, None)
             return row.id
@@ -493,7 +494,7 @@ async def test_the_palette_offers_only_what_the_session_state_allows(tui_setting
 
 
 def test_valid_actions_follow_the_transitions() -> None:
-    from rfpilot.core.sessions import valid_actions
+    from rfpilot.core.session.sessions import valid_actions
 
     assert valid_actions("active") == {"pause", "resolve", "escalate", "abandon"}
     assert valid_actions("paused") == {"resume", "resolve", "escalate", "abandon"}

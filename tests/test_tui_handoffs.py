@@ -14,9 +14,9 @@ FORK = "[FORK]\n" + json.dumps({"fork_reason": "Network or DNS?", "options": [
 
 
 async def _seed(settings) -> str:
-    from rfpilot.core import chat
+    from rfpilot.core.engine import chat
     from rfpilot.core.context import Workspace
-    from rfpilot.core.sessions import create_session
+    from rfpilot.core.session.sessions import create_session
 
     ws = await Workspace.open(settings)
     try:
@@ -30,8 +30,9 @@ async def _seed(settings) -> str:
 
 
 async def _state(app, sid):
-    from rfpilot.core import branches, handoffs
-    from rfpilot.core.sessions import get_session
+    from rfpilot.core.session import branches
+    from rfpilot.core.team import handoffs
+    from rfpilot.core.session.sessions import get_session
 
     async with app.ctx() as ctx:
         row = await get_session(ctx, sid)
@@ -93,9 +94,9 @@ async def test_fork_card_branch_map_handoff_and_claim(tui_settings) -> None:
 
 
 async def test_outputs_after_resolve(tui_settings) -> None:
-    from rfpilot.core import closing
+    from rfpilot.core.closeout import closing
     from rfpilot.core.context import Workspace
-    from rfpilot.core.sessions import get_session
+    from rfpilot.core.session.sessions import get_session
     from rfpilot.tui.app import RfpilotApp
     from rfpilot.tui.screens.branches import OutputsScreen
 
@@ -104,7 +105,7 @@ async def test_outputs_after_resolve(tui_settings) -> None:
     async with ws.ctx() as ctx:
         row = await get_session(ctx, sid)
         await closing.resolve_session(ctx, row, "## Problem\nNames did not resolve.\n\n## Resolution\nFlushed DNS.")
-        from rfpilot.core.outputs import generate_all
+        from rfpilot.core.team.outputs import generate_all
 
         await generate_all(ctx, row, None)
     await ws.close()
@@ -115,7 +116,7 @@ async def test_outputs_after_resolve(tui_settings) -> None:
         await wait_for_screen(pilot, OutputsScreen)
         await pilot.press("a")  # approve the ticket notes (the first tab)
         await pilot.pause(0.3)
-        from rfpilot.core import outputs
+        from rfpilot.core.team import outputs
 
         async with app.ctx() as ctx:
             row = await get_session(ctx, sid)

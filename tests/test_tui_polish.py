@@ -123,7 +123,7 @@ def test_no_color_paints_no_colour_at_all(seeded) -> None:
 
 async def _session(settings, description: str, **kwargs) -> str:
     from rfpilot.core.context import Workspace
-    from rfpilot.core.sessions import create_session
+    from rfpilot.core.session.sessions import create_session
 
     ws = await Workspace.open(settings, clock=lambda: NOW - timedelta(minutes=13))
     try:
@@ -332,9 +332,9 @@ def test_lane_and_banner_say_the_same_about_an_applied_fix(seeded) -> None:
 
 
 def test_a_parked_session_is_parked_in_the_header_and_in_the_queue(fresh) -> None:
-    from rfpilot.core import handoffs
+    from rfpilot.core.team import handoffs
     from rfpilot.core.context import Workspace
-    from rfpilot.core.sessions import create_session
+    from rfpilot.core.session.sessions import create_session
 
     async def park() -> str:
         ws = await Workspace.open(fresh, clock=lambda: NOW - timedelta(minutes=5))

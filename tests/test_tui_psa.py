@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 
-from rfpilot.core import psa
+from rfpilot.core.closeout import psa
 from tests.test_tui import post_from_preview, settle, store_state, tui_settings, wait_for_screen  # noqa: F401
 
 
@@ -64,7 +64,7 @@ async def test_start_from_a_ticket_then_resolve_on_it(tui_settings, cw, memory_k
 
 async def test_a_queued_write_shows_and_retries(tui_settings, cw, memory_keyring) -> None:
     from rfpilot.core.context import Workspace
-    from rfpilot.core.tickets import session_from_ticket
+    from rfpilot.core.closeout.tickets import session_from_ticket
     from rfpilot.tui.app import RfpilotApp
     from rfpilot.tui.screens.modals import PreviewScreen
 

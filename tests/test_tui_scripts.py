@@ -13,7 +13,7 @@ pytest.importorskip("textual")
 
 from textual.widgets import Checkbox, Input, OptionList, Static, TextArea  # noqa: E402
 
-from rfpilot.core.render import Parameter, parse_parameters, render  # noqa: E402
+from rfpilot.core.library.render import Parameter, parse_parameters, render  # noqa: E402
 from rfpilot.errors import ConflictError, RfpilotError  # noqa: E402
 from tests.tui_host import Host, shown  # noqa: F401
 

@@ -46,9 +46,10 @@ TURN = ("The prompt after the reset points at a cached credential rather than th
 
 async def _seed(settings) -> dict[str, str]:
     """One session per banner state, plus an empty one and a resolved one."""
-    from rfpilot.core import chat, fixes
+    from rfpilot.core.engine import chat
+    from rfpilot.core.session import fixes
     from rfpilot.core.context import Workspace
-    from rfpilot.core.sessions import create_session
+    from rfpilot.core.session.sessions import create_session
 
     ws = await Workspace.open(settings, clock=fixed_clock(NOW - timedelta(hours=3)))
     ids: dict[str, str] = {}
@@ -234,9 +235,9 @@ def _psa_settings(tmp_path):
 
 def _psa_session(settings, fake, *, queue: bool = False, start: bool = True) -> str | None:
     """Connect the fake, start a session from CW #48307 and, if asked, queue its resolution note."""
-    from rfpilot.core import closing, psa
+    from rfpilot.core.closeout import closing, psa
     from rfpilot.core.context import Workspace
-    from rfpilot.core.tickets import session_from_ticket
+    from rfpilot.core.closeout.tickets import session_from_ticket
     from rfpilot.errors import QueuedError
 
     async def go() -> str:

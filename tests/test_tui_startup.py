@@ -204,7 +204,7 @@ async def test_a_store_that_does_not_open_is_not_an_empty_list(settings, monkeyp
 
 async def test_sessions_are_listed_then_focused(settings) -> None:
     from rfpilot.core.context import open_context
-    from rfpilot.core.sessions import create_session
+    from rfpilot.core.session.sessions import create_session
     from rfpilot.tui.app import RfpilotApp
 
     async with open_context(settings) as ctx:

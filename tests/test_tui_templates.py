@@ -10,11 +10,12 @@ SCRIPT = "Set-CopierSmb -Host copier-01 -Account 'HARBOUR\\svc-scan'"
 
 
 async def _seed(settings, *, template: bool):
-    from rfpilot.core import fixes, templates
+    from rfpilot.core.session import fixes
+    from rfpilot.core.library import templates
     from rfpilot.core.context import Workspace
-    from rfpilot.core.facts import add_note
-    from rfpilot.core.render import Parameter
-    from rfpilot.core.sessions import create_session
+    from rfpilot.core.session.facts import add_note
+    from rfpilot.core.library.render import Parameter
+    from rfpilot.core.session.sessions import create_session
 
     ws = await Workspace.open(settings)
     try:
@@ -36,8 +37,9 @@ async def _seed(settings, *, template: bool):
 
 
 async def _store(app, sid):
-    from rfpilot.core import fixes, templates
-    from rfpilot.core.sessions import get_session
+    from rfpilot.core.session import fixes
+    from rfpilot.core.library import templates
+    from rfpilot.core.session.sessions import get_session
 
     async with app.ctx() as ctx:
         row = await get_session(ctx, sid)

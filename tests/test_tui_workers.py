@@ -140,7 +140,7 @@ async def open_app(settings, provider):
 
 
 async def new_session(app) -> str:
-    from rfpilot.core.sessions import create_session
+    from rfpilot.core.session.sessions import create_session
 
     await until(lambda: app.workspace is not None and app.screen.ready.is_set(), "the store is open")
     async with app.ctx() as ctx:
@@ -169,7 +169,7 @@ POINTS = ["showing the message", "before the first chunk", "after one chunk", "a
 
 @pytest.mark.parametrize("point", POINTS)
 async def test_quitting_at_any_point_of_a_streamed_reply(settings, point, monkeypatch, caplog, capsys) -> None:
-    from rfpilot.core import chat
+    from rfpilot.core.engine import chat
     from rfpilot.tui.widgets.transcript import Transcript
 
     watch = Watch(monkeypatch, caplog)
@@ -187,7 +187,7 @@ async def test_quitting_at_any_point_of_a_streamed_reply(settings, point, monkey
     async with app.run_test(size=(120, 40)) as pilot:
         sid = await new_session(app)
         if point == "naming the session":
-            from rfpilot.core.sessions import get_session
+            from rfpilot.core.session.sessions import get_session
 
             async with app.ctx() as ctx:
                 row = await get_session(ctx, sid)
@@ -229,7 +229,9 @@ WORKERS = ["new session", "resolve drafting", "outbox sync", "queue refresh", "t
 
 @pytest.mark.parametrize("which", WORKERS)
 async def test_quitting_in_the_middle_of_each_worker(settings, which, monkeypatch, caplog, capsys) -> None:
-    from rfpilot.core import closing, handoffs, lane, outputs, sessions, tickets, writeback
+    from rfpilot.core.closeout import closing, tickets, writeback
+    from rfpilot.core.team import handoffs, outputs
+    from rfpilot.core.session import lane, sessions
 
     watch = Watch(monkeypatch, caplog)
     reached = asyncio.Event()

@@ -12,7 +12,8 @@ from contextlib import contextmanager
 import pytest
 from sqlalchemy import event
 
-from rfpilot.core import chat, lane
+from rfpilot.core.engine import chat
+from rfpilot.core.session import lane
 from rfpilot.core.llm import tls
 from rfpilot.core.llm.base import LLMRequest, LLMResult, Provider, Usage
 from tests.fakes.bulk import fill
@@ -97,7 +98,7 @@ async def test_a_turn_costs_the_same_statements_at_turn_2_turn_50_and_in_a_big_s
     assert {i.id for i in read} == {i.id for i in live} | {
         i.id for i in everything if i.kind == "question" and i.text == "Does webmail prompt too (3)?"}
 
-    from rfpilot.core.sessions import create_session
+    from rfpilot.core.session.sessions import create_session
 
     big = await create_session(ctx, "Printer offline after the driver update.")
     big.title = "printer"  # no title call: the comparison is turn with turn

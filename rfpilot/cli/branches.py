@@ -44,7 +44,7 @@ def tree_lines(branches: list[dict[str, Any]]) -> list[str]:
 
 
 async def _map(ctx, row) -> dict[str, Any]:
-    from rfpilot.core import branches
+    from rfpilot.core.session import branches
 
     return {"session_id": row.id, "active_branch_id": row.active_branch_id,
             "branches": await branches.branch_map(ctx, row)}
@@ -59,7 +59,7 @@ def branches_list(session: str = SESSION_ARG, as_json: bool = JSON) -> None:
     """The branch map: ▶ marks the branch being worked on."""
 
     async def go(ctx):
-        from rfpilot.core.sessions import get_session
+        from rfpilot.core.session.sessions import get_session
 
         return await _map(ctx, await get_session(ctx, session))
 
@@ -80,8 +80,8 @@ def branches_fork(
         parsed.append((label.strip(), description.strip()))
 
     async def go(ctx):
-        from rfpilot.core import branches
-        from rfpilot.core.sessions import get_session
+        from rfpilot.core.session import branches
+        from rfpilot.core.session.sessions import get_session
 
         row = await get_session(ctx, session)
         await branches.fork(ctx, row, reason, parsed)
@@ -97,8 +97,8 @@ def branches_switch(session: str = SESSION_ARG, branch: str = BRANCH_ARG, as_jso
     """Work on another branch: the chat continues from its history."""
 
     async def go(ctx):
-        from rfpilot.core import branches
-        from rfpilot.core.sessions import get_session
+        from rfpilot.core.session import branches
+        from rfpilot.core.session.sessions import get_session
 
         row = await get_session(ctx, session)
         await branches.switch(ctx, row, await branches.get_branch(ctx, row, branch))
@@ -119,9 +119,9 @@ def branches_mark(
     """Mark a hypothesis dead_end or solved; its summary (tried, concluded) goes to the other branches."""
 
     async def go(ctx):
-        from rfpilot.core import branches
+        from rfpilot.core.session import branches
         from rfpilot.core.llm import optional_provider
-        from rfpilot.core.sessions import get_session
+        from rfpilot.core.session.sessions import get_session
 
         row = await get_session(ctx, session)
         target = await branches.get_branch(ctx, row, branch)
@@ -148,8 +148,8 @@ def branches_revive(
     """Reopen a dead end with evidence from another branch."""
 
     async def go(ctx):
-        from rfpilot.core import branches
-        from rfpilot.core.sessions import get_session
+        from rfpilot.core.session import branches
+        from rfpilot.core.session.sessions import get_session
 
         row = await get_session(ctx, session)
         target = await branches.get_branch(ctx, row, branch)

@@ -39,7 +39,7 @@ def _summary(view: dict[str, Any]) -> str:
         lines += ["", f"Suggested fix ({fix['confidence_pct']}%): {fix['title']}", f"  see `rfpilot fix show {sid}`"]
     proposal = view["outcome_proposal"]
     if proposal:
-        from rfpilot.core.fixes import proposal_words
+        from rfpilot.core.session.fixes import proposal_words
 
         said = proposal_words(proposal)
         lines += [
@@ -70,11 +70,11 @@ def chat(
         raise UsageError("give a message (or --file, or --retry)")
 
     async def go(ctx):
-        from rfpilot.core import chat as svc
-        from rfpilot.core import lane as lane_service
+        from rfpilot.core.engine import chat as svc
+        from rfpilot.core.session import lane as lane_service
         from rfpilot.core.llm import get_provider
-        from rfpilot.core.sessions import get_session
-        from rfpilot.core.streaming import DisplayStream
+        from rfpilot.core.session.sessions import get_session
+        from rfpilot.core.engine.streaming import DisplayStream
         from rfpilot.core.views import turn_view
         from rfpilot.errors import LLMUnavailableError
         from rfpilot.textsafe import InertStream

@@ -24,7 +24,7 @@ def register(app: typer.Typer) -> None:
 
 
 def _describe(view: dict) -> str:
-    from rfpilot.core.previews import describe
+    from rfpilot.core.drafting.previews import describe
 
     return describe(view["drafter"], view.get("model"), view["from_cache"], view["state_version"],
                     view.get("fallback_reason"))
@@ -32,8 +32,8 @@ def _describe(view: dict) -> str:
 
 def _preview(kind: str, session: str, force: bool, offline: bool, as_json: bool) -> None:
     async def go(ctx):
-        from rfpilot.core.previews import configured_preview
-        from rfpilot.core.sessions import get_session
+        from rfpilot.core.drafting.previews import configured_preview
+        from rfpilot.core.session.sessions import get_session
         from rfpilot.core.views import preview_view
 
         row = await get_session(ctx, session)  # read just now: the preview need not read it again
@@ -88,8 +88,8 @@ def _edit_in_editor(text: str, editor: str | None) -> str:
 
 
 def _ask_outcome(fix, action: str) -> tuple[str, str | None]:
-    from rfpilot.core.closing import choice_labels, choices_for
-    from rfpilot.core.fixes import NOTES_REQUIRED, normalise_outcome
+    from rfpilot.core.closeout.closing import choice_labels, choices_for
+    from rfpilot.core.session.fixes import NOTES_REQUIRED, normalise_outcome
 
     choices = choices_for(fix, action)
     if action == "resolve":
@@ -134,7 +134,7 @@ def _close(
     given_markdown = read_text_arg(None, markdown_file, "markdown")
     # Refuse bad input before anything is written: recording a fix outcome
     # (below) commits on its own, so a later refusal would leave it changed.
-    from rfpilot.core.closing import normalise_choice, validate_close_inputs
+    from rfpilot.core.closeout.closing import normalise_choice, validate_close_inputs
 
     validate_close_inputs(given_markdown, summary, export)
     if notes is not None and fix_outcome is None:
@@ -143,9 +143,9 @@ def _close(
         normalise_choice(fix_outcome)
 
     async def go(ctx):
-        from rfpilot.core import closing as svc
-        from rfpilot.core import fixes as fix_service
-        from rfpilot.core.sessions import get_session, require_editable
+        from rfpilot.core.closeout import closing as svc
+        from rfpilot.core.session import fixes as fix_service
+        from rfpilot.core.session.sessions import get_session, require_editable
 
         row = await get_session(ctx, session)
         await require_editable(ctx, row)
@@ -178,11 +178,11 @@ def _close(
             time_wanted = False
         if waiting is None:
             choice = None  # nothing to settle
-        known = None  # the note's bundle, handed on to the resolution outputs (core.outputs.build_bundle)
+        known = None  # the note's bundle, handed on to the resolution outputs (core.team.outputs.build_bundle)
         if given_markdown is not None:
             markdown, drafted = given_markdown, None
         else:
-            # Drafted as it will read once the answer is recorded, with nothing stored yet (core.closing).
+            # Drafted as it will read once the answer is recorded, with nothing stored yet (core.closeout.closing).
             prev = await svc.draft_for_close(ctx, row, action, choice, outcome_notes, offline=offline, fresh=True)
             markdown, drafted = prev.markdown, {"drafter": prev.drafter, "from_cache": prev.from_cache}
             output.info(prev.describe())
@@ -248,8 +248,8 @@ def _after_resolve(session_id: str, *, ask: bool, offline: bool, as_json: bool, 
         return
 
     async def go(ctx):
-        from rfpilot.core.sessions import get_session
-        from rfpilot.core.templates import drafts_to_offer
+        from rfpilot.core.session.sessions import get_session
+        from rfpilot.core.library.templates import drafts_to_offer
 
         row = await get_session(ctx, session_id)
         drafts = [d.id for d in await drafts_to_offer(ctx, row)]
@@ -264,8 +264,8 @@ def _offer_drafts(session_id: str, *, ask: bool) -> None:
     """After a successful resolve: the session's draft templates, unless the team turned the offer off."""
 
     async def go(ctx):
-        from rfpilot.core.sessions import get_session
-        from rfpilot.core.templates import drafts_to_offer
+        from rfpilot.core.session.sessions import get_session
+        from rfpilot.core.library.templates import drafts_to_offer
 
         return [d.id for d in await drafts_to_offer(ctx, await get_session(ctx, session_id))]
 

@@ -53,8 +53,8 @@ def park(
     """
 
     async def go(ctx):
-        from rfpilot.core import handoffs as svc
-        from rfpilot.core.sessions import get_session
+        from rfpilot.core.team import handoffs as svc
+        from rfpilot.core.session.sessions import get_session
 
         handoff = await svc.park(ctx, await get_session(ctx, session), waiting_on)
         return svc.handoff_view(handoff, await svc.names_for(ctx, [handoff]))
@@ -76,9 +76,9 @@ def escalate_handoff_command(
     """
 
     async def go(ctx):
-        from rfpilot.core import handoffs as svc
+        from rfpilot.core.team import handoffs as svc
         from rfpilot.core.llm import optional_provider
-        from rfpilot.core.sessions import get_session
+        from rfpilot.core.session.sessions import get_session
 
         row = await get_session(ctx, session)
         async with optional_provider(ctx.settings, offline=offline) as (provider, problem):
@@ -100,7 +100,7 @@ def queue_list(as_json: bool = JSON) -> None:
     """Handoffs waiting for someone: elevated first, then oldest first."""
 
     async def go(ctx):
-        from rfpilot.core import handoffs as svc
+        from rfpilot.core.team import handoffs as svc
 
         return await svc.queue(ctx), ctx.now()
 
@@ -133,7 +133,7 @@ def queue_claim(
     """
 
     async def go(ctx):
-        from rfpilot.core import handoffs as svc
+        from rfpilot.core.team import handoffs as svc
         from rfpilot.core.llm import optional_provider
 
         async with optional_provider(ctx.settings, offline=offline) as (provider, _problem):
@@ -153,8 +153,8 @@ def handoffs(session: str = SESSION_ARG, as_json: bool = JSON) -> None:
     """A session's handoffs, newest first: who parked or escalated it, why, and who claimed it."""
 
     async def go(ctx):
-        from rfpilot.core import handoffs as svc
-        from rfpilot.core.sessions import get_session
+        from rfpilot.core.team import handoffs as svc
+        from rfpilot.core.session.sessions import get_session
 
         return await svc.history_views(ctx, await get_session(ctx, session))
 

@@ -42,8 +42,8 @@ def lane_list(session: str = SESSION_ARG, as_json: bool = JSON) -> None:
     """Questions and checks with their ids and state."""
 
     async def go(ctx):
-        from rfpilot.core import lane as svc
-        from rfpilot.core.sessions import get_session
+        from rfpilot.core.session import lane as svc
+        from rfpilot.core.session.sessions import get_session
         from rfpilot.core.views import lane_item_view
 
         row = await get_session(ctx, session)
@@ -65,8 +65,8 @@ def lane_list(session: str = SESSION_ARG, as_json: bool = JSON) -> None:
 
 
 async def _add(ctx, session: str, kind: str, text: str, **kw):
-    from rfpilot.core import lane as svc
-    from rfpilot.core.sessions import get_session
+    from rfpilot.core.session import lane as svc
+    from rfpilot.core.session.sessions import get_session
     from rfpilot.core.views import lane_item_view
 
     row = await get_session(ctx, session)
@@ -103,8 +103,8 @@ def _promote_arg(promote: bool, fact: str | None) -> str | bool | None:
 
 
 async def _respond(ctx, session: str, ref: str, kind: str, method: str, text, promote, summary):
-    from rfpilot.core import lane as svc
-    from rfpilot.core.sessions import get_session
+    from rfpilot.core.session import lane as svc
+    from rfpilot.core.session.sessions import get_session
     from rfpilot.core.views import fact_view, lane_item_view
 
     row = await get_session(ctx, session)
@@ -165,8 +165,8 @@ def lane_skip(
     """Skip a question or check."""
 
     async def go(ctx):
-        from rfpilot.core import lane as svc
-        from rfpilot.core.sessions import get_session
+        from rfpilot.core.session import lane as svc
+        from rfpilot.core.session.sessions import get_session
         from rfpilot.core.views import lane_item_view
 
         row = await get_session(ctx, session)
@@ -210,7 +210,7 @@ def _fix_text(view: dict, banner: str | None = None) -> str:
 
 
 async def _fix_result(ctx, row, fix) -> dict:
-    from rfpilot.core import fixes as svc
+    from rfpilot.core.session import fixes as svc
     from rfpilot.core.views import fix_view
 
     mode, _ = await svc.banner_state(ctx, row)
@@ -244,8 +244,8 @@ def fix_suggest(
             raise UsageError(f"--params is not valid JSON: {exc.msg}") from None
 
     async def go(ctx):
-        from rfpilot.core import fixes as svc
-        from rfpilot.core.sessions import get_session
+        from rfpilot.core.session import fixes as svc
+        from rfpilot.core.session.sessions import get_session
 
         row = await get_session(ctx, session)
         fix = await svc.suggest_fix(ctx, row, title, description=description, confidence=confidence,
@@ -264,8 +264,8 @@ def fix_show(
     """The active fix and what the proposal banner would offer."""
 
     async def go(ctx):
-        from rfpilot.core import fixes as svc
-        from rfpilot.core.sessions import get_session
+        from rfpilot.core.session import fixes as svc
+        from rfpilot.core.session.sessions import get_session
         from rfpilot.core.views import fix_view
 
         row = await get_session(ctx, session)
@@ -287,8 +287,8 @@ def fix_show(
 
 
 async def _with_fix(ctx, session: str, fix_ref: str | None):
-    from rfpilot.core import fixes as svc
-    from rfpilot.core.sessions import get_session
+    from rfpilot.core.session import fixes as svc
+    from rfpilot.core.session.sessions import get_session
 
     row = await get_session(ctx, session)
     return row, await svc.get_fix(ctx, row, fix_ref)
@@ -299,7 +299,7 @@ def fix_apply(session: str = SESSION_ARG, fix: Optional[str] = FIX_OPT, as_json:
     """Say you ran the fix ("I ran this"): it moves to verifying."""
 
     async def go(ctx):
-        from rfpilot.core import fixes as svc
+        from rfpilot.core.session import fixes as svc
 
         row, target = await _with_fix(ctx, session, fix)
         changed = await svc.apply_fix(ctx, row, target)
@@ -322,12 +322,12 @@ def fix_outcome(
 ) -> None:
     """Record whether the fix worked."""
 
-    from rfpilot.core.fixes import normalise_outcome
+    from rfpilot.core.session.fixes import normalise_outcome
 
     normalise_outcome(outcome)  # a bad word is a usage error whatever the session holds
 
     async def go(ctx):
-        from rfpilot.core import fixes as svc
+        from rfpilot.core.session import fixes as svc
 
         row, target = await _with_fix(ctx, session, fix)
         await svc.record_outcome(ctx, row, target, outcome, notes)
@@ -341,7 +341,7 @@ def fix_finish(session: str = SESSION_ARG, fix: Optional[str] = FIX_OPT, as_json
     """Finish a partial or pending fix: back to verifying."""
 
     async def go(ctx):
-        from rfpilot.core import fixes as svc
+        from rfpilot.core.session import fixes as svc
 
         row, target = await _with_fix(ctx, session, fix)
         await svc.finish_fix(ctx, row, target)
@@ -359,19 +359,19 @@ def fix_decide(
     as_json: bool = JSON,
 ) -> None:
     """Choose the script path: run as one-off, run and templatize after resolve, build a template now, or dismiss."""
-    from rfpilot.core.fixes import normalise_decision
+    from rfpilot.core.session.fixes import normalise_decision
 
     normalise_decision(decision)
     edited = read_text_arg(None, script_file, "script")
 
     async def go(ctx):
-        from rfpilot.core import fixes as svc
+        from rfpilot.core.session import fixes as svc
 
         row, target = await _with_fix(ctx, session, fix)
         result = await svc.decide(ctx, row, target, decision, edited_script=edited)
         extraction = None
         if result.draft_template is not None:
-            from rfpilot.core.templates import extract_with_configured
+            from rfpilot.core.library.templates import extract_with_configured
 
             draft = await extract_with_configured(ctx, result.draft_template)
             extraction = {**(draft.extraction or {}), "parameters": len((draft.proposed_parameters or {}).get("parameters") or [])}
@@ -403,7 +403,7 @@ def fix_confirm_outcome(
     """Confirm the outcome the AI proposed ("The AI thinks it worked"): it is recorded as the fix's outcome."""
 
     async def go(ctx):
-        from rfpilot.core import fixes as svc
+        from rfpilot.core.session import fixes as svc
 
         row, target = await _with_fix(ctx, session, fix)
         await svc.confirm_outcome(ctx, row, target, notes)
@@ -417,7 +417,7 @@ def fix_reject_outcome(session: str = SESSION_ARG, fix: Optional[str] = FIX_OPT,
     """Not yet: clear the outcome the AI proposed; the fix stays as it was."""
 
     async def go(ctx):
-        from rfpilot.core import fixes as svc
+        from rfpilot.core.session import fixes as svc
 
         row, target = await _with_fix(ctx, session, fix)
         await svc.reject_outcome(ctx, row, target)
@@ -442,10 +442,10 @@ def lane_promote(
         raise UsageError("give a question or check to promote from", hint="or `rfpilot facts add` for a note of your own")
 
     async def go(ctx):
-        from rfpilot.core import lane as svc
+        from rfpilot.core.session import lane as svc
         from rfpilot.core.llm import get_provider
-        from rfpilot.core.sessions import get_session
-        from rfpilot.core.synthesis import promote
+        from rfpilot.core.session.sessions import get_session
+        from rfpilot.core.session.synthesis import promote
         from rfpilot.core.views import fact_view
 
         row = await get_session(ctx, session)

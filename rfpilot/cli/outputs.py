@@ -25,7 +25,7 @@ def register(app: typer.Typer) -> None:
 
 
 async def _session(ctx, ref: str):
-    from rfpilot.core.sessions import get_session
+    from rfpilot.core.session.sessions import get_session
 
     return await get_session(ctx, ref)
 
@@ -38,7 +38,7 @@ def _emit_one(view: dict[str, Any], as_json: bool, line: str) -> None:
 
 def after_resolve(session_id: str, *, offline: bool = False, as_json: bool = False, known=None) -> None:
     """After a resolve went through: draft the three outputs and say so on stderr (stdout stays the
-    command's data). Never fails the resolve. ``known``: see core.outputs.build_bundle."""
+    command's data). Never fails the resolve. ``known``: see core.team.outputs.build_bundle."""
 
     async def go(ctx):
         return await draft_after_resolve(ctx, await _session(ctx, session_id), offline=offline, known=known)
@@ -57,7 +57,7 @@ def _not_drafted(exc: Exception) -> str:
 async def draft_after_resolve(ctx, session, *, offline: bool = False, known=None) -> list[str] | str:
     """``after_resolve``'s drafting in the caller's Ctx, ``session`` just read in it (so not read again): the
     lines that describe the drafts, or (a str) why none were drafted. Never raises: the resolve is done."""
-    from rfpilot.core import outputs as svc
+    from rfpilot.core.team import outputs as svc
 
     try:
         rows = await svc.generate_after_resolve(ctx, session, offline=offline, fresh=True, known=known)
@@ -83,7 +83,7 @@ def outputs_list(session: str = SESSION_ARG, as_json: bool = JSON) -> None:
     """The session's outputs and where each stands (draft, approved, pushed, rejected)."""
 
     async def go(ctx):
-        from rfpilot.core import outputs as svc
+        from rfpilot.core.team import outputs as svc
 
         row = await _session(ctx, session)
         return row.id, [svc.output_view(o) for o in await svc.list_outputs(ctx, row)]
@@ -109,7 +109,7 @@ def outputs_show(session: str = SESSION_ARG, output_type: str = TYPE_ARG, as_jso
     """Print one output as it reads now (the edit, else the draft): pipe it to copy it."""
 
     async def go(ctx):
-        from rfpilot.core import outputs as svc
+        from rfpilot.core.team import outputs as svc
 
         found = await svc.get_output(ctx, await _session(ctx, session), output_type)
         return svc.output_view(found), svc.describe(found)
@@ -129,12 +129,12 @@ def outputs_generate(
 ) -> None:
     """Draft the outputs of a resolved session again. Replaces the earlier drafts, edits and approvals."""
     if output_type is not None:
-        from rfpilot.core.outputs import normalise_type
+        from rfpilot.core.team.outputs import normalise_type
 
         normalise_type(output_type)
 
     async def go(ctx):
-        from rfpilot.core import outputs as svc
+        from rfpilot.core.team import outputs as svc
 
         rows = await svc.generate_configured(ctx, await _session(ctx, session), output_type, offline=offline)
         return [svc.output_view(r) for r in rows], [svc.describe(r) for r in rows]
@@ -162,7 +162,7 @@ def outputs_edit(
 
     async def go(ctx):
         from rfpilot.cli.closing import _edit_in_editor
-        from rfpilot.core import outputs as svc
+        from rfpilot.core.team import outputs as svc
 
         row = await _session(ctx, session)
         found = await svc.get_output(ctx, row, output_type)
@@ -181,7 +181,7 @@ def outputs_edit(
 
 def _decide(session: str, output_type: str, verb: str, as_json: bool) -> None:
     async def go(ctx):
-        from rfpilot.core import outputs as svc
+        from rfpilot.core.team import outputs as svc
 
         found = await svc.get_output(ctx, await _session(ctx, session), output_type)
         done = await (svc.approve(ctx, found) if verb == "approve" else svc.reject(ctx, found))
@@ -204,7 +204,7 @@ def outputs_reject(session: str = SESSION_ARG, output_type: str = TYPE_ARG, as_j
 
 
 def _pushed_view(pushed) -> dict[str, Any]:
-    from rfpilot.core import outputs as svc
+    from rfpilot.core.team import outputs as svc
 
     view = svc.output_view(pushed.output)
     delivery = pushed.delivery
@@ -233,7 +233,7 @@ def outputs_push(
         raise UsageError("--to file needs --out PATH (or use `rfpilot outputs export`)")
 
     async def go(ctx):
-        from rfpilot.core import outputs as svc
+        from rfpilot.core.team import outputs as svc
 
         row = await _session(ctx, session)
         found = await svc.get_output(ctx, row, output_type)
@@ -265,7 +265,7 @@ def outputs_export(
     the file exists or the output was rejected."""
 
     async def go(ctx):
-        from rfpilot.core import outputs as svc
+        from rfpilot.core.team import outputs as svc
 
         row = await _session(ctx, session)
         found = await svc.get_output(ctx, row, output_type)

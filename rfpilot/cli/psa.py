@@ -31,7 +31,7 @@ def register(app: typer.Typer) -> None:
 def _parse_field_args(args: list[str], provider: str, connection: str = "main") -> dict[str, str]:
     """`--site x --company-id y` (or `--site=x`) for the provider's settings. Secrets are refused here, with the
     ways that do work for the connection called ``connection``."""
-    from rfpilot.core.psa import env_var, fields
+    from rfpilot.core.closeout.psa import env_var, fields
     from rfpilot.errors import UsageError
 
     known = {f.name.replace("_", "-"): f for f in fields(provider)}
@@ -64,7 +64,7 @@ def _prompt_missing(provider: str, name: str, settings: dict[str, str], existing
     """Ask at the terminal for required settings not given, and for every secret not in the env or keyring."""
     import getpass
 
-    from rfpilot.core.psa import env_var, fields
+    from rfpilot.core.closeout.psa import env_var, fields
 
     secrets: dict[str, str] = {}
     interactive = output.stdin_is_interactive()
@@ -86,7 +86,7 @@ def _prompt_missing(provider: str, name: str, settings: dict[str, str], existing
 
 def _read_secrets_stdin(provider: str) -> dict[str, str]:
     from rfpilot.core.inputs import read_stdin
-    from rfpilot.core.psa import fields
+    from rfpilot.core.closeout.psa import fields
     from rfpilot.errors import UsageError
 
     wanted = {f.name for f in fields(provider) if f.secret}
@@ -155,7 +155,7 @@ def psa_connect(
     Without a terminal, secrets come from RFPILOT_PSA_<NAME>_<FIELD> environment variables (e.g.
     RFPILOT_PSA_MAIN_PRIVATE_KEY), which are then read each time instead of the keyring.
     """
-    from rfpilot.core.psa import check_name, check_settings, check_transport, provider_module
+    from rfpilot.core.closeout.psa import check_name, check_settings, check_transport, provider_module
 
     module = provider_module(provider)
     provider = provider.strip().lower()
@@ -166,7 +166,7 @@ def psa_connect(
     check_transport(provider, settings)  # before asking for any secret
 
     async def existing_of(c):
-        from rfpilot.core import psa as svc
+        from rfpilot.core.closeout import psa as svc
 
         for row in await svc.list_connections(c):
             if row.name == name:
@@ -183,7 +183,7 @@ def psa_connect(
         targets["escalate"] = {"": escalate_status}
 
     async def go(c):
-        from rfpilot.core import psa as svc
+        from rfpilot.core.closeout import psa as svc
 
         async def try_it(conn, values):
             async with svc.client_for(conn, values) as client:
@@ -211,7 +211,7 @@ def psa_connect(
 
 
 def _connection_view(conn) -> dict[str, Any]:
-    from rfpilot.core import psa as svc
+    from rfpilot.core.closeout import psa as svc
 
     secrets = {}
     for f in svc.fields(conn.provider):
@@ -227,7 +227,7 @@ def psa_list(as_json: bool = JSON) -> None:
     """The connections, their settings, target statuses and where each secret comes from."""
 
     async def go(c):
-        from rfpilot.core import psa as svc
+        from rfpilot.core.closeout import psa as svc
 
         return [_connection_view(row) for row in await svc.list_connections(c)]
 
@@ -261,8 +261,8 @@ def psa_test(
     """Sign in (and read a ticket): proves the settings, the secrets and the permissions."""
 
     async def go(c):
-        from rfpilot.core import psa as svc
-        from rfpilot.core.tickets import ticket_id_for
+        from rfpilot.core.closeout import psa as svc
+        from rfpilot.core.closeout.tickets import ticket_id_for
 
         conn = await svc.get_connection(c, connection)
         wanted = ticket_id_for(conn, ticket) if ticket is not None else None
@@ -295,8 +295,8 @@ def psa_statuses(
     per: list[str] = []  # what the PSA's statuses belong to ("board" on ConnectWise), for the heading
 
     async def go(c):
-        from rfpilot.core import psa as svc
-        from rfpilot.core.tickets import ticket_id_for
+        from rfpilot.core.closeout import psa as svc
+        from rfpilot.core.closeout.tickets import ticket_id_for
 
         conn = await svc.get_connection(c, connection)
         wanted = ticket_id_for(conn, ticket)
@@ -342,7 +342,7 @@ def psa_targets(
     changes = {a: {key: v} for a, v in (("resolve", resolve_status), ("escalate", escalate_status)) if v is not None}
 
     async def go(c):
-        from rfpilot.core import psa as svc
+        from rfpilot.core.closeout import psa as svc
 
         conn = await svc.get_connection(c, connection)
         await svc.set_targets(c, conn, changes)
@@ -363,7 +363,7 @@ def psa_remove(
     confirm = confirmation(yes, "remove it", f"Remove the PSA connection {name!r}?", "not removed")
 
     async def go(c):
-        from rfpilot.core import psa as svc
+        from rfpilot.core.closeout import psa as svc
 
         return await svc.remove_connection(c, await svc.get_connection(c, name), confirm)
 
@@ -390,7 +390,7 @@ def tickets_list(
     """Your open tickets (owner or resource, the connection's boards), newest first."""
 
     async def go(c):
-        from rfpilot.core.tickets import my_tickets
+        from rfpilot.core.closeout.tickets import my_tickets
 
         return [_ticket_row(v) for v in await my_tickets(c, connection, limit)]
 
@@ -408,8 +408,8 @@ def tickets_show(
     """One ticket with its recent notes and configurations (what `new --ticket` gives the model)."""
 
     async def go(c):
-        from rfpilot.core import psa as svc
-        from rfpilot.core.tickets import context_document, show_ticket
+        from rfpilot.core.closeout import psa as svc
+        from rfpilot.core.closeout.tickets import context_document, show_ticket
 
         view, context = await show_ticket(c, ticket, connection)
         conn = await svc.get_connection(c, connection)
@@ -451,7 +451,7 @@ def outbox_list(all_items: bool = typer.Option(False, "--all", help="Include del
     """Writes waiting for the PSA (pending) or stopped by an error (failed), oldest first."""
 
     async def go(c):
-        from rfpilot.core.writeback import list_items
+        from rfpilot.core.closeout.writeback import list_items
 
         return [_item_view(i) for i in await list_items(c, include_delivered=all_items)]
 
@@ -478,7 +478,7 @@ def outbox_sync(as_json: bool = JSON) -> None:
     """Deliver every pending write, in order per ticket. Exit 6 if some still wait, 4 if some failed."""
 
     async def go(c):
-        from rfpilot.core.writeback import sync
+        from rfpilot.core.closeout.writeback import sync
 
         return await sync(c)
 
@@ -505,7 +505,7 @@ def outbox_retry(item: str = typer.Argument(..., help="Outbox item id or prefix.
     """Attempt a failed (or pending) write again now; a note already posted is never posted twice."""
 
     async def go(c):
-        from rfpilot.core import writeback
+        from rfpilot.core.closeout import writeback
 
         return await writeback.retry(c, await writeback.get_item(c, item))
 
@@ -520,7 +520,7 @@ def outbox_drop(item: str = typer.Argument(..., help="Outbox item id or prefix."
     confirm = confirmation(yes, "drop it", f"Drop outbox item {item}?", "not dropped")
 
     async def go(c):
-        from rfpilot.core import writeback
+        from rfpilot.core.closeout import writeback
 
         return await writeback.drop(c, await writeback.get_item(c, item), confirm)
 
@@ -542,8 +542,8 @@ def share_update(
     given = read_text_arg(text, file, "update")
 
     async def go(c):
-        from rfpilot.core.sessions import get_session
-        from rfpilot.core.updates import share_update as post
+        from rfpilot.core.session.sessions import get_session
+        from rfpilot.core.closeout.updates import share_update as post
 
         row = await get_session(c, session)
         confirm = confirmation(yes, "post it", f"Post this internal update on {row.ticket_ref or 'the ticket'}?",

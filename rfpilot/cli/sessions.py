@@ -43,11 +43,11 @@ def new(
         raise UsageError("--connection goes with --ticket")
 
     async def go(ctx):
-        from rfpilot.core.sessions import create_session
+        from rfpilot.core.session.sessions import create_session
         from rfpilot.core.views import session_view
 
         if ticket is not None:
-            from rfpilot.core.tickets import session_from_ticket
+            from rfpilot.core.closeout.tickets import session_from_ticket
 
             session = await session_from_ticket(ctx, ticket, connection)
         else:
@@ -86,7 +86,7 @@ def sessions_list(
     """Sessions: Active (open) then Recent (closed), each most recent activity first."""
 
     async def go(ctx):
-        from rfpilot.core.sessions import session_page, split_open
+        from rfpilot.core.session.sessions import session_page, split_open
         from rfpilot.core.text import age
         from rfpilot.core.views import session_view
 
@@ -118,7 +118,7 @@ def sessions_list(
 
 
 def _show_text(data: dict) -> str:
-    from rfpilot.core.fixes import proposal_words
+    from rfpilot.core.session.fixes import proposal_words
     from rfpilot.core.text import duration
 
     s = data["session"]
@@ -140,7 +140,7 @@ def _show_text(data: dict) -> str:
         lines.append(f"  PSA       {what}")
     writeback = data.get("psa_writeback")
     if writeback:
-        from rfpilot.core.writeback import describe_close
+        from rfpilot.core.closeout.writeback import describe_close
 
         lines.append(f"  writeback {describe_close(writeback)}")
     lines.append(f"  time      active {duration(s['active_seconds'])} · parked {duration(s['parked_seconds'])}")
@@ -208,7 +208,7 @@ def sessions_show(
     """
 
     async def go(ctx):
-        from rfpilot.core.sessions import get_session
+        from rfpilot.core.session.sessions import get_session
         from rfpilot.core.views import session_details
 
         return await session_details(ctx, await get_session(ctx, session), fact_limit=None if show_all else limit)
@@ -235,8 +235,8 @@ def sessions_export(
         out = file_target(out, "--output")
 
     async def go(ctx):
-        from rfpilot.core.export import export_data
-        from rfpilot.core.sessions import get_session
+        from rfpilot.core.drafting.export import export_data
+        from rfpilot.core.session.sessions import get_session
 
         return await export_data(ctx, await get_session(ctx, session))
 
@@ -246,7 +246,7 @@ def sessions_export(
 
         text = dumps(data, indent=2)  # controls as \uXXXX escapes: exact data, no raw control in the file
     else:
-        from rfpilot.core.export import export_markdown
+        from rfpilot.core.drafting.export import export_markdown
 
         text = export_markdown(data)
     if out is None:
@@ -262,7 +262,7 @@ def sessions_export(
 
 
 async def _change_status(ctx, ref: str, fn_name: str, *args):
-    from rfpilot.core import sessions as svc
+    from rfpilot.core.session import sessions as svc
     from rfpilot.core.views import session_view
 
     row = await svc.get_session(ctx, ref)
@@ -314,7 +314,7 @@ def sessions_rename(
     """Change a session's title."""
 
     async def go(ctx):
-        from rfpilot.core import sessions as svc
+        from rfpilot.core.session import sessions as svc
         from rfpilot.core.views import session_view
 
         row = await svc.rename_session(ctx, await svc.get_session(ctx, session), title)
@@ -342,8 +342,8 @@ def facts_list(session: str = typer.Argument(..., help="Session id or unique pre
     """The session's facts, oldest first, with provenance."""
 
     async def go(ctx):
-        from rfpilot.core import facts as fact_service
-        from rfpilot.core.sessions import get_session
+        from rfpilot.core.session import facts as fact_service
+        from rfpilot.core.session.sessions import get_session
 
         row = await get_session(ctx, session)
         return [await _fact_out(ctx, row, f) for f in await fact_service.list_facts(ctx, row)]
@@ -362,8 +362,8 @@ def facts_add(
     """Add your own note to What we know."""
 
     async def go(ctx):
-        from rfpilot.core import facts as fact_service
-        from rfpilot.core.sessions import get_session
+        from rfpilot.core.session import facts as fact_service
+        from rfpilot.core.session.sessions import get_session
 
         row = await get_session(ctx, session)
         fact = await fact_service.add_note(ctx, row, text, summary=summary)
@@ -384,8 +384,8 @@ def facts_edit(
     """Edit a note or an AI synthesis (facts from questions and checks are read-only)."""
 
     async def go(ctx):
-        from rfpilot.core import facts as fact_service
-        from rfpilot.core.sessions import get_session
+        from rfpilot.core.session import facts as fact_service
+        from rfpilot.core.session.sessions import get_session
 
         row = await get_session(ctx, session)
         target = await fact_service.get_fact(ctx, row, fact)
@@ -405,8 +405,8 @@ def facts_rm(
     """Remove a fact (any source; it stays in the audit trail as deleted)."""
 
     async def go(ctx):
-        from rfpilot.core import facts as fact_service
-        from rfpilot.core.sessions import get_session
+        from rfpilot.core.session import facts as fact_service
+        from rfpilot.core.session.sessions import get_session
 
         row = await get_session(ctx, session)
         target = await fact_service.get_fact(ctx, row, fact)

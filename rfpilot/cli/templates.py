@@ -39,12 +39,12 @@ def parse_sets(pairs: list[str] | None) -> dict[str, str]:
 
 
 def read_param_file(path: str | None) -> list[dict[str, Any]] | None:
-    """A parameter list from TOML (`[[parameters]]`), YAML or JSON; validated by core.render."""
+    """A parameter list from TOML (`[[parameters]]`), YAML or JSON; validated by core.library.render."""
     if path is None:
         return None
     import json
 
-    from rfpilot.core.render import parse_parameters
+    from rfpilot.core.library.render import parse_parameters
     from rfpilot.errors import UsageError
 
     text = read_text_arg(None, path, "parameters")
@@ -78,7 +78,7 @@ def templates_list(search: Optional[str] = typer.Option(None, "--search", "-q", 
     """Templates, most used first, with their provenance."""
 
     async def go(c):
-        from rfpilot.core import templates as svc
+        from rfpilot.core.library import templates as svc
 
         return [svc.template_view(t) for t in await svc.list_templates(c, search)], len(await svc.list_drafts(c))
 
@@ -100,7 +100,7 @@ def templates_show(slug: str = typer.Argument(..., help="Template slug (or id pr
     """One template: parameters, provenance and body."""
 
     async def go(c):
-        from rfpilot.core import templates as svc
+        from rfpilot.core.library import templates as svc
 
         return svc.template_view(await svc.get_template(c, slug))
 
@@ -138,13 +138,13 @@ def templates_new(
     as_json: bool = JSON,
 ) -> None:
     """Add a template to the library."""
-    from rfpilot.core.render import parse_parameters
+    from rfpilot.core.library.render import parse_parameters
 
     body = read_text_arg(None, file, "script") or ""
     params = parse_parameters(read_param_file(param_file) or [])
 
     async def go(c):
-        from rfpilot.core import templates as svc
+        from rfpilot.core.library import templates as svc
 
         spec = svc.TemplateSpec(name=name, body=body, parameters=params, slug=slug, description=description,
                                 language=language, category=category)
@@ -168,14 +168,14 @@ def templates_edit(
     as_json: bool = JSON,
 ) -> None:
     """Change a template (only what you pass changes)."""
-    from rfpilot.core.render import parse_parameters
+    from rfpilot.core.library.render import parse_parameters
 
     body = read_text_arg(None, file, "script")
     params = read_param_file(param_file)
 
     async def go(c):
         from rfpilot.cli.closing import _edit_in_editor
-        from rfpilot.core import templates as svc
+        from rfpilot.core.library import templates as svc
 
         tpl = await svc.get_template(c, slug)
         spec = svc.spec_of(tpl)
@@ -204,7 +204,7 @@ def templates_rm(slug: str = typer.Argument(..., help="Template slug."),
     confirm = confirmation(yes, "delete it", f"Delete the template {slug!r}?", "not deleted")
 
     async def go(c):
-        from rfpilot.core import templates as svc
+        from rfpilot.core.library import templates as svc
 
         await svc.delete_template(c, await svc.get_template(c, slug), confirm)
 
@@ -220,13 +220,13 @@ def templates_export(
     as_json: bool = JSON,
 ) -> None:
     """One file per template (<slug>.toml or .yaml), for keeping the library in git."""
-    from rfpilot.core.template_files import format_of
+    from rfpilot.core.library.template_files import format_of
 
     fmt = format_of(Path("x"), fmt)
 
     async def go(c):
-        from rfpilot.core import templates as svc
-        from rfpilot.core.template_files import export_template
+        from rfpilot.core.library import templates as svc
+        from rfpilot.core.library.template_files import export_template
 
         chosen = [await svc.get_template(c, s) for s in slugs] if slugs else await svc.list_templates(c)
         return [export_template(t, directory, fmt) for t in sorted(chosen, key=lambda t: t.slug)]
@@ -241,7 +241,7 @@ def templates_import(files: list[Path] = typer.Argument(..., help="Template file
     """Create or update templates from files (matched by slug; all or nothing; importing twice changes nothing)."""
 
     async def go(c):
-        from rfpilot.core.template_files import import_files
+        from rfpilot.core.library.template_files import import_files
 
         done = await import_files(c, files)
         return [{"file": str(path), "slug": tpl.slug, "result": what} for path, tpl, what in done]
@@ -273,8 +273,8 @@ def templates_render(
 
 
 async def _render(c, slug: str | None, session_ref: str | None, given: dict[str, str]):
-    from rfpilot.core import templates as svc
-    from rfpilot.core.sessions import get_session
+    from rfpilot.core.library import templates as svc
+    from rfpilot.core.session.sessions import get_session
 
     row = await get_session(c, session_ref) if session_ref else None
     return await svc.render_for(c, slug, row, given)
@@ -296,7 +296,7 @@ def fix_run(
     confirm = confirmation(yes, "record the run", "Record that you ran this script?", "not recorded")
 
     async def go(c):
-        from rfpilot.core import templates as svc
+        from rfpilot.core.library import templates as svc
 
         done = await _render(c, template, session, given)
         run_row = await svc.record_run(c, done.session, template=done.template, values=done.values, fix=done.fix,
@@ -320,8 +320,8 @@ def templates_drafts(session: Optional[str] = typer.Option(None, "--session"),
     """Draft templates (pending unless --all)."""
 
     async def go(c):
-        from rfpilot.core import templates as svc
-        from rfpilot.core.sessions import get_session
+        from rfpilot.core.library import templates as svc
+        from rfpilot.core.session.sessions import get_session
 
         row = await get_session(c, session) if session else None
         return [await svc.draft_view(c, d) for d in await svc.list_drafts(c, session=row, pending_only=not all_drafts)]
@@ -349,7 +349,7 @@ def templates_accept(
     body = read_text_arg(None, body_file, "body")
 
     async def go(c):
-        from rfpilot.core import templates as svc
+        from rfpilot.core.library import templates as svc
 
         tpl = await svc.accept_draft(c, await svc.get_draft(c, draft), name=name, slug=slug, description=description,
                                      category=category, parameters=params, body=body)
@@ -366,7 +366,7 @@ def templates_reject(draft: str = typer.Argument(..., help="Draft id or prefix."
     """Reject a pending draft (it is kept for the record)."""
 
     async def go(c):
-        from rfpilot.core import templates as svc
+        from rfpilot.core.library import templates as svc
 
         return await svc.reject_draft(c, await svc.get_draft(c, draft))
 
@@ -383,7 +383,7 @@ def templates_prompt(state: str = typer.Argument(..., help="on or off")) -> None
         raise UsageError("say on or off")
 
     async def go(c):
-        from rfpilot.core import templates as svc
+        from rfpilot.core.library import templates as svc
 
         await svc.set_templatize_prompt(c, state == "on")
 
@@ -398,8 +398,8 @@ def templates_review(session: Optional[str] = typer.Option(None, "--session", he
     from rfpilot.errors import UsageError
 
     async def ids(c):
-        from rfpilot.core import templates as svc
-        from rfpilot.core.sessions import get_session
+        from rfpilot.core.library import templates as svc
+        from rfpilot.core.session.sessions import get_session
 
         row = await get_session(c, session) if session else None
         return [d.id for d in await svc.list_drafts(c, session=row)]
@@ -426,7 +426,7 @@ def _review_one(draft_id: str, position: str, headline: str | None) -> bool:
     """One draft; False when the engineer asked to stop (quit or never again)."""
 
     async def load(c):
-        from rfpilot.core import templates as svc
+        from rfpilot.core.library import templates as svc
 
         return await svc.draft_view(c, await svc.get_draft(c, draft_id))
 
@@ -447,7 +447,7 @@ def _review_one(draft_id: str, position: str, headline: str | None) -> bool:
         return False
     if answer.startswith("n"):
         async def off(c):
-            from rfpilot.core import templates as svc
+            from rfpilot.core.library import templates as svc
 
             await svc.set_templatize_prompt(c, False)
 
@@ -456,7 +456,7 @@ def _review_one(draft_id: str, position: str, headline: str | None) -> bool:
         return False
     if answer.startswith("r"):
         async def reject(c):
-            from rfpilot.core import templates as svc
+            from rfpilot.core.library import templates as svc
 
             await svc.reject_draft(c, await svc.get_draft(c, draft_id))
 
@@ -467,7 +467,7 @@ def _review_one(draft_id: str, position: str, headline: str | None) -> bool:
         output.info("skipped (still pending)")
         return True
     name = output.ask(f"Name [{view['proposed_name']}]: ", view["proposed_name"])
-    from rfpilot.core.templates import slugify
+    from rfpilot.core.library.templates import slugify
 
     slug = output.ask(f"Slug [{slugify(name)}]: ", slugify(name))
     description = output.ask("Description (optional): ", "")
@@ -484,7 +484,7 @@ def _review_one(draft_id: str, position: str, headline: str | None) -> bool:
         body = _edit_in_editor(body, None)
 
     async def accept(c):
-        from rfpilot.core import templates as svc
+        from rfpilot.core.library import templates as svc
 
         tpl = await svc.accept_draft(c, await svc.get_draft(c, draft_id), name=name, slug=slug, description=description,
                                      category=category, parameters=params, body=body)

@@ -32,7 +32,7 @@ ANTHROPIC_VERSION = "2023-06-01"
 ADDRESS_SETTINGS = ("site", "company_id", "url", "tenant", "username", "zone_url", "base_url")
 PARTS = ("config", "database", "identity", "keyring", "llm", "psa", "outbox")
 
-# Tests (and only tests) put an httpx transport here for the model check; the PSA check uses core.psa.TRANSPORTS.
+# Tests (and only tests) put an httpx transport here for the model check; the PSA check uses core.closeout.psa.TRANSPORTS.
 TRANSPORT: Any = None
 
 
@@ -88,7 +88,7 @@ async def _open(settings: Settings) -> tuple[Any, dict[str, Any]]:
         return None, _failed(part, err)
     except Exception as exc:  # a driver error the store did not word: word it as every other command does
         return None, _failed(part, open_failure(url, exc))
-    from rfpilot.core.sessions import count_sessions
+    from rfpilot.core.session.sessions import count_sessions
 
     try:
         async with ws.ctx() as ctx:
@@ -234,7 +234,7 @@ async def _llm(settings: Settings, network: bool) -> dict[str, Any]:
 
 
 async def _connection(ctx: Any, conn: Any, network: bool) -> dict[str, Any]:
-    from rfpilot.core import psa
+    from rfpilot.core.closeout import psa
 
     module_fields = psa.fields(conn.provider)
     shown = {f.name: conn.settings.get(f.name) for f in module_fields if not f.secret and conn.settings.get(f.name)}
@@ -285,7 +285,7 @@ async def _connection(ctx: Any, conn: Any, network: bool) -> dict[str, Any]:
 
 
 async def _psa(ctx: Any, network: bool) -> dict[str, Any]:
-    from rfpilot.core import psa
+    from rfpilot.core.closeout import psa
 
     rows = [c for c in await psa.list_connections(ctx) if c.settings or not c.name.startswith("removed-")]
     part = _part(connections=[await _connection(ctx, c, network) for c in rows])
@@ -297,7 +297,7 @@ async def _psa(ctx: Any, network: bool) -> dict[str, Any]:
 
 
 async def _outbox(ctx: Any) -> dict[str, Any]:
-    from rfpilot.core import writeback
+    from rfpilot.core.closeout import writeback
 
     items = await writeback.list_items(ctx)
     pending = [i for i in items if i.state == "pending"]

@@ -5,16 +5,16 @@ from __future__ import annotations
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from rfpilot.core import facts as fact_service
-from rfpilot.core import fixes as fix_service
-from rfpilot.core import lane as lane_service
+from rfpilot.core.session import facts as fact_service
+from rfpilot.core.session import fixes as fix_service
+from rfpilot.core.session import lane as lane_service
 from rfpilot.core.context import Ctx
-from rfpilot.core.facts import is_editable
-from rfpilot.core.sessions import intake_of, live_timers
+from rfpilot.core.session.facts import is_editable
+from rfpilot.core.session.sessions import intake_of, live_timers
 from rfpilot.db.models import Fact, LaneItem, Message, SessionRow, SuggestedFix
 
 if TYPE_CHECKING:  # only named in an annotation: the drafting code (notes, the model's usage) is not imported
-    from rfpilot.core.previews import Preview
+    from rfpilot.core.drafting.previews import Preview
 
 
 def iso(value: datetime | None) -> str | None:
@@ -181,11 +181,11 @@ async def session_details(ctx: Ctx, session: SessionRow, *, fact_limit: int | No
         by_id |= await lane_service.items_by_id(
             ctx, session, {f.source_ref for f in facts if f.source_ref and f.source_ref not in by_id})
     mode, fix = await fix_service.banner_state(ctx, session)
-    from rfpilot.core.chat import recent_messages
-    from rfpilot.core.usage import session_totals
+    from rfpilot.core.engine.chat import recent_messages
+    from rfpilot.core.llm.usage import session_totals
 
     count, recent = await recent_messages(ctx, session, RECENT_MESSAGES)
-    from rfpilot.core.handoffs import session_status_word
+    from rfpilot.core.team.handoffs import session_status_word
 
     return {
         "session": session_view(session, ctx.now()) | {"status_word": await session_status_word(ctx, session)},
@@ -208,7 +208,7 @@ async def _delivery(ctx: Ctx, session: SessionRow) -> dict[str, Any] | None:
     """The session's unfinished PSA write, if any: queued (waiting) or failed (needs a look)."""
     if not session.psa_ticket_id:
         return None
-    from rfpilot.core.writeback import delivery_state, open_items
+    from rfpilot.core.closeout.writeback import delivery_state, open_items
 
     return delivery_state(await open_items(ctx, session))
 
@@ -217,13 +217,13 @@ async def _writeback(ctx: Ctx, session: SessionRow) -> dict[str, Any] | None:
     """Where the session's close stands on the PSA (queued … verified), with the note id."""
     if not session.psa_ticket_id:
         return None
-    from rfpilot.core.writeback import close_writeback
+    from rfpilot.core.closeout.writeback import close_writeback
 
     return await close_writeback(ctx, session)
 
 
 def turn_view(result: Any) -> dict[str, Any]:
-    """A chat turn's structured result (core.chat.TurnResult): `rfpilot chat --json`."""
+    """A chat turn's structured result (core.engine.chat.TurnResult): `rfpilot chat --json`."""
     return {
         "session_id": result.user_message.session_id,
         "message_id": result.user_message.id,

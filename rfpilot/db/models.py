@@ -107,7 +107,7 @@ class SessionRow(Base):
         one_of("status", enums.SESSION_STATUSES, "status"),
         one_of("intake_type", enums.INTAKE_TYPES, "intake_type"),
         CheckConstraint("state_version >= 0", name="state_version_nonneg"),
-        # The session list (core.sessions.session_page) reads one status at a time, newest first, from these;
+        # The session list (core.session.sessions.session_page) reads one status at a time, newest first, from these;
         # they also serve every other account_id lookup, so account_id has no index of its own.
         Index("ix_sessions_account_status_updated", "account_id", "status", "updated_at", "id"),
         Index("ix_sessions_account_owner_status_updated", "account_id", "owner_id", "status", "updated_at", "id"),
@@ -211,7 +211,7 @@ class LaneItem(Base):
     created_at: Mapped[datetime] = _created()
 
 
-# core.lane.list_items' order within a session: kind DESC, position, created_at, id (defined after the class, as
+# core.session.lane.list_items' order within a session: kind DESC, position, created_at, id (defined after the class, as
 # it names a column in descending order).
 Index("ix_task_lane_items_session_order", LaneItem.session_id, LaneItem.kind.desc(), LaneItem.position,
       LaneItem.created_at, LaneItem.id)

@@ -1,6 +1,6 @@
 """The one async interface every PSA client implements, and the plain types it returns.
 
-Nothing here knows about the store or the session: ``rfpilot.core.psa`` (connections, writeback and the
+Nothing here knows about the store or the session: ``rfpilot.core.closeout.psa`` (connections, writeback and the
 outbox) calls these methods. Ids are strings whatever the PSA uses (ConnectWise and Halo ids are ints,
 Autotask ids are ints too, but a note id may be adopted from a listing), so callers never guess a type.
 

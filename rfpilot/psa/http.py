@@ -13,7 +13,7 @@ Rules (SPEC §9, reference psa-llm.md):
 
 Transport (SPEC §16): ``check_url`` is the one rule for every PSA address — ``https://`` anywhere, plain
 ``http://`` only to a loopback address (127.0.0.0/8, ::1, localhost: a local test fake). It is applied when a
-connection is made or loaded (``rfpilot.core.psa``), when a ``PSAHttp`` is created, and again to every request
+connection is made or loaded (``rfpilot.core.closeout.psa``), when a ``PSAHttp`` is created, and again to every request
 just before it is sent, so an address edited by hand in the store, or one a server hands back (Halo's auth URL,
 Autotask's zone and next-page URLs), never carries a credential in clear.
 

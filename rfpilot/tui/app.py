@@ -24,13 +24,13 @@ OUTBOX_SYNC_SECONDS = 300
 def _list_imports() -> None:
     """What the session list needs: the store and the sessions service (SQLAlchemy and the models, ≈0.3 s)."""
     import rfpilot.core.context  # noqa: F401
-    import rfpilot.core.sessions  # noqa: F401
+    import rfpilot.core.session.sessions  # noqa: F401
     import rfpilot.tui.data  # noqa: F401
 
 
 def _session_imports() -> None:
     """What opening a session needs beyond that (the chat engine, the views): imported once the list is shown."""
-    import rfpilot.core.chat  # noqa: F401
+    import rfpilot.core.engine.chat  # noqa: F401
     import rfpilot.core.views  # noqa: F401
 
 
@@ -76,7 +76,7 @@ class Commands(Provider):
         snap = getattr(self.screen, "snap", None)
         if snap is None:
             return [e for e in self.ENTRIES if e[1] not in self.LIFECYCLE]
-        from rfpilot.core.sessions import valid_actions
+        from rfpilot.core.session.sessions import valid_actions
 
         valid = valid_actions(snap.details["session"]["status"])
         return [e for e in self.ENTRIES if e[1] not in self.LIFECYCLE or e[1] in valid]
@@ -226,7 +226,7 @@ class RfpilotApp(App):
         except RfpilotError as err:
             self.provider_label = "llm: not configured"
             self.notify(inert(err.message), severity="warning", markup=False)
-        from rfpilot.core.psa import list_connections
+        from rfpilot.core.closeout.psa import list_connections
 
         async with self.ctx() as ctx:
             self.has_psa = bool(await list_connections(ctx))
@@ -235,7 +235,7 @@ class RfpilotApp(App):
         await screen.ready.wait()  # the session widgets mount just after the first frame
         target = self.open_ref
         if target:
-            from rfpilot.core.sessions import get_session
+            from rfpilot.core.session.sessions import get_session
 
             try:
                 async with self.ctx() as ctx:

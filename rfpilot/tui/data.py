@@ -16,16 +16,16 @@ class SessionSnapshot:
     messages: list[dict[str, Any]] | None  # core.views.message_view, the latest page, oldest first (None: not loaded)
     usage: dict[str, int]
     pending_retry: bool
-    branches: list[dict[str, Any]] | None = None  # core.branches.branch_map (empty: not branching)
-    forks: list[dict[str, Any]] | None = None  # core.branches.fork_views, with the transcript
+    branches: list[dict[str, Any]] | None = None  # core.session.branches.branch_map (empty: not branching)
+    forks: list[dict[str, Any]] | None = None  # core.session.branches.fork_views, with the transcript
     message_count: int | None = None  # every message of the conversation (``messages`` is the latest page)
     tail_from: int | None = None  # set: ``messages`` are the ones from this seq on (a turn's), not the latest page
 
 
 async def session_rows(ctx: Ctx, *, match: str | None = None, after: Any = None,
                        limit: int = 50) -> tuple[list[SessionRowView], Any]:
-    """One chunk of the session list (core.sessions.session_page) and the cursor of the next (None: no more)."""
-    from rfpilot.core.sessions import session_page
+    """One chunk of the session list (core.session.sessions.session_page) and the cursor of the next (None: no more)."""
+    from rfpilot.core.session.sessions import session_page
 
     now = ctx.now()
     page = await session_page(ctx, match=match, after=after, limit=limit)
@@ -57,11 +57,11 @@ async def snapshot(ctx: Ctx, session_id: str, *, with_messages: bool = True, fac
     same time (``facts`` and ``items``: how many the lane shows now, at least a page).
     ``tail_from``: instead of the latest page, the messages from that seq on (after a chat turn, appended in
     place of what the transcript showed from there, so earlier pages the user loaded stay)."""
-    from rfpilot.core import chat
-    from rfpilot.core.sessions import get_session
+    from rfpilot.core.engine import chat
+    from rfpilot.core.session.sessions import get_session
     from rfpilot.core.views import message_view, session_details
 
-    from rfpilot.core import branches
+    from rfpilot.core.session import branches
 
     row = await get_session(ctx, session_id)
     shown = items or {}
@@ -90,8 +90,8 @@ async def snapshot(ctx: Ctx, session_id: str, *, with_messages: bool = True, fac
 
 async def earlier_messages(ctx: Ctx, session_id: str, before_seq: int, limit: int = EARLIER_PAGE) -> list[dict[str, Any]]:
     """The page of messages just before ``before_seq``, oldest first."""
-    from rfpilot.core import chat
-    from rfpilot.core.sessions import get_session
+    from rfpilot.core.engine import chat
+    from rfpilot.core.session.sessions import get_session
     from rfpilot.core.views import message_view
 
     row = await get_session(ctx, session_id)
@@ -100,7 +100,7 @@ async def earlier_messages(ctx: Ctx, session_id: str, before_seq: int, limit: in
 
 async def more_rows(ctx: Ctx, session_id: str, kind: str, after_id: str) -> list[dict[str, Any]]:
     """The next page of the lane's facts, questions or checks (``kind``), after the row ``after_id``."""
-    from rfpilot.core.sessions import get_session
+    from rfpilot.core.session.sessions import get_session
     from rfpilot.core.views import fact_page, lane_page
 
     row = await get_session(ctx, session_id)

@@ -14,12 +14,12 @@ from typing import Any
 
 from sqlalchemy import select
 
-from rfpilot.core import chat
-from rfpilot.core import fixes as fix_service
-from rfpilot.core import lane as lane_service
+from rfpilot.core.engine import chat
+from rfpilot.core.session import fixes as fix_service
+from rfpilot.core.session import lane as lane_service
 from rfpilot.core.context import Ctx
 from rfpilot.core.llm.scripted import ScriptedProvider, load_replies
-from rfpilot.core.sessions import OPEN_STATUSES, create_session
+from rfpilot.core.session.sessions import OPEN_STATUSES, create_session
 from rfpilot.core.text import one_line
 from rfpilot.db.models import SessionRow
 from rfpilot.errors import ConfigError

@@ -1,4 +1,5 @@
-"""Model providers and how one is chosen (SPEC §12).
+"""Talking to a model: the providers and how one is chosen (SPEC §12), every prompt rfpilot sends
+(``prompts``) and the token accounting of every call (``usage``).
 
 Choice: ``llm.provider`` (config or RFPILOT_LLM_PROVIDER) when set; otherwise
 anthropic when an Anthropic key is found (ANTHROPIC_API_KEY, then the

@@ -36,7 +36,7 @@ ACTION_TIERS = {
     "extraction": "extraction",
     # Branch summaries, handoff assessments and briefings, resolution outputs: written like notes.
     "summary": "note",
-    # Folding a long conversation's oldest turns into its rolling summary (core/context_budget.py).
+    # Folding a long conversation's oldest turns into its rolling summary (core/engine/context_budget.py).
     "context_summary": "note",
 }
 TIERS = ("chat", "note", "fact_synthesis", "title", "extraction")
@@ -44,7 +44,7 @@ TIERS = ("chat", "note", "fact_synthesis", "title", "extraction")
 
 # Context windows (prompt and reply together, in tokens) of the models rfpilot knows, matched by the longest prefix
 # of the model name (lower case, without an ``org/`` prefix or an Ollama ``:tag``). The default context budget of a
-# chat turn is derived from it (core/context_budget.py); ``llm.context_tokens`` overrides the budget for a model
+# chat turn is derived from it (core/engine/context_budget.py); ``llm.context_tokens`` overrides the budget for a model
 # that is not here or is served with a smaller window (Ollama's ``num_ctx``).
 MODEL_WINDOWS: dict[str, int] = {
     "claude-": 200_000,

@@ -699,12 +699,12 @@ class HandoffDialog(Dialog[HandoffResult | None]):
 
 # --- the team queue -------------------------------------------------------------------------------------------
 
-# The mark and colour of each intent; the word is core's (core.handoffs.status_word), the same in the header.
+# The mark and colour of each intent; the word is core's (core.team.handoffs.status_word), the same in the header.
 INTENT_MARK = {"escalate": ("↗", "bold red"), "park": ("‖", "bold yellow")}
 
 
 def _intent_mark(item: dict[str, Any]) -> tuple[str, str]:
-    from rfpilot.core.handoffs import WAITING_WORD
+    from rfpilot.core.team.handoffs import WAITING_WORD
 
     intent = str(item.get("intent")) if item.get("intent") in INTENT_MARK else "park"
     mark, style = INTENT_MARK[intent]

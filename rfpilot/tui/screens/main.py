@@ -215,7 +215,7 @@ class MainScreen(Screen):
 
     async def core(self, fn, *args, **kwargs) -> Any:
         """Run ``fn(ctx, session, …)`` on the open session; notify and return None on a refusal."""
-        from rfpilot.core.sessions import get_session
+        from rfpilot.core.session.sessions import get_session
 
         try:
             async with self.rf.ctx() as ctx:
@@ -260,7 +260,7 @@ class MainScreen(Screen):
 
     @worker(group="sessions")
     async def create_session(self, description: str) -> None:
-        from rfpilot.core.sessions import create_session
+        from rfpilot.core.session.sessions import create_session
 
         try:
             async with self.rf.ctx() as ctx:
@@ -278,7 +278,7 @@ class MainScreen(Screen):
             return
 
         async def load() -> list[tuple[str, str, str | None]]:
-            from rfpilot.core.tickets import my_tickets
+            from rfpilot.core.closeout.tickets import my_tickets
 
             async with self.rf.ctx() as ctx:
                 views = await my_tickets(ctx)
@@ -299,7 +299,7 @@ class MainScreen(Screen):
     @worker(group="psa")
     async def explain_no_psa(self) -> None:
         """f2 with no PSA connected says so, and how to connect one (core's words)."""
-        from rfpilot.core.psa import get_connection
+        from rfpilot.core.closeout.psa import get_connection
 
         try:
             async with self.rf.ctx() as ctx:
@@ -312,7 +312,7 @@ class MainScreen(Screen):
 
     @worker(group="sessions")
     async def start_from_ticket(self, ticket_id: str) -> None:
-        from rfpilot.core.tickets import session_from_ticket, show_ticket
+        from rfpilot.core.closeout.tickets import session_from_ticket, show_ticket
 
         try:
             async with self.rf.ctx() as ctx:
@@ -330,7 +330,7 @@ class MainScreen(Screen):
         await self.refresh_sessions()
 
     def action_scripts(self) -> None:
-        from rfpilot.core import templates
+        from rfpilot.core.library import templates
         from rfpilot.tui.screens.scripts import ScriptsScreen
 
         async def load(query: str) -> list[dict]:
@@ -357,7 +357,7 @@ class MainScreen(Screen):
 
     @worker(group="branches", exclusive=True)
     async def open_branch_map(self) -> None:
-        from rfpilot.core import branches
+        from rfpilot.core.session import branches
         from rfpilot.core.llm import optional_provider
         from rfpilot.tui.screens.branches import BranchMapScreen, transition_notice
 
@@ -393,7 +393,7 @@ class MainScreen(Screen):
                 transition_notice(before["label"] if before else None, after["label"], (old or {}).get("summary")))
 
     async def _row(self, ctx):
-        from rfpilot.core.sessions import get_session
+        from rfpilot.core.session.sessions import get_session
 
         return await get_session(ctx, self.session_id)
 
@@ -405,7 +405,7 @@ class MainScreen(Screen):
 
     @worker(group="handoff", exclusive=True)
     async def open_handoff(self, intent: str = "park") -> None:
-        from rfpilot.core import handoffs
+        from rfpilot.core.team import handoffs
         from rfpilot.core.llm import optional_provider
         from rfpilot.tui.screens.branches import HandoffDialog
 
@@ -428,7 +428,7 @@ class MainScreen(Screen):
         await self.refresh_sessions()
 
     def action_queue(self) -> None:
-        from rfpilot.core import handoffs
+        from rfpilot.core.team import handoffs
         from rfpilot.core.llm import optional_provider
         from rfpilot.tui.screens.branches import QueueScreen
 
@@ -463,7 +463,7 @@ class MainScreen(Screen):
     async def open_outputs(self) -> None:
         from pathlib import Path
 
-        from rfpilot.core import outputs
+        from rfpilot.core.team import outputs
         from rfpilot.errors import QueuedError
         from rfpilot.tui.screens.branches import OutputsScreen
 
@@ -502,7 +502,7 @@ class MainScreen(Screen):
     @worker(group="outbox-sync", exclusive=True)
     async def sync_outbox(self, quiet: bool = True) -> None:
         """Deliver queued PSA writes (at start, every few minutes, and on demand)."""
-        from rfpilot.core import writeback
+        from rfpilot.core.closeout import writeback
 
         async def deliver():
             async with self.rf.ctx() as ctx:
@@ -512,7 +512,7 @@ class MainScreen(Screen):
 
         try:
             # Quitting cancels it like any worker: no database operation is cut in half (rfpilot.db.cancelsafe),
-            # and a post cut off in flight is found on the ticket by the next attempt (core.writeback's lease).
+            # and a post cut off in flight is found on the ticket by the next attempt (core.closeout.writeback's lease).
             report = await deliver()
         except RfpilotError as err:
             if not quiet:
@@ -541,7 +541,7 @@ class MainScreen(Screen):
     @worker(group="psa")
     async def retry_delivery(self) -> None:
         """Retry this session's unfinished PSA write now (a posted note is never posted again)."""
-        from rfpilot.core import writeback
+        from rfpilot.core.closeout import writeback
 
         delivery = (self.snap.details.get("psa_delivery") if self.snap else None) or None
         if delivery is None:
@@ -566,7 +566,7 @@ class MainScreen(Screen):
 
     @worker(group="psa")
     async def draft_and_share(self) -> None:
-        from rfpilot.core import updates
+        from rfpilot.core.closeout import updates
 
         drafted = await self.core(updates.draft_update)
         if drafted is None:
@@ -581,7 +581,7 @@ class MainScreen(Screen):
 
         try:
             async with self.rf.ctx() as ctx:
-                from rfpilot.core.sessions import get_session
+                from rfpilot.core.session.sessions import get_session
 
                 done = await updates.share_update(ctx, await get_session(ctx, self.session_id), body)
         except QueuedError as err:
@@ -616,10 +616,10 @@ class MainScreen(Screen):
 
     @worker(group="chat", exclusive=True)
     async def send(self, message: str, lane_item_id: str | None = None, retry: bool = False) -> None:
-        from rfpilot.core import chat
-        from rfpilot.core import lane as lane_service
-        from rfpilot.core.sessions import get_session
-        from rfpilot.core.streaming import DisplayStream
+        from rfpilot.core.engine import chat
+        from rfpilot.core.session import lane as lane_service
+        from rfpilot.core.session.sessions import get_session
+        from rfpilot.core.engine.streaming import DisplayStream
         from rfpilot.core.views import message_view
 
         composer, transcript = self.composer, self.query_one(Transcript)
@@ -748,7 +748,7 @@ class MainScreen(Screen):
 
     @worker(group="lane")
     async def lane_skip(self, item_id: str) -> None:
-        from rfpilot.core import lane
+        from rfpilot.core.session import lane
 
         async def go(ctx, row):
             return await lane.skip_item(ctx, row, await lane.get_item(ctx, row, item_id))
@@ -766,7 +766,7 @@ class MainScreen(Screen):
 
     @worker(group="lane")
     async def promote_item(self, item_id: str, fact_text: str) -> None:
-        from rfpilot.core import lane, synthesis
+        from rfpilot.core.session import lane, synthesis
 
         async def go(ctx, row):
             return await synthesis.promote(ctx, row, await lane.get_item(ctx, row, item_id), text=fact_text)
@@ -784,14 +784,14 @@ class MainScreen(Screen):
 
     @worker(group="lane")
     async def fact_add(self, value: str) -> None:
-        from rfpilot.core import facts
+        from rfpilot.core.session import facts
 
         if await self.core(facts.add_note, value) is not None:
             await self.refresh_state()
 
     @worker(group="lane")
     async def fact_edit(self, fact_id: str, value: str) -> None:
-        from rfpilot.core import facts
+        from rfpilot.core.session import facts
 
         async def go(ctx, row):
             return await facts.update_fact(ctx, row, await facts.get_fact(ctx, row, fact_id), text=value)
@@ -801,7 +801,7 @@ class MainScreen(Screen):
 
     @worker(group="lane")
     async def fact_delete(self, fact_id: str) -> None:
-        from rfpilot.core import facts
+        from rfpilot.core.session import facts
 
         async def go(ctx, row):
             return await facts.delete_fact(ctx, row, await facts.get_fact(ctx, row, fact_id))
@@ -836,7 +836,8 @@ class MainScreen(Screen):
 
     @worker(group="fix", exclusive=True)
     async def apply_fix(self) -> None:
-        from rfpilot.core import fixes, templates
+        from rfpilot.core.session import fixes
+        from rfpilot.core.library import templates
 
         async def plan_of(ctx, row):
             return await templates.apply_plan(ctx, row, await fixes.get_fix(ctx, row, None))
@@ -856,7 +857,8 @@ class MainScreen(Screen):
                 await self.refresh_state()
 
     async def _run_template(self, plan) -> None:
-        from rfpilot.core import fixes, render, templates
+        from rfpilot.core.session import fixes
+        from rfpilot.core.library import render, templates
         from rfpilot.tui.screens.scripts import ParameterForm
 
         tpl = plan.template
@@ -877,7 +879,8 @@ class MainScreen(Screen):
             await self.refresh_state()
 
     async def _three_choices(self, script: str) -> None:
-        from rfpilot.core import fixes, templates
+        from rfpilot.core.session import fixes
+        from rfpilot.core.library import templates
         from rfpilot.tui.screens.scripts import ThreeChoiceScreen
 
         fix = (self.snap.details.get("active_fix") if self.snap else None) or {}
@@ -903,7 +906,7 @@ class MainScreen(Screen):
 
     async def _review_drafts(self, draft_ids: list[str], headline: str) -> None:
         """One review dialog per draft; the team's 'don't ask again' stops the series."""
-        from rfpilot.core import templates
+        from rfpilot.core.library import templates
         from rfpilot.tui.screens.scripts import DraftReviewScreen
 
         for number, draft_id in enumerate(draft_ids, 1):
@@ -938,7 +941,8 @@ class MainScreen(Screen):
 
     @worker(group="fix", exclusive=True)
     async def fix_action(self, action: str, notes: str | None = None) -> None:
-        from rfpilot.core import closing, fixes
+        from rfpilot.core.closeout import closing
+        from rfpilot.core.session import fixes
 
         async def go(ctx, row):
             fix = await fixes.get_fix(ctx, row, None)
@@ -966,7 +970,8 @@ class MainScreen(Screen):
 
     @worker(group="close", exclusive=True)
     async def begin_close(self, action: str) -> None:
-        from rfpilot.core import closing, fixes
+        from rfpilot.core.closeout import closing
+        from rfpilot.core.session import fixes
 
         async def check(ctx, row):
             closing.check_can_close(row, action)
@@ -997,7 +1002,7 @@ class MainScreen(Screen):
                 if notes is None:
                     return
 
-            # Nothing is stored yet: the answer is recorded with the close, in one transaction (core.closing).
+            # Nothing is stored yet: the answer is recorded with the close, in one transaction (core.closeout.closing).
             await self.preview_and_close(action, choice, notes)
             return
         await self.preview_and_close(action)
@@ -1005,7 +1010,7 @@ class MainScreen(Screen):
     async def _draft(
         self, action: str, force: bool = False, choice: str | None = None, notes: str | None = None
     ) -> tuple[str, str] | None:
-        from rfpilot.core.closing import draft_for_close
+        from rfpilot.core.closeout.closing import draft_for_close
 
         async def go(ctx, row):
             return await draft_for_close(ctx, row, action, choice, notes, force=force)
@@ -1038,7 +1043,8 @@ class MainScreen(Screen):
         await self.load_session(self.session_id, focus_composer=False)
         await self.refresh_sessions()
         if result.action == "posted" and action == "resolve":
-            from rfpilot.core import outputs, templates
+            from rfpilot.core.team import outputs
+            from rfpilot.core.library import templates
 
             drafted = await self.core(outputs.generate_after_resolve)
             if drafted:
@@ -1054,8 +1060,8 @@ class MainScreen(Screen):
     async def _post_close(self, action: str, markdown: str, choice: str | None = None, notes: str | None = None):
         """Record the answer about the fix and close with ``markdown`` (posting to its ticket if linked), all or
         nothing; what to show in the editor."""
-        from rfpilot.core import closing
-        from rfpilot.core.sessions import get_session
+        from rfpilot.core.closeout import closing
+        from rfpilot.core.session.sessions import get_session
         from rfpilot.errors import QueuedError
 
         outcome = _modals().PostOutcome
@@ -1082,7 +1088,7 @@ class MainScreen(Screen):
 
     @worker(group="lifecycle", exclusive=True)
     async def lifecycle(self, verb: str) -> None:
-        from rfpilot.core import sessions
+        from rfpilot.core.session import sessions
 
         if self.session_id is None:
             return

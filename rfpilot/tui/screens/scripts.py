@@ -24,7 +24,7 @@ from textual.screen import Screen
 from textual.widgets import Button, Checkbox, Input, OptionList, Select, Static, TextArea
 from textual.widgets.option_list import Option
 
-from rfpilot.core.render import REDACTED, placeholders
+from rfpilot.core.library.render import REDACTED, placeholders
 from rfpilot.errors import RfpilotError
 from rfpilot.grammar import count as plural_count, verb
 from rfpilot.tui.safe import inert, text

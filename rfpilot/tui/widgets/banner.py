@@ -1,6 +1,6 @@
 """The proposal banner above the composer: the active fix's state and what you can do next (SPEC §7).
 
-The mode comes from ``core.fixes.banner_mode``; the banner only renders it and
+The mode comes from ``core.session.fixes.banner_mode``; the banner only renders it and
 posts the chosen action. Number keys 1–4 pick an action while it has focus.
 """
 
@@ -40,7 +40,7 @@ def headline(mode: str, fix: dict | None) -> str:
     if mode == "pending":
         return f"Waiting to verify: {title} — waiting on {inert(fix.get('pending_reason') or '?')}"
     if mode == "ai_confirming":
-        from rfpilot.core.fixes import proposal_words
+        from rfpilot.core.session.fixes import proposal_words
 
         proposal = fix.get("ai_outcome_proposal") or {}
         return f"The AI thinks it {proposal_words(proposal)}: {inert(proposal.get('reason') or '')}"

@@ -2,7 +2,7 @@
 
 It always fits its one line: when the width runs short the least useful parts go first (tokens, the model, the
 client, the branch, the parked timer), then the title is shortened with an ellipsis; the status and the active
-timer stay. Its timers tick every second from what was last read (``core.sessions.timers_after``), without
+timer stay. Its timers tick every second from what was last read (``core.session.sessions.timers_after``), without
 reading the store again.
 """
 
@@ -53,7 +53,7 @@ def _chips(details: dict[str, Any]) -> Text:
     writeback = details.get("psa_writeback")
     if not delivery and writeback and writeback["state"] in ("posted", "verified"):
         # The close went through: the note's id, and the ticket status read back (SPEC §9).
-        from rfpilot.core.writeback import CLOSE_WORDS
+        from rfpilot.core.closeout.writeback import CLOSE_WORDS
 
         what = CLOSE_WORDS.get(writeback["kind"], "note")
         shown = f" ✓ {what} posted as note {writeback['note_id']}"
@@ -66,7 +66,7 @@ def _chips(details: dict[str, Any]) -> Text:
 
 def _parts(state: HeaderState) -> list[tuple[str, str, str]]:
     """(name, text, style) after the title, in the order shown."""
-    from rfpilot.core.sessions import Timers, timers_after
+    from rfpilot.core.session.sessions import Timers, timers_after
     from rfpilot.core.text import duration
 
     s = state.details["session"]

@@ -1,6 +1,6 @@
 """The session list: Active first, then Recent; status dot, title, then age, ticket, client.
 
-The store pages and filters it (core.sessions.session_page): the first chunk on load, the next ones as the
+The store pages and filters it (core.session.sessions.session_page): the first chunk on load, the next ones as the
 user scrolls or pages down, and every filter keystroke is a query over the whole store.
 
 Each row is two lines whatever the width: the title is cut with an ellipsis rather than wrapped (app.tcss), and
@@ -67,7 +67,7 @@ class SessionList(OptionList):
         # Set before OptionList's own __init__, which highlights the placeholder (and so asks for more rows).
         self.rows: list[SessionRowView] = []  # what is loaded, in list order (open first)
         self.filter_text = ""
-        self.cursor = None  # core.sessions.ListCursor of the next chunk; None: everything is loaded
+        self.cursor = None  # core.session.sessions.ListCursor of the next chunk; None: everything is loaded
         self._generation = 0  # bumped by every new query: an older query's answer is dropped
         self._filter_running = False
         self._more_running = False
@@ -195,7 +195,7 @@ class SessionList(OptionList):
 
     def _options_for(self, rows: list[SessionRowView], *, first: bool) -> list[Option]:
         """Options for ``rows`` (which continue the list), with the section headings they start."""
-        from rfpilot.core.sessions import split_open
+        from rfpilot.core.session.sessions import split_open
 
         active, recent = split_open(rows, lambda r: r.status)
         options: list[Option] = []
@@ -211,7 +211,7 @@ class SessionList(OptionList):
     def _heading(self, section: str) -> Text:
         """"Active · 12 sessions": exact once the section is loaded to its end, else a lower bound ("50+")
         that grows as chunks load. Open sessions come first, so Active is complete once a closed one is."""
-        from rfpilot.core.sessions import split_open
+        from rfpilot.core.session.sessions import split_open
 
         active, recent = split_open(self.rows, lambda r: r.status)
         n, complete = (len(active), self.cursor is None or bool(recent)) if section == "active" \

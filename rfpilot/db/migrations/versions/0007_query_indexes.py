@@ -6,7 +6,7 @@ Create Date: 2026-12-01 17:20:00
 
 Indexes so that the hot queries cost the same at any store size (issue 15):
 
-- sessions: the list reads one status at a time, newest first (``core.sessions.session_page``), from
+- sessions: the list reads one status at a time, newest first (``core.session.sessions.session_page``), from
   (account_id, status, updated_at, id), and ``--mine`` from (account_id, owner_id, status, updated_at, id).
   The old (account_id) and (account_id, status) indexes are prefixes of the first one and go.
 - facts and suggested fixes: (session_id, created_at, id), their order; the lane: (session_id, kind DESC,

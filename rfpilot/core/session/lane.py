@@ -10,10 +10,10 @@ from dataclasses import dataclass
 
 from sqlalchemy import and_, func, or_, select
 
-from rfpilot.core import facts as facts_service
+from rfpilot.core.session import facts as facts_service
 from rfpilot.core.context import Ctx
 from rfpilot.core.lookup import find_one
-from rfpilot.core.permissions import owner_action
+from rfpilot.core.session.permissions import owner_action
 from rfpilot.db.models import Fact, LaneItem, SessionRow
 from rfpilot.errors import ConflictError, UsageError
 

@@ -4,14 +4,14 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from rfpilot.core import facts as fact_service
-from rfpilot.core import fixes as fix_service
-from rfpilot.core import lane as lane_service
-from rfpilot.core import writeback
-from rfpilot.core.closing import MARKDOWN_MAX
+from rfpilot.core.session import facts as fact_service
+from rfpilot.core.session import fixes as fix_service
+from rfpilot.core.session import lane as lane_service
+from rfpilot.core.closeout import writeback
+from rfpilot.core.closeout.closing import MARKDOWN_MAX
 from rfpilot.core.context import Ctx
-from rfpilot.core.permissions import owner_action
-from rfpilot.core.sessions import intake_of
+from rfpilot.core.session.permissions import owner_action
+from rfpilot.core.session.sessions import intake_of
 from rfpilot.core.text import one_line, paragraphs
 from rfpilot.db.models import SessionRow
 from rfpilot.errors import UsageError

@@ -13,10 +13,10 @@ from typing import Any
 
 from sqlalchemy import func, select
 
-from rfpilot.core.branches import list_branches
+from rfpilot.core.session.branches import list_branches
 from rfpilot.core.context import Ctx
-from rfpilot.core.facts import facts_window
-from rfpilot.core.sessions import intake_of
+from rfpilot.core.session.facts import facts_window
+from rfpilot.core.session.sessions import intake_of
 from rfpilot.core.text import (
     as_sentence,
     markdown_section,

@@ -12,7 +12,7 @@ from sqlalchemy import and_, func, or_, select
 
 from rfpilot.core.context import Ctx
 from rfpilot.core.lookup import find_one
-from rfpilot.core.permissions import owner_action
+from rfpilot.core.session.permissions import owner_action
 from rfpilot.db.enums import AI_FACT_SOURCE_TYPES, FACT_EDITABLE_SOURCES, FACT_SOURCE_TYPES
 from rfpilot.db.models import Fact, LaneItem, SessionRow
 from rfpilot.errors import ConflictError, NotFoundError, UsageError

@@ -12,7 +12,7 @@ from sqlalchemy import Integer, String, bindparam, false, func, literal_column, 
 
 from rfpilot.core.context import Ctx
 from rfpilot.core.lookup import find_one, id_prefix, no_index
-from rfpilot.core.permissions import owner_action, require_can_modify
+from rfpilot.core.session.permissions import owner_action, require_can_modify
 from rfpilot.core.text import clip, one_line, short_id, title_from_text, truncate
 from rfpilot.db.enums import SESSION_STATUSES
 from rfpilot.db.models import Engineer, SessionRow
@@ -300,7 +300,7 @@ async def owner_name(ctx: Ctx, session: SessionRow) -> str:
 
 
 async def require_editable(ctx: Ctx, session: SessionRow) -> None:
-    """Only the owner (the engineer who claimed it, after a claim) changes a session: core.permissions."""
+    """Only the owner (the engineer who claimed it, after a claim) changes a session: core.session.permissions."""
     await require_can_modify(ctx, session)
 
 
@@ -376,7 +376,7 @@ async def resume_session(ctx: Ctx, session: SessionRow) -> SessionRow:
     """paused → active (sending a message does the same)."""
     if session.status not in RESUMABLE:
         raise ConflictError(f"only a paused session can be resumed; this one is {session.status}")
-    from rfpilot.core.handoff_lock import withdraw_open_handoffs
+    from rfpilot.core.session.handoff_lock import withdraw_open_handoffs
 
     async with ctx.tx():
         await withdraw_open_handoffs(ctx, session)  # resuming it yourself takes it out of the queue
@@ -388,7 +388,7 @@ async def resume_session(ctx: Ctx, session: SessionRow) -> SessionRow:
 async def abandon_session(ctx: Ctx, session: SessionRow, reason: str | None = None) -> SessionRow:
     check_transition(session, "abandoned")
     cleaned = _clean_reason(reason)
-    from rfpilot.core.handoff_lock import withdraw_open_handoffs
+    from rfpilot.core.session.handoff_lock import withdraw_open_handoffs
 
     async with ctx.tx():
         await withdraw_open_handoffs(ctx, session)  # an abandoned session no longer waits in the queue

@@ -154,7 +154,7 @@ async def summary_for(ctx: Ctx, session: SessionRow, branch: SessionBranch | Non
     rows = {row.scope: row for row in (await ctx.db.execute(stmt)).scalars()}
     if not rows or scope in rows:
         return scope, rows.get(scope)
-    from rfpilot.core import branches
+    from rfpilot.core.session import branches
 
     by_id = {b.id: b for b in await branches.list_branches(ctx, session)}
     best: ContextSummary | None = None
@@ -258,7 +258,7 @@ async def model_summary(provider: Provider, prev: ContextSummary | None, folded:
                         budget: int, cap: int, limit: int) -> tuple[str, LLMResult]:
     """The summary written by the model: the summary so far and the folded messages (the newest that fit the
     budget), through ``CONTEXT_SUMMARY_PROMPT``. Raises ``LLMCallError`` when the call fails or says nothing."""
-    from rfpilot.core.prompts import CONTEXT_SUMMARY_PROMPT
+    from rfpilot.core.llm.prompts import CONTEXT_SUMMARY_PROMPT
 
     before = prev.text if prev is not None else "(none: these are the conversation's first turns)"
     lines = (("Engineer: " if m.role == "user" else "Assistant: ") + trim_paste(text, limit)
@@ -343,7 +343,7 @@ async def assemble(
 ) -> Window:
     """The request's volatile block, history and message within the budget, folding the oldest turns first
     when they do not fit (the fold is committed before the request is sent)."""
-    from rfpilot.core import branches
+    from rfpilot.core.session import branches
 
     budget = budget_for(ctx, provider, reply_tokens)
     cap = summary_cap(budget)
@@ -398,7 +398,7 @@ async def _fold(ctx: Ctx, session: SessionRow, provider: Provider | None, scope:
                 messages: list[Message], parts: list[tuple[Message, str]], *, items: list[LaneItem], budget: int,
                 cap: int, limit: int) -> ContextSummary:
     """Fold ``messages`` into the scope's summary (model first, offline on any failure) and commit it."""
-    from rfpilot.core import usage as usage_service
+    from rfpilot.core.llm import usage as usage_service
 
     text: str | None = None
     llm: LLMResult | None = None
@@ -410,8 +410,8 @@ async def _fold(ctx: Ctx, session: SessionRow, provider: Provider | None, scope:
             failed = True
             log.info("context summary by the model failed; folding offline: %s", err.message)
     if text is None:
-        from rfpilot.core import branches
-        from rfpilot.core import fixes as fix_service
+        from rfpilot.core.session import branches
+        from rfpilot.core.session import fixes as fix_service
 
         active = await fix_service.active_fix(ctx, session)
         text = offline_summary(prev, parts, items=items, fixes=await fix_service.list_fixes(ctx, session),

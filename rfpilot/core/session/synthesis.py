@@ -10,11 +10,11 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from rfpilot.core import facts as fact_service
-from rfpilot.core import usage as usage_service
+from rfpilot.core.session import facts as fact_service
+from rfpilot.core.llm import usage as usage_service
 from rfpilot.core.context import Ctx
 from rfpilot.core.llm.base import LLMRequest, Provider
-from rfpilot.core.prompts import FACT_SYNTHESIS_PROMPT
+from rfpilot.core.llm.prompts import FACT_SYNTHESIS_PROMPT
 from rfpilot.db.models import Fact, LaneItem, SessionRow
 from rfpilot.errors import ConflictError, LLMUnavailableError, UsageError
 

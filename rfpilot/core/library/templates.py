@@ -1,12 +1,12 @@
 """The script library (SPEC §11): templates, runs, draft templates and their review.
 
 * A template is a named, slugged script body with ``{{ key }}`` placeholders and a parameter schema
-  (``core.render``). Slugs are unique per account; an auto-derived slug that collides gets a ``-2`` suffix, a
+  (``core.library.render``). Slugs are unique per account; an auto-derived slug that collides gets a ``-2`` suffix, a
   slug given explicitly that collides is an error.
 * A run records that the engineer ran a script in a session: its parameters and its text with every password
   redacted, never in clear. Recording a run bumps the session's state (notes mention scripts run) and stamps the
   fix's ``applied_at``.
-* A draft template is queued by the ``draft_template`` decision; extraction (``core.extraction``) proposes its
+* A draft template is queued by the ``draft_template`` decision; extraction (``core.library.extraction``) proposes its
   parameters; after a successful resolve the engineer reviews it: accept (creates the template with provenance)
   or reject (kept for audit). The account preference ``templatize_prompt_enabled`` turns the post-resolve
   offer off ("don't ask again").
@@ -23,7 +23,7 @@ from sqlalchemy import func, or_, select
 
 from rfpilot.core.context import Ctx
 from rfpilot.core.lookup import find_one
-from rfpilot.core.permissions import owner_action, team_action
+from rfpilot.core.session.permissions import owner_action, team_action
 from rfpilot.core.text import one_line
 from rfpilot.db.models import (
     AccountSettings,
@@ -40,14 +40,14 @@ from rfpilot.errors import ConflictError, NotFoundError, UsageError
 if TYPE_CHECKING:
     from types import ModuleType
 
-    from rfpilot.core.render import Parameter
+    from rfpilot.core.library.render import Parameter
 
 
 
 def _render() -> ModuleType:
-    """core.render, imported on first use: a resolve reads the session's drafts through this module and
+    """core.library.render, imported on first use: a resolve reads the session's drafts through this module and
     renders nothing."""
-    from rfpilot.core import render
+    from rfpilot.core.library import render
 
     return render
 
@@ -479,12 +479,12 @@ async def reject_draft(ctx: Ctx, draft: DraftTemplate) -> DraftTemplate:
 
 async def extract_draft(ctx: Ctx, draft: DraftTemplate, provider: Any) -> DraftTemplate:
     """Propose the draft's parameters (LLM, or the offline fallback) and store the result, passwords redacted."""
-    from rfpilot.core import extraction
+    from rfpilot.core.library import extraction
 
     session = await ctx.db.get(SessionRow, draft.source_session_id)
     facts = []
     if session is not None:
-        from rfpilot.core.facts import list_facts
+        from rfpilot.core.session.facts import list_facts
 
         facts = [f.text for f in await list_facts(ctx, session)]
     context = None
@@ -566,7 +566,7 @@ class ApplyPlan:
 
 
 async def apply_plan(ctx: Ctx, session: SessionRow, fix: SuggestedFix) -> ApplyPlan:
-    from rfpilot.core.facts import list_facts
+    from rfpilot.core.session.facts import list_facts
 
     tpl = await find_by_slug(ctx, fix.script_template_slug)
     if tpl is not None:
@@ -598,8 +598,8 @@ async def render_for(
 ) -> Rendered:
     """Fill a template: ``given`` values win, then the session's fix and facts (``value_sources``). Without a
     slug, the template the session's active fix names."""
-    from rfpilot.core import fixes as fix_service
-    from rfpilot.core.facts import list_facts
+    from rfpilot.core.session import fixes as fix_service
+    from rfpilot.core.session.facts import list_facts
 
     fix = await fix_service.active_fix(ctx, session) if session is not None else None
     tpl = await get_template(ctx, slug) if slug else await find_by_slug(ctx, fix.script_template_slug if fix else None)

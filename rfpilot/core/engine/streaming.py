@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 
 from rfpilot.core.inputs import clean_model_text
-from rfpilot.core.markers import MARKERS, _tidy
+from rfpilot.core.engine.markers import MARKERS, _tidy
 
 _TAGS = tuple(f"[{name}]" for name in MARKERS) + tuple(f"[/{name}]" for name in MARKERS)
 _ANY_TAG = re.compile("|".join(re.escape(tag) for tag in _TAGS))

@@ -27,19 +27,19 @@ from sqlalchemy import func, insert, or_, select
 from sqlalchemy.orm.util import identity_key
 from sqlalchemy.orm.attributes import set_committed_value
 
-from rfpilot.core import context_budget
-from rfpilot.core import facts as fact_service
-from rfpilot.core import fixes as fix_service
-from rfpilot.core import lane as lane_service
-from rfpilot.core import usage as usage_service
+from rfpilot.core.engine import context_budget
+from rfpilot.core.session import facts as fact_service
+from rfpilot.core.session import fixes as fix_service
+from rfpilot.core.session import lane as lane_service
+from rfpilot.core.llm import usage as usage_service
 from rfpilot.core.context import Ctx
 from rfpilot.core.inputs import clean_model_text
 from rfpilot.core.llm.base import CHAT_MAX_TOKENS, LLMCallError, LLMRequest, LLMResult, Provider, Usage
 from rfpilot.core.llm.offline import OFFLINE_HINT
-from rfpilot.core.markers import ParsedReply, parse_reply
-from rfpilot.core.prompts import CHAT_REMINDER_PROMPT, CHAT_SYSTEM_PROMPT, TITLE_PROMPT
-from rfpilot.core.permissions import owner_action, require_can_modify
-from rfpilot.core.sessions import check_transition, intake_of, set_status
+from rfpilot.core.engine.markers import ParsedReply, parse_reply
+from rfpilot.core.llm.prompts import CHAT_REMINDER_PROMPT, CHAT_SYSTEM_PROMPT, TITLE_PROMPT
+from rfpilot.core.session.permissions import owner_action, require_can_modify
+from rfpilot.core.session.sessions import check_transition, intake_of, set_status
 from rfpilot.core.text import one_line, truncate
 from rfpilot.db.models import Fact, ForkPoint, LaneItem, Message, SessionRow, SuggestedFix
 from rfpilot.errors import ConflictError, LLMUnavailableError, RfpilotError, UsageError
@@ -83,14 +83,14 @@ class TurnResult:
 
 async def list_messages(ctx: Ctx, session: SessionRow) -> list[Message]:
     """The conversation as the engineer works it: the active branch's history once the session branches."""
-    from rfpilot.core import branches
+    from rfpilot.core.session import branches
 
     return await branches.history(ctx, session, await branches.active_branch(ctx, session))
 
 
 async def _conversation(ctx: Ctx, session: SessionRow):
     """The SELECT of ``list_messages`` (the active branch's history), unordered."""
-    from rfpilot.core import branches
+    from rfpilot.core.session import branches
 
     branch = await branches.active_branch(ctx, session) if session.active_branch_id else None
     return await branches.history_statement(ctx, session, branch)
@@ -185,7 +185,7 @@ async def store_message(
     now = ctx.now()
     async with ctx.tx():
         if session.status == "paused":
-            from rfpilot.core.handoff_lock import withdraw_open_handoffs
+            from rfpilot.core.session.handoff_lock import withdraw_open_handoffs
 
             check_transition(session, "active")
             await withdraw_open_handoffs(ctx, session)  # working on it again takes it out of the queue
@@ -302,14 +302,14 @@ async def _lane_items(ctx: Ctx, session: SessionRow) -> list[LaneItem]:
 
 async def build_request(ctx: Ctx, session: SessionRow, user_message: Message,
                         provider: Provider | None = None) -> LLMRequest:
-    """The turn's request within the context budget (core/context_budget.py): the oldest turns may be folded
+    """The turn's request within the context budget (core/engine/context_budget.py): the oldest turns may be folded
     into the branch's summary first (committed), by ``provider`` when it can, else offline."""
     items = await _lane_items(ctx, session)
     by_id = {i.id: i for i in items}
     facts = await fact_service.list_facts(ctx, session)
     fix = await fix_service.active_fix(ctx, session)
     new_text = _framed(user_message, by_id)
-    from rfpilot.core import branches
+    from rfpilot.core.session import branches
 
     # Branches: the other hypotheses go in the uncached block, never in the cached system prompt.
     across = await branches.cross_branch_context(ctx, session, await branches.active_branch(ctx, session))
@@ -462,7 +462,7 @@ async def _apply_promotes(
 
 async def template_id_for_slug(ctx: Ctx, slug: str | None) -> str | None:
     """The script template with this slug in the caller's account, if one exists (exact slug, no guessing)."""
-    from rfpilot.core.templates import find_by_slug
+    from rfpilot.core.library.templates import find_by_slug
 
     found = await find_by_slug(ctx, slug)
     return found.id if found is not None else None
@@ -526,7 +526,7 @@ async def _apply_fork(ctx: Ctx, session: SessionRow, parsed: ParsedReply, reply:
     """A [FORK] records its fork point and makes the branches (untried; the engineer switches to one)."""
     if parsed.fork is None:
         return
-    from rfpilot.core import branches
+    from rfpilot.core.session import branches
 
     fork = ForkPoint(
         account_id=ctx.account.id,

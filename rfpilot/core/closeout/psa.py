@@ -22,7 +22,7 @@ from sqlalchemy import func, select
 
 from rfpilot.core import secrets as secret_store
 from rfpilot.core.context import Ctx
-from rfpilot.core.permissions import team_action
+from rfpilot.core.session.permissions import team_action
 from rfpilot.core.text import one_line
 from rfpilot.db.models import OutboxItem, PSAConnection
 from rfpilot.grammar import count, verb, with_article

@@ -36,8 +36,8 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
-from rfpilot.core import notes
-from rfpilot.core import usage as usage_service
+from rfpilot.core.drafting import notes
+from rfpilot.core.llm import usage as usage_service
 from rfpilot.core.context import Ctx
 from rfpilot.core.llm.base import LLMCallError, LLMRequest, LLMResult, Provider
 from rfpilot.core.text import markdown_section, one_line, truncate
@@ -116,7 +116,7 @@ async def build_bundle(ctx: Ctx, session: SessionRow, *, recent_work: bool = Tru
     messages too (only a model is shown them: the offline drafters leave them out, so they are not read for
     those). ``known``: the resolution note's bundle as the resolve just read it, used when the session is still
     at that state_version (any write that changes what a note says bumps it), instead of reading it again."""
-    from rfpilot.core import branches
+    from rfpilot.core.session import branches
 
     if known is not None and known[0] == session.state_version and known[1].kind == notes.RESOLUTION:
         state = known[1]
@@ -299,7 +299,7 @@ def offline_draft(bundle: Bundle, output_type: str) -> str:
 
 
 def _system_prompt(output_type: str) -> str:
-    from rfpilot.core import prompts
+    from rfpilot.core.llm import prompts
 
     return {PSA_NOTES: prompts.PSA_TICKET_NOTES_PROMPT, KB: prompts.KB_ARTICLE_PROMPT,
             CLIENT: prompts.CLIENT_SUMMARY_PROMPT}[output_type]
@@ -356,7 +356,7 @@ def _asks_model(provider: Provider | None, offline: bool) -> bool:
 
 async def _drafts(bundle: Bundle, types: list[str], provider: Provider | None, offline: bool) -> list[_Draft]:
     """The model's drafts (concurrently, one call per type) where usable; the offline drafter's otherwise."""
-    from rfpilot.core.previews import tidy_draft
+    from rfpilot.core.drafting.previews import tidy_draft
 
     if offline:
         return [_Draft(t, offline_draft(bundle, t), "offline", reason="--offline was asked for") for t in types]
@@ -490,7 +490,7 @@ async def _ready_to_draft(ctx: Ctx, session: SessionRow, types: list[str],
                           fresh: bool = False) -> dict[str, ResolutionOutput]:
     """Refuses what may not be drafted now; else the session's rows, by type. ``fresh``: ``session`` was just
     read in this Ctx (not read again)."""
-    from rfpilot.core.permissions import require_can_modify
+    from rfpilot.core.session.permissions import require_can_modify
 
     if not fresh:
         await ctx.db.refresh(session)
@@ -607,7 +607,7 @@ async def generate_after_resolve(ctx: Ctx, session: SessionRow, *, offline: bool
 
 
 async def _editable(ctx: Ctx, output: ResolutionOutput) -> SessionRow:
-    from rfpilot.core.permissions import require_can_modify
+    from rfpilot.core.session.permissions import require_can_modify
 
     session = await ctx.db.get(SessionRow, output.session_id)
     if session is None:
@@ -684,7 +684,7 @@ class Pushed:
 
 def export_file_name(session: SessionRow, output_type: str) -> str:
     """Default export name: '<kind>-<slug of the title>.md' (the session id when there is no title)."""
-    from rfpilot.core.templates import slugify
+    from rfpilot.core.library.templates import slugify
 
     slug = slugify(session.title or "")[:60].rstrip("-") or session.id[:8]
     return f"{FILE_PREFIX[normalise_type(output_type)]}-{slug}.md"
@@ -754,7 +754,7 @@ def _mark_on_its_way(ctx: Ctx, output: ResolutionOutput, item: OutboxItem) -> No
 
 
 async def _push_to_psa(ctx: Ctx, session: SessionRow, output: ResolutionOutput) -> Pushed:
-    from rfpilot.core import writeback
+    from rfpilot.core.closeout import writeback
 
     label = LABELS[output.output_type]
     if output.output_type not in PSA_TYPES:

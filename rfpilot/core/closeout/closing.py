@@ -15,9 +15,9 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from rfpilot.core import fixes as fix_service
+from rfpilot.core.session import fixes as fix_service
 from rfpilot.core.context import Ctx
-from rfpilot.core.sessions import check_transition, require_editable, set_status
+from rfpilot.core.session.sessions import check_transition, require_editable, set_status
 from rfpilot.core.text import summary_line, truncate
 from rfpilot.db.models import SessionRow, SuggestedFix
 from rfpilot.errors import ConflictError, RfpilotError, UsageError
@@ -244,7 +244,7 @@ async def prepare_close(
     export_target = _export_target(export_path)
     if session.psa_ticket_id and session.psa_connection_id and not local:
         return await _enqueue_close(ctx, session, action, text, line, export_target, log_time)
-    from rfpilot.core.handoff_lock import withdraw_open_handoffs
+    from rfpilot.core.session.handoff_lock import withdraw_open_handoffs
 
     async with ctx.tx():
         await withdraw_open_handoffs(ctx, session)  # a closed session no longer waits in the team queue
@@ -284,7 +284,7 @@ def apply_close(
 
 async def _drop_queued_close(ctx: Ctx, session: SessionRow, action: str) -> None:
     """Closing locally replaces a queued post of the same kind, unless its note already reached the ticket."""
-    from rfpilot.core import writeback
+    from rfpilot.core.closeout import writeback
 
     for item in await writeback.open_items(ctx, session, action):
         if item.external_id or item.post_started_at:
@@ -299,13 +299,13 @@ async def _enqueue_close(
     ctx: Ctx, session: SessionRow, action: str, text: str, line: str, export_target: Path | None, log_time: bool
 ) -> CloseResult:
     """Queue the post to the linked ticket (and the time entry) in one transaction; ``finish_close`` sends it."""
-    from rfpilot.core import psa as psa_service
-    from rfpilot.core import writeback
+    from rfpilot.core.closeout import psa as psa_service
+    from rfpilot.core.closeout import writeback
 
     conn = await psa_service.connection_by_id(ctx, session.psa_connection_id or "")
     board = (session.ticket_context or {}).get("board")
     target = psa_service.target_status(conn, action, board)
-    from rfpilot.core.handoff_lock import withdraw_open_handoffs
+    from rfpilot.core.session.handoff_lock import withdraw_open_handoffs
 
     async with ctx.tx():
         await withdraw_open_handoffs(ctx, session)  # asked to close: it leaves the team queue now
@@ -329,7 +329,7 @@ async def finish_close(ctx: Ctx, result: CloseResult) -> CloseResult:
     the note and status. A local close has nothing to deliver (and does not import the PSA write-back)."""
     if result.pending is None:
         return result
-    from rfpilot.core import writeback
+    from rfpilot.core.closeout import writeback
 
     session, item, time_item = result.pending
     result.pending = None
@@ -374,7 +374,7 @@ async def draft_for_close(
     and walking away records nothing. ``session`` is expired afterwards: load it again before using it.
     ``fresh``: ``session`` was just read in this Ctx (with no answer to record, it is not read again).
     """
-    from rfpilot.core.previews import configured_preview
+    from rfpilot.core.drafting.previews import configured_preview
 
     if choice is None or choice == KEEP:
         return await configured_preview(ctx, session, action, offline=offline, force=force, fresh=fresh)

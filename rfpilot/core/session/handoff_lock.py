@@ -1,4 +1,4 @@
-"""The two steps of the team queue (core.handoffs) that every resume, close and abandon takes: the session row
+"""The two steps of the team queue (core.team.handoffs) that every resume, close and abandon takes: the session row
 read under a lock, and the withdrawal of the session's waiting handoffs. Kept apart so those commands do not
 import the queue itself."""
 
@@ -7,7 +7,7 @@ from __future__ import annotations
 from sqlalchemy import select, update
 
 from rfpilot.core.context import Ctx
-from rfpilot.core.permissions import require_can_modify
+from rfpilot.core.session.permissions import require_can_modify
 from rfpilot.core.text import short_id
 from rfpilot.db.models import SessionHandoff, SessionRow
 from rfpilot.errors import NotFoundError

@@ -7,9 +7,9 @@ from typing import Any
 
 from sqlalchemy import select
 
-from rfpilot.core import psa as psa_service
+from rfpilot.core.closeout import psa as psa_service
 from rfpilot.core.context import Ctx
-from rfpilot.core.sessions import intake_from_ticket
+from rfpilot.core.session.sessions import intake_from_ticket
 from rfpilot.core.text import clip, truncate
 from rfpilot.db.models import PSAConnection, SessionRow
 from rfpilot.errors import ConflictError, UsageError

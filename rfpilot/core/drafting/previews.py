@@ -12,8 +12,8 @@ from datetime import datetime
 
 from sqlalchemy import delete, select
 
-from rfpilot.core import notes
-from rfpilot.core import usage as usage_service
+from rfpilot.core.drafting import notes
+from rfpilot.core.llm import usage as usage_service
 from rfpilot.core.context import Ctx
 from rfpilot.core.llm.base import LLMCallError, LLMRequest, LLMResult, Provider
 from rfpilot.db.models import PreviewCache, SessionRow
@@ -50,7 +50,7 @@ class Preview:
     fallback_reason: str | None = None  # why the LLM drafter was not used, when it was wanted
     model: str | None = None
     # What the offline drafter drafted it from, when it drafted it now (not from the cache): a resolve hands
-    # it on to the resolution outputs (core.outputs.build_bundle) instead of reading it all again.
+    # it on to the resolution outputs (core.team.outputs.build_bundle) instead of reading it all again.
     bundle: notes.Bundle | None = field(default=None, repr=False, compare=False)
 
     def describe(self) -> str:
@@ -145,7 +145,7 @@ def check_sections(kind: str, markdown: str) -> str | None:
 
 async def _llm_draft(ctx: Ctx, session: SessionRow, kind: str, provider: Provider) -> tuple[str, LLMResult]:
     """Ask the model for the note. Raises LLMCallError; a malformed draft counts as a failed call."""
-    from rfpilot.core import prompts
+    from rfpilot.core.llm import prompts
 
     bundle = await notes.build_bundle(ctx, session, kind)
     request = LLMRequest(

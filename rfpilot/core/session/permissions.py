@@ -33,7 +33,7 @@ from rfpilot.errors import ConflictError, NotFoundError
 
 F = TypeVar("F", bound=Callable[..., Awaitable[Any]])
 
-# Every service that declared its rule, by qualified name: {"rfpilot.core.branches.fork": ("owner", "fork")}.
+# Every service that declared its rule, by qualified name: {"rfpilot.core.session.branches.fork": ("owner", "fork")}.
 DECLARED: dict[str, tuple[str, str]] = {}
 
 

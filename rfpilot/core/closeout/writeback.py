@@ -42,9 +42,9 @@ from typing import Any
 from sqlalchemy import func, or_, select, update
 from sqlalchemy.orm.attributes import set_committed_value
 
-from rfpilot.core import psa as psa_service
+from rfpilot.core.closeout import psa as psa_service
 from rfpilot.core.context import Ctx
-from rfpilot.core.permissions import owner_action, session_of_item, team_action
+from rfpilot.core.session.permissions import owner_action, session_of_item, team_action
 from rfpilot.db.models import OutboxItem, PSAConnection, SessionRow
 from rfpilot.errors import ConflictError, PSAError, QueuedError, RfpilotError, UsageError
 from rfpilot.psa.base import Note, PSAClient
@@ -403,7 +403,7 @@ async def _deliver_leased(ctx: Ctx, item: OutboxItem, client: PSAClient, conn: P
 
 async def _finish_close(ctx: Ctx, item: OutboxItem) -> None:
     """The PSA has the note (and the status): now the session closes, inside the caller's transaction."""
-    from rfpilot.core.closing import apply_close
+    from rfpilot.core.closeout.closing import apply_close
 
     session = await ctx.db.get(SessionRow, item.session_id)
     if session is None:
@@ -460,7 +460,7 @@ async def sync(ctx: Ctx) -> SyncReport:
             delivered = await attempt(ctx, item)
             report.delivered.append(delivered)
             if item.kind == "resolve":  # the session closed just now: draft its resolution outputs
-                from rfpilot.core.outputs import generate_after_resolve
+                from rfpilot.core.team.outputs import generate_after_resolve
 
                 session = await ctx.db.get(SessionRow, item.session_id)
                 if session is not None:

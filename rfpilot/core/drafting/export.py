@@ -7,11 +7,11 @@ from typing import Any
 from sqlalchemy import select
 
 from rfpilot import __version__
-from rfpilot.core import facts as fact_service
-from rfpilot.core import fixes as fix_service
-from rfpilot.core import lane as lane_service
+from rfpilot.core.session import facts as fact_service
+from rfpilot.core.session import fixes as fix_service
+from rfpilot.core.session import lane as lane_service
 from rfpilot.core.context import Ctx
-from rfpilot.core.sessions import owner_name
+from rfpilot.core.session.sessions import owner_name
 from rfpilot.core.text import duration
 from rfpilot.core.views import fact_view, fix_view, iso, lane_item_view, session_view
 from rfpilot.db.models import Message, SessionRow
@@ -21,7 +21,7 @@ EXPORT_FORMAT = 1
 
 
 async def export_data(ctx: Ctx, session: SessionRow) -> dict[str, Any]:
-    from rfpilot.core import branches as branch_service
+    from rfpilot.core.session import branches as branch_service
 
     messages = (
         await ctx.db.execute(select(Message).where(Message.session_id == session.id).order_by(Message.seq))

@@ -14,7 +14,7 @@ from sqlalchemy import select
 
 from rfpilot.core.context import Ctx
 from rfpilot.core.lookup import find_one
-from rfpilot.core.permissions import owner_action
+from rfpilot.core.session.permissions import owner_action
 from rfpilot.core.text import one_line
 from rfpilot.db.enums import FIX_DECISIONS, FIX_OUTCOMES, FIX_PARKED, FIX_TERMINAL
 from rfpilot.db.models import DraftTemplate, Message, SessionRow, SuggestedFix
@@ -170,7 +170,7 @@ async def suggest_fix(
         raise UsageError(f"the script is too long (limit {SCRIPT_MAX} characters)")
     if parameters is not None and not isinstance(parameters, dict):
         raise UsageError("script parameters must be a JSON object")
-    from rfpilot.core.templates import SLUG_MAX
+    from rfpilot.core.library.templates import SLUG_MAX
 
     slug = (template_slug or "").strip() or None
     if slug and len(slug) > SLUG_MAX:  # SQLite would keep it; Postgres refuses it mid-transaction
@@ -437,7 +437,7 @@ async def decide(
 
 
 async def _queue_draft_template(ctx: Ctx, session: SessionRow, fix: SuggestedFix, script: str) -> DraftTemplate:
-    # Stored as it ran with no parameters; core.templates.extract_draft then proposes parameters
+    # Stored as it ran with no parameters; core.library.templates.extract_draft then proposes parameters
     # (and rewrites the body with any password redacted).
     draft = DraftTemplate(
         account_id=ctx.account.id,

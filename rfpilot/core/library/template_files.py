@@ -37,10 +37,10 @@ import re
 from pathlib import Path
 from typing import Any
 
-from rfpilot.core import render as render_mod
-from rfpilot.core import templates as svc
+from rfpilot.core.library import render as render_mod
+from rfpilot.core.library import templates as svc
 from rfpilot.core.context import Ctx
-from rfpilot.core.permissions import team_action
+from rfpilot.core.session.permissions import team_action
 from rfpilot.db.models import ScriptTemplate
 from rfpilot.errors import ConflictError, UsageError
 from rfpilot.private import private_dir, write_private

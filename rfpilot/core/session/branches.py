@@ -25,7 +25,7 @@ from typing import Any
 from sqlalchemy import and_, func, or_, select
 
 from rfpilot.core.context import Ctx
-from rfpilot.core.permissions import owner_action
+from rfpilot.core.session.permissions import owner_action
 from rfpilot.core.text import one_line, truncate
 from rfpilot.grammar import count, with_article
 from rfpilot.db.models import ForkPoint, Message, SessionBranch, SessionRow
@@ -131,7 +131,7 @@ async def latest_messages(
 
 
 async def history_statement(ctx: Ctx, session: SessionRow, branch: SessionBranch | None = None):
-    """The SELECT of ``history`` without its order, for callers that page it or count it (core.chat)."""
+    """The SELECT of ``history`` without its order, for callers that page it or count it (core.engine.chat)."""
     stmt = select(Message).where(Message.session_id == session.id)
     if branch is not None:
         path = _path(await list_branches(ctx, session), branch)
@@ -358,7 +358,7 @@ async def summarise(ctx: Ctx, session: SessionRow, branch: SessionBranch, status
     if provider is None or getattr(provider, "name", "offline") == "offline":
         return {"tried": fallback.tried, "concluded": fallback.concluded, "by": "offline"}
     from rfpilot.core.llm.base import LLMCallError, LLMRequest
-    from rfpilot.core.prompts import BRANCH_SUMMARY_PROMPT
+    from rfpilot.core.llm.prompts import BRANCH_SUMMARY_PROMPT
 
     lines = [f"Hypothesis: {branch.label}" + (f" — {branch.description}" if branch.description else ""),
              f"Marked: {status}" + (f" — {reason}" if reason else ""), "", "Conversation on this branch:"]

@@ -22,8 +22,8 @@ from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
 from rfpilot.core.llm.base import LLMCallError, LLMRequest, LLMResult, Provider
-from rfpilot.core.prompts import EXTRACTION_PROMPT
-from rfpilot.core.render import FIELD_TYPES, KEY, PLACEHOLDER, REDACTED, Parameter, coerce, placeholders, render
+from rfpilot.core.llm.prompts import EXTRACTION_PROMPT
+from rfpilot.core.library.render import FIELD_TYPES, KEY, PLACEHOLDER, REDACTED, Parameter, coerce, placeholders, render
 from rfpilot.errors import UsageError
 
 if TYPE_CHECKING:
@@ -271,7 +271,7 @@ def _unframe(extraction: Extraction, framing: _Framing) -> Extraction:
 async def _record(ctx: Ctx | None, session: SessionRow | None, provider: Provider, result: LLMResult | None) -> None:
     if ctx is None:
         return
-    from rfpilot.core import usage as usage_service
+    from rfpilot.core.llm import usage as usage_service
 
     async with ctx.tx():
         usage_service.record(ctx, session, "extraction", provider, result)

@@ -4,7 +4,7 @@
   escalated with an assessment of where the diagnosis stands (``likely_cause``, ``suggested_steps``,
   ``confidence``), written by one model call when a model is configured, else restated from stored state.
   Escalating here only queues the session for a colleague: the escalation package and its PSA note stay with
-  ``rfpilot escalate`` (core.closing).
+  ``rfpilot escalate`` (core.closeout.closing).
 * Both take a snapshot *before* the status changes: the problem, the status, the branch map, the next step, what
   is waited on, what was ruled out, the ticket, the timers and how many facts are recorded.
 * The queue is the account's unclaimed, not withdrawn handoffs of sessions still waiting (paused or escalated):
@@ -30,15 +30,15 @@ from typing import Any
 
 from sqlalchemy import and_, case, func, or_, select, update
 
-from rfpilot.core import branches as branch_service
-from rfpilot.core import fixes as fix_service
-from rfpilot.core import lane as lane_service
+from rfpilot.core.session import branches as branch_service
+from rfpilot.core.session import fixes as fix_service
+from rfpilot.core.session import lane as lane_service
 from rfpilot.core.context import Ctx
-from rfpilot.core.handoff_lock import lock_session as _lock_session
-from rfpilot.core.handoff_lock import withdraw_open_handoffs
+from rfpilot.core.session.handoff_lock import lock_session as _lock_session
+from rfpilot.core.session.handoff_lock import withdraw_open_handoffs
 from rfpilot.core.lookup import find_one
-from rfpilot.core.permissions import owner_action, require_can_modify, team_action
-from rfpilot.core.sessions import check_transition, intake_of, live_timers, set_status
+from rfpilot.core.session.permissions import owner_action, require_can_modify, team_action
+from rfpilot.core.session.sessions import check_transition, intake_of, live_timers, set_status
 from rfpilot.core.text import age, as_sentence, duration, one_line, problem_paragraphs, short_id, truncate
 from rfpilot.grammar import count
 from rfpilot.db.models import Engineer, Fact, LaneItem, SessionBranch, SessionHandoff, SessionRow, SuggestedFix
@@ -360,7 +360,7 @@ def _usable(provider: Any) -> bool:
 
 
 async def _record_usage(ctx: Ctx, session: SessionRow, provider: Any, result: Any) -> None:
-    from rfpilot.core import usage as usage_service
+    from rfpilot.core.llm import usage as usage_service
     from rfpilot.core.llm.base import LLMCallError
 
     try:
@@ -379,8 +379,8 @@ async def _state_text(ctx: Ctx, session: SessionRow, snapshot: dict[str, Any], n
                          ("Status before the escalation", snapshot["status"]), ("Escalation notes", notes)):
         if value:
             out.append(f"{label}: {value}")
-    from rfpilot.core.facts import facts_window
-    from rfpilot.core.notes import NOTE_FACT_CHARS, NOTE_FACTS
+    from rfpilot.core.session.facts import facts_window
+    from rfpilot.core.drafting.notes import NOTE_FACT_CHARS, NOTE_FACTS
 
     facts, total = await facts_window(ctx, session, NOTE_FACTS, chars=NOTE_FACT_CHARS)
     out += ["", "# Confirmed facts"] + ([f"- {one_line(f.text)}" for f in facts] or ["(none)"])
@@ -425,7 +425,7 @@ async def assess(
     if not _usable(provider):
         return fallback
     from rfpilot.core.llm.base import LLMCallError, LLMRequest
-    from rfpilot.core.prompts import HANDOFF_ASSESSMENT_PROMPT
+    from rfpilot.core.llm.prompts import HANDOFF_ASSESSMENT_PROMPT
 
     request = LLMRequest(action=LLM_ACTION, system=HANDOFF_ASSESSMENT_PROMPT,
                          message=await _state_text(ctx, session, snapshot, notes), max_tokens=ASSESSMENT_MAX_TOKENS)
@@ -672,7 +672,7 @@ def offline_briefing(handoff: SessionHandoff, session: SessionRow, by_name: str,
 async def llm_briefing(ctx: Ctx, session: SessionRow, handoff: SessionHandoff, provider: Any) -> str | None:
     """The model's briefing from the handoff, or None (the stored offline one stays) when it fails."""
     from rfpilot.core.llm.base import LLMCallError, LLMRequest
-    from rfpilot.core.prompts import HANDOFF_BRIEFING_PROMPT
+    from rfpilot.core.llm.prompts import HANDOFF_BRIEFING_PROMPT
 
     snap = handoff.snapshot or {}
     lines = ["# Handoff", handoff.briefing or ""]

@@ -1,0 +1,5 @@
+"""Ending a session and telling the PSA: resolve and escalate (``closing``), the durable outbox that posts a
+note exactly once and verifies the status change by reading the ticket back (``writeback``), PSA connections
+(``psa``), the engineer's ticket queue and sessions started from a ticket (``tickets``), and interim updates
+to a ticket (``updates``).
+"""
