@@ -207,36 +207,21 @@ class Settings:
         return default
 
     def effective(self, key: str) -> Any:
-        """The value rfpilot actually uses, derived defaults included (for `config get`)."""
+        """The value rfpilot actually uses, derived defaults included. The two that the model choice derives
+        (``llm.provider``, ``llm.context_tokens``) are derived above config, in ``rfpilot.core.llm.shown_setting``
+        (what `config get` shows); here they are only what is set."""
         derived = {
             "database.url": lambda: self.database_url,
             "identity.email": lambda: self.identity_email,
             "identity.name": lambda: self.identity_name,
             "identity.account": lambda: self.account_name,
-            "llm.provider": self._provider,
             "preview.editor": lambda: self.env.get("VISUAL") or self.env.get("EDITOR") or "vi",
-            "llm.context_tokens": self._context_tokens,
         }
         return derived[key]() if key in derived else self.get(key)
 
-    def _provider(self) -> str | None:
-        from rfpilot.core.llm import selection
-
-        try:
-            return selection(self).provider
-        except ConfigError:  # an unknown name set by hand or in the environment: show it as it is
-            return self.get("llm.provider")
-
-    def _context_tokens(self) -> int:
-        value = self.get("llm.context_tokens")
-        if value is not None:
-            return value
-        from rfpilot.core.llm import chat_window
-        from rfpilot.core.llm.base import default_budget
-
-        return default_budget(chat_window(self)[1])
-
-    def source_of(self, key: str) -> str:
+    def set_by(self, key: str) -> str | None:
+        """Where an explicit value of ``key`` comes from (the command line, an environment variable, config.toml),
+        or None when nothing sets it."""
         if key in self.overrides and self.overrides[key] is not None:
             return "command line"
         env_name = ENV_OVERRIDES.get(key)
@@ -244,18 +229,13 @@ class Settings:
             return f"env {env_name}"
         if _get_dotted(self.file_data, key) is not None:
             return f"config {self.paths.config_file}"
-        if key == "llm.provider":
-            from rfpilot.core.llm import selection
+        return None
 
-            try:
-                return f"derived: {selection(self).reason}"
-            except ConfigError:
-                return "default"
-        if key == "llm.context_tokens":
-            from rfpilot.core.llm import chat_window
-
-            model, window = chat_window(self)
-            return f"derived: ¾ of the {window:,}-token window of {model} after the reply's room"
+    def source_of(self, key: str) -> str:
+        """Where the value of ``key`` comes from (the derived ``llm.*`` ones: see ``effective``)."""
+        explicit = self.set_by(key)
+        if explicit is not None:
+            return explicit
         if key == "preview.editor":
             editor = "VISUAL" if self.env.get("VISUAL") else "EDITOR" if self.env.get("EDITOR") else None
             return f"env {editor}" if editor else "default"
@@ -305,7 +285,7 @@ def _hostname() -> str:
 
 def _check_env(env: dict[str, str]) -> None:
     """rfpilot's own environment variables must hold UTF-8 text (no NUL, sane size) like any other input."""
-    from rfpilot.core.inputs import problem
+    from rfpilot.textcheck import problem
 
     for name in ("RFPILOT_HOME", *ENV_OVERRIDES.values()):
         wrong = problem(env[name]) if env.get(name) else None
@@ -428,7 +408,7 @@ def write_setting(paths: Paths, key: str, value: Any) -> None:
         known = ", ".join(sorted(KNOWN_SETTINGS))
         raise ConfigError(f"unknown setting {key!r}", hint=f"known settings: {known}")
     if isinstance(value, str):
-        from rfpilot.core.inputs import check_text
+        from rfpilot.textcheck import check_text
 
         check_text(value, f"the value of {key}")
     if key == "database.url" and value is not None:

@@ -315,6 +315,28 @@ async def test_push_posts_through_the_outbox_once_approved(ctx, cw, memory_keyri
     assert len(posted(cw)) == 3
 
 
+async def test_a_resolve_delivered_by_the_outbox_drafts_its_outputs(ctx, cw, memory_keyring) -> None:
+    """A resolve that waited in the outbox closes the session when `outbox sync` delivers it; the resolution
+    outputs are drafted then (core.closeout.closing.deliver_outbox), as after a resolve that went straight through."""
+    settings, secrets = cw.connection()
+    await psa.connect(ctx, "connectwise", "main", settings, secrets)
+    row = await tickets.session_from_ticket(ctx, "48307")
+    cw.down = True
+    with pytest.raises(QueuedError):
+        await closing.resolve_session(ctx, row, NOTE)
+
+    async def drafted() -> int:
+        stmt = select(func.count()).select_from(ResolutionOutput).where(ResolutionOutput.session_id == row.id)
+        return (await ctx.db.execute(stmt)).scalar_one()
+
+    assert await drafted() == 0  # not resolved yet: nothing to draft
+    cw.down = False
+    report = await closing.deliver_outbox(ctx)
+    assert [d.item.kind for d in report.delivered] == ["resolve"]
+    await ctx.db.refresh(row)
+    assert row.status == "resolved" and await drafted() == 3
+
+
 async def test_a_queued_push_is_marked_pushed_only_when_delivered(ctx, cw, memory_keyring) -> None:
     row = await linked_and_resolved(ctx, cw)
     await outputs.generate_all(ctx, row, None)

@@ -40,16 +40,17 @@ def config_get(
 ) -> None:
     """The effective value of a setting (flags > env > config.toml > default) and where it came from."""
     from rfpilot.config import SETTINGS, load_settings
+    from rfpilot.core.llm import shown_setting
     from rfpilot.db.engine import redact_url
     from rfpilot.errors import ConfigError
 
     settings = load_settings()
 
     def row(k: str) -> dict:
-        value = settings.effective(k)
+        value, source = shown_setting(settings, k)
         if k == "database.url" and value:
             value = redact_url(value)
-        return {"key": k, "value": value, "source": settings.source_of(k)}
+        return {"key": k, "value": value, "source": source}
 
     def shown(value) -> str:
         if value is None:

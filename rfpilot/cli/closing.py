@@ -61,32 +61,6 @@ def preview_escalate(session: str = SESSION_ARG, force: bool = FORCE, offline: b
     _preview("escalate", session, force, offline, as_json)
 
 
-def _edit_in_editor(text: str, editor: str | None) -> str:
-    import os
-    import shlex
-    import subprocess
-    import tempfile
-
-    from rfpilot.errors import UsageError
-
-    command = editor or os.environ.get("VISUAL") or os.environ.get("EDITOR") or "vi"
-    fd, path = tempfile.mkstemp(prefix="rfpilot-note-", suffix=".md")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(text + "\n")
-        try:
-            code = subprocess.call([*shlex.split(command), path])
-        except FileNotFoundError:
-            raise UsageError(f"editor not found: {command}", hint="set $EDITOR or `rfpilot config set preview.editor …`") from None
-        if code != 0:
-            raise UsageError(f"the editor exited with status {code}; nothing was posted")
-        from rfpilot.core.inputs import read_text_file
-
-        return read_text_file(path, "edited note")
-    finally:
-        Path(path).unlink(missing_ok=True)
-
-
 def _ask_outcome(fix, action: str) -> tuple[str, str | None]:
     from rfpilot.core.closeout.closing import choice_labels, choices_for
     from rfpilot.core.session.fixes import NOTES_REQUIRED, normalise_outcome
@@ -191,7 +165,9 @@ def _close(
             elif prev.bundle is not None:  # (a recorded answer is stored anew by the close: read it again then)
                 known = (prev.state_version, prev.bundle)
         if edit:
-            markdown = _edit_in_editor(markdown, ctx.settings.get("preview.editor") if ctx.settings else None)
+            from rfpilot.cli.editor import edit_in_editor
+
+            markdown = edit_in_editor(markdown, ctx.settings.get("preview.editor") if ctx.settings else None)
         markdown = svc.clean_markdown(markdown)
         if not yes:
             output.data(markdown)

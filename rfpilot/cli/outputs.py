@@ -161,7 +161,7 @@ def outputs_edit(
     given = read_text_arg(None, file, "output") if file is not None else None
 
     async def go(ctx):
-        from rfpilot.cli.closing import _edit_in_editor
+        from rfpilot.cli.editor import edit_in_editor
         from rfpilot.core.team import outputs as svc
 
         row = await _session(ctx, session)
@@ -169,7 +169,7 @@ def outputs_edit(
         text = given
         if text is None:
             current = svc.content(found)
-            text = _edit_in_editor(current, ctx.settings.get("preview.editor") if ctx.settings else None)
+            text = edit_in_editor(current, ctx.settings.get("preview.editor") if ctx.settings else None)
             if text.strip() == current.strip():
                 return svc.output_view(found), "no changes; nothing was saved"
         edited = await svc.edit(ctx, found, text)

@@ -478,9 +478,9 @@ def outbox_sync(as_json: bool = JSON) -> None:
     """Deliver every pending write, in order per ticket. Exit 6 if some still wait, 4 if some failed."""
 
     async def go(c):
-        from rfpilot.core.closeout.writeback import sync
+        from rfpilot.core.closeout.closing import deliver_outbox
 
-        return await sync(c)
+        return await deliver_outbox(c)
 
     report = run(go)
     payload = {"delivered": [_item_view(d.item) for d in report.delivered],

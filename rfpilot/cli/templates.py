@@ -174,7 +174,7 @@ def templates_edit(
     params = read_param_file(param_file)
 
     async def go(c):
-        from rfpilot.cli.closing import _edit_in_editor
+        from rfpilot.cli.editor import edit_in_editor
         from rfpilot.core.library import templates as svc
 
         tpl = await svc.get_template(c, slug)
@@ -188,7 +188,7 @@ def templates_edit(
         if params is not None:
             spec.parameters = parse_parameters(params)
         if editor:
-            edited = _edit_in_editor(spec.body, c.settings.get("preview.editor") if c.settings else None)
+            edited = edit_in_editor(spec.body, c.settings.get("preview.editor") if c.settings else None)
             # The editor gets the body plus a final newline; saved untouched, the body stays byte for byte.
             spec.body = spec.body if edited == spec.body + "\n" else edited
         return svc.template_view(await svc.update_template(c, tpl, spec))
@@ -479,9 +479,9 @@ def _review_one(draft_id: str, position: str, headline: str | None) -> bool:
         params = [p for n, p in enumerate(params, 1) if n not in gone]
     body = view["body"]
     if output.confirm("Edit the body first?"):
-        from rfpilot.cli.closing import _edit_in_editor
+        from rfpilot.cli.editor import edit_in_editor
 
-        body = _edit_in_editor(body, None)
+        body = edit_in_editor(body, None)
 
     async def accept(c):
         from rfpilot.core.library import templates as svc

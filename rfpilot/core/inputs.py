@@ -12,49 +12,21 @@ with it before loading any command.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable
 from pathlib import Path
 
 from rfpilot.errors import UsageError
 
-# One argument: Linux's own limit for a single argv string (MAX_ARG_STRLEN), so
-# in-process callers are held to what a shell could pass.
-ARG_MAX_CHARS = 131_072
-# Text read from a file or stdin (a note, a script, a check's output, a template).
-TEXT_MAX_BYTES = 2_000_000
+# The limits and the checks of one text live in rfpilot.textcheck, below config (which checks rfpilot's environment
+# variables with them); they are named here too, where the rest of the input handling uses them.
+from rfpilot.textcheck import ARG_MAX_CHARS, TEXT_MAX_BYTES, check_text, problem, shown
+from rfpilot.textcheck import SURROGATES as _SURROGATES
+from rfpilot.textcheck import UTF8_HINT as _FIX
 
-_SURROGATES = re.compile("[\ud800-\udfff]")
-_FIX = "give it as UTF-8 text"
-
-
-def shown(value: str, limit: int = 40) -> str:
-    """A value as the engineer can read it and any terminal can print: invalid bytes as \\xNN, cut short."""
-    if _lone_surrogate_unencodable(value):
-        text = ascii(value)
-    else:
-        text = value.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
-        text = text.replace("\x00", "\\x00")
-    return text if len(text) <= limit else text[: limit - 1] + "…"
-
-
-def _lone_surrogate_unencodable(value: str) -> bool:
-    try:
-        value.encode("utf-8", "surrogateescape")
-    except UnicodeEncodeError:
-        return True
-    return False
-
-
-def problem(value: str, limit: int = ARG_MAX_CHARS) -> str | None:
-    """What is wrong with ``value`` as input text, or None when it is fine."""
-    if _SURROGATES.search(value):
-        return f"is not valid UTF-8 ({shown(value)})"
-    if "\x00" in value:
-        return "contains a NUL byte"
-    if len(value) > limit:
-        return f"is too long ({len(value):,} characters; the limit is {limit:,})"
-    return None
+__all__ = [
+    "ARG_MAX_CHARS", "TEXT_MAX_BYTES", "check_argv", "check_text", "clean_model_data", "clean_model_text", "decode",
+    "os_problem", "problem", "read_stdin", "read_text_file", "shown",
+]
 
 
 def check_argv(args: list[str], name_of: Callable[[list[str], int], str] | None = None) -> None:
@@ -64,14 +36,6 @@ def check_argv(args: list[str], name_of: Callable[[list[str], int], str] | None 
         if wrong:
             what = name_of(args, index) if name_of else f"argument {index + 1}"
             raise UsageError(f"{what} {wrong}; nothing was changed", hint=_FIX)
-
-
-def check_text(value: str, what: str, limit: int = TEXT_MAX_BYTES) -> str:
-    """``value`` when it is acceptable input text, else a usage error naming ``what``."""
-    wrong = problem(value, limit)
-    if wrong:
-        raise UsageError(f"{what} {wrong}; nothing was changed", hint=_FIX)
-    return value
 
 
 def decode(data: bytes, what: str) -> str:

@@ -10,6 +10,11 @@ _SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-Z0-9\"'(\[])")
 _WS = re.compile(r"\s+")
 
 
+def iso(value: datetime | None) -> str | None:
+    """A timestamp as the JSON views write it (ISO 8601, to the second), or None."""
+    return value.isoformat(timespec="seconds") if value else None
+
+
 def one_line(text: str) -> str:
     return _WS.sub(" ", text).strip()
 

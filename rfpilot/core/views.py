@@ -11,14 +11,11 @@ from rfpilot.core.session import lane as lane_service
 from rfpilot.core.context import Ctx
 from rfpilot.core.session.facts import is_editable
 from rfpilot.core.session.sessions import intake_of, live_timers
+from rfpilot.core.text import iso  # named here too: the views' callers use it
 from rfpilot.db.models import Fact, LaneItem, Message, SessionRow, SuggestedFix
 
 if TYPE_CHECKING:  # only named in an annotation: the drafting code (notes, the model's usage) is not imported
     from rfpilot.core.drafting.previews import Preview
-
-
-def iso(value: datetime | None) -> str | None:
-    return value.isoformat(timespec="seconds") if value else None
 
 
 def session_view(session: SessionRow, now: datetime) -> dict[str, Any]:

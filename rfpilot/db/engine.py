@@ -19,6 +19,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 
+from rfpilot.db.pgurl import connect_args, normalise_url, parse  # normalise_url: callers also name it here
 from rfpilot.errors import StoreError
 from rfpilot.grammar import count
 from rfpilot.private import private_dir, private_file
@@ -31,30 +32,6 @@ SCHEMA_HEAD = REVISIONS[-1]
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 SQLITE_BUSY_TIMEOUT_MS = 5000
 _PG_MIGRATION_LOCK = 0x7266_7069  # "rfpi": one migrator at a time on a shared server
-
-
-def normalise_url(url: str) -> str:
-    """Accept the URLs people paste and pick the async driver for them."""
-    url = url.strip()
-    if url.startswith("postgres://"):
-        url = "postgresql://" + url[len("postgres://") :]
-    if url.startswith("postgresql://"):
-        url = "postgresql+asyncpg://" + url[len("postgresql://") :]
-    elif url.startswith("sqlite://") and not url.startswith("sqlite+aiosqlite://"):
-        url = "sqlite+aiosqlite://" + url[len("sqlite://") :]
-    if not (url.startswith("postgresql+asyncpg://") or url.startswith("sqlite+aiosqlite://")):
-        import re
-
-        scheme = re.match(r"([a-z][a-z0-9+.-]{0,30})://", url, flags=re.IGNORECASE)
-        raise StoreError(
-            f"unsupported database URL scheme {scheme.group(1)!r}" if scheme
-            else "the database URL is not valid: it does not start with a scheme such as postgresql://",
-            hint="use a SQLite file (sqlite:///path/rfpilot.db) or Postgres (postgresql://user@host/db)",
-        )
-    from rfpilot.db.pgurl import check
-
-    check(url)  # a bad port, an unknown parameter, an unreadable URL: StoreError now, not a traceback later
-    return url
 
 
 def redact_url(url: str) -> str:
@@ -130,8 +107,6 @@ def create_engine(url: str, *, password: str | None = None, own_dir: Path | None
         engine = create_async_engine(url, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000})
         event.listen(engine.sync_engine, "connect", _set_sqlite_pragmas)
         return engine
-    from rfpilot.db.pgurl import connect_args, parse
-
     parsed, args = connect_args(parse(url))
     if password and parsed.password is None:
         args["password"] = password

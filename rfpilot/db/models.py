@@ -34,6 +34,10 @@ NAMING = {
     "pk": "pk_%(table_name)s",
 }
 
+# A script template's slug, wherever one is stored (the library and a fix that names it): Postgres refuses a longer
+# one mid-transaction, so the services check it first (core.library.templates, core.session.fixes).
+SLUG_MAX = 200
+
 
 # Postgres only, and only where the pg_trgm extension could be created (migration 0007): substring filters of
 # the session list (ILIKE '%…%') are served by these. Not in the models: SQLite has no such index, and a store
@@ -262,7 +266,7 @@ class SuggestedFix(Base):
     title: Mapped[str] = mapped_column(String(200), nullable=False)
     description: Mapped[str] = mapped_column(Text, nullable=False, default="")
     confidence_pct: Mapped[int] = mapped_column(Integer, nullable=False)
-    script_template_slug: Mapped[str | None] = mapped_column(String(200))
+    script_template_slug: Mapped[str | None] = mapped_column(String(SLUG_MAX))
     script_template_id: Mapped[str | None] = mapped_column(Id)
     ai_drafted_script: Mapped[str | None] = mapped_column(Text)
     ai_drafted_parameters: Mapped[dict[str, Any] | None] = mapped_column(JsonDoc)
@@ -455,7 +459,7 @@ class ScriptTemplate(Base):
     id: Mapped[str] = _id_pk()
     account_id: Mapped[str] = _account_fk()
     name: Mapped[str] = mapped_column(String(200), nullable=False)
-    slug: Mapped[str] = mapped_column(String(200), nullable=False)
+    slug: Mapped[str] = mapped_column(String(SLUG_MAX), nullable=False)
     description: Mapped[str] = mapped_column(Text, nullable=False, default="")
     language: Mapped[str | None] = mapped_column(String(20))
     category: Mapped[str | None] = mapped_column(String(100))

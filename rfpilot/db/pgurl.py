@@ -1,4 +1,5 @@
-"""Postgres URLs as people write them for libpq (psql, pg_dump), turned into asyncpg's connect arguments.
+"""Database URLs: any URL as people paste it normalised to its async driver (``normalise_url``, SQLite or
+Postgres), and Postgres URLs as people write them for libpq (psql, pg_dump) turned into asyncpg's connect arguments.
 
 SQLAlchemy's asyncpg dialect hands every query parameter to ``asyncpg.connect()`` as a keyword, so the libpq
 spelling (``?sslmode=require``) crashed with "unexpected keyword argument". Here each parameter is either
@@ -133,6 +134,28 @@ def check(url: str) -> URL:
     return parsed
 
 
+def normalise_url(url: str) -> str:
+    """Accept the URLs people paste and pick the async driver for them."""
+    url = url.strip()
+    if url.startswith("postgres://"):
+        url = "postgresql://" + url[len("postgres://") :]
+    if url.startswith("postgresql://"):
+        url = "postgresql+asyncpg://" + url[len("postgresql://") :]
+    elif url.startswith("sqlite://") and not url.startswith("sqlite+aiosqlite://"):
+        url = "sqlite+aiosqlite://" + url[len("sqlite://") :]
+    if not (url.startswith("postgresql+asyncpg://") or url.startswith("sqlite+aiosqlite://")):
+        import re
+
+        scheme = re.match(r"([a-z][a-z0-9+.-]{0,30})://", url, flags=re.IGNORECASE)
+        raise StoreError(
+            f"unsupported database URL scheme {scheme.group(1)!r}" if scheme
+            else "the database URL is not valid: it does not start with a scheme such as postgresql://",
+            hint="use a SQLite file (sqlite:///path/rfpilot.db) or Postgres (postgresql://user@host/db)",
+        )
+    check(url)  # a bad port, an unknown parameter, an unreadable URL: StoreError now, not a traceback later
+    return url
+
+
 def wants_password(url: str) -> bool:
     """True for a Postgres URL without a password (the caller may then supply one from the keyring)."""
     try:
@@ -144,8 +167,6 @@ def wants_password(url: str) -> bool:
 
 def check_storable(url: str) -> None:
     """Refuse a URL for config.toml that carries a secret, or that would not open (so it is never stored)."""
-    from rfpilot.db.engine import normalise_url
-
     parsed = make_url(normalise_url(url))  # checked there
     if parsed.password is not None or "sslpassword" in parsed.query:
         raise ConfigError(

@@ -13,11 +13,12 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rfpilot.core.session import fixes as fix_service
+from rfpilot.core.closeout.close_record import ESCALATE, RESOLVE, TARGET_STATUS, apply_close
 from rfpilot.core.context import Ctx
-from rfpilot.core.session.sessions import check_transition, require_editable, set_status
+from rfpilot.core.session.sessions import check_transition, require_editable
 from rfpilot.core.text import summary_line, truncate
 from rfpilot.db.models import SessionRow, SuggestedFix
 from rfpilot.errors import ConflictError, RfpilotError, UsageError
@@ -25,11 +26,11 @@ from rfpilot.grammar import with_article
 from rfpilot.private import file_target, private_dir, write_private
 from rfpilot.textsafe import inert
 
+if TYPE_CHECKING:  # only named in an annotation: a local close does not import the PSA write-back
+    from rfpilot.core.closeout.writeback import SyncReport
+
 MARKDOWN_MAX = 20_000
 SUMMARY_MAX = 500
-RESOLVE = "resolve"
-ESCALATE = "escalate"
-TARGET_STATUS = {RESOLVE: "resolved", ESCALATE: "escalated"}
 
 # Intercept choices (escalate) and --fix-outcome values -> fix outcome.
 CLOSE_CHOICES: dict[str, str] = {
@@ -262,26 +263,6 @@ async def prepare_close(
     )
 
 
-def apply_close(
-    ctx: Ctx, session: SessionRow, action: str, text: str, line: str, *,
-    external_id: str | None = None, posted_at: datetime | None = None,
-) -> None:
-    """Store the note and move the session, in the caller's transaction."""
-    set_status(ctx, session, TARGET_STATUS[action])
-    if action == RESOLVE:
-        session.resolution_note_markdown = text
-        session.resolution_summary = line
-        session.resolved_at = ctx.now()
-        session.resolution_note_external_id = external_id
-        session.resolution_note_posted_at = posted_at
-    else:
-        session.escalation_package_markdown = text
-        session.escalation_reason = line
-        session.escalated_at = ctx.now()
-        session.escalation_package_external_id = external_id
-        session.escalation_package_posted_at = posted_at
-
-
 async def _drop_queued_close(ctx: Ctx, session: SessionRow, action: str) -> None:
     """Closing locally replaces a queued post of the same kind, unless its note already reached the ticket."""
     from rfpilot.core.closeout import writeback
@@ -348,6 +329,21 @@ async def finish_close(ctx: Ctx, result: CloseResult) -> CloseResult:
         except RfpilotError as err:
             result.time_entry = {"hours": time_item.payload.get("hours"), "error": err.message}
     return result
+
+
+async def deliver_outbox(ctx: Ctx) -> SyncReport:
+    """Deliver the team's PSA outbox (core.closeout.writeback.sync, which reports what it delivered). A resolve it delivered
+    closed its session just now: that session's resolution outputs are drafted here, as after any resolve."""
+    from rfpilot.core.closeout import writeback
+    from rfpilot.core.team.outputs import generate_after_resolve
+
+    report = await writeback.sync(ctx)
+    for delivery in report.delivered:
+        if delivery.item.kind == RESOLVE:
+            session = await ctx.db.get(SessionRow, delivery.item.session_id)
+            if session is not None:
+                await generate_after_resolve(ctx, session)
+    return report
 
 
 class _DraftOnly(Exception):

@@ -403,7 +403,7 @@ async def _deliver_leased(ctx: Ctx, item: OutboxItem, client: PSAClient, conn: P
 
 async def _finish_close(ctx: Ctx, item: OutboxItem) -> None:
     """The PSA has the note (and the status): now the session closes, inside the caller's transaction."""
-    from rfpilot.core.closeout.closing import apply_close
+    from rfpilot.core.closeout.close_record import apply_close
 
     session = await ctx.db.get(SessionRow, item.session_id)
     if session is None:
@@ -449,7 +449,9 @@ async def attempt(ctx: Ctx, item: OutboxItem) -> Delivery:
 
 @team_action("deliver the team's outbox")
 async def sync(ctx: Ctx) -> SyncReport:
-    """Try every pending item in order. A connection found unreachable is not tried again in this run."""
+    """Try every pending item in order. A connection found unreachable is not tried again in this run. The report
+    says what was delivered: a delivered resolve closed its session, whose resolution outputs the caller drafts
+    (core.closeout.closing.deliver_outbox)."""
     report = SyncReport([], [], [])
     down: set[str] = set()
     for item in [i for i in await list_items(ctx) if i.state == "pending"]:
@@ -457,14 +459,7 @@ async def sync(ctx: Ctx) -> SyncReport:
             report.queued.append((item, "the PSA was unreachable earlier in this run"))
             continue
         try:
-            delivered = await attempt(ctx, item)
-            report.delivered.append(delivered)
-            if item.kind == "resolve":  # the session closed just now: draft its resolution outputs
-                from rfpilot.core.team.outputs import generate_after_resolve
-
-                session = await ctx.db.get(SessionRow, item.session_id)
-                if session is not None:
-                    await generate_after_resolve(ctx, session)
+            report.delivered.append(await attempt(ctx, item))
         except Unreachable as err:
             down.add(item.connection_id)
             report.queued.append((item, err.message))

@@ -26,6 +26,7 @@ from rfpilot.core.lookup import find_one
 from rfpilot.core.session.permissions import owner_action, team_action
 from rfpilot.core.text import one_line
 from rfpilot.db.models import (
+    SLUG_MAX,
     AccountSettings,
     DraftTemplate,
     Engineer,
@@ -53,7 +54,6 @@ def _render() -> ModuleType:
 
 
 NAME_MAX = 200
-SLUG_MAX = 200
 BODY_MAX = 50_000
 DESCRIPTION_MAX = 2_000
 TICKET_REF_MAX = 64

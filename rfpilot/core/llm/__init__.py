@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from contextlib import asynccontextmanager
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from dataclasses import dataclass
 
@@ -52,6 +52,7 @@ __all__ = [
     "Usage",
     "get_provider",
     "selection",
+    "shown_setting",
 ]
 
 
@@ -124,6 +125,36 @@ def chat_window(settings: Settings) -> tuple[str, int]:
         return model or "(no model set)", context_window(model) if model else FALLBACK_WINDOW
     model = models_for(settings)["chat"]
     return model, context_window(model)
+
+
+def shown_setting(settings: Settings, key: str) -> tuple[Any, str]:
+    """(value, where it comes from) of a setting as `config get` shows it. The model choice derives two when
+    nothing sets them: ``llm.provider`` (from the keys found) and ``llm.context_tokens`` (from the chat model's
+    window); every other setting is as ``settings.effective`` and ``settings.source_of`` give it."""
+    if key == "llm.provider":
+        try:
+            value = selection(settings).provider
+        except ConfigError:  # an unknown name set by hand or in the environment: show it as it is
+            value = settings.get(key)
+        source = settings.set_by(key)
+        if source is None:
+            try:
+                source = f"derived: {selection(settings).reason}"
+            except ConfigError:
+                source = "default"
+        return value, source
+    if key == "llm.context_tokens":
+        from rfpilot.core.llm.base import default_budget
+
+        value = settings.get(key)
+        if value is None:
+            value = default_budget(chat_window(settings)[1])
+        source = settings.set_by(key)
+        if source is None:
+            model, window = chat_window(settings)
+            source = f"derived: ¾ of the {window:,}-token window of {model} after the reply's room"
+        return value, source
+    return settings.effective(key), settings.source_of(key)
 
 
 def get_provider(settings: Settings, *, name: str | None = None) -> Provider:

@@ -17,7 +17,7 @@ from rfpilot.core.lookup import find_one
 from rfpilot.core.session.permissions import owner_action
 from rfpilot.core.text import one_line
 from rfpilot.db.enums import FIX_DECISIONS, FIX_OUTCOMES, FIX_PARKED, FIX_TERMINAL
-from rfpilot.db.models import DraftTemplate, Message, SessionRow, SuggestedFix
+from rfpilot.db.models import SLUG_MAX, DraftTemplate, Message, SessionRow, SuggestedFix
 from rfpilot.errors import ConflictError, NotFoundError, UsageError
 
 TITLE_MAX = 200
@@ -170,8 +170,6 @@ async def suggest_fix(
         raise UsageError(f"the script is too long (limit {SCRIPT_MAX} characters)")
     if parameters is not None and not isinstance(parameters, dict):
         raise UsageError("script parameters must be a JSON object")
-    from rfpilot.core.library.templates import SLUG_MAX
-
     slug = (template_slug or "").strip() or None
     if slug and len(slug) > SLUG_MAX:  # SQLite would keep it; Postgres refuses it mid-transaction
         raise UsageError(f"the template slug is too long ({len(slug)} characters; the limit is {SLUG_MAX})")

@@ -40,7 +40,7 @@ from rfpilot.core.drafting import notes
 from rfpilot.core.llm import usage as usage_service
 from rfpilot.core.context import Ctx
 from rfpilot.core.llm.base import LLMCallError, LLMRequest, LLMResult, Provider
-from rfpilot.core.text import markdown_section, one_line, truncate
+from rfpilot.core.text import iso, markdown_section, one_line, truncate
 from rfpilot.db.enums import OUTPUT_TYPES
 from rfpilot.db.models import OutboxItem, ResolutionOutput, SessionRow
 from rfpilot.errors import ConflictError, NotFoundError, QueuedError, RfpilotError, UsageError
@@ -443,8 +443,6 @@ async def get_output(ctx: Ctx, session: SessionRow, type_or_id: str) -> Resoluti
 
 def output_view(output: ResolutionOutput) -> dict[str, Any]:
     """What the CLI's --json and the TUI show of one output."""
-    from rfpilot.core.views import iso
-
     pending = outbox_item_id(output)
     return {
         "id": output.id,
