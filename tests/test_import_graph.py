@@ -313,3 +313,56 @@ def test_the_graph_of_rfpilot_is_read_whole() -> None:
     assert all(top[m] <= graph[m] for m in graph)
     assert sum(map(len, top.values())) > 150
     assert sum(len(graph[m] - top[m]) for m in graph) > 50
+
+
+# -- the core's capabilities ----------------------------------------------------------------------------------------
+
+# Inside rfpilot.core the capability packages are floors too, from the top down: what the front ends are handed
+# and the whole-session features on top, then each capability on the ones below it, and the shared foundations at
+# the bottom (with rfpilot.core itself). A new module of the core is placed here on purpose
+# (test_every_core_module_is_on_a_core_floor).
+CORE_FLOORS: list[tuple[str, tuple[str, ...]]] = [
+    ("views and whole-session features", ("rfpilot.core.views", "rfpilot.core.export", "rfpilot.core.doctor",
+                                         "rfpilot.core.demo")),
+    ("team", ("rfpilot.core.team",)),
+    ("closeout", ("rfpilot.core.closeout",)),
+    ("drafting", ("rfpilot.core.drafting",)),
+    ("engine", ("rfpilot.core.engine",)),
+    ("library", ("rfpilot.core.library",)),
+    ("session", ("rfpilot.core.session",)),
+    ("llm", ("rfpilot.core.llm",)),
+    ("foundations", ("rfpilot.core.context", "rfpilot.core.text", "rfpilot.core.inputs", "rfpilot.core.lookup",
+                     "rfpilot.core.secrets")),
+]
+CORE = "rfpilot.core"
+
+
+def core_floor_of(module: str) -> int | None:
+    if module == CORE:
+        return len(CORE_FLOORS) - 1
+    for level, (_name, prefixes) in enumerate(CORE_FLOORS):
+        if any(module == p or module.startswith(p + ".") for p in prefixes):
+            return level
+    return None
+
+
+def test_every_core_module_is_on_a_core_floor() -> None:
+    core = [m for m in sorted(import_graph()) if m == CORE or m.startswith(CORE + ".")]
+    assert len(core) > 30
+    assert [m for m in core if core_floor_of(m) is None] == []
+
+
+def test_no_core_capability_imports_one_above_it() -> None:
+    """llm < session < library < engine < drafting < closeout < team < views: the folder tree is the map, so a
+    capability reads only those below it (a package-level circle would hide inside the module graph's order)."""
+    graph = import_graph()
+    upward = []
+    for module, targets in sorted(graph.items()):
+        below = core_floor_of(module)
+        if below is None:
+            continue
+        for target in sorted(targets):
+            above = core_floor_of(target)
+            if above is not None and above < below:
+                upward.append(f"  {module} ({CORE_FLOORS[below][0]}) imports {target} ({CORE_FLOORS[above][0]})")
+    assert not upward, "imports up the core's floors:\n" + "\n".join(upward)

@@ -317,7 +317,7 @@ async def test_push_posts_through_the_outbox_once_approved(ctx, cw, memory_keyri
 
 async def test_a_resolve_delivered_by_the_outbox_drafts_its_outputs(ctx, cw, memory_keyring) -> None:
     """A resolve that waited in the outbox closes the session when `outbox sync` delivers it; the resolution
-    outputs are drafted then (core.closeout.closing.deliver_outbox), as after a resolve that went straight through."""
+    outputs are drafted then (core.team.outputs.deliver_outbox), as after a resolve that went straight through."""
     settings, secrets = cw.connection()
     await psa.connect(ctx, "connectwise", "main", settings, secrets)
     row = await tickets.session_from_ticket(ctx, "48307")
@@ -331,7 +331,7 @@ async def test_a_resolve_delivered_by_the_outbox_drafts_its_outputs(ctx, cw, mem
 
     assert await drafted() == 0  # not resolved yet: nothing to draft
     cw.down = False
-    report = await closing.deliver_outbox(ctx)
+    report = await outputs.deliver_outbox(ctx)
     assert [d.item.kind for d in report.delivered] == ["resolve"]
     await ctx.db.refresh(row)
     assert row.status == "resolved" and await drafted() == 3

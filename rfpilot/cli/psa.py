@@ -478,7 +478,7 @@ def outbox_sync(as_json: bool = JSON) -> None:
     """Deliver every pending write, in order per ticket. Exit 6 if some still wait, 4 if some failed."""
 
     async def go(c):
-        from rfpilot.core.closeout.closing import deliver_outbox
+        from rfpilot.core.team.outputs import deliver_outbox
 
         return await deliver_outbox(c)
 

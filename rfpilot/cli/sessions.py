@@ -235,7 +235,7 @@ def sessions_export(
         out = file_target(out, "--output")
 
     async def go(ctx):
-        from rfpilot.core.drafting.export import export_data
+        from rfpilot.core.export import export_data
         from rfpilot.core.session.sessions import get_session
 
         return await export_data(ctx, await get_session(ctx, session))
@@ -246,7 +246,7 @@ def sessions_export(
 
         text = dumps(data, indent=2)  # controls as \uXXXX escapes: exact data, no raw control in the file
     else:
-        from rfpilot.core.drafting.export import export_markdown
+        from rfpilot.core.export import export_markdown
 
         text = export_markdown(data)
     if out is None:

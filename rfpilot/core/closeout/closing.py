@@ -13,7 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from rfpilot.core.session import fixes as fix_service
 from rfpilot.core.closeout.close_record import ESCALATE, RESOLVE, TARGET_STATUS, apply_close
@@ -25,9 +25,6 @@ from rfpilot.errors import ConflictError, RfpilotError, UsageError
 from rfpilot.grammar import with_article
 from rfpilot.private import file_target, private_dir, write_private
 from rfpilot.textsafe import inert
-
-if TYPE_CHECKING:  # only named in an annotation: a local close does not import the PSA write-back
-    from rfpilot.core.closeout.writeback import SyncReport
 
 MARKDOWN_MAX = 20_000
 SUMMARY_MAX = 500
@@ -329,21 +326,6 @@ async def finish_close(ctx: Ctx, result: CloseResult) -> CloseResult:
         except RfpilotError as err:
             result.time_entry = {"hours": time_item.payload.get("hours"), "error": err.message}
     return result
-
-
-async def deliver_outbox(ctx: Ctx) -> SyncReport:
-    """Deliver the team's PSA outbox (core.closeout.writeback.sync, which reports what it delivered). A resolve it delivered
-    closed its session just now: that session's resolution outputs are drafted here, as after any resolve."""
-    from rfpilot.core.closeout import writeback
-    from rfpilot.core.team.outputs import generate_after_resolve
-
-    report = await writeback.sync(ctx)
-    for delivery in report.delivered:
-        if delivery.item.kind == RESOLVE:
-            session = await ctx.db.get(SessionRow, delivery.item.session_id)
-            if session is not None:
-                await generate_after_resolve(ctx, session)
-    return report
 
 
 class _DraftOnly(Exception):

@@ -451,7 +451,7 @@ async def attempt(ctx: Ctx, item: OutboxItem) -> Delivery:
 async def sync(ctx: Ctx) -> SyncReport:
     """Try every pending item in order. A connection found unreachable is not tried again in this run. The report
     says what was delivered: a delivered resolve closed its session, whose resolution outputs the caller drafts
-    (core.closeout.closing.deliver_outbox)."""
+    (core.team.outputs.deliver_outbox)."""
     report = SyncReport([], [], [])
     down: set[str] = set()
     for item in [i for i in await list_items(ctx) if i.state == "pending"]:

@@ -1,3 +1,3 @@
-"""What a session says about itself: resolution notes and escalation packages built from structured state
-(``notes``), their cached previews (``previews``) and the whole-session export (``export``).
+"""What a session says when it ends: resolution notes and escalation packages built from structured state, with
+the offline drafter (``notes``), and their previews, cached by state version and drafter (``previews``).
 """

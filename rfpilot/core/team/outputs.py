@@ -31,7 +31,7 @@ import logging
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
@@ -46,6 +46,9 @@ from rfpilot.db.models import OutboxItem, ResolutionOutput, SessionRow
 from rfpilot.errors import ConflictError, NotFoundError, QueuedError, RfpilotError, UsageError
 from rfpilot.private import file_target, private_dir, write_private
 from rfpilot.textsafe import inert
+
+if TYPE_CHECKING:
+    from rfpilot.core.closeout.writeback import SyncReport
 
 log = logging.getLogger(__name__)
 
@@ -741,6 +744,22 @@ async def _earlier_post(ctx: Ctx, session: SessionRow, output: ResolutionOutput,
         if item.text.strip() == text:
             return item
     return None
+
+
+async def deliver_outbox(ctx: Ctx) -> SyncReport:
+    """Deliver the team's PSA outbox (core.closeout.writeback.sync, which reports what it delivered). A resolve it
+    delivered closed its session just now: that session's resolution outputs are drafted here, as after any
+    resolve (the outbox itself knows nothing of outputs)."""
+    from rfpilot.core.closeout import writeback
+    from rfpilot.core.closeout.close_record import RESOLVE
+
+    report = await writeback.sync(ctx)
+    for delivery in report.delivered:
+        if delivery.item.kind == RESOLVE:
+            session = await ctx.db.get(SessionRow, delivery.item.session_id)
+            if session is not None:
+                await generate_after_resolve(ctx, session)
+    return report
 
 
 def _mark_on_its_way(ctx: Ctx, output: ResolutionOutput, item: OutboxItem) -> None:

@@ -502,13 +502,14 @@ class MainScreen(Screen):
     @worker(group="outbox-sync", exclusive=True)
     async def sync_outbox(self, quiet: bool = True) -> None:
         """Deliver queued PSA writes (at start, every few minutes, and on demand)."""
-        from rfpilot.core.closeout import closing, writeback
+        from rfpilot.core.closeout import writeback
+        from rfpilot.core.team.outputs import deliver_outbox
 
         async def deliver():
             async with self.rf.ctx() as ctx:
                 if not await writeback.list_items(ctx):
                     return None
-                return await closing.deliver_outbox(ctx)
+                return await deliver_outbox(ctx)
 
         try:
             # Quitting cancels it like any worker: no database operation is cut in half (rfpilot.db.cancelsafe),
