@@ -28,7 +28,7 @@ from rfpilot.tui.widgets.session_list import SessionList
 from rfpilot.tui.widgets.transcript import Transcript
 
 if TYPE_CHECKING:
-    from rfpilot.tui.app import RfpilotApp
+    from rfpilot.tui.host import Host
     from rfpilot.tui.widgets.banner import Banner
     from rfpilot.tui.widgets.composer import Composer
     from rfpilot.tui.widgets.lane import LaneRow, MoreRows, TaskLane
@@ -90,7 +90,8 @@ class MainScreen(Screen):
         return True
 
     @property
-    def rf(self) -> RfpilotApp:
+    def rf(self) -> Host:
+        """The app, as what this screen needs of it (rfpilot.tui.host)."""
         return self.app  # type: ignore[return-value]
 
     def compose(self) -> ComposeResult:
