@@ -169,26 +169,8 @@ def described(graph: dict[str, set[str]], found: list[list[str]]) -> str:
 
 # -- no circles -----------------------------------------------------------------------------------------------------
 
-# The two circles of the TUI that another branch of issue 16 removes. Known only until that branch is merged:
-# test_no_circle_at_all (strict xfail) then passes, and fails for it, so this list and that mark go together.
-KNOWN_TUI_CIRCLES = [
-    ["rfpilot.tui.app", "rfpilot.tui.screens.main"],
-    ["rfpilot.tui.data", "rfpilot.tui.widgets.session_list"],
-]
-
-
 def test_no_import_circles() -> None:
-    """No module of rfpilot/ reaches itself through imports of either level (the two known TUI circles aside)."""
-    graph = import_graph()
-    known = {frozenset(c) for c in KNOWN_TUI_CIRCLES}
-    found = [c for c in circles(graph) if frozenset(c) not in known]
-    assert not found, "import circles in rfpilot/:\n" + described(graph, found)
-
-
-@pytest.mark.xfail(strict=True, reason="the two TUI circles are removed on another branch of issue 16")
-def test_no_circle_at_all() -> None:
-    """Temporary, until the TUI branch is merged: no circle at all, the known TUI ones included. When this
-    passes (and so fails, strict), delete KNOWN_TUI_CIRCLES and this test."""
+    """No module of rfpilot/ reaches itself through imports of either level."""
     graph = import_graph()
     found = circles(graph)
     assert not found, "import circles in rfpilot/:\n" + described(graph, found)

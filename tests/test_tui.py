@@ -132,7 +132,8 @@ async def test_the_whole_workflow(tui_settings) -> None:
     from textual.widgets import TextArea
 
     from rfpilot.tui.app import RfpilotApp
-    from rfpilot.tui.screens.modals import PreviewScreen, TextPrompt
+    from rfpilot.tui.screens.preview import PreviewScreen
+    from rfpilot.tui.screens.text_prompt import TextPrompt
     from rfpilot.tui.widgets.banner import Banner
     from rfpilot.tui.widgets.composer import Composer
     from rfpilot.tui.widgets.lane import LaneRow
@@ -239,7 +240,8 @@ async def test_the_whole_workflow(tui_settings) -> None:
 async def test_escalate_with_a_verifying_fix_goes_through_the_intercept(tui_settings) -> None:
     from rfpilot.core.session import fixes
     from rfpilot.tui.app import RfpilotApp
-    from rfpilot.tui.screens.modals import ChoiceScreen, PreviewScreen
+    from rfpilot.tui.screens.choice import ChoiceScreen
+    from rfpilot.tui.screens.preview import PreviewScreen
 
     sid, _ = await session_with_verifying_fix(tui_settings)
 
@@ -271,7 +273,7 @@ async def test_cancelling_the_intercept_changes_nothing(tui_settings) -> None:
     app = RfpilotApp(tui_settings, open_session=sid, provider_factory=lambda: ScriptedProvider(list(REPLIES)))
     async with app.run_test(size=(160, 50)) as pilot:
         await settle(pilot)
-        from rfpilot.tui.screens.modals import ChoiceScreen
+        from rfpilot.tui.screens.choice import ChoiceScreen
 
         await app.run_command("escalate")
         await wait_for_screen(pilot, ChoiceScreen)
@@ -286,7 +288,8 @@ async def test_closing_the_preview_after_answering_the_intercept_records_nothing
     neither (the preview still shows the note as it would read with the answer)."""
     from rfpilot.core.session import fixes
     from rfpilot.tui.app import RfpilotApp
-    from rfpilot.tui.screens.modals import ChoiceScreen, PreviewScreen
+    from rfpilot.tui.screens.choice import ChoiceScreen
+    from rfpilot.tui.screens.preview import PreviewScreen
 
     sid, version = await session_with_verifying_fix(tui_settings)
     app = RfpilotApp(tui_settings, open_session=sid, provider_factory=lambda: ScriptedProvider(list(REPLIES)))
@@ -334,7 +337,7 @@ async def test_model_text_is_inert(tui_settings) -> None:
 async def test_palette_and_ctrl_c(tui_settings) -> None:
     """The palette reaches session actions; ctrl+c never quits or loses the composer's text."""
     from rfpilot.tui.app import RfpilotApp
-    from rfpilot.tui.screens.modals import TextPrompt
+    from rfpilot.tui.screens.text_prompt import TextPrompt
     from rfpilot.tui.widgets.composer import Composer
 
     app = RfpilotApp(tui_settings, provider_factory=lambda: ScriptedProvider(list(REPLIES)))
@@ -366,7 +369,8 @@ async def test_filter_and_abandon(tui_settings) -> None:
     from rfpilot.core.context import Workspace
     from rfpilot.core.session.sessions import create_session
     from rfpilot.tui.app import RfpilotApp
-    from rfpilot.tui.screens.modals import ChoiceScreen, TextPrompt
+    from rfpilot.tui.screens.choice import ChoiceScreen
+    from rfpilot.tui.screens.text_prompt import TextPrompt
     from rfpilot.tui.widgets.session_list import SessionList
 
     ws = await Workspace.open(tui_settings)
@@ -410,7 +414,7 @@ def keymap_settings(tmp_path, keymap: str):
 async def test_keymap_from_config(tmp_path) -> None:
     """[keymap] in config.toml remaps a binding by id; ctrl+q still quits."""
     from rfpilot.tui.app import RfpilotApp
-    from rfpilot.tui.screens.modals import TextPrompt
+    from rfpilot.tui.screens.text_prompt import TextPrompt
 
     settings = keymap_settings(tmp_path, '"session.new" = "f6"\n"app.quit" = "f10"\n')
     app = RfpilotApp(settings)
@@ -431,7 +435,7 @@ async def test_help_follows_focus_and_keymap(tmp_path) -> None:
     from rfpilot.core.session.facts import add_note
     from rfpilot.core.session.sessions import create_session
     from rfpilot.tui.app import RfpilotApp
-    from rfpilot.tui.screens.modals import HelpScreen
+    from rfpilot.tui.screens.help import HelpScreen
 
     settings = keymap_settings(tmp_path, '"session.new" = "f6"\n')
     ws = await Workspace.open(settings)

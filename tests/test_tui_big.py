@@ -209,7 +209,7 @@ async def test_the_lane_pages_its_facts_and_updates_in_place(settings, big_sessi
     from rfpilot.grammar import count
     from rfpilot.tui.app import RfpilotApp
     from rfpilot.tui.data import FACT_PAGE
-    from rfpilot.tui.screens.modals import TextPrompt
+    from rfpilot.tui.screens.text_prompt import TextPrompt
     from rfpilot.tui.widgets.lane import LaneRow, MoreRows
 
     app = RfpilotApp(settings, open_session=big_session)

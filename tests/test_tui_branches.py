@@ -93,7 +93,7 @@ async def settle(pilot) -> None:
 
 
 def branch_map(branches: list[dict] | None = None, forks: list[dict] | None = None, submit=None) -> Host:
-    from rfpilot.tui.screens.branches import BranchMapScreen
+    from rfpilot.tui.screens.branch_map import BranchMapScreen
 
     return Host(lambda: BranchMapScreen(BRANCHES if branches is None else branches,
                                         FORKS if forks is None else forks, submit=submit))
@@ -144,7 +144,7 @@ async def test_map_shows_the_tree_the_current_branch_and_the_details() -> None:
 
 
 async def test_map_switches_to_the_highlighted_branch() -> None:
-    from rfpilot.tui.screens.branches import BranchAction
+    from rfpilot.tui.screens.branch_map import BranchAction
 
     app = branch_map()
     async with app.run_test(size=(100, 32)) as pilot:
@@ -159,7 +159,7 @@ async def test_map_switches_to_the_highlighted_branch() -> None:
 
 
 async def test_map_dead_end_needs_a_reason() -> None:
-    from rfpilot.tui.screens.branches import BranchAction
+    from rfpilot.tui.screens.branch_map import BranchAction
 
     app = branch_map()
     async with app.run_test(size=(100, 32)) as pilot:
@@ -184,7 +184,7 @@ async def test_map_dead_end_needs_a_reason() -> None:
 
 
 async def test_map_solved_takes_an_optional_reason_and_refuses_marking_twice() -> None:
-    from rfpilot.tui.screens.branches import BranchAction
+    from rfpilot.tui.screens.branch_map import BranchAction
 
     app = branch_map()
     async with app.run_test(size=(100, 32)) as pilot:
@@ -199,7 +199,7 @@ async def test_map_solved_takes_an_optional_reason_and_refuses_marking_twice() -
 
 
 async def test_map_revives_a_dead_end_with_evidence_from_a_chosen_branch() -> None:
-    from rfpilot.tui.screens.branches import BranchAction
+    from rfpilot.tui.screens.branch_map import BranchAction
 
     app = branch_map()
     async with app.run_test(size=(100, 32)) as pilot:
@@ -230,7 +230,7 @@ async def test_map_revives_a_dead_end_with_evidence_from_a_chosen_branch() -> No
 
 
 async def test_map_forks_the_current_branch_and_refuses_a_single_option() -> None:
-    from rfpilot.tui.screens.branches import BranchAction
+    from rfpilot.tui.screens.branch_map import BranchAction
 
     app = branch_map()
     async with app.run_test(size=(100, 32)) as pilot:
@@ -265,7 +265,7 @@ async def test_map_forks_the_current_branch_and_refuses_a_single_option() -> Non
 
 
 async def test_map_without_branches_explains_and_forks_the_session() -> None:
-    from rfpilot.tui.screens.branches import BranchAction
+    from rfpilot.tui.screens.branch_map import BranchAction
 
     app = branch_map([], [])
     async with app.run_test(size=(100, 32)) as pilot:
@@ -344,7 +344,7 @@ async def test_map_shows_markup_and_control_characters_as_text() -> None:
 
 
 def test_fork_card_lists_each_hypothesis_with_its_status_now() -> None:
-    from rfpilot.tui.screens.branches import ForkCard, fork_card, fork_card_text
+    from rfpilot.tui.widgets.forks import ForkCard, fork_card, fork_card_text
 
     card = fork_card(FORKS[0], BY_ID)
     assert isinstance(card, ForkCard) and card.has_class("fork-card")
@@ -365,7 +365,7 @@ def test_fork_card_lists_each_hypothesis_with_its_status_now() -> None:
 
 
 async def test_fork_card_redraws_in_place() -> None:
-    from rfpilot.tui.screens.branches import ForkCard
+    from rfpilot.tui.widgets.forks import ForkCard
 
     app = Host(TranscriptScreen)
     async with app.run_test(size=(100, 32)) as pilot:
@@ -378,7 +378,7 @@ async def test_fork_card_redraws_in_place() -> None:
 
 
 def test_fork_card_and_notice_are_inert() -> None:
-    from rfpilot.tui.screens.branches import fork_card, transition_notice
+    from rfpilot.tui.widgets.forks import fork_card, transition_notice
 
     card = plain(fork_card({"reason": HOSTILE + CLEAR, "options": [
         {"label": HOSTILE, "description": CLEAR, "branch_id": "x"}]}, {}))
@@ -388,7 +388,7 @@ def test_fork_card_and_notice_are_inert() -> None:
 
 
 def test_transition_notice() -> None:
-    from rfpilot.tui.screens.branches import transition_notice
+    from rfpilot.tui.widgets.forks import transition_notice
 
     summary = BY_ID["b-vpn"]["summary"]
     notice = transition_notice("VPN profile", "DNS suffix", summary)
@@ -405,7 +405,7 @@ def test_transition_notice() -> None:
 
 
 def handoff(intent: str = "park", submit=None) -> Host:
-    from rfpilot.tui.screens.branches import HandoffDialog
+    from rfpilot.tui.screens.handoff import HandoffDialog
 
     return Host(lambda: HandoffDialog(intent, submit=submit))
 
@@ -423,7 +423,7 @@ async def choose(pilot, intent: str) -> None:
 
 
 async def test_handoff_park_requires_what_it_waits_on() -> None:
-    from rfpilot.tui.screens.branches import HandoffResult
+    from rfpilot.tui.screens.handoff import HandoffResult
 
     app = handoff()
     async with app.run_test(size=(100, 32)) as pilot:
@@ -443,7 +443,7 @@ async def test_handoff_park_requires_what_it_waits_on() -> None:
 
 
 async def test_handoff_escalate_notes_are_optional_and_elevated_is_offered() -> None:
-    from rfpilot.tui.screens.branches import HandoffResult
+    from rfpilot.tui.screens.handoff import HandoffResult
 
     app = handoff()
     async with app.run_test(size=(100, 32)) as pilot:
@@ -460,7 +460,7 @@ async def test_handoff_escalate_notes_are_optional_and_elevated_is_offered() -> 
 
 
 async def test_handoff_elevated_never_goes_with_a_park() -> None:
-    from rfpilot.tui.screens.branches import HandoffResult
+    from rfpilot.tui.screens.handoff import HandoffResult
 
     app = handoff("escalate")
     async with app.run_test(size=(100, 32)) as pilot:
@@ -518,7 +518,7 @@ BRIEFING = "You are picking up CW #48291 from M. Davis.\n\nTried: re-created the
 
 
 def queue(items: list[dict] | None = None, fail: Exception | None = None):
-    from rfpilot.tui.screens.branches import QueueScreen
+    from rfpilot.tui.screens.queue import QueueScreen
 
     calls: dict[str, list] = {"load": [], "claim": []}
 
@@ -644,7 +644,7 @@ OUTPUTS = [
 
 
 def outputs(items: list[dict] | None = None, fail: Exception | None = None):
-    from rfpilot.tui.screens.branches import OutputsScreen
+    from rfpilot.tui.screens.outputs import OutputsScreen
 
     state = {o["output_type"]: dict(o) for o in (OUTPUTS if items is None else items)}
     calls: list[tuple[str, str, str | None]] = []
@@ -816,7 +816,7 @@ class TranscriptScreen(Screen):
     """A bit of transcript around a fork: what the main screen shows where the session forked."""
 
     def compose(self) -> ComposeResult:
-        from rfpilot.tui.screens.branches import fork_card, transition_notice
+        from rfpilot.tui.widgets.forks import fork_card, transition_notice
 
         moved = {**BY_ID, "b-dns": {**BY_ID["b-dns"], "active": False},
                  "b-cert": {**BY_ID["b-cert"], "active": True, "status": "active"}}

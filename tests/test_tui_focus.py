@@ -129,9 +129,17 @@ async def escape_to_main(pilot) -> None:
 async def test_every_screen_and_drawer_at_80x24_has_visible_focus_and_a_live_footer(tui_settings) -> None:
     from textual.command import CommandPalette
 
-    from rfpilot.tui.screens.branches import BranchMapScreen, HandoffDialog, OutputsScreen, QueueScreen
-    from rfpilot.tui.screens.modals import ChoiceScreen, HelpScreen, PreviewScreen, TextPrompt, TicketPicker
-    from rfpilot.tui.screens.scripts import ScriptsScreen, ThreeChoiceScreen
+    from rfpilot.tui.screens.branch_map import BranchMapScreen
+    from rfpilot.tui.screens.choice import ChoiceScreen
+    from rfpilot.tui.screens.handoff import HandoffDialog
+    from rfpilot.tui.screens.help import HelpScreen
+    from rfpilot.tui.screens.outputs import OutputsScreen
+    from rfpilot.tui.screens.preview import PreviewScreen
+    from rfpilot.tui.screens.queue import QueueScreen
+    from rfpilot.tui.screens.script_library import ScriptsScreen
+    from rfpilot.tui.screens.text_prompt import TextPrompt
+    from rfpilot.tui.screens.three_choice import ThreeChoiceScreen
+    from rfpilot.tui.screens.ticket_picker import TicketPicker
 
     sid = await seeded(tui_settings, verifying=True)
     app = make_app(tui_settings)
@@ -300,7 +308,7 @@ async def test_esc_closes_a_drawer_one_level_at_a_time(tui_settings) -> None:
 
 
 async def test_ctrl_t_moves_focus_out_of_the_lane_it_hides(tui_settings) -> None:
-    from rfpilot.tui.screens.modals import TextPrompt
+    from rfpilot.tui.screens.text_prompt import TextPrompt
 
     sid = await seeded(tui_settings)
     app = make_app(tui_settings, open_session=sid)
@@ -369,16 +377,20 @@ def test_no_app_or_screen_key_is_a_text_editing_key() -> None:
 
 def dialog_classes() -> list[type]:
     """Every screen pushed over the main one (dialogs and full-screen views), found by walking the modules."""
+    import importlib
     import inspect
+    import pkgutil
 
     from textual.screen import Screen
 
-    from rfpilot.tui.screens import branches, main, modals, scripts
+    import rfpilot.tui.screens as screens
+    from rfpilot.tui.screens.main import MainScreen
 
     found = []
-    for module in (modals, scripts, branches):
+    for info in pkgutil.iter_modules(screens.__path__):
+        module = importlib.import_module(f"{screens.__name__}.{info.name}")
         for _, cls in inspect.getmembers(module, inspect.isclass):
-            if issubclass(cls, Screen) and cls.__module__ == module.__name__ and cls is not main.MainScreen:
+            if issubclass(cls, Screen) and cls.__module__ == module.__name__ and cls is not MainScreen:
                 found.append(cls)
     return found
 
@@ -437,7 +449,7 @@ async def test_focus_composer_key_keeps_the_draft(tui_settings) -> None:
 
 
 async def test_slash_in_the_library_does_not_type_into_the_focused_search(tui_settings) -> None:
-    from rfpilot.tui.screens.scripts import ScriptsScreen
+    from rfpilot.tui.screens.script_library import ScriptsScreen
 
     app = make_app(tui_settings)
     async with app.run_test(size=(80, 24)) as pilot:
@@ -453,7 +465,7 @@ async def test_slash_in_the_library_does_not_type_into_the_focused_search(tui_se
 
 
 async def test_question_mark_opens_contextual_help_and_types_in_the_composer(tui_settings) -> None:
-    from rfpilot.tui.screens.modals import HelpScreen
+    from rfpilot.tui.screens.help import HelpScreen
 
     sid = await seeded(tui_settings)
     app = make_app(tui_settings, open_session=sid)
@@ -529,7 +541,7 @@ async def test_f2_without_a_psa_says_how_to_connect_one(tui_settings) -> None:
 async def test_a_dialog_footer_shows_the_dialog_keys(tui_settings) -> None:
     from textual.widgets._footer import FooterKey
 
-    from rfpilot.tui.screens.modals import TextPrompt
+    from rfpilot.tui.screens.text_prompt import TextPrompt
 
     app = make_app(tui_settings)
     async with app.run_test(size=(80, 24)) as pilot:
@@ -546,7 +558,8 @@ async def test_a_dialog_footer_shows_the_dialog_keys(tui_settings) -> None:
 
 async def test_closing_a_session_takes_focus_off_the_lane(tui_settings) -> None:
     """At 160×50 a sentence typed after closing a session went to the lane's keys (n, d, s…)."""
-    from rfpilot.tui.screens.modals import ChoiceScreen, TextPrompt
+    from rfpilot.tui.screens.choice import ChoiceScreen
+    from rfpilot.tui.screens.text_prompt import TextPrompt
     from rfpilot.tui.widgets.session_list import SessionList
 
     sid = await seeded(tui_settings)

@@ -41,7 +41,10 @@ async def _state(app, sid):
 
 async def test_fork_card_branch_map_handoff_and_claim(tui_settings) -> None:
     from rfpilot.tui.app import RfpilotApp
-    from rfpilot.tui.screens.branches import BranchMapScreen, ForkCard, HandoffDialog, QueueScreen
+    from rfpilot.tui.screens.branch_map import BranchMapScreen
+    from rfpilot.tui.screens.handoff import HandoffDialog
+    from rfpilot.tui.screens.queue import QueueScreen
+    from rfpilot.tui.widgets.forks import ForkCard
 
     sid = await _seed(tui_settings)
     app = RfpilotApp(tui_settings, open_session=sid)
@@ -98,7 +101,7 @@ async def test_outputs_after_resolve(tui_settings) -> None:
     from rfpilot.core.context import Workspace
     from rfpilot.core.session.sessions import get_session
     from rfpilot.tui.app import RfpilotApp
-    from rfpilot.tui.screens.branches import OutputsScreen
+    from rfpilot.tui.screens.outputs import OutputsScreen
 
     sid = await _seed(tui_settings)
     ws = await Workspace.open(tui_settings)

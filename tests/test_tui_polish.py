@@ -411,7 +411,8 @@ async def test_list_headings_count_their_sessions_and_say_when_it_is_a_lower_bou
     """"Active · 3 sessions"; while more chunks wait in the store, a count is only what is loaded: "50+"."""
     from textual.app import App
 
-    from rfpilot.tui.widgets.session_list import SessionList, SessionRowView
+    from rfpilot.tui.rows import SessionRowView
+    from rfpilot.tui.widgets.session_list import SessionList
 
     def rows(status: str, n: int, start: int = 0) -> list[SessionRowView]:
         return [SessionRowView(id=f"{status}{i:04}", title=f"{status} {i}", status=status, client=None,

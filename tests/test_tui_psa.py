@@ -27,7 +27,8 @@ async def _header(app) -> str:
 
 async def test_start_from_a_ticket_then_resolve_on_it(tui_settings, cw, memory_keyring) -> None:
     from rfpilot.tui.app import RfpilotApp
-    from rfpilot.tui.screens.modals import PreviewScreen, TicketPicker
+    from rfpilot.tui.screens.preview import PreviewScreen
+    from rfpilot.tui.screens.ticket_picker import TicketPicker
 
     cw.seed_ticket(48311, summary="Printer offline on floor 2")
     await _connect(tui_settings, cw)
@@ -66,7 +67,7 @@ async def test_a_queued_write_shows_and_retries(tui_settings, cw, memory_keyring
     from rfpilot.core.context import Workspace
     from rfpilot.core.closeout.tickets import session_from_ticket
     from rfpilot.tui.app import RfpilotApp
-    from rfpilot.tui.screens.modals import PreviewScreen
+    from rfpilot.tui.screens.preview import PreviewScreen
 
     await _connect(tui_settings, cw)
     ws = await Workspace.open(tui_settings)

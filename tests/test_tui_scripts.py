@@ -53,7 +53,7 @@ def render_body(values: dict[str, str]) -> str:
 
 
 def form() -> Host:
-    from rfpilot.tui.screens.scripts import ParameterForm
+    from rfpilot.tui.screens.parameter_form import ParameterForm
 
     return Host(lambda: ParameterForm(TEMPLATE, dict(VALUES), dict(SOURCES), render_body))
 
@@ -130,7 +130,7 @@ async def test_form_refuses_to_record_or_copy_until_it_renders() -> None:
 
 
 async def test_form_never_shows_the_password_but_copies_and_returns_it() -> None:
-    from rfpilot.tui.screens.scripts import FormResult
+    from rfpilot.tui.screens.parameter_form import FormResult
 
     app = form()
     async with app.run_test(size=(100, 32)) as pilot:
@@ -170,7 +170,7 @@ async def test_form_copy_key_works_inside_a_text_area_and_buttons_do_the_same() 
 
 
 async def test_form_shows_markup_and_control_characters_as_text() -> None:
-    from rfpilot.tui.screens.scripts import ParameterForm
+    from rfpilot.tui.screens.parameter_form import ParameterForm
 
     template = {"name": "[bold red]x[/] \x1b]0;pwned\x07", "parameters": [Parameter("host", "Host [b]").as_dict()]}
     app = Host(lambda: ParameterForm(template, {"host": "[i]h\x1b[2J"}, {"host": "from [red]fact"},
@@ -186,7 +186,7 @@ async def test_form_shows_markup_and_control_characters_as_text() -> None:
 
 
 def three(script: str = "ipconfig /flushdns\nRestart-Service Dnscache") -> Host:
-    from rfpilot.tui.screens.scripts import ThreeChoiceScreen
+    from rfpilot.tui.screens.three_choice import ThreeChoiceScreen
 
     return Host(lambda: ThreeChoiceScreen("Flush the DNS cache on the laptop", script, "powershell"))
 
@@ -272,13 +272,13 @@ DRAFT = {
 
 
 def review(draft: dict | None = None, save=None) -> Host:
-    from rfpilot.tui.screens.scripts import DraftReviewScreen
+    from rfpilot.tui.screens.draft_review import DraftReviewScreen
 
     return Host(lambda: DraftReviewScreen(dict(draft or DRAFT), "1 of 2", save=save))
 
 
 async def test_review_accepts_with_edits() -> None:
-    from rfpilot.tui.screens.scripts import ReviewResult
+    from rfpilot.tui.screens.draft_review import ReviewResult
 
     app = review()
     async with app.run_test(size=(100, 32)) as pilot:
@@ -359,7 +359,7 @@ async def test_review_refuses_a_blank_name() -> None:
 
 
 async def test_review_rejects_and_skips_with_the_opt_out() -> None:
-    from rfpilot.tui.screens.scripts import ReviewResult
+    from rfpilot.tui.screens.draft_review import ReviewResult
 
     app = review()
     async with app.run_test(size=(100, 32)) as pilot:
@@ -429,7 +429,7 @@ LIBRARY = [
 
 
 def library(fail_show: bool = False, pending: int = 2) -> tuple[Host, list[str]]:
-    from rfpilot.tui.screens.scripts import ScriptsScreen
+    from rfpilot.tui.screens.script_library import ScriptsScreen
 
     queries: list[str] = []
 

@@ -49,8 +49,10 @@ async def _store(app, sid):
 
 async def test_apply_a_drafted_script_then_keep_it_after_resolving(tui_settings) -> None:
     from rfpilot.tui.app import RfpilotApp
-    from rfpilot.tui.screens.modals import ChoiceScreen, PreviewScreen
-    from rfpilot.tui.screens.scripts import DraftReviewScreen, ThreeChoiceScreen
+    from rfpilot.tui.screens.choice import ChoiceScreen
+    from rfpilot.tui.screens.draft_review import DraftReviewScreen
+    from rfpilot.tui.screens.preview import PreviewScreen
+    from rfpilot.tui.screens.three_choice import ThreeChoiceScreen
 
     sid = await _seed(tui_settings, template=False)
     app = RfpilotApp(tui_settings, open_session=sid)
@@ -89,7 +91,8 @@ async def test_apply_a_drafted_script_then_keep_it_after_resolving(tui_settings)
 
 async def test_apply_a_template_fix_fills_the_form_and_records_the_run(tui_settings) -> None:
     from rfpilot.tui.app import RfpilotApp
-    from rfpilot.tui.screens.scripts import ParameterForm, ScriptsScreen
+    from rfpilot.tui.screens.parameter_form import ParameterForm
+    from rfpilot.tui.screens.script_library import ScriptsScreen
 
     sid = await _seed(tui_settings, template=True)
     app = RfpilotApp(tui_settings, open_session=sid)

@@ -380,25 +380,36 @@ class RfpilotApp(App):
     @staticmethod
     def _dialogs() -> list[tuple[str, Any]]:
         """The dialogs and screens with keys of their own, for help (imported when help opens)."""
-        from rfpilot.tui.screens import branches, modals, scripts
+        from rfpilot.tui.screens.branch_map import BranchMapScreen
+        from rfpilot.tui.screens.choice import ChoiceScreen
+        from rfpilot.tui.screens.draft_review import DraftReviewScreen
+        from rfpilot.tui.screens.handoff import HandoffDialog
+        from rfpilot.tui.screens.outputs import OutputsScreen
+        from rfpilot.tui.screens.parameter_form import ParameterForm
+        from rfpilot.tui.screens.preview import PreviewScreen
+        from rfpilot.tui.screens.queue import QueueScreen
+        from rfpilot.tui.screens.script_library import ScriptsScreen
+        from rfpilot.tui.screens.text_prompt import TextPrompt
+        from rfpilot.tui.screens.three_choice import ThreeChoiceScreen
+        from rfpilot.tui.screens.ticket_picker import TicketPicker
 
         return [
-            ("In the note preview", modals.PreviewScreen),
-            ("In a text prompt", modals.TextPrompt),
-            ("In a choice", modals.ChoiceScreen),
-            ("In your PSA tickets (f2)", modals.TicketPicker),
-            ("In the script library (f3)", scripts.ScriptsScreen),
-            ("In a template's parameter form", scripts.ParameterForm),
-            ("In the script choices", scripts.ThreeChoiceScreen),
-            ("In a draft template's review", scripts.DraftReviewScreen),
-            ("In the branch map (f4)", branches.BranchMapScreen),
-            ("In the team queue (f5)", branches.QueueScreen),
-            ("In the handoff dialog (f6)", branches.HandoffDialog),
-            ("In the resolution outputs (f7)", branches.OutputsScreen),
+            ("In the note preview", PreviewScreen),
+            ("In a text prompt", TextPrompt),
+            ("In a choice", ChoiceScreen),
+            ("In your PSA tickets (f2)", TicketPicker),
+            ("In the script library (f3)", ScriptsScreen),
+            ("In a template's parameter form", ParameterForm),
+            ("In the script choices", ThreeChoiceScreen),
+            ("In a draft template's review", DraftReviewScreen),
+            ("In the branch map (f4)", BranchMapScreen),
+            ("In the team queue (f5)", QueueScreen),
+            ("In the handoff dialog (f6)", HandoffDialog),
+            ("In the resolution outputs (f7)", OutputsScreen),
         ]
 
     def action_help(self) -> None:
-        from rfpilot.tui.screens.modals import HelpScreen
+        from rfpilot.tui.screens.help import HelpScreen
 
         if isinstance(self.screen, HelpScreen):  # f1 / ? again closes it
             self.screen.dismiss(None)

@@ -19,7 +19,7 @@ def osc52(value: str, *, tmux: bool) -> str:
 
 def copy(app, value: str, what: str = "text") -> bool:
     """Copy ``value``; returns whether a copy sequence was sent (else the text was shown)."""
-    from rfpilot.tui.screens.modals import TextPrompt
+    from rfpilot.tui.screens.text_prompt import TextPrompt
 
     encoded_size = len(value.encode("utf-8")) * 4 // 3
     driver = getattr(app, "_driver", None)

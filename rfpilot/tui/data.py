@@ -7,7 +7,7 @@ from typing import Any
 
 from rfpilot.core.context import Ctx
 from rfpilot.core.text import age, short_id
-from rfpilot.tui.widgets.session_list import SessionRowView
+from rfpilot.tui.rows import SessionRowView
 
 
 @dataclass

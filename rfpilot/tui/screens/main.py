@@ -28,20 +28,13 @@ from rfpilot.tui.widgets.session_list import SessionList
 from rfpilot.tui.widgets.transcript import Transcript
 
 if TYPE_CHECKING:
-    from rfpilot.tui.app import RfpilotApp
+    from rfpilot.tui.host import Host
     from rfpilot.tui.widgets.banner import Banner
     from rfpilot.tui.widgets.composer import Composer
     from rfpilot.tui.widgets.lane import LaneRow, MoreRows, TaskLane
 
 STREAM_REFRESH_SECONDS = 0.05
 TICK_SECONDS = 1  # ages in the list and timers in the header
-
-
-def _modals():
-    """The dialogs, imported when the first one opens (not before the first frame)."""
-    from rfpilot.tui.screens import modals
-
-    return modals
 
 
 class MainScreen(Screen):
@@ -90,7 +83,8 @@ class MainScreen(Screen):
         return True
 
     @property
-    def rf(self) -> RfpilotApp:
+    def rf(self) -> Host:
+        """The app, as what this screen needs of it (rfpilot.tui.host)."""
         return self.app  # type: ignore[return-value]
 
     def compose(self) -> ComposeResult:
@@ -251,11 +245,13 @@ class MainScreen(Screen):
         await self.load_session(event.session_id)
 
     def action_new_session(self) -> None:
+        from rfpilot.tui.screens.text_prompt import TextPrompt
+
         def created(description: str | None) -> None:
             if description:
                 self.create_session(description)
 
-        self.app.push_screen(_modals().TextPrompt("New session", "Describe the problem as the ticket or the customer put it."),
+        self.app.push_screen(TextPrompt("New session", "Describe the problem as the ticket or the customer put it."),
                              created)
 
     @worker(group="sessions")
@@ -273,6 +269,8 @@ class MainScreen(Screen):
         await self.refresh_sessions()
 
     def action_from_ticket(self) -> None:
+        from rfpilot.tui.screens.ticket_picker import TicketPicker
+
         if not self.rf.has_psa:
             self.explain_no_psa()
             return
@@ -294,7 +292,7 @@ class MainScreen(Screen):
             if ticket_id:
                 self.start_from_ticket(ticket_id)
 
-        self.app.push_screen(_modals().TicketPicker(load), chosen)
+        self.app.push_screen(TicketPicker(load), chosen)
 
     @worker(group="psa")
     async def explain_no_psa(self) -> None:
@@ -331,7 +329,7 @@ class MainScreen(Screen):
 
     def action_scripts(self) -> None:
         from rfpilot.core.library import templates
-        from rfpilot.tui.screens.scripts import ScriptsScreen
+        from rfpilot.tui.screens.script_library import ScriptsScreen
 
         async def load(query: str) -> list[dict]:
             async with self.rf.ctx() as ctx:
@@ -359,7 +357,8 @@ class MainScreen(Screen):
     async def open_branch_map(self) -> None:
         from rfpilot.core.session import branches
         from rfpilot.core.llm import optional_provider
-        from rfpilot.tui.screens.branches import BranchMapScreen, transition_notice
+        from rfpilot.tui.screens.branch_map import BranchMapScreen
+        from rfpilot.tui.widgets.forks import transition_notice
 
         async with self.rf.ctx() as ctx:
             row = await self._row(ctx)
@@ -407,7 +406,7 @@ class MainScreen(Screen):
     async def open_handoff(self, intent: str = "park") -> None:
         from rfpilot.core.team import handoffs
         from rfpilot.core.llm import optional_provider
-        from rfpilot.tui.screens.branches import HandoffDialog
+        from rfpilot.tui.screens.handoff import HandoffDialog
 
         async def submit(result) -> None:
             async with self.rf.ctx() as ctx:
@@ -430,7 +429,7 @@ class MainScreen(Screen):
     def action_queue(self) -> None:
         from rfpilot.core.team import handoffs
         from rfpilot.core.llm import optional_provider
-        from rfpilot.tui.screens.branches import QueueScreen
+        from rfpilot.tui.screens.queue import QueueScreen
 
         async def load() -> list[dict]:
             async with self.rf.ctx() as ctx:
@@ -465,7 +464,7 @@ class MainScreen(Screen):
 
         from rfpilot.core.team import outputs
         from rfpilot.errors import QueuedError
-        from rfpilot.tui.screens.branches import OutputsScreen
+        from rfpilot.tui.screens.outputs import OutputsScreen
 
         async with self.rf.ctx() as ctx:
             row = await self._row(ctx)
@@ -568,12 +567,12 @@ class MainScreen(Screen):
     @worker(group="psa")
     async def draft_and_share(self) -> None:
         from rfpilot.core.closeout import updates
+        from rfpilot.tui.screens.text_prompt import TextPrompt
 
         drafted = await self.core(updates.draft_update)
         if drafted is None:
             return
-        modals = _modals()
-        body = await self.app.push_screen_wait(modals.TextPrompt(
+        body = await self.app.push_screen_wait(TextPrompt(
             f"Share an update on {self.snap.details['session']['ticket_ref']}",
             "An internal note (hidden from the customer); the ticket's status does not change.", initial=drafted))
         if not body:
@@ -723,10 +722,14 @@ class MainScreen(Screen):
         elif action == "promote":
             self.promote(item)
         elif action == "edit":
-            self.app.push_screen(_modals().TextPrompt("Edit fact", initial=item["text"]),
+            from rfpilot.tui.screens.text_prompt import TextPrompt
+
+            self.app.push_screen(TextPrompt("Edit fact", initial=item["text"]),
                                  lambda value: value and self.fact_edit(item["id"], value))
         elif action == "delete":
-            self.app.push_screen(_modals().ChoiceScreen(f"Delete this fact? {item['text'][:80]}",
+            from rfpilot.tui.screens.choice import ChoiceScreen
+
+            self.app.push_screen(ChoiceScreen(f"Delete this fact? {item['text'][:80]}",
                                               [("keep", "Keep it"), ("delete", "Delete it")]),
                                  lambda choice: choice == "delete" and self.fact_delete(item["id"]))
 
@@ -758,11 +761,13 @@ class MainScreen(Screen):
             await self.refresh_state()
 
     def promote(self, item: dict) -> None:
+        from rfpilot.tui.screens.text_prompt import TextPrompt
+
         def done(value: str | None) -> None:
             if value:
                 self.promote_item(item["id"], value)
 
-        self.app.push_screen(_modals().TextPrompt("Promote to What we know", "One past-tense sentence of what is now confirmed.",
+        self.app.push_screen(TextPrompt("Promote to What we know", "One past-tense sentence of what is now confirmed.",
                                         initial=item.get("response") or ""), done)
 
     @worker(group="lane")
@@ -780,7 +785,9 @@ class MainScreen(Screen):
             self.add_note()
 
     def add_note(self) -> None:
-        self.app.push_screen(_modals().TextPrompt("Add a note to What we know", "Something you confirmed yourself."),
+        from rfpilot.tui.screens.text_prompt import TextPrompt
+
+        self.app.push_screen(TextPrompt("Add a note to What we know", "Something you confirmed yourself."),
                              lambda value: value and self.fact_add(value))
 
     @worker(group="lane")
@@ -823,10 +830,12 @@ class MainScreen(Screen):
     def on_banner_action(self, event: Banner.Action) -> None:
         action = event.action
         if action in self.NOTES_PROMPTS:
+            from rfpilot.tui.screens.text_prompt import TextPrompt
+
             title, hint, required = self.NOTES_PROMPTS[action]
             fix = (self.snap.details.get("active_fix") if self.snap else None) or {}
             initial = fix.get("partial_notes") if action == "edit_notes" else fix.get("pending_reason") if action == "update_reason" else ""
-            self.app.push_screen(_modals().TextPrompt(title, hint, initial=initial or "", required=required),
+            self.app.push_screen(TextPrompt(title, hint, initial=initial or "", required=required),
                                  lambda notes: notes is not None and self.fix_action(action, notes))
         elif action == "apply":
             self.apply_fix()
@@ -860,7 +869,7 @@ class MainScreen(Screen):
     async def _run_template(self, plan) -> None:
         from rfpilot.core.session import fixes
         from rfpilot.core.library import render, templates
-        from rfpilot.tui.screens.scripts import ParameterForm
+        from rfpilot.tui.screens.parameter_form import ParameterForm
 
         tpl = plan.template
         view = templates.template_view(tpl)
@@ -882,7 +891,7 @@ class MainScreen(Screen):
     async def _three_choices(self, script: str) -> None:
         from rfpilot.core.session import fixes
         from rfpilot.core.library import templates
-        from rfpilot.tui.screens.scripts import ThreeChoiceScreen
+        from rfpilot.tui.screens.three_choice import ThreeChoiceScreen
 
         fix = (self.snap.details.get("active_fix") if self.snap else None) or {}
         choice = await self.app.push_screen_wait(ThreeChoiceScreen(fix.get("title") or "", script, None))
@@ -908,7 +917,7 @@ class MainScreen(Screen):
     async def _review_drafts(self, draft_ids: list[str], headline: str) -> None:
         """One review dialog per draft; the team's 'don't ask again' stops the series."""
         from rfpilot.core.library import templates
-        from rfpilot.tui.screens.scripts import DraftReviewScreen
+        from rfpilot.tui.screens.draft_review import DraftReviewScreen
 
         for number, draft_id in enumerate(draft_ids, 1):
             async with self.rf.ctx() as ctx:
@@ -973,6 +982,8 @@ class MainScreen(Screen):
     async def begin_close(self, action: str) -> None:
         from rfpilot.core.closeout import closing
         from rfpilot.core.session import fixes
+        from rfpilot.tui.screens.choice import ChoiceScreen
+        from rfpilot.tui.screens.text_prompt import TextPrompt
 
         async def check(ctx, row):
             closing.check_can_close(row, action)
@@ -990,7 +1001,7 @@ class MainScreen(Screen):
             info = state[1]
             verb = "resolving" if action == "resolve" else "escalating"
             labels = closing.choice_labels(action)
-            choice = await self.app.push_screen_wait(_modals().ChoiceScreen(
+            choice = await self.app.push_screen_wait(ChoiceScreen(
                 f"Before {verb}: what happened with “{info['title']}”?",
                 [(c, labels[c]) for c in info["choices"]],
             ))
@@ -999,7 +1010,7 @@ class MainScreen(Screen):
             notes = None
             outcome = closing.CLOSE_CHOICES[choice]
             if outcome in fixes.NOTES_REQUIRED:
-                notes = await self.app.push_screen_wait(_modals().TextPrompt("Notes", fixes.NOTES_REQUIRED[outcome].capitalize()))
+                notes = await self.app.push_screen_wait(TextPrompt("Notes", fixes.NOTES_REQUIRED[outcome].capitalize()))
                 if notes is None:
                     return
 
@@ -1022,6 +1033,8 @@ class MainScreen(Screen):
         return preview.markdown, preview.describe()
 
     async def preview_and_close(self, action: str, choice: str | None = None, notes: str | None = None) -> None:
+        from rfpilot.tui.screens.preview import PreviewScreen
+
         drafted = await self._draft(action, choice=choice, notes=notes)
         if drafted is None:
             return
@@ -1035,8 +1048,7 @@ class MainScreen(Screen):
         if details.get("linked"):
             kind = "resolution note, customer-visible" if action == "resolve" else "internal note"
             target = f"{details.get('ticket_ref')} ({kind})"
-        modals = _modals()
-        result = await self.app.push_screen_wait(modals.PreviewScreen(
+        result = await self.app.push_screen_wait(PreviewScreen(
             action, drafted[0], drafted[1], regenerate, post=lambda markdown: self._post_close(action, markdown, choice, notes),
             target=target))
         if result.action != "posted":
@@ -1064,18 +1076,18 @@ class MainScreen(Screen):
         from rfpilot.core.closeout import closing
         from rfpilot.core.session.sessions import get_session
         from rfpilot.errors import QueuedError
+        from rfpilot.tui.screens.preview import PostOutcome
 
-        outcome = _modals().PostOutcome
         try:
             async with self.rf.ctx() as ctx:
                 row = await get_session(ctx, self.session_id)
                 done = await closing.close_with_outcome(ctx, row, action, closing.clean_markdown(markdown), choice, notes)
         except QueuedError as err:
-            return outcome(True, [f"Queued: {err.message}", err.hint or ""], "yellow")
+            return PostOutcome(True, [f"Queued: {err.message}", err.hint or ""], "yellow")
         except RfpilotError as err:
             lines = [f"Not {action}d: {err.message}"] + ([err.hint] if err.hint else [])
-            return outcome(False, lines + ["Nothing is posted twice: trying again is safe."], "red")
-        return outcome(True, closing.result_lines(done), "green")
+            return PostOutcome(False, lines + ["Nothing is posted twice: trying again is safe."], "red")
+        return PostOutcome(True, closing.result_lines(done), "green")
 
     # --- pause, resume, reopen, abandon -------------------------------------------------------
 
@@ -1090,16 +1102,18 @@ class MainScreen(Screen):
     @worker(group="lifecycle", exclusive=True)
     async def lifecycle(self, verb: str) -> None:
         from rfpilot.core.session import sessions
+        from rfpilot.tui.screens.choice import ChoiceScreen
+        from rfpilot.tui.screens.text_prompt import TextPrompt
 
         if self.session_id is None:
             return
         fn_name, question, yes = self.LIFECYCLE[verb]
-        choice = await self.app.push_screen_wait(_modals().ChoiceScreen(question, [("no", "No, keep it as it is"), ("yes", yes)]))
+        choice = await self.app.push_screen_wait(ChoiceScreen(question, [("no", "No, keep it as it is"), ("yes", yes)]))
         if choice != "yes":
             return
         args: tuple = ()
         if verb == "abandon":
-            reason = await self.app.push_screen_wait(_modals().TextPrompt("Why abandon it?", "Optional.", required=False))
+            reason = await self.app.push_screen_wait(TextPrompt("Why abandon it?", "Optional.", required=False))
             if reason is None:
                 return
             args = (reason or None,)

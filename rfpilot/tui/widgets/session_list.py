@@ -11,7 +11,6 @@ row's ``updated_at`` without reading the store again.
 from __future__ import annotations
 
 import asyncio
-from dataclasses import dataclass
 from datetime import datetime
 
 from rich.text import Text
@@ -22,6 +21,7 @@ from textual.widgets.option_list import Option, OptionDoesNotExist
 
 from rfpilot.errors import RfpilotError
 from rfpilot.grammar import count
+from rfpilot.tui.rows import SessionRowView
 from rfpilot.tui.safe import inert
 from rfpilot.tui.workers import start_worker
 
@@ -29,17 +29,6 @@ HEADINGS = {"active": "Active", "recent": "Recent"}
 HEADING_ID = "\x00heading:"  # option ids of the headings (no session id starts with a NUL)
 STATUS_DOT = {"active": ("●", "green"), "paused": ("◐", "yellow"), "escalated": ("▲", "magenta"),
               "resolved": ("✓", "blue"), "abandoned": ("✗", "grey50")}
-
-
-@dataclass(frozen=True)
-class SessionRowView:
-    id: str
-    title: str
-    status: str
-    client: str | None
-    ticket_ref: str | None
-    age: str  # as read; ``updated_at`` (when given) keeps it up to date
-    updated_at: datetime | None = None
 
 
 class SessionList(OptionList):

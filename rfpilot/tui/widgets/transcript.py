@@ -123,7 +123,7 @@ class Transcript(VerticalScroll):
         return widgets
 
     def _fork_card(self, fork: dict):
-        from rfpilot.tui.screens.branches import fork_card
+        from rfpilot.tui.widgets.forks import fork_card
 
         card = fork_card(fork, {b["id"]: b for b in self.branches})
         card.fork_after = fork["after_seq"]
