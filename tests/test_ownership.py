@@ -176,7 +176,7 @@ def test_every_mutating_core_service_declares_its_rule() -> None:
         "fixes.decide": "owner", "templates.record_run": "owner", "updates.share_update": "owner",
         "templates.create_template": "team", "templates.accept_draft": "team", "psa.connect": "team",
     }
-    declared = {name.removeprefix("rfpilot.core."): kind for name, (kind, _) in DECLARED.items()}
+    declared = {".".join(name.split(".")[-2:]): kind for name, (kind, _) in DECLARED.items()}  # module.function
     assert {k: declared.get(k) for k in expected} == expected
 
 
