@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any
@@ -39,6 +39,7 @@ from textual.widgets import (
 from textual.widgets.option_list import Option
 
 from rfpilot.core.text import age
+from rfpilot.core.view_types import BranchView, ForkView, OutputActionView, OutputView, QueueItemView
 from rfpilot.errors import QueuedError, RfpilotError
 from rfpilot.grammar import count as plural_count
 from rfpilot.tui.safe import inert, text
@@ -65,13 +66,13 @@ def _no_blink(screen: Screen) -> None:
         widget.cursor_blink = not screen.app.is_headless  # type: ignore[attr-defined]
 
 
-def _status(branch: dict[str, Any] | None) -> str:
-    status = (branch or {}).get("status")
+def _status(branch: BranchView | None) -> str:
+    status = branch.get("status") if branch else None
     return status if status in GLYPH else "untried"
 
 
-def _label(branch: dict[str, Any] | None) -> str:
-    return inert(str((branch or {}).get("label") or "(unnamed)"))
+def _label(branch: BranchView | None) -> str:
+    return inert(str((branch.get("label") if branch else None) or "(unnamed)"))
 
 
 def _error_line(err: RfpilotError) -> str:
@@ -101,20 +102,21 @@ class HandoffResult:
 # --- transcript pieces: the fork card and the switch notice ------------------------------------------------
 
 
-def fork_card_text(fork: dict[str, Any], branches_by_id: dict[str, dict[str, Any]]) -> Text:
+def fork_card_text(fork: ForkView, branches_by_id: dict[str, BranchView]) -> Text:
     """"⋔ Forked: reason", then one line per hypothesis: its status now, label, description."""
     out = Text()
     out.append(f"{FORK} Forked: ", "bold")
     out.append(inert(fork.get("reason") or "no reason given"))
     for option in fork.get("options") or []:
-        branch = branches_by_id.get(str(option.get("branch_id") or "")) or {}
+        branch = branches_by_id.get(str(option.get("branch_id") or ""))
         status = _status(branch) if branch else "untried"
-        current = bool(branch.get("active"))
+        current = bool(branch and branch.get("active"))
         out.append("\n")
         out.append(f"{CURRENT} " if current else "  ", "bold")
         out.append(GLYPH[status], STATUS_STYLE[status])
-        out.append(" " + inert(str(branch.get("label") or option.get("label") or "")), "bold" if current else "")
-        description = branch.get("description") or option.get("description")
+        out.append(" " + inert(str((branch.get("label") if branch else None) or option.get("label") or "")),
+                   "bold" if current else "")
+        description = (branch.get("description") if branch else None) or option.get("description")
         if description:
             out.append(" — " + inert(description), "dim")
         out.append(f"  {STATUS_WORD[status]}" + (", current" if current else ""), "dim italic")
@@ -125,16 +127,17 @@ class ForkCard(Static):
     """Where the transcript forked. ``refresh_statuses`` redraws it after a branch changes."""
 
     DEFAULT_CLASSES = "fork-card"
+    fork_after = -1  # the seq of the message the card follows in the transcript (set there)
 
-    def __init__(self, fork: dict[str, Any], branches_by_id: dict[str, dict[str, Any]], **kwargs: Any) -> None:
+    def __init__(self, fork: ForkView, branches_by_id: dict[str, BranchView], **kwargs: Any) -> None:
         super().__init__(fork_card_text(fork, branches_by_id), **kwargs)
         self.fork = fork
 
-    def refresh_statuses(self, branches_by_id: dict[str, dict[str, Any]]) -> None:
+    def refresh_statuses(self, branches_by_id: dict[str, BranchView]) -> None:
         self.update(fork_card_text(self.fork, branches_by_id))
 
 
-def fork_card(fork: dict[str, Any], branches_by_id: dict[str, dict[str, Any]]) -> ForkCard:
+def fork_card(fork: ForkView, branches_by_id: dict[str, BranchView]) -> ForkCard:
     return ForkCard(fork, branches_by_id)
 
 
@@ -183,7 +186,7 @@ def parse_fork_options(value: str) -> tuple[list[tuple[str, str]], str | None]:
     return options, None
 
 
-def branch_detail(branch: dict[str, Any], by_id: dict[str, dict[str, Any]], forks: list[dict[str, Any]]) -> Text:
+def branch_detail(branch: BranchView, by_id: dict[str, BranchView], forks: list[ForkView]) -> Text:
     """A branch as the map's detail pane shows it."""
     status = _status(branch)
     out = Text()
@@ -229,14 +232,14 @@ def branch_detail(branch: dict[str, Any], by_id: dict[str, dict[str, Any]], fork
     return out
 
 
-def _ordered(branches: list[dict[str, Any]]) -> list[tuple[dict[str, Any], int]]:
+def _ordered(branches: list[BranchView]) -> list[tuple[BranchView, int]]:
     """Depth-first, children under their parent in the order given (an orphan is shown at the top level)."""
     ids = {b.get("id") for b in branches}
-    children: dict[Any, list[dict[str, Any]]] = {}
+    children: dict[Any, list[BranchView]] = {}
     for b in branches:
         parent = b.get("parent_branch_id")
         children.setdefault(parent if parent in ids else None, []).append(b)
-    out: list[tuple[dict[str, Any], int]] = []
+    out: list[tuple[BranchView, int]] = []
 
     def walk(parent: Any, depth: int) -> None:
         for b in children.get(parent, []):
@@ -276,19 +279,19 @@ class BranchMapScreen(Dialog[BranchAction | None]):
 
     HINT = "enter switch to it · d dead end · s solved · r revive · f fork the current branch · esc close"
 
-    def __init__(self, branches: list[dict], forks: list[dict],
+    def __init__(self, branches: list[BranchView], forks: list[ForkView],
                  submit: Callable[[BranchAction], Awaitable[None]] | None = None) -> None:
         super().__init__()
-        self.branches = [dict(b) for b in branches or []]
-        self.forks = [dict(f) for f in forks or []]
+        self.branches = [BranchView(**b) for b in branches or []]
+        self.forks = [ForkView(**f) for f in forks or []]
         self.by_id = {str(b.get("id")): b for b in self.branches}
         self.submit = submit
         self.mode: str | None = None  # the question being asked: "dead_end" | "solved" | "revive" | "fork"
-        self.target: dict[str, Any] | None = None
+        self.target: BranchView | None = None
         self.busy = False
 
     @property
-    def current(self) -> dict[str, Any] | None:
+    def current(self) -> BranchView | None:
         return next((b for b in self.branches if b.get("active")), None)
 
     def compose(self) -> ComposeResult:
@@ -358,7 +361,7 @@ class BranchMapScreen(Dialog[BranchAction | None]):
         self._show_highlighted()
 
     @staticmethod
-    def _node_label(branch: dict[str, Any]) -> Text:
+    def _node_label(branch: BranchView) -> Text:
         status = _status(branch)
         current = bool(branch.get("active"))
         label = Text()
@@ -369,7 +372,7 @@ class BranchMapScreen(Dialog[BranchAction | None]):
 
     # the highlighted branch
 
-    def highlighted(self) -> dict[str, Any] | None:
+    def highlighted(self) -> BranchView | None:
         node = self.query_one("#bmap-tree", Tree).cursor_node
         return self.by_id.get(str(node.data)) if node is not None and node.data is not None else None
 
@@ -422,7 +425,7 @@ class BranchMapScreen(Dialog[BranchAction | None]):
         if branch is not None:
             self._ask("solved", branch, f"“{_label(branch)}” solved it: what fixed it? (optional)", "what fixed it")
 
-    def _marking(self, status: str) -> dict[str, Any] | None:
+    def _marking(self, status: str) -> BranchView | None:
         branch = self.highlighted()
         if branch is None:
             self._say("No branches yet: f forks the session first.")
@@ -454,7 +457,7 @@ class BranchMapScreen(Dialog[BranchAction | None]):
         self._ask("fork", branch, f"{what} into {FORK_MIN} to {FORK_MAX} hypotheses: why, then one per line",
                   "what the hypotheses disagree on")
 
-    def _ask(self, mode: str, branch: dict[str, Any] | None, title: str, placeholder: str) -> None:
+    def _ask(self, mode: str, branch: BranchView | None, title: str, placeholder: str) -> None:
         self.mode, self.target = mode, branch
         self._say("")
         self.query_one("#bmap-ask-title", Static).update(text(title, "bold"))
@@ -567,7 +570,9 @@ class IntentToggle(RadioSet):
 
     def _press_highlighted(self) -> None:
         if self.has_focus and self._selected is not None:
-            self._nodes[self._selected].value = True
+            button = self._nodes[self._selected]
+            if isinstance(button, RadioButton):
+                button.value = True
 
     def action_next_button(self) -> None:
         super().action_next_button()
@@ -703,7 +708,7 @@ class HandoffDialog(Dialog[HandoffResult | None]):
 INTENT_MARK = {"escalate": ("↗", "bold red"), "park": ("‖", "bold yellow")}
 
 
-def _intent_mark(item: dict[str, Any]) -> tuple[str, str]:
+def _intent_mark(item: Mapping[str, Any]) -> tuple[str, str]:
     from rfpilot.core.handoffs import WAITING_WORD
 
     intent = str(item.get("intent")) if item.get("intent") in INTENT_MARK else "park"
@@ -724,19 +729,19 @@ def _when(value: Any) -> str:
     return moment.strftime("%Y-%m-%d %H:%M")
 
 
-def _waiting(item: dict[str, Any]) -> str:
+def _waiting(item: Mapping[str, Any]) -> str:
     return inert(str(item.get("waiting_on") or item.get("notes") or ""))
 
 
-def _title(item: dict[str, Any]) -> str:
+def _title(item: Mapping[str, Any]) -> str:
     return inert(str(item.get("title") or item.get("session_title") or "Untitled session"))
 
 
-def _by(item: dict[str, Any]) -> str:
+def _by(item: Mapping[str, Any]) -> str:
     return inert(str(item.get("handed_off_by_name") or item.get("handed_off_by") or ""))
 
 
-def _age(item: dict[str, Any]) -> str:
+def _age(item: Mapping[str, Any]) -> str:
     """The item's "age" as given, else worked out from created_at (a datetime or ISO text)."""
     if item.get("age"):
         return inert(str(item["age"]))
@@ -750,7 +755,7 @@ def _age(item: dict[str, Any]) -> str:
     return age(moment, datetime.now(timezone.utc))
 
 
-def queue_option(item: dict[str, Any]) -> Text:
+def queue_option(item: Mapping[str, Any]) -> Text:
     """A queue row: intent, elevated, title; then ticket, who, how long ago, branches; then the wait or notes."""
     word, style = _intent_mark(item)
     out = Text()
@@ -774,7 +779,7 @@ def queue_option(item: dict[str, Any]) -> Text:
     return out
 
 
-def queue_detail(item: dict[str, Any]) -> Text:
+def queue_detail(item: Mapping[str, Any]) -> Text:
     word, style = _intent_mark(item)
     out = Text()
     out.append(_title(item), "bold")
@@ -814,10 +819,11 @@ class QueueScreen(Screen[str | None]):
         Binding("escape", "back", "Back", id="queue.back"),
     ]
 
-    def __init__(self, load: Callable[[], Awaitable[list[dict]]], claim: Callable[[str], Awaitable[dict]]) -> None:
+    def __init__(self, load: Callable[[], Awaitable[list[QueueItemView]]],
+                 claim: Callable[[str], Awaitable[dict[str, Any]]]) -> None:
         super().__init__()
         self.load, self.claim = load, claim
-        self.items: list[dict[str, Any]] = []
+        self.items: list[QueueItemView] = []
         self.claimed: dict[str, Any] | None = None
         self.claiming = False
 
@@ -859,7 +865,7 @@ class QueueScreen(Screen[str | None]):
             return
         listing = self.query_one("#queue-list", OptionList)
         before = self._highlighted_id()
-        self.items = [dict(i) for i in items]
+        self.items = [QueueItemView(**i) for i in items]
         listing.clear_options()
         options: list[Option | None] = []
         for item in self.items:
@@ -881,7 +887,7 @@ class QueueScreen(Screen[str | None]):
             return None
         return listing.get_option_at_index(listing.highlighted).id
 
-    def _item(self, handoff_id: str | None) -> dict[str, Any] | None:
+    def _item(self, handoff_id: str | None) -> QueueItemView | None:
         return next((i for i in self.items if str(i.get("handoff_id")) == handoff_id), None)
 
     def on_option_list_option_highlighted(self, event: OptionList.OptionHighlighted) -> None:
@@ -907,7 +913,7 @@ class QueueScreen(Screen[str | None]):
 
     async def _do_claim(self, handoff_id: str) -> None:
         self.claiming = True
-        item = self._item(handoff_id) or {}
+        item = self._item(handoff_id)
         self._error("")
         self.query_one("#queue-info", Static).update(text("claiming…", "dim"))
         try:
@@ -925,7 +931,7 @@ class QueueScreen(Screen[str | None]):
         shown = Text()
         shown.append("Claimed: ", "bold green")
         shown.append(_title(item) if item else "the session", "bold")
-        if item.get("ticket_ref"):
+        if item and item.get("ticket_ref"):
             shown.append(" · " + inert(str(item["ticket_ref"])), "dim")
         shown.append("\nIt is yours now. The briefing:\n\n", "dim")
         shown.append(inert(str(self.claimed.get("briefing") or "(no briefing)")))
@@ -964,7 +970,7 @@ PUSHABLE = ("psa_ticket_notes", "client_summary")
 DONE = {"edit": "Saved.", "approve": "Approved.", "reject": "Rejected."}
 
 
-def output_status(output: dict[str, Any]) -> Text:
+def output_status(output: Mapping[str, Any]) -> Text:
     """"draft · offline drafter", with the model and where it was pushed when known."""
     status = str(output.get("status") or "draft")
     out = Text()
@@ -1010,12 +1016,13 @@ class OutputsScreen(Dialog[None]):
     HINT = ("←→ tabs · tab edits the text, esc leaves it · ctrl+s save · a approve · x reject · "
             "p push to PSA · e export (KB) · y copy · esc close")
 
-    def __init__(self, outputs: list[dict], actions: Callable[[str, str, str | None], Awaitable[dict]]) -> None:
+    def __init__(self, outputs: list[OutputView],
+                 actions: Callable[[str, str, str | None], Awaitable[OutputActionView]]) -> None:
         super().__init__()
-        self.outputs: dict[str, dict[str, Any]] = {}
+        self.outputs: dict[str, OutputActionView] = {}
         for output in outputs or []:
             if output.get("output_type") in dict(OUTPUT_TABS):
-                self.outputs[str(output["output_type"])] = dict(output)
+                self.outputs[str(output["output_type"])] = OutputActionView(**output)
         self.actions = actions
         self.saved: dict[str, str] = {k: inert(str(v.get("content") or "")) for k, v in self.outputs.items()}
         self.busy = False
@@ -1080,17 +1087,18 @@ class OutputsScreen(Dialog[None]):
         msg.display = bool(message)
 
     def _relabel(self, kind: str) -> None:
-        output = self.outputs.get(kind) or {}
+        output = self.outputs.get(kind)
         title = dict(OUTPUT_TABS)[kind]
         label = Text(title)
-        if output.get("status") == "pushed":
+        status = output["status"] if output else None
+        if status == "pushed":
             label.append(" ✓", "green")
-        elif output.get("status") == "rejected":
+        elif status == "rejected":
             label.append(" ✗", "red")
         self.query_one("#outputs-tabs", TabbedContent).get_tab(f"out-{kind}").label = label
 
-    def _refresh(self, kind: str, output: dict[str, Any]) -> None:
-        self.outputs[kind] = dict(output)
+    def _refresh(self, kind: str, output: OutputActionView) -> None:
+        self.outputs[kind] = OutputActionView(**output)
         self.saved[kind] = inert(str(output.get("content") or ""))
         area = self._area(kind)
         if area is not None and area.text != self.saved[kind]:
