@@ -34,13 +34,6 @@ if TYPE_CHECKING:  # only named in an annotation: the drafting code (notes, the 
     from rfpilot.core.chat import TurnResult
     from rfpilot.core.previews import Preview
 
-__all__ = [  # the shapes are re-exported: a consumer names a view's type where it gets the view
-    "ActiveFixView", "DeliveryView", "FactView", "FixView", "ForkSummary", "LaneCountsView", "LaneItemView",
-    "MessageView", "MessagesSummary", "PreviewView", "SessionDetails", "SessionStatusView", "SessionView",
-    "TurnView", "WritebackView", "fact_details", "fact_page", "fact_view", "fix_view", "iso", "lane_item_view",
-    "lane_page", "message_view", "preview_view", "session_details", "session_view", "turn_view",
-]
-
 
 def iso(value: datetime | None) -> str | None:
     return value.isoformat(timespec="seconds") if value else None
