@@ -372,3 +372,53 @@ class PushedOutputView(OutputView):
     """An output after `outputs push --json`: with its PSA delivery (None: written to a file)."""
 
     delivery: PushDelivery | None
+
+
+class TemplateView(TypedDict):
+    """A script template of the team library (``core.templates.template_view``): `templates … --json`, the TUI's
+    script picker."""
+
+    id: str
+    name: str
+    slug: str
+    description: str
+    language: str | None
+    category: str | None
+    body: str
+    parameters: list[dict[str, Any]]  # core.render.Parameter.as_dict: optional keys only when set
+    usage_count: int
+    provenance: str
+    source_ticket_ref: str | None
+    source_engineer_name: str | None
+    source_session_id: str | None
+    created_at: str | None
+    updated_at: str | None
+
+
+class DraftView(TypedDict):
+    """A draft template waiting for review (``core.templates.draft_view``): `templates drafts … --json`, the TUI's
+    review dialog."""
+
+    id: str
+    status: str
+    proposed_name: str
+    slug: str
+    description: str
+    category: str | None
+    language: str | None
+    body: str
+    parameters: list[dict[str, Any]]
+    provenance: str
+    source: Any  # llm · fallback (what proposed the parameters)
+    reason: Any
+    warning: str | None
+    session_id: str
+    ticket_ref: str | None
+    context: list[Any]
+    created_at: str | None
+
+
+class DraftReviewView(DraftView, total=False):
+    """A draft as the TUI's review dialog shows it: with the line that opens the dialog."""
+
+    headline: str

@@ -18,7 +18,14 @@ from textual.containers import Horizontal, Vertical
 from textual.screen import Screen
 from textual.widgets import Input, Static
 
-from rfpilot.core.view_types import LaneItemView, OutputActionView, QueueItemView, is_lane_item
+from rfpilot.core.view_types import (
+    DraftReviewView,
+    LaneItemView,
+    OutputActionView,
+    QueueItemView,
+    TemplateView,
+    is_lane_item,
+)
 from rfpilot.errors import NotFoundError, RfpilotError
 from rfpilot.grammar import count
 from rfpilot.tui.safe import inert, text
@@ -345,11 +352,11 @@ class MainScreen(Screen):
         from rfpilot.core import templates
         from rfpilot.tui.screens.scripts import ScriptsScreen
 
-        async def load(query: str) -> list[dict]:
+        async def load(query: str) -> list[TemplateView]:
             async with self.rf.ctx() as ctx:
                 return [templates.template_view(t) for t in await templates.list_templates(ctx, query)]
 
-        async def show(slug: str) -> dict:
+        async def show(slug: str) -> TemplateView:
             async with self.rf.ctx() as ctx:
                 return templates.template_view(await templates.get_template(ctx, slug))
 
@@ -947,8 +954,7 @@ class MainScreen(Screen):
         for number, draft_id in enumerate(draft_ids, 1):
             async with self.rf.ctx() as ctx:
                 draft = await templates.get_draft(ctx, draft_id)
-                view = await templates.draft_view(ctx, draft)
-            view["headline"] = headline
+                view: DraftReviewView = {**await templates.draft_view(ctx, draft), "headline": headline}
 
             async def save(review, draft_id=draft_id) -> None:
                 async with self.rf.ctx() as ctx:

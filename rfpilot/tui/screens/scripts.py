@@ -11,7 +11,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import asyncio
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -25,6 +25,7 @@ from textual.widgets import Button, Checkbox, Input, OptionList, Select, Static,
 from textual.widgets.option_list import Option
 
 from rfpilot.core.render import REDACTED, placeholders
+from rfpilot.core.view_types import DraftReviewView, TemplateView
 from rfpilot.errors import RfpilotError
 from rfpilot.grammar import count as plural_count, verb
 from rfpilot.tui.safe import inert, text
@@ -88,7 +89,7 @@ class ParameterForm(Dialog[FormResult | None]):
         Binding("escape", "cancel", "Cancel", id="form.cancel"),
     ]
 
-    def __init__(self, template: dict, values: dict[str, str], sources: dict[str, str],
+    def __init__(self, template: TemplateView, values: dict[str, str], sources: dict[str, str],
                  render: Callable[[dict[str, str]], str]) -> None:
         super().__init__()
         self.template = template
@@ -364,7 +365,7 @@ class DraftReviewScreen(Dialog[ReviewResult | None]):
         Binding("escape", "later", "Later", id="review.later"),
     ]
 
-    def __init__(self, draft: dict, position: str,
+    def __init__(self, draft: DraftReviewView, position: str,
                  save: Callable[[ReviewResult], Awaitable[None]] | None = None) -> None:
         super().__init__()
         self.draft, self.position, self.save = draft, position, save
@@ -387,7 +388,7 @@ class DraftReviewScreen(Dialog[ReviewResult | None]):
                         if key == "name":
                             shown.append(" *", "red")
                         yield Static(shown, classes="review-label")
-                        yield Input(inert(initial or ""), id=f"review-{key}", compact=True)
+                        yield Input(inert(str(initial or "")), id=f"review-{key}", compact=True)
                 language = f" ({draft['language']})" if draft.get("language") else ""
                 yield Static(text(f"Script{language}: {_place('key')} marks a parameter", "bold"),
                              classes="review-head")
@@ -516,7 +517,7 @@ class DraftReviewScreen(Dialog[ReviewResult | None]):
 # --- the script library ------------------------------------------------------------------------------------
 
 
-def _chip(row: dict[str, Any]) -> str:
+def _chip(row: Mapping[str, Any]) -> str:
     return str(row.get("provenance") or "")
 
 
@@ -577,13 +578,13 @@ class ScriptsScreen(Screen):
         Binding("down", "to_list", "List", show=False, id="scripts.to_list"),
     ]
 
-    def __init__(self, load: Callable[[str], Awaitable[list[dict]]],
-                 show: Callable[[str], Awaitable[dict]] | None = None,
+    def __init__(self, load: Callable[[str], Awaitable[list[TemplateView]]],
+                 show: Callable[[str], Awaitable[TemplateView]] | None = None,
                  pending: Callable[[], Awaitable[int]] | None = None) -> None:
         super().__init__()
         self.load, self.show, self.pending = load, show, pending
-        self.rows: list[dict[str, Any]] = []
-        self.details: dict[str, dict[str, Any]] = {}  # slug -> what show() returned
+        self.rows: list[TemplateView] = []
+        self.details: dict[str, TemplateView] = {}  # slug -> what show() returned
 
     def compose(self) -> ComposeResult:
         yield Static(text("Script library · team templates", "bold"), id="scripts-header")
@@ -656,7 +657,7 @@ class ScriptsScreen(Screen):
                                       "resolved.", "dim"))
 
     @staticmethod
-    def _option(row: dict[str, Any]) -> Option:
+    def _option(row: TemplateView) -> Option:
         prompt = Text()
         prompt.append(inert(row.get("name") or row.get("slug") or ""), "bold")
         prompt.append("  " + inert(str(row.get("slug") or "")), "dim")
@@ -675,8 +676,7 @@ class ScriptsScreen(Screen):
     def on_option_list_option_highlighted(self, event: OptionList.OptionHighlighted) -> None:
         event.stop()
         slug = event.option.id or ""
-        row = next((r for r in self.rows if str(r.get("slug")) == slug), {})
-        self._show_detail({**row, **self.details.get(slug, {})})
+        self._show_detail(self._merged(slug))
         if self.show is not None and slug not in self.details:
             start_worker(self, self._fetch(slug), exclusive=True, group="scripts-show")
 
@@ -691,10 +691,16 @@ class ScriptsScreen(Screen):
             if self._highlighted_slug() == slug:
                 self.query_one("#scripts-detail-text", Static).update(text(err.message, "red"))
             return
-        self.details[slug] = dict(detail)
+        self.details[slug] = TemplateView(**detail)
         if self._highlighted_slug() == slug:
-            row = next((r for r in self.rows if str(r.get("slug")) == slug), {})
-            self._show_detail({**row, **self.details[slug]})
+            self._show_detail(self._merged(slug))
+
+    def _merged(self, slug: str) -> dict[str, Any]:
+        """The list's row for ``slug`` with what show() returned for it, if it came."""
+        merged: dict[str, Any] = {}
+        merged.update(next((r for r in self.rows if str(r.get("slug")) == slug), {}))
+        merged.update(self.details.get(slug, {}))
+        return merged
 
     def _show_detail(self, row: dict[str, Any]) -> None:
         self.query_one("#scripts-detail-text", Static).update(template_detail(row))
