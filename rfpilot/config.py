@@ -14,6 +14,7 @@ import socket
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
+from collections.abc import Mapping
 from typing import Any
 
 from rfpilot.errors import ConfigError
@@ -141,7 +142,7 @@ class Paths:
         return self.data_dir / "backups"
 
 
-def resolve_paths(env: dict[str, str] | None = None) -> Paths:
+def resolve_paths(env: Mapping[str, str] | None = None) -> Paths:
     env = os.environ if env is None else env
     home = env.get("RFPILOT_HOME")
     if home:

@@ -314,7 +314,7 @@ CORE_FLOORS: list[tuple[str, tuple[str, ...]]] = [
     ("session", ("rfpilot.core.session",)),
     ("llm", ("rfpilot.core.llm",)),
     ("foundations", ("rfpilot.core.context", "rfpilot.core.text", "rfpilot.core.inputs", "rfpilot.core.lookup",
-                     "rfpilot.core.secrets")),
+                     "rfpilot.core.secrets", "rfpilot.core.view_types")),
 ]
 CORE = "rfpilot.core"
 

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
-from typing import Any, Optional
+from typing import TYPE_CHECKING, Optional
 
 import typer
 
 from rfpilot.cli import output
 from rfpilot.cli.runtime import read_text_arg, run
+
+if TYPE_CHECKING:
+    from rfpilot.core.view_types import TurnView
 
 JSON = typer.Option(False, "--json", help="Print JSON (a stable shape for scripts) instead of streaming.")
 RETRY_HINT = "your message is saved: `rfpilot chat {sid} --retry` sends it again"
@@ -18,7 +21,7 @@ def register(app: typer.Typer) -> None:
     app.command("demo")(demo)
 
 
-def _summary(view: dict[str, Any]) -> str:
+def _summary(view: TurnView) -> str:
     sid = view["session_id"][:8]
     lines: list[str] = []
     if view["questions"]:

@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Optional
+from typing import TYPE_CHECKING, Optional
 
 import typer
 
 from rfpilot.cli import output
 from rfpilot.cli.runtime import read_text_arg, run
 from rfpilot.grammar import count, verb
+
+if TYPE_CHECKING:
+    from rfpilot.core.view_types import PreviewView
 
 JSON = typer.Option(False, "--json", help="Print JSON (a stable shape for scripts).")
 SESSION_ARG = typer.Argument(..., help="Session id or unique prefix.")
@@ -23,7 +26,7 @@ def register(app: typer.Typer) -> None:
     app.command("escalate")(escalate)
 
 
-def _describe(view: dict) -> str:
+def _describe(view: PreviewView) -> str:
     from rfpilot.core.drafting.previews import describe
 
     return describe(view["drafter"], view.get("model"), view["from_cache"], view["state_version"],

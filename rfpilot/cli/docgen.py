@@ -61,8 +61,8 @@ def _root_section(root) -> str:
             # Click keeps the help option's names in a set: sort them, or the page changes from run to run.
             opts = ", ".join(f"`{o}`" for o in sorted(param.opts, key=lambda o: (len(o), o)))
             lines.append(f"- {opts}: show the help of rfpilot, or of any command (`rfpilot sessions show --help`)")
-        else:
-            lines.append(_param_line(param))
+        elif (line := _param_line(param)) is not None:  # a hidden option has no line
+            lines.append(line)
     return (
         "## rfpilot\n\n"
         f"{root.help.strip()} With no command, opens the TUI (in a terminal; elsewhere it prints this help).\n\n"

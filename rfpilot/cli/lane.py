@@ -3,13 +3,22 @@
 from __future__ import annotations
 
 import json
-from typing import Optional
+from typing import TYPE_CHECKING, Optional
 
 import typer
 
 from rfpilot.cli import output
 from rfpilot.cli.runtime import read_text_arg, run
 from rfpilot.grammar import count
+
+if TYPE_CHECKING:
+    from rfpilot.core.view_types import FixView, LaneItemView
+
+    class FixResult(FixView):
+        """A fix as `fix …--json` prints it after a change: with its banner mode and the state version."""
+
+        banner: str
+        state_version: int
 
 JSON = typer.Option(False, "--json", help="Print JSON (a stable shape for scripts).")
 SESSION_ARG = typer.Argument(..., help="Session id or unique prefix.")
@@ -27,13 +36,13 @@ def register(app: typer.Typer) -> None:
 # --- lane ----------------------------------------------------------------
 
 
-def _item_text(view: dict) -> str:
+def _item_text(view: LaneItemView) -> str:
     kind = "Q" if view["kind"] == "question" else "C"
     line = f"{view['id'][:8]}  {kind} [{view['state']}] {view['text']}"
     if view.get("command"):
         line += f"\n          $ {view['command']}"
-    if view.get("response"):
-        line += "\n          → " + view["response"].strip().replace("\n", "\n            ")
+    if response := view["response"]:
+        line += "\n          → " + response.strip().replace("\n", "\n            ")
     return line
 
 
@@ -189,17 +198,18 @@ BANNER_TEXT = {
 }
 
 
-def _fix_text(view: dict, banner: str | None = None) -> str:
+def _fix_text(view: FixView, banner: str | None = None) -> str:
     lines = [f"{view['title']}", f"  id          {view['id']}", f"  confidence  {view['confidence_pct']}%",
              f"  status      {view['status']}" + ("" if view["active"] else " (superseded)")]
     if view["description"]:
         lines.append(f"  why         {view['description']}")
     if view["user_decision"]:
         lines.append(f"  decision    {view['user_decision']}")
-    for key, label in (("applied_at", "applied"), ("verified_at", "verified"), ("partial_notes", "partial"),
-                       ("failure_reason", "failed"), ("pending_reason", "waiting on")):
-        if view[key]:
-            lines.append(f"  {label:<11} {view[key]}")
+    for value, label in ((view["applied_at"], "applied"), (view["verified_at"], "verified"),
+                         (view["partial_notes"], "partial"), (view["failure_reason"], "failed"),
+                         (view["pending_reason"], "waiting on")):
+        if value:
+            lines.append(f"  {label:<11} {value}")
     if view["script_template_slug"]:
         lines.append(f"  template    {view['script_template_slug']}")
     if view["ai_drafted_script"]:
@@ -209,7 +219,7 @@ def _fix_text(view: dict, banner: str | None = None) -> str:
     return "\n".join(lines)
 
 
-async def _fix_result(ctx, row, fix) -> dict:
+async def _fix_result(ctx, row, fix) -> FixResult:
     from rfpilot.core.session import fixes as svc
     from rfpilot.core.views import fix_view
 
@@ -217,7 +227,7 @@ async def _fix_result(ctx, row, fix) -> dict:
     return {**fix_view(fix), "banner": mode if svc.is_active(fix) else "none", "state_version": row.state_version}
 
 
-def _fix_out(data: dict, as_json: bool) -> None:
+def _fix_out(data: FixResult, as_json: bool) -> None:
     output.emit(data, as_json, lambda: _fix_text(data, data.get("banner")))
 
 

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Optional
+from typing import TYPE_CHECKING, Any, Optional
 
 import typer
 
 from rfpilot.cli import output
 from rfpilot.cli.runtime import read_text_arg, run
+
+if TYPE_CHECKING:
+    from rfpilot.core.view_types import PushedOutputView
 
 JSON = typer.Option(False, "--json", help="Print JSON (a stable shape for scripts).")
 SESSION_ARG = typer.Argument(..., help="Session id or unique prefix.")
@@ -203,16 +206,14 @@ def outputs_reject(session: str = SESSION_ARG, output_type: str = TYPE_ARG, as_j
     _decide(session, output_type, "reject", as_json)
 
 
-def _pushed_view(pushed) -> dict[str, Any]:
+def _pushed_view(pushed) -> PushedOutputView:
     from rfpilot.core.team import outputs as svc
 
-    view = svc.output_view(pushed.output)
     delivery = pushed.delivery
-    view["delivery"] = None if delivery is None else {
+    return {**svc.output_view(pushed.output), "delivery": None if delivery is None else {
         "outbox_item_id": delivery.item.id, "note_id": delivery.note_id, "adopted": delivery.adopted,
         "ticket_ref": delivery.item.ticket_ref,
-    }
-    return view
+    }}
 
 
 @outputs_app.command("push")

@@ -86,7 +86,7 @@ def _converter(annotation: Any, info: Any) -> Any:
 if RuntimeParam is not None:
 
     @dataclass(frozen=True)
-    class PlainParam(RuntimeParam):  # type: ignore[misc,valid-type]
+    class PlainParam(RuntimeParam):
         """Coercion of one parameter of a plain type, or of a list of them."""
 
         convert: Any = None

@@ -3,13 +3,22 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Optional
+from typing import TYPE_CHECKING, Optional
 
 import typer
 
 from rfpilot.cli import output
 from rfpilot.cli.runtime import run
 from rfpilot.grammar import count
+
+if TYPE_CHECKING:
+    from rfpilot.core.view_types import FactView, LaneItemView, SessionDetails, SessionView
+
+
+    class FactOut(FactView):
+        """A fact as `facts …--json` prints it: with the session's state version after the change."""
+
+        state_version: int
 
 JSON = typer.Option(False, "--json", help="Print JSON (a stable shape for scripts).")
 
@@ -61,7 +70,7 @@ def new(
         output.info(f"created session {session.id[:8]}{linked}: {session.title or '(untitled)'}")
 
 
-def _session_row(view: dict, now_age: str) -> list:
+def _session_row(view: SessionView, now_age: str) -> list[str]:
     return [
         view["id"][:8],
         f"{STATUS_DOT.get(view['status'], ' ')} {view['status']}",
@@ -99,7 +108,7 @@ def sessions_list(
     open_rows, closed_rows = run(go)
     rows = open_rows + closed_rows
 
-    def human() -> str:
+    def human() -> str | None:
         if not rows:
             if match or status or mine:
                 output.info("no session matches")
@@ -117,7 +126,7 @@ def sessions_list(
     output.emit([v for v, _ in rows], as_json, human)
 
 
-def _show_text(data: dict) -> str:
+def _show_text(data: SessionDetails) -> str:
     from rfpilot.core.session.fixes import proposal_words
     from rfpilot.core.text import duration
 
@@ -162,8 +171,8 @@ def _show_text(data: dict) -> str:
     fix = data["active_fix"]
     if fix:
         lines.append(f"  {fix['id'][:8]}  {fix['title']} — {fix['confidence_pct']}% · {fix['status']} · banner: {data['banner']}")
-        if fix.get("ai_outcome_proposal"):
-            proposal = fix["ai_outcome_proposal"]
+        proposal = fix["ai_outcome_proposal"]
+        if proposal:
             lines.append(f"  the AI thinks it {proposal_words(proposal)}: {proposal.get('reason') or ''}")
     else:
         lines.append("  (none)")
@@ -176,19 +185,19 @@ def _show_text(data: dict) -> str:
         lines.append(f"  {who:>3}: {text[:150] + ('…' if len(text) > 150 else '')}{flag}")
     if not convo["last"]:
         lines.append("  (no messages yet: `rfpilot chat` starts one)")
-    for key, label in (("resolution_note", "Resolution note"), ("escalation_package", "Escalation package")):
-        if data.get(key):
-            lines += ["", label, *[f"  {ln}" for ln in data[key].splitlines()]]
+    for note, label in ((data["resolution_note"], "Resolution note"), (data["escalation_package"], "Escalation package")):
+        if note:
+            lines += ["", label, *[f"  {ln}" for ln in note.splitlines()]]
     return "\n".join(lines)
 
 
-def _lane_line(item: dict) -> str:
+def _lane_line(item: LaneItemView) -> str:
     mark = {"open": "○", "answered": "●", "skipped": "–", "run": "●"}[item["state"]]
     line = f"  {mark} {item['id'][:8]}  {item['text']}"
-    if item.get("command"):
-        line += f"\n      $ {item['command'].splitlines()[0]}"
-    if item.get("response"):
-        first = item["response"].strip().splitlines()[0] if item["response"].strip() else ""
+    if command := item["command"]:
+        line += f"\n      $ {command.splitlines()[0]}"
+    if response := item["response"]:
+        first = response.strip().splitlines()[0] if response.strip() else ""
         line += f"\n      → {first}"
     return line
 
@@ -327,11 +336,11 @@ def sessions_rename(
 # --- facts ---------------------------------------------------------------
 
 
-def _fact_line(view: dict) -> str:
+def _fact_line(view: FactView) -> str:
     return f"{view['id'][:8]}  {view['text']}  ({view['provenance']})"
 
 
-async def _fact_out(ctx, session, fact) -> dict:
+async def _fact_out(ctx, session, fact) -> FactOut:
     from rfpilot.core.views import fact_details
 
     return {**await fact_details(ctx, fact), "state_version": session.state_version}

@@ -18,14 +18,10 @@ from typing import Any
 import typer
 from typer.core import TyperGroup
 
-try:  # typer >= 0.22 carries its own copy of click
-    from typer._click.exceptions import NoArgsIsHelpError
-    from typer._click.exceptions import UsageError as ClickUsageError
-    from typer._click.utils import make_default_short_help
-except ImportError:  # pragma: no cover - older typer on top of click
-    from click.exceptions import NoArgsIsHelpError
-    from click.exceptions import UsageError as ClickUsageError
-    from click.utils import make_default_short_help
+# Typer 0.29 (pinned in pyproject.toml) carries its own copy of click.
+from typer._click.exceptions import NoArgsIsHelpError
+from typer._click.exceptions import UsageError as ClickUsageError
+from typer._click.utils import make_default_short_help
 
 from rfpilot import __version__
 from rfpilot.cli import fail, output
@@ -150,6 +146,9 @@ def _whole_app() -> typer.Typer:
     return whole
 
 
+app: typer.Typer  # declared only: the module's __getattr__ builds it on first use
+
+
 def __getattr__(name: str) -> Any:
     if name == "app":  # built on first use, once
         global app
@@ -202,14 +201,15 @@ def _convert(sub: typer.Typer, name: str) -> Any:
     """The click command ``name`` of the scratch app ``sub``, converted as Typer converts the whole app."""
     from rfpilot.cli.params import plain_coercion
 
-    settings = {"pretty_exceptions_short": sub.pretty_exceptions_short, "rich_markup_mode": sub.rich_markup_mode}
     for info in sub.registered_commands:
         if info.name == name:
-            return plain_coercion(typer.main.get_command_from_info(info, **settings))
+            return plain_coercion(typer.main.get_command_from_info(
+                info, pretty_exceptions_short=sub.pretty_exceptions_short, rich_markup_mode=sub.rich_markup_mode))
     for group in sub.registered_groups:
         if group.name == name:
             return plain_coercion(typer.main.get_group_from_info(
-                group, suggest_commands=sub.suggest_commands, **settings))
+                group, suggest_commands=sub.suggest_commands, pretty_exceptions_short=sub.pretty_exceptions_short,
+                rich_markup_mode=sub.rich_markup_mode))
     raise LookupError(f"rfpilot.cli registers no command {name!r}")  # pragma: no cover - COMMANDS is tested
 
 

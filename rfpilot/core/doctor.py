@@ -92,7 +92,7 @@ async def _open(settings: Settings) -> tuple[Any, dict[str, Any]]:
 
     try:
         async with ws.ctx() as ctx:
-            part.update(dialect=ctx.db.bind.dialect.name, sessions=await count_sessions(ctx),
+            part.update(dialect=ctx.db.get_bind().dialect.name, sessions=await count_sessions(ctx),
                         revision=await current_revision(ctx.db.bind))  # type: ignore[arg-type]
     except Exception as exc:  # the connection dropped after opening
         await ws.close()

@@ -72,11 +72,11 @@ def id_lookup(model, account_id: str, value: str, *filters, dialect: str = ""):
 async def find_one(ctx: Ctx, model: type[T], ref: str, what: str, *filters) -> T:
     """The row whose id is ``ref`` or starts with it, among rows matching ``filters``."""
     value = normalise_ref(ref, what)
-    stmt = id_lookup(model, ctx.account.id, value, *filters, dialect=ctx.db.bind.dialect.name)
+    stmt = id_lookup(model, ctx.account.id, value, *filters, dialect=ctx.db.get_bind().dialect.name)
     rows = list((await ctx.db.execute(stmt)).scalars())
     if not rows:
         raise NotFoundError(f"no {what} matches {ref!r}")
     if len(rows) > 1:
-        listed = ", ".join(str(r.id)[:12] for r in rows)  # type: ignore[attr-defined]
+        listed = ", ".join(str(r.id)[:12] for r in rows)
         raise UsageError(f"{ref!r} matches more than one {what} ({listed}…)", hint="type more of the id")
     return rows[0]

@@ -32,6 +32,7 @@ import os
 import sys
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
 from rfpilot.errors import ConfigError, UsageError
 
@@ -85,7 +86,8 @@ def _kind(backend: object) -> str:
     module = type(backend).__module__
     lowered = path.lower()
     try:
-        display = str(type(backend).name).lower()  # Poetry's test: "fail Keyring", "null Keyring"
+        cls: Any = type(backend)  # a keyring backend class names itself (``name``); anything else fails here
+        display = str(cls.name).lower()  # Poetry's test: "fail Keyring", "null Keyring"
     except Exception:
         display = ""
     if module == "keyring.backends.fail" or display.startswith("fail"):
@@ -321,6 +323,7 @@ def status_all(env: Mapping[str, str] | None = None) -> list[dict]:
         in_env = _from_env(name, env) is not None
         found = keyring_get(name) if status.usable else KeyLookup(None, None, status.problem)
         in_keyring = None if found.problem else found.value is not None
+        used: str | None
         if in_env:
             used = f"env {var}"
         elif in_keyring:

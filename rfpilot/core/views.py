@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from rfpilot.core.session import facts as fact_service
 from rfpilot.core.session import fixes as fix_service
@@ -12,13 +12,31 @@ from rfpilot.core.context import Ctx
 from rfpilot.core.session.facts import is_editable
 from rfpilot.core.session.sessions import intake_of, live_timers
 from rfpilot.core.text import iso  # named here too: the views' callers use it
+from rfpilot.core.view_types import (
+    ActiveFixView,
+    DeliveryView,
+    FactView,
+    FixView,
+    ForkSummary,
+    LaneCountsView,
+    LaneItemView,
+    MessagesSummary,
+    MessageView,
+    PreviewView,
+    SessionDetails,
+    SessionStatusView,
+    SessionView,
+    TurnView,
+    WritebackView,
+)
 from rfpilot.db.models import Fact, LaneItem, Message, SessionRow, SuggestedFix
 
 if TYPE_CHECKING:  # only named in an annotation: the drafting code (notes, the model's usage) is not imported
+    from rfpilot.core.engine.chat import TurnResult
     from rfpilot.core.drafting.previews import Preview
 
 
-def session_view(session: SessionRow, now: datetime) -> dict[str, Any]:
+def session_view(session: SessionRow, now: datetime) -> SessionView:
     timers = live_timers(session, now)
     return {
         "id": session.id,
@@ -47,7 +65,7 @@ def session_view(session: SessionRow, now: datetime) -> dict[str, Any]:
     }
 
 
-def fact_view(fact: Fact, lane_item: LaneItem | None = None) -> dict[str, Any]:
+def fact_view(fact: Fact, lane_item: LaneItem | None = None) -> FactView:
     """A fact; with its lane item (when it came from one) the provenance names it."""
     return {
         "id": fact.id,
@@ -64,7 +82,7 @@ def fact_view(fact: Fact, lane_item: LaneItem | None = None) -> dict[str, Any]:
     }
 
 
-def lane_item_view(item: LaneItem) -> dict[str, Any]:
+def lane_item_view(item: LaneItem) -> LaneItemView:
     return {
         "id": item.id,
         "kind": item.kind,
@@ -80,7 +98,7 @@ def lane_item_view(item: LaneItem) -> dict[str, Any]:
     }
 
 
-def fix_view(fix: SuggestedFix) -> dict[str, Any]:
+def fix_view(fix: SuggestedFix) -> FixView:
     return {
         "id": fix.id,
         "session_id": fix.session_id,
@@ -110,7 +128,7 @@ def fix_view(fix: SuggestedFix) -> dict[str, Any]:
 RECENT_MESSAGES = 4
 
 
-def message_view(message: Message) -> dict[str, Any]:
+def message_view(message: Message) -> MessageView:
     return {
         "id": message.id,
         "seq": message.seq,
@@ -123,7 +141,7 @@ def message_view(message: Message) -> dict[str, Any]:
     }
 
 
-def preview_view(preview: Preview, session: SessionRow) -> dict[str, Any]:
+def preview_view(preview: Preview, session: SessionRow) -> PreviewView:
     return {
         "session_id": session.id,
         "kind": preview.kind,
@@ -138,7 +156,7 @@ def preview_view(preview: Preview, session: SessionRow) -> dict[str, Any]:
     }
 
 
-async def fact_page(ctx: Ctx, session: SessionRow, after_id: str, limit: int) -> list[dict[str, Any]]:
+async def fact_page(ctx: Ctx, session: SessionRow, after_id: str, limit: int) -> list[FactView]:
     """The ``limit`` facts after the fact ``after_id`` (as session_details shows them): the next page of the lane."""
     after = await ctx.db.get(Fact, after_id)
     facts = await fact_service.list_facts(ctx, session, limit=limit, after=after)
@@ -146,7 +164,7 @@ async def fact_page(ctx: Ctx, session: SessionRow, after_id: str, limit: int) ->
     return [fact_view(f, items.get(f.source_ref or "")) for f in facts]
 
 
-async def lane_page(ctx: Ctx, session: SessionRow, kind: str, after_id: str, limit: int) -> list[dict[str, Any]]:
+async def lane_page(ctx: Ctx, session: SessionRow, kind: str, after_id: str, limit: int) -> list[LaneItemView]:
     """The ``limit`` questions or checks after the item ``after_id``: the next page of that part of the lane."""
     after = await ctx.db.get(LaneItem, after_id)
     if after is None or after.session_id != session.id:
@@ -154,13 +172,13 @@ async def lane_page(ctx: Ctx, session: SessionRow, kind: str, after_id: str, lim
     return [lane_item_view(i) for i in await lane_service.list_items(ctx, session, kind=kind, limit=limit, after=after)]
 
 
-async def fact_details(ctx: Ctx, fact: Fact) -> dict[str, Any]:
+async def fact_details(ctx: Ctx, fact: Fact) -> FactView:
     item = await ctx.db.get(LaneItem, fact.source_ref) if fact.source_ref else None
     return fact_view(fact, item)
 
 
 async def session_details(ctx: Ctx, session: SessionRow, *, fact_limit: int | None = None,
-                          item_limits: dict[str, int] | None = None) -> dict[str, Any]:
+                          item_limits: dict[str, int] | None = None) -> SessionDetails:
     """Everything a session view shows: facts with provenance, lane, counts, fix and banner mode.
     ``fact_limit`` keeps only the first facts (the TUI pages the rest); ``fact_count`` is always all of them.
     ``item_limits`` ({"question": n, "check": n}) keeps only the first questions and checks the same way;
@@ -185,14 +203,17 @@ async def session_details(ctx: Ctx, session: SessionRow, *, fact_limit: int | No
     from rfpilot.core.team.handoffs import session_status_word
 
     return {
-        "session": session_view(session, ctx.now()) | {"status_word": await session_status_word(ctx, session)},
+        "session": SessionStatusView(**session_view(session, ctx.now()),
+                                     status_word=await session_status_word(ctx, session)),
         "facts": [fact_view(f, by_id.get(f.source_ref or "")) for f in facts],
         "fact_count": fact_count,
         "lane": [lane_item_view(i) for i in items],
-        "lane_counts": lane_counts.__dict__,
-        "active_fix": fix_view(fix) | {"state_word": fix_service.state_word(mode, fix)} if fix else None,
+        "lane_counts": LaneCountsView(questions_total=lane_counts.questions_total,
+                                      questions_unanswered=lane_counts.questions_unanswered,
+                                      checks_total=lane_counts.checks_total, checks_run=lane_counts.checks_run),
+        "active_fix": ActiveFixView(**fix_view(fix), state_word=fix_service.state_word(mode, fix)) if fix else None,
         "banner": mode,
-        "messages": {"count": count, "last": [message_view(m) for m in recent]},
+        "messages": MessagesSummary(count=count, last=[message_view(m) for m in recent]),
         "llm_usage": await session_totals(ctx, session),
         "resolution_note": session.resolution_note_markdown,
         "escalation_package": session.escalation_package_markdown,
@@ -201,7 +222,7 @@ async def session_details(ctx: Ctx, session: SessionRow, *, fact_limit: int | No
     }
 
 
-async def _delivery(ctx: Ctx, session: SessionRow) -> dict[str, Any] | None:
+async def _delivery(ctx: Ctx, session: SessionRow) -> DeliveryView | None:
     """The session's unfinished PSA write, if any: queued (waiting) or failed (needs a look)."""
     if not session.psa_ticket_id:
         return None
@@ -210,7 +231,7 @@ async def _delivery(ctx: Ctx, session: SessionRow) -> dict[str, Any] | None:
     return delivery_state(await open_items(ctx, session))
 
 
-async def _writeback(ctx: Ctx, session: SessionRow) -> dict[str, Any] | None:
+async def _writeback(ctx: Ctx, session: SessionRow) -> WritebackView | None:
     """Where the session's close stands on the PSA (queued … verified), with the note id."""
     if not session.psa_ticket_id:
         return None
@@ -219,7 +240,7 @@ async def _writeback(ctx: Ctx, session: SessionRow) -> dict[str, Any] | None:
     return await close_writeback(ctx, session)
 
 
-def turn_view(result: Any) -> dict[str, Any]:
+def turn_view(result: TurnResult) -> TurnView:
     """A chat turn's structured result (core.engine.chat.TurnResult): `rfpilot chat --json`."""
     return {
         "session_id": result.user_message.session_id,
@@ -233,7 +254,8 @@ def turn_view(result: Any) -> dict[str, Any]:
         "suggested_fix": fix_view(result.suggested_fix) if result.suggested_fix else None,
         "outcome_proposal": result.outcome_proposal,
         "fork": (
-            {"id": result.fork.id, "reason": result.fork.reason, "options": result.fork.options} if result.fork else None
+            ForkSummary(id=result.fork.id, reason=result.fork.reason, options=result.fork.options)
+            if result.fork else None
         ),
         "markers_found": result.parsed.found,
         "dropped": result.dropped,

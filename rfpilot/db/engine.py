@@ -13,16 +13,20 @@ import sys
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING, overload
 
 from sqlalchemy import event, inspect, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
 
 from rfpilot.db.pgurl import connect_args, normalise_url, parse  # normalise_url: callers also name it here
 from rfpilot.errors import StoreError
 from rfpilot.grammar import count
 from rfpilot.private import private_dir, private_file
+
+if TYPE_CHECKING:
+    from rfpilot.db.cancelsafe import CancelSafeSession
 
 # Every migration in order; the last one is the head. A test asserts this
 # matches Alembic's own view of rfpilot/db/migrations/versions.
@@ -52,7 +56,7 @@ def sqlite_file(url: str) -> Path | None:
 class Store:
     url: str
     engine: AsyncEngine
-    sessionmaker: async_sessionmaker[AsyncSession]
+    sessionmaker: async_sessionmaker[CancelSafeSession]
     backup_path: Path | None = None  # set when opening took a pre-migration backup
     notices: list[str] = field(default_factory=list)  # what opening repaired, also written to stderr
 
@@ -139,6 +143,12 @@ async def current_revision(engine: AsyncEngine) -> str | None:
         return await conn.run_sync(_read_revision)
 
 
+@overload
+def backup_sqlite(db_file: Path, backup_dir: Path, label: str, *, stamped: bool = True,
+                  expect_revision: None = None) -> Path: ...
+@overload
+def backup_sqlite(db_file: Path, backup_dir: Path, label: str, *, stamped: bool = True,
+                  expect_revision: str) -> Path | None: ...
 def backup_sqlite(db_file: Path, backup_dir: Path, label: str, *, stamped: bool = True,
                   expect_revision: str | None = None) -> Path | None:
     """A consistent copy through SQLite's backup API (safe with WAL and readers), 0600.

@@ -26,7 +26,7 @@ class Id(TypeDecorator[str]):
     impl = String(36)
     cache_ok = True
 
-    def process_bind_param(self, value, dialect):  # type: ignore[override]
+    def process_bind_param(self, value, dialect):
         if value is None:
             return None
         return str(uuid.UUID(str(value)))
@@ -38,7 +38,7 @@ class UTCDateTime(TypeDecorator[datetime]):
     impl = DateTime(timezone=True)
     cache_ok = True
 
-    def process_bind_param(self, value, dialect):  # type: ignore[override]
+    def process_bind_param(self, value, dialect):
         if value is None:
             return None
         if value.tzinfo is None:
@@ -48,7 +48,7 @@ class UTCDateTime(TypeDecorator[datetime]):
             return value.replace(tzinfo=None)
         return value
 
-    def process_result_value(self, value, dialect):  # type: ignore[override]
+    def process_result_value(self, value, dialect):
         if value is None:
             return None
         if value.tzinfo is None:
@@ -66,7 +66,7 @@ class JsonDoc(TypeDecorator[object]):
     impl = JSON
     cache_ok = True
 
-    def load_dialect_impl(self, dialect):  # type: ignore[override]
+    def load_dialect_impl(self, dialect):
         if dialect.name == "postgresql":
             from sqlalchemy.dialects.postgresql import JSONB
 

@@ -23,7 +23,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import re
-from collections.abc import AsyncIterator, Iterable, Mapping
+from collections.abc import AsyncGenerator, Iterable, Mapping
 from contextlib import aclosing
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -166,7 +166,7 @@ class ConnectWiseClient(PSAClient):
     async def _get(self, path: str, params: Any = None) -> Any:
         return await self._http.get_json(await self._api() + path, params=params)
 
-    async def _pages(self, path: str, params: Mapping[str, Any]) -> AsyncIterator[list[dict[str, Any]]]:
+    async def _pages(self, path: str, params: Mapping[str, Any]) -> AsyncGenerator[list[dict[str, Any]]]:
         """Each page of a list, following the ``Link`` header's rel="next" until there is none."""
         url = await self._api() + path
         query: Any = dict(params)
@@ -252,7 +252,7 @@ class ConnectWiseClient(PSAClient):
             f"/service/tickets/{number}/notes", {"orderBy": "id desc", "pageSize": min(limit, LIST_PAGE_MAX)}
         )
         rows = [item for item in data if isinstance(item, dict)] if isinstance(data, list) else []
-        rows.sort(key=lambda r: r.get("id") if isinstance(r.get("id"), int) else 0, reverse=True)
+        rows.sort(key=_numeric_id, reverse=True)
         return rows[:limit]
 
     async def _description(self, number: int, rows: list[dict[str, Any]], asked: int) -> str | None:
@@ -413,6 +413,12 @@ class ConnectWiseClient(PSAClient):
 
 
 # -- settings ---------------------------------------------------------------------------------------------
+
+
+def _numeric_id(row: dict[str, Any]) -> int:
+    """A row's numeric id (0 when it has none): newest first by id."""
+    value = row.get("id")
+    return value if isinstance(value, int) else 0
 
 
 def normalize_site(site: str) -> str:

@@ -134,7 +134,7 @@ class PSAHttp:
         auth: Callable[[], Awaitable[Mapping[str, str]]] | None = None,
         error_message: Callable[[httpx.Response], str] = default_error_message,
         is_final: Callable[[httpx.Response], bool] | None = None,
-        hints: Mapping[int, str] | None = None,
+        hints: Mapping[int | str, str] | None = None,
         transport: httpx.AsyncBaseTransport | None = None,
         policy: RetryPolicy | None = None,
     ) -> None:
@@ -238,7 +238,7 @@ class PSAHttp:
 
 # Hints for a final refusal, by HTTP status, in words every PSA shares. Each client passes its own (``hints``),
 # in its PSA's terms (ConnectWise site and codebase, Autotask zone and API user, Halo URL and tenant).
-DEFAULT_HINTS: Mapping[int, str] = {
+DEFAULT_HINTS: Mapping[int | str, str] = {
     401: "the credentials were refused: check them with `rfpilot psa test` and `rfpilot psa connect`",
     403: "the API account lacks a permission for this (see docs/psa.md for the permissions needed)",
     404: "check the id; wrong connection settings or credentials can also answer 404",
@@ -246,7 +246,7 @@ DEFAULT_HINTS: Mapping[int, str] = {
 
 
 def request_error(
-    name: str, response: httpx.Response, message: str, hints: Mapping[int, str] | None = None
+    name: str, response: httpx.Response, message: str, hints: Mapping[int | str, str] | None = None
 ) -> PSARequestError:
     status = response.status_code
     hint = (DEFAULT_HINTS if hints is None else hints).get(status)

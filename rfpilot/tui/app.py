@@ -6,7 +6,7 @@ import asyncio
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from textual.app import App
 from textual.binding import Binding
@@ -16,6 +16,9 @@ from textual.command import DiscoveryHit, Hit, Hits, Provider
 from rfpilot.config import Settings, load_settings
 from rfpilot.errors import RfpilotError
 from rfpilot.tui.safe import inert
+
+if TYPE_CHECKING:
+    from rfpilot.core.context import Workspace
 
 KEYMAP_PREFIX = "keymap."
 OUTBOX_SYNC_SECONDS = 300
@@ -87,16 +90,20 @@ class Commands(Provider):
         key = self.app.key_for(binding_id)  # type: ignore[attr-defined]
         return f"key: {key}" if key else None
 
+    def _run(self, name: str) -> Callable[[], Any]:
+        app: Any = self.app  # the RfpilotApp (Textual types a provider's app as a plain App)
+        return lambda: app.run_command(name)
+
     async def discover(self) -> Hits:
         for label, name, binding_id in self._entries():
-            yield DiscoveryHit(label, lambda n=name: self.app.run_command(n), help=self._hit_help(binding_id))
+            yield DiscoveryHit(label, self._run(name), help=self._hit_help(binding_id))
 
     async def search(self, query: str) -> Hits:
         matcher = self.matcher(query)
         for label, name, binding_id in self._entries():
             score = matcher.match(label)
             if score > 0:
-                yield Hit(score, matcher.highlight(label), lambda n=name: self.app.run_command(n), text=label,
+                yield Hit(score, matcher.highlight(label), self._run(name), text=label,
                           help=self._hit_help(binding_id))
 
 
@@ -125,7 +132,7 @@ class RfpilotApp(App):
         self.settings = settings or load_settings()
         self.open_ref = open_session
         self.provider_factory = provider_factory
-        self.workspace = None
+        self.workspace: Workspace | None = None
         self.provider_label = "…"
         self.keymap: dict[str, str] = {}  # binding id -> keys, from [keymap] in config.toml
         self.has_psa = False  # a PSA connection exists (known once the store is open)
@@ -202,7 +209,7 @@ class RfpilotApp(App):
         await asyncio.to_thread(_list_imports)
         from rfpilot.core.context import Workspace
 
-        screen = self.screen
+        screen: Any = self.screen  # the main screen (rfpilot.tui.screens.main), the only one at start-up
         try:
             if self.clock is not None:
                 self.workspace = await Workspace.open(self.settings, clock=self.clock)
@@ -247,7 +254,11 @@ class RfpilotApp(App):
             await screen.refresh_sessions()
         # Writes queued while the PSA was unreachable: try them now, then every few minutes.
         screen.sync_outbox()
-        self.set_interval(OUTBOX_SYNC_SECONDS, lambda: self.screen_stack[0].sync_outbox())
+        def sync() -> None:
+            main: Any = self.screen_stack[0]  # the main screen, under any dialog
+            main.sync_outbox()
+
+        self.set_interval(OUTBOX_SYNC_SECONDS, sync)
 
     @asynccontextmanager
     async def ctx(self) -> AsyncIterator[Any]:
@@ -288,7 +299,7 @@ class RfpilotApp(App):
     # --- commands, help, copy ------------------------------------------------------------
 
     async def run_command(self, name: str) -> None:
-        screen = self.screen
+        screen: Any = self.screen  # the screen in front: what it offers is asked (hasattr, getattr) before a call
         if name.startswith("action_") and hasattr(screen, name):
             result = getattr(screen, name)()
             if hasattr(result, "__await__"):
@@ -361,7 +372,7 @@ class RfpilotApp(App):
             keys: dict[str, list[str]] = {}
             for a in active:  # one row per binding, with every key it is bound to
                 keys.setdefault(a.binding.id or "", []).append(self.get_key_display(a.binding))
-            title = next((n.HELP_TITLE for n in chain if getattr(n, "HELP_TITLE", None)), None)
+            title = next((title for n in chain if (title := getattr(n, "HELP_TITLE", None))), None)
             extra = [row for n in chain for row in getattr(n, "HELP_KEYS", [])]
             if here or extra:
                 here_rows = [(", ".join(keys[b.id or ""]), b.tooltip or b.description, b.id or "") for b in here]

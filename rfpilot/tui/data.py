@@ -7,17 +7,26 @@ from typing import Any
 
 from rfpilot.core.context import Ctx
 from rfpilot.core.text import age, short_id
+from rfpilot.core.view_types import (
+    BranchView,
+    FactView,
+    ForkView,
+    LaneItemView,
+    MessageView,
+    SessionDetails,
+    UsageTotals,
+)
 from rfpilot.tui.rows import SessionRowView
 
 
 @dataclass
 class SessionSnapshot:
-    details: dict[str, Any]  # core.views.session_details
-    messages: list[dict[str, Any]] | None  # core.views.message_view, the latest page, oldest first (None: not loaded)
-    usage: dict[str, int]
+    details: SessionDetails  # core.views.session_details
+    messages: list[MessageView] | None  # core.views.message_view, the latest page, oldest first (None: not loaded)
+    usage: UsageTotals
     pending_retry: bool
-    branches: list[dict[str, Any]] | None = None  # core.session.branches.branch_map (empty: not branching)
-    forks: list[dict[str, Any]] | None = None  # core.session.branches.fork_views, with the transcript
+    branches: list[BranchView] | None = None  # core.session.branches.branch_map (empty: not branching)
+    forks: list[ForkView] | None = None  # core.session.branches.fork_views, with the transcript
     message_count: int | None = None  # every message of the conversation (``messages`` is the latest page)
     tail_from: int | None = None  # set: ``messages`` are the ones from this seq on (a turn's), not the latest page
 
@@ -88,7 +97,7 @@ async def snapshot(ctx: Ctx, session_id: str, *, with_messages: bool = True, fac
     )
 
 
-async def earlier_messages(ctx: Ctx, session_id: str, before_seq: int, limit: int = EARLIER_PAGE) -> list[dict[str, Any]]:
+async def earlier_messages(ctx: Ctx, session_id: str, before_seq: int, limit: int = EARLIER_PAGE) -> list[MessageView]:
     """The page of messages just before ``before_seq``, oldest first."""
     from rfpilot.core.engine import chat
     from rfpilot.core.session.sessions import get_session
@@ -98,12 +107,17 @@ async def earlier_messages(ctx: Ctx, session_id: str, before_seq: int, limit: in
     return [message_view(m) for m in await chat.message_page(ctx, row, limit, before_seq=before_seq)]
 
 
-async def more_rows(ctx: Ctx, session_id: str, kind: str, after_id: str) -> list[dict[str, Any]]:
-    """The next page of the lane's facts, questions or checks (``kind``), after the row ``after_id``."""
+async def more_facts(ctx: Ctx, session_id: str, after_id: str) -> list[FactView]:
+    """The next page of the lane's facts, after the fact ``after_id``."""
     from rfpilot.core.session.sessions import get_session
-    from rfpilot.core.views import fact_page, lane_page
+    from rfpilot.core.views import fact_page
 
-    row = await get_session(ctx, session_id)
-    if kind == "fact":
-        return await fact_page(ctx, row, after_id, FACT_PAGE)
-    return await lane_page(ctx, row, kind, after_id, ITEM_PAGE)
+    return await fact_page(ctx, await get_session(ctx, session_id), after_id, FACT_PAGE)
+
+
+async def more_items(ctx: Ctx, session_id: str, kind: str, after_id: str) -> list[LaneItemView]:
+    """The next page of the lane's questions or checks (``kind``), after the item ``after_id``."""
+    from rfpilot.core.session.sessions import get_session
+    from rfpilot.core.views import lane_page
+
+    return await lane_page(ctx, await get_session(ctx, session_id), kind, after_id, ITEM_PAGE)

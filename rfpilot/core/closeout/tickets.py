@@ -51,7 +51,7 @@ async def _open_sessions_by_ticket(ctx: Ctx, conn: PSAConnection) -> dict[str, s
         SessionRow.account_id == ctx.account.id, SessionRow.psa_connection_id == conn.id,
         SessionRow.status.in_(("active", "paused", "escalated")),
     )
-    return {ticket: sid for ticket, sid in (await ctx.db.execute(stmt)).all()}
+    return {ticket: sid for ticket, sid in (await ctx.db.execute(stmt)).all() if ticket is not None}
 
 
 async def my_tickets(ctx: Ctx, connection: str | None = None, limit: int = 50) -> list[TicketView]:

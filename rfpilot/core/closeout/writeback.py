@@ -37,7 +37,7 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 from sqlalchemy import func, or_, select, update
 from sqlalchemy.orm.attributes import set_committed_value
@@ -45,10 +45,14 @@ from sqlalchemy.orm.attributes import set_committed_value
 from rfpilot.core.closeout import psa as psa_service
 from rfpilot.core.context import Ctx
 from rfpilot.core.session.permissions import owner_action, session_of_item, team_action
+from rfpilot.core.view_types import DeliveryView, WritebackView
 from rfpilot.db.models import OutboxItem, PSAConnection, SessionRow
 from rfpilot.errors import ConflictError, PSAError, QueuedError, RfpilotError, UsageError
 from rfpilot.psa.base import Note, PSAClient
 from rfpilot.psa.errors import PSAUnavailableError
+
+if TYPE_CHECKING:
+    from sqlalchemy import CursorResult  # an UPDATE's result: its rowcount
 
 NOTE_KIND = {"resolve": "resolution", "escalate": "internal", "update": "internal"}
 ADOPT_WINDOW = timedelta(minutes=15)  # clock skew between us and the PSA, when matching an adopted note
@@ -212,7 +216,7 @@ async def _claim(ctx: Ctx, item: OutboxItem) -> Lease:
             .execution_options(synchronize_session=False)
         )
     await ctx.db.refresh(item)
-    if claimed.rowcount == 1:
+    if cast("CursorResult[Any]", claimed).rowcount == 1:
         lease.took_over = prior is not None
         return lease
     if item.state != "pending":
@@ -231,7 +235,7 @@ async def _renew(ctx: Ctx, item: OutboxItem, lease: Lease, **values: Any) -> Non
             update(OutboxItem).where(OutboxItem.id == item.id, OutboxItem.lease_owner == lease.owner)
             .values(lease_expires_at=now + LEASE_TTL, **values).execution_options(synchronize_session=False)
         )
-    if renewed.rowcount != 1:
+    if cast("CursorResult[Any]", renewed).rowcount != 1:
         raise Busy("the delivery lease was taken over by another process (this one was too slow); not posted",
                    hint="the other process delivers it")
     for key, value in values.items():
@@ -504,7 +508,7 @@ async def drop(ctx: Ctx, item: OutboxItem, confirm: Callable[[str | None], None]
     return item
 
 
-def delivery_state(items: list[OutboxItem]) -> dict[str, Any] | None:
+def delivery_state(items: list[OutboxItem]) -> DeliveryView | None:
     """What a session shows about its PSA writes: the worst open item, or None."""
     for state in ("failed", "pending"):
         for item in items:
@@ -518,7 +522,7 @@ CLOSE_KINDS = ("resolve", "escalate")
 CLOSE_WORDS = {"resolve": "resolution note", "escalate": "escalation package"}
 
 
-async def close_writeback(ctx: Ctx, session: SessionRow) -> dict[str, Any] | None:
+async def close_writeback(ctx: Ctx, session: SessionRow) -> WritebackView | None:
     """Where the session's close (its latest resolve or escalate write) stands on the PSA, or None when nothing
     was sent there (no linked ticket, or closed locally). SPEC §9: a verified status is visible.
 
@@ -554,7 +558,7 @@ async def close_writeback(ctx: Ctx, session: SessionRow) -> dict[str, Any] | Non
     }
 
 
-def describe_close(view: dict[str, Any]) -> str:
+def describe_close(view: WritebackView) -> str:
     """One line on a close's writeback (the CLI's `sessions show` and the TUI header say the same)."""
     what = CLOSE_WORDS.get(view["kind"], view["kind"])
     note = f"posted as note {view['note_id']}" if view["note_id"] else "not posted yet"

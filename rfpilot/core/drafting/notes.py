@@ -223,7 +223,7 @@ async def _promoted_checks(ctx: Ctx, session: SessionRow) -> list[str]:
             .where(Fact.source_ref.in_(checks.scalar_subquery()), Fact.session_id == session.id,
                    Fact.deleted_at.is_(None), Fact.source_type == "diagnostic_check")
             .group_by(Fact.source_ref).order_by(first, func.min(Fact.id)))
-    return list((await ctx.db.execute(stmt)).scalars())
+    return [ref for ref in (await ctx.db.execute(stmt)).scalars() if ref is not None]
 
 
 def more_facts_line(bundle: Bundle) -> str | None:

@@ -367,7 +367,7 @@ async def _write_lane(ctx: Ctx, session: SessionRow, parsed: ParsedReply, result
     items stay. A kind the reply did not emit at all is left as it was.
     """
     now = ctx.now()
-    emitted_kinds = []
+    emitted_kinds: list[tuple[str, list[tuple[str, str | None, str | None]], list[LaneItem]]] = []
     if "QUESTIONS" in parsed.found and parsed.questions:
         emitted_kinds.append(("question", [(q.text, q.context, None) for q in parsed.questions], result.questions))
     if "ACTIONS" in parsed.found and parsed.actions:
@@ -379,8 +379,8 @@ async def _write_lane(ctx: Ctx, session: SessionRow, parsed: ParsedReply, result
         existing = [i for i in items if i.kind == kind]
         # Later wins: live items over retired ones, newer over older.
         by_key: dict[str, LaneItem] = {}
-        for item in sorted(existing, key=lambda i: (i.retired_at is None, i.created_at)):
-            by_key[_match_key(item.text)] = item
+        for known in sorted(existing, key=lambda i: (i.retired_at is None, i.created_at)):
+            by_key[_match_key(known.text)] = known
         kept: set[str] = set()
         seen: set[str] = set()
         position = -1

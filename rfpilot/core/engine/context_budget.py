@@ -160,6 +160,7 @@ async def summary_for(ctx: Ctx, session: SessionRow, branch: SessionBranch | Non
     best: ContextSummary | None = None
     node, limit = branch, None
     while node is not None:
+        keys: tuple[str, ...]
         if node.parent_branch_id is None:  # the root: its own summary, or the one from before the session branched
             keys = (node.id, "")
         else:

@@ -269,7 +269,8 @@ def _fork(payload: str) -> Fork | None:
     if not isinstance(data, dict):
         return None
     options = []
-    for entry in data.get("options") if isinstance(data.get("options"), list) else []:
+    given = data.get("options")
+    for entry in given if isinstance(given, list) else []:
         if isinstance(entry, dict) and (label := _text(entry.get("label"))):
             options.append(ForkOption(label=label[:TITLE_MAX], description=_text(entry.get("description")) or ""))
     if len(options) < FORK_OPTIONS_MIN:

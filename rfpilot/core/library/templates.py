@@ -25,6 +25,7 @@ from rfpilot.core.context import Ctx
 from rfpilot.core.lookup import find_one
 from rfpilot.core.session.permissions import owner_action, team_action
 from rfpilot.core.text import one_line
+from rfpilot.core.view_types import DraftView, TemplateView
 from rfpilot.db.models import (
     SLUG_MAX,
     AccountSettings,
@@ -192,7 +193,7 @@ def provenance_line(tpl: ScriptTemplate) -> str:
     return " · ".join(parts)
 
 
-def template_view(tpl: ScriptTemplate) -> dict[str, Any]:
+def template_view(tpl: ScriptTemplate) -> TemplateView:
     return {
         "id": tpl.id, "name": tpl.name, "slug": tpl.slug, "description": tpl.description, "language": tpl.language,
         "category": tpl.category, "body": tpl.body, "parameters": [p.as_dict() for p in parameters_of(tpl)],
@@ -403,7 +404,7 @@ def draft_parameters(draft: DraftTemplate) -> list[dict[str, Any]]:
     return list((draft.proposed_parameters or {}).get("parameters") or [])
 
 
-async def draft_view(ctx: Ctx, draft: DraftTemplate) -> dict[str, Any]:
+async def draft_view(ctx: Ctx, draft: DraftTemplate) -> DraftView:
     session = await ctx.db.get(SessionRow, draft.source_session_id)
     engineer = await ctx.db.get(Engineer, draft.source_engineer_id)
     ref = session.ticket_ref if session else None

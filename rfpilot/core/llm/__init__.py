@@ -131,6 +131,7 @@ def shown_setting(settings: Settings, key: str) -> tuple[Any, str]:
     """(value, where it comes from) of a setting as `config get` shows it. The model choice derives two when
     nothing sets them: ``llm.provider`` (from the keys found) and ``llm.context_tokens`` (from the chat model's
     window); every other setting is as ``settings.effective`` and ``settings.source_of`` give it."""
+    value: Any
     if key == "llm.provider":
         try:
             value = selection(settings).provider

@@ -153,7 +153,7 @@ class AnthropicProvider(Provider):
             if aclose is not None and not getattr(self._http_client, "is_closed", False):
                 await aclose()
 
-    async def stream(self, request: LLMRequest) -> AsyncIterator[str | LLMResult]:  # type: ignore[override]
+    async def stream(self, request: LLMRequest) -> AsyncIterator[str | LLMResult]:
         model = self.model_for(request.action)
         assert model is not None
         params = build_params(request, model)
@@ -173,7 +173,7 @@ class AnthropicProvider(Provider):
                 raise
             raise mapped from err
 
-        text = "".join(block.text for block in final.content if getattr(block, "type", None) == "text")
+        text = "".join(block.text for block in final.content if block.type == "text")
         u = final.usage
         usage = Usage(
             input_tokens=u.input_tokens or 0,

@@ -13,6 +13,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass, field
 
+from rfpilot.core.view_types import TokenUsage
 from rfpilot.errors import LLMUnavailableError
 
 # What a request is for; each action has a model tier (SPEC §12).
@@ -150,7 +151,7 @@ class Usage:
             self.cache_write_tokens + other.cache_write_tokens,
         )
 
-    def as_dict(self) -> dict[str, int]:
+    def as_dict(self) -> TokenUsage:
         return {
             "input_tokens": self.input_tokens,
             "output_tokens": self.output_tokens,

@@ -241,7 +241,7 @@ class OpenAIProvider(Provider):
                 continue
             delta = choice.get("delta")
             if not isinstance(delta, dict):  # a few servers send `message` in stream chunks
-                delta = choice.get("message") if isinstance(choice.get("message"), dict) else {}
+                delta = sent if isinstance(sent := choice.get("message"), dict) else {}
             fragment = delta.get("content")
             if isinstance(fragment, str) and fragment:
                 parts.append(fragment)
@@ -282,7 +282,7 @@ class OpenAIProvider(Provider):
                 hint="check that the model name exists on the server",
                 retryable=True,
             )
-        message = choice.get("message") if isinstance(choice.get("message"), dict) else {}
+        message = sent if isinstance(sent := choice.get("message"), dict) else {}
         text = message.get("content")
         finish = choice.get("finish_reason")
         model = data.get("model") if isinstance(data.get("model"), str) and data.get("model") else self.model
@@ -337,9 +337,10 @@ class OpenAIProvider(Provider):
         detail = self._redact(_describe_error(error)) or "unknown error"
         retryable = True
         if isinstance(error, dict):
-            code = error.get("code")
+            given: Any = error.get("code")  # a number, a numeric string, or anything else (no code)
+            code: int | None
             try:
-                code = int(code)
+                code = int(given)
             except (TypeError, ValueError):
                 code = None
             if code is not None and 400 <= code < 500 and code not in (408, 429):

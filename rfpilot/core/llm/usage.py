@@ -6,6 +6,7 @@ from sqlalchemy import func, select
 
 from rfpilot.core.context import Ctx
 from rfpilot.core.llm.base import ACTION_TIERS, LLMResult, Provider, Usage
+from rfpilot.core.view_types import UsageTotals
 from rfpilot.db.models import LLMUsage, SessionRow
 
 
@@ -38,7 +39,7 @@ def record(
     return row
 
 
-async def session_totals(ctx: Ctx, session: SessionRow) -> dict[str, int]:
+async def session_totals(ctx: Ctx, session: SessionRow) -> UsageTotals:
     stmt = select(
         func.count(),
         func.coalesce(func.sum(LLMUsage.input_tokens), 0),

@@ -27,6 +27,7 @@ from sqlalchemy import and_, func, or_, select
 from rfpilot.core.context import Ctx
 from rfpilot.core.session.permissions import owner_action
 from rfpilot.core.text import one_line, truncate
+from rfpilot.core.view_types import BranchView, ForkView
 from rfpilot.grammar import count, with_article
 from rfpilot.db.models import ForkPoint, Message, SessionBranch, SessionRow
 from rfpilot.errors import ConflictError, NotFoundError, UsageError
@@ -150,7 +151,7 @@ async def forks(ctx: Ctx, session: SessionRow) -> list[ForkPoint]:
     return list((await ctx.db.execute(stmt)).scalars())
 
 
-def branch_view(branch: SessionBranch, active_id: str | None = None) -> dict[str, Any]:
+def branch_view(branch: SessionBranch, active_id: str | None = None) -> BranchView:
     return {
         "id": branch.id, "label": branch.label, "description": branch.description, "status": branch.status,
         "status_reason": branch.status_reason, "parent_branch_id": branch.parent_branch_id,
@@ -161,7 +162,7 @@ def branch_view(branch: SessionBranch, active_id: str | None = None) -> dict[str
     }
 
 
-async def branch_map(ctx: Ctx, session: SessionRow) -> list[dict[str, Any]]:
+async def branch_map(ctx: Ctx, session: SessionRow) -> list[BranchView]:
     return [branch_view(b, session.active_branch_id) for b in await list_branches(ctx, session)]
 
 
@@ -407,7 +408,7 @@ async def cross_branch_context(ctx: Ctx, session: SessionRow, branch: SessionBra
     return "\n".join(lines)
 
 
-async def fork_views(ctx: Ctx, session: SessionRow) -> list[dict[str, Any]]:
+async def fork_views(ctx: Ctx, session: SessionRow) -> list[ForkView]:
     """The session's forks for the transcript: reason, options (with branch ids) and where they happened
     (``after_seq``: the reply that proposed it, else the last message before the fork)."""
     points = await forks(ctx, session)
@@ -419,7 +420,7 @@ async def fork_views(ctx: Ctx, session: SessionRow) -> list[dict[str, Any]]:
     if ids:
         rows = await ctx.db.execute(select(Message.id, Message.seq).where(Message.id.in_(ids)))
         message_seq = {mid: seq for mid, seq in rows.all()}
-    views = []
+    views: list[ForkView] = []
     for point in points:
         children = [by_id[o["branch_id"]] for o in point.options or [] if o.get("branch_id") in by_id]
         if point.message_id in message_seq:
@@ -428,7 +429,7 @@ async def fork_views(ctx: Ctx, session: SessionRow) -> list[dict[str, Any]]:
             after = min(c.fork_seq if c.fork_seq is not None else -1 for c in children)
         else:
             continue
-        views.append({"id": point.id, "reason": point.reason, "options": list(point.options or []), "after_seq": after,
-                      "parent_branch_id": point.parent_branch_id, "message_id": point.message_id,
-                      "created_at": point.created_at.isoformat(timespec="seconds") if point.created_at else None})
+        views.append(ForkView(id=point.id, reason=point.reason, options=list(point.options or []), after_seq=after,
+                              parent_branch_id=point.parent_branch_id, message_id=point.message_id,
+                              created_at=point.created_at.isoformat(timespec="seconds") if point.created_at else None))
     return views

@@ -319,7 +319,7 @@ PROPOSAL_WORDS = {"success": "worked", "failure": "didn't work", "partial": "was
 
 
 def proposal_words(proposal: dict[str, Any] | None) -> str:
-    return PROPOSAL_WORDS.get((proposal or {}).get("outcome"), "has an outcome")
+    return PROPOSAL_WORDS.get(str((proposal or {}).get("outcome")), "has an outcome")
 
 
 def _require_proposal(fix: SuggestedFix) -> dict[str, Any]:

@@ -4,6 +4,8 @@ import the queue itself."""
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any, cast
+
 from sqlalchemy import select, update
 
 from rfpilot.core.context import Ctx
@@ -11,6 +13,9 @@ from rfpilot.core.session.permissions import require_can_modify
 from rfpilot.core.text import short_id
 from rfpilot.db.models import SessionHandoff, SessionRow
 from rfpilot.errors import NotFoundError
+
+if TYPE_CHECKING:
+    from sqlalchemy import CursorResult  # an UPDATE's result: its rowcount
 
 
 async def lock_session(ctx: Ctx, session_id: str) -> SessionRow:
@@ -45,4 +50,4 @@ async def withdraw_open_handoffs(ctx: Ctx, session: SessionRow) -> int:
         .execution_options(synchronize_session=False)
     )
     await require_can_modify(ctx, await lock_session(ctx, session.id))
-    return int(result.rowcount or 0)
+    return int(cast("CursorResult[Any]", result).rowcount or 0)

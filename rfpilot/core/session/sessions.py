@@ -178,19 +178,19 @@ def _part_query(base, wanted: tuple[str, ...], after: ListCursor | None, limit: 
     read every session of those statuses and sort them all: the whole closed part of a big store.)"""
     # The limit is written into the SQL, not bound: a prepared statement's generic plan (Postgres, after five
     # runs) does not know a bound limit and plans for many rows, which walks the whole account for a rare filter.
-    limit = bindparam(None, limit, type_=Integer, literal_execute=True)
+    limit_sql = bindparam(None, limit, type_=Integer, literal_execute=True)
     branches = []
     for status in wanted:
         branch = base.where(SessionRow.status == status)
         if after is not None and after.updated_at is not None:
             branch = branch.where(tuple_(SessionRow.updated_at, SessionRow.id) < (after.updated_at, after.id))
-        branches.append(branch.order_by(SessionRow.updated_at.desc(), SessionRow.id.desc()).limit(limit))
+        branches.append(branch.order_by(SessionRow.updated_at.desc(), SessionRow.id.desc()).limit(limit_sql))
     if len(branches) == 1:
         return branches[0]
     # The merge orders the union by its own columns' names and loads the rows as sessions (an aliased entity over
     # the union would cost ~20 ms of SQLAlchemy's column matching per call).
     merged = union_all(*(select(branch.subquery()) for branch in branches))
-    merged = merged.order_by(literal_column("updated_at").desc(), literal_column("id").desc()).limit(limit)
+    merged = merged.order_by(literal_column("updated_at").desc(), literal_column("id").desc()).limit(limit_sql)
     return select(SessionRow).from_statement(merged)
 
 
@@ -263,7 +263,7 @@ async def session_page(
         if after is not None and after.open != is_open and is_open:
             continue  # the cursor is already in the closed part
         remaining = limit - len(found)
-        stmt = session_list_query(ctx.account.id, ctx.db.bind.dialect.name, is_open, match=match, statuses=statuses,
+        stmt = session_list_query(ctx.account.id, ctx.db.get_bind().dialect.name, is_open, match=match, statuses=statuses,
                                   owner_id=ctx.engineer.id if mine else None, after=after, limit=remaining + 1)
         if stmt is None:
             continue

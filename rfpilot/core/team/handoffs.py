@@ -24,9 +24,10 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 from sqlalchemy import and_, case, func, or_, select, update
 
@@ -40,10 +41,14 @@ from rfpilot.core.lookup import find_one
 from rfpilot.core.session.permissions import owner_action, require_can_modify, team_action
 from rfpilot.core.session.sessions import check_transition, intake_of, live_timers, set_status
 from rfpilot.core.text import age, as_sentence, duration, one_line, problem_paragraphs, short_id, truncate
+from rfpilot.core.view_types import HandoffView, QueueItemView
 from rfpilot.grammar import count
 from rfpilot.db.models import Engineer, Fact, LaneItem, SessionBranch, SessionHandoff, SessionRow, SuggestedFix
 from rfpilot.db.types import new_id
 from rfpilot.errors import ConflictError, NotFoundError, UsageError
+
+if TYPE_CHECKING:
+    from sqlalchemy import CursorResult  # an UPDATE's result: its rowcount
 
 WAITING_MAX = 2_000
 NOTES_MAX = 4_000
@@ -84,7 +89,7 @@ def _q(title: str) -> str:
     return f'"{title}"'
 
 
-async def _names(ctx: Ctx, ids: set[str | None]) -> dict[str, str]:
+async def _names(ctx: Ctx, ids: Iterable[str | None]) -> dict[str, str]:
     wanted = {i for i in ids if i}
     if not wanted:
         return {}
@@ -507,7 +512,7 @@ def _still_waiting():
                  for intent, status in WAITING_STATUS.items()))
 
 
-async def queue(ctx: Ctx) -> list[dict[str, Any]]:
+async def queue(ctx: Ctx) -> list[QueueItemView]:
     """The account's handoffs waiting for someone: elevated first, then oldest first; one item per handoff."""
     hypotheses = (
         select(SessionBranch.session_id, func.count().label("n"))
@@ -525,7 +530,7 @@ async def queue(ctx: Ctx) -> list[dict[str, Any]]:
         .order_by(case((SessionHandoff.priority == "elevated", 0), else_=1), SessionHandoff.created_at,
                   SessionHandoff.id)
     )
-    items = []
+    items: list[QueueItemView] = []
     for handoff, session, by_name, branch_count in (await ctx.db.execute(stmt)).all():
         items.append({
             "handoff_id": handoff.id,
@@ -615,7 +620,7 @@ async def claim(ctx: Ctx, ref: str, *, provider: Any = None) -> ClaimResult:
             .values(claimed_by=ctx.engineer.id, claimed_at=now)
             .execution_options(synchronize_session=False)
         )
-        if won.rowcount == 1:
+        if cast("CursorResult[Any]", won).rowcount == 1:
             handoff, session, by_name = await _take_over(ctx, handoff_id, now)
         else:
             # Nothing was changed, so the transaction ends normally (a rollback would expire the caller's objects).
@@ -714,7 +719,7 @@ def handoff_state(handoff: SessionHandoff) -> str:
     return "withdrawn" if handoff.withdrawn_at is not None else "waiting"
 
 
-def handoff_view(handoff: SessionHandoff, names: dict[str, str] | None = None) -> dict[str, Any]:
+def handoff_view(handoff: SessionHandoff, names: dict[str, str] | None = None) -> HandoffView:
     """A stable, JSON-ready shape; ``names`` maps engineer ids to display names when known."""
     names = names or {}
     return {
@@ -739,7 +744,7 @@ def handoff_view(handoff: SessionHandoff, names: dict[str, str] | None = None) -
     }
 
 
-async def history_views(ctx: Ctx, session: SessionRow) -> list[dict[str, Any]]:
+async def history_views(ctx: Ctx, session: SessionRow) -> list[HandoffView]:
     rows = await history(ctx, session)
     names = await _names(ctx, {h.handed_off_by for h in rows} | {h.claimed_by for h in rows})
     return [handoff_view(h, names) for h in rows]

@@ -39,6 +39,7 @@ from sqlalchemy.exc import IntegrityError
 from rfpilot.core.drafting import notes
 from rfpilot.core.llm import usage as usage_service
 from rfpilot.core.context import Ctx
+from rfpilot.core.view_types import OutputView
 from rfpilot.core.llm.base import LLMCallError, LLMRequest, LLMResult, Provider
 from rfpilot.core.text import iso, markdown_section, one_line, truncate
 from rfpilot.db.enums import OUTPUT_TYPES
@@ -436,15 +437,15 @@ async def get_output(ctx: Ctx, session: SessionRow, type_or_id: str) -> Resoluti
         row = await find_one(ctx, ResolutionOutput, ref, "resolution output", ResolutionOutput.session_id == session.id)
         return await _settle(ctx, row)
     output_type = normalise_type(ref)
-    row = (await _rows(ctx, session)).get(output_type)
-    if row is None:
+    found = (await _rows(ctx, session)).get(output_type)
+    if found is None:
         raise NotFoundError(f"session {session.id[:8]} has no {LABELS[output_type]} yet",
                             hint="they are drafted when the session is resolved; or run "
                                  f"`rfpilot outputs generate {session.id[:8]}`")
-    return await _settle(ctx, row)
+    return await _settle(ctx, found)
 
 
-def output_view(output: ResolutionOutput) -> dict[str, Any]:
+def output_view(output: ResolutionOutput) -> OutputView:
     """What the CLI's --json and the TUI show of one output."""
     pending = outbox_item_id(output)
     return {

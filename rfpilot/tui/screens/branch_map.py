@@ -19,6 +19,7 @@ from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.widgets import Input, Select, Static, TextArea, Tree
 
+from rfpilot.core.view_types import BranchView, ForkView
 from rfpilot.errors import RfpilotError
 from rfpilot.grammar import count as plural_count
 from rfpilot.tui.safe import inert, text
@@ -60,7 +61,7 @@ def parse_fork_options(value: str) -> tuple[list[tuple[str, str]], str | None]:
     return options, None
 
 
-def branch_detail(branch: dict[str, Any], by_id: dict[str, dict[str, Any]], forks: list[dict[str, Any]]) -> Text:
+def branch_detail(branch: BranchView, by_id: dict[str, BranchView], forks: list[ForkView]) -> Text:
     """A branch as the map's detail pane shows it."""
     status = branch_status(branch)
     out = Text()
@@ -106,14 +107,14 @@ def branch_detail(branch: dict[str, Any], by_id: dict[str, dict[str, Any]], fork
     return out
 
 
-def _ordered(branches: list[dict[str, Any]]) -> list[tuple[dict[str, Any], int]]:
+def _ordered(branches: list[BranchView]) -> list[tuple[BranchView, int]]:
     """Depth-first, children under their parent in the order given (an orphan is shown at the top level)."""
     ids = {b.get("id") for b in branches}
-    children: dict[Any, list[dict[str, Any]]] = {}
+    children: dict[Any, list[BranchView]] = {}
     for b in branches:
         parent = b.get("parent_branch_id")
         children.setdefault(parent if parent in ids else None, []).append(b)
-    out: list[tuple[dict[str, Any], int]] = []
+    out: list[tuple[BranchView, int]] = []
 
     def walk(parent: Any, depth: int) -> None:
         for b in children.get(parent, []):
@@ -153,19 +154,19 @@ class BranchMapScreen(Dialog[BranchAction | None]):
 
     HINT = "enter switch to it · d dead end · s solved · r revive · f fork the current branch · esc close"
 
-    def __init__(self, branches: list[dict], forks: list[dict],
+    def __init__(self, branches: list[BranchView], forks: list[ForkView],
                  submit: Callable[[BranchAction], Awaitable[None]] | None = None) -> None:
         super().__init__()
-        self.branches = [dict(b) for b in branches or []]
-        self.forks = [dict(f) for f in forks or []]
+        self.branches = [BranchView(**b) for b in branches or []]
+        self.forks = [ForkView(**f) for f in forks or []]
         self.by_id = {str(b.get("id")): b for b in self.branches}
         self.submit = submit
         self.mode: str | None = None  # the question being asked: "dead_end" | "solved" | "revive" | "fork"
-        self.target: dict[str, Any] | None = None
+        self.target: BranchView | None = None
         self.busy = False
 
     @property
-    def current(self) -> dict[str, Any] | None:
+    def current(self) -> BranchView | None:
         return next((b for b in self.branches if b.get("active")), None)
 
     def compose(self) -> ComposeResult:
@@ -235,7 +236,7 @@ class BranchMapScreen(Dialog[BranchAction | None]):
         self._show_highlighted()
 
     @staticmethod
-    def _node_label(branch: dict[str, Any]) -> Text:
+    def _node_label(branch: BranchView) -> Text:
         status = branch_status(branch)
         current = bool(branch.get("active"))
         label = Text()
@@ -246,7 +247,7 @@ class BranchMapScreen(Dialog[BranchAction | None]):
 
     # the highlighted branch
 
-    def highlighted(self) -> dict[str, Any] | None:
+    def highlighted(self) -> BranchView | None:
         node = self.query_one("#bmap-tree", Tree).cursor_node
         return self.by_id.get(str(node.data)) if node is not None and node.data is not None else None
 
@@ -299,7 +300,7 @@ class BranchMapScreen(Dialog[BranchAction | None]):
         if branch is not None:
             self._ask("solved", branch, f"“{branch_label(branch)}” solved it: what fixed it? (optional)", "what fixed it")
 
-    def _marking(self, status: str) -> dict[str, Any] | None:
+    def _marking(self, status: str) -> BranchView | None:
         branch = self.highlighted()
         if branch is None:
             self._say("No branches yet: f forks the session first.")
@@ -331,7 +332,7 @@ class BranchMapScreen(Dialog[BranchAction | None]):
         self._ask("fork", branch, f"{what} into {FORK_MIN} to {FORK_MAX} hypotheses: why, then one per line",
                   "what the hypotheses disagree on")
 
-    def _ask(self, mode: str, branch: dict[str, Any] | None, title: str, placeholder: str) -> None:
+    def _ask(self, mode: str, branch: BranchView | None, title: str, placeholder: str) -> None:
         self.mode, self.target = mode, branch
         self._say("")
         self.query_one("#bmap-ask-title", Static).update(text(title, "bold"))

@@ -19,6 +19,7 @@ from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.widgets import Button, Checkbox, Input, Static, TextArea
 
+from rfpilot.core.view_types import DraftReviewView
 from rfpilot.core.library.render import REDACTED, placeholders
 from rfpilot.errors import RfpilotError
 from rfpilot.tui.safe import inert, text
@@ -60,7 +61,7 @@ class DraftReviewScreen(Dialog[ReviewResult | None]):
         Binding("escape", "later", "Later", id="review.later"),
     ]
 
-    def __init__(self, draft: dict, position: str,
+    def __init__(self, draft: DraftReviewView, position: str,
                  save: Callable[[ReviewResult], Awaitable[None]] | None = None) -> None:
         super().__init__()
         self.draft, self.position, self.save = draft, position, save
@@ -83,7 +84,7 @@ class DraftReviewScreen(Dialog[ReviewResult | None]):
                         if key == "name":
                             shown.append(" *", "red")
                         yield Static(shown, classes="review-label")
-                        yield Input(inert(initial or ""), id=f"review-{key}", compact=True)
+                        yield Input(inert(str(initial or "")), id=f"review-{key}", compact=True)
                 language = f" ({draft['language']})" if draft.get("language") else ""
                 yield Static(text(f"Script{language}: {_place('key')} marks a parameter", "bold"),
                              classes="review-head")

@@ -46,7 +46,9 @@ class IntentToggle(RadioSet):
 
     def _press_highlighted(self) -> None:
         if self.has_focus and self._selected is not None:
-            self._nodes[self._selected].value = True
+            button = self._nodes[self._selected]
+            if isinstance(button, RadioButton):
+                button.value = True
 
     def action_next_button(self) -> None:
         super().action_next_button()

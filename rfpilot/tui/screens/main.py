@@ -18,7 +18,15 @@ from textual.containers import Horizontal, Vertical
 from textual.screen import Screen
 from textual.widgets import Input, Static
 
-from rfpilot.errors import RfpilotError
+from rfpilot.core.view_types import (
+    DraftReviewView,
+    LaneItemView,
+    OutputActionView,
+    QueueItemView,
+    TemplateView,
+    is_lane_item,
+)
+from rfpilot.errors import NotFoundError, RfpilotError
 from rfpilot.grammar import count
 from rfpilot.tui.safe import inert, text
 from rfpilot.tui.widgets.footer import KeysFooter
@@ -31,6 +39,7 @@ if TYPE_CHECKING:
     from rfpilot.tui.host import Host
     from rfpilot.tui.widgets.banner import Banner
     from rfpilot.tui.widgets.composer import Composer
+    from rfpilot.tui.data import SessionSnapshot
     from rfpilot.tui.widgets.lane import LaneRow, MoreRows, TaskLane
 
 STREAM_REFRESH_SECONDS = 0.05
@@ -72,10 +81,17 @@ class MainScreen(Screen):
     def __init__(self) -> None:
         super().__init__()
         self.session_id: str | None = None
-        self.snap = None
-        self.answering: dict | None = None  # the lane item the next message answers
+        self.snap: SessionSnapshot | None = None
+        self.answering: dict[str, str] | None = None  # the lane item the next message answers
         self.ready = asyncio.Event()  # set once the deferred widgets are mounted
         self._read_at = None  # when the header's session state was read (its timers tick from there)
+
+    @property
+    def open_id(self) -> str:
+        """The id of the session shown (what a session action acts on): NotFoundError when none is open."""
+        if self.session_id is None:
+            raise NotFoundError("no session is open")
+        return self.session_id
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action == "back":
@@ -142,8 +158,11 @@ class MainScreen(Screen):
         if changed or transcript.later:
             tail_from = None
         async with self.rf.ctx() as ctx:
-            snap = await snapshot(ctx, session_id, tail_from=tail_from, **(
-                {} if changed else {"facts": self.lane.facts_shown, "items": self.lane.items_shown}))
+            if changed:
+                snap = await snapshot(ctx, session_id, tail_from=tail_from)
+            else:
+                snap = await snapshot(ctx, session_id, tail_from=tail_from, facts=self.lane.facts_shown,
+                                      items=self.lane.items_shown)
         self.session_id, self.snap = session_id, snap
         if changed:
             self.answering = None
@@ -152,7 +171,7 @@ class MainScreen(Screen):
             await transcript.replace_tail(snap.messages or [], snap.tail_from, forks=snap.forks, branches=snap.branches)
             snap.messages = list(transcript.messages)
         else:
-            await transcript.set_messages(snap.messages, total=snap.message_count, forks=snap.forks,
+            await transcript.set_messages(snap.messages or [], total=snap.message_count, forks=snap.forks,
                                           branches=snap.branches)
         await self.refresh_state(snap)
         composer = self.composer
@@ -165,13 +184,13 @@ class MainScreen(Screen):
             self._fallback().focus()
         self.ensure_visible_focus()
 
-    async def refresh_state(self, snap=None) -> None:
+    async def refresh_state(self, snap: SessionSnapshot | None = None) -> None:
         """Header, banner and lane (not the transcript)."""
         if snap is None:
             from rfpilot.tui.data import snapshot
 
             async with self.rf.ctx() as ctx:
-                snap = await snapshot(ctx, self.session_id, with_messages=False, facts=self.lane.facts_shown,
+                snap = await snapshot(ctx, self.open_id, with_messages=False, facts=self.lane.facts_shown,
                                       items=self.lane.items_shown)
             if self.snap is not None:
                 # the transcript did not change
@@ -213,7 +232,7 @@ class MainScreen(Screen):
 
         try:
             async with self.rf.ctx() as ctx:
-                row = await get_session(ctx, self.session_id)
+                row = await get_session(ctx, self.open_id)
                 return await fn(ctx, row, *args, **kwargs)
         except RfpilotError as err:
             self.fail(err)
@@ -331,11 +350,11 @@ class MainScreen(Screen):
         from rfpilot.core.library import templates
         from rfpilot.tui.screens.script_library import ScriptsScreen
 
-        async def load(query: str) -> list[dict]:
+        async def load(query: str) -> list[TemplateView]:
             async with self.rf.ctx() as ctx:
                 return [templates.template_view(t) for t in await templates.list_templates(ctx, query)]
 
-        async def show(slug: str) -> dict:
+        async def show(slug: str) -> TemplateView:
             async with self.rf.ctx() as ctx:
                 return templates.template_view(await templates.get_template(ctx, slug))
 
@@ -357,7 +376,7 @@ class MainScreen(Screen):
     async def open_branch_map(self) -> None:
         from rfpilot.core.session import branches
         from rfpilot.core.llm import optional_provider
-        from rfpilot.tui.screens.branch_map import BranchMapScreen
+        from rfpilot.tui.screens.branch_map import BranchAction, BranchMapScreen
         from rfpilot.tui.widgets.forks import transition_notice
 
         async with self.rf.ctx() as ctx:
@@ -366,10 +385,14 @@ class MainScreen(Screen):
             forks = await branches.fork_views(ctx, row)
         before = next((b for b in views if b["active"]), None)
 
-        async def submit(action) -> None:
+        async def submit(action: BranchAction) -> None:
             async with self.rf.ctx() as ctx:
                 row = await self._row(ctx)
-                target = await branches.get_branch(ctx, row, action.branch_id) if action.branch_id else None
+                if action.action == "fork":
+                    await branches.fork(ctx, row, action.reason, action.options)
+                    return
+                # The map names the branch of every other action (none: get_branch says so).
+                target = await branches.get_branch(ctx, row, action.branch_id or "")
                 if action.action == "switch":
                     await branches.switch(ctx, row, target)
                 elif action.action in ("dead_end", "solved"):
@@ -378,23 +401,22 @@ class MainScreen(Screen):
                 elif action.action == "revive":
                     source = await branches.get_branch(ctx, row, action.evidence_from or "")
                     await branches.revive(ctx, row, target, source, action.evidence)
-                elif action.action == "fork":
-                    await branches.fork(ctx, row, action.reason, action.options)
 
         result = await self.app.push_screen_wait(BranchMapScreen(views, forks, submit=submit))
         if result is None:
             return
-        await self.load_session(self.session_id)
-        after = next((b for b in self.snap.branches or [] if b["active"]), None)
+        await self.load_session(self.open_id)
+        shown = self.snap.branches or [] if self.snap else []
+        after = next((b for b in shown if b["active"]), None)
         if result.action == "switch" and after is not None and (before is None or before["id"] != after["id"]):
-            old = next((b for b in self.snap.branches if before and b["id"] == before["id"]), None)
+            old = next((b for b in shown if before and b["id"] == before["id"]), None)
             await self.query_one(Transcript).add_notice(
-                transition_notice(before["label"] if before else None, after["label"], (old or {}).get("summary")))
+                transition_notice(before["label"] if before else None, after["label"], old["summary"] if old else None))
 
     async def _row(self, ctx):
         from rfpilot.core.session.sessions import get_session
 
-        return await get_session(ctx, self.session_id)
+        return await get_session(ctx, self.open_id)
 
     def action_handoff(self) -> None:
         if self.session_id is None:
@@ -423,7 +445,7 @@ class MainScreen(Screen):
             return
         where = "parked" if result.intent == "park" else "escalated"
         self.notify(f"Session {where}: it waits in the team queue (f5).")
-        await self.load_session(self.session_id, focus_composer=False)
+        await self.load_session(self.open_id, focus_composer=False)
         await self.refresh_sessions()
 
     def action_queue(self) -> None:
@@ -431,11 +453,11 @@ class MainScreen(Screen):
         from rfpilot.core.llm import optional_provider
         from rfpilot.tui.screens.queue import QueueScreen
 
-        async def load() -> list[dict]:
+        async def load() -> list[QueueItemView]:
             async with self.rf.ctx() as ctx:
                 return await handoffs.queue(ctx)
 
-        async def claim(handoff_id: str) -> dict:
+        async def claim(handoff_id: str) -> dict[str, Any]:
             async with self.rf.ctx() as ctx:
                 async with optional_provider(ctx.settings) as (provider, _):
                     done = await handoffs.claim(ctx, handoff_id, provider=provider)
@@ -473,7 +495,7 @@ class MainScreen(Screen):
             self.notify("No resolution outputs yet: they are drafted when the session is resolved.")
             return
 
-        async def act(action: str, output_type: str, value: str | None) -> dict:
+        async def act(action: str, output_type: str, value: str | None) -> OutputActionView:
             async with self.rf.ctx() as ctx:
                 row = await self._row(ctx)
                 out = await outputs.get_output(ctx, row, output_type)
@@ -486,13 +508,15 @@ class MainScreen(Screen):
                         out = (await outputs.push(ctx, row, out, "psa")).output
                     except QueuedError:
                         await ctx.db.refresh(out)
-                        return outputs.output_view(out) | {"push_pending": True}
+                        pending: OutputActionView = {**outputs.output_view(out), "push_pending": True}
+                        return pending
                 elif action == "export":
                     target = Path.cwd() / outputs.export_file_name(row, out.output_type)
                     done = await outputs.export(ctx, row, out, target)
                     self.notify(f"Wrote {target}" + (" (marked DRAFT: not approved)" if done.draft else ""))
-                    return outputs.output_view(done.output) | {"exported_to": str(target), "exported_draft": done.draft}
-                return outputs.output_view(out)
+                    return OutputActionView(**outputs.output_view(done.output), exported_to=str(target),
+                                            exported_draft=done.draft)
+                return OutputActionView(**outputs.output_view(out))
 
         await self.app.push_screen_wait(OutputsScreen(views, act))
 
@@ -532,7 +556,7 @@ class MainScreen(Screen):
             self.notify(f"{count(len(report.queued), 'write')} still queued: the PSA is unreachable.", severity="warning")
         if report.delivered or report.failed:
             if self.session_id:
-                await self.load_session(self.session_id, focus_composer=False)
+                await self.load_session(self.open_id, focus_composer=False)
             await self.refresh_sessions()
 
     def action_retry_delivery(self) -> None:
@@ -555,7 +579,7 @@ class MainScreen(Screen):
         else:
             self.notify(f"Delivered to {done.item.ticket_ref}" + (f" · status {done.status}" if done.status else ""),
                         title="PSA")
-        await self.load_session(self.session_id, focus_composer=False)
+        await self.load_session(self.open_id, focus_composer=False)
         await self.refresh_sessions()
 
     def share_update(self) -> None:
@@ -573,7 +597,7 @@ class MainScreen(Screen):
         if drafted is None:
             return
         body = await self.app.push_screen_wait(TextPrompt(
-            f"Share an update on {self.snap.details['session']['ticket_ref']}",
+            f"Share an update on {self.snap.details['session']['ticket_ref'] if self.snap else ''}",
             "An internal note (hidden from the customer); the ticket's status does not change.", initial=drafted))
         if not body:
             return
@@ -583,14 +607,14 @@ class MainScreen(Screen):
             async with self.rf.ctx() as ctx:
                 from rfpilot.core.session.sessions import get_session
 
-                done = await updates.share_update(ctx, await get_session(ctx, self.session_id), body)
+                done = await updates.share_update(ctx, await get_session(ctx, self.open_id), body)
         except QueuedError as err:
             self.notify(inert(err.message), title="Queued", severity="warning", markup=False)
         except RfpilotError as err:
             self.fail(err)
         else:
             self.notify(f"Update posted on {done.item.ticket_ref} (note {done.note_id}).", title="PSA")
-        await self.load_session(self.session_id, focus_composer=False)
+        await self.load_session(self.open_id, focus_composer=False)
 
     # --- chat ---------------------------------------------------------------------
 
@@ -652,7 +676,7 @@ class MainScreen(Screen):
         provider = None
         try:
             async with self.rf.ctx() as ctx:
-                row = await get_session(ctx, self.session_id)
+                row = await get_session(ctx, self.open_id)
                 provider = self.rf.make_provider()
                 chat.require_chat_provider(provider)
                 try:
@@ -705,7 +729,7 @@ class MainScreen(Screen):
     async def action_show_latest(self) -> None:
         """Back to the latest page after paging far back (the latest messages were unmounted)."""
         if self.session_id is not None and self.query_one(Transcript).later:
-            await self.load_session(self.session_id, focus_composer=False)
+            await self.load_session(self.open_id, focus_composer=False)
 
     # --- the task lane ---------------------------------------------------------------
 
@@ -717,35 +741,48 @@ class MainScreen(Screen):
             self.composer.focus()
         elif action == "skip":
             self.lane_skip(item["id"])
-        elif action == "copy" and item.get("command"):
+        elif action == "copy" and is_lane_item(item) and item["command"]:
             self.rf.copy_text(item["command"], what="command")
-        elif action == "promote":
+        elif action == "promote" and is_lane_item(item):
             self.promote(item)
         elif action == "edit":
             from rfpilot.tui.screens.text_prompt import TextPrompt
 
-            self.app.push_screen(TextPrompt("Edit fact", initial=item["text"]),
-                                 lambda value: value and self.fact_edit(item["id"], value))
+            def edited(value: str | None) -> None:
+                if value:
+                    self.fact_edit(item["id"], value)
+
+            self.app.push_screen(TextPrompt("Edit fact", initial=item["text"]), edited)
         elif action == "delete":
             from rfpilot.tui.screens.choice import ChoiceScreen
 
+            def chosen(choice: str | None) -> None:
+                if choice == "delete":
+                    self.fact_delete(item["id"])
+
             self.app.push_screen(ChoiceScreen(f"Delete this fact? {item['text'][:80]}",
-                                              [("keep", "Keep it"), ("delete", "Delete it")]),
-                                 lambda choice: choice == "delete" and self.fact_delete(item["id"]))
+                                              [("keep", "Keep it"), ("delete", "Delete it")]), chosen)
 
     async def on_more_rows_requested(self, event: MoreRows.Requested) -> None:
         """The next page of facts, questions or checks, read from the store after the last one shown; the cursor
         goes to the first of them."""
-        from rfpilot.tui.data import more_rows
+        from rfpilot.tui.data import more_facts, more_items
+        from rfpilot.tui.widgets.lane import LaneRow
 
         lane, kind = self.lane, event.kind
         shown = lane.shown(kind)
         if self.session_id is None or not shown:
             return
-        async with self.rf.ctx() as ctx:
-            page = await more_rows(ctx, self.session_id, kind, shown[-1]["id"])
-        await lane.add_rows(kind, page)
-        rows = [r for r in lane.query("LaneRow") if r.kind == kind]
+        after_id = shown[-1]["id"]
+        if kind == "fact":
+            async with self.rf.ctx() as ctx:
+                facts = await more_facts(ctx, self.session_id, after_id)
+            await lane.add_facts(facts)
+        else:
+            async with self.rf.ctx() as ctx:
+                items = await more_items(ctx, self.session_id, kind, after_id)
+            await lane.add_items(kind, items)
+        rows = [r for r in lane.query(LaneRow) if r.kind == kind]
         if len(rows) > len(shown):
             rows[len(shown)].focus()
             lane.scroll_to_widget(rows[len(shown)])
@@ -760,7 +797,7 @@ class MainScreen(Screen):
         if await self.core(go) is not None:
             await self.refresh_state()
 
-    def promote(self, item: dict) -> None:
+    def promote(self, item: LaneItemView) -> None:
         from rfpilot.tui.screens.text_prompt import TextPrompt
 
         def done(value: str | None) -> None:
@@ -787,8 +824,11 @@ class MainScreen(Screen):
     def add_note(self) -> None:
         from rfpilot.tui.screens.text_prompt import TextPrompt
 
-        self.app.push_screen(TextPrompt("Add a note to What we know", "Something you confirmed yourself."),
-                             lambda value: value and self.fact_add(value))
+        def added(value: str | None) -> None:
+            if value:
+                self.fact_add(value)
+
+        self.app.push_screen(TextPrompt("Add a note to What we know", "Something you confirmed yourself."), added)
 
     @worker(group="lane")
     async def fact_add(self, value: str) -> None:
@@ -833,10 +873,15 @@ class MainScreen(Screen):
             from rfpilot.tui.screens.text_prompt import TextPrompt
 
             title, hint, required = self.NOTES_PROMPTS[action]
-            fix = (self.snap.details.get("active_fix") if self.snap else None) or {}
-            initial = fix.get("partial_notes") if action == "edit_notes" else fix.get("pending_reason") if action == "update_reason" else ""
-            self.app.push_screen(TextPrompt(title, hint, initial=initial or "", required=required),
-                                 lambda notes: notes is not None and self.fix_action(action, notes))
+            fix = self.snap.details["active_fix"] if self.snap else None
+            initial = (fix["partial_notes"] if action == "edit_notes" else fix["pending_reason"]
+                       if action == "update_reason" else "") if fix else ""
+
+            def noted(notes: str | None) -> None:
+                if notes is not None:
+                    self.fix_action(action, notes)
+
+            self.app.push_screen(TextPrompt(title, hint, initial=initial or "", required=required), noted)
         elif action == "apply":
             self.apply_fix()
         else:
@@ -893,8 +938,8 @@ class MainScreen(Screen):
         from rfpilot.core.library import templates
         from rfpilot.tui.screens.three_choice import ThreeChoiceScreen
 
-        fix = (self.snap.details.get("active_fix") if self.snap else None) or {}
-        choice = await self.app.push_screen_wait(ThreeChoiceScreen(fix.get("title") or "", script, None))
+        fix = self.snap.details["active_fix"] if self.snap else None
+        choice = await self.app.push_screen_wait(ThreeChoiceScreen(fix["title"] if fix else "", script, None))
         if choice is None:
             return
 
@@ -922,8 +967,7 @@ class MainScreen(Screen):
         for number, draft_id in enumerate(draft_ids, 1):
             async with self.rf.ctx() as ctx:
                 draft = await templates.get_draft(ctx, draft_id)
-                view = await templates.draft_view(ctx, draft)
-            view["headline"] = headline
+                view: DraftReviewView = {**await templates.draft_view(ctx, draft), "headline": headline}
 
             async def save(review, draft_id=draft_id) -> None:
                 async with self.rf.ctx() as ctx:
@@ -1038,22 +1082,23 @@ class MainScreen(Screen):
         drafted = await self._draft(action, choice=choice, notes=notes)
         if drafted is None:
             return
+        first = drafted
 
         async def regenerate() -> tuple[str, str]:
             again = await self._draft(action, force=True, choice=choice, notes=notes)
-            return again if again is not None else drafted
+            return again if again is not None else first
 
-        details = self.snap.details["session"] if self.snap else {}
+        details = self.snap.details["session"] if self.snap else None
         target = ""
-        if details.get("linked"):
+        if details and details["linked"]:
             kind = "resolution note, customer-visible" if action == "resolve" else "internal note"
-            target = f"{details.get('ticket_ref')} ({kind})"
+            target = f"{details['ticket_ref']} ({kind})"
         result = await self.app.push_screen_wait(PreviewScreen(
             action, drafted[0], drafted[1], regenerate, post=lambda markdown: self._post_close(action, markdown, choice, notes),
             target=target))
         if result.action != "posted":
             self.notify("Nothing was posted.")
-        await self.load_session(self.session_id, focus_composer=False)
+        await self.load_session(self.open_id, focus_composer=False)
         await self.refresh_sessions()
         if result.action == "posted" and action == "resolve":
             from rfpilot.core.team import outputs
@@ -1080,7 +1125,7 @@ class MainScreen(Screen):
 
         try:
             async with self.rf.ctx() as ctx:
-                row = await get_session(ctx, self.session_id)
+                row = await get_session(ctx, self.open_id)
                 done = await closing.close_with_outcome(ctx, row, action, closing.clean_markdown(markdown), choice, notes)
         except QueuedError as err:
             return PostOutcome(True, [f"Queued: {err.message}", err.hint or ""], "yellow")
@@ -1118,7 +1163,7 @@ class MainScreen(Screen):
                 return
             args = (reason or None,)
         if await self.core(getattr(sessions, fn_name), *args) is not None:
-            await self.load_session(self.session_id, focus_composer=False)
+            await self.load_session(self.open_id, focus_composer=False)
             await self.refresh_sessions()
 
     # --- focus and layout ---------------------------------------------------------------------

@@ -7,7 +7,7 @@ Everything that came from a person, the model or a PSA is shown through ``safe.t
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +17,7 @@ from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.widgets import Button, Static, TabbedContent, TabPane, Tabs, TextArea
 
+from rfpilot.core.view_types import OutputActionView, OutputView
 from rfpilot.errors import QueuedError, RfpilotError
 from rfpilot.tui.safe import inert, text
 from rfpilot.tui.screens.shared import Dialog, error_line, no_blink
@@ -31,7 +32,7 @@ PUSHABLE = ("psa_ticket_notes", "client_summary")
 DONE = {"edit": "Saved.", "approve": "Approved.", "reject": "Rejected."}
 
 
-def output_status(output: dict[str, Any]) -> Text:
+def output_status(output: Mapping[str, Any]) -> Text:
     """"draft · offline drafter", with the model and where it was pushed when known."""
     status = str(output.get("status") or "draft")
     out = Text()
@@ -77,12 +78,13 @@ class OutputsScreen(Dialog[None]):
     HINT = ("←→ tabs · tab edits the text, esc leaves it · ctrl+s save · a approve · x reject · "
             "p push to PSA · e export (KB) · y copy · esc close")
 
-    def __init__(self, outputs: list[dict], actions: Callable[[str, str, str | None], Awaitable[dict]]) -> None:
+    def __init__(self, outputs: list[OutputView],
+                 actions: Callable[[str, str, str | None], Awaitable[OutputActionView]]) -> None:
         super().__init__()
-        self.outputs: dict[str, dict[str, Any]] = {}
+        self.outputs: dict[str, OutputActionView] = {}
         for output in outputs or []:
             if output.get("output_type") in dict(OUTPUT_TABS):
-                self.outputs[str(output["output_type"])] = dict(output)
+                self.outputs[str(output["output_type"])] = OutputActionView(**output)
         self.actions = actions
         self.saved: dict[str, str] = {k: inert(str(v.get("content") or "")) for k, v in self.outputs.items()}
         self.busy = False
@@ -147,17 +149,18 @@ class OutputsScreen(Dialog[None]):
         msg.display = bool(message)
 
     def _relabel(self, kind: str) -> None:
-        output = self.outputs.get(kind) or {}
+        output = self.outputs.get(kind)
         title = dict(OUTPUT_TABS)[kind]
         label = Text(title)
-        if output.get("status") == "pushed":
+        status = output["status"] if output else None
+        if status == "pushed":
             label.append(" ✓", "green")
-        elif output.get("status") == "rejected":
+        elif status == "rejected":
             label.append(" ✗", "red")
         self.query_one("#outputs-tabs", TabbedContent).get_tab(f"out-{kind}").label = label
 
-    def _refresh(self, kind: str, output: dict[str, Any]) -> None:
-        self.outputs[kind] = dict(output)
+    def _refresh(self, kind: str, output: OutputActionView) -> None:
+        self.outputs[kind] = OutputActionView(**output)
         self.saved[kind] = inert(str(output.get("content") or ""))
         area = self._area(kind)
         if area is not None and area.text != self.saved[kind]:

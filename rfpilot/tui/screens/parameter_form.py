@@ -19,6 +19,7 @@ from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.widgets import Button, Checkbox, Input, Select, Static, TextArea
 
+from rfpilot.core.view_types import TemplateView
 from rfpilot.core.library.render import REDACTED
 from rfpilot.errors import RfpilotError
 from rfpilot.tui.safe import inert, text
@@ -47,7 +48,7 @@ class ParameterForm(Dialog[FormResult | None]):
         Binding("escape", "cancel", "Cancel", id="form.cancel"),
     ]
 
-    def __init__(self, template: dict, values: dict[str, str], sources: dict[str, str],
+    def __init__(self, template: TemplateView, values: dict[str, str], sources: dict[str, str],
                  render: Callable[[dict[str, str]], str]) -> None:
         super().__init__()
         self.template = template

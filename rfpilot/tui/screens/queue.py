@@ -7,7 +7,7 @@ It knows nothing of the store: it takes plain dicts shaped like core's queue ite
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -20,6 +20,7 @@ from textual.screen import Screen
 from textual.widgets import Button, OptionList, Static
 from textual.widgets.option_list import Option
 
+from rfpilot.core.view_types import QueueItemView
 from rfpilot.core.text import age
 from rfpilot.errors import RfpilotError
 from rfpilot.grammar import count as plural_count
@@ -34,7 +35,7 @@ STYLES = Path(__file__).with_name("queue.tcss")  # parsed when the queue first o
 INTENT_MARK = {"escalate": ("↗", "bold red"), "park": ("‖", "bold yellow")}
 
 
-def _intent_mark(item: dict[str, Any]) -> tuple[str, str]:
+def _intent_mark(item: Mapping[str, Any]) -> tuple[str, str]:
     from rfpilot.core.team.handoffs import WAITING_WORD
 
     intent = str(item.get("intent")) if item.get("intent") in INTENT_MARK else "park"
@@ -55,19 +56,19 @@ def _when(value: Any) -> str:
     return moment.strftime("%Y-%m-%d %H:%M")
 
 
-def _waiting(item: dict[str, Any]) -> str:
+def _waiting(item: Mapping[str, Any]) -> str:
     return inert(str(item.get("waiting_on") or item.get("notes") or ""))
 
 
-def _title(item: dict[str, Any]) -> str:
+def _title(item: Mapping[str, Any]) -> str:
     return inert(str(item.get("title") or item.get("session_title") or "Untitled session"))
 
 
-def _by(item: dict[str, Any]) -> str:
+def _by(item: Mapping[str, Any]) -> str:
     return inert(str(item.get("handed_off_by_name") or item.get("handed_off_by") or ""))
 
 
-def _age(item: dict[str, Any]) -> str:
+def _age(item: Mapping[str, Any]) -> str:
     """The item's "age" as given, else worked out from created_at (a datetime or ISO text)."""
     if item.get("age"):
         return inert(str(item["age"]))
@@ -81,7 +82,7 @@ def _age(item: dict[str, Any]) -> str:
     return age(moment, datetime.now(timezone.utc))
 
 
-def queue_option(item: dict[str, Any]) -> Text:
+def queue_option(item: Mapping[str, Any]) -> Text:
     """A queue row: intent, elevated, title; then ticket, who, how long ago, branches; then the wait or notes."""
     word, style = _intent_mark(item)
     out = Text()
@@ -105,7 +106,7 @@ def queue_option(item: dict[str, Any]) -> Text:
     return out
 
 
-def queue_detail(item: dict[str, Any]) -> Text:
+def queue_detail(item: Mapping[str, Any]) -> Text:
     word, style = _intent_mark(item)
     out = Text()
     out.append(_title(item), "bold")
@@ -145,10 +146,11 @@ class QueueScreen(Screen[str | None]):
         Binding("escape", "back", "Back", id="queue.back"),
     ]
 
-    def __init__(self, load: Callable[[], Awaitable[list[dict]]], claim: Callable[[str], Awaitable[dict]]) -> None:
+    def __init__(self, load: Callable[[], Awaitable[list[QueueItemView]]],
+                 claim: Callable[[str], Awaitable[dict[str, Any]]]) -> None:
         super().__init__()
         self.load, self.claim = load, claim
-        self.items: list[dict[str, Any]] = []
+        self.items: list[QueueItemView] = []
         self.claimed: dict[str, Any] | None = None
         self.claiming = False
 
@@ -190,7 +192,7 @@ class QueueScreen(Screen[str | None]):
             return
         listing = self.query_one("#queue-list", OptionList)
         before = self._highlighted_id()
-        self.items = [dict(i) for i in items]
+        self.items = [QueueItemView(**i) for i in items]
         listing.clear_options()
         options: list[Option | None] = []
         for item in self.items:
@@ -212,7 +214,7 @@ class QueueScreen(Screen[str | None]):
             return None
         return listing.get_option_at_index(listing.highlighted).id
 
-    def _item(self, handoff_id: str | None) -> dict[str, Any] | None:
+    def _item(self, handoff_id: str | None) -> QueueItemView | None:
         return next((i for i in self.items if str(i.get("handoff_id")) == handoff_id), None)
 
     def on_option_list_option_highlighted(self, event: OptionList.OptionHighlighted) -> None:
@@ -238,7 +240,7 @@ class QueueScreen(Screen[str | None]):
 
     async def _do_claim(self, handoff_id: str) -> None:
         self.claiming = True
-        item = self._item(handoff_id) or {}
+        item = self._item(handoff_id)
         self._error("")
         self.query_one("#queue-info", Static).update(text("claiming…", "dim"))
         try:
@@ -256,7 +258,7 @@ class QueueScreen(Screen[str | None]):
         shown = Text()
         shown.append("Claimed: ", "bold green")
         shown.append(_title(item) if item else "the session", "bold")
-        if item.get("ticket_ref"):
+        if item and item.get("ticket_ref"):
             shown.append(" · " + inert(str(item["ticket_ref"])), "dim")
         shown.append("\nIt is yours now. The briefing:\n\n", "dim")
         shown.append(inert(str(self.claimed.get("briefing") or "(no briefing)")))

@@ -9,7 +9,7 @@ person, a script, the model or a PSA is shown through ``safe.text``/``safe.inert
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +22,7 @@ from textual.screen import Screen
 from textual.widgets import Input, OptionList, Static
 from textual.widgets.option_list import Option
 
+from rfpilot.core.view_types import TemplateView
 from rfpilot.errors import RfpilotError
 from rfpilot.grammar import count as plural_count, verb
 from rfpilot.tui.safe import inert, text
@@ -34,7 +35,7 @@ STYLES = Path(__file__).with_name("script_library.tcss")  # parsed when the libr
 SEARCH_DEBOUNCE_SECONDS = 0.15
 
 
-def _chip(row: dict[str, Any]) -> str:
+def _chip(row: Mapping[str, Any]) -> str:
     return str(row.get("provenance") or "")
 
 
@@ -95,13 +96,13 @@ class ScriptsScreen(Screen):
         Binding("down", "to_list", "List", show=False, id="scripts.to_list"),
     ]
 
-    def __init__(self, load: Callable[[str], Awaitable[list[dict]]],
-                 show: Callable[[str], Awaitable[dict]] | None = None,
+    def __init__(self, load: Callable[[str], Awaitable[list[TemplateView]]],
+                 show: Callable[[str], Awaitable[TemplateView]] | None = None,
                  pending: Callable[[], Awaitable[int]] | None = None) -> None:
         super().__init__()
         self.load, self.show, self.pending = load, show, pending
-        self.rows: list[dict[str, Any]] = []
-        self.details: dict[str, dict[str, Any]] = {}  # slug -> what show() returned
+        self.rows: list[TemplateView] = []
+        self.details: dict[str, TemplateView] = {}  # slug -> what show() returned
 
     def compose(self) -> ComposeResult:
         yield Static(text("Script library · team templates", "bold"), id="scripts-header")
@@ -174,7 +175,7 @@ class ScriptsScreen(Screen):
                                       "resolved.", "dim"))
 
     @staticmethod
-    def _option(row: dict[str, Any]) -> Option:
+    def _option(row: TemplateView) -> Option:
         prompt = Text()
         prompt.append(inert(row.get("name") or row.get("slug") or ""), "bold")
         prompt.append("  " + inert(str(row.get("slug") or "")), "dim")
@@ -193,8 +194,7 @@ class ScriptsScreen(Screen):
     def on_option_list_option_highlighted(self, event: OptionList.OptionHighlighted) -> None:
         event.stop()
         slug = event.option.id or ""
-        row = next((r for r in self.rows if str(r.get("slug")) == slug), {})
-        self._show_detail({**row, **self.details.get(slug, {})})
+        self._show_detail(self._merged(slug))
         if self.show is not None and slug not in self.details:
             start_worker(self, self._fetch(slug), exclusive=True, group="scripts-show")
 
@@ -209,10 +209,16 @@ class ScriptsScreen(Screen):
             if self._highlighted_slug() == slug:
                 self.query_one("#scripts-detail-text", Static).update(text(err.message, "red"))
             return
-        self.details[slug] = dict(detail)
+        self.details[slug] = TemplateView(**detail)
         if self._highlighted_slug() == slug:
-            row = next((r for r in self.rows if str(r.get("slug")) == slug), {})
-            self._show_detail({**row, **self.details[slug]})
+            self._show_detail(self._merged(slug))
+
+    def _merged(self, slug: str) -> dict[str, Any]:
+        """The list's row for ``slug`` with what show() returned for it, if it came."""
+        merged: dict[str, Any] = {}
+        merged.update(next((r for r in self.rows if str(r.get("slug")) == slug), {}))
+        merged.update(self.details.get(slug, {}))
+        return merged
 
     def _show_detail(self, row: dict[str, Any]) -> None:
         self.query_one("#scripts-detail-text", Static).update(template_detail(row))

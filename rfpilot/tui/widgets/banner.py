@@ -12,6 +12,7 @@ from textual.containers import Horizontal, Vertical
 from textual.message import Message
 from textual.widgets import Button, Static
 
+from rfpilot.core.view_types import FixView
 from rfpilot.tui.safe import inert, text
 
 # mode -> (headline template, [(action, label), ...])
@@ -25,7 +26,7 @@ ACTIONS: dict[str, list[tuple[str, str]]] = {
 }
 
 
-def headline(mode: str, fix: dict | None) -> str:
+def headline(mode: str, fix: FixView | None) -> str:
     if fix is None or mode == "none":
         return ""
     title = inert(fix["title"])
@@ -67,14 +68,14 @@ class Banner(Vertical):
     def __init__(self, **kwargs) -> None:
         super().__init__(**kwargs)
         self.mode = "none"
-        self.fix: dict | None = None
+        self.fix: FixView | None = None
         self.collapsed = False
 
     def compose(self) -> ComposeResult:
         yield Static(id="banner-text")
         yield Horizontal(id="banner-buttons")
 
-    async def show(self, mode: str, fix: dict | None) -> None:
+    async def show(self, mode: str, fix: FixView | None) -> None:
         self.mode, self.fix = mode, fix
         self.display = mode != "none" and fix is not None
         self.set_class(mode in ("nudge", "ai_confirming"), "-attention")

@@ -11,6 +11,7 @@ from typing import Any
 from rich.text import Text
 from textual.widgets import Static
 
+from rfpilot.core.view_types import BranchView, ForkView
 from rfpilot.tui.safe import inert
 
 # The same glyphs as `rfpilot branches list`; an unknown status reads as untried.
@@ -22,31 +23,32 @@ CURRENT = "▶"  # the branch being worked on (the session's pointer, not the "a
 FORK = "⋔"
 
 
-def branch_status(branch: dict[str, Any] | None) -> str:
+def branch_status(branch: BranchView | None) -> str:
     """The branch's status; one this version does not know reads as untried."""
-    status = (branch or {}).get("status")
+    status = branch.get("status") if branch else None
     return status if status in GLYPH else "untried"
 
 
-def branch_label(branch: dict[str, Any] | None) -> str:
+def branch_label(branch: BranchView | None) -> str:
     """The branch's label, inert (``(unnamed)`` when it has none)."""
-    return inert(str((branch or {}).get("label") or "(unnamed)"))
+    return inert(str((branch.get("label") if branch else None) or "(unnamed)"))
 
 
-def fork_card_text(fork: dict[str, Any], branches_by_id: dict[str, dict[str, Any]]) -> Text:
+def fork_card_text(fork: ForkView, branches_by_id: dict[str, BranchView]) -> Text:
     """"⋔ Forked: reason", then one line per hypothesis: its status now, label, description."""
     out = Text()
     out.append(f"{FORK} Forked: ", "bold")
     out.append(inert(fork.get("reason") or "no reason given"))
     for option in fork.get("options") or []:
-        branch = branches_by_id.get(str(option.get("branch_id") or "")) or {}
+        branch = branches_by_id.get(str(option.get("branch_id") or ""))
         status = branch_status(branch) if branch else "untried"
-        current = bool(branch.get("active"))
+        current = bool(branch and branch.get("active"))
         out.append("\n")
         out.append(f"{CURRENT} " if current else "  ", "bold")
         out.append(GLYPH[status], STATUS_STYLE[status])
-        out.append(" " + inert(str(branch.get("label") or option.get("label") or "")), "bold" if current else "")
-        description = branch.get("description") or option.get("description")
+        out.append(" " + inert(str((branch.get("label") if branch else None) or option.get("label") or "")),
+                   "bold" if current else "")
+        description = (branch.get("description") if branch else None) or option.get("description")
         if description:
             out.append(" — " + inert(description), "dim")
         out.append(f"  {STATUS_WORD[status]}" + (", current" if current else ""), "dim italic")
@@ -57,16 +59,17 @@ class ForkCard(Static):
     """Where the transcript forked. ``refresh_statuses`` redraws it after a branch changes."""
 
     DEFAULT_CLASSES = "fork-card"
+    fork_after = -1  # the seq of the message the card follows in the transcript (set there)
 
-    def __init__(self, fork: dict[str, Any], branches_by_id: dict[str, dict[str, Any]], **kwargs: Any) -> None:
+    def __init__(self, fork: ForkView, branches_by_id: dict[str, BranchView], **kwargs: Any) -> None:
         super().__init__(fork_card_text(fork, branches_by_id), **kwargs)
         self.fork = fork
 
-    def refresh_statuses(self, branches_by_id: dict[str, dict[str, Any]]) -> None:
+    def refresh_statuses(self, branches_by_id: dict[str, BranchView]) -> None:
         self.update(fork_card_text(self.fork, branches_by_id))
 
 
-def fork_card(fork: dict[str, Any], branches_by_id: dict[str, dict[str, Any]]) -> ForkCard:
+def fork_card(fork: ForkView, branches_by_id: dict[str, BranchView]) -> ForkCard:
     return ForkCard(fork, branches_by_id)
 
 

@@ -9,12 +9,11 @@ reading the store again.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
-
 from rich.cells import cell_len
 from rich.text import Text
 from textual.widgets import Static
 
+from rfpilot.core.view_types import BranchView, SessionDetails, UsageTotals
 from rfpilot.grammar import count
 from rfpilot.tui.safe import inert
 
@@ -27,14 +26,15 @@ SHRINK_FIRST = ("client", "branch", "parked")
 
 @dataclass
 class HeaderState:
-    details: dict[str, Any]
-    branches: list[dict[str, Any]] = field(default_factory=list)
-    usage: dict[str, int] = field(default_factory=dict)
+    details: SessionDetails
+    branches: list[BranchView] = field(default_factory=list)
+    usage: UsageTotals = field(default_factory=lambda: UsageTotals(
+        calls=0, input_tokens=0, output_tokens=0, cache_read_tokens=0, cache_write_tokens=0))
     provider: str = ""
     elapsed: int = 0  # seconds since the details were read
 
 
-def _chips(details: dict[str, Any]) -> Text:
+def _chips(details: SessionDetails) -> Text:
     """The ticket chip and the PSA delivery or write-back chip (never dropped: they say where a note went)."""
     s = details["session"]
     line = Text()

@@ -17,8 +17,12 @@ from textual.message import Message
 from textual.widget import Widget
 from textual.widgets import Button, Static
 
+from rfpilot.core.view_types import FactView, LaneItemView, SessionDetails, is_lane_item
 from rfpilot.grammar import count
 from rfpilot.tui.safe import inert, text
+
+
+LaneEntry = FactView | LaneItemView  # a row's item: a fact, or a question or check (its ``kind`` says which)
 
 
 class LaneRow(Static):
@@ -41,13 +45,13 @@ class LaneRow(Static):
     }
 
     class Action(Message):
-        def __init__(self, kind: str, item: dict, action: str) -> None:
+        def __init__(self, kind: str, item: LaneEntry, action: str) -> None:
             super().__init__()
             self.kind = kind
             self.item = item
             self.action = action
 
-    def __init__(self, kind: str, item: dict, body: Hanging, **kwargs) -> None:
+    def __init__(self, kind: str, item: LaneEntry, body: Hanging, **kwargs) -> None:
         super().__init__(body, **kwargs)
         self.kind = kind
         self.item = item
@@ -70,11 +74,13 @@ class LaneRow(Static):
             wanted = str(parameters[0])
             if wanted not in self.ALLOWED[self.kind]:
                 return False
-            if self.kind == "fact" and wanted == "edit" and not self.item.get("editable"):
-                return False
-            if self.kind == "check" and wanted == "copy" and not self.item.get("command"):
-                return False
-            if self.kind in ("question", "check") and wanted == "skip" and self.item.get("state") != "open":
+            item = self.item
+            if is_lane_item(item):
+                if self.kind == "check" and wanted == "copy" and not item["command"]:
+                    return False
+                if wanted == "skip" and item["state"] != "open":
+                    return False
+            elif wanted == "edit" and not item["editable"]:
                 return False
         return True
 
@@ -105,22 +111,22 @@ class Hanging:
         return self.mark.plain + self.rest.plain
 
 
-def _fact_body(fact: dict) -> Hanging:
+def _fact_body(fact: FactView) -> Hanging:
     rest = Text(inert(fact["text"]))
-    if fact.get("provenance"):
+    if fact["provenance"]:
         rest.append(f"\n{inert(fact['provenance'])}", style="dim")
     return Hanging(Text("✓ ", style="green"), rest)
 
 
-def _item_body(item: dict) -> Hanging:
+def _item_body(item: LaneItemView) -> Hanging:
     done = item["state"] != "open"
     mark = {"open": "○", "answered": "●", "run": "●", "skipped": "–"}[item["state"]]
     rest = Text(inert(item["text"]), style="dim" if done else "")
-    if item.get("command"):
+    if item["command"]:
         rest.append(f"\n$ {inert(item['command'])}", style="cyan" if not done else "dim cyan")
-    if item.get("detail") and not done:
+    if item["detail"] and not done:
         rest.append(f"\n{inert(item['detail'])}", style="dim")
-    if item.get("response"):
+    if item["response"]:
         first = inert(item["response"]).strip().splitlines()
         if first:
             rest.append(f"\n→ {first[0][:200]}", style="dim")
@@ -164,9 +170,15 @@ def _static(key: str, body, classes: str, **kwargs) -> _Row:
     return _Row(key, (str(body), classes), lambda: Static(body, classes=classes, **kwargs), update)
 
 
-def _lane_row(kind: str, item: dict, classes: str) -> _Row:
-    body = _fact_body(item) if kind == "fact" else _item_body(item)
+def _fact_row(fact: FactView) -> _Row:
+    return _lane_row("fact", fact, _fact_body(fact), "lane-row fact")
 
+
+def _item_row(item: LaneItemView) -> _Row:
+    return _lane_row(item["kind"], item, _item_body(item), f"lane-row {item['kind']} {item['state']}")
+
+
+def _lane_row(kind: str, item: LaneEntry, body: Hanging, classes: str) -> _Row:
     def update(widget: Widget) -> None:
         widget.item = item  # type: ignore[attr-defined]
         widget.set_classes(classes)
@@ -189,7 +201,7 @@ class TaskLane(VerticalScroll):
 
     def __init__(self, **kwargs) -> None:
         super().__init__(**kwargs)
-        self.details: dict | None = None
+        self.details: SessionDetails | None = None
         self._walk: list[Widget] = []  # the rows up/down asked for, the last one first to be focused
 
     @property
@@ -202,7 +214,7 @@ class TaskLane(VerticalScroll):
         lane = self.details["lane"] if self.details else []
         return {kind: sum(1 for i in lane if i["kind"] == kind) for kind in ("question", "check")}
 
-    def shown(self, kind: str) -> list[dict]:
+    def shown(self, kind: str) -> list[FactView] | list[LaneItemView]:
         if not self.details:
             return []
         if kind == "fact":
@@ -217,6 +229,7 @@ class TaskLane(VerticalScroll):
         # focus() lands after the key that asked for it: keys typed faster than that (a held-down arrow over
         # ssh) walk on from the last row asked for, not from the focused one, so no key press is lost.
         focused = self.app.focused
+        current: Widget | None
         if focused in self._walk:
             current = self._walk[-1]
         else:
@@ -248,16 +261,20 @@ class TaskLane(VerticalScroll):
     def _empty() -> _Row:
         return _static("empty", text("Open a session to see its task lane.", "dim"), "", id="lane-empty")
 
-    async def add_rows(self, kind: str, rows: list[dict]) -> None:
-        """The next page of facts, questions or checks (``kind``), after the ones shown."""
+    async def add_facts(self, rows: list[FactView]) -> None:
+        """The next page of facts, after the ones shown."""
         if self.details is None or not rows:
             return
-        if kind == "fact":
-            self.details["facts"] = self.details["facts"] + rows
-        else:  # questions come before checks in the lane's list
-            lane = self.details["lane"]
-            last = max((n for n, i in enumerate(lane) if i["kind"] == kind), default=len(lane) - 1)
-            self.details["lane"] = lane[:last + 1] + rows + lane[last + 1:]
+        self.details["facts"] = self.details["facts"] + rows
+        await self.show(self.details)
+
+    async def add_items(self, kind: str, rows: list[LaneItemView]) -> None:
+        """The next page of questions or checks (``kind``), after the ones shown."""
+        if self.details is None or not rows:
+            return
+        lane = self.details["lane"]  # questions come before checks in the lane's list
+        last = max((n for n, i in enumerate(lane) if i["kind"] == kind), default=len(lane) - 1)
+        self.details["lane"] = lane[:last + 1] + rows + lane[last + 1:]
         await self.show(self.details)
 
     @staticmethod
@@ -265,39 +282,39 @@ class TaskLane(VerticalScroll):
         return _Row(f"more:{kind}", more, lambda: MoreRows(
             kind, text(f"… {count(more, 'more ' + kind)} (enter shows the next ones)", "dim"), classes="lane-row more"))
 
-    def _rows(self, details: dict | None) -> list[_Row]:
+    def _rows(self, details: SessionDetails | None) -> list[_Row]:
         if details is None:
             return [self._empty()]
         facts, lane, counts = details["facts"], details["lane"], details["lane_counts"]
-        total = details.get("fact_count", len(facts))
+        total = details["fact_count"]
         questions = [i for i in lane if i["kind"] == "question"]
         checks = [i for i in lane if i["kind"] == "check"]
         rows = [_static("head:facts", text(f"WHAT WE KNOW · {total}", "bold green"), "lane-head")]
-        rows += [_lane_row("fact", f, "lane-row fact") for f in facts]
+        rows += [_fact_row(f) for f in facts]
         if total > len(facts):
             rows.append(self._more("fact", total - len(facts)))
         if not facts:
             rows.append(_static("none:facts", text("Nothing confirmed yet. (n adds a note)", "dim"), "lane-none"))
         rows.append(_static("head:questions", text(f"QUESTIONS · {counts['questions_unanswered']} unanswered", "bold"),
                             "lane-head"))
-        rows += [_lane_row("question", q, f"lane-row question {q['state']}") for q in questions]
+        rows += [_item_row(q) for q in questions]
         if counts["questions_total"] > len(questions):
             rows.append(self._more("question", counts["questions_total"] - len(questions)))
         if not questions:
             rows.append(_static("none:questions", text("No questions.", "dim"), "lane-none"))
         rows.append(_static("head:checks", text(f"DIAGNOSTIC CHECKS · {counts['checks_run']} / {counts['checks_total']} run",
                                                 "bold"), "lane-head"))
-        rows += [_lane_row("check", c, f"lane-row check {c['state']}") for c in checks]
+        rows += [_item_row(c) for c in checks]
         if counts["checks_total"] > len(checks):
             rows.append(self._more("check", counts["checks_total"] - len(checks)))
         if not checks:
             rows.append(_static("none:checks", text("No checks.", "dim"), "lane-none"))
         rows.append(_static("head:fix", text("SUGGESTED FIX", "bold"), "lane-head"))
-        fix = details.get("active_fix")
+        fix = details["active_fix"]
         if fix:
             summary = Text(inert(fix["title"]), style="bold")
-            summary.append(f"\n{fix['confidence_pct']}% · {fix.get('state_word') or fix['status']}", style="dim")
-            if fix.get("description"):
+            summary.append(f"\n{fix['confidence_pct']}% · {fix['state_word'] or fix['status']}", style="dim")
+            if fix["description"]:
                 summary.append(f"\n{inert(fix['description'])}", style="dim")
             rows.append(_static("fix", summary, "lane-fix"))
         else:
@@ -310,7 +327,7 @@ class TaskLane(VerticalScroll):
             )))
         return rows
 
-    async def show(self, details: dict | None) -> None:
+    async def show(self, details: SessionDetails | None) -> None:
         """Show ``details`` (core.views.session_details), touching only what changed."""
         self.details = details
         rows = self._rows(details)

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 from datetime import datetime
+from typing import Any
 
 from rich.text import Text
 from textual.binding import Binding
@@ -102,7 +103,7 @@ class SessionList(OptionList):
 
     # --- loading: the store pages and filters, the list only shows ---------------------------
 
-    async def _fetch(self, match: str, after=None, limit: int | None = None):
+    async def _fetch(self, match: str, after=None, limit: int | None = None) -> tuple[list[SessionRowView], Any] | None:
         """(rows, cursor) of one chunk; None while the store is still opening (its first load comes after)."""
         from rfpilot.tui.data import session_rows
 

@@ -17,6 +17,7 @@ from textual.widgets import Static
 if TYPE_CHECKING:
     from textual.widgets import Markdown
 
+from rfpilot.core.view_types import BranchView, ForkView, MessageView
 from rfpilot.tui.safe import inert, text
 
 MOST = 200
@@ -31,16 +32,16 @@ class Transcript(VerticalScroll):
 
     def __init__(self, **kwargs) -> None:
         super().__init__(**kwargs)
-        self.messages: list[dict] = []  # what is shown, oldest first
+        self.messages: list[MessageView] = []  # what is shown, oldest first
         self.earlier = 0  # messages before the first one shown, still in the store
         self.later = 0  # messages after the last one shown (unmounted after paging far back)
-        self.forks: list[dict] = []
-        self.branches: list[dict] = []
+        self.forks: list[ForkView] = []
+        self.branches: list[BranchView] = []
         self.live: Markdown | None = None
         self.live_text = ""
 
-    async def set_messages(self, messages: list[dict], *, total: int | None = None, forks: list[dict] | None = None,
-                           branches: list[dict] | None = None) -> None:
+    async def set_messages(self, messages: list[MessageView], *, total: int | None = None,
+                           forks: list[ForkView] | None = None, branches: list[BranchView] | None = None) -> None:
         """The latest messages of a conversation of ``total``, with a card where the conversation forked."""
         self.messages = list(messages)
         self.forks, self.branches = forks or [], branches or []
@@ -61,14 +62,14 @@ class Transcript(VerticalScroll):
     def first_seq(self) -> int | None:
         return self.messages[0]["seq"] if self.messages else None
 
-    async def prepend(self, page: list[dict]) -> None:
+    async def prepend(self, page: list[MessageView]) -> None:
         """A page of earlier messages (oldest first), mounted above the first one shown."""
         if not page:
             self.earlier = 0
         before = self.first_seq
         self.messages[:0] = page
         self.earlier = max(0, self.earlier - len(page)) if page else 0
-        line = self.query(".earlier").first() if self.query(".earlier") else None
+        line = self.query(".earlier").first(Static) if self.query(".earlier") else None
         widgets = self._widgets(page, before=before)
         if widgets:
             if line is not None:
@@ -97,14 +98,14 @@ class Transcript(VerticalScroll):
         shown = self.query(".later")
         later = text(f"… {self.later} later messages (ctrl+down shows the latest)", "dim")
         if shown:
-            shown.first().update(later)
+            shown.first(Static).update(later)
         else:
             await self.mount(Static(later, classes="later"))
 
     def _earlier_line(self):
         return text(f"… {self.earlier} earlier messages (ctrl+up shows the previous page)", "dim")
 
-    def _widgets(self, messages: list[dict], before: int | None) -> list:
+    def _widgets(self, messages: list[MessageView], before: int | None) -> list:
         """Bubbles with each fork card after the message it follows: forks up to ``before`` (the seq of the
         first message already shown, if any), and forks before the first of ``messages`` only once nothing
         earlier is left to show."""
@@ -122,7 +123,7 @@ class Transcript(VerticalScroll):
         widgets.extend(self._fork_card(f) for f in pending)
         return widgets
 
-    def _fork_card(self, fork: dict):
+    def _fork_card(self, fork: ForkView):
         from rfpilot.tui.widgets.forks import fork_card
 
         card = fork_card(fork, {b["id"]: b for b in self.branches})
@@ -133,7 +134,7 @@ class Transcript(VerticalScroll):
         await self.mount(widget)
         self.scroll_end(animate=False)
 
-    def _bubble(self, message: dict):
+    def _bubble(self, message: MessageView):
         from textual.widgets import Markdown  # markdown-it costs ~40 ms: not before the first frame
 
         if message["role"] == "assistant":
@@ -148,7 +149,7 @@ class Transcript(VerticalScroll):
             return widget
         return Bubble(text(message["text"], "italic dim"), classes="bubble notice")
 
-    async def add_user_message(self, message: dict) -> None:
+    async def add_user_message(self, message: MessageView) -> None:
         await self.query(".empty").remove()  # "No messages yet" goes with the first message
         self.messages.append(message)
         bubble = self._bubble(message)
@@ -156,8 +157,8 @@ class Transcript(VerticalScroll):
         await self.mount(bubble)
         self.scroll_end(animate=False)
 
-    async def replace_tail(self, messages: list[dict], from_seq: int, *, forks: list[dict] | None = None,
-                           branches: list[dict] | None = None) -> None:
+    async def replace_tail(self, messages: list[MessageView], from_seq: int, *, forks: list[ForkView] | None = None,
+                           branches: list[BranchView] | None = None) -> None:
         """After a chat turn: the messages from ``from_seq`` on as stored (your message with its final status,
         the reply, any notice) in place of what showed from there. Nothing above is touched, so the earlier
         pages loaded with ctrl+up stay; past MOST mounted, the earliest go (an "earlier messages" line)."""
@@ -191,7 +192,7 @@ class Transcript(VerticalScroll):
                                     if -1 < getattr(w, "message_seq", getattr(w, "fork_after", -1)) < cutoff])
         line = self.query(".earlier")
         if line:
-            line.first().update(self._earlier_line())
+            line.first(Static).update(self._earlier_line())
         else:
             await self.mount(Static(self._earlier_line(), classes="earlier"), before=0)
 
