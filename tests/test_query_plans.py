@@ -163,19 +163,33 @@ async def test_session_list_reads_each_status_from_its_index(big, mine: bool) ->
 
 async def test_the_list_filter_walks_the_list_index_or_the_trigram_indexes(bigger) -> None:
     """Postgres: a common text walks each status's index newest first until the page is full; a rare one is
-    found through the trigram indexes (then its few matches sorted). SQLite, which has no text index, reads the
-    table once per part and keeps the newest matches (core.sessions._scan_query says why)."""
-    from rfpilot.core.sessions import session_page
+    found through the trigram indexes (then its few matches sorted). SQLite: each status's index is walked newest
+    first, its rowids checked against the matches of the filter index (0010's FTS5 trigram table), whatever the
+    text; a text shorter than a trigram reads the table once per part (core.sessions._scan_query says why)."""
+    from rfpilot.core.sessions import has_list_filter_index, session_page
 
     async with bigger.ctx() as ctx:
         dialect = ctx.db.bind.dialect.name
+        assert await has_list_filter_index(ctx) is (dialect == "sqlite")  # read once, before the recording
         async with recorded(ctx) as common:
             await session_page(ctx, match="northwind", limit=50)
         async with recorded(ctx) as rare:
             page = await session_page(ctx, match="t00417", limit=50)
         assert [s.ticket_ref for s in page.sessions] == ["T00417"]
         if dialect == "sqlite":
-            for statement, parameters in common + rare:
+            async with recorded(ctx) as mine:
+                await session_page(ctx, match="t00417", mine=True, limit=50)
+            async with recorded(ctx) as short:
+                await session_page(ctx, match="t0", limit=50)
+            assert len(common) == 1 and len(rare) == 2 and len(mine) == 2  # the open part, then the closed part
+            for (statement, parameters), index in [(c, "ix_sessions_account_status_updated") for c in common + rare] \
+                    + [(m, "ix_sessions_account_owner_status_updated") for m in mine]:
+                root = await plan(ctx, statement, parameters)
+                assert_served(root, dialect, index)
+                lists = [n for n in walk(root) if n["detail"].startswith("LIST SUBQUERY")]
+                assert lists and all([c["detail"] for c in n["children"]]
+                                     == ["SCAN session_list_filter VIRTUAL TABLE INDEX 0:M3"] for n in lists), show(root)
+            for statement, parameters in short:
                 root = await plan(ctx, statement, parameters)
                 assert [n["detail"] for n in walk(root)] == ["QUERY", "SCAN sessions", "USE TEMP B-TREE FOR ORDER BY"]
             return

@@ -111,6 +111,59 @@ async def test_quotes_and_backslashes_in_a_filter_are_text(ws) -> None:
         assert len(await titles("Session 1")) > 0  # the table is still there
 
 
+async def test_the_filter_index_finds_exactly_what_the_scan_finds(ws, monkeypatch) -> None:
+    """SQLite's filter index (0010) only narrows where the LIKE looks: for any text, after inserts, renames, a
+    client or ticket set, and deletes (its triggers), the list is the one the scan of every session gives."""
+    from sqlalchemy import delete, select, text, update
+
+    from rfpilot.core import sessions
+    from rfpilot.db.models import LIST_FILTER_TABLE, SessionRow
+
+    if ws.store.dialect != "sqlite":
+        pytest.skip("the filter index is SQLite's (Postgres has its trigram indexes)")
+    odd = ["Été à Zürich", "ÉTÉ chez Müller", "straße Strasse STRASSE", "O'Brien \\ \"quoted\" share",
+           "50% off_line", "Scan to folder", "scan TO Folder again", "Ünïcode ÀÉÎ", "日本語のプリンター", "a  b"]
+    rows = await seed(ws, total=300, extra=[dict(id=f"abcd1234-0000-4000-8000-{i:012d}", title=t, status="active",
+                                                 intake_type="empty", ticket_ref=f"CW#{48300 + i}")
+                                            for i, t in enumerate(odd)])
+    async with ws.ctx() as ctx:
+        async with ctx.tx():  # renames, a client and a ticket set, deletes: the triggers keep the index
+            await ctx.db.execute(update(SessionRow).where(SessionRow.id == rows[5]["id"])
+                                 .values(title="Renamed VPN drops", client_name="Contoso"))
+            await ctx.db.execute(update(SessionRow).where(SessionRow.id == rows[6]["id"]).values(ticket_ref="T-777"))
+            await ctx.db.execute(update(SessionRow).where(SessionRow.id == rows[7]["id"]).values(title=None))
+            await ctx.db.execute(delete(SessionRow).where(SessionRow.id.in_([rows[8]["id"], rows[-1]["id"]])))
+        indexed = (await ctx.db.execute(text(f"SELECT rowid, title, client_name, ticket_ref FROM {LIST_FILTER_TABLE} "
+                                             "ORDER BY rowid"))).all()
+        stored = (await ctx.db.execute(select(text("rowid"), SessionRow.title, SessionRow.client_name,
+                                              SessionRow.ticket_ref).order_by(text("rowid")))).all()
+        assert indexed == stored
+
+        async def ids(match: str, *, index: bool) -> list[str]:
+            monkeypatch.setattr(sessions, "has_list_filter_index", lambda _ctx: _const(index))
+            found, cursor = [], None
+            while True:  # every page, so the cursor's range is compared too
+                page = await sessions.session_page(ctx, match=match, after=cursor, limit=40)
+                found += [s.id for s in page.sessions]
+                if (cursor := page.cursor) is None:
+                    return found
+
+        needles = ["été", "ÉTÉ", "zür", "ZÜR", "müller", "strasse", "straße", "o'brien", '"quoted"', "\\ ",
+                   "50%", "f_l", "0%o", "scan to", "SCAN TO FOLDER", "ünï", "àéî", "プリンター", "a  b", "a b",
+                   "session 1", "Session 29", "northwind", "renamed", "contoso", "t-777", "cw#4830", "session 7",
+                   "session 8", "abcd1234", "abcd1234-0000", "active", "tive", "aband", "ses", "n 1", "xyz"]
+        for needle in needles:
+            with_index = await ids(needle, index=True)
+            assert with_index == await ids(needle, index=False), needle
+        assert await ids("renamed", index=True) == [rows[5]["id"]]
+        found = await ids("session 8", index=True)
+        assert rows[7]["id"] not in found and rows[8]["id"] not in found and rows[80]["id"] in found  # untitled, deleted
+
+
+async def _const(value):
+    return value
+
+
 async def test_split_open_is_one_pass_and_keeps_order() -> None:
     from rfpilot.core.sessions import split_open
 

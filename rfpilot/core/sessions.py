@@ -7,15 +7,17 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import TypeVar
+from weakref import WeakKeyDictionary
 
-from sqlalchemy import Integer, String, bindparam, false, func, literal_column, or_, select, tuple_, union_all
+from sqlalchemy import (Integer, String, and_, bindparam, false, func, literal_column, or_, select, table, text,
+                        tuple_, union_all)
 
 from rfpilot.core.context import Ctx
 from rfpilot.core.lookup import find_one, id_prefix, no_index
 from rfpilot.core.permissions import owner_action, require_can_modify
 from rfpilot.core.text import clip, one_line, short_id, title_from_text, truncate
 from rfpilot.db.enums import SESSION_STATUSES
-from rfpilot.db.models import Engineer, SessionRow
+from rfpilot.db.models import LIST_FILTER_TABLE, Engineer, SessionRow
 from rfpilot.errors import ConflictError, UsageError
 
 T = TypeVar("T")
@@ -136,18 +138,50 @@ class SessionPage:
 _ID_PREFIX = re.compile(r"[0-9a-f-]{8,36}")
 # The longest column a filter is matched against (title and client name are String(200)).
 _LONGEST_MATCHED = max(SessionRow.title.type.length, SessionRow.client_name.type.length)
+# SQLite's index of the filtered columns (migration 0010): an FTS5 table with the trigram tokenizer, one row
+# per session under the session's rowid. It finds a text of at least TRIGRAM characters.
+TRIGRAM = 3
+_filter_index_seen: WeakKeyDictionary = WeakKeyDictionary()  # engine -> whether it has LIST_FILTER_TABLE
 
 
-def _match_clause(match: str, dialect: str):
+async def has_list_filter_index(ctx: Ctx) -> bool:
+    """Whether this SQLite store has the list filter's index (0010 leaves it out where SQLite has no FTS5
+    trigram tokenizer). Read once per engine; Postgres: False (its trigram indexes need nothing of the query)."""
+    if ctx.db.bind.dialect.name != "sqlite":
+        return False
+    key = getattr(ctx.db.bind, "sync_engine", ctx.db.bind)
+    if key not in _filter_index_seen:
+        found = await ctx.db.execute(text("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = :name"),
+                                     {"name": LIST_FILTER_TABLE})
+        _filter_index_seen[key] = found.first() is not None
+    return _filter_index_seen[key]
+
+
+def _indexed_candidates(needle: str):
+    """``sessions.rowid IN (…)``: the sessions whose title, client or ticket reference holds ``needle`` in the
+    filter index, case folded (a phrase of its trigrams). The index folds case as much as LIKE does or more,
+    so this finds every session the LIKE does; the LIKE still decides."""
+    phrase = '"' + needle.replace('"', '""') + '"'
+    index = table(LIST_FILTER_TABLE)
+    found = select(literal_column("rowid")).select_from(index).where(
+        literal_column(LIST_FILTER_TABLE).op("MATCH")(phrase))
+    return literal_column("sessions.rowid").in_(found)
+
+
+def _filter_needle(match: str) -> str:
+    return one_line(match).casefold()
+
+
+def _match_clause(match: str, dialect: str, indexed: bool = False):
     """Case-insensitive substring of the title, client or ticket reference, a status the text is part of,
     or a prefix of the id.
 
     ILIKE on Postgres (a pg_trgm index on these columns serves it); plain LIKE on SQLite, which already ignores
     the case of ASCII letters (as lower() does there: neither folds other letters without ICU). The status is
     matched here, so the store sees `status IN (…)`, which its index serves: an OR branch no index can serve
-    would make the whole match a scan. Without a text index each query reads every session of the account
-    (docs/performance.md)."""
-    needle = one_line(match).casefold()
+    would make the whole match a scan. ``indexed`` (SQLite with the filter index, a text of 3 characters or
+    more): the LIKE is checked only on the sessions the index names (`_indexed_candidates`)."""
+    needle = _filter_needle(match)
     if len(needle) > _LONGEST_MATCHED:
         return false()  # longer than every column it is matched against (and past SQLite's LIKE pattern limit)
     # The pattern is built here, not in SQL, so Postgres's planner sees a plain ILIKE '%…%' constant. It is sent
@@ -161,6 +195,8 @@ def _match_clause(match: str, dialect: str):
     else:
         pattern = bindparam(None, f"%{escaped}%", type_=String, literal_execute=True)
         clauses = [col.ilike(pattern, escape="/") for col in columns]
+    if indexed:
+        clauses = [and_(_indexed_candidates(needle), or_(*clauses))]
     statuses = [status for status in SESSION_STATUSES if needle in status]
     if statuses:
         clauses.append(SessionRow.status.in_(statuses))
@@ -204,27 +240,32 @@ def session_list_query(
     owner_id: str | None = None,
     after: ListCursor | None = None,
     limit: int = 100,
+    filter_index: bool = False,
 ):
     """The statement reading the open (``is_open``) or closed part of a page of `session_page`: at most
     ``limit`` sessions after ``after`` (a cursor in this part), or None when ``statuses`` leave the part empty.
+    ``filter_index``: the SQLite store has the list filter's index (`has_list_filter_index`).
     Exposed so the query-plan tests check the very SQL the list runs."""
     wanted = tuple(s for s in (OPEN_STATUSES if is_open else CLOSED_STATUSES) if not statuses or s in statuses)
     if not wanted:
         return None
     after = after if after is not None and after.open == is_open else None
-    if match and match.strip() and dialect == "sqlite":
+    filtered = bool(match and match.strip())
+    indexed = filtered and dialect == "sqlite" and filter_index and len(_filter_needle(match)) >= TRIGRAM
+    if filtered and dialect == "sqlite" and not indexed:
         return _scan_query(account_id, _match_clause(match, dialect), wanted, owner_id, after, limit)
     base = select(SessionRow).where(SessionRow.account_id == account_id)
     if owner_id is not None:
         base = base.where(SessionRow.owner_id == owner_id)
-    if match and match.strip():
-        base = base.where(_match_clause(match, dialect))
+    if filtered:
+        base = base.where(_match_clause(match, dialect, indexed=indexed))
     return _part_query(base, wanted, after, limit)
 
 
 def _scan_query(account_id: str, match, wanted: tuple[str, ...], owner_id: str | None, after: ListCursor | None,
                 limit: int):
-    """A filtered part on SQLite, which has no text index: one pass over the table keeping the newest ``limit``
+    """A filtered part on SQLite without the filter index (a text shorter than a trigram, or a store without
+    the index): one pass over the table keeping the newest ``limit``
     matches (SQLite's bounded sorter). Walking the list's index instead finds a common text sooner (it stops at
     the page's end) but pays a row lookup per session for a rare one: 100,000 sessions cost ~110 ms that way
     against ~45 ms for the pass, and a key's worst case is what the TUI's filter has to meet. The unary plus
@@ -252,19 +293,22 @@ async def session_page(
 
     Keyset-paged on (updated_at, id) within each part, so a page costs the same at any depth and at any store
     size: each status is read from the index on (account_id, [owner_id,] status, updated_at, id), newest first,
-    stopping at the page's end (`session_list_query`). A filter is served by the trigram indexes on Postgres;
-    on SQLite it reads the account's sessions once per part. Pass the returned cursor as ``after`` for the next
-    page."""
+    stopping at the page's end (`session_list_query`). A filter is served by the trigram indexes on Postgres
+    and by the filter index (0010) on SQLite, which walks each status's index checking rowids against the
+    index's matches; a text shorter than 3 characters reads the account's sessions once per part there. Pass
+    the returned cursor as ``after`` for the next page."""
     for status in statuses or ():
         if status not in SESSION_STATUSES:
             raise UsageError(f"unknown status {status!r}", hint="one of: " + ", ".join(SESSION_STATUSES))
     found: list[SessionRow] = []
+    filter_index = bool(match and match.strip()) and await has_list_filter_index(ctx)
     for is_open in (True, False):
         if after is not None and after.open != is_open and is_open:
             continue  # the cursor is already in the closed part
         remaining = limit - len(found)
         stmt = session_list_query(ctx.account.id, ctx.db.bind.dialect.name, is_open, match=match, statuses=statuses,
-                                  owner_id=ctx.engineer.id if mine else None, after=after, limit=remaining + 1)
+                                  owner_id=ctx.engineer.id if mine else None, after=after, limit=remaining + 1,
+                                  filter_index=filter_index)
         if stmt is None:
             continue
         if remaining <= 0:
