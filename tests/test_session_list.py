@@ -139,8 +139,7 @@ async def test_the_filter_index_finds_exactly_what_the_scan_finds(ws, monkeypatc
                                               SessionRow.ticket_ref).order_by(text("rowid")))).all()
         assert indexed == stored
 
-        async def ids(match: str, *, index: bool) -> list[str]:
-            monkeypatch.setattr(sessions, "has_list_filter_index", lambda _ctx: _const(index))
+        async def ids(match: str) -> list[str]:
             found, cursor = [], None
             while True:  # every page, so the cursor's range is compared too
                 page = await sessions.session_page(ctx, match=match, after=cursor, limit=40)
@@ -151,13 +150,34 @@ async def test_the_filter_index_finds_exactly_what_the_scan_finds(ws, monkeypatc
         needles = ["été", "ÉTÉ", "zür", "ZÜR", "müller", "strasse", "straße", "o'brien", '"quoted"', "\\ ",
                    "50%", "f_l", "0%o", "scan to", "SCAN TO FOLDER", "ünï", "àéî", "プリンター", "a  b", "a b",
                    "session 1", "Session 29", "northwind", "renamed", "contoso", "t-777", "cw#4830", "session 7",
-                   "session 8", "abcd1234", "abcd1234-0000", "active", "tive", "aband", "ses", "n 1", "xyz"]
-        for needle in needles:
-            with_index = await ids(needle, index=True)
-            assert with_index == await ids(needle, index=False), needle
-        assert await ids("renamed", index=True) == [rows[5]["id"]]
-        found = await ids("session 8", index=True)
-        assert rows[7]["id"] not in found and rows[8]["id"] not in found and rows[80]["id"] in found  # untitled, deleted
+                   "session 8", "abcd1234", "abcd1234-0000", "active", "tive", "aband", "ses", "n 1", "xyz",
+                   "1", "29", "s", "é", "zq", "_", "%"]
+        real_plan = sessions.sqlite_filter_plan
+        with monkeypatch.context() as patch:  # the one pass over every session, as before the index
+            patch.setattr(sessions, "sqlite_filter_plan", lambda _ctx, _match: _const(sessions.SCAN))
+            expected = {needle: await ids(needle) for needle in needles}
+        # Each way of reading: the index's few matches, the list's index walked against the index's matches,
+        # a window of the newest sessions (all of them; 150, which holds a page of a common text; 7, then one
+        # pass), and without the index.
+        for few, window, index in [(2_000, 2_000, True), (0, 2_000, True), (10**9, 2_000, True),
+                                   (2_000, 7, True), (2_000, 7, False), (2_000, 150, False), (2_000, 2_000, False)]:
+            with monkeypatch.context() as patch:
+                patch.setattr(sessions, "FEW_MATCHES", few)
+                patch.setattr(sessions, "WINDOW", window)
+                patch.setattr(sessions, "has_list_filter_index", lambda _ctx, index=index: _const(index))
+                plans = set()
+
+                async def spy(ctx, match):
+                    plans.add(plan := await real_plan(ctx, match))
+                    return plan
+
+                patch.setattr(sessions, "sqlite_filter_plan", spy)
+                for needle in needles:
+                    assert await ids(needle) == expected[needle], (needle, few, window, index)
+                assert plans == ({sessions.WINDOWED, sessions.WALK, sessions.ROWIDS} if index else {sessions.WINDOWED})
+        assert expected["renamed"] == [rows[5]["id"]] and expected["t-777"] == [rows[6]["id"]]
+        assert rows[7]["id"] not in expected["session 7"] and rows[8]["id"] not in expected["session 8"]
+        assert rows[80]["id"] in expected["session 8"]  # untitled, deleted, renamed-to
 
 
 async def _const(value):

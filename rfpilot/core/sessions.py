@@ -141,6 +141,14 @@ _LONGEST_MATCHED = max(SessionRow.title.type.length, SessionRow.client_name.type
 # SQLite's index of the filtered columns (migration 0010): an FTS5 table with the trigram tokenizer, one row
 # per session under the session's rowid. It finds a text of at least TRIGRAM characters.
 TRIGRAM = 3
+# A text the filter index finds in at most this many sessions: those are read and sorted (a few ms), rather than
+# the list's index walked for them (which reads every session of the account when the text is rare).
+FEW_MATCHES = 2_000
+# A filter the index cannot serve (a text shorter than a trigram, a store without the index) first looks at this
+# many of the part's newest sessions; only when they hold fewer matches than the page does it read the rest.
+WINDOW = 2_000
+# How an SQLite filter reads a part (`sqlite_filter_plan`).
+ROWIDS, WALK, WINDOWED, SCAN = "rowids", "walk", "windowed", "scan"
 _filter_index_seen: WeakKeyDictionary = WeakKeyDictionary()  # engine -> whether it has LIST_FILTER_TABLE
 
 
@@ -157,19 +165,35 @@ async def has_list_filter_index(ctx: Ctx) -> bool:
     return _filter_index_seen[key]
 
 
-def _indexed_candidates(needle: str):
-    """``sessions.rowid IN (…)``: the sessions whose title, client or ticket reference holds ``needle`` in the
-    filter index, case folded (a phrase of its trigrams). The index folds case as much as LIKE does or more,
-    so this finds every session the LIKE does; the LIKE still decides."""
+def _index_matches(needle: str):
+    """The rowids of the sessions whose title, client or ticket reference holds ``needle`` in the filter index,
+    case folded (a phrase of its trigrams)."""
     phrase = '"' + needle.replace('"', '""') + '"'
-    index = table(LIST_FILTER_TABLE)
-    found = select(literal_column("rowid")).select_from(index).where(
+    return select(literal_column("rowid")).select_from(table(LIST_FILTER_TABLE)).where(
         literal_column(LIST_FILTER_TABLE).op("MATCH")(phrase))
-    return literal_column("sessions.rowid").in_(found)
 
 
 def _filter_needle(match: str) -> str:
     return one_line(match).casefold()
+
+
+async def sqlite_filter_plan(ctx: Ctx, match: str) -> str:
+    """How an SQLite filter for ``match`` reads each part of the list:
+
+    - ROWIDS: the index finds the text in at most FEW_MATCHES sessions: read those (by rowid) and keep the
+      newest matches of the account (`_scan_query` over the index's rowids);
+    - WALK: a text the index finds more often: walk each status's list index newest first, checking each rowid
+      against the index's matches, until the page is full (`_part_query`);
+    - WINDOWED: no index for this text (shorter than a trigram, or no index in this store): walk the part's
+      newest WINDOW sessions; if they hold fewer matches than the page, one pass over the part (SCAN).
+    """
+    needle = _filter_needle(match)
+    if len(needle) < TRIGRAM or not await has_list_filter_index(ctx):
+        return WINDOWED
+    if any(needle in status for status in SESSION_STATUSES):
+        return WALK  # every session of that status matches: each status on its own index
+    found = select(func.count()).select_from(_index_matches(needle).limit(FEW_MATCHES + 1).subquery())
+    return ROWIDS if (await ctx.db.execute(found)).scalar_one() <= FEW_MATCHES else WALK
 
 
 def _match_clause(match: str, dialect: str, indexed: bool = False):
@@ -180,7 +204,8 @@ def _match_clause(match: str, dialect: str, indexed: bool = False):
     the case of ASCII letters (as lower() does there: neither folds other letters without ICU). The status is
     matched here, so the store sees `status IN (…)`, which its index serves: an OR branch no index can serve
     would make the whole match a scan. ``indexed`` (SQLite with the filter index, a text of 3 characters or
-    more): the LIKE is checked only on the sessions the index names (`_indexed_candidates`)."""
+    more): the LIKE is checked only on the sessions the index names. The index folds case as much as LIKE does
+    or more, so it names every session the LIKE matches; the LIKE decides."""
     needle = _filter_needle(match)
     if len(needle) > _LONGEST_MATCHED:
         return false()  # longer than every column it is matched against (and past SQLite's LIKE pattern limit)
@@ -196,7 +221,7 @@ def _match_clause(match: str, dialect: str, indexed: bool = False):
         pattern = bindparam(None, f"%{escaped}%", type_=String, literal_execute=True)
         clauses = [col.ilike(pattern, escape="/") for col in columns]
     if indexed:
-        clauses = [and_(_indexed_candidates(needle), or_(*clauses))]
+        clauses = [and_(literal_column("sessions.rowid").in_(_index_matches(needle)), or_(*clauses))]
     statuses = [status for status in SESSION_STATUSES if needle in status]
     if statuses:
         clauses.append(SessionRow.status.in_(statuses))
@@ -205,8 +230,9 @@ def _match_clause(match: str, dialect: str, indexed: bool = False):
     return or_(*clauses)
 
 
-def _part_query(base, wanted: tuple[str, ...], after: ListCursor | None, limit: int):
-    """The first ``limit`` sessions of ``base`` in one of ``wanted`` statuses, after ``after``, newest first.
+def _part_query(base, wanted: tuple[str, ...], after: ListCursor | None, limit: int, since=None):
+    """The first ``limit`` sessions of ``base`` in one of ``wanted`` statuses, after ``after``, newest first
+    (``since``: an (updated_at, id) they are all at or after).
 
     One branch per status, each an equality on the status followed by the order, so an index on
     (account_id, [owner_id,] status, updated_at, id) returns it in order and it stops after ``limit`` rows; the
@@ -220,6 +246,8 @@ def _part_query(base, wanted: tuple[str, ...], after: ListCursor | None, limit: 
         branch = base.where(SessionRow.status == status)
         if after is not None and after.updated_at is not None:
             branch = branch.where(tuple_(SessionRow.updated_at, SessionRow.id) < (after.updated_at, after.id))
+        if since is not None:
+            branch = branch.where(tuple_(SessionRow.updated_at, SessionRow.id) >= tuple(since))
         branches.append(branch.order_by(SessionRow.updated_at.desc(), SessionRow.id.desc()).limit(limit))
     if len(branches) == 1:
         return branches[0]
@@ -228,6 +256,10 @@ def _part_query(base, wanted: tuple[str, ...], after: ListCursor | None, limit: 
     merged = union_all(*(select(branch.subquery()) for branch in branches))
     merged = merged.order_by(literal_column("updated_at").desc(), literal_column("id").desc()).limit(limit)
     return select(SessionRow).from_statement(merged)
+
+
+def _wanted(is_open: bool, statuses: tuple[str, ...] | None) -> tuple[str, ...]:
+    return tuple(s for s in (OPEN_STATUSES if is_open else CLOSED_STATUSES) if not statuses or s in statuses)
 
 
 def session_list_query(
@@ -240,36 +272,60 @@ def session_list_query(
     owner_id: str | None = None,
     after: ListCursor | None = None,
     limit: int = 100,
-    filter_index: bool = False,
+    sqlite_plan: str = WINDOWED,
+    since=None,
 ):
     """The statement reading the open (``is_open``) or closed part of a page of `session_page`: at most
     ``limit`` sessions after ``after`` (a cursor in this part), or None when ``statuses`` leave the part empty.
-    ``filter_index``: the SQLite store has the list filter's index (`has_list_filter_index`).
+    A filter on SQLite reads as ``sqlite_plan`` says (`sqlite_filter_plan`); WINDOWED only sessions at or after
+    ``since`` (`window_start_query`; None: the whole part, which is no bigger than the window).
     Exposed so the query-plan tests check the very SQL the list runs."""
-    wanted = tuple(s for s in (OPEN_STATUSES if is_open else CLOSED_STATUSES) if not statuses or s in statuses)
+    wanted = _wanted(is_open, statuses)
     if not wanted:
         return None
     after = after if after is not None and after.open == is_open else None
     filtered = bool(match and match.strip())
-    indexed = filtered and dialect == "sqlite" and filter_index and len(_filter_needle(match)) >= TRIGRAM
-    if filtered and dialect == "sqlite" and not indexed:
-        return _scan_query(account_id, _match_clause(match, dialect), wanted, owner_id, after, limit)
+    if filtered and dialect == "sqlite" and sqlite_plan in (ROWIDS, SCAN):
+        return _scan_query(account_id, _match_clause(match, dialect, indexed=sqlite_plan == ROWIDS), wanted,
+                           owner_id, after, limit)
     base = select(SessionRow).where(SessionRow.account_id == account_id)
     if owner_id is not None:
         base = base.where(SessionRow.owner_id == owner_id)
     if filtered:
-        base = base.where(_match_clause(match, dialect, indexed=indexed))
-    return _part_query(base, wanted, after, limit)
+        base = base.where(_match_clause(match, dialect, indexed=dialect == "sqlite" and sqlite_plan == WALK))
+    return _part_query(base, wanted, after, limit, since if filtered and dialect == "sqlite" else None)
+
+
+def window_start_query(account_id: str, is_open: bool, *, statuses: tuple[str, ...] | None = None,
+                       owner_id: str | None = None, after: ListCursor | None = None):
+    """The (updated_at, id) of the part's WINDOW-th newest session after ``after`` (no row: the part is smaller
+    than the window), read from the list's indexes alone: where a WINDOWED filter stops looking at first."""
+    wanted = _wanted(is_open, statuses)
+    after = after if after is not None and after.open == is_open else None
+    window = bindparam(None, WINDOW, type_=Integer, literal_execute=True)
+    branches = []
+    for status in wanted:
+        branch = select(SessionRow.updated_at, SessionRow.id).where(SessionRow.account_id == account_id,
+                                                                     SessionRow.status == status)
+        if owner_id is not None:
+            branch = branch.where(SessionRow.owner_id == owner_id)
+        if after is not None and after.updated_at is not None:
+            branch = branch.where(tuple_(SessionRow.updated_at, SessionRow.id) < (after.updated_at, after.id))
+        branches.append(branch.order_by(SessionRow.updated_at.desc(), SessionRow.id.desc()).limit(window))
+    if len(branches) == 1:
+        return branches[0].offset(WINDOW - 1).limit(1)
+    merged = select(union_all(*(select(branch.subquery()) for branch in branches)).subquery())
+    merged = merged.order_by(literal_column("updated_at").desc(), literal_column("id").desc())
+    return merged.offset(WINDOW - 1).limit(1)
 
 
 def _scan_query(account_id: str, match, wanted: tuple[str, ...], owner_id: str | None, after: ListCursor | None,
                 limit: int):
-    """A filtered part on SQLite without the filter index (a text shorter than a trigram, or a store without
-    the index): one pass over the table keeping the newest ``limit``
-    matches (SQLite's bounded sorter). Walking the list's index instead finds a common text sooner (it stops at
-    the page's end) but pays a row lookup per session for a rare one: 100,000 sessions cost ~110 ms that way
-    against ~45 ms for the pass, and a key's worst case is what the TUI's filter has to meet. The unary plus
-    keeps the planner off the indexes."""
+    """A filtered part on SQLite read in one pass, keeping the newest ``limit`` matches (SQLite's bounded
+    sorter): over the filter index's few matches (ROWIDS), or, when the newest WINDOW sessions of a part held
+    fewer matches than the page, over the whole table (SCAN). Walking the list's index instead would pay a row
+    lookup per session for a rare text: 100,000 sessions cost ~110 ms that way against ~45 ms for the pass.
+    The unary plus keeps the planner off the list's indexes."""
     stmt = select(SessionRow).where(no_index(SessionRow.account_id) == account_id,
                                     no_index(SessionRow.status).in_(wanted), match)
     if owner_id is not None:
@@ -293,27 +349,37 @@ async def session_page(
 
     Keyset-paged on (updated_at, id) within each part, so a page costs the same at any depth and at any store
     size: each status is read from the index on (account_id, [owner_id,] status, updated_at, id), newest first,
-    stopping at the page's end (`session_list_query`). A filter is served by the trigram indexes on Postgres
-    and by the filter index (0010) on SQLite, which walks each status's index checking rowids against the
-    index's matches; a text shorter than 3 characters reads the account's sessions once per part there. Pass
-    the returned cursor as ``after`` for the next page."""
+    stopping at the page's end (`session_list_query`). A filter is served by the trigram indexes on Postgres,
+    and on SQLite by the filter index (0010) as `sqlite_filter_plan` chooses. Pass the returned cursor as
+    ``after`` for the next page."""
     for status in statuses or ():
         if status not in SESSION_STATUSES:
             raise UsageError(f"unknown status {status!r}", hint="one of: " + ", ".join(SESSION_STATUSES))
     found: list[SessionRow] = []
-    filter_index = bool(match and match.strip()) and await has_list_filter_index(ctx)
+    dialect = ctx.db.bind.dialect.name
+    owner_id = ctx.engineer.id if mine else None
+    filtered = bool(match and match.strip())
+    plan = await sqlite_filter_plan(ctx, match) if filtered and dialect == "sqlite" else None
     for is_open in (True, False):
         if after is not None and after.open != is_open and is_open:
             continue  # the cursor is already in the closed part
-        remaining = limit - len(found)
-        stmt = session_list_query(ctx.account.id, ctx.db.bind.dialect.name, is_open, match=match, statuses=statuses,
-                                  owner_id=ctx.engineer.id if mine else None, after=after, limit=remaining + 1,
-                                  filter_index=filter_index)
-        if stmt is None:
+        if not _wanted(is_open, statuses):
             continue
+        remaining = limit - len(found)
         if remaining <= 0:
             return SessionPage(found, ListCursor(open=is_open))
+        part = dict(match=match, statuses=statuses, owner_id=owner_id, after=after, limit=remaining + 1)
+        since = None
+        if plan == WINDOWED:
+            start = window_start_query(ctx.account.id, is_open, statuses=statuses, owner_id=owner_id, after=after)
+            since = (await ctx.db.execute(start)).first()
+        stmt = session_list_query(ctx.account.id, dialect, is_open, sqlite_plan=plan or WINDOWED, since=since,
+                                  **part)
         rows = list((await ctx.db.execute(stmt)).scalars())
+        if since is not None and len(rows) <= remaining:
+            # The window held fewer matches than the rest of the page: the whole part, in one pass.
+            stmt = session_list_query(ctx.account.id, dialect, is_open, sqlite_plan=SCAN, **part)
+            rows = list((await ctx.db.execute(stmt)).scalars())
         if len(rows) > remaining:
             found += rows[:remaining]
             last = found[-1]

@@ -10,7 +10,6 @@ row's ``updated_at`` without reading the store again.
 
 from __future__ import annotations
 
-import asyncio
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -61,7 +60,6 @@ class SessionList(OptionList):
     # Sessions per query: two screenfuls at 50 lines, so a filter key lays out no more rows than it needs.
     PAGE = 50
     PREFETCH = 20  # load the next chunk when the highlight comes this close to the end (or the view a screen)
-    FILTER_DEBOUNCE = 0.03  # seconds of quiet before a filter query (keys typed meanwhile join it)
 
     def __init__(self, **kwargs) -> None:
         # Set before OptionList's own __init__, which highlights the placeholder (and so asks for more rows).
@@ -141,8 +139,9 @@ class SessionList(OptionList):
             self.set_sessions(*chunk, current=current)
 
     def set_filter(self, value: str) -> None:
-        """Query the store for ``value``. One query at a time: keys typed while it runs are coalesced into
-        the next one, and an answer for text that has changed since is never shown."""
+        """Query the store for ``value``: at once when no filter query runs (no debounce: a key's result is
+        never held back by a timer). One query at a time: keys typed while it runs are coalesced into the
+        next one, for the latest text, and an answer for text that has changed since is never shown."""
         self.filter_text = value
         self._generation += 1  # a chunk or reload still in flight is now stale
         if not self._filter_running:
@@ -151,7 +150,6 @@ class SessionList(OptionList):
 
     async def _run_filter(self) -> None:
         try:
-            await asyncio.sleep(self.FILTER_DEBOUNCE)
             while True:
                 generation, match = self._generation, self.filter_text
                 chunk = await self._fetch(match)
