@@ -144,9 +144,10 @@ TRIGRAM = 3
 # A text the filter index finds in at most this many sessions: those are read and sorted (a few ms), rather than
 # the list's index walked for them (which reads every session of the account when the text is rare).
 FEW_MATCHES = 2_000
-# A filter the index cannot serve (a text shorter than a trigram, a store without the index) first looks at this
-# many of the part's newest sessions; only when they hold fewer matches than the page does it read the rest.
-WINDOW = 2_000
+# A filter the index cannot serve (a text shorter than a trigram, a store without the index) first looks at the
+# part's newest sessions, at most this many per status (`window_start_query`); only when they hold fewer matches
+# than the page does it read the rest.
+WINDOW = 5_000
 # How an SQLite filter reads a part (`sqlite_filter_plan`).
 ROWIDS, WALK, WINDOWED, SCAN = "rowids", "walk", "windowed", "scan"
 _filter_index_seen: WeakKeyDictionary = WeakKeyDictionary()  # engine -> whether it has LIST_FILTER_TABLE
@@ -298,11 +299,12 @@ def session_list_query(
 
 def window_start_query(account_id: str, is_open: bool, *, statuses: tuple[str, ...] | None = None,
                        owner_id: str | None = None, after: ListCursor | None = None):
-    """The (updated_at, id) of the part's WINDOW-th newest session after ``after`` (no row: the part is smaller
-    than the window), read from the list's indexes alone: where a WINDOWED filter stops looking at first."""
+    """For each status of the part that has more than WINDOW sessions after ``after``: the (updated_at, id) of
+    its WINDOW-th newest, read from the list's index alone. A WINDOWED filter looks first at the sessions newer
+    than the latest of these (every status's, so the window is a span of time: its matches are the newest
+    ones), at most WINDOW per status."""
     wanted = _wanted(is_open, statuses)
     after = after if after is not None and after.open == is_open else None
-    window = bindparam(None, WINDOW, type_=Integer, literal_execute=True)
     branches = []
     for status in wanted:
         branch = select(SessionRow.updated_at, SessionRow.id).where(SessionRow.account_id == account_id,
@@ -311,12 +313,11 @@ def window_start_query(account_id: str, is_open: bool, *, statuses: tuple[str, .
             branch = branch.where(SessionRow.owner_id == owner_id)
         if after is not None and after.updated_at is not None:
             branch = branch.where(tuple_(SessionRow.updated_at, SessionRow.id) < (after.updated_at, after.id))
-        branches.append(branch.order_by(SessionRow.updated_at.desc(), SessionRow.id.desc()).limit(window))
+        branch = branch.order_by(SessionRow.updated_at.desc(), SessionRow.id.desc())
+        branches.append(branch.offset(bindparam(None, WINDOW - 1, type_=Integer, literal_execute=True)).limit(1))
     if len(branches) == 1:
-        return branches[0].offset(WINDOW - 1).limit(1)
-    merged = select(union_all(*(select(branch.subquery()) for branch in branches)).subquery())
-    merged = merged.order_by(literal_column("updated_at").desc(), literal_column("id").desc())
-    return merged.offset(WINDOW - 1).limit(1)
+        return branches[0]
+    return union_all(*(select(branch.subquery()) for branch in branches))
 
 
 def _scan_query(account_id: str, match, wanted: tuple[str, ...], owner_id: str | None, after: ListCursor | None,
@@ -372,7 +373,7 @@ async def session_page(
         since = None
         if plan == WINDOWED:
             start = window_start_query(ctx.account.id, is_open, statuses=statuses, owner_id=owner_id, after=after)
-            since = (await ctx.db.execute(start)).first()
+            since = max((tuple(row) for row in await ctx.db.execute(start)), default=None)
         stmt = session_list_query(ctx.account.id, dialect, is_open, sqlite_plan=plan or WINDOWED, since=since,
                                   **part)
         rows = list((await ctx.db.execute(stmt)).scalars())
