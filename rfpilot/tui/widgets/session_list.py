@@ -228,12 +228,13 @@ class SessionList(OptionList):
     def set_sessions(self, rows: list[SessionRowView], cursor=None, current: str | None = None) -> None:
         """Show ``rows`` (the first chunk, open sessions first) in place of what is listed."""
         before = self.highlighted_option.id if self.highlighted_option is not None else None
-        self.clear_options()
         self.rows, self.cursor, self._has_recent_heading = list(rows), cursor, False
         options = self._options_for(rows, first=True)
         # Two short lines: rows are cut, not wrapped (app.tcss), and the list is 24 cells wide.
         empty = "No session matches\nthe filter" if self.filter_text.strip() else "No sessions yet:\nctrl+n starts one"
-        self.add_options(options or [self._placeholder(empty)])
+        # In one step, not cleared then filled: the list's height goes from old to new without passing through
+        # empty, so a result as tall as the last one (a full chunk) repaints the list without a new layout.
+        self.set_options(options or [self._placeholder(empty)])
         # Highlight the open session; else keep the highlight where it was; else the first session, so
         # enter opens a session straight away.
         for wanted in (current, before):
