@@ -111,16 +111,16 @@ async def test_quotes_and_backslashes_in_a_filter_are_text(ws) -> None:
         assert len(await titles("Session 1")) > 0  # the table is still there
 
 
-async def test_the_filter_index_finds_exactly_what_the_scan_finds(ws, monkeypatch) -> None:
-    """SQLite's filter index (0010) only narrows where the LIKE looks: for any text, after inserts, renames, a
-    client or ticket set, and deletes (its triggers), the list is the one the scan of every session gives."""
+async def test_every_way_of_filtering_finds_exactly_what_the_plain_query_finds(ws, monkeypatch) -> None:
+    """Every way a filter reads finds what the plain query found before them (SQLite: the one pass over every
+    session; Postgres: the walk of the list's index). SQLite's filter index (0010) only narrows where the LIKE
+    looks, after inserts, renames, a client or ticket set, and deletes (its triggers)."""
     from sqlalchemy import delete, select, text, update
 
     from rfpilot.core import sessions
     from rfpilot.db.models import LIST_FILTER_TABLE, SessionRow
 
-    if ws.store.dialect != "sqlite":
-        pytest.skip("the filter index is SQLite's (Postgres has its trigram indexes)")
+    sqlite = ws.store.dialect == "sqlite"
     odd = ["Été à Zürich", "ÉTÉ chez Müller", "straße Strasse STRASSE", "O'Brien \\ \"quoted\" share",
            "50% off_line", "Scan to folder", "scan TO Folder again", "Ünïcode ÀÉÎ", "日本語のプリンター", "a  b"]
     rows = await seed(ws, total=300, extra=[dict(id=f"abcd1234-0000-4000-8000-{i:012d}", title=t, status="active",
@@ -133,11 +133,12 @@ async def test_the_filter_index_finds_exactly_what_the_scan_finds(ws, monkeypatc
             await ctx.db.execute(update(SessionRow).where(SessionRow.id == rows[6]["id"]).values(ticket_ref="T-777"))
             await ctx.db.execute(update(SessionRow).where(SessionRow.id == rows[7]["id"]).values(title=None))
             await ctx.db.execute(delete(SessionRow).where(SessionRow.id.in_([rows[8]["id"], rows[-1]["id"]])))
-        indexed = (await ctx.db.execute(text(f"SELECT rowid, title, client_name, ticket_ref FROM {LIST_FILTER_TABLE} "
-                                             "ORDER BY rowid"))).all()
-        stored = (await ctx.db.execute(select(text("rowid"), SessionRow.title, SessionRow.client_name,
-                                              SessionRow.ticket_ref).order_by(text("rowid")))).all()
-        assert indexed == stored
+        if sqlite:
+            indexed = (await ctx.db.execute(text(f"SELECT rowid, title, client_name, ticket_ref FROM "
+                                                 f"{LIST_FILTER_TABLE} ORDER BY rowid"))).all()
+            stored = (await ctx.db.execute(select(text("rowid"), SessionRow.title, SessionRow.client_name,
+                                                  SessionRow.ticket_ref).order_by(text("rowid")))).all()
+            assert indexed == stored
 
         async def ids(match: str) -> list[str]:
             found, cursor = [], None
@@ -152,29 +153,36 @@ async def test_the_filter_index_finds_exactly_what_the_scan_finds(ws, monkeypatc
                    "session 1", "Session 29", "northwind", "renamed", "contoso", "t-777", "cw#4830", "session 7",
                    "session 8", "abcd1234", "abcd1234-0000", "active", "tive", "aband", "ses", "n 1", "xyz",
                    "1", "29", "s", "é", "zq", "_", "%"]
-        real_plan = sessions.sqlite_filter_plan
-        with monkeypatch.context() as patch:  # the one pass over every session, as before the index
-            patch.setattr(sessions, "sqlite_filter_plan", lambda _ctx, _match: _const(sessions.SCAN))
+        chooser = "sqlite_filter_plan" if sqlite else "postgres_filter_plan"
+        real_plan = getattr(sessions, chooser)
+        with monkeypatch.context() as patch:  # as before: SQLite's one pass over every session, Postgres's walk
+            patch.setattr(sessions, chooser, lambda *_args: _const(sessions.SCAN if sqlite else sessions.WALK))
             expected = {needle: await ids(needle) for needle in needles}
-        # Each way of reading: the index's few matches, the list's index walked against the index's matches,
-        # a window of the newest sessions (all of them; 150, which holds a page of a common text; 7, then one
-        # pass), and without the index.
-        for few, window, index in [(2_000, 2_000, True), (0, 2_000, True), (10**9, 2_000, True),
-                                   (2_000, 7, True), (2_000, 7, False), (2_000, 150, False), (2_000, 2_000, False)]:
+        # Each way of reading. SQLite: the index's few matches, the list's index walked against the index's
+        # matches, a window of the newest sessions (all of them; 150, which holds a page of a common text; 7, then
+        # one pass), and without the index. Postgres: the few matches read whole, or all walked.
+        ways = [(2_000, 2_000, True), (0, 2_000, True), (10**9, 2_000, True), (2_000, 7, True), (2_000, 7, False),
+                (2_000, 150, False), (2_000, 2_000, False)] if sqlite else [(1_000, 0, True), (10**9, 0, True),
+                                                                            (0, 0, True)]
+        for few, window, index in ways:
             with monkeypatch.context() as patch:
-                patch.setattr(sessions, "FEW_MATCHES", few)
-                patch.setattr(sessions, "WINDOW", window)
+                patch.setattr(sessions, "FEW_MATCHES" if sqlite else "PG_FEW_MATCHES", few)
+                patch.setattr(sessions, "WINDOW", window or sessions.WINDOW)
                 patch.setattr(sessions, "has_list_filter_index", lambda _ctx, index=index: _const(index))
                 plans = set()
 
-                async def spy(ctx, match):
-                    plans.add(plan := await real_plan(ctx, match))
+                async def spy(*args):
+                    plans.add(plan := await real_plan(*args))
                     return plan
 
-                patch.setattr(sessions, "sqlite_filter_plan", spy)
+                patch.setattr(sessions, chooser, spy)
                 for needle in needles:
                     assert await ids(needle) == expected[needle], (needle, few, window, index)
-                assert plans == ({sessions.WINDOWED, sessions.WALK, sessions.ROWIDS} if index else {sessions.WINDOWED})
+                if sqlite:
+                    assert plans == ({sessions.WINDOWED, sessions.WALK, sessions.ROWIDS} if index
+                                     else {sessions.WINDOWED})
+                else:
+                    assert plans == {sessions.WALK, sessions.FEW}, plans
         assert expected["renamed"] == [rows[5]["id"]] and expected["t-777"] == [rows[6]["id"]]
         assert rows[7]["id"] not in expected["session 7"] and rows[8]["id"] not in expected["session 8"]
         assert rows[80]["id"] in expected["session 8"]  # untitled, deleted, renamed-to

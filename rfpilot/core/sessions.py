@@ -148,8 +148,11 @@ FEW_MATCHES = 2_000
 # part's newest sessions, at most this many per status (`window_start_query`); only when they hold fewer matches
 # than the page does it read the rest.
 WINDOW = 5_000
-# How an SQLite filter reads a part (`sqlite_filter_plan`).
-ROWIDS, WALK, WINDOWED, SCAN = "rowids", "walk", "windowed", "scan"
+# Postgres: a text found in at most this many sessions of the account is read whole and sorted (FEW), not
+# looked for along the list's index, whatever the planner's statistics say (`postgres_filter_plan`).
+PG_FEW_MATCHES = 1_000
+# How a filter reads a part (`sqlite_filter_plan`, `postgres_filter_plan`).
+ROWIDS, WALK, WINDOWED, SCAN, FEW = "rowids", "walk", "windowed", "scan", "few"
 _filter_index_seen: WeakKeyDictionary = WeakKeyDictionary()  # engine -> whether it has LIST_FILTER_TABLE
 
 
@@ -195,6 +198,49 @@ async def sqlite_filter_plan(ctx: Ctx, match: str) -> str:
         return WALK  # every session of that status matches: each status on its own index
     found = select(func.count()).select_from(_index_matches(needle).limit(FEW_MATCHES + 1).subquery())
     return ROWIDS if (await ctx.db.execute(found)).scalar_one() <= FEW_MATCHES else WALK
+
+
+async def postgres_filter_plan(ctx: Ctx, match: str, owner_id: str | None) -> str:
+    """How a Postgres filter for ``match`` reads each part: FEW when the account holds at most PG_FEW_MATCHES
+    matching sessions (counted up to one more, through the trigram indexes for a rare text), else WALK.
+
+    Left to itself the planner walks the list's index for any text it expects to find often enough to fill a
+    page soon: wrong for a text whose matches are all old (a run of ticket numbers: 130-200 ms at 100,000
+    sessions) and for every text of a freshly imported table that autovacuum has not analysed yet (300-470 ms).
+    A text shorter than a trigram is walked (no index serves it, and short texts are common)."""
+    if len(_filter_needle(match)) < TRIGRAM:
+        return WALK
+    found = select(literal_column("1")).where(_pg_no_index(SessionRow.account_id) == ctx.account.id,
+                                             _match_clause(match, "postgresql"))
+    if owner_id is not None:
+        found = found.where(_pg_no_index(SessionRow.owner_id) == owner_id)
+    found = found.limit(bindparam(None, PG_FEW_MATCHES + 1, type_=Integer, literal_execute=True))
+    count = (await ctx.db.execute(select(func.count()).select_from(found.subquery()))).scalar_one()
+    return FEW if count <= PG_FEW_MATCHES else WALK
+
+
+def _pg_no_index(column):
+    """``column || ''``: a condition on it can use no index, so a plan for it must come from the text's trigram
+    indexes (or read the table). Without statistics (a table not yet analysed) Postgres takes the account's
+    condition for a rare one and walks every session of the account through the list's index."""
+    return column.op("||")(literal_column("''"))
+
+
+def _few_query(account_id: str, match: str, owner_id: str | None, wanted: tuple[str, ...],
+               after: ListCursor | None, limit: int):
+    """Postgres, FEW: every match of the part, found through the trigram indexes (the account and owner are
+    written so no other index serves them) in a materialised CTE (so no plan can walk the list's index for
+    them), then the newest ``limit``."""
+    matches = select(SessionRow).where(_pg_no_index(SessionRow.account_id) == account_id,
+                                       _match_clause(match, "postgresql"), SessionRow.status.in_(wanted))
+    if owner_id is not None:
+        matches = matches.where(_pg_no_index(SessionRow.owner_id) == owner_id)
+    if after is not None and after.updated_at is not None:
+        matches = matches.where(tuple_(SessionRow.updated_at, SessionRow.id) < (after.updated_at, after.id))
+    found = matches.cte("matches").prefix_with("MATERIALIZED")
+    newest = select(found).order_by(found.c.updated_at.desc(), found.c.id.desc()).limit(
+        bindparam(None, limit, type_=Integer, literal_execute=True))
+    return select(SessionRow).from_statement(newest)
 
 
 def _match_clause(match: str, dialect: str, indexed: bool = False):
@@ -275,11 +321,13 @@ def session_list_query(
     limit: int = 100,
     sqlite_plan: str = WINDOWED,
     since=None,
+    postgres_plan: str = WALK,
 ):
     """The statement reading the open (``is_open``) or closed part of a page of `session_page`: at most
     ``limit`` sessions after ``after`` (a cursor in this part), or None when ``statuses`` leave the part empty.
     A filter on SQLite reads as ``sqlite_plan`` says (`sqlite_filter_plan`); WINDOWED only sessions at or after
-    ``since`` (`window_start_query`; None: the whole part, which is no bigger than the window).
+    ``since`` (`window_start_query`; None: the whole part, which is no bigger than the window). A filter on
+    Postgres reads as ``postgres_plan`` says (`postgres_filter_plan`).
     Exposed so the query-plan tests check the very SQL the list runs."""
     wanted = _wanted(is_open, statuses)
     if not wanted:
@@ -292,6 +340,8 @@ def session_list_query(
     base = select(SessionRow).where(SessionRow.account_id == account_id)
     if owner_id is not None:
         base = base.where(SessionRow.owner_id == owner_id)
+    if filtered and dialect != "sqlite" and postgres_plan == FEW:
+        return _few_query(account_id, match, owner_id, wanted, after, limit)
     if filtered:
         base = base.where(_match_clause(match, dialect, indexed=dialect == "sqlite" and sqlite_plan == WALK))
     return _part_query(base, wanted, after, limit, since if filtered and dialect == "sqlite" else None)
@@ -350,8 +400,8 @@ async def session_page(
 
     Keyset-paged on (updated_at, id) within each part, so a page costs the same at any depth and at any store
     size: each status is read from the index on (account_id, [owner_id,] status, updated_at, id), newest first,
-    stopping at the page's end (`session_list_query`). A filter is served by the trigram indexes on Postgres,
-    and on SQLite by the filter index (0010) as `sqlite_filter_plan` chooses. Pass the returned cursor as
+    stopping at the page's end (`session_list_query`). A filter is served by the trigram indexes on Postgres
+    (`postgres_filter_plan`), and on SQLite by the filter index (0010) as `sqlite_filter_plan` chooses. Pass the returned cursor as
     ``after`` for the next page."""
     for status in statuses or ():
         if status not in SESSION_STATUSES:
@@ -360,7 +410,11 @@ async def session_page(
     dialect = ctx.db.bind.dialect.name
     owner_id = ctx.engineer.id if mine else None
     filtered = bool(match and match.strip())
-    plan = await sqlite_filter_plan(ctx, match) if filtered and dialect == "sqlite" else None
+    plan = pg_plan = None
+    if filtered and dialect == "sqlite":
+        plan = await sqlite_filter_plan(ctx, match)
+    elif filtered:
+        pg_plan = await postgres_filter_plan(ctx, match, owner_id)
     for is_open in (True, False):
         if after is not None and after.open != is_open and is_open:
             continue  # the cursor is already in the closed part
@@ -375,7 +429,7 @@ async def session_page(
             start = window_start_query(ctx.account.id, is_open, statuses=statuses, owner_id=owner_id, after=after)
             since = max((tuple(row) for row in await ctx.db.execute(start)), default=None)
         stmt = session_list_query(ctx.account.id, dialect, is_open, sqlite_plan=plan or WINDOWED, since=since,
-                                  **part)
+                                  postgres_plan=pg_plan or WALK, **part)
         rows = list((await ctx.db.execute(stmt)).scalars())
         if since is not None and len(rows) <= remaining:
             # The window held fewer matches than the rest of the page: the whole part, in one pass.
