@@ -163,9 +163,10 @@ async def test_session_list_reads_each_status_from_its_index(big, mine: bool) ->
 
 async def test_the_list_filter_walks_the_list_index_or_the_trigram_indexes(bigger, monkeypatch) -> None:
     """Postgres: a common text walks each status's index newest first until the page is full; a rare one is
-    found through the trigram indexes (then its few matches sorted), whatever the planner's statistics. SQLite (core.sessions.sqlite_filter_plan):
-    the filter index (0010's FTS5 trigram table) counts a text's matches; a few are read by rowid and sorted, many
-    are checked against each status's index walked newest first. A text shorter than a trigram walks the part's
+    found through the trigram indexes (then its few matches sorted), whatever the planner's statistics.
+    SQLite (core.sessions.sqlite_filter_plan): the filter index (0010's FTS5 trigram table) counts a text's
+    matches; a few are read by rowid and sorted, many are checked against each status's index walked newest
+    first. A text shorter than a trigram walks the part's
     newest sessions (a window found from the list's index alone), and reads the table once only when the window
     held fewer matches than the page."""
     from rfpilot.core import sessions

@@ -401,8 +401,8 @@ async def session_page(
     Keyset-paged on (updated_at, id) within each part, so a page costs the same at any depth and at any store
     size: each status is read from the index on (account_id, [owner_id,] status, updated_at, id), newest first,
     stopping at the page's end (`session_list_query`). A filter is served by the trigram indexes on Postgres
-    (`postgres_filter_plan`), and on SQLite by the filter index (0010) as `sqlite_filter_plan` chooses. Pass the returned cursor as
-    ``after`` for the next page."""
+    (`postgres_filter_plan`), and on SQLite by the filter index (0010) as `sqlite_filter_plan` chooses. Pass
+    the returned cursor as ``after`` for the next page."""
     for status in statuses or ():
         if status not in SESSION_STATUSES:
             raise UsageError(f"unknown status {status!r}", hint="one of: " + ", ".join(SESSION_STATUSES))
