@@ -15,8 +15,10 @@ from datetime import datetime
 
 from rich.text import Text
 from textual.binding import Binding
+from textual.geometry import Size
 from textual.message import Message
-from textual.widgets import OptionList
+from textual.reactive import Reactive
+from textual.widgets import Input, OptionList
 from textual.widgets.option_list import Option, OptionDoesNotExist
 
 from rfpilot.errors import RfpilotError
@@ -41,8 +43,22 @@ class SessionRowView:
     updated_at: datetime | None = None
 
 
+# Widget's virtual_size asks for a layout of the whole screen whenever it changes, which repaints every widget.
+# The filter box and the list have a size of their own (app.tcss), whatever their content: a change of their
+# virtual size needs a repaint of themselves and their scrollbars (which Textual updates with it, and lays out
+# when one appears or goes), not a layout. Without this, every filter key lays out and repaints the screen twice
+# (Input sets its virtual width to its text's on each key; the list's height changes with the result).
+
+
+class FilterInput(Input):
+    """The session list's filter box: a key repaints the box, not the screen."""
+
+    virtual_size = Reactive(Size(0, 0), layout=False)
+
+
 class SessionList(OptionList):
     """Enter opens the highlighted session."""
+
 
     HELP_TITLE = "the session list"
     HELP_KEYS = [("enter", "Open the highlighted session", ""), ("up, down", "Move", "")]
