@@ -43,11 +43,9 @@ class SessionRowView:
     updated_at: datetime | None = None
 
 
-# Widget's virtual_size asks for a layout of the whole screen whenever it changes, which repaints every widget.
-# The filter box and the list have a size of their own (app.tcss), whatever their content: a change of their
-# virtual size needs a repaint of themselves and their scrollbars (which Textual updates with it, and lays out
-# when one appears or goes), not a layout. Without this, every filter key lays out and repaints the screen twice
-# (Input sets its virtual width to its text's on each key; the list's height changes with the result).
+# Widget's virtual_size asks for a layout of the whole screen whenever it changes, which repaints every widget,
+# and Input sets its virtual width to its text's on every key. The filter box has a size of its own (app.tcss),
+# whatever its text: a key needs a repaint of the box, not a layout of the screen while the filter's query runs.
 
 
 class FilterInput(Input):
