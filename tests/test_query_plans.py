@@ -161,31 +161,79 @@ async def test_session_list_reads_each_status_from_its_index(big, mine: bool) ->
         assert_served(await plan(ctx, statement, parameters), dialect, index)
 
 
-async def test_the_list_filter_walks_the_list_index_or_the_trigram_indexes(bigger) -> None:
+async def test_the_list_filter_walks_the_list_index_or_the_trigram_indexes(bigger, monkeypatch) -> None:
     """Postgres: a common text walks each status's index newest first until the page is full; a rare one is
-    found through the trigram indexes (then its few matches sorted). SQLite, which has no text index, reads the
-    table once per part and keeps the newest matches (core.session.sessions._scan_query says why)."""
-    from rfpilot.core.session.sessions import session_page
+    found through the trigram indexes (then its few matches sorted), whatever the planner's statistics.
+    SQLite (core.session.sessions.sqlite_filter_plan): the filter index (0010's FTS5 trigram table) counts a text's
+    matches; a few are read by rowid and sorted, many are checked against each status's index walked newest
+    first. A text shorter than a trigram walks the part's
+    newest sessions (a window found from the list's index alone), and reads the table once only when the window
+    held fewer matches than the page."""
+    from rfpilot.core.session import sessions
+    from rfpilot.core.session.sessions import has_list_filter_index, session_page
 
     async with bigger.ctx() as ctx:
         dialect = ctx.db.bind.dialect.name
+        assert await has_list_filter_index(ctx) is (dialect == "sqlite")  # read once, before the recording
+        if dialect == "sqlite":  # the seed's 600 sessions stand for a big store
+            monkeypatch.setattr(sessions, "FEW_MATCHES", 100)
+            monkeypatch.setattr(sessions, "WINDOW", 100)
         async with recorded(ctx) as common:
             await session_page(ctx, match="northwind", limit=50)
         async with recorded(ctx) as rare:
             page = await session_page(ctx, match="t00417", limit=50)
         assert [s.ticket_ref for s in page.sessions] == ["T00417"]
-        if dialect == "sqlite":
-            for statement, parameters in common + rare:
-                root = await plan(ctx, statement, parameters)
-                assert [n["detail"] for n in walk(root)] == ["QUERY", "SCAN sessions", "USE TEMP B-TREE FOR ORDER BY"]
+        if dialect != "sqlite":
+            # Counted first (core.session.sessions.postgres_filter_plan): a common text then walks the list's index; a
+            # rare one (count, open part, closed part) is read through the trigram indexes alone.
+            assert len(common) == 2 and len(rare) == 3
+            assert_served(await plan(ctx, *common[1]), dialect, "ix_sessions_account_status_updated")
+            for statement, parameters in rare:
+                root = await plan(ctx, statement, parameters, off=("seqscan",))
+                details = [node["detail"] for node in walk(root)]
+                assert "Bitmap Index Scan ix_sessions_title_trgm" in details, show(root)
+                assert not any(d.startswith("Seq Scan") or "account_status" in d for d in details), show(root)
             return
-        (statement, parameters), = common
-        assert_served(await plan(ctx, statement, parameters), dialect, "ix_sessions_account_status_updated")
-        for statement, parameters in rare:
-            root = await plan(ctx, statement, parameters, off=("seqscan",))
-            details = [node["detail"] for node in walk(root)]
-            assert "Bitmap Index Scan ix_sessions_title_trgm" in details, show(root)
-            assert not any(d.startswith("Seq Scan") or "account_status" in d for d in details), show(root)
+        async with recorded(ctx) as mine:
+            await session_page(ctx, match="t00417", mine=True, limit=50)
+        async with recorded(ctx) as short:
+            assert len((await session_page(ctx, match="t0", limit=50)).sessions) == 50
+        async with recorded(ctx) as short_rare:
+            assert (await session_page(ctx, match="zq", limit=50)).sessions == []
+        index_read = ["SCAN session_list_filter VIRTUAL TABLE INDEX 0:M3"]
+
+        async def details(statement, parameters) -> tuple[dict, list[str]]:
+            root = await plan(ctx, statement, parameters)
+            return root, [n["detail"] for n in walk(root)]
+
+        # The count: the index alone, at most FEW_MATCHES + 1 of its rows.
+        for statement, parameters in (common[0], rare[0], mine[0]):
+            root, found = await details(statement, parameters)
+            assert found == ["QUERY", "CO-ROUTINE anon_1", *index_read, "SCAN anon_1"], show(root)
+        # Many matches: the open part fills the page from each status's index, rowids checked against the index.
+        assert len(common) == 2
+        root, found = await details(*common[1])
+        assert_served(root, dialect, "ix_sessions_account_status_updated")
+        lists = [n for n in walk(root) if n["detail"].startswith("LIST SUBQUERY")]
+        assert len(lists) == 3 and all([c["detail"] for c in n["children"]] == index_read for n in lists), show(root)
+        # Few: read by rowid (open part, closed part), whoever owns them.
+        assert len(rare) == 3 and len(mine) == 3
+        for statement, parameters in rare[1:] + mine[1:]:
+            root, found = await details(statement, parameters)
+            assert found == ["QUERY", "SEARCH sessions USING INTEGER PRIMARY KEY (rowid=?)", "LIST SUBQUERY 1",
+                             *index_read, "USE TEMP B-TREE FOR ORDER BY"], show(root)
+        # Shorter than a trigram: the window's start from the index alone, then the window walked in index order;
+        # a rare text, whose window held less than a page, then reads the part in one pass.
+        assert len(short) == 2 and len(short_rare) == 6  # (start, window) for the open part; and the closed part
+        for (statement, parameters), covering in zip(short + short_rare[:2] + short_rare[3:5], [True, False] * 3):
+            root, found = await details(statement, parameters)
+            assert_served(root, dialect, "ix_sessions_account_status_updated")
+            reads = [d for d in found if d.startswith("SEARCH sessions")]
+            assert all(("COVERING INDEX" in d) is covering and ("(updated_at,id)>" in d) is not covering
+                       for d in reads), show(root)
+        for statement, parameters in (short_rare[2], short_rare[5]):
+            root, found = await details(statement, parameters)
+            assert found == ["QUERY", "SCAN sessions", "USE TEMP B-TREE FOR ORDER BY"], show(root)
 
 
 async def test_id_prefix_lookup_is_a_range_on_the_primary_key(big) -> None:

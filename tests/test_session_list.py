@@ -4,6 +4,7 @@ the rest pages in as the user moves down, and the filter searches the whole stor
 from __future__ import annotations
 
 import asyncio
+import uuid
 from datetime import timedelta
 
 import pytest
@@ -109,6 +110,88 @@ async def test_quotes_and_backslashes_in_a_filter_are_text(ws) -> None:
         for match in ("'; DROP TABLE sessions; --", "\\'", "o''brien", "\\\\"):
             assert await titles(match) == [], match
         assert len(await titles("Session 1")) > 0  # the table is still there
+
+
+async def test_every_way_of_filtering_finds_exactly_what_the_plain_query_finds(ws, monkeypatch) -> None:
+    """Every way a filter reads finds what the plain query found before them (SQLite: the one pass over every
+    session; Postgres: the walk of the list's index). SQLite's filter index (0010) only narrows where the LIKE
+    looks, after inserts, renames, a client or ticket set, and deletes (its triggers)."""
+    from sqlalchemy import delete, select, text, update
+
+    from rfpilot.core.session import sessions
+    from rfpilot.db.models import LIST_FILTER_TABLE, SessionRow
+
+    sqlite = ws.store.dialect == "sqlite"
+    odd = ["Été à Zürich", "ÉTÉ chez Müller", "straße Strasse STRASSE", "O'Brien \\ \"quoted\" share",
+           "50% off_line", "Scan to folder", "scan TO Folder again", "Ünïcode ÀÉÎ", "日本語のプリンター", "a  b"]
+    prefix = uuid.uuid4().hex[:8]  # ids of their own: the Postgres test database is shared by concurrent runs
+    rows = await seed(ws, total=300, extra=[dict(id=f"{prefix}-0000-4000-8000-{i:012d}", title=t, status="active",
+                                                 intake_type="empty", ticket_ref=f"CW#{48300 + i}")
+                                            for i, t in enumerate(odd)])
+    async with ws.ctx() as ctx:
+        async with ctx.tx():  # renames, a client and a ticket set, deletes: the triggers keep the index
+            await ctx.db.execute(update(SessionRow).where(SessionRow.id == rows[5]["id"])
+                                 .values(title="Renamed VPN drops", client_name="Contoso"))
+            await ctx.db.execute(update(SessionRow).where(SessionRow.id == rows[6]["id"]).values(ticket_ref="T-777"))
+            await ctx.db.execute(update(SessionRow).where(SessionRow.id == rows[7]["id"]).values(title=None))
+            await ctx.db.execute(delete(SessionRow).where(SessionRow.id.in_([rows[8]["id"], rows[-1]["id"]])))
+        if sqlite:
+            indexed = (await ctx.db.execute(text(f"SELECT rowid, title, client_name, ticket_ref FROM "
+                                                 f"{LIST_FILTER_TABLE} ORDER BY rowid"))).all()
+            stored = (await ctx.db.execute(select(text("rowid"), SessionRow.title, SessionRow.client_name,
+                                                  SessionRow.ticket_ref).order_by(text("rowid")))).all()
+            assert indexed == stored
+
+        async def ids(match: str) -> list[str]:
+            found, cursor = [], None
+            while True:  # every page, so the cursor's range is compared too
+                page = await sessions.session_page(ctx, match=match, after=cursor, limit=40)
+                found += [s.id for s in page.sessions]
+                if (cursor := page.cursor) is None:
+                    return found
+
+        needles = ["été", "ÉTÉ", "zür", "ZÜR", "müller", "strasse", "straße", "o'brien", '"quoted"', "\\ ",
+                   "50%", "f_l", "0%o", "scan to", "SCAN TO FOLDER", "ünï", "àéî", "プリンター", "a  b", "a b",
+                   "session 1", "Session 29", "northwind", "renamed", "contoso", "t-777", "cw#4830", "session 7",
+                   "session 8", prefix, f"{prefix}-0000", "active", "tive", "aband", "ses", "n 1", "xyz",
+                   "1", "29", "s", "é", "zq", "_", "%"]
+        chooser = "sqlite_filter_plan" if sqlite else "postgres_filter_plan"
+        real_plan = getattr(sessions, chooser)
+        with monkeypatch.context() as patch:  # as before: SQLite's one pass over every session, Postgres's walk
+            patch.setattr(sessions, chooser, lambda *_args: _const(sessions.SCAN if sqlite else sessions.WALK))
+            expected = {needle: await ids(needle) for needle in needles}
+        # Each way of reading. SQLite: the index's few matches, the list's index walked against the index's
+        # matches, a window of the newest sessions (all of them; 150, which holds a page of a common text; 7, then
+        # one pass), and without the index. Postgres: the few matches read whole, or all walked.
+        ways = [(2_000, 2_000, True), (0, 2_000, True), (10**9, 2_000, True), (2_000, 7, True), (2_000, 7, False),
+                (2_000, 150, False), (2_000, 2_000, False)] if sqlite else [(1_000, 0, True), (10**9, 0, True),
+                                                                            (0, 0, True)]
+        for few, window, index in ways:
+            with monkeypatch.context() as patch:
+                patch.setattr(sessions, "FEW_MATCHES" if sqlite else "PG_FEW_MATCHES", few)
+                patch.setattr(sessions, "WINDOW", window or sessions.WINDOW)
+                patch.setattr(sessions, "has_list_filter_index", lambda _ctx, index=index: _const(index))
+                plans = set()
+
+                async def spy(*args):
+                    plans.add(plan := await real_plan(*args))
+                    return plan
+
+                patch.setattr(sessions, chooser, spy)
+                for needle in needles:
+                    assert await ids(needle) == expected[needle], (needle, few, window, index)
+                if sqlite:
+                    assert plans == ({sessions.WINDOWED, sessions.WALK, sessions.ROWIDS} if index
+                                     else {sessions.WINDOWED})
+                else:
+                    assert plans == {sessions.WALK, sessions.FEW}, plans
+        assert expected["renamed"] == [rows[5]["id"]] and expected["t-777"] == [rows[6]["id"]]
+        assert rows[7]["id"] not in expected["session 7"] and rows[8]["id"] not in expected["session 8"]
+        assert rows[80]["id"] in expected["session 8"]  # untitled, deleted, renamed-to
+
+
+async def _const(value):
+    return value
 
 
 async def test_split_open_is_one_pass_and_keeps_order() -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sqlite3
+from contextlib import asynccontextmanager
 from pathlib import Path
 
 import pytest
@@ -166,23 +167,39 @@ def test_redact_url_hides_password() -> None:
     assert "s3cret" not in db_engine.redact_url("postgresql+asyncpg://u:s3cret@h/db")
 
 
-async def test_a_store_with_drafts_migrates_to_head(db_url: str) -> None:
-    """0004 adds NOT NULL columns to draft_templates: existing rows must get values, on both stores."""
+@asynccontextmanager
+async def store_at(db_url: str, revision: str):
+    """An engine on a store of its own migrated to ``revision`` (Postgres: a scratch database, dropped after;
+    the shared one is already at head)."""
     import uuid
-    from datetime import UTC, datetime
 
-    from rfpilot.db.engine import _run_alembic_upgrade, create_engine, current_revision, migrate
+    from rfpilot.db.engine import _run_alembic_upgrade, create_engine
     from tests.conftest import _admin
 
     scratch = None
-    if db_url.startswith("postgresql"):  # its own database: the shared one is already at head
+    if db_url.startswith("postgresql"):
         scratch = f"rfpilot_mig_{uuid.uuid4().hex[:12]}"
         await _admin(f'CREATE DATABASE "{scratch}"')
         db_url = f"{db_url.rpartition('/')[0]}/{scratch}"
     engine = create_engine(db_url)
     try:
         async with engine.begin() as conn:
-            await conn.run_sync(lambda c: _run_alembic_upgrade(c, "0003"))
+            await conn.run_sync(lambda c: _run_alembic_upgrade(c, revision))
+        yield engine
+    finally:
+        await engine.dispose()
+        if scratch:
+            await _admin(f'DROP DATABASE IF EXISTS "{scratch}" WITH (FORCE)')
+
+
+async def test_a_store_with_drafts_migrates_to_head(db_url: str) -> None:
+    """0004 adds NOT NULL columns to draft_templates: existing rows must get values, on both stores."""
+    import uuid
+    from datetime import UTC, datetime
+
+    from rfpilot.db.engine import current_revision, migrate
+
+    async with store_at(db_url, "0003") as engine:
         now = datetime.now(UTC)
         ids = {k: str(uuid.uuid4()) for k in ("account", "engineer", "session", "draft")}
         async with engine.begin() as conn:
@@ -205,10 +222,52 @@ async def test_a_store_with_drafts_migrates_to_head(db_url: str) -> None:
         async with engine.connect() as conn:
             row = (await conn.execute(text("SELECT script_body, extraction, context FROM draft_templates"))).one()
         assert row[0] == "Restart-Service Spooler" and row[1] in ({}, "{}") and row[2] in ([], "[]")
-    finally:
-        await engine.dispose()
-        if scratch:
-            await _admin(f'DROP DATABASE IF EXISTS "{scratch}" WITH (FORCE)')
+
+
+async def test_0010_indexes_the_sessions_already_stored(db_url: str) -> None:
+    """0010 on a store that holds sessions: SQLite's list filter index holds every one of them (and is kept by
+    its triggers afterwards); Postgres's trigram indexes stop keeping a pending list."""
+    import uuid
+    from datetime import UTC, datetime
+
+    from rfpilot.db.engine import migrate
+    from rfpilot.db.models import LIST_FILTER_TABLE
+
+    async with store_at(db_url, "0008") as engine:
+        now, account, engineer = datetime.now(UTC), str(uuid.uuid4()), str(uuid.uuid4())
+        async with engine.begin() as conn:
+            await conn.execute(text("INSERT INTO accounts (id, name, created_at) VALUES (:a, 'mig', :t)"),
+                               {"a": account, "t": now})
+            await conn.execute(text(
+                "INSERT INTO engineers (id, account_id, email, display_name, psa_member_ids, created_at) "
+                "VALUES (:e, :a, 'm@example.com', 'M', '{}', :t)"), {"e": engineer, "a": account, "t": now})
+            for i, (title, client) in enumerate([("Printer offline", "Northwind"), ("VPN drops", None)]):
+                await conn.execute(text(
+                    "INSERT INTO sessions (id, account_id, owner_id, title, client_name, ticket_ref, status, "
+                    "intake_type, state_version, handoff_count, active_seconds, parked_seconds, status_changed_at, "
+                    "created_at, updated_at) VALUES (:s, :a, :e, :title, :client, :ticket, 'active', 'empty', "
+                    "0, 0, 0, 0, :t, :t, :t)"),
+                    {"s": str(uuid.uuid4()), "a": account, "e": engineer, "title": title, "client": client,
+                     "ticket": f"T-{i}", "t": now})
+        await migrate(engine, backup_dir=None)
+        async with engine.begin() as conn:
+            if engine.dialect.name == "sqlite":
+                def matches(needle: str):
+                    return conn.execute(text(f"SELECT s.title FROM sessions s JOIN {LIST_FILTER_TABLE} f "
+                                             f"ON f.rowid = s.rowid WHERE {LIST_FILTER_TABLE} MATCH :m ORDER BY 1"),
+                                        {"m": f'"{needle}"'})
+
+                assert (await matches("northwind")).scalars().all() == ["Printer offline"]
+                assert (await matches("drops")).scalars().all() == ["VPN drops"]
+                await conn.execute(text("UPDATE sessions SET title = 'VPN split tunnel' WHERE title = 'VPN drops'"))
+                assert (await matches("split")).scalars().all() == ["VPN split tunnel"]
+                assert (await matches("drops")).scalars().all() == []
+                return
+            options = dict((await conn.execute(text(
+                "SELECT c.relname, c.reloptions FROM pg_class c WHERE c.relname = ANY(:names)"),
+                {"names": list(TRIGRAM_INDEXES)})).all())
+        assert set(options) == set(TRIGRAM_INDEXES)  # the test server lets 0007 add pg_trgm
+        assert all("fastupdate=off" in (opts or []) for opts in options.values()), options
 
 
 @pytest.mark.postgres

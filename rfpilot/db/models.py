@@ -49,8 +49,18 @@ TRIGRAM_INDEXES = {
 }
 
 
+# SQLite only (migration 0010): the list filter's FTS5 table (with the shadow tables FTS5 keeps beside it,
+# named after it) and the triggers that fill it. Not in the models: a virtual table is no model's table.
+LIST_FILTER_TABLE = "session_list_filter"
+LIST_FILTER_TABLES = (LIST_FILTER_TABLE,
+                      *(f"{LIST_FILTER_TABLE}_{shadow}" for shadow in ("config", "content", "data", "docsize", "idx")))
+
+
 def include_in_autogenerate(obj, name, type_, reflected, compare_to) -> bool:
-    """Alembic's comparison of the models with a store leaves the optional trigram indexes alone."""
+    """Alembic's comparison of the models with a store leaves the optional trigram indexes and SQLite's list
+    filter table alone."""
+    if type_ == "table" and name in LIST_FILTER_TABLES:
+        return False
     return not (type_ == "index" and name in TRIGRAM_INDEXES)
 
 

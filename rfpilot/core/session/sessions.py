@@ -6,17 +6,22 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
+from weakref import WeakKeyDictionary
 
-from sqlalchemy import Integer, String, bindparam, false, func, literal_column, or_, select, tuple_, union_all
+from sqlalchemy import (Integer, String, and_, bindparam, false, func, literal_column, or_, select, table, text,
+                        tuple_, union_all)
 
 from rfpilot.core.context import Ctx
 from rfpilot.core.lookup import find_one, id_prefix, no_index
 from rfpilot.core.session.permissions import owner_action, require_can_modify
 from rfpilot.core.text import clip, one_line, short_id, title_from_text, truncate
 from rfpilot.db.enums import SESSION_STATUSES
-from rfpilot.db.models import Engineer, SessionRow
+from rfpilot.db.models import LIST_FILTER_TABLE, Engineer, SessionRow
 from rfpilot.errors import ConflictError, UsageError
+
+if TYPE_CHECKING:
+    from sqlalchemy import ColumnElement, Select
 
 T = TypeVar("T")
 
@@ -136,18 +141,123 @@ class SessionPage:
 _ID_PREFIX = re.compile(r"[0-9a-f-]{8,36}")
 # The longest column a filter is matched against (title and client name are String(200)).
 _LONGEST_MATCHED = max(SessionRow.title.type.length, SessionRow.client_name.type.length)
+# SQLite's index of the filtered columns (migration 0010): an FTS5 table with the trigram tokenizer, one row
+# per session under the session's rowid. It finds a text of at least TRIGRAM characters.
+TRIGRAM = 3
+# A text the filter index finds in at most this many sessions: those are read and sorted (a few ms), rather than
+# the list's index walked for them (which reads every session of the account when the text is rare).
+FEW_MATCHES = 2_000
+# A filter the index cannot serve (a text shorter than a trigram, a store without the index) first looks at the
+# part's newest sessions, at most this many per status (`window_start_query`); only when they hold fewer matches
+# than the page does it read the rest.
+WINDOW = 5_000
+# Postgres: a text found in at most this many sessions of the account is read whole and sorted (FEW), not
+# looked for along the list's index, whatever the planner's statistics say (`postgres_filter_plan`).
+PG_FEW_MATCHES = 1_000
+# How a filter reads a part (`sqlite_filter_plan`, `postgres_filter_plan`).
+ROWIDS, WALK, WINDOWED, SCAN, FEW = "rowids", "walk", "windowed", "scan", "few"
+_filter_index_seen: WeakKeyDictionary = WeakKeyDictionary()  # engine -> whether it has LIST_FILTER_TABLE
 
 
-def _match_clause(match: str, dialect: str):
+async def has_list_filter_index(ctx: Ctx) -> bool:
+    """Whether this SQLite store has the list filter's index (0010 leaves it out where SQLite has no FTS5
+    trigram tokenizer). Read once per engine; Postgres: False (its trigram indexes need nothing of the query)."""
+    bind = ctx.db.get_bind()
+    if bind.dialect.name != "sqlite":
+        return False
+    key = getattr(bind, "sync_engine", bind)
+    if key not in _filter_index_seen:
+        found = await ctx.db.execute(text("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = :name"),
+                                     {"name": LIST_FILTER_TABLE})
+        _filter_index_seen[key] = found.first() is not None
+    return _filter_index_seen[key]
+
+
+def _index_matches(needle: str):
+    """The rowids of the sessions whose title, client or ticket reference holds ``needle`` in the filter index,
+    case folded (a phrase of its trigrams)."""
+    phrase = '"' + needle.replace('"', '""') + '"'
+    return select(literal_column("rowid")).select_from(table(LIST_FILTER_TABLE)).where(
+        literal_column(LIST_FILTER_TABLE).op("MATCH")(phrase))
+
+
+def _filter_needle(match: str) -> str:
+    return one_line(match).casefold()
+
+
+async def sqlite_filter_plan(ctx: Ctx, match: str) -> str:
+    """How an SQLite filter for ``match`` reads each part of the list:
+
+    - ROWIDS: the index finds the text in at most FEW_MATCHES sessions: read those (by rowid) and keep the
+      newest matches of the account (`_scan_query` over the index's rowids);
+    - WALK: a text the index finds more often: walk each status's list index newest first, checking each rowid
+      against the index's matches, until the page is full (`_part_query`);
+    - WINDOWED: no index for this text (shorter than a trigram, or no index in this store): walk the part's
+      newest WINDOW sessions; if they hold fewer matches than the page, one pass over the part (SCAN).
+    """
+    needle = _filter_needle(match)
+    if len(needle) < TRIGRAM or not await has_list_filter_index(ctx):
+        return WINDOWED
+    if any(needle in status for status in SESSION_STATUSES):
+        return WALK  # every session of that status matches: each status on its own index
+    found = select(func.count()).select_from(_index_matches(needle).limit(FEW_MATCHES + 1).subquery())
+    return ROWIDS if (await ctx.db.execute(found)).scalar_one() <= FEW_MATCHES else WALK
+
+
+async def postgres_filter_plan(ctx: Ctx, match: str, owner_id: str | None) -> str:
+    """How a Postgres filter for ``match`` reads each part: FEW when the account holds at most PG_FEW_MATCHES
+    matching sessions (counted up to one more, through the trigram indexes for a rare text), else WALK.
+
+    Left to itself the planner walks the list's index for any text it expects to find often enough to fill a
+    page soon: wrong for a text whose matches are all old (a run of ticket numbers: 130-200 ms at 100,000
+    sessions) and for every text of a freshly imported table that autovacuum has not analysed yet (300-470 ms).
+    A text shorter than a trigram is walked (no index serves it, and short texts are common)."""
+    if len(_filter_needle(match)) < TRIGRAM:
+        return WALK
+    found: Select[Any] = select(literal_column("1")).where(_pg_no_index(SessionRow.account_id) == ctx.account.id,
+                                             _match_clause(match, "postgresql"))
+    if owner_id is not None:
+        found = found.where(_pg_no_index(SessionRow.owner_id) == owner_id)
+    found = found.limit(bindparam(None, PG_FEW_MATCHES + 1, type_=Integer, literal_execute=True))
+    count = (await ctx.db.execute(select(func.count()).select_from(found.subquery()))).scalar_one()
+    return FEW if count <= PG_FEW_MATCHES else WALK
+
+
+def _pg_no_index(column):
+    """``column || ''``: a condition on it can use no index, so a plan for it must come from the text's trigram
+    indexes (or read the table). Without statistics (a table not yet analysed) Postgres takes the account's
+    condition for a rare one and walks every session of the account through the list's index."""
+    return column.op("||")(literal_column("''"))
+
+
+def _few_query(account_id: str, match: str, owner_id: str | None, wanted: tuple[str, ...],
+               after: ListCursor | None, limit: int):
+    """Postgres, FEW: every match of the part, found through the trigram indexes (the account and owner are
+    written so no other index serves them) in a materialised CTE (so no plan can walk the list's index for
+    them), then the newest ``limit``."""
+    matches = select(SessionRow).where(_pg_no_index(SessionRow.account_id) == account_id,
+                                       _match_clause(match, "postgresql"), SessionRow.status.in_(wanted))
+    if owner_id is not None:
+        matches = matches.where(_pg_no_index(SessionRow.owner_id) == owner_id)
+    if after is not None and after.updated_at is not None:
+        matches = matches.where(tuple_(SessionRow.updated_at, SessionRow.id) < (after.updated_at, after.id))
+    found = matches.cte("matches").prefix_with("MATERIALIZED")
+    newest = select(found).order_by(found.c.updated_at.desc(), found.c.id.desc()).limit(
+        bindparam(None, limit, type_=Integer, literal_execute=True))
+    return select(SessionRow).from_statement(newest)
+
+
+def _match_clause(match: str, dialect: str, indexed: bool = False):
     """Case-insensitive substring of the title, client or ticket reference, a status the text is part of,
     or a prefix of the id.
 
     ILIKE on Postgres (a pg_trgm index on these columns serves it); plain LIKE on SQLite, which already ignores
     the case of ASCII letters (as lower() does there: neither folds other letters without ICU). The status is
     matched here, so the store sees `status IN (…)`, which its index serves: an OR branch no index can serve
-    would make the whole match a scan. Without a text index each query reads every session of the account
-    (docs/performance.md)."""
-    needle = one_line(match).casefold()
+    would make the whole match a scan. ``indexed`` (SQLite with the filter index, a text of 3 characters or
+    more): the LIKE is checked only on the sessions the index names. The index folds case as much as LIKE does
+    or more, so it names every session the LIKE matches; the LIKE decides."""
+    needle = _filter_needle(match)
     if len(needle) > _LONGEST_MATCHED:
         return false()  # longer than every column it is matched against (and past SQLite's LIKE pattern limit)
     # The pattern is built here, not in SQL, so Postgres's planner sees a plain ILIKE '%…%' constant. It is sent
@@ -157,10 +267,12 @@ def _match_clause(match: str, dialect: str):
     escaped = needle.replace("/", "//").replace("%", "/%").replace("_", "/_")
     columns = (SessionRow.title, SessionRow.client_name, SessionRow.ticket_ref)
     if dialect == "sqlite":
-        clauses = [col.like(f"%{escaped}%", escape="/") for col in columns]
+        clauses: list[ColumnElement[bool]] = [col.like(f"%{escaped}%", escape="/") for col in columns]
     else:
         pattern = bindparam(None, f"%{escaped}%", type_=String, literal_execute=True)
         clauses = [col.ilike(pattern, escape="/") for col in columns]
+    if indexed:
+        clauses = [and_(literal_column("sessions.rowid").in_(_index_matches(needle)), or_(*clauses))]
     statuses = [status for status in SESSION_STATUSES if needle in status]
     if statuses:
         clauses.append(SessionRow.status.in_(statuses))
@@ -169,8 +281,9 @@ def _match_clause(match: str, dialect: str):
     return or_(*clauses)
 
 
-def _part_query(base, wanted: tuple[str, ...], after: ListCursor | None, limit: int):
-    """The first ``limit`` sessions of ``base`` in one of ``wanted`` statuses, after ``after``, newest first.
+def _part_query(base, wanted: tuple[str, ...], after: ListCursor | None, limit: int, since=None):
+    """The first ``limit`` sessions of ``base`` in one of ``wanted`` statuses, after ``after``, newest first
+    (``since``: an (updated_at, id) they are all at or after).
 
     One branch per status, each an equality on the status followed by the order, so an index on
     (account_id, [owner_id,] status, updated_at, id) returns it in order and it stops after ``limit`` rows; the
@@ -184,7 +297,9 @@ def _part_query(base, wanted: tuple[str, ...], after: ListCursor | None, limit: 
         branch = base.where(SessionRow.status == status)
         if after is not None and after.updated_at is not None:
             branch = branch.where(tuple_(SessionRow.updated_at, SessionRow.id) < (after.updated_at, after.id))
-        branches.append(branch.order_by(SessionRow.updated_at.desc(), SessionRow.id.desc()).limit(limit_sql))
+        if since is not None:
+            branch = branch.where(tuple_(SessionRow.updated_at, SessionRow.id) >= tuple(since))
+        branches.append(branch.order_by(SessionRow.updated_at.desc(), SessionRow.id.desc()).limit(limit))
     if len(branches) == 1:
         return branches[0]
     # The merge orders the union by its own columns' names and loads the rows as sessions (an aliased entity over
@@ -192,6 +307,10 @@ def _part_query(base, wanted: tuple[str, ...], after: ListCursor | None, limit: 
     merged = union_all(*(select(branch.subquery()) for branch in branches))
     merged = merged.order_by(literal_column("updated_at").desc(), literal_column("id").desc()).limit(limit_sql)
     return select(SessionRow).from_statement(merged)
+
+
+def _wanted(is_open: bool, statuses: tuple[str, ...] | None) -> tuple[str, ...]:
+    return tuple(s for s in (OPEN_STATUSES if is_open else CLOSED_STATUSES) if not statuses or s in statuses)
 
 
 def session_list_query(
@@ -204,31 +323,66 @@ def session_list_query(
     owner_id: str | None = None,
     after: ListCursor | None = None,
     limit: int = 100,
+    sqlite_plan: str = WINDOWED,
+    since=None,
+    postgres_plan: str = WALK,
 ):
     """The statement reading the open (``is_open``) or closed part of a page of `session_page`: at most
     ``limit`` sessions after ``after`` (a cursor in this part), or None when ``statuses`` leave the part empty.
+    A filter on SQLite reads as ``sqlite_plan`` says (`sqlite_filter_plan`); WINDOWED only sessions at or after
+    ``since`` (`window_start_query`; None: the whole part, which is no bigger than the window). A filter on
+    Postgres reads as ``postgres_plan`` says (`postgres_filter_plan`).
     Exposed so the query-plan tests check the very SQL the list runs."""
-    wanted = tuple(s for s in (OPEN_STATUSES if is_open else CLOSED_STATUSES) if not statuses or s in statuses)
+    wanted = _wanted(is_open, statuses)
     if not wanted:
         return None
     after = after if after is not None and after.open == is_open else None
-    if match and match.strip() and dialect == "sqlite":
-        return _scan_query(account_id, _match_clause(match, dialect), wanted, owner_id, after, limit)
+    if not (match and match.strip()):
+        match = None
+    filtered = match is not None
+    if match is not None and dialect == "sqlite" and sqlite_plan in (ROWIDS, SCAN):
+        return _scan_query(account_id, _match_clause(match, dialect, indexed=sqlite_plan == ROWIDS), wanted,
+                           owner_id, after, limit)
     base = select(SessionRow).where(SessionRow.account_id == account_id)
     if owner_id is not None:
         base = base.where(SessionRow.owner_id == owner_id)
-    if match and match.strip():
-        base = base.where(_match_clause(match, dialect))
-    return _part_query(base, wanted, after, limit)
+    if match is not None and dialect != "sqlite" and postgres_plan == FEW:
+        return _few_query(account_id, match, owner_id, wanted, after, limit)
+    if match is not None:
+        base = base.where(_match_clause(match, dialect, indexed=dialect == "sqlite" and sqlite_plan == WALK))
+    return _part_query(base, wanted, after, limit, since if filtered and dialect == "sqlite" else None)
+
+
+def window_start_query(account_id: str, is_open: bool, *, statuses: tuple[str, ...] | None = None,
+                       owner_id: str | None = None, after: ListCursor | None = None):
+    """For each status of the part that has more than WINDOW sessions after ``after``: the (updated_at, id) of
+    its WINDOW-th newest, read from the list's index alone. A WINDOWED filter looks first at the sessions newer
+    than the latest of these (every status's, so the window is a span of time: its matches are the newest
+    ones), at most WINDOW per status."""
+    wanted = _wanted(is_open, statuses)
+    after = after if after is not None and after.open == is_open else None
+    branches = []
+    for status in wanted:
+        branch = select(SessionRow.updated_at, SessionRow.id).where(SessionRow.account_id == account_id,
+                                                                     SessionRow.status == status)
+        if owner_id is not None:
+            branch = branch.where(SessionRow.owner_id == owner_id)
+        if after is not None and after.updated_at is not None:
+            branch = branch.where(tuple_(SessionRow.updated_at, SessionRow.id) < (after.updated_at, after.id))
+        branch = branch.order_by(SessionRow.updated_at.desc(), SessionRow.id.desc())
+        branches.append(branch.offset(bindparam(None, WINDOW - 1, type_=Integer, literal_execute=True)).limit(1))
+    if len(branches) == 1:
+        return branches[0]
+    return union_all(*(select(branch.subquery()) for branch in branches))
 
 
 def _scan_query(account_id: str, match, wanted: tuple[str, ...], owner_id: str | None, after: ListCursor | None,
                 limit: int):
-    """A filtered part on SQLite, which has no text index: one pass over the table keeping the newest ``limit``
-    matches (SQLite's bounded sorter). Walking the list's index instead finds a common text sooner (it stops at
-    the page's end) but pays a row lookup per session for a rare one: 100,000 sessions cost ~110 ms that way
-    against ~45 ms for the pass, and a key's worst case is what the TUI's filter has to meet. The unary plus
-    keeps the planner off the indexes."""
+    """A filtered part on SQLite read in one pass, keeping the newest ``limit`` matches (SQLite's bounded
+    sorter): over the filter index's few matches (ROWIDS), or, when the newest WINDOW sessions of a part held
+    fewer matches than the page, over the whole table (SCAN). Walking the list's index instead would pay a row
+    lookup per session for a rare text: 100,000 sessions cost ~110 ms that way against ~45 ms for the pass.
+    The unary plus keeps the planner off the list's indexes."""
     stmt = select(SessionRow).where(no_index(SessionRow.account_id) == account_id,
                                     no_index(SessionRow.status).in_(wanted), match)
     if owner_id is not None:
@@ -252,24 +406,41 @@ async def session_page(
 
     Keyset-paged on (updated_at, id) within each part, so a page costs the same at any depth and at any store
     size: each status is read from the index on (account_id, [owner_id,] status, updated_at, id), newest first,
-    stopping at the page's end (`session_list_query`). A filter is served by the trigram indexes on Postgres;
-    on SQLite it reads the account's sessions once per part. Pass the returned cursor as ``after`` for the next
-    page."""
+    stopping at the page's end (`session_list_query`). A filter is served by the trigram indexes on Postgres
+    (`postgres_filter_plan`), and on SQLite by the filter index (0010) as `sqlite_filter_plan` chooses. Pass
+    the returned cursor as ``after`` for the next page."""
     for status in statuses or ():
         if status not in SESSION_STATUSES:
             raise UsageError(f"unknown status {status!r}", hint="one of: " + ", ".join(SESSION_STATUSES))
     found: list[SessionRow] = []
+    dialect = ctx.db.get_bind().dialect.name
+    owner_id = ctx.engineer.id if mine else None
+    plan = pg_plan = None
+    if match and match.strip() and dialect == "sqlite":
+        plan = await sqlite_filter_plan(ctx, match)
+    elif match and match.strip():
+        pg_plan = await postgres_filter_plan(ctx, match, owner_id)
     for is_open in (True, False):
         if after is not None and after.open != is_open and is_open:
             continue  # the cursor is already in the closed part
-        remaining = limit - len(found)
-        stmt = session_list_query(ctx.account.id, ctx.db.get_bind().dialect.name, is_open, match=match, statuses=statuses,
-                                  owner_id=ctx.engineer.id if mine else None, after=after, limit=remaining + 1)
-        if stmt is None:
+        if not _wanted(is_open, statuses):
             continue
+        remaining = limit - len(found)
         if remaining <= 0:
             return SessionPage(found, ListCursor(open=is_open))
+        since = None
+        if plan == WINDOWED:
+            start = window_start_query(ctx.account.id, is_open, statuses=statuses, owner_id=owner_id, after=after)
+            since = max((tuple(row) for row in await ctx.db.execute(start)), default=None)
+        stmt = session_list_query(ctx.account.id, dialect, is_open, sqlite_plan=plan or WINDOWED, since=since,
+                                  postgres_plan=pg_plan or WALK, match=match, statuses=statuses,
+                                  owner_id=owner_id, after=after, limit=remaining + 1)
         rows = list((await ctx.db.execute(stmt)).scalars())
+        if since is not None and len(rows) <= remaining:
+            # The window held fewer matches than the rest of the page: the whole part, in one pass.
+            stmt = session_list_query(ctx.account.id, dialect, is_open, sqlite_plan=SCAN, match=match,
+                                      statuses=statuses, owner_id=owner_id, after=after, limit=remaining + 1)
+            rows = list((await ctx.db.execute(stmt)).scalars())
         if len(rows) > remaining:
             found += rows[:remaining]
             last = found[-1]

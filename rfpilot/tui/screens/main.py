@@ -32,7 +32,7 @@ from rfpilot.tui.safe import inert, text
 from rfpilot.tui.widgets.footer import KeysFooter
 from rfpilot.tui.widgets.header import SessionHeader
 from rfpilot.tui.workers import worker
-from rfpilot.tui.widgets.session_list import SessionList
+from rfpilot.tui.widgets.session_list import FilterInput, SessionList
 from rfpilot.tui.widgets.transcript import Transcript
 
 if TYPE_CHECKING:
@@ -107,7 +107,7 @@ class MainScreen(Screen):
         yield SessionHeader(id="header")
         with Horizontal(id="body"):
             with Vertical(id="sidebar"):
-                yield Input(placeholder="filter sessions (/)", id="session-filter", compact=True)
+                yield FilterInput(placeholder="filter sessions (/)", id="session-filter", compact=True)
                 yield SessionList(id="sessions")
             with Vertical(id="chat"):
                 yield Transcript(id="transcript")

@@ -10,14 +10,15 @@ row's ``updated_at`` without reading the store again.
 
 from __future__ import annotations
 
-import asyncio
 from datetime import datetime
 from typing import Any
 
 from rich.text import Text
 from textual.binding import Binding
+from textual.geometry import Size
 from textual.message import Message
-from textual.widgets import OptionList
+from textual.reactive import Reactive
+from textual.widgets import Input, OptionList
 from textual.widgets.option_list import Option, OptionDoesNotExist
 
 from rfpilot.errors import RfpilotError
@@ -32,8 +33,20 @@ STATUS_DOT = {"active": ("●", "green"), "paused": ("◐", "yellow"), "escalate
               "resolved": ("✓", "blue"), "abandoned": ("✗", "grey50")}
 
 
+# Widget's virtual_size asks for a layout of the whole screen whenever it changes, which repaints every widget,
+# and Input sets its virtual width to its text's on every key. The filter box has a size of its own (app.tcss),
+# whatever its text: a key needs a repaint of the box, not a layout of the screen while the filter's query runs.
+
+
+class FilterInput(Input):
+    """The session list's filter box: a key repaints the box, not the screen."""
+
+    virtual_size = Reactive(Size(0, 0), layout=False)
+
+
 class SessionList(OptionList):
     """Enter opens the highlighted session."""
+
 
     HELP_TITLE = "the session list"
     HELP_KEYS = [("enter", "Open the highlighted session", ""), ("up, down", "Move", "")]
@@ -51,7 +64,6 @@ class SessionList(OptionList):
     # Sessions per query: two screenfuls at 50 lines, so a filter key lays out no more rows than it needs.
     PAGE = 50
     PREFETCH = 20  # load the next chunk when the highlight comes this close to the end (or the view a screen)
-    FILTER_DEBOUNCE = 0.03  # seconds of quiet before a filter query (keys typed meanwhile join it)
 
     def __init__(self, **kwargs) -> None:
         # Set before OptionList's own __init__, which highlights the placeholder (and so asks for more rows).
@@ -131,8 +143,9 @@ class SessionList(OptionList):
             self.set_sessions(*chunk, current=current)
 
     def set_filter(self, value: str) -> None:
-        """Query the store for ``value``. One query at a time: keys typed while it runs are coalesced into
-        the next one, and an answer for text that has changed since is never shown."""
+        """Query the store for ``value``: at once when no filter query runs (no debounce: a key's result is
+        never held back by a timer). One query at a time: keys typed while it runs are coalesced into the
+        next one, for the latest text, and an answer for text that has changed since is never shown."""
         self.filter_text = value
         self._generation += 1  # a chunk or reload still in flight is now stale
         if not self._filter_running:
@@ -141,7 +154,6 @@ class SessionList(OptionList):
 
     async def _run_filter(self) -> None:
         try:
-            await asyncio.sleep(self.FILTER_DEBOUNCE)
             while True:
                 generation, match = self._generation, self.filter_text
                 chunk = await self._fetch(match)
@@ -220,12 +232,13 @@ class SessionList(OptionList):
     def set_sessions(self, rows: list[SessionRowView], cursor=None, current: str | None = None) -> None:
         """Show ``rows`` (the first chunk, open sessions first) in place of what is listed."""
         before = self.highlighted_option.id if self.highlighted_option is not None else None
-        self.clear_options()
         self.rows, self.cursor, self._has_recent_heading = list(rows), cursor, False
         options = self._options_for(rows, first=True)
         # Two short lines: rows are cut, not wrapped (app.tcss), and the list is 24 cells wide.
         empty = "No session matches\nthe filter" if self.filter_text.strip() else "No sessions yet:\nctrl+n starts one"
-        self.add_options(options or [self._placeholder(empty)])
+        # In one step, not cleared then filled: the list's height goes from old to new without passing through
+        # empty, so a result as tall as the last one (a full chunk) repaints the list without a new layout.
+        self.set_options(options or [self._placeholder(empty)])
         # Highlight the open session; else keep the highlight where it was; else the first session, so
         # enter opens a session straight away.
         for wanted in (current, before):
