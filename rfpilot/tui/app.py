@@ -213,11 +213,16 @@ class RfpilotApp(App):
             screen.query_one("#sessions").set_unavailable()
             self.notify(inert(err.message + (f"\n{err.hint}" if err.hint else "")), severity="error",
                         timeout=30, markup=False)
+            await screen.mount_session_widgets()
             return
         await screen.refresh_sessions()
-        _started()
         if not self.open_ref and self.focused is first_focus and not getattr(first_focus, "value", ""):
             screen.action_focus_sessions()  # nobody has moved on meanwhile: enter opens the latest session
+        # Nothing else until the list is on screen: what follows (the session widgets, the model's name, the
+        # PSA, the chat engine) would take the CPU its paint needs.
+        await screen.wait_for_refresh()
+        _started()
+        await screen.mount_session_widgets()
         from rfpilot.core.llm import selection
 
         try:
@@ -232,7 +237,6 @@ class RfpilotApp(App):
             self.has_psa = bool(await list_connections(ctx))
         screen.refresh_bindings()
         await asyncio.to_thread(_session_imports)
-        await screen.ready.wait()  # the session widgets mount just after the first frame
         target = self.open_ref
         if target:
             from rfpilot.core.sessions import get_session
