@@ -253,8 +253,15 @@ class MainScreen(Screen):
     @on(SessionList.Opened)
     async def _opened(self, event: SessionList.Opened) -> None:
         self.remove_class("-show-sessions")
-        await self.ready.wait()  # the list can fill before the session widgets are mounted
-        await self.load_session(event.session_id)
+        if self.ready.is_set():
+            await self.load_session(event.session_id)
+        else:  # the list is shown before the session widgets are mounted: wait for them off this screen's queue
+            self._open_when_ready(event.session_id)
+
+    @worker(group="open-listed", exclusive=True)
+    async def _open_when_ready(self, session_id: str) -> None:
+        await self.ready.wait()
+        await self.load_session(session_id)
 
     def action_new_session(self) -> None:
         def created(description: str | None) -> None:

@@ -20,6 +20,7 @@ from textual.message import Message
 from textual.widgets import OptionList
 from textual.widgets.option_list import Option, OptionDoesNotExist
 
+from rfpilot.db.enums import split_open
 from rfpilot.errors import RfpilotError
 from rfpilot.grammar import count
 from rfpilot.tui.safe import inert
@@ -40,6 +41,15 @@ class SessionRowView:
     ticket_ref: str | None
     age: str  # as read; ``updated_at`` (when given) keeps it up to date
     updated_at: datetime | None = None
+
+    @classmethod
+    def from_fields(cls, fields: tuple, now: datetime) -> SessionRowView:
+        """A row from its plain values (``rfpilot.tui.prefetch.row_fields``), its age as of ``now``."""
+        from rfpilot.core.text import age, short_id
+
+        session_id, title, status, client, ticket_ref, updated_at = fields
+        return cls(id=session_id, title=title or f"(untitled {short_id(session_id)})", status=status, client=client,
+                   ticket_ref=ticket_ref, age=age(updated_at, now), updated_at=updated_at)
 
 
 class SessionList(OptionList):
@@ -67,7 +77,7 @@ class SessionList(OptionList):
         # Set before OptionList's own __init__, which highlights the placeholder (and so asks for more rows).
         self.rows: list[SessionRowView] = []  # what is loaded, in list order (open first)
         self.filter_text = ""
-        self.cursor = None  # core.sessions.ListCursor of the next chunk; None: everything is loaded
+        self.cursor = None  # where the next chunk starts (rfpilot.tui.prefetch.cursor_token); None: all loaded
         self._generation = 0  # bumped by every new query: an older query's answer is dropped
         self._filter_running = False
         self._more_running = False
@@ -166,6 +176,8 @@ class SessionList(OptionList):
     def _maybe_more(self) -> None:
         if self.cursor is None or self._more_running or self._filter_running:
             return
+        if getattr(self.app, "workspace", None) is None:  # the first page came before the store: it reloads once open
+            return
         near_end = self.highlighted is not None and self.highlighted >= self.option_count - self.PREFETCH
         shown = self.display and self.scrollable_content_region.height > 0 and self.virtual_size.height > 0
         near_bottom = shown and self.max_scroll_y - self.scroll_y <= self.scrollable_content_region.height
@@ -195,8 +207,6 @@ class SessionList(OptionList):
 
     def _options_for(self, rows: list[SessionRowView], *, first: bool) -> list[Option]:
         """Options for ``rows`` (which continue the list), with the section headings they start."""
-        from rfpilot.core.sessions import split_open
-
         active, recent = split_open(rows, lambda r: r.status)
         options: list[Option] = []
         if active and first:
@@ -211,8 +221,6 @@ class SessionList(OptionList):
     def _heading(self, section: str) -> Text:
         """"Active · 12 sessions": exact once the section is loaded to its end, else a lower bound ("50+")
         that grows as chunks load. Open sessions come first, so Active is complete once a closed one is."""
-        from rfpilot.core.sessions import split_open
-
         active, recent = split_open(self.rows, lambda r: r.status)
         n, complete = (len(active), self.cursor is None or bool(recent)) if section == "active" \
             else (len(recent), self.cursor is None)
