@@ -23,9 +23,8 @@ from typing import Any
 
 from rfpilot.config import Settings
 
-# The child's niceness: on a busy machine it must not take the CPU the app's own first frame needs (both are in
-# the terminal's scheduling group); on an idle core it runs at full speed all the same.
-NICE = 10
+# The child's niceness where the idle scheduling class is unknown (see _below_the_app).
+NICE = 19
 # Once it has answered, the child closes its store and exits: looked for this often, this many times, then ended.
 REAP_EVERY, REAP_TRIES = 0.05, 60
 
@@ -166,7 +165,7 @@ def start(settings: Settings, limit: int) -> FirstPage | None:
     code = 1
     try:
         os.close(read)
-        os.nice(NICE)
+        _below_the_app()
         null = os.open(os.devnull, os.O_RDWR)
         for fd in (0, 1, 2):
             os.dup2(null, fd)
@@ -174,6 +173,19 @@ def start(settings: Settings, limit: int) -> FirstPage | None:
         code = 0
     finally:
         os._exit(code)
+
+
+def _below_the_app() -> None:
+    """The child runs only on a core the app leaves idle, never taking a moment of the app's own start-up: Linux's
+    idle scheduling class; under a real-time class (the app's, or a bench's), the priority just below it."""
+    try:
+        policy = os.sched_getscheduler(0)
+        if policy in (os.SCHED_FIFO, os.SCHED_RR) and os.sched_getparam(0).sched_priority > 1:
+            os.sched_setscheduler(0, policy, os.sched_param(os.sched_getparam(0).sched_priority - 1))
+        else:
+            os.sched_setscheduler(0, os.SCHED_IDLE, os.sched_param(0))
+    except (AttributeError, OSError):
+        os.nice(NICE)
 
 
 async def _first_page(settings: Settings, limit: int, fd: int) -> None:
