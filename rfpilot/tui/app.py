@@ -204,7 +204,7 @@ class RfpilotApp(App):
         screen = self.screen
         # Heavy imports in a thread, so the painted screen stays responsive meanwhile.
         imports = asyncio.ensure_future(asyncio.to_thread(_list_imports))
-        shown = self.first_page is not None and await self._show_first_page(first_focus, imports)
+        shown = self.first_page is not None and await self._show_first_page(screen, first_focus, imports)
         await imports
         from rfpilot.core.context import Workspace
 
@@ -222,7 +222,7 @@ class RfpilotApp(App):
             return
         await screen.refresh_sessions()
         if not shown:
-            self._focus_list(first_focus)
+            self._focus_list(screen, first_focus)
         # Nothing else until the list is on screen: what follows (the session widgets, the model's name, the
         # PSA, the chat engine) would take the CPU its paint needs.
         await self._painted()
@@ -258,12 +258,12 @@ class RfpilotApp(App):
         screen.sync_outbox()
         self.set_interval(OUTBOX_SYNC_SECONDS, lambda: self.screen_stack[0].sync_outbox())
 
-    def _focus_list(self, first_focus: Any) -> None:
+    def _focus_list(self, screen: Any, first_focus: Any) -> None:
         """Once the list first shows sessions: nobody has moved on meanwhile, so enter opens the latest session."""
         if not self.open_ref and self.focused is first_focus and not getattr(first_focus, "value", ""):
-            self.screen.action_focus_sessions()
+            screen.action_focus_sessions()
 
-    async def _show_first_page(self, first_focus: Any, imports: asyncio.Future) -> bool:
+    async def _show_first_page(self, screen: Any, first_focus: Any, imports: asyncio.Future) -> bool:
         """The rows the start-up's child read from the store (rfpilot.tui.prefetch), on screen before this process
         has imported SQLAlchemy; the list is read again once the app's own store is open. False: no rows came
         before this process had imported the store itself (a busy machine), and the child is ended."""
@@ -283,9 +283,9 @@ class RfpilotApp(App):
 
         now = self.now()
         rows, cursor = page
-        listing = self.screen.query_one("#sessions")
+        listing = screen.query_one("#sessions")
         listing.set_sessions([SessionRowView.from_fields(fields, now) for fields in rows], cursor)
-        self._focus_list(first_focus)
+        self._focus_list(screen, first_focus)
         await self._painted()
         return True
 
