@@ -87,6 +87,9 @@ SCHEMA: tuple[Setting, ...] = (
     Setting("ui.theme", str, "dark", "the TUI's colours; `NO_COLOR` set in the environment means no colour",
             choices=("dark", "light", "no-color")),
     Setting("ui.mouse", bool, True, "`false` turns mouse support off in the TUI"),
+    Setting("ui.early_list", str, "auto", "whether a second process reads the TUI's first page of sessions while "
+            "the app starts, on another core ([tui.md](tui.md#start-up)); `auto`: when a core is idle",
+            choices=("auto", "on", "off")),
     Setting("preview.editor", str, None, "the editor `resolve --edit` / `escalate --edit` opens",
             default_text="`$VISUAL`, then `$EDITOR`, then `vi`"),
     Setting("branches.limit", int, 10, "how many hypotheses a session may explore (the root branch is not counted); a fork "

@@ -161,12 +161,9 @@ async def wait_until(pilot, done) -> None:
     raise AssertionError("never happened")
 
 
-@pytest.mark.parametrize("size", [(80, 24), (160, 50)])
-async def test_the_list_says_loading_until_the_store_answers(settings, monkeypatch, size) -> None:
-    """Never "No sessions yet" before the store has said so: "Loading sessions…" first, shown (at 80 columns the
-    list is the drawer the engineer lands in), then the real empty state."""
+def gated_open(monkeypatch: pytest.MonkeyPatch) -> asyncio.Event:
+    """The app's store opens only once the returned event is set."""
     from rfpilot.core.context import Workspace
-    from rfpilot.tui.app import RfpilotApp
 
     gate = asyncio.Event()
     opening = Workspace.open.__func__
@@ -176,6 +173,16 @@ async def test_the_list_says_loading_until_the_store_answers(settings, monkeypat
         return await opening(cls, *args, **kwargs)
 
     monkeypatch.setattr(Workspace, "open", classmethod(slow_open))
+    return gate
+
+
+@pytest.mark.parametrize("size", [(80, 24), (160, 50)])
+async def test_the_list_says_loading_until_the_store_answers(settings, monkeypatch, size) -> None:
+    """Never "No sessions yet" before the store has said so: "Loading sessions…" first, shown (at 80 columns the
+    list is the drawer the engineer lands in), then the real empty state."""
+    from rfpilot.tui.app import RfpilotApp
+
+    gate = gated_open(monkeypatch)
     app = RfpilotApp(settings)
     async with app.run_test(size=size) as pilot:
         await pilot.pause(0.1)
@@ -215,3 +222,149 @@ async def test_sessions_are_listed_then_focused(settings) -> None:
         lines = list_lines(app)
         assert lines[0] == "Active · 1 session" and "copier" in lines[1]
         assert app.focused is app.screen.query_one("#sessions")
+
+
+# --- the first page read by a child process while the app starts (rfpilot.tui.prefetch) --------------------------
+
+
+_CHILD = """
+import asyncio, json, sys
+from rfpilot.config import load_settings
+from rfpilot.tui import prefetch
+
+first = prefetch.start(load_settings(), limit=int(sys.argv[1]))
+assert first is not None, "no child was started"
+page = asyncio.run(first.rows())
+first.close()
+rows, cursor = page if page is not None else (None, None)
+print(json.dumps({"rows": rows and [r[0] for r in rows], "cursor": cursor and [cursor[0], cursor[2]]}))
+"""
+
+
+def _child_page(settings, limit: int) -> dict:
+    """The child's answer, from a process of its own (a fork needs a process without threads)."""
+    import json
+    import os
+    import subprocess
+
+    config = settings.paths.config_dir / "config.toml"
+    config.parent.mkdir(parents=True, exist_ok=True)
+    config.write_text('[ui]\nearly_list = "on"\n', encoding="utf-8")  # whatever this machine's load
+    env = {**os.environ, **settings.env}
+    proc = subprocess.run([sys.executable, "-c", _CHILD, str(limit)], capture_output=True, text=True, env=env,
+                          timeout=120)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    return json.loads(proc.stdout)
+
+
+async def test_the_child_reads_what_the_app_would(settings) -> None:
+    """The child's first page is the app's own first page: the same sessions in the same order, the same cursor."""
+    from rfpilot.core.context import open_context
+    from rfpilot.core.session.sessions import abandon_session, create_session
+    from rfpilot.tui.data import session_rows
+
+    async with open_context(settings) as ctx:
+        made = [await create_session(ctx, f"Printer {i} offline at the front desk") for i in range(7)]
+        await abandon_session(ctx, made[2])
+    async with open_context(settings) as ctx:
+        views, cursor = await session_rows(ctx, match="", limit=5)
+    child = await asyncio.to_thread(_child_page, settings, 5)
+    assert child["rows"] == [v.id for v in views] and len(views) == 5
+    assert cursor is not None and child["cursor"] == [cursor[0], cursor[2]]
+
+
+def test_the_child_never_upgrades_a_store(settings) -> None:
+    """A store that is not at the current schema is the app's to upgrade (with its backup and notices): the
+    child reads nothing and leaves it as it was."""
+    import sqlite3
+
+    from rfpilot.db.engine import create_engine, current_revision, normalise_url, sqlite_file
+
+    db_file = sqlite_file(normalise_url(settings.database_url))
+    assert _child_page(settings, 5) == {"rows": None, "cursor": None}
+    assert not db_file.exists()  # a first run: the app makes the store, the child leaves nothing behind
+    sqlite3.connect(db_file).close()  # a store with no schema yet
+    assert _child_page(settings, 5) == {"rows": None, "cursor": None}
+
+    async def revision():
+        engine = create_engine(settings.database_url)
+        try:
+            return await current_revision(engine)
+        finally:
+            await engine.dispose()
+
+    assert asyncio.run(revision()) is None
+
+
+class EarlyPage:
+    """The parent's end of rfpilot.tui.prefetch.FirstPage, answering with rows given here."""
+
+    def __init__(self, rows, cursor=None) -> None:
+        self.page = (rows, cursor)
+        self.closed = False
+
+    async def rows(self):
+        return self.page
+
+    def close(self) -> None:
+        self.closed = True
+
+
+async def test_the_early_page_shows_before_the_store_then_the_store_s_list_replaces_it(settings, monkeypatch) -> None:
+    """Rows from the child are painted while the app's own store is still opening; once it is open the list is
+    read again, so a session the child listed and that has closed since is shown as it is now."""
+    from datetime import UTC, datetime
+
+    from rfpilot.core.context import open_context
+    from rfpilot.core.session.sessions import abandon_session, create_session
+    from rfpilot.tui.app import RfpilotApp
+
+    async with open_context(settings) as ctx:
+        kept = await create_session(ctx, "The front-desk copier will not scan to the share since Monday.")
+        closed = await create_session(ctx, "Outlook asks for the password again and again.")
+        now = datetime.now(UTC)
+        early = EarlyPage([(closed.id, closed.title, "active", None, None, now),
+                           (kept.id, kept.title, "active", None, None, now)])
+        await abandon_session(ctx, closed)  # a teammate closes it after the child has read the list
+    gate = gated_open(monkeypatch)
+    app = RfpilotApp(settings, first_page=early)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await wait_until(pilot, lambda: list_lines(app) != ["Loading sessions…"])
+        lines = list_lines(app)
+        assert lines[0] == "Active · 2 sessions" and "Outlook" in lines[1] and "copier" in lines[2]
+        assert app.focused is app.screen.query_one("#sessions") and app.workspace is None and early.closed
+        gate.set()
+        await wait_until(pilot, lambda: app.workspace is not None and not app.workers)
+        lines = list_lines(app)
+        assert lines[0] == "Active · 1 session" and "copier" in lines[1]
+        assert lines[2] == "Recent · 1 session" and "✗" in lines[3] and "Outlook" in lines[3]
+
+
+async def test_enter_on_an_early_row_opens_it_once_the_store_is_open(settings, monkeypatch) -> None:
+    """Enter before the app's store (and the session widgets) are ready: the session opens when they are."""
+    from datetime import UTC, datetime
+
+    from rfpilot.core.context import open_context
+    from rfpilot.core.session.sessions import create_session
+    from rfpilot.tui.app import RfpilotApp
+
+    async with open_context(settings) as ctx:
+        row = await create_session(ctx, "The front-desk copier will not scan to the share since Monday.")
+    early = EarlyPage([(row.id, row.title, "active", None, None, datetime.now(UTC))])
+    gate = gated_open(monkeypatch)
+    app = RfpilotApp(settings, first_page=early)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await wait_until(pilot, lambda: "copier" in " ".join(list_lines(app)))
+        await pilot.press("enter")
+        await pilot.pause(0.1)
+        assert app.screen.session_id is None
+        gate.set()
+        await wait_until(pilot, lambda: app.screen.session_id == row.id and not app.workers)
+        assert app.focused is app.screen.query_one("#composer")
+
+
+def test_the_child_reads_one_chunk_of_the_list() -> None:
+    """rfpilot.tui cannot import the list widget (Textual) before it forks: its page size is kept in step here."""
+    from rfpilot.tui.widgets.session_list import SessionList
+
+    assert rfpilot.tui.FIRST_PAGE == SessionList.PAGE

@@ -167,11 +167,13 @@ class Workspace:
         self.clock = clock  # tests and snapshots fix it
 
     @classmethod
-    async def open(cls, settings: Settings | None = None, *, clock: Callable[[], datetime] = utcnow) -> Workspace:
+    async def open(cls, settings: Settings | None = None, *, clock: Callable[[], datetime] = utcnow,
+                   migrate: bool = True) -> Workspace:
+        """``migrate=False``: a store whose schema is not at head is refused (StoreError), never upgraded."""
         settings = settings or load_settings()
         store = await open_store(settings.database_url, backup_dir=settings.paths.backup_dir,
                                  password=database_password(settings.database_url, settings.env),
-                                 own_dir=settings.paths.data_dir)
+                                 own_dir=settings.paths.data_dir, auto_migrate=migrate)
         try:
             async with store.sessionmaker() as db:
                 account, engineer = await ensure_identity(db, settings)

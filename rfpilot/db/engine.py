@@ -391,10 +391,19 @@ async def migrate(engine: AsyncEngine, *, backup_dir: Path | None, notices: list
 
 async def open_store(url: str, *, backup_dir: Path | None = None, auto_migrate: bool = True,
                      password: str | None = None, own_dir: Path | None = None) -> Store:
+    """The store at ``url``, its schema brought to head first; ``auto_migrate=False``: a store not already at head
+    is refused (StoreError) and left as it is."""
     engine = create_engine(url, password=password, own_dir=own_dir)
     notices: list[str] = []
     try:
-        backup = await migrate(engine, backup_dir=backup_dir, notices=notices) if auto_migrate else None
+        if auto_migrate:
+            backup = await migrate(engine, backup_dir=backup_dir, notices=notices)
+        else:
+            backup = None
+            current = await current_revision(engine)
+            if current != SCHEMA_HEAD:
+                raise StoreError(f"the database schema is at {current or '(none)'}, not {SCHEMA_HEAD}",
+                                 hint="open it once with upgrades allowed")
     except StoreError:
         await engine.dispose()
         raise

@@ -6,7 +6,14 @@ without paying for SQLAlchemy.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import TypeVar
+
+T = TypeVar("T")
+
 SESSION_STATUSES = ("active", "paused", "escalated", "resolved", "abandoned")
+OPEN_STATUSES = ("active", "paused", "escalated")
+CLOSED_STATUSES = ("resolved", "abandoned")
 INTAKE_TYPES = ("free_text", "psa_ticket", "empty")
 
 MESSAGE_ROLES = ("user", "assistant", "notice")
@@ -57,3 +64,13 @@ HANDOFF_INTENTS = ("park", "escalate")
 HANDOFF_PRIORITIES = ("normal", "elevated")
 OUTPUT_TYPES = ("psa_ticket_notes", "knowledge_base", "client_summary")
 OUTPUT_STATUSES = ("draft", "approved", "pushed", "rejected")
+
+
+def split_open(items: list[T], status: Callable[[T], str]) -> tuple[list[T], list[T]]:
+    """(open, closed) sessions, each in the given order: one pass, whatever the number of items. Here, with the
+    statuses, so the TUI's list can sort rows it has before SQLAlchemy is imported."""
+    open_items: list[T] = []
+    closed_items: list[T] = []
+    for item in items:
+        (open_items if status(item) in OPEN_STATUSES else closed_items).append(item)
+    return open_items, closed_items

@@ -2,14 +2,23 @@
 
 from __future__ import annotations
 
+FIRST_PAGE = 50  # rfpilot.tui.widgets.session_list.SessionList.PAGE (that module imports Textual)
+
 
 def run(session_ref: str | None = None) -> int:
     """Open the app (on one session when given); returns the exit code."""
     from rfpilot.config import load_settings
-    from rfpilot.tui.app import RfpilotApp
 
     settings = load_settings()
+    first_page = None
+    if session_ref is None:
+        # Before Textual is imported: a child reads the list's first page on the other core meanwhile.
+        from rfpilot.tui import prefetch
+
+        first_page = prefetch.start(settings, limit=FIRST_PAGE)
+    from rfpilot.tui.app import RfpilotApp
+
     mouse = settings.get("ui.mouse")
-    app = RfpilotApp(settings, open_session=session_ref)
+    app = RfpilotApp(settings, open_session=session_ref, first_page=first_page)
     app.run(mouse=mouse is not False and str(mouse).lower() not in ("false", "0", "no", "off"))
     return app.return_code or 0

@@ -22,6 +22,7 @@ if TYPE_CHECKING:
 
 KEYMAP_PREFIX = "keymap."
 OUTBOX_SYNC_SECONDS = 300
+PAINT_WAIT_SECONDS = 0.5
 
 
 def _list_imports() -> None:
@@ -126,8 +127,10 @@ class RfpilotApp(App):
         open_session: str | None = None,
         provider_factory: Callable[[], Any] | None = None,
         clock: Callable[[], Any] | None = None,
+        first_page: Any = None,
     ) -> None:
         super().__init__()
+        self.first_page = first_page  # rfpilot.tui.prefetch.FirstPage: the list's first page, read meanwhile
         self.clock = clock
         self.settings = settings or load_settings()
         self.open_ref = open_session
@@ -204,12 +207,14 @@ class RfpilotApp(App):
     async def _open_store(self) -> None:
         """The store, then the session list at once; then what the rest of the app needs (the model's name, the
         PSA, the chat engine, the session to open, the outbox): the list never waits for those."""
-        # Heavy imports in a thread, so the painted screen stays responsive meanwhile.
         first_focus = self.focused
-        await asyncio.to_thread(_list_imports)
+        screen: Any = self.screen  # the main screen (rfpilot.tui.screens.main), the only one at start-up
+        # Heavy imports in a thread, so the painted screen stays responsive meanwhile.
+        imports = asyncio.ensure_future(asyncio.to_thread(_list_imports))
+        shown = self.first_page is not None and await self._show_first_page(screen, first_focus, imports)
+        await imports
         from rfpilot.core.context import Workspace
 
-        screen: Any = self.screen  # the main screen (rfpilot.tui.screens.main), the only one at start-up
         try:
             if self.clock is not None:
                 self.workspace = await Workspace.open(self.settings, clock=self.clock)
@@ -220,11 +225,16 @@ class RfpilotApp(App):
             screen.query_one("#sessions").set_unavailable()
             self.notify(inert(err.message + (f"\n{err.hint}" if err.hint else "")), severity="error",
                         timeout=30, markup=False)
+            await screen.mount_session_widgets()
             return
         await screen.refresh_sessions()
+        if not shown:
+            self._focus_list(screen, first_focus)
+        # Nothing else until the list is on screen: what follows (the session widgets, the model's name, the
+        # PSA, the chat engine) would take the CPU its paint needs.
+        await self._painted()
         _started()
-        if not self.open_ref and self.focused is first_focus and not getattr(first_focus, "value", ""):
-            screen.action_focus_sessions()  # nobody has moved on meanwhile: enter opens the latest session
+        await screen.mount_session_widgets()
         from rfpilot.core.llm import selection
 
         try:
@@ -239,7 +249,6 @@ class RfpilotApp(App):
             self.has_psa = bool(await list_connections(ctx))
         screen.refresh_bindings()
         await asyncio.to_thread(_session_imports)
-        await screen.ready.wait()  # the session widgets mount just after the first frame
         target = self.open_ref
         if target:
             from rfpilot.core.session.sessions import get_session
@@ -259,6 +268,45 @@ class RfpilotApp(App):
             main.sync_outbox()
 
         self.set_interval(OUTBOX_SYNC_SECONDS, sync)
+
+    def _focus_list(self, screen: Any, first_focus: Any) -> None:
+        """Once the list first shows sessions: nobody has moved on meanwhile, so enter opens the latest session."""
+        if not self.open_ref and self.focused is first_focus and not getattr(first_focus, "value", ""):
+            screen.action_focus_sessions()
+
+    async def _show_first_page(self, screen: Any, first_focus: Any, imports: asyncio.Future) -> bool:
+        """The rows the start-up's child read from the store (rfpilot.tui.prefetch), on screen before this process
+        has imported SQLAlchemy; the list is read again once the app's own store is open. False: no rows came
+        before this process had imported the store itself (a busy machine), and the child is ended."""
+        first_page, self.first_page = self.first_page, None
+        rows = asyncio.ensure_future(first_page.rows())
+        try:
+            await asyncio.wait({rows, imports}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            if not rows.done():
+                rows.cancel()
+                await asyncio.gather(rows, return_exceptions=True)
+            first_page.close()
+        page = None if rows.cancelled() else rows.result()
+        if page is None:
+            return False
+        from rfpilot.tui.widgets.session_list import SessionRowView
+
+        now = self.now()
+        rows, cursor = page
+        listing = screen.query_one("#sessions")
+        listing.set_sessions([SessionRowView.from_fields(fields, now) for fields in rows], cursor)
+        self._focus_list(screen, first_focus)
+        await self._painted()
+        return True
+
+    async def _painted(self) -> None:
+        """Until the screen has been painted again (at most PAINT_WAIT_SECONDS: the callback that says so queues
+        behind the screen's messages, and one of its handlers may itself be waiting)."""
+        try:
+            await asyncio.wait_for(self.screen.wait_for_refresh(), PAINT_WAIT_SECONDS)
+        except TimeoutError:
+            pass
 
     @asynccontextmanager
     async def ctx(self) -> AsyncIterator[Any]:
@@ -280,6 +328,8 @@ class RfpilotApp(App):
 
         self.quitting = True
         await unwind(list(self.workers))
+        if self.first_page is not None:  # quit before its rows were asked for
+            self.first_page.close()
         if self.workspace is not None:
             await self.workspace.close()
 

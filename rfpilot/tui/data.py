@@ -33,24 +33,15 @@ class SessionSnapshot:
 
 async def session_rows(ctx: Ctx, *, match: str | None = None, after: Any = None,
                        limit: int = 50) -> tuple[list[SessionRowView], Any]:
-    """One chunk of the session list (core.session.sessions.session_page) and the cursor of the next (None: no more)."""
-    from rfpilot.core.session.sessions import session_page
+    """One chunk of the session list (core.session.sessions.session_page) and the cursor of the next (None: no more), as
+    the plain tuple ``rfpilot.tui.prefetch.cursor_token`` makes (the first page may come from the start-up's
+    child process in that form)."""
+    from rfpilot.core.session.sessions import ListCursor, session_page
+    from rfpilot.tui.prefetch import cursor_token, row_fields
 
     now = ctx.now()
-    page = await session_page(ctx, match=match, after=after, limit=limit)
-    views = [
-        SessionRowView(
-            id=row.id,
-            title=row.title or f"(untitled {short_id(row.id)})",
-            status=row.status,
-            client=row.client_name,
-            ticket_ref=row.ticket_ref,
-            age=age(row.updated_at, now),
-            updated_at=row.updated_at,
-        )
-        for row in page.sessions
-    ]
-    return views, page.cursor
+    page = await session_page(ctx, match=match, after=ListCursor(*after) if after is not None else None, limit=limit)
+    return [SessionRowView.from_fields(row_fields(row), now) for row in page.sessions], cursor_token(page.cursor)
 
 
 MESSAGE_PAGE = 40  # the latest messages a session opens on; ctrl+up brings the ones before, EARLIER_PAGE at a time

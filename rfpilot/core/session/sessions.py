@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any
 from weakref import WeakKeyDictionary
 
 from sqlalchemy import (Integer, String, and_, bindparam, false, func, literal_column, or_, select, table, text,
@@ -16,20 +15,16 @@ from rfpilot.core.context import Ctx
 from rfpilot.core.lookup import find_one, id_prefix, no_index
 from rfpilot.core.session.permissions import owner_action, require_can_modify
 from rfpilot.core.text import clip, one_line, short_id, title_from_text, truncate
-from rfpilot.db.enums import SESSION_STATUSES
+from rfpilot.db.enums import CLOSED_STATUSES, OPEN_STATUSES, SESSION_STATUSES, split_open  # noqa: F401
 from rfpilot.db.models import LIST_FILTER_TABLE, Engineer, SessionRow
 from rfpilot.errors import ConflictError, UsageError
 
 if TYPE_CHECKING:
     from sqlalchemy import ColumnElement, Select
 
-T = TypeVar("T")
-
 INTAKE_MAX = 20_000
 REASON_MAX = 500
 
-OPEN_STATUSES = ("active", "paused", "escalated")
-CLOSED_STATUSES = ("resolved", "abandoned")
 # Time in these statuses is parked time: waiting on the customer or on the next engineer.
 PARKED_STATUSES = ("paused", "escalated")
 # from-status -> statuses it may move to (SPEC §3). Anything else is refused.
@@ -447,15 +442,6 @@ async def session_page(
             return SessionPage(found, ListCursor(open=is_open, updated_at=last.updated_at, id=last.id))
         found += rows
     return SessionPage(found, None)
-
-
-def split_open(items: list[T], status: Callable[[T], str]) -> tuple[list[T], list[T]]:
-    """(open, closed), each in the given order: one pass, whatever the number of items."""
-    open_items: list[T] = []
-    closed_items: list[T] = []
-    for item in items:
-        (open_items if status(item) in OPEN_STATUSES else closed_items).append(item)
-    return open_items, closed_items
 
 
 async def count_sessions(ctx: Ctx) -> int:

@@ -21,6 +21,7 @@ from textual.reactive import Reactive
 from textual.widgets import Input, OptionList
 from textual.widgets.option_list import Option, OptionDoesNotExist
 
+from rfpilot.db.enums import split_open
 from rfpilot.errors import RfpilotError
 from rfpilot.grammar import count
 from rfpilot.tui.rows import SessionRowView
@@ -47,7 +48,6 @@ class FilterInput(Input):
 class SessionList(OptionList):
     """Enter opens the highlighted session."""
 
-
     HELP_TITLE = "the session list"
     HELP_KEYS = [("enter", "Open the highlighted session", ""), ("up, down", "Move", "")]
 
@@ -69,7 +69,7 @@ class SessionList(OptionList):
         # Set before OptionList's own __init__, which highlights the placeholder (and so asks for more rows).
         self.rows: list[SessionRowView] = []  # what is loaded, in list order (open first)
         self.filter_text = ""
-        self.cursor = None  # core.session.sessions.ListCursor of the next chunk; None: everything is loaded
+        self.cursor = None  # where the next chunk starts (rfpilot.tui.prefetch.cursor_token); None: all loaded
         self._generation = 0  # bumped by every new query: an older query's answer is dropped
         self._filter_running = False
         self._more_running = False
@@ -168,6 +168,8 @@ class SessionList(OptionList):
     def _maybe_more(self) -> None:
         if self.cursor is None or self._more_running or self._filter_running:
             return
+        if getattr(self.app, "workspace", None) is None:  # the first page came before the store: it reloads once open
+            return
         near_end = self.highlighted is not None and self.highlighted >= self.option_count - self.PREFETCH
         shown = self.display and self.scrollable_content_region.height > 0 and self.virtual_size.height > 0
         near_bottom = shown and self.max_scroll_y - self.scroll_y <= self.scrollable_content_region.height
@@ -197,8 +199,6 @@ class SessionList(OptionList):
 
     def _options_for(self, rows: list[SessionRowView], *, first: bool) -> list[Option]:
         """Options for ``rows`` (which continue the list), with the section headings they start."""
-        from rfpilot.core.session.sessions import split_open
-
         active, recent = split_open(rows, lambda r: r.status)
         options: list[Option] = []
         if active and first:
@@ -213,8 +213,6 @@ class SessionList(OptionList):
     def _heading(self, section: str) -> Text:
         """"Active · 12 sessions": exact once the section is loaded to its end, else a lower bound ("50+")
         that grows as chunks load. Open sessions come first, so Active is complete once a closed one is."""
-        from rfpilot.core.session.sessions import split_open
-
         active, recent = split_open(self.rows, lambda r: r.status)
         n, complete = (len(active), self.cursor is None or bool(recent)) if section == "active" \
             else (len(recent), self.cursor is None)
