@@ -250,4 +250,6 @@ def test_resolve_reads_each_thing_once(cli, reads) -> None:
     assert not [s for s in everything if s.startswith("UPDATE session_handoffs")], everything
     # The three outputs: one INSERT, in one transaction.
     assert len([s for s in everything if s.startswith("INSERT INTO session_resolution_outputs")]) == 1, everything
-    assert len(everything) <= 26, everything
+    # Nor the offline draft of the note it stores itself: no preview_cache write.
+    assert not [s for s in everything if s.startswith(("DELETE FROM preview_cache", "INSERT INTO preview_cache"))]
+    assert len(everything) <= 19, everything
