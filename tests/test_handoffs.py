@@ -490,3 +490,17 @@ async def test_twenty_concurrent_claims_have_exactly_one_winner(pg_url: str, tmp
     finally:
         for ws in [owner, *claimers]:
             await ws.close()
+
+
+async def test_a_handoff_made_after_the_session_was_read_is_withdrawn_by_the_close(ws, ctx, session) -> None:
+    """A session never handed off is closed without writing to the queue; but one parked (elsewhere) after the
+    closing command read it, with handoff_count still 0 in its hands, leaves the queue all the same."""
+    from rfpilot.core.closeout import closing
+
+    assert session.handoff_count == 0  # as this command read it
+    async with ws.ctx() as other:
+        parked = await handoffs.park(other, await other.db.get(SessionRow, session.id), "the client's logs")
+    await closing.resolve_session(ctx, session, "## Problem\nx\n\n## What we confirmed\ny\n\n## Root cause\nz\n\n"
+                                               "## Resolution\nw")
+    assert (await fresh(ws, SessionHandoff, parked.id)).withdrawn_at is not None
+    assert (await fresh(ws, SessionRow, session.id)).status == "resolved"

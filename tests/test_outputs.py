@@ -420,3 +420,56 @@ async def test_export_writes_the_kb_article_as_markdown(ctx, session, tmp_path) 
     await outputs.push(ctx, session, kb, "file", path=target, overwrite=True)  # a pushed output re-exports
     with pytest.raises(UsageError, match="is a directory"):
         await outputs.push(ctx, session, kb, "file", path=tmp_path, overwrite=True)
+
+
+async def test_the_drafts_are_stored_together_and_one_by_one_when_that_fails(ws, ctx, session, monkeypatch) -> None:
+    """The three drafts go into the store in one transaction; when it refuses them (here: another process
+    stored a KB article of the session meanwhile, so the joint insert breaks the unique key), each is stored on
+    its own as before, and the other process's row is replaced, not duplicated."""
+    from sqlalchemy import event
+
+    from rfpilot.db.models import ResolutionOutput as Row
+
+    await resolve(ctx, session)
+    real = outputs._drafts
+
+    async def drafts_then_a_rival(*args, **kwargs):
+        drafted = await real(*args, **kwargs)
+        async with ws.ctx() as other:
+            async with other.tx():
+                other.db.add(Row(account_id=other.account.id, session_id=session.id, output_type="knowledge_base",
+                                 generated_content="theirs", status="approved", drafter="offline",
+                                 created_at=other.now()))
+        return drafted
+
+    inserts: list[str] = []
+    engine = ctx.db.bind.sync_engine
+
+    def seen(_conn, _cursor, statement, *_args) -> None:
+        if statement.lstrip().upper().startswith("INSERT INTO SESSION_RESOLUTION_OUTPUTS"):
+            inserts.append(statement)
+
+    first = await outputs.generate_all(ctx, session, None)  # nothing in the way: one INSERT for the three
+    assert [r.output_type for r in first] == ["psa_ticket_notes", "knowledge_base", "client_summary"]
+    async with ctx.tx():
+        for row in first:
+            await ctx.db.delete(row)
+    event.listen(engine, "before_cursor_execute", seen)
+    try:
+        assert len(await outputs.generate_all(ctx, session, None)) == 3
+        assert len(inserts) == 1, inserts
+        async with ctx.tx():
+            for row in await outputs.list_outputs(ctx, session):
+                await ctx.db.delete(row)
+        monkeypatch.setattr(outputs, "_drafts", drafts_then_a_rival)
+        rows = await outputs.generate_all(ctx, session, None)
+    finally:
+        event.remove(engine, "before_cursor_execute", seen)
+    assert [r.output_type for r in rows] == ["psa_ticket_notes", "knowledge_base", "client_summary"]
+    assert all(r.status == "draft" and r.drafter == "offline" for r in rows)
+    assert rows[0].fallback_reason == "no model is configured"
+    async with ws.ctx() as check:
+        stored = {r.output_type: r for r in (await check.db.execute(
+            select(Row).where(Row.session_id == session.id))).scalars()}
+    assert len(stored) == 3 and stored["knowledge_base"].generated_content != "theirs"
+    assert stored["knowledge_base"].status == "draft"

@@ -241,8 +241,15 @@ def test_resolve_reads_each_thing_once(cli, reads) -> None:
                       for s in everything if s.upper().startswith("SELECT") and " FROM " in s)
     assert selects["facts"] == 2, selects  # the bundle's window and its promoted checks: once
     assert selects["script_runs"] == 1 and selects["session_branches"] == 2, selects  # bundle; the outputs' map
-    assert selects["sessions"] == 3, selects  # the close, its row lock, the offer and outputs
+    # The close and its row lock; the offer and the outputs take the row as the close committed it.
+    assert selects["sessions"] == 2, selects
     assert selects["messages"] == 0, selects  # the latest turns are a model's input only
     assert selects["account_settings"] == 0, selects  # no draft templates to offer: the preference is not read
     assert selects["session_resolution_outputs"] == 1, selects
-    assert len(everything) <= 26, everything
+    # A session never handed off has no handoff to withdraw: the close does not write to the queue.
+    assert not [s for s in everything if s.startswith("UPDATE session_handoffs")], everything
+    # The three outputs: one INSERT, in one transaction.
+    assert len([s for s in everything if s.startswith("INSERT INTO session_resolution_outputs")]) == 1, everything
+    # Nor the offline draft of the note it stores itself: no preview_cache write.
+    assert not [s for s in everything if s.startswith(("DELETE FROM preview_cache", "INSERT INTO preview_cache"))]
+    assert len(everything) <= 19, everything

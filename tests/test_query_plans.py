@@ -309,3 +309,46 @@ async def test_an_id_prefix_range_matches_exactly_the_ids_that_start_with_it(ctx
         stmt = select(SessionRow.id).where(SessionRow.account_id == ctx.account.id, id_prefix(SessionRow.id, prefix))
         found = set((await ctx.db.execute(stmt)).scalars())
         assert found == {i for i in ids if i.startswith(prefix)}, prefix
+
+
+async def test_a_long_sessions_counts_and_promoted_checks_read_no_walk_of_it(big) -> None:
+    """The counts a view or a note shows come from the session row by its key (migration 0009 keeps them there),
+    and the checks whose findings became facts are found from the session's checks through ix_facts_source_ref:
+    neither reads the session's facts or messages, however many it has."""
+    from rfpilot.core.engine import chat
+    from rfpilot.core.session import facts, lane
+    from rfpilot.core.drafting import notes
+    from rfpilot.core.session.sessions import create_session
+    from tests.fakes.bulk import fill
+
+    async with big.ctx() as ctx:
+        dialect = ctx.db.bind.dialect.name
+        session = await create_session(ctx, "Printer offline")
+        await fill(ctx, session, messages=400, facts=400)
+        check = await lane.add_item(ctx, session, "check", "Spooler state", command="Get-Service Spooler")
+        await facts.promote(ctx, session, source_type="diagnostic_check", source_ref=check.id, text="Stopped")
+        if dialect == "postgresql":
+            async with ctx.tx():
+                await ctx.db.execute(__import__("sqlalchemy").text("ANALYZE"))
+        async with recorded(ctx) as counts:
+            assert await facts.count_facts(ctx, session) == 401
+            assert await chat.count_messages(ctx, session) == 400
+        assert len(counts) == 2
+        for statement, parameters in counts:
+            root = await plan(ctx, statement, parameters)
+            reads = [n["detail"] for n in walk(root) if re.search(r"\b(sessions|facts|messages)\b", n["detail"])]
+            if dialect == "sqlite":
+                assert reads == ["SEARCH sessions USING INDEX sqlite_autoindex_sessions_1 (id=?)"], show(root)
+            else:
+                assert reads == ["Index Scan Forward sessions pk_sessions"], show(root)
+        async with recorded(ctx) as promoted:
+            assert await notes._promoted_checks(ctx, session) == [check.id]
+        (statement, parameters), = promoted
+        root = await plan(ctx, statement, parameters)
+        facts_reads = [n["detail"] for n in walk(root) if re.search(r"\bfacts\b", n["detail"])]
+        if dialect == "sqlite":
+            assert facts_reads and all(r.startswith("SEARCH facts USING INDEX ix_facts_source_ref (source_ref=?)")
+                                       for r in facts_reads), show(root)
+        else:
+            assert facts_reads and all(re.match(r"(Index|Bitmap Index) Scan.* ix_facts_source_ref$", r)
+                                       for r in facts_reads), show(root)

@@ -202,23 +202,25 @@ def _close(
             "time_entry": result.time_entry,
             "report": svc.result_lines(result, row.id),
             "known": known,
+            "row": row,
         }
 
     data = run(go)
-    report, known = data.pop("report"), data.pop("known")
+    report, known, closed = data.pop("report"), data.pop("known"), data.pop("row")
     output.emit(data, as_json, lambda: data["outcome"])
     if not as_json:
         for line in report:
             output.info(line)
     if action == "resolve" and data["session_status"] == "resolved":
         _after_resolve(data["session_id"], ask=interactive and not yes and not as_json, offline=offline,
-                       as_json=as_json, known=known)
+                       as_json=as_json, known=known, closed=closed)
 
 
-def _after_resolve(session_id: str, *, ask: bool, offline: bool, as_json: bool, known) -> None:
+def _after_resolve(session_id: str, *, ask: bool, offline: bool, as_json: bool, known, closed=None) -> None:
     """After a successful resolve: the session's draft templates offered (``_offer_drafts``), then its resolution
     outputs drafted (cli.outputs.after_resolve). With no question to ask between the two, both are done in one
-    store session that reads the session once."""
+    store session, on ``closed`` (the session row as the close just committed it) when it is given, else on
+    the session read once."""
     from rfpilot.cli.outputs import after_resolve, draft_after_resolve, show_after_resolve
 
     if ask:
@@ -227,10 +229,10 @@ def _after_resolve(session_id: str, *, ask: bool, offline: bool, as_json: bool, 
         return
 
     async def go(ctx):
-        from rfpilot.core.session.sessions import get_session
+        from rfpilot.core.session.sessions import adopt_row, get_session
         from rfpilot.core.library.templates import drafts_to_offer
 
-        row = await get_session(ctx, session_id)
+        row = (closed is not None and await adopt_row(ctx, closed)) or await get_session(ctx, session_id)
         drafts = [d.id for d in await drafts_to_offer(ctx, row)]
         return drafts, await draft_after_resolve(ctx, row, offline=offline, known=known)
 

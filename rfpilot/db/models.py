@@ -20,6 +20,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    text as sql_text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -145,6 +146,11 @@ class SessionRow(Base):
     # Branching (SPEC §10): the branch being worked on (a soft pointer: no FK, branches point back here).
     active_branch_id: Mapped[str | None] = mapped_column(Id)
     handoff_count: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
+    # Kept by the store itself (migration 0009's triggers, in the transaction of every write to facts and
+    # messages): the session's live facts and all its messages. Read with a query (core.session.facts.count_facts,
+    # core.engine.chat.count_messages), never from a row loaded before a write; no code sets them.
+    fact_count: Mapped[int] = mapped_column(Integer, nullable=False, default=0, server_default=sql_text("0"))
+    message_count: Mapped[int] = mapped_column(Integer, nullable=False, default=0, server_default=sql_text("0"))
 
     state_version: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
     active_seconds: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
@@ -242,6 +248,7 @@ class Fact(Base):
             name="source_ref_only_for_lane",
         ),
         Index("ix_facts_session_created", "session_id", "created_at", "id"),
+        Index("ix_facts_source_ref", "source_ref"),  # the checks a note names (core.drafting.notes._promoted_checks)
     )
 
     id: Mapped[str] = _id_pk()

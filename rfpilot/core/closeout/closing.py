@@ -351,11 +351,14 @@ async def draft_for_close(
     engineer reads (and edits) the note with no transaction open, so a shared SQLite store is not locked meanwhile,
     and walking away records nothing. ``session`` is expired afterwards: load it again before using it.
     ``fresh``: ``session`` was just read in this Ctx (with no answer to record, it is not read again).
+    An offline draft is not written to the preview cache (the close stores the note itself, and redrafting
+    offline costs nothing; with an answer to record the cache write was rolled back with it anyway).
     """
     from rfpilot.core.drafting.previews import configured_preview
 
     if choice is None or choice == KEEP:
-        return await configured_preview(ctx, session, action, offline=offline, force=force, fresh=fresh)
+        return await configured_preview(ctx, session, action, offline=offline, force=force, fresh=fresh,
+                                        cache_offline=False)
     if ctx._depth:
         raise RuntimeError("draft_for_close rolls back its transaction: call it with none open")
     try:

@@ -217,10 +217,15 @@ async def _promoted_checks(ctx: Ctx, session: SessionRow) -> list[str]:
     """The checks whose findings were promoted to a live fact, in the order of their first such fact: one row
     per check (the store groups the facts), whichever facts the note lists. The facts are looked up from the
     session's checks (a few), so an index on facts.source_ref keeps this off the session's other facts."""
+    from rfpilot.core.lookup import no_index
+
     first = func.min(Fact.created_at)
     checks = select(LaneItem.id).where(LaneItem.session_id == session.id, LaneItem.kind == "check")
+    # ix_facts_source_ref (migration 0009) finds each check's facts; SQLite's planner, without statistics, would
+    # walk the session's facts through their session index instead: ``+session_id`` keeps it off that index.
+    own = no_index(Fact.session_id) if ctx.db.get_bind().dialect.name == "sqlite" else Fact.session_id
     stmt = (select(Fact.source_ref)
-            .where(Fact.source_ref.in_(checks.scalar_subquery()), Fact.session_id == session.id,
+            .where(Fact.source_ref.in_(checks.scalar_subquery()), own == session.id,
                    Fact.deleted_at.is_(None), Fact.source_type == "diagnostic_check")
             .group_by(Fact.source_ref).order_by(first, func.min(Fact.id)))
     return [ref for ref in (await ctx.db.execute(stmt)).scalars() if ref is not None]

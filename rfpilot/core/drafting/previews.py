@@ -173,9 +173,12 @@ async def preview(
     provider: Provider | None = None,
     offline: bool = False,
     fresh: bool = False,
+    cache_offline: bool = True,
 ) -> Preview:
     """The note for the session's current state, from the cache when possible. ``fresh``: ``session`` was just
-    read in this Ctx (its state_version and ticket ref are not read again).
+    read in this Ctx (its state_version and ticket ref are not read again). ``cache_offline``: False when the
+    note is drafted to be stored by a close right away (core.closeout.closing.draft_for_close): an offline draft, which
+    costs nothing to make again, is then not written to the cache (a model's draft still is).
 
     With a provider that can draft (anything but offline) and not ``offline``,
     the LLM drafter writes it; when the model is unreachable or its draft is
@@ -203,14 +206,18 @@ async def preview(
     if hit is not None:
         return _from_row(hit, True, reason)
     bundle = await notes.build_bundle(ctx, session, kind)
-    row = await _store(ctx, session, kind, "offline", notes.offline_draft(bundle))
-    drafted = _from_row(row, False, reason)
+    if cache_offline:
+        drafted = _from_row(await _store(ctx, session, kind, "offline", notes.offline_draft(bundle)), False, reason)
+    else:
+        drafted = Preview(kind, notes.offline_draft(bundle), "offline", False, session.state_version,
+                          session.ticket_ref, ctx.now(), reason)
     drafted.bundle = bundle
     return drafted
 
 
 async def configured_preview(
-    ctx: Ctx, session: SessionRow, kind: str, *, force: bool = False, offline: bool = False, fresh: bool = False
+    ctx: Ctx, session: SessionRow, kind: str, *, force: bool = False, offline: bool = False, fresh: bool = False,
+    cache_offline: bool = True,
 ) -> Preview:
     """``preview`` with the provider the settings select (SPEC §12).
 
@@ -220,7 +227,8 @@ async def configured_preview(
     from rfpilot.core.llm import optional_provider
 
     async with optional_provider(ctx.settings, offline=offline) as (provider, problem):
-        result = await preview(ctx, session, kind, force=force, provider=provider, offline=offline, fresh=fresh)
+        result = await preview(ctx, session, kind, force=force, provider=provider, offline=offline, fresh=fresh,
+                               cache_offline=cache_offline)
     if problem and result.drafter == "offline":
         result.fallback_reason = problem
     return result

@@ -97,7 +97,12 @@ async def _conversation(ctx: Ctx, session: SessionRow):
 
 
 async def count_messages(ctx: Ctx, session: SessionRow) -> int:
-    """How many messages ``list_messages`` would return, counted by the store."""
+    """How many messages ``list_messages`` would return. Before the session branches that is every message of
+    the session, which the store keeps on its row (migration 0009): one primary-key read at any length. A
+    branched session's conversation (its branch and the ancestors' messages up to each fork) is counted."""
+    if not session.active_branch_id:
+        stmt = select(SessionRow.message_count).where(SessionRow.id == session.id)
+        return int((await ctx.db.execute(stmt)).scalar_one())
     stmt = select(func.count()).select_from((await _conversation(ctx, session)).subquery())
     return int((await ctx.db.execute(stmt)).scalar_one())
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import uuid
 
-from sqlalchemy import and_, func, or_, select
+from sqlalchemy import and_, or_, select
 
 from rfpilot.core.context import Ctx
 from rfpilot.core.lookup import find_one
@@ -150,7 +150,9 @@ async def facts_window(
 
 
 async def count_facts(ctx: Ctx, session: SessionRow) -> int:
-    stmt = select(func.count()).select_from(Fact).where(Fact.session_id == session.id, Fact.deleted_at.is_(None))
+    """The session's live facts, as the store keeps them on its row (migration 0009): one primary-key read at any
+    session size, and current even when ``session`` was loaded before the latest write."""
+    stmt = select(SessionRow.fact_count).where(SessionRow.id == session.id)
     return int((await ctx.db.execute(stmt)).scalar_one())
 
 

@@ -41,7 +41,17 @@ async def withdraw_open_handoffs(ctx: Ctx, session: SessionRow) -> int:
     Call it before changing the session: it takes the handoff rows first and the session row second, the
     order a claim takes them in, so the two cannot deadlock. A colleague who claimed the session meanwhile
     wins: the owner gets a ConflictError and the caller's transaction rolls back.
+
+    A session never handed off (``handoff_count`` 0, counted in the transaction that makes each handoff, under
+    this same row lock) has nothing in the queue: then the row lock alone is taken, and the handoffs are not
+    written to. Only when a handoff was made between the caller's read and this lock are they withdrawn after
+    the lock (the reverse of a claim's order: Postgres would stop one of the two, never both wait).
     """
+    if not session.handoff_count:
+        locked = await lock_session(ctx, session.id)  # refreshes ``session`` itself (populate_existing)
+        if not locked.handoff_count:
+            await require_can_modify(ctx, locked)
+            return 0
     result = await ctx.db.execute(
         update(SessionHandoff)
         .where(SessionHandoff.session_id == session.id, SessionHandoff.account_id == ctx.account.id,

@@ -116,6 +116,17 @@ async def get_session(ctx: Ctx, ref: str) -> SessionRow:
     return await find_one(ctx, SessionRow, ref, "session")
 
 
+async def adopt_row(ctx: Ctx, row: SessionRow) -> SessionRow | None:
+    """``row``, committed by an earlier store session of this process with every column loaded, taken into
+    ``ctx`` without reading it again; None when it is not that (read it instead)."""
+    from sqlalchemy import inspect
+
+    state = inspect(row)
+    if not state.detached or state.unloaded or state.modified or row.account_id != ctx.account.id:
+        return None
+    return await ctx.db.merge(row, load=False)
+
+
 @dataclass(frozen=True)
 class ListCursor:
     """Where the next page of `session_page` starts: in the open part or the closed part, after this row."""

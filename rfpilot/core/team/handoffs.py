@@ -43,7 +43,7 @@ from rfpilot.core.session.sessions import check_transition, intake_of, live_time
 from rfpilot.core.text import age, as_sentence, duration, one_line, problem_paragraphs, short_id, truncate
 from rfpilot.core.view_types import HandoffView, QueueItemView
 from rfpilot.grammar import count
-from rfpilot.db.models import Engineer, Fact, LaneItem, SessionBranch, SessionHandoff, SessionRow, SuggestedFix
+from rfpilot.db.models import Engineer, LaneItem, SessionBranch, SessionHandoff, SessionRow, SuggestedFix
 from rfpilot.db.types import new_id
 from rfpilot.errors import ConflictError, NotFoundError, UsageError
 
@@ -168,8 +168,9 @@ async def watch_out(ctx: Ctx, session: SessionRow) -> list[str]:
 
 
 async def _facts_count(ctx: Ctx, session: SessionRow) -> int:
-    stmt = select(func.count()).select_from(Fact).where(Fact.session_id == session.id, Fact.deleted_at.is_(None))
-    return int((await ctx.db.execute(stmt)).scalar_one())
+    from rfpilot.core.session.facts import count_facts
+
+    return await count_facts(ctx, session)
 
 
 async def build_snapshot(ctx: Ctx, session: SessionRow, waiting_on: str | None) -> dict[str, Any]:

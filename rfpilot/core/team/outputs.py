@@ -510,6 +510,29 @@ async def _ready_to_draft(ctx: Ctx, session: SessionRow, types: list[str],
     return rows
 
 
+def _put(ctx: Ctx, session: SessionRow, draft: _Draft, provider: Provider | None,
+         known: dict[str, ResolutionOutput]) -> ResolutionOutput:
+    """The session's row of this type, inserted or replaced, in the caller's transaction (not flushed yet)."""
+    if draft.result is not None and provider is not None:
+        usage_service.record(ctx, session, "resolution_note", provider, draft.result)
+    row = known.get(draft.output_type)
+    now = ctx.now()
+    if row is None:
+        row = ResolutionOutput(account_id=ctx.account.id, session_id=session.id,
+                               output_type=draft.output_type, created_at=now)
+        ctx.db.add(row)
+    row.generated_content = draft.text
+    row.edited_content = None
+    row.status = "draft"
+    row.drafter = draft.drafter
+    row.model = draft.model
+    row.pushed_to = None
+    row.pushed_at = None
+    row.pushed_reference = None
+    row.updated_at = now
+    return row
+
+
 async def _store(ctx: Ctx, session: SessionRow, draft: _Draft, provider: Provider | None,
                  rows: dict[str, ResolutionOutput] | None = None) -> ResolutionOutput:
     """Insert or replace the session's row of this type (the unique key is session + type). ``rows``: the
@@ -518,32 +541,39 @@ async def _store(ctx: Ctx, session: SessionRow, draft: _Draft, provider: Provide
     for attempt in (1, 2):
         try:
             async with ctx.tx():
-                if draft.result is not None and provider is not None:
-                    usage_service.record(ctx, session, "resolution_note", provider, draft.result)
                 known = rows if attempt == 1 and rows is not None else await _rows(ctx, session)
-                row = known.get(draft.output_type)
-                now = ctx.now()
-                if row is None:
-                    row = ResolutionOutput(account_id=ctx.account.id, session_id=session.id,
-                                           output_type=draft.output_type, created_at=now)
-                    ctx.db.add(row)
-                row.generated_content = draft.text
-                row.edited_content = None
-                row.status = "draft"
-                row.drafter = draft.drafter
-                row.model = draft.model
-                row.pushed_to = None
-                row.pushed_at = None
-                row.pushed_reference = None
-                row.updated_at = now
+                row = _put(ctx, session, draft, provider, known)
                 await ctx.db.flush()
         except IntegrityError:
             if attempt == 2:
                 raise
+            await ctx.db.refresh(session)  # the rollback expired it
             continue  # another process inserted it first: replace theirs
         row.fallback_reason = draft.reason  # type: ignore[attr-defined]  # transient: not stored
         return row
     raise AssertionError("unreachable")
+
+
+async def _store_all(ctx: Ctx, session: SessionRow, drafts: list[_Draft], provider: Provider | None,
+                     rows: dict[str, ResolutionOutput]) -> list[ResolutionOutput]:
+    """Every draft stored in ONE transaction (the new rows in one INSERT); when that fails (a row another
+    process inserted meanwhile, a value the store refuses), each is stored on its own as before, so the drafts
+    that can be stored still are."""
+    known: dict[str, ResolutionOutput] | None = rows
+    if len(drafts) > 1:
+        try:
+            async with ctx.tx():
+                stored = [_put(ctx, session, d, provider, rows) for d in drafts]
+                await ctx.db.flush()
+        except Exception:  # noqa: BLE001 - rolled back: stored one by one below, each with its own outcome
+            log.debug("the outputs were stored one by one", exc_info=True)
+            await ctx.db.refresh(session)  # the rollback expired it
+            known = None  # read again: the rolled-back transaction's objects are not the store's rows
+        else:
+            for row, draft in zip(stored, drafts, strict=True):
+                row.fallback_reason = draft.reason  # type: ignore[attr-defined]  # transient: not stored
+            return stored
+    return [await _store(ctx, session, d, provider, known) for d in drafts]
 
 
 async def _generate(ctx: Ctx, session: SessionRow, types: list[str], provider: Provider | None,
@@ -551,7 +581,7 @@ async def _generate(ctx: Ctx, session: SessionRow, types: list[str], provider: P
     rows = await _ready_to_draft(ctx, session, types, fresh)
     bundle = await build_bundle(ctx, session, recent_work=_asks_model(provider, offline), known=known)
     drafts = await _drafts(bundle, types, provider, offline)
-    return [await _store(ctx, session, d, provider, rows) for d in drafts]
+    return await _store_all(ctx, session, drafts, provider, rows)
 
 
 async def generate_all(ctx: Ctx, session: SessionRow, provider: Provider | None, *,

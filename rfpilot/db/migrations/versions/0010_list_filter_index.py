@@ -1,7 +1,7 @@
 """list filter index
 
 Revision ID: 0010
-Revises: 0008
+Revises: 0009
 Create Date: 2026-12-01 20:30:00
 
 The session list's filter (``core.session.sessions``: a case-insensitive substring of the title, client or ticket
@@ -28,7 +28,7 @@ from alembic import op
 import sqlalchemy as sa
 
 revision = '0010'
-down_revision = '0008'
+down_revision = '0009'
 branch_labels = None
 depends_on = None
 
