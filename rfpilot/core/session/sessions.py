@@ -421,6 +421,8 @@ async def session_page(
     found: list[SessionRow] = []
     dialect = ctx.db.get_bind().dialect.name
     owner_id = ctx.engineer.id if mine else None
+    if match and len(_filter_needle(match)) > _LONGEST_MATCHED:
+        return SessionPage([], None)  # longer than every field it is matched against: nothing to ask the store
     plan = pg_plan = None
     if match and match.strip() and dialect == "sqlite":
         plan = await sqlite_filter_plan(ctx, match)
