@@ -311,6 +311,7 @@ CORE_FLOORS: list[tuple[str, tuple[str, ...]]] = [
     ("drafting", ("rfpilot.core.drafting",)),
     ("engine", ("rfpilot.core.engine",)),
     ("library", ("rfpilot.core.library",)),
+    ("memory", ("rfpilot.core.memory",)),
     ("session", ("rfpilot.core.session",)),
     ("llm", ("rfpilot.core.llm",)),
     ("foundations", ("rfpilot.core.context", "rfpilot.core.text", "rfpilot.core.inputs", "rfpilot.core.lookup",
@@ -335,7 +336,7 @@ def test_every_core_module_is_on_a_core_floor() -> None:
 
 
 def test_no_core_capability_imports_one_above_it() -> None:
-    """llm < session < library < engine < drafting < closeout < team < views: the folder tree is the map, so a
+    """llm < session < memory < library < engine < drafting < closeout < team < views: the folder tree is the map, so a
     capability reads only those below it (a package-level circle would hide inside the module graph's order)."""
     graph = import_graph()
     upward = []
