@@ -265,3 +265,17 @@ async def test_a_bulk_insert_of_facts_writes_one_small_row_each(ctx) -> None:
     assert (await ctx.db.execute(text(own), {"a": ctx.account.id})).scalar() == before
     [hit] = await search(ctx, f"pc{BULK - 1:05d}")
     assert hit["session_id"] == session.id
+
+
+async def test_a_query_matching_more_than_the_rank_window_still_finds_what_the_filters_want(ctx, monkeypatch) -> None:
+    """With more matches than RANK_WINDOW, the newest are ranked first; a filter that wants an older one widens the
+    window until it is found, and a rarer word is found wherever it is."""
+    monkeypatch.setattr(index, "RANK_WINDOW", 2)
+    oldest = await resolved(ctx, "Printer offline in the warehouse", client="Zeta")
+    newer = [await create_session(ctx, f"Printer offline on floor {i}", client="Acme") for i in range(6)]
+    found = await search(ctx, "printer offline", limit=3)
+    assert len(found) == 3 and {r["session_id"] for r in found} <= {s.id for s in newer} | {oldest.id}
+    assert [r["session_id"] for r in await search(ctx, "printer offline", statuses=("resolved",))] == [oldest.id]
+    assert [r["session_id"] for r in await search(ctx, "printer", client="zeta")] == [oldest.id]
+    assert [r["session_id"] for r in await search(ctx, "warehouse")] == [oldest.id]
+    assert len(await search(ctx, "printer offline", limit=50)) == 7
