@@ -170,7 +170,6 @@ def postgres_statements() -> list[str]:
         f"CONSTRAINT pk_{TABLE} PRIMARY KEY (kind, source_id))",
         f"CREATE INDEX ix_{TABLE}_tsv ON {TABLE} USING gin (tsv) WITH (fastupdate = off)",
         f"CREATE INDEX ix_{TABLE}_session ON {TABLE} (session_id)",
-        f"CREATE INDEX ix_{TABLE}_account_seq ON {TABLE} (account_id, seq)",
     ]
     for table, table_kinds in _by_table("postgresql").items():
         names = ", ".join(f"'{k.name}'" for k in table_kinds)
