@@ -25,6 +25,8 @@ TABLE = memory_index.TABLE
 # drops any a source text holds), turned into bold (terminal) or nothing (JSON) by the caller.
 HIT_START, HIT_END = "\ue000", "\ue001"
 SNIPPET_WORDS = 14
+# Postgres cuts its headlines from this much of an item (ts_headline parses all it is given).
+HEADLINE_CHARS = 4_000
 # At most this many matching items are ranked at first: the newest (item_hits).
 RANK_WINDOW = 2_000
 
@@ -150,6 +152,8 @@ async def item_hits(ctx: Ctx, terms: Sequence[str], *, operator: str = "AND", fi
         rows = (await ctx.db.execute(text(ranked), params)).all()
         if len(rows) >= limit:
             break
+        if postgres and not where and found is None:
+            break  # nothing filtered out and no window: every match was ranked
         if (await ctx.db.execute(text(window_rows), params)).scalar_one() >= params["k"]:
             params["k"] *= 4  # the window holds more: rank more of it
         elif found is None:
@@ -175,7 +179,8 @@ async def snippets(ctx: Ctx, terms: Sequence[str], hits: Sequence[Hit]) -> dict[
         query = _pg_query(terms, "OR", params)
         params["options"] = (f"StartSel={HIT_START}, StopSel={HIT_END}, MaxWords={SNIPPET_WORDS + 6}, MinWords=6, "
                              f"MaxFragments=1, FragmentDelimiter=' … '")
-        sql = (f"SELECT m.source_id, ts_headline('{memory_index.PG_CONFIG}', m.body, q.q, :options) FROM {TABLE} m "
+        headline = f"ts_headline('{memory_index.PG_CONFIG}', left(m.body, {HEADLINE_CHARS}), q.q, :options)"
+        sql = (f"SELECT m.source_id, {headline} FROM {TABLE} m "
                f"CROSS JOIN (SELECT {query} AS q) q WHERE m.account_id = :account "
                f"AND m.source_id IN ({', '.join(names)})")
     else:
