@@ -12,7 +12,7 @@ delivery state, say) can name its shape without importing ``core.views`` (which 
 from __future__ import annotations
 
 from datetime import datetime
-from typing import TYPE_CHECKING, Any, TypedDict
+from typing import TYPE_CHECKING, Any, NotRequired, TypedDict
 
 if TYPE_CHECKING:  # TypeIs is in typing from Python 3.13; only the type checker reads it here
     from typing_extensions import TypeIs
@@ -87,6 +87,17 @@ def is_lane_item(row: FactView | LaneItemView) -> TypeIs[LaneItemView]:
     return "kind" in row
 
 
+class OutcomeProposal(TypedDict):
+    """The outcome the model proposed for the active fix (``core.engine.chat``), stored on the fix until the engineer
+    confirms or rejects it."""
+
+    outcome: str  # success · failure · partial
+    status: str  # the fix status it would write
+    reason: str
+    message_id: str
+    proposed_at: str
+
+
 class FixView(TypedDict):
     id: str
     session_id: str
@@ -107,7 +118,7 @@ class FixView(TypedDict):
     partial_notes: str | None
     failure_reason: str | None
     pending_reason: str | None
-    ai_outcome_proposal: dict[str, Any] | None
+    ai_outcome_proposal: OutcomeProposal | None
     superseded_at: str | None
     created_at: str | None
 
@@ -116,6 +127,19 @@ class ActiveFixView(FixView):
     """The session's active fix as ``session_details`` shows it: with its state in words."""
 
     state_word: str
+
+
+class FixShowView(TypedDict):
+    """`fix show --json`: the active fix (None: none) and the banner mode it puts up."""
+
+    fix: FixView | None
+    banner: str
+
+
+class FixListView(TypedDict):
+    """`fix show --all --json`: every fix of the session, superseded ones too."""
+
+    fixes: list[FixView]
 
 
 class MessageView(TypedDict):
@@ -143,6 +167,13 @@ class LaneCountsView(TypedDict):
     questions_unanswered: int
     checks_total: int
     checks_run: int
+
+
+class LaneListView(TypedDict):
+    """`lane list --json`: every question and check, and the lane counted."""
+
+    items: list[LaneItemView]
+    counts: LaneCountsView
 
 
 class UsageTotals(TypedDict):
@@ -217,12 +248,20 @@ class PreviewView(TypedDict):
     model: str | None
 
 
+class ForkOption(TypedDict):
+    """One hypothesis of a fork, as stored on the fork point: its branch id once the branch exists."""
+
+    label: str
+    description: str
+    branch_id: NotRequired[str]
+
+
 class ForkSummary(TypedDict):
     """A fork the model offered in a turn: its options as the model gave them."""
 
     id: str
     reason: str
-    options: list[dict[str, Any]]
+    options: list[ForkOption]
 
 
 class TokenUsage(TypedDict):
@@ -246,13 +285,21 @@ class TurnView(TypedDict):
     retired: list[str]
     promoted_facts: list[FactView]
     suggested_fix: FixView | None
-    outcome_proposal: dict[str, Any] | None
+    outcome_proposal: OutcomeProposal | None
     fork: ForkSummary | None
     markers_found: Any
     dropped: list[str]
     provider: str
     model: str | None
     usage: TokenUsage
+
+
+class BranchSummary(TypedDict):
+    """What a branch marked dead_end or solved tried and concluded (``core.session.branches.summarise``)."""
+
+    tried: list[str]
+    concluded: str
+    by: str  # llm · offline
 
 
 class BranchView(TypedDict):
@@ -267,7 +314,7 @@ class BranchView(TypedDict):
     fork_point_id: str | None
     root: bool
     active: bool
-    summary: dict[str, Any] | None  # the branch's context summary, when it has one
+    summary: BranchSummary | None  # the branch's context summary, when it has one
     evidence_from_branch_id: str | None
     evidence: str | None
     status_changed_at: str | None
@@ -279,11 +326,52 @@ class ForkView(TypedDict):
 
     id: str
     reason: str
-    options: list[dict[str, Any]]
+    options: list[ForkOption]
     after_seq: int
     parent_branch_id: str | None
     message_id: str | None
     created_at: str | None
+
+
+class ProblemView(TypedDict):
+    """The problem as a handoff's snapshot states it."""
+
+    title: str | None
+    summary: str | None
+    domain: str | None
+    client: str | None
+
+
+class HandoffSnapshot(TypedDict):
+    """Where a session stood when it was handed off (``core.team.handoffs.build_snapshot``), stored on the handoff."""
+
+    problem: ProblemView
+    status: str
+    branch_map: list[BranchView]
+    active_branch: str | None
+    next_step: str | None
+    waiting_on: str | None
+    watch_out: list[str]
+    ticket_ref: str | None
+    active_seconds: int
+    parked_seconds: int
+    facts_count: int
+    taken_at: str
+
+
+class Assessment(TypedDict):
+    """What an escalation's assessment says (``core.team.handoffs.parse_assessment``)."""
+
+    likely_cause: str
+    suggested_steps: list[str]
+    confidence: str  # high · medium · low
+
+
+class HandoffAssessment(Assessment):
+    """An assessment as stored on an escalation's handoff: with what wrote it."""
+
+    by: str  # llm · offline
+    model: str | None
 
 
 class QueueItemView(TypedDict):
@@ -300,7 +388,7 @@ class QueueItemView(TypedDict):
     handed_off_by: str
     handed_off_by_name: str
     created_at: datetime  # as stored (`--json` writes it with str(), as it always has)
-    waiting_on: Any
+    waiting_on: str | None
     notes: str | None
     branch_count: int
 
@@ -316,16 +404,32 @@ class HandoffView(TypedDict):
     handed_off_by: str
     handed_off_by_name: str | None
     created_at: str | None
-    waiting_on: Any
+    waiting_on: str | None
     notes: str | None
     source_branch_id: str | None
-    snapshot: dict[str, Any]
-    assessment: dict[str, Any] | None
+    snapshot: HandoffSnapshot
+    assessment: HandoffAssessment | None
     claimed_by: str | None
     claimed_by_name: str | None
     claimed_at: str | None
     withdrawn_at: str | None
     briefing: str | None
+
+
+class ClaimView(HandoffView):
+    """A handoff just claimed: `queue claim --json`, with the session as it is now and what wrote the briefing."""
+
+    session_title: str | None
+    session_status: str
+    owner_id: str
+    briefing_by: str  # llm · offline
+
+
+class ClaimedSession(TypedDict):
+    """What the TUI's queue needs of a claim: the session to open and the briefing to show."""
+
+    session_id: str
+    briefing: str
 
 
 class OutputView(TypedDict):
@@ -422,3 +526,132 @@ class DraftReviewView(DraftView, total=False):
     """A draft as the TUI's review dialog shows it: with the line that opens the dialog."""
 
     headline: str
+
+
+# --- `rfpilot doctor --json` (core.doctor.run) --------------------------------------------------------------------
+
+
+class DoctorPart(TypedDict):
+    """What every part of the doctor's report says first; each part adds its own details after these keys."""
+
+    status: str  # ok · warn · fail · skipped
+    ok: bool  # status != "fail"
+    error: str | None
+    hint: str | None
+
+
+class DoctorConfig(DoctorPart):
+    file: str
+    exists: bool
+    bad: list[dict[str, str]]  # {"key", "source", "error"} (rfpilot.config.check_settings)
+    unknown: list[str]
+
+
+class DoctorDatabase(DoctorPart):
+    url: str
+    source: str
+    head: str
+    dialect: str | None
+    revision: str | None
+    sessions: int | None
+
+
+class DoctorIdentity(DoctorPart):
+    email: str
+    name: str
+    account: str
+    email_source: str
+    engineer_id: str | None
+
+
+class DoctorKeyring(DoctorPart):
+    backend: str
+    usable: bool
+    reason: str | None
+    fallback: str | None
+
+
+class DoctorLLM(DoctorPart):
+    provider: str | None
+    reason: str | None
+    key_source: str | None
+    detail: str | None
+    reached: str | None
+    network_checked: bool
+    note: NotRequired[str]  # the offline provider only
+
+
+class DoctorSecret(TypedDict):
+    """Where one secret of a PSA connection comes from (never its value)."""
+
+    field: str
+    required: bool
+    source: str | None
+    env_var: str
+
+
+class DoctorConnection(DoctorPart):
+    name: str
+    provider: str
+    display: str
+    default: bool
+    settings: dict[str, Any]  # the connection's non-secret settings, as stored (free-form per provider)
+    secrets: list[DoctorSecret]
+    member: str | None
+    network_checked: bool
+
+
+class DoctorPSA(DoctorPart):
+    connections: list[DoctorConnection]
+
+
+class DoctorFailedItem(TypedDict):
+    id: str
+    ticket_ref: str | None
+    kind: str
+    attempts: int
+    last_error: str | None
+
+
+class DoctorOutbox(DoctorPart):
+    pending: int | None
+    failed: int | None
+    oldest_pending_at: str | None
+    oldest_pending_age_seconds: int | None
+    failed_items: list[DoctorFailedItem]
+
+
+class DoctorPaths(TypedDict):
+    config: str
+    data: str
+    cache: str
+
+
+class DoctorAbout(TypedDict):
+    """What the doctor's report says of the program before the parts."""
+
+    rfpilot: str
+    python: str
+    platform: str
+    paths: DoctorPaths
+    versions: dict[str, str | None]
+
+
+class DoctorReport(TypedDict):
+    """`rfpilot doctor --json`: ``ok`` and the names of the failed parts, the program, then each part in order."""
+
+    ok: bool
+    failed: list[str]
+    network: bool
+    rfpilot: str
+    python: str
+    platform: str
+    paths: DoctorPaths
+    versions: dict[str, str | None]
+    config: DoctorConfig
+    database: DoctorDatabase
+    identity: DoctorIdentity
+    keyring: DoctorKeyring
+    llm: DoctorLLM
+    psa: DoctorPSA
+    outbox: DoctorOutbox

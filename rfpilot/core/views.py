@@ -10,6 +10,7 @@ from rfpilot.core.session import fixes as fix_service
 from rfpilot.core.session import lane as lane_service
 from rfpilot.core.context import Ctx
 from rfpilot.core.session.facts import is_editable
+from rfpilot.core.session.branches import stored_options
 from rfpilot.core.session.sessions import intake_of, live_timers
 from rfpilot.core.text import iso  # named here too: the views' callers use it
 from rfpilot.core.view_types import (
@@ -119,7 +120,7 @@ def fix_view(fix: SuggestedFix) -> FixView:
         "partial_notes": fix.partial_notes,
         "failure_reason": fix.failure_reason,
         "pending_reason": fix.pending_reason,
-        "ai_outcome_proposal": fix.ai_outcome_proposal,
+        "ai_outcome_proposal": fix_service.stored_proposal(fix),
         "superseded_at": iso(fix.superseded_at),
         "created_at": iso(fix.created_at),
     }
@@ -254,7 +255,7 @@ def turn_view(result: TurnResult) -> TurnView:
         "suggested_fix": fix_view(result.suggested_fix) if result.suggested_fix else None,
         "outcome_proposal": result.outcome_proposal,
         "fork": (
-            ForkSummary(id=result.fork.id, reason=result.fork.reason, options=result.fork.options)
+            ForkSummary(id=result.fork.id, reason=result.fork.reason, options=stored_options(result.fork))
             if result.fork else None
         ),
         "markers_found": result.parsed.found,
