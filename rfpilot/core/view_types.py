@@ -129,6 +129,27 @@ class ActiveFixView(FixView):
     state_word: str
 
 
+class FixResultView(FixView):
+    """A fix as `fix …--json` prints it after a change: with its banner mode and the session's state version."""
+
+    banner: str
+    state_version: int
+
+
+class FixApplyView(FixResultView):
+    """`fix apply --json`: whether anything changed (applying twice changes nothing)."""
+
+    changed: bool
+
+
+class FixDecideView(FixResultView):
+    """`fix decide --json`: the script as rendered, and the draft template a templatizing decision queued."""
+
+    rendered_script: str | None
+    draft_template_id: str | None
+    extraction: dict[str, Any] | None  # the draft's extraction record (free-form JSON) and its parameter count
+
+
 class FixShowView(TypedDict):
     """`fix show --json`: the active fix (None: none) and the banner mode it puts up."""
 
@@ -174,6 +195,13 @@ class LaneListView(TypedDict):
 
     items: list[LaneItemView]
     counts: LaneCountsView
+
+
+class LaneResponseView(TypedDict):
+    """`lane answer|ran --json`: the item answered or run, and the fact promoted from it (None: none)."""
+
+    item: LaneItemView
+    fact: FactView | None
 
 
 class UsageTotals(TypedDict):
@@ -655,3 +683,146 @@ class DoctorReport(TypedDict):
     llm: DoctorLLM
     psa: DoctorPSA
     outbox: DoctorOutbox
+
+
+# --- the PSA: connections, tickets, the outbox (`psa …`, `tickets …`, `outbox …` --json) ----------------------------
+
+
+class PSAConnectionView(TypedDict):
+    """A PSA connection (``core.closeout.psa.connection_view``): `psa list --json` rows, `psa targets` reads ``targets``."""
+
+    name: str
+    provider: str
+    default: bool
+    settings: dict[str, Any]  # the provider's own non-secret settings, as stored (each PSA has its own)
+    targets: dict[str, dict[str, str]]  # action -> board ("" for any) -> status name
+    secrets: dict[str, str]  # secret field -> where it comes from (keyring · env …), or "missing"
+
+
+class PSAConnectedView(PSAConnectionView):
+    """`psa connect --json`: the connection, who it signed in as (None: not tested), where the secrets went."""
+
+    member: str | None
+    stored_in_keyring: list[str]
+    from_env: list[str]
+
+
+class PSAMemberView(TypedDict):
+    id: str
+    identifier: str | None
+    name: str | None
+
+
+class PSATicketBrief(TypedDict):
+    id: str
+    summary: str
+    status: str | None
+
+
+class PSATestView(TypedDict):
+    """`psa test --json`: who the connection signs in as, and the ticket read when one was asked for."""
+
+    connection: str
+    provider: str
+    member: PSAMemberView
+    ticket: PSATicketBrief | None
+
+
+class PSAStatusOption(TypedDict):
+    id: str
+    name: str
+    closed: bool
+    inactive: bool
+    current: bool
+    target_for: list[str]  # the actions (resolve, escalate) whose target status this is
+
+
+class PSAStatusesView(TypedDict):
+    """`psa statuses --json`: the statuses a ticket can take, and the connection's target for each action."""
+
+    ticket: str
+    board: str | None
+    current: str | None
+    statuses: list[PSAStatusOption]
+    targets: dict[str, str | None]
+
+
+class TicketRowView(TypedDict):
+    """A PSA ticket (``core.closeout.tickets.ticket_row``): `tickets list --json` rows."""
+
+    id: str
+    ref: str
+    summary: str
+    status: str | None
+    board: str | None
+    company: str | None
+    priority: str | None
+    owner: str | None
+    session_id: str | None  # an open session already working it
+    updated_at: datetime | None  # `--json` writes it with str(), as it always has
+
+
+class TicketNoteView(TypedDict):
+    author: str | None
+    at: str | None
+    kind: str | None
+    text: str
+
+
+class TicketContextView(TypedDict):
+    """What a session keeps of its ticket (``core.closeout.tickets.context_document``): stored on the session, given
+    to the model as uncached context, and shown by `tickets show --json` as ``context``."""
+
+    provider: str
+    ticket_id: str
+    ref: str
+    summary: str
+    description: str | None
+    status: str | None
+    board: str | None
+    company: str | None
+    contact: str | None
+    priority: str | None
+    owner: str | None
+    notes: list[TicketNoteView]
+    configurations: list[str]
+    fetched_at: str
+
+
+class TicketShowView(TicketRowView):
+    """`tickets show --json`: the ticket and its context."""
+
+    context: TicketContextView
+
+
+class OutboxItemView(TypedDict):
+    """A PSA write waiting, failed or delivered (``core.closeout.writeback.outbox_item_view``): `outbox … --json`."""
+
+    id: str
+    seq: int
+    session_id: str
+    ticket: str
+    kind: str
+    state: str
+    attempts: int
+    last_error: str | None
+    external_id: str | None
+    target_status: str | None
+    verified_status: str | None
+    created_at: datetime  # the datetimes as stored: `--json` writes them with str(), as it always has
+    last_attempt_at: datetime | None
+    delivered_at: datetime | None
+
+
+class OutboxHeldView(OutboxItemView):
+    """An item `outbox sync` could not deliver, with why."""
+
+    reason: str
+
+
+class OutboxSyncView(TypedDict):
+    """`outbox sync --json`."""
+
+    delivered: list[OutboxItemView]
+    queued: list[OutboxHeldView]
+    failed: list[OutboxHeldView]

@@ -19,8 +19,13 @@ from rfpilot.core.view_types import (
     FactView,
     FixView,
     ForkSummary,
+    FixListView,
+    FixResultView,
+    FixShowView,
     LaneCountsView,
     LaneItemView,
+    LaneListView,
+    LaneResponseView,
     MessagesSummary,
     MessageView,
     PreviewView,
@@ -97,6 +102,37 @@ def lane_item_view(item: LaneItem) -> LaneItemView:
         "retired": item.retired_at is not None,
         "created_at": iso(item.created_at),
     }
+
+
+def lane_counts_view(counts: lane_service.LaneCounts) -> LaneCountsView:
+    return LaneCountsView(questions_total=counts.questions_total, questions_unanswered=counts.questions_unanswered,
+                          checks_total=counts.checks_total, checks_run=counts.checks_run)
+
+
+def lane_list_view(items: list[LaneItem]) -> LaneListView:
+    """`lane list --json`: every item, and the lane counted."""
+    return LaneListView(items=[lane_item_view(i) for i in items], counts=lane_counts_view(lane_service.counts(items)))
+
+
+def lane_response_view(result: lane_service.LaneResult) -> LaneResponseView:
+    return LaneResponseView(item=lane_item_view(result.item),
+                            fact=fact_view(result.fact, result.item) if result.fact else None)
+
+
+def fix_show_view(mode: str, fix: SuggestedFix | None) -> FixShowView:
+    """`fix show --json`: the active fix and its banner mode (``fix_service.banner_state``)."""
+    return FixShowView(fix=fix_view(fix) if fix else None, banner=mode)
+
+
+def fix_list_view(fixes: list[SuggestedFix]) -> FixListView:
+    return FixListView(fixes=[fix_view(f) for f in fixes])
+
+
+async def fix_result_view(ctx: Ctx, session: SessionRow, fix: SuggestedFix) -> FixResultView:
+    """A fix after a change: its banner mode (``none`` unless it is the active one) and the state version."""
+    mode, _ = await fix_service.banner_state(ctx, session)
+    return FixResultView(**fix_view(fix), banner=mode if fix_service.is_active(fix) else "none",
+                         state_version=session.state_version)
 
 
 def fix_view(fix: SuggestedFix) -> FixView:
@@ -209,9 +245,7 @@ async def session_details(ctx: Ctx, session: SessionRow, *, fact_limit: int | No
         "facts": [fact_view(f, by_id.get(f.source_ref or "")) for f in facts],
         "fact_count": fact_count,
         "lane": [lane_item_view(i) for i in items],
-        "lane_counts": LaneCountsView(questions_total=lane_counts.questions_total,
-                                      questions_unanswered=lane_counts.questions_unanswered,
-                                      checks_total=lane_counts.checks_total, checks_run=lane_counts.checks_run),
+        "lane_counts": lane_counts_view(lane_counts),
         "active_fix": ActiveFixView(**fix_view(fix), state_word=fix_service.state_word(mode, fix)) if fix else None,
         "banner": mode,
         "messages": MessagesSummary(count=count, last=[message_view(m) for m in recent]),
