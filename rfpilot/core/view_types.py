@@ -348,6 +348,20 @@ class BranchView(TypedDict):
     status_changed_at: str | None
 
 
+class BranchMapView(TypedDict):
+    """A session's branch map (``core.session.branches.map_view``): `branches list|fork|switch|revive --json`."""
+
+    session_id: str
+    active_branch_id: str | None
+    branches: list[BranchView]
+
+
+class MarkedBranchMapView(BranchMapView):
+    """`branches mark --json`: the map, and the branch just marked (with its summary)."""
+
+    marked: BranchView
+
+
 class ForkView(TypedDict):
     """A fork as the transcript shows it (``core.session.branches.fork_views``): options with their branch ids, and
     ``after_seq``, the message it follows."""
@@ -504,6 +518,13 @@ class PushedOutputView(OutputView):
     """An output after `outputs push --json`: with its PSA delivery (None: written to a file)."""
 
     delivery: PushDelivery | None
+
+
+class ExportedOutputView(PushedOutputView):
+    """`outputs export --json`: where the file went, and whether it was a draft (the file says DRAFT)."""
+
+    exported_to: str | None
+    exported_draft: bool
 
 
 class TemplateView(TypedDict):

@@ -27,7 +27,7 @@ from sqlalchemy import and_, func, or_, select
 from rfpilot.core.context import Ctx
 from rfpilot.core.session.permissions import owner_action
 from rfpilot.core.text import one_line, truncate
-from rfpilot.core.view_types import BranchSummary, BranchView, ForkOption, ForkView
+from rfpilot.core.view_types import BranchMapView, BranchSummary, BranchView, ForkOption, ForkView
 from rfpilot.grammar import count, with_article
 from rfpilot.db.models import ForkPoint, Message, SessionBranch, SessionRow
 from rfpilot.errors import ConflictError, NotFoundError, UsageError
@@ -164,6 +164,11 @@ def branch_view(branch: SessionBranch, active_id: str | None = None) -> BranchVi
 
 async def branch_map(ctx: Ctx, session: SessionRow) -> list[BranchView]:
     return [branch_view(b, session.active_branch_id) for b in await list_branches(ctx, session)]
+
+
+async def map_view(ctx: Ctx, session: SessionRow) -> BranchMapView:
+    return BranchMapView(session_id=session.id, active_branch_id=session.active_branch_id,
+                         branches=await branch_map(ctx, session))
 
 
 async def dead_ends(ctx: Ctx, session: SessionRow) -> list[SessionBranch]:
