@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Optional
+from typing import TYPE_CHECKING, Any, Optional
 
 import typer
 
 from rfpilot.cli import output
 from rfpilot.cli.runtime import confirmation, read_text_arg, run
 from rfpilot.grammar import count, verb
+
+if TYPE_CHECKING:
+    from rfpilot.core.view_types import ParameterView
 
 JSON = typer.Option(False, "--json", help="Print JSON (a stable shape for scripts).")
 SET = typer.Option(None, "--set", "-s", help="A parameter value as key=value (repeatable).")
@@ -38,7 +41,7 @@ def parse_sets(pairs: list[str] | None) -> dict[str, str]:
     return values
 
 
-def read_param_file(path: str | None) -> list[dict[str, Any]] | None:
+def read_param_file(path: str | None) -> list[ParameterView] | None:
     """A parameter list from TOML (`[[parameters]]`), YAML or JSON; validated by core.library.render."""
     if path is None:
         return None

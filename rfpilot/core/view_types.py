@@ -527,6 +527,30 @@ class ExportedOutputView(PushedOutputView):
     exported_draft: bool
 
 
+class ParameterView(TypedDict):
+    """A parameter of a script template (``core.library.render.Parameter.as_dict``): its optional keys only when set."""
+
+    key: str
+    label: str
+    field_type: str  # text · password · select · boolean …
+    required: bool
+    options: NotRequired[list[str]]
+    default: NotRequired[str]  # never for a password
+    description: NotRequired[str]
+    true_value: NotRequired[str]  # a boolean's values, when not true/false
+    false_value: NotRequired[str]
+
+
+class ProposedParameterView(TypedDict):
+    """A parameter the extraction proposed for a draft template (``core.library.templates.extract_draft``)."""
+
+    key: str
+    label: str
+    field_type: str
+    inferred_from: str | None  # the literal text it stands for (a password's is never shown)
+    value: NotRequired[str]  # the value it had in the script; never kept for a password
+
+
 class TemplateView(TypedDict):
     """A script template of the team library (``core.library.templates.template_view``): `templates … --json`, the TUI's
     script picker."""
@@ -538,7 +562,7 @@ class TemplateView(TypedDict):
     language: str | None
     category: str | None
     body: str
-    parameters: list[dict[str, Any]]  # core.library.render.Parameter.as_dict: optional keys only when set
+    parameters: list[ParameterView]
     usage_count: int
     provenance: str
     source_ticket_ref: str | None
@@ -560,7 +584,7 @@ class DraftView(TypedDict):
     category: str | None
     language: str | None
     body: str
-    parameters: list[dict[str, Any]]
+    parameters: list[ProposedParameterView]
     provenance: str
     source: Any  # llm · fallback (what proposed the parameters)
     reason: Any
