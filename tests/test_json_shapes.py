@@ -54,8 +54,8 @@ class Recorder:
         self.problems: list[str] = []
 
     def __call__(self, label: str, *args: str, stdin: str | None = None, code: int = 0,
-                 typed: Any = None, optional: frozenset[str] = frozenset()) -> Any:
-        got, out, err = self.cli(*args, "--json", stdin=stdin)
+                 typed: Any = None, optional: frozenset[str] = frozenset(), flag: str = "--json") -> Any:
+        got, out, err = self.cli(*args, flag, stdin=stdin)
         assert got == code, f"`rfpilot {' '.join(args)} --json` exited {got}: {err}"
         if code and not out.strip():  # a refusal prints no data
             return None
@@ -129,6 +129,8 @@ def test_session_work_and_handoff_shapes(cli, monkeypatch, request) -> None:
     run("outputs list", "outputs", "list", other, typed=vt.OutputView)
     run("outputs show", "outputs", "show", other, "kb", typed=vt.OutputView)
     run("outputs edit", "outputs", "edit", other, "psa", "--file", "-", stdin="My edited version\n", typed=vt.OutputView)
+    exported = run("sessions export", "sessions", "export", sid, "--format", flag="json", typed=vt.ExportView)
+    assert list(exported["session"]) == list(vt.ExportedSessionView.__annotations__)
     run.check()
 
 

@@ -12,7 +12,8 @@ from rfpilot.cli.runtime import run
 from rfpilot.grammar import count
 
 if TYPE_CHECKING:
-    from rfpilot.core.view_types import FactView, LaneItemView, SessionDetails, SessionView
+    from rfpilot.core.context import Ctx
+    from rfpilot.core.view_types import ExportView, FactView, LaneItemView, SessionDetails, SessionView
 
 
     class FactOut(FactView):
@@ -243,7 +244,7 @@ def sessions_export(
 
         out = file_target(out, "--output")
 
-    async def go(ctx):
+    async def go(ctx: Ctx) -> ExportView:
         from rfpilot.core.export import export_data
         from rfpilot.core.session.sessions import get_session
 

@@ -261,6 +261,39 @@ class SessionDetails(TypedDict):
     psa_writeback: WritebackView | None
 
 
+class ExportedSessionView(SessionView):
+    """The session in an export: with its owner's name."""
+
+    owner: str
+
+
+class ExportedMessageView(TypedDict):
+    id: str
+    seq: int
+    branch_id: str | None
+    role: str
+    status: str
+    content: str
+    created_at: str | None
+
+
+class ExportView(TypedDict):
+    """A whole session (``core.export.export_data``): `sessions export --format json`, and the Markdown export's input."""
+
+    format: int
+    exported_by: str
+    exported_at: str | None
+    session: ExportedSessionView
+    facts: list[FactView]
+    lane: list[LaneItemView]
+    fixes: list[FixView]
+    messages: list[ExportedMessageView]
+    resolution_note: str | None
+    escalation_package: str | None
+    branches: list[BranchView]  # empty lists for a session that never forked
+    fork_points: list[ForkView]
+
+
 class PreviewView(TypedDict):
     """A drafted resolution note or escalation package: `preview --json`."""
 
