@@ -36,15 +36,8 @@ async def export_data(ctx: Ctx, session: SessionRow) -> ExportView:
         "lane": [lane_item_view(i) for i in await lane_service.list_items(ctx, session, include_retired=True)],
         "fixes": [fix_view(f) for f in await fix_service.list_fixes(ctx, session)],
         "messages": [
-            ExportedMessageView(
-                id=m.id,
-                seq=m.seq,
-                branch_id=m.branch_id,
-                role=m.role,
-                status=m.status,
-                content=m.display_content,
-                created_at=iso(m.created_at),
-            )
+            ExportedMessageView(id=m.id, seq=m.seq, branch_id=m.branch_id, role=m.role, status=m.status,
+                                content=m.display_content, created_at=iso(m.created_at))
             for m in messages
         ],
         "resolution_note": session.resolution_note_markdown,
