@@ -66,6 +66,20 @@ class FactView(TypedDict):
     updated_at: str | None
 
 
+class FactChangeView(FactView):
+    """A fact as `facts …--json` prints it: with the session's state version after the change."""
+
+    state_version: int
+
+
+class FactRemovedView(TypedDict):
+    """`facts rm --json`."""
+
+    id: str
+    deleted: bool
+    state_version: int
+
+
 class LaneItemView(TypedDict):
     """A question or a check of the lane."""
 
