@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
-from typing import Any, Optional
+from typing import TYPE_CHECKING, Optional
 
 import typer
 
 from rfpilot.cli import output
 from rfpilot.cli.runtime import run
+
+if TYPE_CHECKING:
+    from rfpilot.core.context import Ctx
+    from rfpilot.core.view_types import BranchMapView, BranchView, MarkedBranchMapView
+    from rfpilot.db.models import SessionRow
 
 JSON = typer.Option(False, "--json", help="Print JSON (a stable shape for scripts).")
 SESSION_ARG = typer.Argument(..., help="Session id or unique prefix.")
@@ -23,9 +28,9 @@ def register(app: typer.Typer) -> None:
     app.add_typer(branches_app, name="branches")
 
 
-def tree_lines(branches: list[dict[str, Any]]) -> list[str]:
+def tree_lines(branches: list[BranchView]) -> list[str]:
     """The branch map as an indented tree (children under their parent, in creation order)."""
-    children: dict[str | None, list[dict]] = {}
+    children: dict[str | None, list[BranchView]] = {}
     for b in branches:
         children.setdefault(b["parent_branch_id"], []).append(b)
     lines: list[str] = []
@@ -43,14 +48,13 @@ def tree_lines(branches: list[dict[str, Any]]) -> list[str]:
     return lines
 
 
-async def _map(ctx, row) -> dict[str, Any]:
+async def _map(ctx: Ctx, row: SessionRow) -> BranchMapView:
     from rfpilot.core.session import branches
 
-    return {"session_id": row.id, "active_branch_id": row.active_branch_id,
-            "branches": await branches.branch_map(ctx, row)}
+    return await branches.map_view(ctx, row)
 
 
-def _out(data: dict[str, Any], as_json: bool) -> None:
+def _out(data: BranchMapView, as_json: bool) -> None:
     output.emit(data, as_json, lambda: "\n".join(tree_lines(data["branches"])) or "no branches: the session has not forked")
 
 
@@ -58,7 +62,7 @@ def _out(data: dict[str, Any], as_json: bool) -> None:
 def branches_list(session: str = SESSION_ARG, as_json: bool = JSON) -> None:
     """The branch map: ▶ marks the branch being worked on."""
 
-    async def go(ctx):
+    async def go(ctx: Ctx) -> BranchMapView:
         from rfpilot.core.session.sessions import get_session
 
         return await _map(ctx, await get_session(ctx, session))
@@ -79,7 +83,7 @@ def branches_fork(
         label, _, description = item.partition(":")
         parsed.append((label.strip(), description.strip()))
 
-    async def go(ctx):
+    async def go(ctx: Ctx) -> BranchMapView:
         from rfpilot.core.session import branches
         from rfpilot.core.session.sessions import get_session
 
@@ -96,7 +100,7 @@ def branches_fork(
 def branches_switch(session: str = SESSION_ARG, branch: str = BRANCH_ARG, as_json: bool = JSON) -> None:
     """Work on another branch: the chat continues from its history."""
 
-    async def go(ctx):
+    async def go(ctx: Ctx) -> BranchMapView:
         from rfpilot.core.session import branches
         from rfpilot.core.session.sessions import get_session
 
@@ -118,7 +122,7 @@ def branches_mark(
 ) -> None:
     """Mark a hypothesis dead_end or solved; its summary (tried, concluded) goes to the other branches."""
 
-    async def go(ctx):
+    async def go(ctx: Ctx) -> MarkedBranchMapView:
         from rfpilot.core.session import branches
         from rfpilot.core.llm import optional_provider
         from rfpilot.core.session.sessions import get_session
@@ -127,14 +131,15 @@ def branches_mark(
         target = await branches.get_branch(ctx, row, branch)
         async with optional_provider(ctx.settings, offline=offline) as (provider, _):
             await branches.mark(ctx, row, target, status, reason, provider=provider)
-        return await _map(ctx, row) | {"marked": branches.branch_view(target, row.active_branch_id)}
+        return {**await _map(ctx, row), "marked": branches.branch_view(target, row.active_branch_id)}
 
     data = run(go)
     _out(data, as_json)
     if not as_json:
-        summary = data["marked"]["summary"] or {}
-        output.info(f"summary ({summary.get('by')}): tried {'; '.join(summary.get('tried') or []) or 'nothing recorded'}"
-                    f" — {summary.get('concluded')}")
+        summary = data["marked"]["summary"]
+        tried = "; ".join(summary["tried"] if summary else []) or "nothing recorded"
+        output.info(f"summary ({summary['by'] if summary else None}): tried {tried}"
+                    f" — {summary['concluded'] if summary else None}")
 
 
 @branches_app.command("revive")
@@ -147,7 +152,7 @@ def branches_revive(
 ) -> None:
     """Reopen a dead end with evidence from another branch."""
 
-    async def go(ctx):
+    async def go(ctx: Ctx) -> BranchMapView:
         from rfpilot.core.session import branches
         from rfpilot.core.session.sessions import get_session
 

@@ -6,12 +6,18 @@ the `escalate` command itself lives in rfpilot.cli.closing.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING
 
 import typer
 
 from rfpilot.cli import output
 from rfpilot.cli.runtime import run
+
+if TYPE_CHECKING:
+    from datetime import datetime
+
+    from rfpilot.core.context import Ctx
+    from rfpilot.core.view_types import ClaimView, HandoffAssessment, HandoffView, QueueItemView
 
 JSON = typer.Option(False, "--json", help="Print JSON (a stable shape for scripts).")
 SESSION_ARG = typer.Argument(..., help="Session id or unique prefix.")
@@ -26,11 +32,11 @@ def register(app: typer.Typer) -> None:
     app.command("handoffs")(handoffs)
 
 
-def _said(item: dict[str, Any]) -> str:
+def _said(item: QueueItemView | HandoffView) -> str:
     return item.get("waiting_on") or item.get("notes") or ""
 
 
-def _assessment_lines(assessment: dict[str, Any] | None) -> list[str]:
+def _assessment_lines(assessment: HandoffAssessment | None) -> list[str]:
     if not assessment:
         return []
     by = "model" if assessment.get("by") == "llm" else "offline"
@@ -52,7 +58,7 @@ def park(
     Prints the handoff's id. The snapshot (problem, branch map, next step, what was ruled out) goes with it.
     """
 
-    async def go(ctx):
+    async def go(ctx: Ctx) -> HandoffView:
         from rfpilot.core.team import handoffs as svc
         from rfpilot.core.session.sessions import get_session
 
@@ -75,7 +81,7 @@ def escalate_handoff_command(
     Nothing is posted to the PSA here: the escalation package is `rfpilot escalate` without --handoff.
     """
 
-    async def go(ctx):
+    async def go(ctx: Ctx) -> tuple[HandoffView, str | None]:
         from rfpilot.core.team import handoffs as svc
         from rfpilot.core.llm import optional_provider
         from rfpilot.core.session.sessions import get_session
@@ -88,7 +94,7 @@ def escalate_handoff_command(
     view, problem = run(go)
     output.emit(view, as_json, lambda: "\n".join(_assessment_lines(view["assessment"])))
     if not as_json:
-        if problem and (view["assessment"] or {}).get("by") == "offline":
+        if problem and view["assessment"] is not None and view["assessment"].get("by") == "offline":
             output.info(problem)
         priority = " with elevated priority" if view["priority"] == "elevated" else ""
         output.info(f"escalated session {view['session_id'][:8]}: it waits in the team queue{priority} as handoff "
@@ -99,7 +105,7 @@ def escalate_handoff_command(
 def queue_list(as_json: bool = JSON) -> None:
     """Handoffs waiting for someone: elevated first, then oldest first."""
 
-    async def go(ctx):
+    async def go(ctx: Ctx) -> tuple[list[QueueItemView], datetime]:
         from rfpilot.core.team import handoffs as svc
 
         return await svc.queue(ctx), ctx.now()
@@ -132,15 +138,13 @@ def queue_claim(
     When two engineers claim at once exactly one wins; the other gets exit 3 naming who claimed it.
     """
 
-    async def go(ctx):
+    async def go(ctx: Ctx) -> ClaimView:
         from rfpilot.core.team import handoffs as svc
         from rfpilot.core.llm import optional_provider
 
         async with optional_provider(ctx.settings, offline=offline) as (provider, _problem):
             result = await svc.claim(ctx, handoff, provider=provider)
-        view = svc.handoff_view(result.handoff, await svc.names_for(ctx, [result.handoff]))
-        return {**view, "session_title": result.session.title, "session_status": result.session.status,
-                "owner_id": result.session.owner_id, "briefing_by": result.briefing_by}
+        return svc.claim_view(result, await svc.names_for(ctx, [result.handoff]))
 
     view = run(go)
     output.emit(view, as_json, lambda: view["briefing"])
@@ -152,7 +156,7 @@ def queue_claim(
 def handoffs(session: str = SESSION_ARG, as_json: bool = JSON) -> None:
     """A session's handoffs, newest first: who parked or escalated it, why, and who claimed it."""
 
-    async def go(ctx):
+    async def go(ctx: Ctx) -> list[HandoffView]:
         from rfpilot.core.team import handoffs as svc
         from rfpilot.core.session.sessions import get_session
 
@@ -167,8 +171,8 @@ def handoffs(session: str = SESSION_ARG, as_json: bool = JSON) -> None:
         for v in views:
             state = v["state"]
             if state == "claimed":
-                state = f"claimed by {v['claimed_by_name'] or v['claimed_by'][:8]}"
-            rows.append([v["id"][:8], v["created_at"][:16].replace("T", " "), v["intent"], v["priority"],
+                state = f"claimed by {v['claimed_by_name'] or (v['claimed_by'] or '')[:8]}"
+            rows.append([v["id"][:8], (v["created_at"] or "")[:16].replace("T", " "), v["intent"], v["priority"],
                          v["handed_off_by_name"] or v["handed_off_by"][:8], state, _said(v)])
         return output.table(["handoff", "when (UTC)", "intent", "priority", "by", "state", "waiting on / notes"],
                             rows, max_last=60)

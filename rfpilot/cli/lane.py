@@ -12,13 +12,20 @@ from rfpilot.cli.runtime import read_text_arg, run
 from rfpilot.grammar import count
 
 if TYPE_CHECKING:
-    from rfpilot.core.view_types import FixView, LaneItemView
-
-    class FixResult(FixView):
-        """A fix as `fix …--json` prints it after a change: with its banner mode and the state version."""
-
-        banner: str
-        state_version: int
+    from rfpilot.core.context import Ctx
+    from rfpilot.core.view_types import (
+        FactView,
+        FixApplyView,
+        FixDecideView,
+        FixListView,
+        FixResultView,
+        FixShowView,
+        FixView,
+        LaneItemView,
+        LaneListView,
+        LaneResponseView,
+    )
+    from rfpilot.db.models import SessionRow, SuggestedFix
 
 JSON = typer.Option(False, "--json", help="Print JSON (a stable shape for scripts).")
 SESSION_ARG = typer.Argument(..., help="Session id or unique prefix.")
@@ -50,14 +57,13 @@ def _item_text(view: LaneItemView) -> str:
 def lane_list(session: str = SESSION_ARG, as_json: bool = JSON) -> None:
     """Questions and checks with their ids and state."""
 
-    async def go(ctx):
+    async def go(ctx: Ctx) -> LaneListView:
         from rfpilot.core.session import lane as svc
         from rfpilot.core.session.sessions import get_session
-        from rfpilot.core.views import lane_item_view
+        from rfpilot.core.views import lane_list_view
 
         row = await get_session(ctx, session)
-        items = await svc.list_items(ctx, row)
-        return {"items": [lane_item_view(i) for i in items], "counts": svc.counts(items).__dict__}
+        return lane_list_view(await svc.list_items(ctx, row))
 
     data = run(go)
 
@@ -111,18 +117,18 @@ def _promote_arg(promote: bool, fact: str | None) -> str | bool | None:
     return fact if fact is not None else (True if promote else None)
 
 
-async def _respond(ctx, session: str, ref: str, kind: str, method: str, text, promote, summary):
+async def _respond(ctx: Ctx, session: str, ref: str, kind: str, method: str, text: str | None,
+                   promote: str | bool | None, summary: str | None) -> LaneResponseView:
     from rfpilot.core.session import lane as svc
     from rfpilot.core.session.sessions import get_session
-    from rfpilot.core.views import fact_view, lane_item_view
+    from rfpilot.core.views import lane_response_view
 
     row = await get_session(ctx, session)
     item = await svc.get_item(ctx, row, ref, kind)
-    result = await getattr(svc, method)(ctx, row, item, text, promote=promote, summary=summary)
-    return {"item": lane_item_view(result.item), "fact": fact_view(result.fact, result.item) if result.fact else None}
+    return lane_response_view(await getattr(svc, method)(ctx, row, item, text, promote=promote, summary=summary))
 
 
-def _respond_out(data: dict, as_json: bool) -> None:
+def _respond_out(data: LaneResponseView, as_json: bool) -> None:
     output.emit(data, as_json, lambda: _item_text(data["item"]))
     if not as_json and data["fact"]:
         output.info(f"promoted to What we know: {data['fact']['text']} ({data['fact']['id'][:8]})")
@@ -173,7 +179,7 @@ def lane_skip(
 ) -> None:
     """Skip a question or check."""
 
-    async def go(ctx):
+    async def go(ctx: Ctx) -> LaneItemView:
         from rfpilot.core.session import lane as svc
         from rfpilot.core.session.sessions import get_session
         from rfpilot.core.views import lane_item_view
@@ -219,15 +225,13 @@ def _fix_text(view: FixView, banner: str | None = None) -> str:
     return "\n".join(lines)
 
 
-async def _fix_result(ctx, row, fix) -> FixResult:
-    from rfpilot.core.session import fixes as svc
-    from rfpilot.core.views import fix_view
+async def _fix_result(ctx: Ctx, row: SessionRow, fix: SuggestedFix) -> FixResultView:
+    from rfpilot.core.views import fix_result_view
 
-    mode, _ = await svc.banner_state(ctx, row)
-    return {**fix_view(fix), "banner": mode if svc.is_active(fix) else "none", "state_version": row.state_version}
+    return await fix_result_view(ctx, row, fix)
 
 
-def _fix_out(data: FixResult, as_json: bool) -> None:
+def _fix_out(data: FixResultView, as_json: bool) -> None:
     output.emit(data, as_json, lambda: _fix_text(data, data.get("banner")))
 
 
@@ -253,7 +257,7 @@ def fix_suggest(
         except json.JSONDecodeError as exc:
             raise UsageError(f"--params is not valid JSON: {exc.msg}") from None
 
-    async def go(ctx):
+    async def go(ctx: Ctx) -> FixResultView:
         from rfpilot.core.session import fixes as svc
         from rfpilot.core.session.sessions import get_session
 
@@ -273,30 +277,31 @@ def fix_show(
 ) -> None:
     """The active fix and what the proposal banner would offer."""
 
-    async def go(ctx):
+    async def every_fix(ctx: Ctx) -> FixListView:
         from rfpilot.core.session import fixes as svc
         from rfpilot.core.session.sessions import get_session
-        from rfpilot.core.views import fix_view
+        from rfpilot.core.views import fix_list_view
 
-        row = await get_session(ctx, session)
-        if show_all:
-            return {"fixes": [fix_view(f) for f in await svc.list_fixes(ctx, row)]}
-        mode, fix = await svc.banner_state(ctx, row)
-        return {"fix": fix_view(fix) if fix else None, "banner": mode}
+        return fix_list_view(await svc.list_fixes(ctx, await get_session(ctx, session)))
 
-    data = run(go)
+    async def active(ctx: Ctx) -> FixShowView:
+        from rfpilot.core.session import fixes as svc
+        from rfpilot.core.session.sessions import get_session
+        from rfpilot.core.views import fix_show_view
 
-    def human() -> str:
-        if show_all:
-            return "\n\n".join(_fix_text(v) for v in data["fixes"]) or "(no fixes in this session)"
-        if data["fix"] is None:
-            return "(no active suggested fix)"
-        return _fix_text(data["fix"], data["banner"])
+        return fix_show_view(*await svc.banner_state(ctx, await get_session(ctx, session)))
 
-    output.emit(data, as_json, human)
+    if show_all:
+        listing = run(every_fix)
+        output.emit(listing, as_json,
+                    lambda: "\n\n".join(_fix_text(v) for v in listing["fixes"]) or "(no fixes in this session)")
+        return
+    shown = run(active)
+    output.emit(shown, as_json, lambda: _fix_text(shown["fix"], shown["banner"]) if shown["fix"] is not None
+                else "(no active suggested fix)")
 
 
-async def _with_fix(ctx, session: str, fix_ref: str | None):
+async def _with_fix(ctx: Ctx, session: str, fix_ref: str | None) -> tuple[SessionRow, SuggestedFix]:
     from rfpilot.core.session import fixes as svc
     from rfpilot.core.session.sessions import get_session
 
@@ -308,7 +313,7 @@ async def _with_fix(ctx, session: str, fix_ref: str | None):
 def fix_apply(session: str = SESSION_ARG, fix: Optional[str] = FIX_OPT, as_json: bool = JSON) -> None:
     """Say you ran the fix ("I ran this"): it moves to verifying."""
 
-    async def go(ctx):
+    async def go(ctx: Ctx) -> FixApplyView:
         from rfpilot.core.session import fixes as svc
 
         row, target = await _with_fix(ctx, session, fix)
@@ -336,7 +341,7 @@ def fix_outcome(
 
     normalise_outcome(outcome)  # a bad word is a usage error whatever the session holds
 
-    async def go(ctx):
+    async def go(ctx: Ctx) -> FixResultView:
         from rfpilot.core.session import fixes as svc
 
         row, target = await _with_fix(ctx, session, fix)
@@ -350,7 +355,7 @@ def fix_outcome(
 def fix_finish(session: str = SESSION_ARG, fix: Optional[str] = FIX_OPT, as_json: bool = JSON) -> None:
     """Finish a partial or pending fix: back to verifying."""
 
-    async def go(ctx):
+    async def go(ctx: Ctx) -> FixResultView:
         from rfpilot.core.session import fixes as svc
 
         row, target = await _with_fix(ctx, session, fix)
@@ -374,7 +379,7 @@ def fix_decide(
     normalise_decision(decision)
     edited = read_text_arg(None, script_file, "script")
 
-    async def go(ctx):
+    async def go(ctx: Ctx) -> FixDecideView:
         from rfpilot.core.session import fixes as svc
 
         row, target = await _with_fix(ctx, session, fix)
@@ -412,7 +417,7 @@ def fix_confirm_outcome(
 ) -> None:
     """Confirm the outcome the AI proposed ("The AI thinks it worked"): it is recorded as the fix's outcome."""
 
-    async def go(ctx):
+    async def go(ctx: Ctx) -> FixResultView:
         from rfpilot.core.session import fixes as svc
 
         row, target = await _with_fix(ctx, session, fix)
@@ -426,7 +431,7 @@ def fix_confirm_outcome(
 def fix_reject_outcome(session: str = SESSION_ARG, fix: Optional[str] = FIX_OPT, as_json: bool = JSON) -> None:
     """Not yet: clear the outcome the AI proposed; the fix stays as it was."""
 
-    async def go(ctx):
+    async def go(ctx: Ctx) -> FixResultView:
         from rfpilot.core.session import fixes as svc
 
         row, target = await _with_fix(ctx, session, fix)
@@ -451,7 +456,7 @@ def lane_promote(
     if item is None and not synthesize:
         raise UsageError("give a question or check to promote from", hint="or `rfpilot facts add` for a note of your own")
 
-    async def go(ctx):
+    async def go(ctx: Ctx) -> FactView:
         from rfpilot.core.session import lane as svc
         from rfpilot.core.llm import get_provider
         from rfpilot.core.session.sessions import get_session
@@ -460,6 +465,7 @@ def lane_promote(
 
         row = await get_session(ctx, session)
         lane_item = await svc.get_item(ctx, row, item) if item else None
+        assert ctx.settings is not None  # a command's Ctx carries the settings it was opened with
         provider = get_provider(ctx.settings) if synthesize else None
         try:
             fact = await promote(ctx, row, lane_item, text=text, summary=summary, synthesize_with=provider)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Optional
+from typing import TYPE_CHECKING, Optional
 
 import typer
 
@@ -11,7 +11,10 @@ from rfpilot.cli import output
 from rfpilot.cli.runtime import read_text_arg, run
 
 if TYPE_CHECKING:
-    from rfpilot.core.view_types import PushedOutputView
+    from rfpilot.core.context import Ctx
+    from rfpilot.core.team.outputs import Pushed
+    from rfpilot.core.view_types import ExportedOutputView, OutputView, PushedOutputView
+    from rfpilot.db.models import SessionRow
 
 JSON = typer.Option(False, "--json", help="Print JSON (a stable shape for scripts).")
 SESSION_ARG = typer.Argument(..., help="Session id or unique prefix.")
@@ -27,13 +30,13 @@ def register(app: typer.Typer) -> None:
     app.add_typer(outputs_app, name="outputs")
 
 
-async def _session(ctx, ref: str):
+async def _session(ctx: Ctx, ref: str) -> SessionRow:
     from rfpilot.core.session.sessions import get_session
 
     return await get_session(ctx, ref)
 
 
-def _emit_one(view: dict[str, Any], as_json: bool, line: str) -> None:
+def _emit_one(view: OutputView, as_json: bool, line: str) -> None:
     output.emit(view, as_json, lambda: None)
     if not as_json:
         output.info(line)
@@ -85,7 +88,7 @@ def show_after_resolve(session_id: str, drafted: list[str] | str, *, as_json: bo
 def outputs_list(session: str = SESSION_ARG, as_json: bool = JSON) -> None:
     """The session's outputs and where each stands (draft, approved, pushed, rejected)."""
 
-    async def go(ctx):
+    async def go(ctx: Ctx) -> tuple[str, list[OutputView]]:
         from rfpilot.core.team import outputs as svc
 
         row = await _session(ctx, session)
@@ -111,7 +114,7 @@ def outputs_list(session: str = SESSION_ARG, as_json: bool = JSON) -> None:
 def outputs_show(session: str = SESSION_ARG, output_type: str = TYPE_ARG, as_json: bool = JSON) -> None:
     """Print one output as it reads now (the edit, else the draft): pipe it to copy it."""
 
-    async def go(ctx):
+    async def go(ctx: Ctx) -> tuple[OutputView, str]:
         from rfpilot.core.team import outputs as svc
 
         found = await svc.get_output(ctx, await _session(ctx, session), output_type)
@@ -136,7 +139,7 @@ def outputs_generate(
 
         normalise_type(output_type)
 
-    async def go(ctx):
+    async def go(ctx: Ctx) -> tuple[list[OutputView], list[str]]:
         from rfpilot.core.team import outputs as svc
 
         rows = await svc.generate_configured(ctx, await _session(ctx, session), output_type, offline=offline)
@@ -163,7 +166,7 @@ def outputs_edit(
         raise UsageError("say where the new text comes from: --file PATH ('-' for stdin) or --editor")
     given = read_text_arg(None, file, "output") if file is not None else None
 
-    async def go(ctx):
+    async def go(ctx: Ctx) -> tuple[OutputView, str]:
         from rfpilot.cli.editor import edit_in_editor
         from rfpilot.core.team import outputs as svc
 
@@ -183,7 +186,7 @@ def outputs_edit(
 
 
 def _decide(session: str, output_type: str, verb: str, as_json: bool) -> None:
-    async def go(ctx):
+    async def go(ctx: Ctx) -> tuple[OutputView, str]:
         from rfpilot.core.team import outputs as svc
 
         found = await svc.get_output(ctx, await _session(ctx, session), output_type)
@@ -206,7 +209,7 @@ def outputs_reject(session: str = SESSION_ARG, output_type: str = TYPE_ARG, as_j
     _decide(session, output_type, "reject", as_json)
 
 
-def _pushed_view(pushed) -> PushedOutputView:
+def _pushed_view(pushed: Pushed) -> PushedOutputView:
     from rfpilot.core.team import outputs as svc
 
     delivery = pushed.delivery
@@ -233,7 +236,7 @@ def outputs_push(
     if to.strip().lower() == "file" and out is None:
         raise UsageError("--to file needs --out PATH (or use `rfpilot outputs export`)")
 
-    async def go(ctx):
+    async def go(ctx: Ctx) -> tuple[PushedOutputView, str, str | None, str]:
         from rfpilot.core.team import outputs as svc
 
         row = await _session(ctx, session)
@@ -243,7 +246,7 @@ def outputs_push(
 
     view, where, reference, line = run(go)
     if where == "psa":
-        ticket = (view["delivery"] or {}).get("ticket_ref") or "the ticket"
+        ticket = (view["delivery"]["ticket_ref"] if view["delivery"] else None) or "the ticket"
         human = f"posted to {ticket} as note {reference}"
     else:
         human = f"wrote {reference}"
@@ -265,7 +268,7 @@ def outputs_export(
     to the file; a draft is written too, its first line saying DRAFT (not approved), and stays a draft. Exit 3 if
     the file exists or the output was rejected."""
 
-    async def go(ctx):
+    async def go(ctx: Ctx) -> ExportedOutputView:
         from rfpilot.core.team import outputs as svc
 
         row = await _session(ctx, session)

@@ -2,13 +2,28 @@
 
 from __future__ import annotations
 
-from typing import Any, Optional
+from typing import TYPE_CHECKING, Any, Optional
 
 import typer
 
 from rfpilot.cli import output
 from rfpilot.cli.runtime import confirmation, read_text_arg, run
 from rfpilot.grammar import with_article
+
+if TYPE_CHECKING:
+    from rfpilot.core.closeout.tickets import TicketView
+    from rfpilot.core.context import Ctx
+    from rfpilot.core.view_types import (
+        OutboxItemView,
+        OutboxSyncView,
+        PSAConnectedView,
+        PSAConnectionView,
+        PSAStatusesView,
+        PSATestView,
+        TicketRowView,
+        TicketShowView,
+    )
+    from rfpilot.db.models import OutboxItem, PSAConnection
 
 JSON = typer.Option(False, "--json", help="Print JSON (a stable shape for scripts).")
 CONNECTION = typer.Option(None, "--connection", "-c", help="The PSA connection (default: the default one).")
@@ -182,7 +197,7 @@ def psa_connect(
     if escalate_status is not None:
         targets["escalate"] = {"": escalate_status}
 
-    async def go(c):
+    async def go(c: Ctx) -> PSAConnectedView:
         from rfpilot.core.closeout import psa as svc
 
         async def try_it(conn, values):
@@ -193,8 +208,8 @@ def psa_connect(
 
         result = await svc.connect(c, provider, name, settings, secrets, targets=targets, make_default=default,
                                    test=try_it if test else None)
-        return _connection_view(result.connection) | {
-            "member": result.member, "stored_in_keyring": result.stored_secrets, "from_env": result.env_secrets}
+        return {**_connection_view(result.connection), "member": result.member,
+                "stored_in_keyring": result.stored_secrets, "from_env": result.env_secrets}
 
     view = run(go)
     output.emit(view, as_json, lambda: view["name"])
@@ -210,23 +225,17 @@ def psa_connect(
                         "(set them with `rfpilot psa targets --resolve NAME --escalate NAME`)")
 
 
-def _connection_view(conn) -> dict[str, Any]:
-    from rfpilot.core.closeout import psa as svc
+def _connection_view(conn: PSAConnection) -> PSAConnectionView:
+    from rfpilot.core.closeout.psa import connection_view
 
-    secrets = {}
-    for f in svc.fields(conn.provider):
-        if f.secret:
-            found = svc.read_secret(conn, f.name)
-            secrets[f.name] = found.source or "missing"
-    return {"name": conn.name, "provider": conn.provider, "default": conn.is_default, "settings": dict(conn.settings),
-            "targets": dict(conn.targets or {}), "secrets": secrets}
+    return connection_view(conn)
 
 
 @psa_app.command("list")
 def psa_list(as_json: bool = JSON) -> None:
     """The connections, their settings, target statuses and where each secret comes from."""
 
-    async def go(c):
+    async def go(c: Ctx) -> list[PSAConnectionView]:
         from rfpilot.core.closeout import psa as svc
 
         return [_connection_view(row) for row in await svc.list_connections(c)]
@@ -260,7 +269,7 @@ def psa_test(
 ) -> None:
     """Sign in (and read a ticket): proves the settings, the secrets and the permissions."""
 
-    async def go(c):
+    async def go(c: Ctx) -> PSATestView:
         from rfpilot.core.closeout import psa as svc
         from rfpilot.core.closeout.tickets import ticket_id_for
 
@@ -294,7 +303,7 @@ def psa_statuses(
     """The statuses the ticket can take (its board's), with the current one and the targets marked."""
     per: list[str] = []  # what the PSA's statuses belong to ("board" on ConnectWise), for the heading
 
-    async def go(c):
+    async def go(c: Ctx) -> PSAStatusesView:
         from rfpilot.core.closeout import psa as svc
         from rfpilot.core.closeout.tickets import ticket_id_for
 
@@ -341,7 +350,7 @@ def psa_targets(
     key = (board or "").strip()
     changes = {a: {key: v} for a, v in (("resolve", resolve_status), ("escalate", escalate_status)) if v is not None}
 
-    async def go(c):
+    async def go(c: Ctx) -> PSAConnectionView:
         from rfpilot.core.closeout import psa as svc
 
         conn = await svc.get_connection(c, connection)
@@ -374,11 +383,10 @@ def psa_remove(
 # --- tickets -------------------------------------------------------------------------------------------
 
 
-def _ticket_row(view) -> dict[str, Any]:
-    t = view.ticket
-    return {"id": t.id, "ref": view.ref, "summary": t.summary, "status": t.status_name, "board": t.board_name,
-            "company": t.company, "priority": t.priority, "owner": t.owner, "session_id": view.session_id,
-            "updated_at": t.updated_at}
+def _ticket_row(view: TicketView) -> TicketRowView:
+    from rfpilot.core.closeout.tickets import ticket_row
+
+    return ticket_row(view)
 
 
 @tickets_app.command("list")
@@ -389,7 +397,7 @@ def tickets_list(
 ) -> None:
     """Your open tickets (owner or resource, the connection's boards), newest first."""
 
-    async def go(c):
+    async def go(c: Ctx) -> list[TicketRowView]:
         from rfpilot.core.closeout.tickets import my_tickets
 
         return [_ticket_row(v) for v in await my_tickets(c, connection, limit)]
@@ -407,13 +415,13 @@ def tickets_show(
 ) -> None:
     """One ticket with its recent notes and configurations (what `new --ticket` gives the model)."""
 
-    async def go(c):
+    async def go(c: Ctx) -> TicketShowView:
         from rfpilot.core.closeout import psa as svc
         from rfpilot.core.closeout.tickets import context_document, show_ticket
 
         view, context = await show_ticket(c, ticket, connection)
         conn = await svc.get_connection(c, connection)
-        return _ticket_row(view) | {"context": context_document(conn, context, c.now().isoformat())}
+        return {**_ticket_row(view), "context": context_document(conn, context, c.now().isoformat())}
 
     row = run(go)
 
@@ -423,8 +431,8 @@ def tickets_show(
                  " · ".join(x for x in (row["status"], row["board"], row["company"], ctx.get("contact"), row["priority"]) if x)]
         if row["session_id"]:
             lines.append(f"open session: {row['session_id'][:8]}")
-        if ctx.get("description"):
-            lines += ["", ctx["description"]]
+        if description := ctx["description"]:
+            lines += ["", description]
         if ctx["configurations"]:
             lines += ["", "Configurations: " + "; ".join(ctx["configurations"])]
         for note in ctx["notes"]:
@@ -437,12 +445,10 @@ def tickets_show(
 # --- the outbox -------------------------------------------------------------------------------------
 
 
-def _item_view(item) -> dict[str, Any]:
-    return {"id": item.id, "seq": item.seq, "session_id": item.session_id, "ticket": item.ticket_ref or item.ticket_id,
-            "kind": item.kind, "state": item.state, "attempts": item.attempts, "last_error": item.last_error,
-            "external_id": item.external_id, "target_status": item.target_status,
-            "verified_status": item.verified_status, "created_at": item.created_at,
-            "last_attempt_at": item.last_attempt_at, "delivered_at": item.delivered_at}
+def _item_view(item: OutboxItem) -> OutboxItemView:
+    from rfpilot.core.closeout.writeback import outbox_item_view
+
+    return outbox_item_view(item)
 
 
 @outbox_app.command("list")
@@ -450,7 +456,7 @@ def outbox_list(all_items: bool = typer.Option(False, "--all", help="Include del
                 as_json: bool = JSON) -> None:
     """Writes waiting for the PSA (pending) or stopped by an error (failed), oldest first."""
 
-    async def go(c):
+    async def go(c: Ctx) -> list[OutboxItemView]:
         from rfpilot.core.closeout.writeback import list_items
 
         return [_item_view(i) for i in await list_items(c, include_delivered=all_items)]
@@ -483,9 +489,9 @@ def outbox_sync(as_json: bool = JSON) -> None:
         return await deliver_outbox(c)
 
     report = run(go)
-    payload = {"delivered": [_item_view(d.item) for d in report.delivered],
-               "queued": [_item_view(i) | {"reason": r} for i, r in report.queued],
-               "failed": [_item_view(i) | {"reason": r} for i, r in report.failed]}
+    payload: OutboxSyncView = {"delivered": [_item_view(d.item) for d in report.delivered],
+                               "queued": [{**_item_view(i), "reason": r} for i, r in report.queued],
+                               "failed": [{**_item_view(i), "reason": r} for i, r in report.failed]}
 
     def human() -> str:
         lines = [line for d in report.delivered for line in _delivery_lines(d)]

@@ -12,13 +12,17 @@ from rfpilot.cli.runtime import run
 from rfpilot.grammar import count
 
 if TYPE_CHECKING:
-    from rfpilot.core.view_types import FactView, LaneItemView, SessionDetails, SessionView
-
-
-    class FactOut(FactView):
-        """A fact as `facts …--json` prints it: with the session's state version after the change."""
-
-        state_version: int
+    from rfpilot.core.context import Ctx
+    from rfpilot.core.view_types import (
+        ExportView,
+        FactView,
+        LaneItemView,
+        SessionDetails,
+        SessionView,
+    )
+    from rfpilot.core.view_types import FactChangeView as FactOut
+    from rfpilot.core.view_types import FactRemovedView as FactRemoved
+    from rfpilot.db.models import Fact, SessionRow
 
 JSON = typer.Option(False, "--json", help="Print JSON (a stable shape for scripts).")
 
@@ -51,7 +55,7 @@ def new(
     if connection is not None and ticket is None:
         raise UsageError("--connection goes with --ticket")
 
-    async def go(ctx):
+    async def go(ctx: Ctx) -> tuple[SessionRow, SessionView]:
         from rfpilot.core.session.sessions import create_session
         from rfpilot.core.views import session_view
 
@@ -94,7 +98,7 @@ def sessions_list(
 ) -> None:
     """Sessions: Active (open) then Recent (closed), each most recent activity first."""
 
-    async def go(ctx):
+    async def go(ctx: Ctx) -> tuple[list[tuple[SessionView, str]], list[tuple[SessionView, str]]]:
         from rfpilot.core.session.sessions import session_page, split_open
         from rfpilot.core.text import age
         from rfpilot.core.views import session_view
@@ -216,7 +220,7 @@ def sessions_show(
     under `facts` and how many the session has under `fact_count`.
     """
 
-    async def go(ctx):
+    async def go(ctx: Ctx) -> SessionDetails:
         from rfpilot.core.session.sessions import get_session
         from rfpilot.core.views import session_details
 
@@ -243,7 +247,7 @@ def sessions_export(
 
         out = file_target(out, "--output")
 
-    async def go(ctx):
+    async def go(ctx: Ctx) -> ExportView:
         from rfpilot.core.export import export_data
         from rfpilot.core.session.sessions import get_session
 
@@ -322,7 +326,7 @@ def sessions_rename(
 ) -> None:
     """Change a session's title."""
 
-    async def go(ctx):
+    async def go(ctx: Ctx) -> SessionView:
         from rfpilot.core.session import sessions as svc
         from rfpilot.core.views import session_view
 
@@ -340,7 +344,7 @@ def _fact_line(view: FactView) -> str:
     return f"{view['id'][:8]}  {view['text']}  ({view['provenance']})"
 
 
-async def _fact_out(ctx, session, fact) -> FactOut:
+async def _fact_out(ctx: Ctx, session: SessionRow, fact: Fact) -> FactOut:
     from rfpilot.core.views import fact_details
 
     return {**await fact_details(ctx, fact), "state_version": session.state_version}
@@ -350,7 +354,7 @@ async def _fact_out(ctx, session, fact) -> FactOut:
 def facts_list(session: str = typer.Argument(..., help="Session id or unique prefix."), as_json: bool = JSON) -> None:
     """The session's facts, oldest first, with provenance."""
 
-    async def go(ctx):
+    async def go(ctx: Ctx) -> list[FactOut]:
         from rfpilot.core.session import facts as fact_service
         from rfpilot.core.session.sessions import get_session
 
@@ -370,7 +374,7 @@ def facts_add(
 ) -> None:
     """Add your own note to What we know."""
 
-    async def go(ctx):
+    async def go(ctx: Ctx) -> FactOut:
         from rfpilot.core.session import facts as fact_service
         from rfpilot.core.session.sessions import get_session
 
@@ -392,7 +396,7 @@ def facts_edit(
 ) -> None:
     """Edit a note or an AI synthesis (facts from questions and checks are read-only)."""
 
-    async def go(ctx):
+    async def go(ctx: Ctx) -> FactOut:
         from rfpilot.core.session import facts as fact_service
         from rfpilot.core.session.sessions import get_session
 
@@ -413,7 +417,7 @@ def facts_rm(
 ) -> None:
     """Remove a fact (any source; it stays in the audit trail as deleted)."""
 
-    async def go(ctx):
+    async def go(ctx: Ctx) -> FactRemoved:
         from rfpilot.core.session import facts as fact_service
         from rfpilot.core.session.sessions import get_session
 

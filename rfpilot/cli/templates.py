@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Optional
+from typing import TYPE_CHECKING, Any, Optional
 
 import typer
 
 from rfpilot.cli import output
 from rfpilot.cli.runtime import confirmation, read_text_arg, run
 from rfpilot.grammar import count, verb
+
+if TYPE_CHECKING:
+    from rfpilot.core.context import Ctx
+    from rfpilot.core.view_types import DraftView, ParameterView, TemplateView
 
 JSON = typer.Option(False, "--json", help="Print JSON (a stable shape for scripts).")
 SET = typer.Option(None, "--set", "-s", help="A parameter value as key=value (repeatable).")
@@ -38,7 +42,7 @@ def parse_sets(pairs: list[str] | None) -> dict[str, str]:
     return values
 
 
-def read_param_file(path: str | None) -> list[dict[str, Any]] | None:
+def read_param_file(path: str | None) -> list[ParameterView] | None:
     """A parameter list from TOML (`[[parameters]]`), YAML or JSON; validated by core.library.render."""
     if path is None:
         return None
@@ -77,7 +81,7 @@ def templates_list(search: Optional[str] = typer.Option(None, "--search", "-q", 
                    as_json: bool = JSON) -> None:
     """Templates, most used first, with their provenance."""
 
-    async def go(c):
+    async def go(c: Ctx) -> tuple[list[TemplateView], int]:
         from rfpilot.core.library import templates as svc
 
         return [svc.template_view(t) for t in await svc.list_templates(c, search)], len(await svc.list_drafts(c))
@@ -99,7 +103,7 @@ def templates_list(search: Optional[str] = typer.Option(None, "--search", "-q", 
 def templates_show(slug: str = typer.Argument(..., help="Template slug (or id prefix)."), as_json: bool = JSON) -> None:
     """One template: parameters, provenance and body."""
 
-    async def go(c):
+    async def go(c: Ctx) -> TemplateView:
         from rfpilot.core.library import templates as svc
 
         return svc.template_view(await svc.get_template(c, slug))
@@ -143,7 +147,7 @@ def templates_new(
     body = read_text_arg(None, file, "script") or ""
     params = parse_parameters(read_param_file(param_file) or [])
 
-    async def go(c):
+    async def go(c: Ctx) -> TemplateView:
         from rfpilot.core.library import templates as svc
 
         spec = svc.TemplateSpec(name=name, body=body, parameters=params, slug=slug, description=description,
@@ -319,7 +323,7 @@ def templates_drafts(session: Optional[str] = typer.Option(None, "--session"),
                      as_json: bool = JSON) -> None:
     """Draft templates (pending unless --all)."""
 
-    async def go(c):
+    async def go(c: Ctx) -> list[DraftView]:
         from rfpilot.core.library import templates as svc
         from rfpilot.core.session.sessions import get_session
 
@@ -348,7 +352,7 @@ def templates_accept(
     params = read_param_file(param_file)
     body = read_text_arg(None, body_file, "body")
 
-    async def go(c):
+    async def go(c: Ctx) -> TemplateView:
         from rfpilot.core.library import templates as svc
 
         tpl = await svc.accept_draft(c, await svc.get_draft(c, draft), name=name, slug=slug, description=description,

@@ -19,9 +19,23 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, TypeVar
 
 from rfpilot.config import Settings
+from rfpilot.core.view_types import (
+    DoctorAbout,
+    DoctorConfig,
+    DoctorConnection,
+    DoctorDatabase,
+    DoctorIdentity,
+    DoctorKeyring,
+    DoctorLLM,
+    DoctorOutbox,
+    DoctorPart,
+    DoctorPSA,
+    DoctorReport,
+    DoctorSecret,
+)
 from rfpilot.errors import RfpilotError
 from rfpilot.grammar import count
 
@@ -36,33 +50,37 @@ PARTS = ("config", "database", "identity", "keyring", "llm", "psa", "outbox")
 TRANSPORT: Any = None
 
 
-def _part(status: str = "ok", error: str | None = None, hint: str | None = None, **details: Any) -> dict[str, Any]:
-    return {"status": status, "ok": status != "fail", "error": error, "hint": hint, **details}
+Part = TypeVar("Part", bound=DoctorPart)
 
 
-def _failed(part: dict[str, Any], err: RfpilotError | str, hint: str | None = None) -> dict[str, Any]:
+def _part(status: str = "ok", error: str | None = None, hint: str | None = None) -> DoctorPart:
+    """The keys every part starts with (its own details follow them)."""
+    return {"status": status, "ok": status != "fail", "error": error, "hint": hint}
+
+
+def _failed(part: Part, err: RfpilotError | str, hint: str | None = None) -> Part:
     """Mark ``part`` failed with an error's message and hint (the same ones the other commands give)."""
-    message = err.message if isinstance(err, RfpilotError) else err
-    part.update(status="fail", ok=False, error=message,
-                hint=err.hint if isinstance(err, RfpilotError) and hint is None else hint)
+    part["status"], part["ok"] = "fail", False
+    part["error"] = err.message if isinstance(err, RfpilotError) else err
+    part["hint"] = err.hint if isinstance(err, RfpilotError) and hint is None else hint
     return part
 
 
-def _warned(part: dict[str, Any], message: str, hint: str | None) -> dict[str, Any]:
+def _warned(part: Part, message: str, hint: str | None) -> Part:
     if part["status"] == "ok":
-        part.update(status="warn", error=message, hint=hint)
+        part["status"], part["error"], part["hint"] = "warn", message, hint
     return part
 
 
 # --- the settings, the store and who you are ---------------------------------------------------------------------------
 
 
-def _config(settings: Settings) -> dict[str, Any]:
+def _config(settings: Settings) -> DoctorConfig:
     from rfpilot.config import check_settings
 
     bad, unknown = check_settings(settings)
-    part = _part(file=str(settings.paths.config_file), exists=settings.paths.config_file.exists(), bad=bad,
-                 unknown=unknown)
+    part: DoctorConfig = {**_part(), "file": str(settings.paths.config_file),
+                          "exists": settings.paths.config_file.exists(), "bad": bad, "unknown": unknown}
     if bad:
         first = bad[0]
         return _failed(part, f"{first['error']} ({first['source']})" + (f"; and {len(bad) - 1} more" if len(bad) > 1 else ""),
@@ -74,14 +92,14 @@ def _config(settings: Settings) -> dict[str, Any]:
     return part
 
 
-async def _open(settings: Settings) -> tuple[Any, dict[str, Any]]:
+async def _open(settings: Settings) -> tuple[Any, DoctorDatabase]:
     """The open workspace (or None) and the database part."""
     from rfpilot.core.context import Workspace
     from rfpilot.db.engine import SCHEMA_HEAD, current_revision, open_failure, redact_url
 
     url = settings.database_url
-    part = _part(url=redact_url(url), source=settings.source_of("database.url"), head=SCHEMA_HEAD,
-                 dialect=None, revision=None, sessions=None)
+    part: DoctorDatabase = {**_part(), "url": redact_url(url), "source": settings.source_of("database.url"),
+                            "head": SCHEMA_HEAD, "dialect": None, "revision": None, "sessions": None}
     try:
         ws = await Workspace.open(settings)
     except RfpilotError as err:
@@ -92,8 +110,9 @@ async def _open(settings: Settings) -> tuple[Any, dict[str, Any]]:
 
     try:
         async with ws.ctx() as ctx:
-            part.update(dialect=ctx.db.get_bind().dialect.name, sessions=await count_sessions(ctx),
-                        revision=await current_revision(ctx.db.bind))  # type: ignore[arg-type]
+            part["dialect"] = ctx.db.get_bind().dialect.name
+            part["sessions"] = await count_sessions(ctx)
+            part["revision"] = await current_revision(ctx.db.bind)  # type: ignore[arg-type]
     except Exception as exc:  # the connection dropped after opening
         await ws.close()
         return None, _failed(part, exc if isinstance(exc, RfpilotError) else open_failure(url, exc))
@@ -103,9 +122,10 @@ async def _open(settings: Settings) -> tuple[Any, dict[str, Any]]:
     return ws, part
 
 
-def _identity(settings: Settings, ws: Any) -> dict[str, Any]:
-    part = _part(email=settings.identity_email, name=settings.identity_name, account=settings.account_name,
-                 email_source=settings.source_of("identity.email"), engineer_id=ws.engineer.id if ws else None)
+def _identity(settings: Settings, ws: Any) -> DoctorIdentity:
+    part: DoctorIdentity = {**_part(), "email": settings.identity_email, "name": settings.identity_name,
+                            "account": settings.account_name, "email_source": settings.source_of("identity.email"),
+                            "engineer_id": ws.engineer.id if ws else None}
     if ws is not None and settings.get("identity.email") is None and ws.store.dialect != "sqlite":
         _warned(part, f"your identity is derived ({settings.identity_email}) in a shared store",
                 "set your own: `rfpilot config set identity.email you@example.com` (and identity.name)")
@@ -115,12 +135,12 @@ def _identity(settings: Settings, ws: Any) -> dict[str, Any]:
 # --- secrets ---------------------------------------------------------------------------------------------
 
 
-def _keyring() -> dict[str, Any]:
+def _keyring() -> DoctorKeyring:
     from rfpilot.core import secrets
 
     ring = secrets.backend_status()
-    part = _part(backend=ring.name, usable=ring.usable, reason=ring.reason,
-                 fallback=None if ring.usable else "environment variables")
+    part: DoctorKeyring = {**_part(), "backend": ring.name, "usable": ring.usable, "reason": ring.reason,
+                           "fallback": None if ring.usable else "environment variables"}
     if not ring.usable:
         names = ", ".join(secrets.KEYS.values())
         _warned(part, f"not usable ({ring.reason}); secrets come from environment variables only",
@@ -159,7 +179,7 @@ async def _get(url: str, headers: Mapping[str, str]) -> tuple[int | None, Any, s
     return response.status_code, body, None
 
 
-async def _reach_anthropic(settings: Settings, part: dict[str, Any]) -> None:
+async def _reach_anthropic(settings: Settings, part: DoctorLLM) -> None:
     from rfpilot.core import secrets
 
     key = secrets.lookup("anthropic", settings.env).value or ""
@@ -177,7 +197,7 @@ async def _reach_anthropic(settings: Settings, part: dict[str, Any]) -> None:
                 "try again later; status.anthropic.com shows outages")
 
 
-async def _reach_openai(settings: Settings, part: dict[str, Any]) -> None:
+async def _reach_openai(settings: Settings, part: DoctorLLM) -> None:
     from rfpilot.core import secrets
     from rfpilot.core.llm.openai_provider import BASE_URL_HINT, KEY_HINT, _normalise_base_url
 
@@ -203,15 +223,17 @@ async def _reach_openai(settings: Settings, part: dict[str, Any]) -> None:
                     f"set llm.openai.model / RFPILOT_OPENAI_MODEL to one it offers: {', '.join(offered[:10])}")
 
 
-async def _llm(settings: Settings, network: bool) -> dict[str, Any]:
+async def _llm(settings: Settings, network: bool) -> DoctorLLM:
     from rfpilot.core.llm import get_provider, selection
 
-    part = _part(provider=None, reason=None, key_source=None, detail=None, reached=None, network_checked=False)
+    part: DoctorLLM = {**_part(), "provider": None, "reason": None, "key_source": None, "detail": None,
+                       "reached": None, "network_checked": False}
     try:
         chosen = selection(settings)
     except RfpilotError as err:
         return _failed(part, err)
-    part.update(provider=chosen.provider, reason=chosen.reason, key_source=chosen.key_source, detail=chosen.detail)
+    part["provider"], part["reason"] = chosen.provider, chosen.reason
+    part["key_source"], part["detail"] = chosen.key_source, chosen.detail
     try:  # the settings each provider needs: a key, a base URL and a model, a readable replies file
         provider = get_provider(settings, name=chosen.provider)
     except RfpilotError as err:
@@ -233,13 +255,14 @@ async def _llm(settings: Settings, network: bool) -> dict[str, Any]:
 # --- PSA and the outbox -----------------------------------------------------------------------------------------
 
 
-async def _connection(ctx: Any, conn: Any, network: bool) -> dict[str, Any]:
+async def _connection(ctx: Any, conn: Any, network: bool) -> DoctorConnection:
     from rfpilot.core.closeout import psa
 
     module_fields = psa.fields(conn.provider)
     shown = {f.name: conn.settings.get(f.name) for f in module_fields if not f.secret and conn.settings.get(f.name)}
-    part = _part(name=conn.name, provider=conn.provider, display=psa.display_name(conn.provider),
-                 default=bool(conn.is_default), settings=shown, secrets=[], member=None, network_checked=False)
+    part: DoctorConnection = {**_part(), "name": conn.name, "provider": conn.provider,
+                              "display": psa.display_name(conn.provider), "default": bool(conn.is_default),
+                              "settings": shown, "secrets": [], "member": None, "network_checked": False}
     values: dict[str, str] = {}
     missing: list[str] = []
     problem = None
@@ -247,8 +270,8 @@ async def _connection(ctx: Any, conn: Any, network: bool) -> dict[str, Any]:
         if not f.secret:
             continue
         found = psa.read_secret(conn, f.name, ctx.settings.env if ctx.settings else None)
-        part["secrets"].append({"field": f.name, "required": f.required, "source": found.source,
-                                "env_var": psa.env_var(conn.name, f.name)})
+        part["secrets"].append(DoctorSecret(field=f.name, required=f.required, source=found.source,
+                                            env_var=psa.env_var(conn.name, f.name)))
         if found.value:
             values[f.name] = found.value
         elif f.required:
@@ -284,11 +307,11 @@ async def _connection(ctx: Any, conn: Any, network: bool) -> dict[str, Any]:
     return part
 
 
-async def _psa(ctx: Any, network: bool) -> dict[str, Any]:
+async def _psa(ctx: Any, network: bool) -> DoctorPSA:
     from rfpilot.core.closeout import psa
 
     rows = [c for c in await psa.list_connections(ctx) if c.settings or not c.name.startswith("removed-")]
-    part = _part(connections=[await _connection(ctx, c, network) for c in rows])
+    part: DoctorPSA = {**_part(), "connections": [await _connection(ctx, c, network) for c in rows]}
     bad = [c["name"] for c in part["connections"] if c["status"] == "fail"]
     if bad:
         _failed(part, f"{len(bad)} of {len(rows)} PSA connection(s) not usable: {', '.join(bad)}",
@@ -296,7 +319,7 @@ async def _psa(ctx: Any, network: bool) -> dict[str, Any]:
     return part
 
 
-async def _outbox(ctx: Any) -> dict[str, Any]:
+async def _outbox(ctx: Any) -> DoctorOutbox:
     from rfpilot.core.closeout import writeback
 
     items = await writeback.list_items(ctx)
@@ -304,11 +327,13 @@ async def _outbox(ctx: Any) -> dict[str, Any]:
     failed = [i for i in items if i.state == "failed"]
     oldest = min((i.created_at for i in pending), default=None)
     now = ctx.now()
-    part = _part(pending=len(pending), failed=len(failed),
-                 oldest_pending_at=oldest.isoformat() if oldest else None,
-                 oldest_pending_age_seconds=int((now - oldest).total_seconds()) if oldest else None,
-                 failed_items=[{"id": i.id, "ticket_ref": i.ticket_ref, "kind": i.kind, "attempts": i.attempts,
-                                "last_error": i.last_error} for i in failed])
+    part: DoctorOutbox = {
+        **_part(), "pending": len(pending), "failed": len(failed),
+        "oldest_pending_at": oldest.isoformat() if oldest else None,
+        "oldest_pending_age_seconds": int((now - oldest).total_seconds()) if oldest else None,
+        "failed_items": [{"id": i.id, "ticket_ref": i.ticket_ref, "kind": i.kind, "attempts": i.attempts,
+                          "last_error": i.last_error} for i in failed],
+    }
     if failed:
         _failed(part, f"{len(failed)} PSA write(s) failed and will not be retried on their own",
                 "`rfpilot outbox list` shows them; `rfpilot outbox retry ID` tries one again, "
@@ -322,7 +347,7 @@ async def _outbox(ctx: Any) -> dict[str, Any]:
 # --- the report -------------------------------------------------------------------------------------------------
 
 
-def _about(settings: Settings) -> dict[str, Any]:
+def _about(settings: Settings) -> DoctorAbout:
     import platform
     from importlib.metadata import PackageNotFoundError, version
 
@@ -344,28 +369,37 @@ def _about(settings: Settings) -> dict[str, Any]:
     }
 
 
-async def run(settings: Settings, *, network: bool = True) -> dict[str, Any]:
+def parts(report: DoctorReport) -> dict[str, DoctorPart]:
+    """The report's parts by name, in the order of ``PARTS``."""
+    return {"config": report["config"], "database": report["database"], "identity": report["identity"],
+            "keyring": report["keyring"], "llm": report["llm"], "psa": report["psa"], "outbox": report["outbox"]}
+
+
+async def run(settings: Settings, *, network: bool = True) -> DoctorReport:
     """Every check, as one JSON-able report (see the module docstring for its shape)."""
-    report: dict[str, Any] = {"ok": True, "failed": [], "network": network, **_about(settings)}
-    report["config"] = _config(settings)
-    ws, report["database"] = await _open(settings)
+    about = _about(settings)
+    config = _config(settings)
+    ws, database = await _open(settings)
     try:
-        report["identity"] = _identity(settings, ws)
-        report["keyring"] = _keyring()
-        report["llm"] = await _llm(settings, network)
+        identity = _identity(settings, ws)
+        keyring = _keyring()
+        llm = await _llm(settings, network)
         if ws is None:
             skipped = _part("skipped", "the database could not be opened", "fix the database first (see above)")
-            report["psa"] = {**skipped, "connections": []}
-            report["outbox"] = {**skipped, "pending": None, "failed": None, "oldest_pending_at": None,
-                                "oldest_pending_age_seconds": None, "failed_items": []}
+            psa: DoctorPSA = {**skipped, "connections": []}
+            outbox: DoctorOutbox = {**skipped, "pending": None, "failed": None, "oldest_pending_at": None,
+                                    "oldest_pending_age_seconds": None, "failed_items": []}
         else:
             async with ws.ctx() as ctx:
-                report["psa"] = await _psa(ctx, network)
-                report["outbox"] = await _outbox(ctx)
+                psa = await _psa(ctx, network)
+                outbox = await _outbox(ctx)
     finally:
         if ws is not None:
             await ws.close()
-    report["failed"] = [name for name in PARTS if report[name]["status"] == "fail"]
+    report: DoctorReport = {"ok": True, "failed": [], "network": network, **about, "config": config,
+                            "database": database, "identity": identity, "keyring": keyring, "llm": llm, "psa": psa,
+                            "outbox": outbox}
+    report["failed"] = [name for name, part in parts(report).items() if part["status"] == "fail"]
     report["ok"] = not report["failed"]
     return report
 
@@ -380,54 +414,63 @@ def _age(seconds: int) -> str:
     return f"{seconds} s"
 
 
-def _summary(name: str, part: dict[str, Any], report: dict[str, Any]) -> str:
+def _summary(name: str, report: DoctorReport) -> str:
     if name == "config":
-        return f"{part['file']}{'' if part['exists'] else ' (none yet: defaults)'}"
+        config = report["config"]
+        return f"{config['file']}{'' if config['exists'] else ' (none yet: defaults)'}"
     if name == "database":
-        base = f"{part['url']} ({part['source']})"
-        if part["dialect"]:
-            base += f" · {part['dialect']} · schema {part['revision']} (head {part['head']}) · {count(part['sessions'], 'session')}"
+        db = report["database"]
+        base = f"{db['url']} ({db['source']})"
+        if db["dialect"]:
+            base += f" · {db['dialect']} · schema {db['revision']} (head {db['head']}) · {count(db['sessions'] or 0, 'session')}"
         return base
     if name == "identity":
-        return f"{part['name']} <{part['email']}> · account {part['account']}"
+        who = report["identity"]
+        return f"{who['name']} <{who['email']}> · account {who['account']}"
     if name == "keyring":
-        if part["usable"]:
-            return f"{part['backend']} (usable)"
-        return f"{part['backend']} · fallback: environment variables"
+        ring = report["keyring"]
+        if ring["usable"]:
+            return f"{ring['backend']} (usable)"
+        return f"{ring['backend']} · fallback: environment variables"
     if name == "llm":
-        if not part["provider"]:
-            return ""
-        head = part["provider"]
-        if not (part["key_source"] and part["key_source"] in (part["reason"] or "")):
-            head += f" ({part['reason']})"
-        bits = [head]
-        if part["key_source"]:
-            bits.append(f"key from {part['key_source']}")
-        if part["detail"]:
-            bits.append(part["detail"])
-        if part.get("note"):
-            bits.append(part["note"])
-        if part["network_checked"]:
-            bits.append(f"reached {part['reached']}" if part["status"] != "fail" else f"tried {part['reached']}")
-        elif part["provider"] in ("anthropic", "openai") and part["ok"]:
-            bits.append("not contacted (--no-network)")
-        return " · ".join(bits)
-    if name == "psa" and part["status"] != "skipped":
-        n = len(part["connections"])
+        return _llm_summary(report["llm"])
+    if name == "psa" and report["psa"]["status"] != "skipped":
+        n = len(report["psa"]["connections"])
         return "no connection (sessions stay local)" if n == 0 else count(n, "connection")
     if name == "outbox":
-        if part["pending"] is None:
+        outbox = report["outbox"]
+        if outbox["pending"] is None:
             return ""
-        if not part["pending"] and not part["failed"]:
+        if not outbox["pending"] and not outbox["failed"]:
             return "empty"
-        bits = [f"{part['pending']} waiting", f"{part['failed']} failed"]
-        if part["oldest_pending_age_seconds"] is not None:
-            bits.append(f"oldest waiting {_age(part['oldest_pending_age_seconds'])}")
+        bits = [f"{outbox['pending']} waiting", f"{outbox['failed']} failed"]
+        if outbox["oldest_pending_age_seconds"] is not None:
+            bits.append(f"oldest waiting {_age(outbox['oldest_pending_age_seconds'])}")
         return " · ".join(bits)
     return ""
 
 
-def _lines(label: str, part: dict[str, Any], summary: str) -> list[str]:
+def _llm_summary(part: DoctorLLM) -> str:
+    if not part["provider"]:
+        return ""
+    head = part["provider"]
+    if not (part["key_source"] and part["key_source"] in (part["reason"] or "")):
+        head += f" ({part['reason']})"
+    bits = [head]
+    if part["key_source"]:
+        bits.append(f"key from {part['key_source']}")
+    if part["detail"]:
+        bits.append(part["detail"])
+    if part.get("note"):
+        bits.append(part["note"])
+    if part["network_checked"]:
+        bits.append(f"reached {part['reached']}" if part["status"] != "fail" else f"tried {part['reached']}")
+    elif part["provider"] in ("anthropic", "openai") and part["ok"]:
+        bits.append("not contacted (--no-network)")
+    return " · ".join(bits)
+
+
+def _lines(label: str, part: DoctorPart, summary: str) -> list[str]:
     pad = " " * 10
     status = part["status"]
     if status == "ok":
@@ -440,7 +483,7 @@ def _lines(label: str, part: dict[str, Any], summary: str) -> list[str]:
     return lines
 
 
-def _connection_summary(conn: dict[str, Any]) -> str:
+def _connection_summary(conn: DoctorConnection) -> str:
     bits = [f"{conn['display']}{', default' if conn['default'] else ''}"]
     bits += [f"{k} {v}" for k, v in conn["settings"].items() if k in ADDRESS_SETTINGS]
     sources = [f"{s['field']} from {s['source']}" if s["source"] else f"{s['field']} missing" for s in conn["secrets"]]
@@ -453,17 +496,16 @@ def _connection_summary(conn: dict[str, Any]) -> str:
     return " · ".join(bits)
 
 
-def render(report: dict[str, Any]) -> str:
+def render(report: DoctorReport) -> str:
     """The report for a person: one line per part, then ``hint:`` lines under each one that is not OK."""
     lines = [f"rfpilot {report['rfpilot']} · Python {report['python']} · {report['platform']}",
              f"data      {report['paths']['data']}"]
-    for name in PARTS:
-        part = report[name]
-        lines += _lines(name, part, _summary(name, part, report))
+    for name, part in parts(report).items():
+        lines += _lines(name, part, _summary(name, report))
         if name == "psa":
-            for conn in part["connections"]:
+            for conn in report["psa"]["connections"]:
                 lines += _lines(f"  {conn['name']}", conn, _connection_summary(conn))
-    failed = report["outbox"].get("failed_items") or []
+    failed = report["outbox"]["failed_items"]
     for item in failed[:5]:
         lines.append(f"          {item['id'][:8]} {item['kind']} {item['ticket_ref'] or ''}: {item['last_error'] or '?'}")
     if len(failed) > 5:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import cast
 
 from sqlalchemy import select
 
@@ -13,6 +13,7 @@ from rfpilot.core.session import lane as lane_service
 from rfpilot.core.context import Ctx
 from rfpilot.core.session.sessions import owner_name
 from rfpilot.core.text import duration
+from rfpilot.core.view_types import BranchView, ExportedMessageView, ExportView, ForkView
 from rfpilot.core.views import fact_view, fix_view, iso, lane_item_view, session_view
 from rfpilot.db.models import Message, SessionRow
 from rfpilot.textsafe import inert_all
@@ -20,7 +21,7 @@ from rfpilot.textsafe import inert_all
 EXPORT_FORMAT = 1
 
 
-async def export_data(ctx: Ctx, session: SessionRow) -> dict[str, Any]:
+async def export_data(ctx: Ctx, session: SessionRow) -> ExportView:
     from rfpilot.core.session import branches as branch_service
 
     messages = (
@@ -35,15 +36,8 @@ async def export_data(ctx: Ctx, session: SessionRow) -> dict[str, Any]:
         "lane": [lane_item_view(i) for i in await lane_service.list_items(ctx, session, include_retired=True)],
         "fixes": [fix_view(f) for f in await fix_service.list_fixes(ctx, session)],
         "messages": [
-            {
-                "id": m.id,
-                "seq": m.seq,
-                "branch_id": m.branch_id,
-                "role": m.role,
-                "status": m.status,
-                "content": m.display_content,
-                "created_at": iso(m.created_at),
-            }
+            ExportedMessageView(id=m.id, seq=m.seq, branch_id=m.branch_id, role=m.role, status=m.status,
+                                content=m.display_content, created_at=iso(m.created_at))
             for m in messages
         ],
         "resolution_note": session.resolution_note_markdown,
@@ -58,12 +52,12 @@ def _quote(text: str) -> list[str]:
     return ["> " + line if line else ">" for line in text.splitlines()] or [">"]
 
 
-def _branch_map(branches: list[dict[str, Any]], forks: list[dict[str, Any]]) -> list[str]:
+def _branch_map(branches: list[BranchView], forks: list[ForkView]) -> list[str]:
     """The hypotheses as a nested list (children under their parent) and where the session forked."""
     if not branches and not forks:
         return []
     out = ["", "## Hypotheses (branches)", ""]
-    children: dict[str | None, list[dict[str, Any]]] = {}
+    children: dict[str | None, list[BranchView]] = {}
     for b in branches:
         children.setdefault(b["parent_branch_id"], []).append(b)
 
@@ -76,10 +70,10 @@ def _branch_map(branches: list[dict[str, Any]], forks: list[dict[str, Any]]) -> 
             out.append(line)
             if b["status_reason"]:
                 out.append(f"{pad}  - why: {b['status_reason']}")
-            summary = b.get("summary") or {}
-            if summary.get("tried"):
+            summary = b["summary"]
+            if summary and summary.get("tried"):
                 out.append(f"{pad}  - tried: " + "; ".join(str(t) for t in summary["tried"]))
-            if summary.get("concluded") and summary.get("concluded") != b["status_reason"]:
+            if summary and summary.get("concluded") and summary.get("concluded") != b["status_reason"]:
                 out.append(f"{pad}  - concluded: {summary['concluded']}")
             if b["evidence"]:
                 out.append(f"{pad}  - revived on: {b['evidence']}")
@@ -97,10 +91,10 @@ def _branch_map(branches: list[dict[str, Any]], forks: list[dict[str, Any]]) -> 
     return out
 
 
-def export_markdown(data: dict[str, Any]) -> str:
+def export_markdown(data: ExportView) -> str:
     """People read it in a terminal or a viewer: every stored string is made inert first (textsafe), so no
     control is split into lines or survives as a raw byte; the words all stay."""
-    data = inert_all(data)
+    data = cast(ExportView, inert_all(data))
     s = data["session"]
     out = [f"# {s['title'] or '(untitled session)'}", ""]
     meta = [
@@ -138,17 +132,19 @@ def export_markdown(data: dict[str, Any]) -> str:
         for f in data["fixes"]:
             flag = " (active)" if f["active"] else ""
             out.append(f"- **{f['title']}** — {f['confidence_pct']}% · {f['status']}{flag}")
-            for label, key in (("partial", "partial_notes"), ("failed", "failure_reason"), ("waiting on", "pending_reason")):
-                if f[key]:
-                    out.append(f"  - {label}: {f[key]}")
+            for label, said in (("partial", f["partial_notes"]), ("failed", f["failure_reason"]),
+                                ("waiting on", f["pending_reason"])):
+                if said:
+                    out.append(f"  - {label}: {said}")
     out += _branch_map(data.get("branches") or [], data.get("fork_points") or [])
     if data["messages"]:
         labels = {b["id"]: b["label"] for b in data.get("branches") or []}
         out += ["", "## Conversation", ""]
         for m in data["messages"]:
-            where = f" · on {labels[m['branch_id']]}" if m.get("branch_id") in labels else ""
+            branch = m.get("branch_id")
+            where = f" · on {labels[branch]}" if branch is not None and branch in labels else ""
             out += [f"**{m['role']}** · {m['created_at']}{where}", "", m["content"], ""]
-    for title, key in (("Resolution note", "resolution_note"), ("Escalation package", "escalation_package")):
-        if data[key]:
-            out += ["", f"## {title}", "", *_quote(data[key])]
+    for title, note in (("Resolution note", data["resolution_note"]), ("Escalation package", data["escalation_package"])):
+        if note:
+            out += ["", f"## {title}", "", *_quote(note)]
     return "\n".join(out).rstrip() + "\n"

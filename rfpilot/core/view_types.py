@@ -12,7 +12,7 @@ delivery state, say) can name its shape without importing ``core.views`` (which 
 from __future__ import annotations
 
 from datetime import datetime
-from typing import TYPE_CHECKING, Any, TypedDict
+from typing import TYPE_CHECKING, Any, NotRequired, TypedDict
 
 if TYPE_CHECKING:  # TypeIs is in typing from Python 3.13; only the type checker reads it here
     from typing_extensions import TypeIs
@@ -66,6 +66,20 @@ class FactView(TypedDict):
     updated_at: str | None
 
 
+class FactChangeView(FactView):
+    """A fact as `facts …--json` prints it: with the session's state version after the change."""
+
+    state_version: int
+
+
+class FactRemovedView(TypedDict):
+    """`facts rm --json`."""
+
+    id: str
+    deleted: bool
+    state_version: int
+
+
 class LaneItemView(TypedDict):
     """A question or a check of the lane."""
 
@@ -85,6 +99,17 @@ class LaneItemView(TypedDict):
 def is_lane_item(row: FactView | LaneItemView) -> TypeIs[LaneItemView]:
     """A row of the task lane is a question or a check (it has a ``kind``), not a fact."""
     return "kind" in row
+
+
+class OutcomeProposal(TypedDict):
+    """The outcome the model proposed for the active fix (``core.engine.chat``), stored on the fix until the engineer
+    confirms or rejects it."""
+
+    outcome: str  # success · failure · partial
+    status: str  # the fix status it would write
+    reason: str
+    message_id: str
+    proposed_at: str
 
 
 class FixView(TypedDict):
@@ -107,7 +132,7 @@ class FixView(TypedDict):
     partial_notes: str | None
     failure_reason: str | None
     pending_reason: str | None
-    ai_outcome_proposal: dict[str, Any] | None
+    ai_outcome_proposal: OutcomeProposal | None
     superseded_at: str | None
     created_at: str | None
 
@@ -116,6 +141,40 @@ class ActiveFixView(FixView):
     """The session's active fix as ``session_details`` shows it: with its state in words."""
 
     state_word: str
+
+
+class FixResultView(FixView):
+    """A fix as `fix …--json` prints it after a change: with its banner mode and the session's state version."""
+
+    banner: str
+    state_version: int
+
+
+class FixApplyView(FixResultView):
+    """`fix apply --json`: whether anything changed (applying twice changes nothing)."""
+
+    changed: bool
+
+
+class FixDecideView(FixResultView):
+    """`fix decide --json`: the script as rendered, and the draft template a templatizing decision queued."""
+
+    rendered_script: str | None
+    draft_template_id: str | None
+    extraction: dict[str, Any] | None  # the draft's extraction record (free-form JSON) and its parameter count
+
+
+class FixShowView(TypedDict):
+    """`fix show --json`: the active fix (None: none) and the banner mode it puts up."""
+
+    fix: FixView | None
+    banner: str
+
+
+class FixListView(TypedDict):
+    """`fix show --all --json`: every fix of the session, superseded ones too."""
+
+    fixes: list[FixView]
 
 
 class MessageView(TypedDict):
@@ -143,6 +202,20 @@ class LaneCountsView(TypedDict):
     questions_unanswered: int
     checks_total: int
     checks_run: int
+
+
+class LaneListView(TypedDict):
+    """`lane list --json`: every question and check, and the lane counted."""
+
+    items: list[LaneItemView]
+    counts: LaneCountsView
+
+
+class LaneResponseView(TypedDict):
+    """`lane answer|ran --json`: the item answered or run, and the fact promoted from it (None: none)."""
+
+    item: LaneItemView
+    fact: FactView | None
 
 
 class UsageTotals(TypedDict):
@@ -202,6 +275,39 @@ class SessionDetails(TypedDict):
     psa_writeback: WritebackView | None
 
 
+class ExportedSessionView(SessionView):
+    """The session in an export: with its owner's name."""
+
+    owner: str
+
+
+class ExportedMessageView(TypedDict):
+    id: str
+    seq: int
+    branch_id: str | None
+    role: str
+    status: str
+    content: str
+    created_at: str | None
+
+
+class ExportView(TypedDict):
+    """A whole session (``core.export.export_data``): `sessions export --format json`, and the Markdown export's input."""
+
+    format: int
+    exported_by: str
+    exported_at: str | None
+    session: ExportedSessionView
+    facts: list[FactView]
+    lane: list[LaneItemView]
+    fixes: list[FixView]
+    messages: list[ExportedMessageView]
+    resolution_note: str | None
+    escalation_package: str | None
+    branches: list[BranchView]  # empty lists for a session that never forked
+    fork_points: list[ForkView]
+
+
 class PreviewView(TypedDict):
     """A drafted resolution note or escalation package: `preview --json`."""
 
@@ -217,12 +323,20 @@ class PreviewView(TypedDict):
     model: str | None
 
 
+class ForkOption(TypedDict):
+    """One hypothesis of a fork, as stored on the fork point: its branch id once the branch exists."""
+
+    label: str
+    description: str
+    branch_id: NotRequired[str]
+
+
 class ForkSummary(TypedDict):
     """A fork the model offered in a turn: its options as the model gave them."""
 
     id: str
     reason: str
-    options: list[dict[str, Any]]
+    options: list[ForkOption]
 
 
 class TokenUsage(TypedDict):
@@ -246,13 +360,21 @@ class TurnView(TypedDict):
     retired: list[str]
     promoted_facts: list[FactView]
     suggested_fix: FixView | None
-    outcome_proposal: dict[str, Any] | None
+    outcome_proposal: OutcomeProposal | None
     fork: ForkSummary | None
     markers_found: Any
     dropped: list[str]
     provider: str
     model: str | None
     usage: TokenUsage
+
+
+class BranchSummary(TypedDict):
+    """What a branch marked dead_end or solved tried and concluded (``core.session.branches.summarise``)."""
+
+    tried: list[str]
+    concluded: str
+    by: str  # llm · offline
 
 
 class BranchView(TypedDict):
@@ -267,10 +389,24 @@ class BranchView(TypedDict):
     fork_point_id: str | None
     root: bool
     active: bool
-    summary: dict[str, Any] | None  # the branch's context summary, when it has one
+    summary: BranchSummary | None  # the branch's context summary, when it has one
     evidence_from_branch_id: str | None
     evidence: str | None
     status_changed_at: str | None
+
+
+class BranchMapView(TypedDict):
+    """A session's branch map (``core.session.branches.map_view``): `branches list|fork|switch|revive --json`."""
+
+    session_id: str
+    active_branch_id: str | None
+    branches: list[BranchView]
+
+
+class MarkedBranchMapView(BranchMapView):
+    """`branches mark --json`: the map, and the branch just marked (with its summary)."""
+
+    marked: BranchView
 
 
 class ForkView(TypedDict):
@@ -279,11 +415,52 @@ class ForkView(TypedDict):
 
     id: str
     reason: str
-    options: list[dict[str, Any]]
+    options: list[ForkOption]
     after_seq: int
     parent_branch_id: str | None
     message_id: str | None
     created_at: str | None
+
+
+class ProblemView(TypedDict):
+    """The problem as a handoff's snapshot states it."""
+
+    title: str | None
+    summary: str | None
+    domain: str | None
+    client: str | None
+
+
+class HandoffSnapshot(TypedDict):
+    """Where a session stood when it was handed off (``core.team.handoffs.build_snapshot``), stored on the handoff."""
+
+    problem: ProblemView
+    status: str
+    branch_map: list[BranchView]
+    active_branch: str | None
+    next_step: str | None
+    waiting_on: str | None
+    watch_out: list[str]
+    ticket_ref: str | None
+    active_seconds: int
+    parked_seconds: int
+    facts_count: int
+    taken_at: str
+
+
+class Assessment(TypedDict):
+    """What an escalation's assessment says (``core.team.handoffs.parse_assessment``)."""
+
+    likely_cause: str
+    suggested_steps: list[str]
+    confidence: str  # high · medium · low
+
+
+class HandoffAssessment(Assessment):
+    """An assessment as stored on an escalation's handoff: with what wrote it."""
+
+    by: str  # llm · offline
+    model: str | None
 
 
 class QueueItemView(TypedDict):
@@ -300,7 +477,7 @@ class QueueItemView(TypedDict):
     handed_off_by: str
     handed_off_by_name: str
     created_at: datetime  # as stored (`--json` writes it with str(), as it always has)
-    waiting_on: Any
+    waiting_on: str | None
     notes: str | None
     branch_count: int
 
@@ -316,16 +493,32 @@ class HandoffView(TypedDict):
     handed_off_by: str
     handed_off_by_name: str | None
     created_at: str | None
-    waiting_on: Any
+    waiting_on: str | None
     notes: str | None
     source_branch_id: str | None
-    snapshot: dict[str, Any]
-    assessment: dict[str, Any] | None
+    snapshot: HandoffSnapshot
+    assessment: HandoffAssessment | None
     claimed_by: str | None
     claimed_by_name: str | None
     claimed_at: str | None
     withdrawn_at: str | None
     briefing: str | None
+
+
+class ClaimView(HandoffView):
+    """A handoff just claimed: `queue claim --json`, with the session as it is now and what wrote the briefing."""
+
+    session_title: str | None
+    session_status: str
+    owner_id: str
+    briefing_by: str  # llm · offline
+
+
+class ClaimedSession(TypedDict):
+    """What the TUI's queue needs of a claim: the session to open and the briefing to show."""
+
+    session_id: str
+    briefing: str
 
 
 class OutputView(TypedDict):
@@ -374,6 +567,37 @@ class PushedOutputView(OutputView):
     delivery: PushDelivery | None
 
 
+class ExportedOutputView(PushedOutputView):
+    """`outputs export --json`: where the file went, and whether it was a draft (the file says DRAFT)."""
+
+    exported_to: str | None
+    exported_draft: bool
+
+
+class ParameterView(TypedDict):
+    """A parameter of a script template (``core.library.render.Parameter.as_dict``): its optional keys only when set."""
+
+    key: str
+    label: str
+    field_type: str  # text · password · select · boolean …
+    required: bool
+    options: NotRequired[list[str]]
+    default: NotRequired[str]  # never for a password
+    description: NotRequired[str]
+    true_value: NotRequired[str]  # a boolean's values, when not true/false
+    false_value: NotRequired[str]
+
+
+class ProposedParameterView(TypedDict):
+    """A parameter the extraction proposed for a draft template (``core.library.templates.extract_draft``)."""
+
+    key: str
+    label: str
+    field_type: str
+    inferred_from: str | None  # the literal text it stands for (a password's is never shown)
+    value: NotRequired[str]  # the value it had in the script; never kept for a password
+
+
 class TemplateView(TypedDict):
     """A script template of the team library (``core.library.templates.template_view``): `templates … --json`, the TUI's
     script picker."""
@@ -385,7 +609,7 @@ class TemplateView(TypedDict):
     language: str | None
     category: str | None
     body: str
-    parameters: list[dict[str, Any]]  # core.library.render.Parameter.as_dict: optional keys only when set
+    parameters: list[ParameterView]
     usage_count: int
     provenance: str
     source_ticket_ref: str | None
@@ -407,7 +631,7 @@ class DraftView(TypedDict):
     category: str | None
     language: str | None
     body: str
-    parameters: list[dict[str, Any]]
+    parameters: list[ProposedParameterView]
     provenance: str
     source: Any  # llm · fallback (what proposed the parameters)
     reason: Any
@@ -422,6 +646,278 @@ class DraftReviewView(DraftView, total=False):
     """A draft as the TUI's review dialog shows it: with the line that opens the dialog."""
 
     headline: str
+
+
+# --- `rfpilot doctor --json` (core.doctor.run) --------------------------------------------------------------------
+
+
+class DoctorPart(TypedDict):
+    """What every part of the doctor's report says first; each part adds its own details after these keys."""
+
+    status: str  # ok · warn · fail · skipped
+    ok: bool  # status != "fail"
+    error: str | None
+    hint: str | None
+
+
+class DoctorConfig(DoctorPart):
+    file: str
+    exists: bool
+    bad: list[dict[str, str]]  # {"key", "source", "error"} (rfpilot.config.check_settings)
+    unknown: list[str]
+
+
+class DoctorDatabase(DoctorPart):
+    url: str
+    source: str
+    head: str
+    dialect: str | None
+    revision: str | None
+    sessions: int | None
+
+
+class DoctorIdentity(DoctorPart):
+    email: str
+    name: str
+    account: str
+    email_source: str
+    engineer_id: str | None
+
+
+class DoctorKeyring(DoctorPart):
+    backend: str
+    usable: bool
+    reason: str | None
+    fallback: str | None
+
+
+class DoctorLLM(DoctorPart):
+    provider: str | None
+    reason: str | None
+    key_source: str | None
+    detail: str | None
+    reached: str | None
+    network_checked: bool
+    note: NotRequired[str]  # the offline provider only
+
+
+class DoctorSecret(TypedDict):
+    """Where one secret of a PSA connection comes from (never its value)."""
+
+    field: str
+    required: bool
+    source: str | None
+    env_var: str
+
+
+class DoctorConnection(DoctorPart):
+    name: str
+    provider: str
+    display: str
+    default: bool
+    settings: dict[str, Any]  # the connection's non-secret settings, as stored (free-form per provider)
+    secrets: list[DoctorSecret]
+    member: str | None
+    network_checked: bool
+
+
+class DoctorPSA(DoctorPart):
+    connections: list[DoctorConnection]
+
+
+class DoctorFailedItem(TypedDict):
+    id: str
+    ticket_ref: str | None
+    kind: str
+    attempts: int
+    last_error: str | None
+
+
+class DoctorOutbox(DoctorPart):
+    pending: int | None
+    failed: int | None
+    oldest_pending_at: str | None
+    oldest_pending_age_seconds: int | None
+    failed_items: list[DoctorFailedItem]
+
+
+class DoctorPaths(TypedDict):
+    config: str
+    data: str
+    cache: str
+
+
+class DoctorAbout(TypedDict):
+    """What the doctor's report says of the program before the parts."""
+
+    rfpilot: str
+    python: str
+    platform: str
+    paths: DoctorPaths
+    versions: dict[str, str | None]
+
+
+class DoctorReport(TypedDict):
+    """`rfpilot doctor --json`: ``ok`` and the names of the failed parts, the program, then each part in order."""
+
+    ok: bool
+    failed: list[str]
+    network: bool
+    rfpilot: str
+    python: str
+    platform: str
+    paths: DoctorPaths
+    versions: dict[str, str | None]
+    config: DoctorConfig
+    database: DoctorDatabase
+    identity: DoctorIdentity
+    keyring: DoctorKeyring
+    llm: DoctorLLM
+    psa: DoctorPSA
+    outbox: DoctorOutbox
+
+
+# --- the PSA: connections, tickets, the outbox (`psa …`, `tickets …`, `outbox …` --json) ----------------------------
+
+
+class PSAConnectionView(TypedDict):
+    """A PSA connection (``core.closeout.psa.connection_view``): `psa list --json` rows, `psa targets` reads ``targets``."""
+
+    name: str
+    provider: str
+    default: bool
+    settings: dict[str, Any]  # the provider's own non-secret settings, as stored (each PSA has its own)
+    targets: dict[str, dict[str, str]]  # action -> board ("" for any) -> status name
+    secrets: dict[str, str]  # secret field -> where it comes from (keyring · env …), or "missing"
+
+
+class PSAConnectedView(PSAConnectionView):
+    """`psa connect --json`: the connection, who it signed in as (None: not tested), where the secrets went."""
+
+    member: str | None
+    stored_in_keyring: list[str]
+    from_env: list[str]
+
+
+class PSAMemberView(TypedDict):
+    id: str
+    identifier: str | None
+    name: str | None
+
+
+class PSATicketBrief(TypedDict):
+    id: str
+    summary: str
+    status: str | None
+
+
+class PSATestView(TypedDict):
+    """`psa test --json`: who the connection signs in as, and the ticket read when one was asked for."""
+
+    connection: str
+    provider: str
+    member: PSAMemberView
+    ticket: PSATicketBrief | None
+
+
+class PSAStatusOption(TypedDict):
+    id: str
+    name: str
+    closed: bool
+    inactive: bool
+    current: bool
+    target_for: list[str]  # the actions (resolve, escalate) whose target status this is
+
+
+class PSAStatusesView(TypedDict):
+    """`psa statuses --json`: the statuses a ticket can take, and the connection's target for each action."""
+
+    ticket: str
+    board: str | None
+    current: str | None
+    statuses: list[PSAStatusOption]
+    targets: dict[str, str | None]
+
+
+class TicketRowView(TypedDict):
+    """A PSA ticket (``core.closeout.tickets.ticket_row``): `tickets list --json` rows."""
+
+    id: str
+    ref: str
+    summary: str
+    status: str | None
+    board: str | None
+    company: str | None
+    priority: str | None
+    owner: str | None
+    session_id: str | None  # an open session already working it
+    updated_at: datetime | None  # `--json` writes it with str(), as it always has
+
+
+class TicketNoteView(TypedDict):
+    author: str | None
+    at: str | None
+    kind: str | None
+    text: str
+
+
+class TicketContextView(TypedDict):
+    """What a session keeps of its ticket (``core.closeout.tickets.context_document``): stored on the session, given
+    to the model as uncached context, and shown by `tickets show --json` as ``context``."""
+
+    provider: str
+    ticket_id: str
+    ref: str
+    summary: str
+    description: str | None
+    status: str | None
+    board: str | None
+    company: str | None
+    contact: str | None
+    priority: str | None
+    owner: str | None
+    notes: list[TicketNoteView]
+    configurations: list[str]
+    fetched_at: str
+
+
+class TicketShowView(TicketRowView):
+    """`tickets show --json`: the ticket and its context."""
+
+    context: TicketContextView
+
+
+class OutboxItemView(TypedDict):
+    """A PSA write waiting, failed or delivered (``core.closeout.writeback.outbox_item_view``): `outbox … --json`."""
+
+    id: str
+    seq: int
+    session_id: str
+    ticket: str
+    kind: str
+    state: str
+    attempts: int
+    last_error: str | None
+    external_id: str | None
+    target_status: str | None
+    verified_status: str | None
+    created_at: datetime  # the datetimes as stored: `--json` writes them with str(), as it always has
+    last_attempt_at: datetime | None
+    delivered_at: datetime | None
+
+
+class OutboxHeldView(OutboxItemView):
+    """An item `outbox sync` could not deliver, with why."""
+
+    reason: str
+
+
+class OutboxSyncView(TypedDict):
+    """`outbox sync --json`."""
+
+    delivered: list[OutboxItemView]
+    queued: list[OutboxHeldView]
+    failed: list[OutboxHeldView]
 
 
 class SearchSnippetView(TypedDict):

@@ -10,6 +10,7 @@ from rfpilot.core.session import fixes as fix_service
 from rfpilot.core.session import lane as lane_service
 from rfpilot.core.context import Ctx
 from rfpilot.core.session.facts import is_editable
+from rfpilot.core.session.branches import stored_options
 from rfpilot.core.session.sessions import intake_of, live_timers
 from rfpilot.core.text import iso  # named here too: the views' callers use it
 from rfpilot.core.view_types import (
@@ -18,8 +19,13 @@ from rfpilot.core.view_types import (
     FactView,
     FixView,
     ForkSummary,
+    FixListView,
+    FixResultView,
+    FixShowView,
     LaneCountsView,
     LaneItemView,
+    LaneListView,
+    LaneResponseView,
     MessagesSummary,
     MessageView,
     PreviewView,
@@ -98,6 +104,37 @@ def lane_item_view(item: LaneItem) -> LaneItemView:
     }
 
 
+def lane_counts_view(counts: lane_service.LaneCounts) -> LaneCountsView:
+    return LaneCountsView(questions_total=counts.questions_total, questions_unanswered=counts.questions_unanswered,
+                          checks_total=counts.checks_total, checks_run=counts.checks_run)
+
+
+def lane_list_view(items: list[LaneItem]) -> LaneListView:
+    """`lane list --json`: every item, and the lane counted."""
+    return LaneListView(items=[lane_item_view(i) for i in items], counts=lane_counts_view(lane_service.counts(items)))
+
+
+def lane_response_view(result: lane_service.LaneResult) -> LaneResponseView:
+    return LaneResponseView(item=lane_item_view(result.item),
+                            fact=fact_view(result.fact, result.item) if result.fact else None)
+
+
+def fix_show_view(mode: str, fix: SuggestedFix | None) -> FixShowView:
+    """`fix show --json`: the active fix and its banner mode (``fix_service.banner_state``)."""
+    return FixShowView(fix=fix_view(fix) if fix else None, banner=mode)
+
+
+def fix_list_view(fixes: list[SuggestedFix]) -> FixListView:
+    return FixListView(fixes=[fix_view(f) for f in fixes])
+
+
+async def fix_result_view(ctx: Ctx, session: SessionRow, fix: SuggestedFix) -> FixResultView:
+    """A fix after a change: its banner mode (``none`` unless it is the active one) and the state version."""
+    mode, _ = await fix_service.banner_state(ctx, session)
+    return FixResultView(**fix_view(fix), banner=mode if fix_service.is_active(fix) else "none",
+                         state_version=session.state_version)
+
+
 def fix_view(fix: SuggestedFix) -> FixView:
     return {
         "id": fix.id,
@@ -119,7 +156,7 @@ def fix_view(fix: SuggestedFix) -> FixView:
         "partial_notes": fix.partial_notes,
         "failure_reason": fix.failure_reason,
         "pending_reason": fix.pending_reason,
-        "ai_outcome_proposal": fix.ai_outcome_proposal,
+        "ai_outcome_proposal": fix_service.stored_proposal(fix),
         "superseded_at": iso(fix.superseded_at),
         "created_at": iso(fix.created_at),
     }
@@ -208,9 +245,7 @@ async def session_details(ctx: Ctx, session: SessionRow, *, fact_limit: int | No
         "facts": [fact_view(f, by_id.get(f.source_ref or "")) for f in facts],
         "fact_count": fact_count,
         "lane": [lane_item_view(i) for i in items],
-        "lane_counts": LaneCountsView(questions_total=lane_counts.questions_total,
-                                      questions_unanswered=lane_counts.questions_unanswered,
-                                      checks_total=lane_counts.checks_total, checks_run=lane_counts.checks_run),
+        "lane_counts": lane_counts_view(lane_counts),
         "active_fix": ActiveFixView(**fix_view(fix), state_word=fix_service.state_word(mode, fix)) if fix else None,
         "banner": mode,
         "messages": MessagesSummary(count=count, last=[message_view(m) for m in recent]),
@@ -254,7 +289,7 @@ def turn_view(result: TurnResult) -> TurnView:
         "suggested_fix": fix_view(result.suggested_fix) if result.suggested_fix else None,
         "outcome_proposal": result.outcome_proposal,
         "fork": (
-            ForkSummary(id=result.fork.id, reason=result.fork.reason, options=result.fork.options)
+            ForkSummary(id=result.fork.id, reason=result.fork.reason, options=stored_options(result.fork))
             if result.fork else None
         ),
         "markers_found": result.parsed.found,

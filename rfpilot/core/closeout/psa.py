@@ -24,6 +24,7 @@ from rfpilot.core import secrets as secret_store
 from rfpilot.core.context import Ctx
 from rfpilot.core.session.permissions import team_action
 from rfpilot.core.text import one_line
+from rfpilot.core.view_types import PSAConnectionView
 from rfpilot.db.models import OutboxItem, PSAConnection
 from rfpilot.grammar import count, verb, with_article
 from rfpilot.errors import ConfigError, ConflictError, NotFoundError, UsageError
@@ -155,6 +156,13 @@ def read_secret(conn: PSAConnection, field_name: str, env: Mapping[str, str] | N
     if found.value:
         return SecretSource(found.value, "keyring")
     return SecretSource(None, None, found.problem)
+
+
+def connection_view(conn: PSAConnection) -> PSAConnectionView:
+    """A connection for `psa list|targets --json`: its settings, target statuses, where each secret comes from."""
+    secrets = {f.name: read_secret(conn, f.name).source or "missing" for f in fields(conn.provider) if f.secret}
+    return {"name": conn.name, "provider": conn.provider, "default": conn.is_default, "settings": dict(conn.settings),
+            "targets": dict(conn.targets or {}), "secrets": secrets}
 
 
 def read_secrets(conn: PSAConnection, env: Mapping[str, str] | None = None) -> dict[str, str]:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
 
 from sqlalchemy import select
 
@@ -11,6 +10,7 @@ from rfpilot.core.closeout import psa as psa_service
 from rfpilot.core.context import Ctx
 from rfpilot.core.session.sessions import intake_from_ticket
 from rfpilot.core.text import clip, truncate
+from rfpilot.core.view_types import TicketContextView, TicketNoteView, TicketRowView
 from rfpilot.db.models import PSAConnection, SessionRow
 from rfpilot.errors import ConflictError, UsageError
 from rfpilot.psa.base import Ticket, TicketContext
@@ -78,7 +78,15 @@ async def show_ticket(ctx: Ctx, ticket_id: str, connection: str | None = None) -
     return view, context
 
 
-def context_document(conn: PSAConnection, context: TicketContext, fetched_at: str) -> dict[str, Any]:
+def ticket_row(view: TicketView) -> TicketRowView:
+    """A ticket for `tickets list|show --json`."""
+    t = view.ticket
+    return {"id": t.id, "ref": view.ref, "summary": t.summary, "status": t.status_name, "board": t.board_name,
+            "company": t.company, "priority": t.priority, "owner": t.owner, "session_id": view.session_id,
+            "updated_at": t.updated_at}
+
+
+def context_document(conn: PSAConnection, context: TicketContext, fetched_at: str) -> TicketContextView:
     """What the session keeps of its ticket (and the model sees as uncached context)."""
     t = context.ticket
     return {
@@ -94,8 +102,8 @@ def context_document(conn: PSAConnection, context: TicketContext, fetched_at: st
         "priority": t.priority,
         "owner": t.owner,
         "notes": [
-            {"author": n.author_name or n.author, "at": n.created_at.isoformat() if n.created_at else None,
-             "kind": n.kind, "text": truncate(n.text, NOTE_MAX)}
+            TicketNoteView(author=n.author_name or n.author, at=n.created_at.isoformat() if n.created_at else None,
+                           kind=n.kind, text=truncate(n.text, NOTE_MAX))
             for n in context.notes[:CONTEXT_NOTES]
         ],
         "configurations": context.configurations[:20],

@@ -45,7 +45,7 @@ from sqlalchemy.orm.attributes import set_committed_value
 from rfpilot.core.closeout import psa as psa_service
 from rfpilot.core.context import Ctx
 from rfpilot.core.session.permissions import owner_action, session_of_item, team_action
-from rfpilot.core.view_types import DeliveryView, WritebackView
+from rfpilot.core.view_types import DeliveryView, OutboxItemView, WritebackView
 from rfpilot.db.models import OutboxItem, PSAConnection, SessionRow
 from rfpilot.errors import ConflictError, PSAError, QueuedError, RfpilotError, UsageError
 from rfpilot.psa.base import Note, PSAClient
@@ -429,6 +429,15 @@ async def list_items(ctx: Ctx, *, include_delivered: bool = False, session: Sess
     if session is not None:
         stmt = stmt.where(OutboxItem.session_id == session.id)
     return list((await ctx.db.execute(stmt.order_by(OutboxItem.seq))).scalars())
+
+
+def outbox_item_view(item: OutboxItem) -> OutboxItemView:
+    """An outbox item for `outbox list|retry --json` (the ticket by its reference when known, else its id)."""
+    return {"id": item.id, "seq": item.seq, "session_id": item.session_id, "ticket": item.ticket_ref or item.ticket_id,
+            "kind": item.kind, "state": item.state, "attempts": item.attempts, "last_error": item.last_error,
+            "external_id": item.external_id, "target_status": item.target_status,
+            "verified_status": item.verified_status, "created_at": item.created_at,
+            "last_attempt_at": item.last_attempt_at, "delivered_at": item.delivered_at}
 
 
 async def get_item(ctx: Ctx, ref: str) -> OutboxItem:

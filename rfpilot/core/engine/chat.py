@@ -41,6 +41,7 @@ from rfpilot.core.llm.prompts import CHAT_REMINDER_PROMPT, CHAT_SYSTEM_PROMPT, T
 from rfpilot.core.session.permissions import owner_action, require_can_modify
 from rfpilot.core.session.sessions import check_transition, intake_of, set_status
 from rfpilot.core.text import one_line, truncate
+from rfpilot.core.view_types import OutcomeProposal
 from rfpilot.db.models import Fact, ForkPoint, LaneItem, Message, SessionRow, SuggestedFix
 from rfpilot.errors import ConflictError, LLMUnavailableError, RfpilotError, UsageError
 
@@ -73,7 +74,7 @@ class TurnResult:
     retired: list[LaneItem] = field(default_factory=list)
     promoted: list[Fact] = field(default_factory=list)
     suggested_fix: SuggestedFix | None = None
-    outcome_proposal: dict[str, Any] | None = None
+    outcome_proposal: OutcomeProposal | None = None
     fork: ForkPoint | None = None
     dropped: list[str] = field(default_factory=list)  # what was not applied, and why
 
@@ -516,14 +517,14 @@ async def _apply_outcome(
     if fix_service.is_terminal(fix):
         result.dropped.append(f"FIX_OUTCOME: the fix is already {fix.status}")
         return
-    proposal = {
-        "outcome": outcome.outcome,
-        "status": OUTCOME_STATUS[outcome.outcome],
-        "reason": truncate(outcome.reason, 1000),
-        "message_id": reply.id,
-        "proposed_at": ctx.now().isoformat(timespec="seconds"),
-    }
-    fix.ai_outcome_proposal = proposal
+    proposal = OutcomeProposal(
+        outcome=outcome.outcome,
+        status=OUTCOME_STATUS[outcome.outcome],
+        reason=truncate(outcome.reason, 1000),
+        message_id=reply.id,
+        proposed_at=ctx.now().isoformat(timespec="seconds"),
+    )
+    fix.ai_outcome_proposal = dict(proposal)
     result.outcome_proposal = proposal
 
 

@@ -25,6 +25,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from rfpilot.core.view_types import ParameterView
 from rfpilot.errors import UsageError
 
 FIELD_TYPES: tuple[str, ...] = ("text", "password", "select", "boolean", "number", "textarea", "multi_text")
@@ -52,9 +53,9 @@ class Parameter:
     def secret(self) -> bool:
         return self.field_type == "password"
 
-    def as_dict(self) -> dict[str, Any]:
-        out: dict[str, Any] = {"key": self.key, "label": self.label, "field_type": self.field_type,
-                               "required": self.required}
+    def as_dict(self) -> ParameterView:
+        out: ParameterView = {"key": self.key, "label": self.label, "field_type": self.field_type,
+                              "required": self.required}
         if self.options:
             out["options"] = list(self.options)
         if self.default is not None and not self.secret:

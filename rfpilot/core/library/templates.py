@@ -17,7 +17,8 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any, cast
 
 from sqlalchemy import func, or_, select
 
@@ -25,7 +26,7 @@ from rfpilot.core.context import Ctx
 from rfpilot.core.lookup import find_one
 from rfpilot.core.session.permissions import owner_action, team_action
 from rfpilot.core.text import one_line
-from rfpilot.core.view_types import DraftView, TemplateView
+from rfpilot.core.view_types import DraftView, ProposedParameterView, TemplateView
 from rfpilot.db.models import (
     SLUG_MAX,
     AccountSettings,
@@ -400,8 +401,9 @@ async def get_draft(ctx: Ctx, ref: str) -> DraftTemplate:
     return await find_one(ctx, DraftTemplate, ref, "draft template")
 
 
-def draft_parameters(draft: DraftTemplate) -> list[dict[str, Any]]:
-    return list((draft.proposed_parameters or {}).get("parameters") or [])
+def draft_parameters(draft: DraftTemplate) -> list[ProposedParameterView]:
+    """The parameters ``extract_draft`` proposed (a plain JSON document in the column)."""
+    return cast("list[ProposedParameterView]", list((draft.proposed_parameters or {}).get("parameters") or []))
 
 
 async def draft_view(ctx: Ctx, draft: DraftTemplate) -> DraftView:
@@ -442,7 +444,7 @@ async def accept_draft(
     slug: str | None = None,
     description: str = "",
     category: str | None = None,
-    parameters: list[dict[str, Any]] | None = None,
+    parameters: Sequence[Mapping[str, Any]] | None = None,
     body: str | None = None,
     language: str | None = None,
 ) -> ScriptTemplate:
@@ -493,16 +495,16 @@ async def extract_draft(ctx: Ctx, draft: DraftTemplate, provider: Any) -> DraftT
         tc = session.ticket_context
         context = " · ".join(str(tc.get(k)) for k in ("company", "contact", "priority", "board") if tc.get(k)) or None
     result = await extraction.extract(ctx, provider, draft.script_body, facts, context, session=session)
-    params = []
+    params: list[ProposedParameterView] = []
     for p in result.parameters:
-        item = {"key": p.key, "label": p.label, "field_type": p.field_type, "inferred_from": p.inferred_from}
+        item = ProposedParameterView(key=p.key, label=p.label, field_type=p.field_type, inferred_from=p.inferred_from)
         if p.field_type != "password":
             item["value"] = p.value
         params.append(item)
     async with ctx.tx():
         draft.templated_body = result.templated_body
         draft.script_body = extraction.redacted_original(result)
-        draft.proposed_parameters = {"parameters": params}
+        draft.proposed_parameters = {"parameters": [dict(p) for p in params]}
         draft.extraction = {"source": result.source, "reason": result.reason, "model": result.model}
         draft.context = facts
     return draft

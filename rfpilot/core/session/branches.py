@@ -20,14 +20,14 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 from sqlalchemy import and_, func, or_, select
 
 from rfpilot.core.context import Ctx
 from rfpilot.core.session.permissions import owner_action
 from rfpilot.core.text import one_line, truncate
-from rfpilot.core.view_types import BranchView, ForkView
+from rfpilot.core.view_types import BranchMapView, BranchSummary, BranchView, ForkOption, ForkView
 from rfpilot.grammar import count, with_article
 from rfpilot.db.models import ForkPoint, Message, SessionBranch, SessionRow
 from rfpilot.errors import ConflictError, NotFoundError, UsageError
@@ -156,7 +156,7 @@ def branch_view(branch: SessionBranch, active_id: str | None = None) -> BranchVi
         "id": branch.id, "label": branch.label, "description": branch.description, "status": branch.status,
         "status_reason": branch.status_reason, "parent_branch_id": branch.parent_branch_id,
         "fork_point_id": branch.fork_point_id, "root": branch.parent_branch_id is None,
-        "active": branch.id == active_id, "summary": branch.context_summary,
+        "active": branch.id == active_id, "summary": stored_summary(branch),
         "evidence_from_branch_id": branch.evidence_from_branch_id, "evidence": branch.evidence_description,
         "status_changed_at": branch.status_changed_at.isoformat() if branch.status_changed_at else None,
     }
@@ -164,6 +164,11 @@ def branch_view(branch: SessionBranch, active_id: str | None = None) -> BranchVi
 
 async def branch_map(ctx: Ctx, session: SessionRow) -> list[BranchView]:
     return [branch_view(b, session.active_branch_id) for b in await list_branches(ctx, session)]
+
+
+async def map_view(ctx: Ctx, session: SessionRow) -> BranchMapView:
+    return BranchMapView(session_id=session.id, active_branch_id=session.active_branch_id,
+                         branches=await branch_map(ctx, session))
 
 
 async def dead_ends(ctx: Ctx, session: SessionRow) -> list[SessionBranch]:
@@ -304,7 +309,7 @@ async def mark(
         branch.status_reason = why or None
         branch.status_changed_at = ctx.now()
         branch.status_changed_by = ctx.engineer.id
-        branch.context_summary = summary
+        branch.context_summary = dict(summary)
         await ctx.bump_state(session)  # a branch status change (SPEC §3): cached previews are stale
     return branch
 
@@ -352,12 +357,22 @@ async def _offline_summary(ctx: Ctx, session: SessionRow, branch: SessionBranch,
     return _Summary(tried, concluded)
 
 
+def stored_summary(branch: SessionBranch) -> BranchSummary | None:
+    """The branch's summary as ``summarise`` wrote it (the column holds it as a plain JSON document)."""
+    return cast("BranchSummary | None", branch.context_summary)
+
+
+def stored_options(point: ForkPoint) -> list[ForkOption]:
+    """A fork's options as ``fork`` and the chat engine wrote them (a plain JSON list in the column)."""
+    return cast("list[ForkOption]", list(point.options or []))
+
+
 async def summarise(ctx: Ctx, session: SessionRow, branch: SessionBranch, status: str, reason: str,
-                    provider: Any = None) -> dict[str, Any]:
+                    provider: Any = None) -> BranchSummary:
     """``{"tried": [...], "concluded": "...", "by": "llm"|"offline"}``; the model is asked only when given."""
     fallback = await _offline_summary(ctx, session, branch, status, reason)
     if provider is None or getattr(provider, "name", "offline") == "offline":
-        return {"tried": fallback.tried, "concluded": fallback.concluded, "by": "offline"}
+        return BranchSummary(tried=fallback.tried, concluded=fallback.concluded, by="offline")
     from rfpilot.core.llm.base import LLMCallError, LLMRequest
     from rfpilot.core.llm.prompts import BRANCH_SUMMARY_PROMPT
 
@@ -374,9 +389,9 @@ async def summarise(ctx: Ctx, session: SessionRow, branch: SessionBranch, status
         concluded = truncate(one_line(str(data.get("concluded") or "")), 300)
         if not concluded:
             raise ValueError("no conclusion")
-        return {"tried": tried or fallback.tried, "concluded": concluded, "by": "llm"}
+        return BranchSummary(tried=tried or fallback.tried, concluded=concluded, by="llm")
     except (LLMCallError, ValueError, AttributeError, TypeError):
-        return {"tried": fallback.tried, "concluded": fallback.concluded, "by": "offline"}
+        return BranchSummary(tried=fallback.tried, concluded=fallback.concluded, by="offline")
 
 
 _ORDER = {"active": 0, "revived": 1, "untried": 2, "dead_end": 3, "solved": 4}
@@ -429,7 +444,7 @@ async def fork_views(ctx: Ctx, session: SessionRow) -> list[ForkView]:
             after = min(c.fork_seq if c.fork_seq is not None else -1 for c in children)
         else:
             continue
-        views.append(ForkView(id=point.id, reason=point.reason, options=list(point.options or []), after_seq=after,
+        views.append(ForkView(id=point.id, reason=point.reason, options=stored_options(point), after_seq=after,
                               parent_branch_id=point.parent_branch_id, message_id=point.message_id,
                               created_at=point.created_at.isoformat(timespec="seconds") if point.created_at else None))
     return views

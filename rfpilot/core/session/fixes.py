@@ -8,7 +8,7 @@ Every refusal happens before anything is written.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 from sqlalchemy import select
 
@@ -16,6 +16,7 @@ from rfpilot.core.context import Ctx
 from rfpilot.core.lookup import find_one
 from rfpilot.core.session.permissions import owner_action
 from rfpilot.core.text import one_line
+from rfpilot.core.view_types import OutcomeProposal
 from rfpilot.db.enums import FIX_DECISIONS, FIX_OUTCOMES, FIX_PARKED, FIX_TERMINAL
 from rfpilot.db.models import SLUG_MAX, DraftTemplate, Message, SessionRow, SuggestedFix
 from rfpilot.errors import ConflictError, NotFoundError, UsageError
@@ -318,12 +319,17 @@ PROPOSAL_STATUS = {"success": "applied_success", "failure": "applied_failed", "p
 PROPOSAL_WORDS = {"success": "worked", "failure": "didn't work", "partial": "was only partly applied"}
 
 
-def proposal_words(proposal: dict[str, Any] | None) -> str:
-    return PROPOSAL_WORDS.get(str((proposal or {}).get("outcome")), "has an outcome")
+def proposal_words(proposal: OutcomeProposal | None) -> str:
+    return PROPOSAL_WORDS.get(str(proposal.get("outcome") if proposal else None), "has an outcome")
 
 
-def _require_proposal(fix: SuggestedFix) -> dict[str, Any]:
-    proposal = fix.ai_outcome_proposal
+def stored_proposal(fix: SuggestedFix) -> OutcomeProposal | None:
+    """The fix's outcome proposal as the chat engine wrote it (a plain JSON document in the column)."""
+    return cast("OutcomeProposal | None", fix.ai_outcome_proposal)
+
+
+def _require_proposal(fix: SuggestedFix) -> OutcomeProposal:
+    proposal = stored_proposal(fix)
     if not proposal or proposal.get("outcome") not in PROPOSAL_STATUS:
         raise ConflictError(
             "there is no outcome proposal on this fix",

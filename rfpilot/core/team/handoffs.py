@@ -41,7 +41,16 @@ from rfpilot.core.lookup import find_one
 from rfpilot.core.session.permissions import owner_action, require_can_modify, team_action
 from rfpilot.core.session.sessions import check_transition, intake_of, live_timers, set_status
 from rfpilot.core.text import age, as_sentence, duration, one_line, problem_paragraphs, short_id, truncate
-from rfpilot.core.view_types import HandoffView, QueueItemView
+from rfpilot.core.view_types import (
+    Assessment,
+    ClaimedSession,
+    ClaimView,
+    HandoffAssessment,
+    HandoffSnapshot,
+    HandoffView,
+    ProblemView,
+    QueueItemView,
+)
 from rfpilot.grammar import count
 from rfpilot.db.models import Engineer, LaneItem, SessionBranch, SessionHandoff, SessionRow, SuggestedFix
 from rfpilot.db.types import new_id
@@ -173,15 +182,15 @@ async def _facts_count(ctx: Ctx, session: SessionRow) -> int:
     return await count_facts(ctx, session)
 
 
-async def build_snapshot(ctx: Ctx, session: SessionRow, waiting_on: str | None) -> dict[str, Any]:
+async def build_snapshot(ctx: Ctx, session: SessionRow, waiting_on: str | None) -> HandoffSnapshot:
     """Where the session stands, for whoever picks it up (taken before the status changes)."""
     now = ctx.now()
     timers = live_timers(session, now)
     branch_map = await branch_service.branch_map(ctx, session)
     active = next((b for b in branch_map if b["active"]), None)
     return {
-        "problem": {"title": session.title, "summary": _problem_text(session), "domain": session.problem_domain,
-                    "client": session.client_name},
+        "problem": ProblemView(title=session.title, summary=_problem_text(session), domain=session.problem_domain,
+                               client=session.client_name),
         "status": session.status,
         "branch_map": branch_map,
         "active_branch": active["label"] if active else None,
@@ -197,8 +206,8 @@ async def build_snapshot(ctx: Ctx, session: SessionRow, waiting_on: str | None) 
 
 
 def _new_handoff(
-    ctx: Ctx, session: SessionRow, intent: str, priority: str, snapshot: dict[str, Any], notes: str | None,
-    assessment: dict[str, Any] | None = None,
+    ctx: Ctx, session: SessionRow, intent: str, priority: str, snapshot: HandoffSnapshot, notes: str | None,
+    assessment: HandoffAssessment | None = None,
 ) -> SessionHandoff:
     """A handoff row whose id exists before the flush (the seed stored "None" for a lazily made id)."""
     return SessionHandoff(
@@ -292,7 +301,7 @@ def _cause_of(fix: SuggestedFix | None) -> str:
     return f"Suspected: {title} ({fix.confidence_pct}% confidence){described}"
 
 
-async def offline_assessment(ctx: Ctx, session: SessionRow) -> dict[str, Any]:
+async def offline_assessment(ctx: Ctx, session: SessionRow) -> HandoffAssessment:
     """The assessment restated from stored state: the active fix and its outcome, the open lane items."""
     fix = await fix_service.active_fix(ctx, session)
     steps = [_lane_step(item) for item in await _open_lane_items(ctx, session)]
@@ -301,8 +310,8 @@ async def offline_assessment(ctx: Ctx, session: SessionRow) -> dict[str, Any]:
         steps.append(fix_step)
     if not steps:
         steps = ["Confirm the symptom still reproduces, then review the recorded facts before changing anything."]
-    return {"likely_cause": _cause_of(fix), "suggested_steps": steps[:STEPS_MAX], "confidence": _confidence_of(fix),
-            "by": "offline", "model": None}
+    return HandoffAssessment(likely_cause=_cause_of(fix), suggested_steps=steps[:STEPS_MAX],
+                             confidence=_confidence_of(fix), by="offline", model=None)
 
 
 def _json_object(text: str) -> dict[str, Any] | None:
@@ -345,7 +354,7 @@ def _steps(value: Any) -> list[str]:
     return [s for s in steps if s][:STEPS_MAX]
 
 
-def parse_assessment(text: str) -> dict[str, Any] | None:
+def parse_assessment(text: str) -> Assessment | None:
     """``{likely_cause, suggested_steps, confidence}`` from a model reply, or None when it is unusable."""
     data = _json_object(text)
     if data is None:
@@ -354,8 +363,8 @@ def parse_assessment(text: str) -> dict[str, Any] | None:
     if not isinstance(cause, str) or not one_line(cause):
         return None
     steps = _steps(data.get("suggested_steps", data.get("next_steps")))
-    return {"likely_cause": truncate(one_line(cause), 600), "suggested_steps": steps,
-            "confidence": _confidence_word(data.get("confidence")) or "low"}
+    return Assessment(likely_cause=truncate(one_line(cause), 600), suggested_steps=steps,
+                      confidence=_confidence_word(data.get("confidence")) or "low")
 
 
 def _usable(provider: Any) -> bool:
@@ -376,7 +385,7 @@ async def _record_usage(ctx: Ctx, session: SessionRow, provider: Any, result: An
         pass
 
 
-async def _state_text(ctx: Ctx, session: SessionRow, snapshot: dict[str, Any], notes: str | None) -> str:
+async def _state_text(ctx: Ctx, session: SessionRow, snapshot: HandoffSnapshot, notes: str | None) -> str:
     """The model's input: stored state only (facts, fixes, lane, hypotheses, the recent conversation)."""
     problem = snapshot["problem"]
     out = ["# Session", f"Title: {problem['title'] or '(untitled)'}"]
@@ -412,8 +421,8 @@ async def _state_text(ctx: Ctx, session: SessionRow, snapshot: dict[str, Any], n
     if hypotheses:
         out += ["", "# Hypotheses explored"]
         for b in hypotheses:
-            summary = b["summary"] or {}
-            said = summary.get("concluded") or b["status_reason"] or ""
+            summary = b["summary"]
+            said = (summary["concluded"] if summary else None) or b["status_reason"] or ""
             out.append(f"- {b['label']} [{b['status']}]" + (f": {one_line(said)}" if said else ""))
     branch = await branch_service.active_branch(ctx, session)
     messages = await branch_service.latest_messages(ctx, session, branch, RECENT_MESSAGES, roles=("user", "assistant"))
@@ -424,8 +433,8 @@ async def _state_text(ctx: Ctx, session: SessionRow, snapshot: dict[str, Any], n
 
 
 async def assess(
-    ctx: Ctx, session: SessionRow, snapshot: dict[str, Any], notes: str | None, provider: Any = None
-) -> dict[str, Any]:
+    ctx: Ctx, session: SessionRow, snapshot: HandoffSnapshot, notes: str | None, provider: Any = None
+) -> HandoffAssessment:
     """One model call for the assessment; the offline one when there is no model or its reply is unusable."""
     fallback = await offline_assessment(ctx, session)
     if not _usable(provider):
@@ -446,7 +455,7 @@ async def assess(
         return fallback
     if not parsed["suggested_steps"]:
         parsed["suggested_steps"] = fallback["suggested_steps"]
-    return {**parsed, "by": "llm", "model": result.model}
+    return HandoffAssessment(**parsed, by="llm", model=result.model)
 
 
 @owner_action("escalate")
@@ -720,6 +729,16 @@ def handoff_state(handoff: SessionHandoff) -> str:
     return "withdrawn" if handoff.withdrawn_at is not None else "waiting"
 
 
+def stored_snapshot(handoff: SessionHandoff) -> HandoffSnapshot:
+    """The handoff's snapshot as ``build_snapshot`` wrote it (a plain JSON document in the column)."""
+    return cast(HandoffSnapshot, handoff.snapshot)
+
+
+def stored_assessment(handoff: SessionHandoff) -> HandoffAssessment | None:
+    """The escalation's assessment as ``assess`` wrote it (a plain JSON document in the column)."""
+    return cast("HandoffAssessment | None", handoff.ai_assessment)
+
+
 def handoff_view(handoff: SessionHandoff, names: dict[str, str] | None = None) -> HandoffView:
     """A stable, JSON-ready shape; ``names`` maps engineer ids to display names when known."""
     names = names or {}
@@ -735,14 +754,25 @@ def handoff_view(handoff: SessionHandoff, names: dict[str, str] | None = None) -
         "waiting_on": (handoff.snapshot or {}).get("waiting_on"),
         "notes": handoff.engineer_notes,
         "source_branch_id": handoff.source_branch_id,
-        "snapshot": handoff.snapshot,
-        "assessment": handoff.ai_assessment,
+        "snapshot": stored_snapshot(handoff),
+        "assessment": stored_assessment(handoff),
         "claimed_by": handoff.claimed_by,
         "claimed_by_name": names.get(handoff.claimed_by) if handoff.claimed_by else None,
         "claimed_at": _iso(handoff.claimed_at),
         "withdrawn_at": _iso(handoff.withdrawn_at),
         "briefing": handoff.briefing,
     }
+
+
+def claim_view(result: ClaimResult, names: dict[str, str] | None = None) -> ClaimView:
+    """A claimed handoff for `queue claim --json`: its view, the session as it is now, what wrote the briefing."""
+    return {**handoff_view(result.handoff, names), "session_title": result.session.title,
+            "session_status": result.session.status, "owner_id": result.session.owner_id,
+            "briefing_by": result.briefing_by}
+
+
+def claimed_session(result: ClaimResult) -> ClaimedSession:
+    return ClaimedSession(session_id=result.session.id, briefing=result.briefing)
 
 
 async def history_views(ctx: Ctx, session: SessionRow) -> list[HandoffView]:

@@ -19,7 +19,7 @@ from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.widgets import Button, Checkbox, Input, Static, TextArea
 
-from rfpilot.core.view_types import DraftReviewView
+from rfpilot.core.view_types import DraftReviewView, ProposedParameterView
 from rfpilot.core.library.render import REDACTED, placeholders
 from rfpilot.errors import RfpilotError
 from rfpilot.tui.safe import inert, text
@@ -37,7 +37,7 @@ class ReviewResult:
     description: str = ""
     category: str = ""
     body: str = ""
-    parameters: list[dict[str, Any]] = field(default_factory=list)  # the kept ones, as given
+    parameters: list[ProposedParameterView] = field(default_factory=list)  # the kept ones, as given
     dont_ask_again: bool = False
     draft_id: Any = None
 
@@ -65,7 +65,7 @@ class DraftReviewScreen(Dialog[ReviewResult | None]):
                  save: Callable[[ReviewResult], Awaitable[None]] | None = None) -> None:
         super().__init__()
         self.draft, self.position, self.save = draft, position, save
-        self.parameters: list[dict[str, Any]] = list(draft.get("parameters") or [])
+        self.parameters: list[ProposedParameterView] = list(draft.get("parameters") or [])
         self.saving = False
 
     def compose(self) -> ComposeResult:
@@ -109,7 +109,7 @@ class DraftReviewScreen(Dialog[ReviewResult | None]):
                 yield Button("Later (esc)", id="later", compact=True)
 
     @staticmethod
-    def _param_label(param: dict[str, Any]) -> Text:
+    def _param_label(param: ProposedParameterView) -> Text:
         label = Text()
         label.append(inert(str(param.get("key", ""))), "bold")
         label.append(f"  {inert(param.get('label') or '')}")
@@ -127,7 +127,7 @@ class DraftReviewScreen(Dialog[ReviewResult | None]):
 
     # parameters
 
-    def _kept(self) -> list[dict[str, Any]]:
+    def _kept(self) -> list[ProposedParameterView]:
         return [p for i, p in enumerate(self.parameters) if self.query_one(f"#review-param-{i}", Checkbox).value]
 
     def on_checkbox_changed(self, event: Checkbox.Changed) -> None:
@@ -178,7 +178,7 @@ class DraftReviewScreen(Dialog[ReviewResult | None]):
                         + ", which no kept parameter declares: tick it again or take it out of the script.")
             return
         result = ReviewResult("accept", name=name, slug=self._field("slug"), description=self._field("description"),
-                              category=self._field("category"), body=body, parameters=[dict(p) for p in kept],
+                              category=self._field("category"), body=body, parameters=[ProposedParameterView(**p) for p in kept],
                               dont_ask_again=self.dont_ask, draft_id=self.draft.get("id"))
         if self.save is None:
             self.dismiss(result)

@@ -19,6 +19,7 @@ from textual.screen import Screen
 from textual.widgets import Input, Static
 
 from rfpilot.core.view_types import (
+    ClaimedSession,
     DraftReviewView,
     LaneItemView,
     OutputActionView,
@@ -470,11 +471,11 @@ class MainScreen(Screen):
             async with self.rf.ctx() as ctx:
                 return await handoffs.queue(ctx)
 
-        async def claim(handoff_id: str) -> dict[str, Any]:
+        async def claim(handoff_id: str) -> ClaimedSession:
             async with self.rf.ctx() as ctx:
                 async with optional_provider(ctx.settings) as (provider, _):
                     done = await handoffs.claim(ctx, handoff_id, provider=provider)
-            return {"session_id": done.session.id, "briefing": done.briefing}
+            return handoffs.claimed_session(done)
 
         def done(session_id: str | None) -> None:
             if session_id:

@@ -11,7 +11,6 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 from rich.text import Text
 from textual.app import ComposeResult
@@ -19,7 +18,7 @@ from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.widgets import Button, Checkbox, Input, Select, Static, TextArea
 
-from rfpilot.core.view_types import TemplateView
+from rfpilot.core.view_types import ParameterView, TemplateView
 from rfpilot.core.library.render import REDACTED
 from rfpilot.errors import RfpilotError
 from rfpilot.tui.safe import inert, text
@@ -52,7 +51,7 @@ class ParameterForm(Dialog[FormResult | None]):
                  render: Callable[[dict[str, str]], str]) -> None:
         super().__init__()
         self.template = template
-        self.parameters: list[dict[str, Any]] = list(template.get("parameters") or [])
+        self.parameters: list[ParameterView] = list(template.get("parameters") or [])
         self.initial = {k: ("" if v is None else str(v)) for k, v in (values or {}).items()}
         self.sources = dict(sources or {})
         self.render_script = render  # not ``self.render``: that name is the widget's own
@@ -83,7 +82,7 @@ class ParameterForm(Dialog[FormResult | None]):
                 yield Button("Copy (ctrl+o)", id="copy", variant="primary", compact=True)
                 yield Button("Cancel (esc)", id="cancel", compact=True)
 
-    def _field(self, index: int, param: dict[str, Any]) -> ComposeResult:
+    def _field(self, index: int, param: ParameterView) -> ComposeResult:
         """A row: the label (a red * when required), the widget; below it, dimmed, where the value came from."""
         key = str(param.get("key", ""))
         kind = param.get("field_type") or "text"
@@ -139,7 +138,7 @@ class ParameterForm(Dialog[FormResult | None]):
 
     # values
 
-    def _value(self, index: int, param: dict[str, Any]) -> str:
+    def _value(self, index: int, param: ParameterView) -> str:
         widget = self.query_one(f"#field-{index}")
         if isinstance(widget, TextArea):
             return widget.text

@@ -20,7 +20,7 @@ from textual.screen import Screen
 from textual.widgets import Button, OptionList, Static
 from textual.widgets.option_list import Option
 
-from rfpilot.core.view_types import QueueItemView
+from rfpilot.core.view_types import ClaimedSession, QueueItemView
 from rfpilot.core.text import age
 from rfpilot.errors import RfpilotError
 from rfpilot.grammar import count as plural_count
@@ -147,11 +147,11 @@ class QueueScreen(Screen[str | None]):
     ]
 
     def __init__(self, load: Callable[[], Awaitable[list[QueueItemView]]],
-                 claim: Callable[[str], Awaitable[dict[str, Any]]]) -> None:
+                 claim: Callable[[str], Awaitable[ClaimedSession]]) -> None:
         super().__init__()
         self.load, self.claim = load, claim
         self.items: list[QueueItemView] = []
-        self.claimed: dict[str, Any] | None = None
+        self.claimed: ClaimedSession | None = None
         self.claiming = False
 
     def compose(self) -> ComposeResult:
@@ -251,7 +251,7 @@ class QueueScreen(Screen[str | None]):
             return
         finally:
             self.claiming = False
-        self.claimed = dict(claimed)
+        self.claimed = ClaimedSession(**claimed)
         self.refresh_bindings()
         listing = self.query_one("#queue-list", OptionList)
         listing.disabled = True

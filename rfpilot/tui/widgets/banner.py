@@ -43,8 +43,8 @@ def headline(mode: str, fix: FixView | None) -> str:
     if mode == "ai_confirming":
         from rfpilot.core.session.fixes import proposal_words
 
-        proposal = fix.get("ai_outcome_proposal") or {}
-        return f"The AI thinks it {proposal_words(proposal)}: {inert(proposal.get('reason') or '')}"
+        proposal = fix.get("ai_outcome_proposal")
+        return f"The AI thinks it {proposal_words(proposal)}: {inert((proposal.get('reason') if proposal else None) or '')}"
     return title
 
 

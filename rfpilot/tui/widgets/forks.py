@@ -11,7 +11,7 @@ from typing import Any
 from rich.text import Text
 from textual.widgets import Static
 
-from rfpilot.core.view_types import BranchView, ForkView
+from rfpilot.core.view_types import BranchSummary, BranchView, ForkView
 from rfpilot.tui.safe import inert
 
 # The same glyphs as `rfpilot branches list`; an unknown status reads as untried.
@@ -73,7 +73,7 @@ def fork_card(fork: ForkView, branches_by_id: dict[str, BranchView]) -> ForkCard
     return ForkCard(fork, branches_by_id)
 
 
-def transition_text(from_label: str | None, to_label: str, summary: dict[str, Any] | None) -> Text:
+def transition_text(from_label: str | None, to_label: str, summary: BranchSummary | None) -> Text:
     """"Switched from A to B · A: tried x; y; concluded z" (the summary part only when A has one)."""
     out = Text(style="dim")
     out.append("⇄ ")
@@ -92,5 +92,5 @@ def transition_text(from_label: str | None, to_label: str, summary: dict[str, An
     return out
 
 
-def transition_notice(from_label: str | None, to_label: str, summary: dict[str, Any] | None) -> Static:
+def transition_notice(from_label: str | None, to_label: str, summary: BranchSummary | None) -> Static:
     return Static(transition_text(from_label, to_label, summary), classes="branch-notice")
