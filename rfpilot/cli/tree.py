@@ -47,6 +47,8 @@ COMMANDS: tuple[tuple[str, str | None, str], ...] = (
                         "say what to do about each failure. Exit 1 when any check fails (a warning does not); "
                         "--json gives the whole report."),
     ("sessions", "sessions", "List, show, export, pause, reopen and abandon sessions."),
+    ("search", "search", "Search every session's text: titles, problems, facts, fixes, notes, outputs and dead "
+                         "ends, best match first."),
     ("facts", "sessions", '"What we know": list, add, edit and remove facts.'),
     ("lane", "lane", "Questions and diagnostic checks on the task lane."),
     ("fix", "lane", "The suggested fix: suggest, apply, record the outcome, decide the script path."),
@@ -62,10 +64,11 @@ COMMANDS: tuple[tuple[str, str | None, str], ...] = (
     ("outputs", "outputs", "Resolution outputs: PSA ticket notes, KB article and client summary, drafted when a "
                            "session is resolved."),
     ("config", "admin", "Read and change config.toml."),
-    ("db", "admin", "The store: migrations, backups, where it is."),
+    ("db", "admin", "The store: migrations, backups, the search index, where it is."),
 )
 # The modules in registration order (the order of COMMANDS within commands and within groups).
-MODULES = ("sessions", "chat", "lane", "seen", "closing", "keys", "psa", "templates", "branches", "handoffs", "outputs", "admin")
+MODULES = ("sessions", "chat", "lane", "seen", "closing", "keys", "psa", "templates", "branches", "handoffs", "outputs",
+           "search", "admin")
 
 
 def _new_app(cls: type[TyperGroup] | None = None) -> typer.Typer:

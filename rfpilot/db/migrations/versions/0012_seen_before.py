@@ -1,7 +1,7 @@
 """seen before
 
 Revision ID: 0012
-Revises: 0010
+Revises: 0011
 Create Date: 2026-12-01 23:45:00
 
 "Seen before" inside a live session (issue 17, part 2):
@@ -17,7 +17,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql
 
 revision = '0012'
-down_revision = '0010'
+down_revision = '0011'  # 0010 as assigned; 0011 since this branch merged h-search (the search index)
 branch_labels = None
 depends_on = None
 
