@@ -4,8 +4,11 @@ beside the current one, and a dismissal from the lane that the store keeps. Snap
 from __future__ import annotations
 
 import asyncio
+import random
+import uuid
 from datetime import timedelta
 from pathlib import Path
+from unittest import mock
 
 import pytest
 
@@ -56,7 +59,10 @@ def seeded(tmp_path_factory) -> tuple[object, dict[str, str]]:
         "RFPILOT_LLM_PROVIDER": "offline",
         "PYTHON_KEYRING_BACKEND": "keyring.backends.null.Keyring",
     })
-    return settings, asyncio.run(_seed(settings))
+    # Fixed ids: the lane shows them (#abcd1234), and a snapshot must not change from one run to the next.
+    rng = random.Random(17)
+    with mock.patch("uuid.uuid4", lambda: uuid.UUID(int=rng.getrandbits(128), version=4)):
+        return settings, asyncio.run(_seed(settings))
 
 
 async def _seen_rows(pilot):
