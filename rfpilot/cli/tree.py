@@ -43,12 +43,12 @@ COMMANDS: tuple[tuple[str, str | None, str], ...] = (
                          "resume it)."),
     ("handoffs", "handoffs", "A session's handoffs, newest first: who parked or escalated it, why, and who "
                              "claimed it."),
+    ("search", "search", "Search every session's text: titles, problems, facts, fixes, notes, outputs and dead "
+                         "ends, best match first."),
     ("doctor", "admin", "Check each part (config, store, identity, keyring, model, PSA connections, outbox) and "
                         "say what to do about each failure. Exit 1 when any check fails (a warning does not); "
                         "--json gives the whole report."),
     ("sessions", "sessions", "List, show, export, pause, reopen and abandon sessions."),
-    ("search", "search", "Search every session's text: titles, problems, facts, fixes, notes, outputs and dead "
-                         "ends, best match first."),
     ("facts", "sessions", '"What we know": list, add, edit and remove facts.'),
     ("lane", "lane", "Questions and diagnostic checks on the task lane."),
     ("fix", "lane", "The suggested fix: suggest, apply, record the outcome, decide the script path."),
