@@ -225,3 +225,23 @@ def ctx_sync_sessions(cli) -> tuple[str, str]:
     assert code == 0, err
     code, out, err = cli("new", "Copier scan fails after the password rotation", "--client", "Acme", "--json")
     return earlier, json.loads(out)["id"]
+
+
+async def test_a_case_closed_after_the_search_is_found_on_the_next_read(ctx) -> None:
+    now = await live(ctx)
+    assert await seen_before.matches(ctx, now) == []
+    earlier = await resolved(ctx, "Scan to folder fails on the copier after the password rotation", "Update it")
+    assert [m["id"] for m in await seen_before.matches(ctx, now)] == [earlier.id]
+
+
+def test_the_marker_field_never_raises_and_keeps_only_an_id() -> None:
+    from rfpilot.core.engine.markers import parse_reply
+
+    def fix(value) -> str:
+        payload = {"title": "T", "description": "D", "confidence": 70, "seen_before": value}
+        return f"ok\n[SUGGEST_FIX]\n{json.dumps(payload)}\n[/SUGGEST_FIX]"
+
+    assert parse_reply(fix("#ABCD1234")).suggest_fix.seen_before == "abcd1234"
+    for bad in (None, 7, ["#abcd1234"], "#ab", "#zzzz9999", "\x1b]52;c;x\x07", "a" * 40, {"id": "abcd1234"}):
+        parsed = parse_reply(fix(bad))
+        assert parsed.suggest_fix is not None and parsed.suggest_fix.seen_before is None

@@ -3,9 +3,10 @@ kept per session so that reading them is one query, and dismissable for good.
 
 - **When they are found.** Lazily, on read (``matches``, the model's ``model_block``): a session whose matches were
   never found (just started, from text or a ticket) or whose title, problem or live facts changed since is
-  searched again (``core.memory.similar.similar_to_session``: the search index, offline, no model). The check is
-  cheap: ``seen_before_runs`` keeps the session's ``state_version`` and a digest of the query the matches were
-  found for; an unchanged state_version and title mean no read of the facts at all. Nothing here runs inside the
+  searched again (``core.memory.similar.similar_to_session``: the search index, offline, no model), and so is
+  one whose search predates the latest change to the account's closed sessions (a case resolved since). The check
+  is cheap: ``seen_before_runs`` keeps the session's ``state_version`` and a digest of the query the matches were
+  found for; an unchanged state_version, title and closed-sessions mark mean no read of the facts at all. Nothing here runs inside the
   transaction that writes a fact: the facts change, the next read notices.
 - **Where they are written.** Only the derived rows (``seen_before_runs``, ``seen_before_matches``), in a
   transaction of their own on a fresh database session, and only when the caller is between transactions: a
@@ -27,7 +28,7 @@ import logging
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, func, select
 
 from rfpilot.core.context import Ctx
 from rfpilot.core.lookup import id_prefix, normalise_ref
@@ -66,8 +67,21 @@ def _head_digest(session: SessionRow) -> str:
     return hashlib.sha256(json.dumps(head, ensure_ascii=False).encode("utf-8", "surrogatepass")).hexdigest()[:16]
 
 
-async def _basis(ctx: Ctx, session: SessionRow) -> str:
-    """The query's digest: the session's head and its live facts (64 hex characters, the head's 16 first)."""
+async def _closed_mark(ctx: Ctx) -> str:
+    """When the account's closed sessions last changed (one was resolved, escalated, reopened, edited): a change
+    here means a new search too, so a live session learns of a case closed after its own search. Two index
+    seeks (ix_sessions_account_status_updated), whatever the store's size."""
+    def latest(status: str):
+        return (select(func.max(SessionRow.updated_at))
+                .where(SessionRow.account_id == ctx.account.id, SessionRow.status == status).scalar_subquery())
+
+    row = (await ctx.db.execute(select(*(latest(status) for status in CLOSED)))).one()
+    return hashlib.sha256(repr(tuple(iso(v) for v in row)).encode()).hexdigest()[:16]
+
+
+async def _basis(ctx: Ctx, session: SessionRow, mark: str) -> str:
+    """The query's digest, 64 hex characters: the session's head (16), the closed sessions' mark (16) and the
+    session's live facts (32)."""
     texts = (await ctx.db.execute(
         select(Fact.text).where(Fact.session_id == session.id, Fact.deleted_at.is_(None)).order_by(Fact.text)
     )).scalars()
@@ -75,7 +89,7 @@ async def _basis(ctx: Ctx, session: SessionRow) -> str:
     for text in texts:
         digest.update(text.encode("utf-8", "surrogatepass"))
         digest.update(b"\0")
-    return _head_digest(session) + digest.hexdigest()[:48]
+    return _head_digest(session) + mark + digest.hexdigest()[:32]
 
 
 async def _stored(ctx: Ctx, session: SessionRow, *, dismissed: bool = False) -> list[SeenBeforeView]:
@@ -135,10 +149,11 @@ async def refresh_if_stale(ctx: Ctx, session: SessionRow, *, force: bool = False
     run = (await ctx.db.execute(
         select(SeenBeforeRun).where(SeenBeforeRun.session_id == session.id)
     )).scalar_one_or_none()
+    mark = await _closed_mark(ctx)
     if (not force and run is not None and run.state_version == session.state_version
-            and run.basis[:16] == _head_digest(session)):
+            and run.basis[:32] == _head_digest(session) + mark):
         return False
-    basis = await _basis(ctx, session)
+    basis = await _basis(ctx, session, mark)
     if not force and run is not None and run.basis == basis:
         await _write(ctx, session, basis, None)  # same query at a newer state_version: nothing to search
         return False
