@@ -37,6 +37,7 @@ from rfpilot.core.text import iso, one_line, short_id, truncate
 from rfpilot.core.view_types import SeenBeforeView
 from rfpilot.db.models import Fact, SeenBeforeMatch, SeenBeforeRun, SessionRow
 from rfpilot.errors import NotFoundError, UsageError
+from rfpilot.textsafe import inert
 
 if TYPE_CHECKING:  # only named in annotations: the search is imported when a refresh runs
     from rfpilot.core.memory.similar import Similar
@@ -267,7 +268,9 @@ def _cut_bytes(text: str, limit: int) -> str:
 
 
 def _field(text: str | None, limit: int = FIELD_CHARS) -> str:
-    return truncate(text or "", limit)
+    """One line of at most ``limit`` characters, its controls made visible (an earlier session's text is the
+    team's, not rfpilot's: nothing in it reaches the model as an escape sequence or a fake line of the block)."""
+    return truncate(inert(text), limit)
 
 
 def match_lines(match: SeenBeforeView) -> str:
