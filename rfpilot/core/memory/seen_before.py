@@ -36,6 +36,7 @@ from rfpilot.core.session.permissions import owner_action
 from rfpilot.core.text import iso, one_line, short_id, truncate
 from rfpilot.core.view_types import SeenBeforeView
 from rfpilot.db.models import Fact, SeenBeforeMatch, SeenBeforeRun, SessionRow
+from rfpilot.db.types import utcnow
 from rfpilot.errors import NotFoundError, UsageError
 from rfpilot.textsafe import inert
 
@@ -179,7 +180,9 @@ async def _write(ctx: Ctx, session: SessionRow, basis: str, found: Sequence[Simi
     session. A race lost to another process (its rows are there first) is no error: its rows stand."""
     from sqlalchemy.exc import IntegrityError
 
-    now = ctx.now()
+    # The wall clock, not ctx.now(): bookkeeping no one is shown, and a read must not move a test's stepping
+    # clock (every snapshot's timers would shift by the searches made while seeding it).
+    now = utcnow()
     try:
         async with type(ctx.db)(bind=ctx.db.bind, expire_on_commit=False) as db:
             fresh = dataclasses.replace(ctx, db=db, _depth=0)
