@@ -319,6 +319,7 @@ async def build_request(ctx: Ctx, session: SessionRow, user_message: Message,
 
     # "Seen before": after the last cache breakpoint (with the session state), never in a system block: the
     # matches change with the facts, and the cached prefix must stay byte-identical from one turn to the next.
+    # As stored: the turn never waits on a search (the callers refresh them around the turn).
     seen_block, _ = await seen_before.for_model(ctx, session)
 
     # Branches: the other hypotheses go in the uncached block, never in the cached system prompt.

@@ -303,7 +303,10 @@ def model_block(views: Sequence[SeenBeforeView]) -> str:
     return _cut_bytes("\n".join([MODEL_HEADER, *(match_lines(v) for v in views[:LIMIT])]), BLOCK_BYTES)
 
 
-async def for_model(ctx: Ctx, session: SessionRow) -> tuple[str, list[SeenBeforeView]]:
-    """The block for this turn and the matches it names (found again first when the session changed)."""
-    views = await matches(ctx, session)
+async def for_model(ctx: Ctx, session: SessionRow, *, refresh: bool = False) -> tuple[str, list[SeenBeforeView]]:
+    """The block for this turn and the matches it names. As stored, unless ``refresh``: the chat turn itself never
+    searches (one read, no commit: a turn costs the same statements whatever the facts did); the callers read the
+    matches, which searches when stale, before a turn (the CLI's `chat`) and after it (the TUI's lane, `chat`'s
+    output), so the next turn sees what the last one's facts changed."""
+    views = await matches(ctx, session, refresh=refresh)
     return model_block(views), views
