@@ -82,16 +82,15 @@ async def _closed_mark(ctx: Ctx) -> str:
 
 
 async def _basis(ctx: Ctx, session: SessionRow, mark: str) -> str:
-    """The query's digest, 64 hex characters: the session's head (16), the closed sessions' mark (16) and the
-    session's live facts (32)."""
-    texts = (await ctx.db.execute(
-        select(Fact.text).where(Fact.session_id == session.id, Fact.deleted_at.is_(None)).order_by(Fact.text)
-    )).scalars()
-    digest = hashlib.sha256()
-    for text in texts:
-        digest.update(text.encode("utf-8", "surrogatepass"))
-        digest.update(b"\0")
-    return _head_digest(session) + mark + digest.hexdigest()[:32]
+    """The query's digest, 64 hex characters: the session's head (16), the closed sessions' mark (16) and its live
+    facts (32) as one aggregate row (how many, the latest written and changed): a fact added, edited or removed
+    changes it, and no fact row is read, however many the session has."""
+    row = (await ctx.db.execute(
+        select(func.count(), func.max(Fact.created_at), func.max(Fact.updated_at))
+        .where(Fact.session_id == session.id, Fact.deleted_at.is_(None))
+    )).one()
+    facts = hashlib.sha256(repr((int(row[0]), iso(row[1]), iso(row[2]))).encode()).hexdigest()[:32]
+    return _head_digest(session) + mark + facts
 
 
 async def _stored(ctx: Ctx, session: SessionRow, *, dismissed: bool = False) -> list[SeenBeforeView]:
