@@ -149,3 +149,35 @@ async def test_the_lane_shows_the_matches_inert_and_a_dismissal_is_kept(tmp_path
             assert stored[ids["escalated"]].dismissed_at is None
     finally:
         await ws.close()
+
+
+async def test_a_teammate_sees_the_matches_and_cannot_dismiss_them(tmp_path) -> None:
+    from sqlalchemy import func, select
+
+    from rfpilot.core.context import Workspace
+    from rfpilot.db.models import SeenBeforeMatch
+
+    env = {"RFPILOT_HOME": str(tmp_path / "home"), "RFPILOT_DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path / 's.db'}",
+           "RFPILOT_ACCOUNT": "pilot", "RFPILOT_USER_EMAIL": "p@example.com", "RFPILOT_USER_NAME": "P",
+           "RFPILOT_LLM_PROVIDER": "offline", "PYTHON_KEYRING_BACKEND": "keyring.backends.null.Keyring"}
+    ids = await _seed(load_settings(env=env))
+    mate = load_settings(env={**env, "RFPILOT_HOME": str(tmp_path / "mate"), "RFPILOT_USER_EMAIL": "m@example.com",
+                              "RFPILOT_USER_NAME": "Mate"})
+    app = make_app(mate, ids["now"])
+    async with app.run_test(size=(160, 50)) as pilot:
+        await settle(pilot)
+        rows = await _seen_rows(pilot)
+        assert [r.match["id"] for r in rows] == [ids["earlier"], ids["escalated"]]
+        rows[0].focus()
+        await pilot.press("x")
+        await settle(pilot)
+        assert [r.match["id"] for r in await _seen_rows(pilot)] == [ids["earlier"], ids["escalated"]]
+        assert any("belongs to" in str(n.message) for n in pilot.app._notifications)
+    ws = await Workspace.open(mate)
+    try:
+        async with ws.ctx() as ctx:
+            dismissed = (await ctx.db.execute(select(func.count()).select_from(SeenBeforeMatch).where(
+                SeenBeforeMatch.dismissed_at.is_not(None)))).scalar_one()
+            assert dismissed == 0
+    finally:
+        await ws.close()
