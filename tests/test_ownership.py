@@ -57,6 +57,8 @@ COMMANDS: dict[str, str] = {
     "lane promote": OWNER,
     "fix suggest": OWNER,
     "fix show": READ,
+    "seen list": READ,
+    "seen dismiss": OWNER,
     "fix apply": OWNER,
     "fix outcome": OWNER,
     "fix finish": OWNER,
@@ -350,6 +352,13 @@ def test_who_may_do_what_on_one_store(world: World, cw, tmp_path: Path, monkeypa
     for name, ref in (("sessions show", s), ("sessions export", s), ("facts list", s), ("lane list", s),
                       ("fix show", s), ("handoffs", s), ("branches list", s), ("outputs list", s)):
         w.read(name, *name.split(), ref)
+    # "Seen before": an earlier session of the team like this one, resolved; anyone of the team sees the match,
+    # only the owner dismisses it.
+    earlier = w.ok("owner", "new", "Outlook prompts for a password after the reset, on the laptop").strip()
+    w.ok("owner", "resolve", earlier, "--yes", "--offline")
+    w.read("seen list", "seen", "list", s)
+    assert earlier in {m["id"] for m in w.js("teammate", "seen", "list", s)}
+    w.owner_only("seen dismiss", "seen", "dismiss", s, earlier[:8])
     w.read("preview resolve", "preview", "resolve", s, "--offline")
     w.read("preview escalate", "preview", "escalate", s, "--offline")
     w.read("templates render", "templates", "render", "flush-dns", "--session", s)

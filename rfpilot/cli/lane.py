@@ -218,6 +218,8 @@ def _fix_text(view: FixView, banner: str | None = None) -> str:
             lines.append(f"  {label:<11} {value}")
     if view["script_template_slug"]:
         lines.append(f"  template    {view['script_template_slug']}")
+    if view["source_session_id"]:
+        lines.append(f"  from        #{view['source_session_id'][:8]} (seen before: the fix that worked there)")
     if view["ai_drafted_script"]:
         lines += ["  script", *[f"    {ln}" for ln in view["ai_drafted_script"].splitlines()]]
     if banner:
@@ -244,6 +246,9 @@ def fix_suggest(
     script_file: Optional[str] = typer.Option(None, "--script", help="The script that applies it (file, or '-' for stdin)."),
     params: Optional[str] = typer.Option(None, "--params", help="Suggested parameter values as a JSON object."),
     template: Optional[str] = typer.Option(None, "--template", help="Slug of a script template that applies it."),
+    from_match: Optional[str] = typer.Option(None, "--from", help="The seen-before match (#abcd1234) whose fix this "
+                                             "repeats: recorded as its provenance, and its script template reused "
+                                             "unless --template names one."),
     as_json: bool = JSON,
 ) -> None:
     """Record a suggested fix by hand (it supersedes the active one)."""
@@ -262,8 +267,17 @@ def fix_suggest(
         from rfpilot.core.session.sessions import get_session
 
         row = await get_session(ctx, session)
+        source, slug, template_id = None, template, None
+        if from_match is not None:
+            from rfpilot.core.engine.chat import fix_provenance, template_id_for_slug
+            from rfpilot.core.session.permissions import require_can_modify
+
+            await require_can_modify(ctx, row, "suggest a fix for")  # the refusal first, as without --from
+            source, slug = await fix_provenance(ctx, row, from_match, template)
+            template_id = await template_id_for_slug(ctx, slug) if slug else None
         fix = await svc.suggest_fix(ctx, row, title, description=description, confidence=confidence,
-                                    origin="engineer", script=script, parameters=parameters, template_slug=template)
+                                    origin="engineer", script=script, parameters=parameters, template_slug=slug,
+                                    template_id=template_id, source_session_id=source)
         return await _fix_result(ctx, row, fix)
 
     _fix_out(run(go), as_json)

@@ -175,6 +175,8 @@ def _show_text(data: SessionDetails) -> str:
     fix = data["active_fix"]
     if fix:
         lines.append(f"  {fix['id'][:8]}  {fix['title']} — {fix['confidence_pct']}% · {fix['status']} · banner: {data['banner']}")
+        if fix["source_session_id"]:
+            lines.append(f"  repeats the fix of #{fix['source_session_id'][:8]} (seen before)")
         proposal = fix["ai_outcome_proposal"]
         if proposal:
             lines.append(f"  the AI thinks it {proposal_words(proposal)}: {proposal.get('reason') or ''}")
@@ -192,6 +194,10 @@ def _show_text(data: SessionDetails) -> str:
     for note, label in ((data["resolution_note"], "Resolution note"), (data["escalation_package"], "Escalation package")):
         if note:
             lines += ["", label, *[f"  {ln}" for ln in note.splitlines()]]
+    if data["seen_before"]:
+        from rfpilot.cli.seen import seen_lines
+
+        lines += ["", "Seen before", *seen_lines(data["seen_before"])]
     return "\n".join(lines)
 
 

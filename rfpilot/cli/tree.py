@@ -52,6 +52,7 @@ COMMANDS: tuple[tuple[str, str | None, str], ...] = (
     ("facts", "sessions", '"What we know": list, add, edit and remove facts.'),
     ("lane", "lane", "Questions and diagnostic checks on the task lane."),
     ("fix", "lane", "The suggested fix: suggest, apply, record the outcome, decide the script path."),
+    ("seen", "seen", '"Seen before": the earlier sessions of the team like this one; list and dismiss them.'),
     ("preview", "closing", "Draft the resolution note or escalation package without posting it."),
     ("keys", "keys", "API keys in the OS keyring (never in files)."),
     ("psa", "psa", "Connect rfpilot to ConnectWise, Autotask or HaloPSA."),
@@ -66,7 +67,8 @@ COMMANDS: tuple[tuple[str, str | None, str], ...] = (
     ("db", "admin", "The store: migrations, backups, the search index, where it is."),
 )
 # The modules in registration order (the order of COMMANDS within commands and within groups).
-MODULES = ("sessions", "chat", "lane", "closing", "keys", "psa", "templates", "branches", "handoffs", "outputs", "search", "admin")
+MODULES = ("sessions", "chat", "lane", "seen", "closing", "keys", "psa", "templates", "branches", "handoffs", "outputs",
+           "search", "admin")
 
 
 def _new_app(cls: type[TyperGroup] | None = None) -> typer.Typer:

@@ -135,6 +135,7 @@ class FixView(TypedDict):
     ai_outcome_proposal: OutcomeProposal | None
     superseded_at: str | None
     created_at: str | None
+    source_session_id: str | None  # the earlier session ("seen before") this fix repeats, if any
 
 
 class ActiveFixView(FixView):
@@ -273,6 +274,29 @@ class SessionDetails(TypedDict):
     escalation_package: str | None
     psa_delivery: DeliveryView | None
     psa_writeback: WritebackView | None
+    seen_before: list[SeenBeforeView]
+
+
+class SeenBeforeView(TypedDict):
+    """An earlier session like this one (core.memory.seen_before): `sessions show --json`'s ``seen_before``, the
+    task lane's "Seen before" section, `seen list --json`."""
+
+    id: str  # the earlier session's id
+    ref: str  # how it is named to people and the model: "#" and the id's first 8 characters
+    rank: int
+    score: float
+    title: str
+    client_name: str | None
+    status: str  # resolved | escalated
+    same_client: bool
+    fixed_by: str | None  # the fix that worked (resolved sessions)
+    fix_template_slug: str | None
+    escalation_reason: str | None
+    dead_ends: list[str]
+    active_seconds: int  # active time to resolve
+    closed_at: str | None
+    dismissed: bool
+    dismissed_at: str | None
 
 
 class ExportedSessionView(SessionView):

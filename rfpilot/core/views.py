@@ -9,6 +9,7 @@ from rfpilot.core.session import facts as fact_service
 from rfpilot.core.session import fixes as fix_service
 from rfpilot.core.session import lane as lane_service
 from rfpilot.core.context import Ctx
+from rfpilot.core.memory import seen_before
 from rfpilot.core.session.facts import is_editable
 from rfpilot.core.session.branches import stored_options
 from rfpilot.core.session.sessions import intake_of, live_timers
@@ -159,6 +160,7 @@ def fix_view(fix: SuggestedFix) -> FixView:
         "ai_outcome_proposal": fix_service.stored_proposal(fix),
         "superseded_at": iso(fix.superseded_at),
         "created_at": iso(fix.created_at),
+        "source_session_id": fix.source_session_id,
     }
 
 
@@ -215,11 +217,12 @@ async def fact_details(ctx: Ctx, fact: Fact) -> FactView:
 
 
 async def session_details(ctx: Ctx, session: SessionRow, *, fact_limit: int | None = None,
-                          item_limits: dict[str, int] | None = None) -> SessionDetails:
+                          item_limits: dict[str, int] | None = None, refresh_seen: bool = True) -> SessionDetails:
     """Everything a session view shows: facts with provenance, lane, counts, fix and banner mode.
     ``fact_limit`` keeps only the first facts (the TUI pages the rest); ``fact_count`` is always all of them.
     ``item_limits`` ({"question": n, "check": n}) keeps only the first questions and checks the same way;
-    ``lane_counts`` always counts the whole lane."""
+    ``lane_counts`` always counts the whole lane. ``seen_before``: the session's matches, found again first when the
+    session changed since (``refresh_seen``; core.memory.seen_before)."""
     if item_limits is None:
         items = await lane_service.list_items(ctx, session)
         lane_counts = lane_service.counts(items)
@@ -254,6 +257,7 @@ async def session_details(ctx: Ctx, session: SessionRow, *, fact_limit: int | No
         "escalation_package": session.escalation_package_markdown,
         "psa_delivery": await _delivery(ctx, session),
         "psa_writeback": await _writeback(ctx, session),
+        "seen_before": await seen_before.matches(ctx, session, refresh=refresh_seen),
     }
 
 

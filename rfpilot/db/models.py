@@ -13,6 +13,7 @@ from typing import Any
 from sqlalchemy import (
     Boolean,
     CheckConstraint,
+    Float,
     ForeignKey,
     Index,
     Integer,
@@ -305,6 +306,9 @@ class SuggestedFix(Base):
     pending_reason: Mapped[str | None] = mapped_column(Text)
     ai_outcome_proposal: Mapped[dict[str, Any] | None] = mapped_column(JsonDoc)
     superseded_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Provenance (issue 17, migration 0012): the earlier session ("seen before") whose fix this one repeats. A soft
+    # pointer like active_branch_id: the earlier session may be gone one day, the fix keeps its words.
+    source_session_id: Mapped[str | None] = mapped_column(Id)
     created_at: Mapped[datetime] = _created()
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False, default=utcnow, onupdate=utcnow)
 
@@ -632,3 +636,41 @@ class ContextSummary(Base):
     model: Mapped[str | None] = mapped_column(String(100))
     created_at: Mapped[datetime] = _created()
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False, default=utcnow, onupdate=utcnow)
+
+
+class SeenBeforeRun(Base):
+    """When a session's "seen before" matches were last found (core.memory.seen_before): at which state_version,
+    and from which query (``basis``, a digest of its title, problem and live facts). One per session; a session
+    with no match has a run too, so an unchanged session is never searched again."""
+
+    __tablename__ = "seen_before_runs"
+
+    session_id: Mapped[str] = mapped_column(Id, ForeignKey("sessions.id", ondelete="CASCADE"), primary_key=True)
+    account_id: Mapped[str] = _account_fk()
+    state_version: Mapped[int] = mapped_column(Integer, nullable=False)
+    basis: Mapped[str] = mapped_column(String(64), nullable=False)
+    computed_at: Mapped[datetime] = _created()
+
+
+class SeenBeforeMatch(Base):
+    """One earlier session found like this one, with what the lane and the model show of it (``detail``: what
+    fixed it or why it was escalated, its dead ends, its time to resolve). A dismissed match keeps its row
+    (``dismissed_at``) so that it never comes back for this session."""
+
+    __tablename__ = "seen_before_matches"
+    __table_args__ = (
+        UniqueConstraint("session_id", "match_session_id", name="uq_seen_before_matches_session_match"),
+    )
+
+    id: Mapped[str] = _id_pk()
+    account_id: Mapped[str] = _account_fk()
+    session_id: Mapped[str] = _session_fk()
+    match_session_id: Mapped[str] = mapped_column(Id, ForeignKey("sessions.id", ondelete="CASCADE"), nullable=False,
+                                                  index=True)
+    rank: Mapped[int] = mapped_column(Integer, nullable=False)
+    score: Mapped[float] = mapped_column(Float, nullable=False)
+    state_version: Mapped[int] = mapped_column(Integer, nullable=False)
+    detail: Mapped[dict[str, Any]] = mapped_column(JsonDoc, nullable=False, default=dict)
+    computed_at: Mapped[datetime] = _created()
+    dismissed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    dismissed_by: Mapped[str | None] = mapped_column(Id, ForeignKey("engineers.id"))

@@ -315,7 +315,13 @@ async def build_request(ctx: Ctx, session: SessionRow, user_message: Message,
     facts = await fact_service.list_facts(ctx, session)
     fix = await fix_service.active_fix(ctx, session)
     new_text = _framed(user_message, by_id)
+    from rfpilot.core.memory import seen_before
     from rfpilot.core.session import branches
+
+    # "Seen before": after the last cache breakpoint (with the session state), never in a system block: the
+    # matches change with the facts, and the cached prefix must stay byte-identical from one turn to the next.
+    # As stored: the turn never waits on a search (the callers refresh them around the turn).
+    seen_block, _ = await seen_before.for_model(ctx, session)
 
     # Branches: the other hypotheses go in the uncached block, never in the cached system prompt.
     across = await branches.cross_branch_context(ctx, session, await branches.active_branch(ctx, session))
@@ -325,7 +331,7 @@ async def build_request(ctx: Ctx, session: SessionRow, user_message: Message,
         system=CHAT_SYSTEM_PROMPT,
         volatile="\n\n".join(part for part in (ticket_context(session), across) if part),
         new_text=new_text,
-        suffix=f"{session_state(items, facts, fix)}\n\n{CHAT_REMINDER_PROMPT}",
+        suffix="\n\n".join(p for p in (seen_block, session_state(items, facts, fix), CHAT_REMINDER_PROMPT) if p),
         content=lambda message, limit: _history_text(message, by_id, limit),
         reply_tokens=CHAT_MAX_TOKENS,
         items=items,
@@ -483,6 +489,7 @@ async def _apply_suggest_fix(ctx: Ctx, session: SessionRow, parsed: ParsedReply,
         # Models repeat their suggestion; a repeat must not reset an applied fix.
         result.dropped.append("SUGGEST_FIX: same as the active fix")
         return
+    source, slug = await _provenance(ctx, session, proposal.seen_before, proposal.script_template_slug, result)
     try:
         result.suggested_fix = await fix_service.suggest_fix(
             ctx,
@@ -493,11 +500,38 @@ async def _apply_suggest_fix(ctx: Ctx, session: SessionRow, parsed: ParsedReply,
             origin="ai",
             script=proposal.ai_drafted_script,
             parameters=proposal.ai_drafted_parameters,
-            template_slug=proposal.script_template_slug,
-            template_id=await template_id_for_slug(ctx, proposal.script_template_slug),
+            template_slug=slug,
+            template_id=await template_id_for_slug(ctx, slug),
+            source_session_id=source,
         )
     except RfpilotError as err:
         result.dropped.append(f"SUGGEST_FIX: {err.message}")
+
+
+async def _provenance(ctx: Ctx, session: SessionRow, ref: str | None, slug: str | None,
+                      result: TurnResult) -> tuple[str | None, str | None]:
+    """A proposed fix's ``seen_before``, when it names one of this session's matches (else dropped, the fix kept)."""
+    if ref is None:
+        return None, slug
+    try:
+        return await fix_provenance(ctx, session, ref, slug)
+    except RfpilotError:
+        result.dropped.append(f"SUGGEST_FIX: seen_before #{ref[:8]} is not one of this session's matches")
+        return None, slug
+
+
+async def fix_provenance(ctx: Ctx, session: SessionRow, ref: str, slug: str | None) -> tuple[str, str | None]:
+    """The earlier session a fix repeats, named by ``ref`` among this session's seen-before matches (as stored:
+    no search here), and the script template the fix uses: ``slug`` when given, else the one that earlier
+    session's fix used, when the library still has it. NotFoundError/UsageError when ``ref`` names no match."""
+    from rfpilot.core.memory import seen_before
+
+    match = await seen_before.find_match(ctx, session, ref)
+    detail = match.detail or {}
+    earlier = detail.get("fix_template_slug")
+    if not slug and isinstance(earlier, str) and earlier and await template_id_for_slug(ctx, earlier):
+        slug = earlier
+    return match.match_session_id, slug
 
 
 async def _apply_outcome(

@@ -63,6 +63,7 @@ class SuggestFix:
     script_template_slug: str | None = None
     ai_drafted_script: str | None = None
     ai_drafted_parameters: dict[str, Any] | None = None
+    seen_before: str | None = None  # the earlier session it repeats, as the model named it ("#abcd1234")
 
 
 @dataclass(frozen=True)
@@ -248,7 +249,19 @@ def _suggest_fix(payload: str) -> SuggestFix | None:
         script_template_slug=_text(data.get("script_template_slug")),
         ai_drafted_script=_text(data.get("ai_drafted_script")),
         ai_drafted_parameters=params if isinstance(params, dict) else None,
+        seen_before=_session_ref(data.get("seen_before")),
     )
+
+
+def _session_ref(value: Any) -> str | None:
+    """A seen-before session as the model names it: ``#`` and 4 to 36 characters of its id (hex digits and
+    dashes), lower-cased with the ``#`` dropped; anything else is None (the fix is kept without it)."""
+    if not isinstance(value, str):
+        return None
+    ref = value.strip().lstrip("#").strip().lower()
+    if 4 <= len(ref) <= 36 and all(c in "0123456789abcdef-" for c in ref):
+        return ref
+    return None
 
 
 def _fix_outcome(payload: str) -> FixOutcome | None:

@@ -72,10 +72,20 @@ When the evidence points to a concrete fix (not another diagnostic step) and you
 propose it. At most one per reply; a new one replaces the previous suggestion, so emit a fresh one whenever your \
 leading hypothesis changes.
 [SUGGEST_FIX]
-{"title": "<short imperative summary of the fix>", "description": "<one short paragraph: the cause and why this fixes it>", "confidence": <whole number 0 to 100>, "script_template_slug": "<slug of a known script template, or omit>", "ai_drafted_script": "<a complete script, only when no template applies, or omit>", "ai_drafted_parameters": "<an object of parameter values for the script, or omit>"}
+{"title": "<short imperative summary of the fix>", "description": "<one short paragraph: the cause and why this fixes it>", "confidence": <whole number 0 to 100>, "script_template_slug": "<slug of a known script template, or omit>", "ai_drafted_script": "<a complete script, only when no template applies, or omit>", "ai_drafted_parameters": "<an object of parameter values for the script, or omit>", "seen_before": "<the id of the seen-before session whose fix this repeats, or omit>"}
 [/SUGGEST_FIX]
 Do not suggest a fix while you are still narrowing down causes, or when two causes are equally likely: ask or \
 check first.
+
+# Sessions seen before
+
+Below the engineer's message, rfpilot may add a "Seen before" block: up to three earlier sessions of the same team \
+that look like this one, each starting with its id (a # and eight characters), with what fixed it or why it was \
+escalated, its dead ends and how long it took. They are leads, not facts about this ticket: use one only when this \
+session's own evidence fits it, check what differs first, and steer clear of its dead ends. When you propose a fix \
+that worked there, say so in the prose with its id ("the fix that worked in" and the id) and put that id in the \
+seen_before field of [SUGGEST_FIX]; its script template is reused unless you name another. Never quote an id the \
+block did not give you, and never promote anything from an earlier session as a fact of this one.
 
 # Reporting a fix outcome with [FIX_OUTCOME]
 
@@ -107,7 +117,8 @@ Do not mention forks, branches or paths in the prose; continue with the most lik
 
 ANTI-PARROT RULE: the schemas above use <angle-bracket placeholders> to show shape only. Your questions, checks, \
 facts and fixes come from what the engineer has told you in this session, in their vocabulary and about their \
-technology. Never copy placeholder text. Never carry details over from another ticket. Never invent specifics the \
+technology. Never copy placeholder text. Never carry details over from another ticket, except what a Seen before \
+block offers, cited by its id. Never invent specifics the \
 engineer has not given you: user names, host names, addresses, error codes, product names, ticket numbers.
 """
 

@@ -155,8 +155,10 @@ async def suggest_fix(
     parameters: dict[str, Any] | None = None,
     template_slug: str | None = None,
     template_id: str | None = None,
+    source_session_id: str | None = None,
 ) -> SuggestedFix:
-    """Supersede the active fix and insert this one (+1 state_version)."""
+    """Supersede the active fix and insert this one (+1 state_version). ``source_session_id``: the earlier session
+    ("seen before", core.memory.seen_before) whose fix this one repeats, its provenance."""
     cleaned_title = one_line(title or "")
     if not cleaned_title:
         raise UsageError("the fix title is empty")
@@ -186,6 +188,7 @@ async def suggest_fix(
         script_template_id=template_id,
         ai_drafted_script=cleaned_script,
         ai_drafted_parameters=parameters,
+        source_session_id=source_session_id,
         status="proposed",
         created_at=now,
         updated_at=now,

@@ -24,6 +24,7 @@ from rfpilot.core.view_types import (
     LaneItemView,
     OutputActionView,
     QueueItemView,
+    SeenBeforeView,
     TemplateView,
     is_lane_item,
 )
@@ -41,7 +42,7 @@ if TYPE_CHECKING:
     from rfpilot.tui.widgets.banner import Banner
     from rfpilot.tui.widgets.composer import Composer
     from rfpilot.tui.data import SessionSnapshot
-    from rfpilot.tui.widgets.lane import LaneRow, MoreRows, TaskLane
+    from rfpilot.tui.widgets.lane import LaneRow, MoreRows, SeenRow, TaskLane
 
 STREAM_REFRESH_SECONDS = 0.05
 TICK_SECONDS = 1  # ages in the list and timers in the header
@@ -776,6 +777,39 @@ class MainScreen(Screen):
 
             self.app.push_screen(ChoiceScreen(f"Delete this fact? {item['text'][:80]}",
                                               [("keep", "Keep it"), ("delete", "Delete it")]), chosen)
+
+    # --- seen before: an earlier session like this one ------------------------------------
+
+    def on_seen_row_action(self, event: SeenRow.Action) -> None:
+        if event.action == "open":
+            self.open_seen(event.match)
+        elif event.action == "dismiss":
+            self.seen_dismiss(event.match["id"])
+
+    @worker(group="seen", exclusive=True)
+    async def open_seen(self, match: SeenBeforeView) -> None:
+        """The earlier session, read-only, beside this one (its own lane and notes, nothing editable)."""
+        from rfpilot.core.session.sessions import get_session
+        from rfpilot.core.views import session_details
+        from rfpilot.tui.data import FACT_PAGE
+        from rfpilot.tui.screens.seen import SeenSessionScreen
+
+        try:
+            async with self.rf.ctx() as ctx:
+                details = await session_details(ctx, await get_session(ctx, match["id"]), fact_limit=FACT_PAGE,
+                                                item_limits={}, refresh_seen=False)
+        except RfpilotError as err:
+            self.fail(err)
+            return
+        if await self.app.push_screen_wait(SeenSessionScreen(match, details)) == "dismiss":
+            self.seen_dismiss(match["id"])
+
+    @worker(group="lane")
+    async def seen_dismiss(self, match_id: str) -> None:
+        from rfpilot.core.memory import seen_before
+
+        if await self.core(seen_before.dismiss, match_id) is not None:
+            await self.refresh_state()
 
     async def on_more_rows_requested(self, event: MoreRows.Requested) -> None:
         """The next page of facts, questions or checks, read from the store after the last one shown; the cursor

@@ -1,4 +1,5 @@
-"""The task lane: What we know, Questions, Diagnostic checks, Suggested fix, Resolve / Escalate (SPEC §6).
+"""The task lane: What we know, Questions, Diagnostic checks, Suggested fix, Seen before, Resolve / Escalate (SPEC §6,
+issue 17).
 
 Each row is focusable and carries its own keys; the lane posts what was asked
 and the screen calls the core.
@@ -17,12 +18,13 @@ from textual.message import Message
 from textual.widget import Widget
 from textual.widgets import Button, Static
 
-from rfpilot.core.view_types import FactView, LaneItemView, SessionDetails, is_lane_item
+from rfpilot.core.view_types import FactView, LaneItemView, SeenBeforeView, SessionDetails, is_lane_item
 from rfpilot.grammar import count
 from rfpilot.tui.safe import inert, text
 
 
 LaneEntry = FactView | LaneItemView  # a row's item: a fact, or a question or check (its ``kind`` says which)
+SEEN_SHOWN = 3  # "Seen before" matches the lane lists
 
 
 class LaneRow(Static):
@@ -133,6 +135,72 @@ def _item_body(item: LaneItemView) -> Hanging:
     return Hanging(Text(f"{mark} ", style="dim" if done else "bold"), rest)
 
 
+class SeenRow(Static):
+    """A "Seen before" match: an earlier session like this one. Enter opens it read-only beside this one; x
+    dismisses it for this session (the owner only; the core says no to anyone else)."""
+
+    can_focus = True
+    HELP_TITLE = "a seen-before match"
+    BINDINGS = [
+        Binding("enter,o", "do('open')", "Open read-only", id="lane.seen_open"),
+        Binding("x", "do('dismiss')", "Dismiss match", id="lane.seen_dismiss"),
+    ]
+
+    class Action(Message):
+        def __init__(self, match: SeenBeforeView, action: str) -> None:
+            super().__init__()
+            self.match = match
+            self.action = action
+
+    def __init__(self, match: SeenBeforeView, body: Hanging, **kwargs) -> None:
+        super().__init__(body, **kwargs)
+        self.match = match
+        self.body = body
+
+    def show_body(self, body: Hanging) -> None:
+        self.body = body
+        self.update(body.plain() if self.has_focus else body)
+
+    def on_focus(self) -> None:
+        self.update(self.body.plain())
+
+    def on_blur(self) -> None:
+        self.update(self.body)
+
+    def action_do(self, action: str) -> None:
+        self.post_message(self.Action(self.match, action))
+
+
+def _seen_body(match: SeenBeforeView) -> Hanging:
+    """Title, client, what fixed it (or why it was escalated), time to resolve and the id: every text inert."""
+    from rfpilot.core.text import duration, one_line
+
+    rest = Text(inert(one_line(match["title"])), style="bold")
+    where = [inert(one_line(match["client_name"]))] if match["client_name"] else []
+    if match["same_client"]:
+        where.append("same client")
+    if match["fixed_by"]:
+        outcome = Text(f"\nfixed by {inert(one_line(match['fixed_by']))}", style="green")
+    elif match["escalation_reason"]:
+        outcome = Text(f"\nescalated: {inert(one_line(match['escalation_reason']))}", style="yellow")
+    else:
+        outcome = Text(f"\n{match['status']}", style="dim")
+    rest.append_text(outcome)
+    rest.append(f"\n{' · '.join([match['ref'], *where, duration(match['active_seconds']) + ' to resolve'])}",
+                style="dim")
+    return Hanging(Text("◆ ", style="magenta"), rest)
+
+
+def _seen_row(match: SeenBeforeView) -> _Row:
+    body = _seen_body(match)
+
+    def update(widget: Widget) -> None:
+        widget.match = match  # type: ignore[attr-defined]
+        widget.show_body(body)  # type: ignore[attr-defined]
+
+    return _Row(f"seen:{match['id']}", match, lambda: SeenRow(match, body, classes="lane-row seen"), update)
+
+
 class MoreRows(Static):
     """The row after the facts, questions or checks shown when the session has more: enter shows the next page."""
 
@@ -223,7 +291,7 @@ class TaskLane(VerticalScroll):
 
     def action_move(self, delta: int) -> None:
         """Up/down walk the rows and the Resolve/Escalate buttons, keeping the focused one in view."""
-        stops = [w for w in self.query("LaneRow, MoreRows, .lane-close Button") if w.focusable]
+        stops = [w for w in self.query("LaneRow, MoreRows, SeenRow, .lane-close Button") if w.focusable]
         if not stops:
             return
         # focus() lands after the key that asked for it: keys typed faster than that (a held-down arrow over
@@ -319,6 +387,10 @@ class TaskLane(VerticalScroll):
             rows.append(_static("fix", summary, "lane-fix"))
         else:
             rows.append(_static("none:fix", text("None yet.", "dim"), "lane-none"))
+        seen = details["seen_before"][:SEEN_SHOWN]
+        if seen:
+            rows.append(_static("head:seen", text(f"SEEN BEFORE · {len(seen)}", "bold magenta"), "lane-head"))
+            rows += [_seen_row(m) for m in seen]
         if details["session"]["status"] in ("active", "paused", "escalated"):
             rows.append(_Row("close", "close", lambda: Horizontal(
                 Button("Resolve…", id="lane-resolve", variant="success", compact=True),
