@@ -184,3 +184,46 @@ def duration(seconds: int) -> str:
         return f"{hours}:{minutes:02d}:{secs:02d}"
     return f"{minutes}:{secs:02d}"
 
+
+
+# A look-back window as the commands take it (`--since 90d`): a whole number and a unit. "m" is refused on
+# purpose: minutes or months, nobody can tell.
+SINCE_UNITS = {"h": 3600, "d": 86400, "w": 7 * 86400}
+SINCE_MAX_DAYS = 3660  # ten years: every week of it still fits one query's answer
+
+
+def parse_since(value: str) -> timedelta:
+    """``"90d"`` as 90 days (``h`` hours, ``d`` days, ``w`` weeks); a UsageError naming the value otherwise."""
+    from rfpilot.errors import UsageError
+
+    text = (value or "").strip().lower()
+    found = re.fullmatch(r"(\d{1,6})\s*([hdw])", text)
+    hint = "give a whole number and a unit: 48h, 30d or 12w"
+    if found is None:
+        raise UsageError(f"{value!r} is not a duration", hint=hint)
+    amount = int(found.group(1)) * SINCE_UNITS[found.group(2)]
+    if amount <= 0:
+        raise UsageError(f"the duration {value!r} is empty", hint=hint)
+    if amount > SINCE_MAX_DAYS * 86400:
+        raise UsageError(f"the duration {value!r} is longer than {SINCE_MAX_DAYS} days",
+                         hint=f"give at most {SINCE_MAX_DAYS}d")
+    return timedelta(seconds=amount)
+
+
+def span(seconds: float | None) -> str:
+    """A length of time for figures: 45s, 20m, 1h 05m, 3d 4h; "–" for none."""
+    if seconds is None:
+        return "–"
+    whole = max(0, int(seconds))
+    if whole < 60:
+        return f"{whole}s"
+    if whole < 3600:
+        return f"{whole // 60}m"
+    if whole < 86400:
+        return f"{whole // 3600}h {whole % 3600 // 60:02d}m"
+    return f"{whole // 86400}d {whole % 86400 // 3600}h"
+
+
+def percent(rate: float | None) -> str:
+    """0.333… as 33%; "–" for none."""
+    return "–" if rate is None else f"{round(rate * 100)}%"

@@ -1,0 +1,369 @@
+"""Insights: the team's figures over a look-back window (`rfpilot stats`, the TUI's f8 screen).
+
+Every figure is an aggregate computed by the store (GROUP BY, window functions), the same SQL on SQLite and
+Postgres; no query returns one row per session. The medians too: each partition's rows are numbered in order
+(``row_number()`` and ``count()`` over the partition) and only the one or two middle values come back, averaged.
+What each figure means is written once, in DEFINITIONS: `--json` carries it and docs/memory.md ("Insights") says
+the same.
+
+The window: ``since`` before now, widened back to the Monday 00:00 UTC that starts its ISO week, so every week
+shown is a whole ISO week (UTC) but the current one, and a week with nothing in it shows as zeros.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta
+from typing import Any
+
+from sqlalchemy import and_, case, func, literal_column, or_, select, union_all
+from sqlalchemy.sql.elements import ColumnElement
+
+from rfpilot.core.context import Ctx
+from rfpilot.core.text import parse_since
+from rfpilot.core.view_types import (
+    StatsClientView,
+    StatsEngineerView,
+    StatsFixView,
+    StatsGroupView,
+    StatsProblemView,
+    StatsRateView,
+    StatsTemplateView,
+    StatsView,
+    StatsWeekView,
+)
+from rfpilot.db.models import Engineer, ScriptTemplate, SessionRow, SuggestedFix
+from rfpilot.errors import NotFoundError
+
+DEFAULT_SINCE = "90d"
+DEFAULT_TOP = 10
+WORKED = "applied_success"
+FAILED = "applied_failed"
+NO_CLIENT = "(no client)"
+
+DEFINITIONS: dict[str, str] = {
+    "window": "From the Monday 00:00 UTC of the ISO week that contains (now - since) up to now. Weeks are ISO "
+              "weeks in UTC, Monday to Sunday; a week with nothing in it shows as zero.",
+    "opened": "Sessions whose created_at falls in the week (or the window).",
+    "resolved": "Sessions whose status is resolved now and whose resolved_at (their latest resolve) falls in the "
+                "week. A session resolved and then reopened is not counted.",
+    "escalated": "Sessions whose escalated_at (their latest escalation) falls in the week, whatever their status "
+                 "now: a session escalated, claimed and later resolved counts as escalated in the week it was "
+                 "escalated and as resolved in the week it was resolved.",
+    "closed": "Sessions counted as resolved or as escalated in the window, each once.",
+    "median_resolve_seconds": "The median of active_seconds (time the session was active, parked time left out) "
+                              "over the sessions counted as resolved; with an even count, the mean of the two "
+                              "middle values; null when none.",
+    "first_fix": "Of the closed sessions that had at least one suggested fix, those whose first suggested fix "
+                 "(earliest created_at, then id) ended with status applied_success (the engineer confirmed it "
+                 "worked). rate = count / of; null when of is 0.",
+    "escalation_rate": "Escalated sessions of the window divided by closed sessions; null when none closed.",
+    "problems": "Closed sessions grouped by what fixed them: the script template of the fix that worked "
+                "(the session's latest applied_success fix), else that fix's title normalised (trimmed, lower "
+                "case, trailing dots dropped), else the session's problem_domain. Sessions with none of the three "
+                "are counted in unclassified. Largest groups first; fixes lists the titles of the fixes that "
+                "worked in the group, with how many sessions each fixed.",
+    "templates": "Suggested fixes that name a script template and were applied (applied_at) in the window, by "
+                 "template: applied, worked (status applied_success), failed (applied_failed); success_rate = "
+                 "worked / applied. Most applied first.",
+    "clients": "The same figures per client_name of the session (sessions with no client together), the clients "
+               "with the most sessions in the window first.",
+    "engineers": "The same figures per session owner (after a claim from the queue, the engineer who claimed "
+                 "it), the owners with the most sessions in the window first.",
+}
+
+
+@dataclass(frozen=True)
+class Window:
+    since: str
+    start: datetime  # a Monday, 00:00 UTC
+    end: datetime  # now
+    weeks: tuple[date, ...]  # the Monday of every week, oldest first
+
+
+def week_label(monday: date) -> str:
+    year, week, _ = monday.isocalendar()
+    return f"{year}-W{week:02d}"
+
+
+def window(since: str, now: datetime) -> Window:
+    """The weeks ``since`` (a duration such as 90d) covers up to ``now``, widened to whole ISO weeks."""
+    span = parse_since(since)
+    first = (now - span).astimezone(UTC).date()
+    first -= timedelta(days=first.weekday())
+    last = now.astimezone(UTC).date()
+    last -= timedelta(days=last.weekday())
+    weeks = tuple(first + timedelta(days=7 * i) for i in range((last - first).days // 7 + 1))
+    return Window(since.strip().lower(), datetime.combine(first, time(), UTC), now, weeks)
+
+
+def _week_of(column: Any, dialect: str) -> ColumnElement[Any]:
+    """The Monday (UTC) starting the ISO week of a timestamp column, as YYYY-MM-DD text, on either store."""
+    if dialect == "postgresql":
+        return func.to_char(func.date_trunc("week", func.timezone("UTC", column)), "YYYY-MM-DD")
+    # SQLite keeps naive UTC text: 'weekday 0' moves on to the Sunday (or stays on one), -6 days is its Monday.
+    return func.date(column, "weekday 0", "-6 days")
+
+
+def _one(condition: ColumnElement[bool]) -> ColumnElement[int]:
+    return func.coalesce(func.sum(case((condition, 1), else_=0)), 0)
+
+
+def _rate(count: int, of: int) -> StatsRateView:
+    return {"count": count, "of": of, "rate": (count / of) if of else None}
+
+
+def _ratio(count: int, of: int) -> float | None:
+    return (count / of) if of else None
+
+
+def _number(value: Any) -> float | None:
+    return None if value is None else float(value)
+
+
+class _Scope:
+    """The sessions of one account (and one client, one owner) and the window's conditions on them."""
+
+    def __init__(self, ctx: Ctx, win: Window, client: str | None, owner_id: str | None) -> None:
+        self.where: list[ColumnElement[bool]] = [SessionRow.account_id == ctx.account.id]
+        if client is not None:
+            self.where.append(func.lower(SessionRow.client_name) == client.lower())
+        if owner_id is not None:
+            self.where.append(SessionRow.owner_id == owner_id)
+        self.start, self.end = start, end = win.start, win.end
+        self.opened = and_(SessionRow.created_at >= start, SessionRow.created_at <= end)
+        self.resolved = and_(SessionRow.status == "resolved", SessionRow.resolved_at >= start,
+                             SessionRow.resolved_at <= end)
+        self.escalated = and_(SessionRow.escalated_at >= start, SessionRow.escalated_at <= end)
+        self.closed = or_(self.resolved, self.escalated)
+
+    def closed_ids(self) -> Any:
+        return select(SessionRow.id).where(*self.where, self.closed)
+
+
+async def _weekly_counts(ctx: Ctx, scope: _Scope, dialect: str) -> dict[tuple[str, str], int]:
+    parts = union_all(
+        select(literal_column("'opened'").label("kind"), _week_of(SessionRow.created_at, dialect).label("week"))
+        .where(*scope.where, scope.opened),
+        select(literal_column("'resolved'"), _week_of(SessionRow.resolved_at, dialect)).where(*scope.where,
+                                                                                              scope.resolved),
+        select(literal_column("'escalated'"), _week_of(SessionRow.escalated_at, dialect)).where(*scope.where,
+                                                                                                scope.escalated),
+    ).subquery()
+    rows = await ctx.db.execute(select(parts.c.kind, parts.c.week, func.count()).group_by(parts.c.kind,
+                                                                                          parts.c.week))
+    return {(str(kind), str(week)): int(n) for kind, week, n in rows}
+
+
+async def _medians(ctx: Ctx, scope: _Scope, key: Any | None) -> dict[Any, float]:
+    """The median active_seconds of the sessions counted as resolved, per ``key`` (None: one, under key None)."""
+    value = SessionRow.active_seconds
+    ranked = select(
+        (key if key is not None else literal_column("0")).label("k"),
+        value.label("v"),
+        func.row_number().over(partition_by=key, order_by=(value, SessionRow.id)).label("rn"),
+        func.count().over(partition_by=key).label("n"),
+    ).where(*scope.where, scope.resolved).subquery()
+    middle = or_(ranked.c.rn == (ranked.c.n + 1) // 2, ranked.c.rn == (ranked.c.n + 2) // 2)
+    rows = await ctx.db.execute(select(ranked.c.k, func.avg(ranked.c.v)).where(middle).group_by(ranked.c.k))
+    return {(k if key is not None else None): float(v) for k, v in rows}
+
+
+async def _first_fix(ctx: Ctx, scope: _Scope, key: Any | None) -> dict[Any, tuple[int, int]]:
+    """(worked, of) per ``key``: the closed sessions with a fix, and those whose first fix worked."""
+    ranked = select(
+        SuggestedFix.session_id, SuggestedFix.status,
+        func.row_number().over(partition_by=SuggestedFix.session_id,
+                               order_by=(SuggestedFix.created_at, SuggestedFix.id)).label("rn"),
+    ).where(SuggestedFix.account_id == ctx.account.id, SuggestedFix.session_id.in_(scope.closed_ids())).subquery()
+    columns: list[Any] = [func.count(), _one(ranked.c.status == WORKED)]
+    stmt = select(*([key] if key is not None else []), *columns).select_from(
+        ranked.join(SessionRow, SessionRow.id == ranked.c.session_id)).where(ranked.c.rn == 1)
+    if key is not None:
+        stmt = stmt.group_by(key)
+    out: dict[Any, tuple[int, int]] = {}
+    for row in await ctx.db.execute(stmt):
+        k = row[0] if key is not None else None
+        of, worked = row[-2], row[-1]
+        out[k] = (int(worked), int(of))
+    return out
+
+
+async def _groups(ctx: Ctx, scope: _Scope, key: Any, top: int) -> list[tuple[Any, int, int, int, int]]:
+    """(key, opened, resolved, escalated, closed) of the ``top`` keys with the most sessions in the window."""
+    stmt = (select(key, _one(scope.opened), _one(scope.resolved), _one(scope.escalated), _one(scope.closed))
+            .where(*scope.where, or_(scope.opened, scope.closed))
+            .group_by(key)
+            .order_by(func.count().desc(), func.coalesce(key, literal_column("''"))).limit(top))
+    return [(k, int(o), int(r), int(e), int(c)) for k, o, r, e, c in await ctx.db.execute(stmt)]
+
+
+def _group_figures(opened: int, resolved: int, escalated: int, closed: int, median: float | None,
+                   first: tuple[int, int]) -> StatsGroupView:
+    return {"opened": opened, "resolved": resolved, "escalated": escalated, "closed": closed,
+            "escalation_rate": _ratio(escalated, closed), "first_fix_rate": _ratio(*first),
+            "median_resolve_seconds": median}
+
+
+def _normal_title(column: Any) -> ColumnElement[str]:
+    return func.rtrim(func.lower(func.trim(column)), ". ")
+
+
+async def _problems(ctx: Ctx, scope: _Scope, top: int) -> tuple[list[StatsProblemView], int]:
+    fix = SuggestedFix
+    latest = func.coalesce(fix.verified_at, fix.created_at)
+    working = select(
+        fix.session_id, fix.title, fix.script_template_slug,
+        func.row_number().over(partition_by=fix.session_id,
+                               order_by=(latest.desc(), fix.created_at.desc(), fix.id.desc())).label("rn"),
+    ).where(fix.account_id == ctx.account.id, fix.status == WORKED,
+            fix.session_id.in_(scope.closed_ids())).subquery()
+    domain = func.lower(func.trim(SessionRow.problem_domain))
+    kind = case((working.c.script_template_slug.is_not(None), literal_column("'template'")),
+                (working.c.title.is_not(None), literal_column("'fix'")),
+                (domain.is_not(None), literal_column("'domain'")), else_=None)
+    key = case((working.c.script_template_slug.is_not(None), working.c.script_template_slug),
+               (working.c.title.is_not(None), _normal_title(working.c.title)), else_=domain)
+    joined = select(SessionRow).outerjoin(
+        working, and_(working.c.session_id == SessionRow.id, working.c.rn == 1)).where(*scope.where, scope.closed)
+    base = joined.with_only_columns(kind.label("kind"), key.label("key"), SessionRow.status, SessionRow.resolved_at,
+                                    SessionRow.escalated_at, working.c.title.label("title")).subquery()
+    resolved = and_(base.c.status == "resolved", base.c.resolved_at >= scope.start,
+                    base.c.resolved_at <= scope.end)
+    escalated = and_(base.c.escalated_at >= scope.start, base.c.escalated_at <= scope.end)
+    grouped = (select(base.c.kind, base.c.key, func.count(), _one(resolved), _one(escalated),
+                      func.min(base.c.title))
+               .where(base.c.key.is_not(None)).group_by(base.c.kind, base.c.key)
+               .order_by(func.count().desc(), base.c.key).limit(top))
+    groups: list[tuple[Any, ...]] = [tuple(row) for row in await ctx.db.execute(grouped)]
+    unclassified = int((await ctx.db.execute(select(func.count()).where(base.c.key.is_(None)))).scalar_one())
+    if not groups:
+        return [], unclassified
+    keys = {str(row[1]) for row in groups}
+    worked_by = (select(base.c.kind, base.c.key, func.min(base.c.title), func.count())
+                 .where(base.c.key.in_(keys), base.c.title.is_not(None))
+                 .group_by(base.c.kind, base.c.key, _normal_title(base.c.title))
+                 .order_by(func.count().desc(), func.min(base.c.title)))
+    fixes: dict[tuple[str, str], list[StatsFixView]] = {}
+    for k_kind, k_key, title, n in await ctx.db.execute(worked_by):
+        fixes.setdefault((str(k_kind), str(k_key)), []).append({"title": str(title), "sessions": int(n)})
+    names = await _template_names(ctx, [str(r[1]) for r in groups if r[0] == "template"])
+    out: list[StatsProblemView] = []
+    for k_kind, k_key, n, res, esc, title in groups:
+        if k_kind == "template":
+            label = names.get(str(k_key)) or str(k_key)
+        else:
+            label = str(title) if k_kind == "fix" and title else str(k_key)
+        out.append({"kind": str(k_kind), "key": str(k_key), "label": label, "sessions": int(n),
+                    "resolved": int(res), "escalated": int(esc), "fixes": fixes.get((str(k_kind), str(k_key)), [])})
+    return out, unclassified
+
+
+async def _template_names(ctx: Ctx, slugs: Sequence[str]) -> dict[str, str]:
+    if not slugs:
+        return {}
+    rows = await ctx.db.execute(select(ScriptTemplate.slug, ScriptTemplate.name).where(
+        ScriptTemplate.account_id == ctx.account.id, ScriptTemplate.slug.in_(set(slugs))))
+    return {str(slug): str(name) for slug, name in rows}
+
+
+async def _templates(ctx: Ctx, scope: _Scope, win: Window, top: int) -> list[StatsTemplateView]:
+    fix = SuggestedFix
+    stmt = (select(fix.script_template_slug, func.count(), _one(fix.status == WORKED), _one(fix.status == FAILED))
+            .select_from(fix).join(SessionRow, SessionRow.id == fix.session_id)
+            .where(fix.account_id == ctx.account.id, *scope.where, fix.script_template_slug.is_not(None),
+                   fix.applied_at >= win.start, fix.applied_at <= win.end)
+            .group_by(fix.script_template_slug)
+            .order_by(func.count().desc(), fix.script_template_slug).limit(top))
+    rows: list[tuple[Any, ...]] = [tuple(r) for r in await ctx.db.execute(stmt)]
+    names = await _template_names(ctx, [str(r[0]) for r in rows])
+    return [{"slug": str(slug), "name": names.get(str(slug)), "applied": int(applied), "worked": int(worked),
+             "failed": int(failed), "success_rate": _ratio(int(worked), int(applied))}
+            for slug, applied, worked, failed in rows]
+
+
+async def _engineer_by_email(ctx: Ctx, email: str) -> Engineer:
+    found = (await ctx.db.execute(select(Engineer).where(
+        Engineer.account_id == ctx.account.id, func.lower(Engineer.email) == email.strip().lower()))).scalars().first()
+    if found is None:
+        raise NotFoundError(f"no engineer of this team has the email {email!r}",
+                            hint="the emails are the ones engineers set as identity.email")
+    return found
+
+
+async def _check_client(ctx: Ctx, client: str) -> None:
+    known = (await ctx.db.execute(select(SessionRow.id).where(
+        SessionRow.account_id == ctx.account.id, func.lower(SessionRow.client_name) == client.lower()).limit(1)
+    )).first()
+    if known is None:
+        raise NotFoundError(f"no session has the client {client!r}",
+                            hint="give the client's name as sessions show it (any case): rfpilot sessions list")
+
+
+async def team_stats(ctx: Ctx, *, since: str = DEFAULT_SINCE, client: str | None = None,
+                     engineer: str | None = None, top: int = DEFAULT_TOP) -> StatsView:
+    """Every figure of Insights for the window ``since`` (a duration) before now; ``client`` (its name, any case)
+    and ``engineer`` (an email of the team) narrow it to their sessions; ``top`` rows per table at most."""
+    win = window(since, ctx.now())
+    if client is not None:
+        client = client.strip()
+        await _check_client(ctx, client)
+    owner = await _engineer_by_email(ctx, engineer) if engineer is not None else None
+    scope = _Scope(ctx, win, client, owner.id if owner is not None else None)
+    dialect = ctx.db.get_bind().dialect.name
+    week_key = _week_of(SessionRow.resolved_at, dialect)
+
+    async with ctx.tx():  # reads only: one snapshot, and no transaction left open after
+        counts = await _weekly_counts(ctx, scope, dialect)
+        closed_row = (await ctx.db.execute(select(_one(scope.closed)).where(*scope.where))).scalar_one()
+        overall = await _medians(ctx, scope, None)
+        weekly_medians = await _medians(ctx, scope, week_key)
+        first = (await _first_fix(ctx, scope, None)).get(None, (0, 0))
+        problems, unclassified = await _problems(ctx, scope, top)
+        templates = await _templates(ctx, scope, win, top)
+        client_rows = await _groups(ctx, scope, SessionRow.client_name, top)
+        client_medians = await _medians(ctx, scope, SessionRow.client_name)
+        client_first = await _first_fix(ctx, scope, SessionRow.client_name)
+        engineer_rows = await _groups(ctx, scope, SessionRow.owner_id, top)
+        engineer_medians = await _medians(ctx, scope, SessionRow.owner_id)
+        engineer_first = await _first_fix(ctx, scope, SessionRow.owner_id)
+        people = {e.id: e for e in (await ctx.db.execute(select(Engineer).where(
+            Engineer.id.in_([row[0] for row in engineer_rows])))).scalars()} if engineer_rows else {}
+
+    weeks: list[StatsWeekView] = []
+    for monday in win.weeks:
+        day = monday.isoformat()
+        weeks.append({"week": week_label(monday), "start": day, "opened": counts.get(("opened", day), 0),
+                      "resolved": counts.get(("resolved", day), 0), "escalated": counts.get(("escalated", day), 0),
+                      "median_resolve_seconds": weekly_medians.get(day)})
+    opened = sum(w["opened"] for w in weeks)
+    resolved = sum(w["resolved"] for w in weeks)
+    escalated = sum(w["escalated"] for w in weeks)
+    closed = int(closed_row)
+
+    clients: list[StatsClientView] = []
+    for name, o, r, e, c in client_rows:
+        figures = _group_figures(o, r, e, c, client_medians.get(name), client_first.get(name, (0, 0)))
+        clients.append(StatsClientView(client=name, **figures))
+    engineers: list[StatsEngineerView] = []
+    for owner_id, o, r, e, c in engineer_rows:
+        person = people.get(owner_id)
+        figures = _group_figures(o, r, e, c, engineer_medians.get(owner_id), engineer_first.get(owner_id, (0, 0)))
+        engineers.append(StatsEngineerView(engineer_id=str(owner_id), email=person.email if person else None,
+                                           name=person.display_name if person else None, **figures))
+    return {
+        "window": {"since": win.since, "start": win.start.isoformat(), "end": win.end.isoformat(),
+                   "weeks": len(win.weeks)},
+        "filters": {"client": client, "engineer": owner.email if owner is not None else None},
+        "totals": {"opened": opened, "resolved": resolved, "escalated": escalated, "closed": closed,
+                   "median_resolve_seconds": overall.get(None),
+                   "first_fix": _rate(*first), "escalation_rate": _rate(escalated, closed)},
+        "weeks": weeks,
+        "problems": problems,
+        "unclassified": unclassified,
+        "templates": templates,
+        "clients": clients,
+        "engineers": engineers,
+        "definitions": dict(DEFINITIONS),
+    }
