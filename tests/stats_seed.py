@@ -90,6 +90,18 @@ async def seed(ctx) -> dict[str, str]:
     return ids
 
 
+async def seed_store(settings) -> dict[str, str]:
+    """``seed`` in the store and account of ``settings``, at NOW."""
+    from rfpilot.core.context import Workspace
+
+    ws = await Workspace.open(settings, clock=lambda: NOW)
+    try:
+        async with ws.ctx() as ctx:
+            return await seed(ctx)
+    finally:
+        await ws.close()
+
+
 def group(opened: int, resolved: int, escalated: int, closed: int, median: float | None,
           first: float | None) -> dict:
     return {"opened": opened, "resolved": resolved, "escalated": escalated, "closed": closed,

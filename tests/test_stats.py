@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 import pytest
 
 from rfpilot.errors import NotFoundError, UsageError
-from tests.stats_seed import EXPECTED_21D, NOW, group, seed
+from tests.stats_seed import EXPECTED_21D, NOW, group, seed, seed_store
 
 
 @pytest.fixture
@@ -144,17 +144,7 @@ async def test_figures_follow_the_services(ctx) -> None:
 def seeded_cli(cli, settings):
     import asyncio
 
-    from rfpilot.core.context import Workspace
-
-    async def go() -> None:
-        ws = await Workspace.open(settings, clock=lambda: NOW)
-        try:
-            async with ws.ctx() as c:
-                await seed(c)
-        finally:
-            await ws.close()
-
-    asyncio.run(go())
+    asyncio.run(seed_store(settings))
     return cli
 
 
@@ -210,3 +200,14 @@ def test_cli_nothing_to_show_yet(cli, frozen) -> None:
     assert "nothing to show yet" in err
     code, out, _ = cli("stats", "--json")
     assert code == 0 and json.loads(out)["totals"]["closed"] == 0
+
+
+def test_every_figure_is_defined_in_the_docs() -> None:
+    from pathlib import Path
+
+    from rfpilot.core.memory.stats import DEFINITIONS
+
+    docs = (Path(__file__).resolve().parent.parent / "docs" / "memory.md").read_text()
+    insights = docs[docs.index("## Insights"):]
+    missing = [key for key in DEFINITIONS if f"**{key}**" not in insights]
+    assert not missing, f"figures with no definition in docs/memory.md: {missing}"

@@ -21,7 +21,7 @@ from sqlalchemy import and_, case, func, literal_column, or_, select, union_all
 from sqlalchemy.sql.elements import ColumnElement
 
 from rfpilot.core.context import Ctx
-from rfpilot.core.text import parse_since
+from rfpilot.core.text import parse_since, percent, span
 from rfpilot.core.view_types import (
     StatsClientView,
     StatsEngineerView,
@@ -35,6 +35,7 @@ from rfpilot.core.view_types import (
 )
 from rfpilot.db.models import Engineer, ScriptTemplate, SessionRow, SuggestedFix
 from rfpilot.errors import NotFoundError
+from rfpilot.grammar import count
 
 DEFAULT_SINCE = "90d"
 DEFAULT_TOP = 10
@@ -367,3 +368,58 @@ async def team_stats(ctx: Ctx, *, since: str = DEFAULT_SINCE, client: str | None
         "engineers": engineers,
         "definitions": dict(DEFINITIONS),
     }
+
+
+# --- words for the figures, shared by `rfpilot stats` and the f8 screen -----------------------------------------
+
+GROUP_HEADERS = ("OPENED", "RESOLVED", "ESCALATED", "ESCALATION", "FIRST FIX", "MEDIAN TO RESOLVE")
+
+
+def group_cells(group: StatsGroupView) -> list[str]:
+    """A client's or an engineer's figures, in GROUP_HEADERS order."""
+    return [str(group["opened"]), str(group["resolved"]), str(group["escalated"]), percent(group["escalation_rate"]),
+            percent(group["first_fix_rate"]), span(group["median_resolve_seconds"])]
+
+
+def summary_lines(view: StatsView) -> list[str]:
+    """The window and the team's totals, in three lines."""
+    win, totals, filters = view["window"], view["totals"], view["filters"]
+    first, esc = totals["first_fix"], totals["escalation_rate"]
+    scope = " · ".join([f"client {filters['client']}" if filters["client"] else "all clients",
+                        f"engineer {filters['engineer']}" if filters["engineer"] else "all engineers"])
+    return [
+        f"last {win['since']} ({win['start'][:10]} to {win['end'][:10]}, {count(win['weeks'], 'week')}) · {scope}",
+        f"{totals['opened']} opened · {totals['resolved']} resolved · {totals['escalated']} escalated · "
+        f"median time to resolve {span(totals['median_resolve_seconds'])}",
+        f"first fix worked {percent(first['rate'])} ({first['count']} of {first['of']}) · "
+        f"escalation rate {percent(esc['rate'])} ({esc['count']} of {esc['of']})",
+    ]
+
+
+def problem_label(problem: StatsProblemView) -> str:
+    """A problem as one line: what it is, and the fixes that worked for it (unless the problem is that fix)."""
+    worked = ", ".join(f"{f['title']} ({f['sessions']})" for f in problem["fixes"])
+    return problem["label"] + (f" · worked: {worked}" if worked and problem["kind"] != "fix" else "")
+
+
+def template_name(template: StatsTemplateView) -> str:
+    return template["name"] if template["name"] is not None else "(not in the library)"
+
+
+def client_name(client: StatsClientView) -> str:
+    return client["client"] if client["client"] is not None else NO_CLIENT
+
+
+def unclassified_line(view: StatsView) -> str | None:
+    if not view["unclassified"]:
+        return None
+    return f"({count(view['unclassified'], 'closed session')} with no template, working fix or domain to group by)"
+
+
+def nothing_yet(view: StatsView) -> str | None:
+    """What to say instead of the figures when nothing closed in the window (None: there is something to show)."""
+    if view["totals"]["closed"]:
+        return None
+    opened = view["totals"]["opened"]
+    more = f" ({opened} opened, none closed)" if opened else ""
+    return f"nothing to show yet: no session was resolved or escalated in the last {view['window']['since']}{more}"
