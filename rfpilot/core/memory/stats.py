@@ -17,7 +17,8 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
-from sqlalchemy import and_, case, func, literal_column, or_, select, union_all
+from sqlalchemy import String, and_, case, func, literal, literal_column, or_, select, union_all
+from sqlalchemy.orm import aliased
 from sqlalchemy.sql.elements import ColumnElement
 
 from rfpilot.core.context import Ctx
@@ -107,6 +108,12 @@ def _week_of(column: Any, dialect: str) -> ColumnElement[Any]:
     return func.date(column, "weekday 0", "-6 days")
 
 
+def _same_text(column: Any, value: str) -> ColumnElement[bool]:
+    """``column`` equals ``value`` in any case, as the store folds case (SQLite's lower() folds ASCII only), so a
+    name is found exactly when the store would match it."""
+    return func.lower(column) == func.lower(literal(value, String))
+
+
 def _one(condition: ColumnElement[bool]) -> ColumnElement[int]:
     return func.coalesce(func.sum(case((condition, 1), else_=0)), 0)
 
@@ -129,7 +136,7 @@ class _Scope:
     def __init__(self, ctx: Ctx, win: Window, client: str | None, owner_id: str | None) -> None:
         self.where: list[ColumnElement[bool]] = [SessionRow.account_id == ctx.account.id]
         if client is not None:
-            self.where.append(func.lower(SessionRow.client_name) == client.lower())
+            self.where.append(_same_text(SessionRow.client_name, client))
         if owner_id is not None:
             self.where.append(SessionRow.owner_id == owner_id)
         self.start, self.end = start, end = win.start, win.end
@@ -138,9 +145,6 @@ class _Scope:
                              SessionRow.resolved_at <= end)
         self.escalated = and_(SessionRow.escalated_at >= start, SessionRow.escalated_at <= end)
         self.closed = or_(self.resolved, self.escalated)
-
-    def closed_ids(self) -> Any:
-        return select(SessionRow.id).where(*self.where, self.closed)
 
 
 async def _weekly_counts(ctx: Ctx, scope: _Scope, dialect: str) -> dict[tuple[str, str], int]:
@@ -172,23 +176,14 @@ async def _medians(ctx: Ctx, scope: _Scope, key: Any | None) -> dict[Any, float]
 
 
 async def _first_fix(ctx: Ctx, scope: _Scope, key: Any | None) -> dict[Any, tuple[int, int]]:
-    """(worked, of) per ``key``: the closed sessions with a fix, and those whose first fix worked."""
-    ranked = select(
-        SuggestedFix.session_id, SuggestedFix.status,
-        func.row_number().over(partition_by=SuggestedFix.session_id,
-                               order_by=(SuggestedFix.created_at, SuggestedFix.id)).label("rn"),
-    ).where(SuggestedFix.account_id == ctx.account.id, SuggestedFix.session_id.in_(scope.closed_ids())).subquery()
-    columns: list[Any] = [func.count(), _one(ranked.c.status == WORKED)]
-    stmt = select(*([key] if key is not None else []), *columns).select_from(
-        ranked.join(SessionRow, SessionRow.id == ranked.c.session_id)).where(ranked.c.rn == 1)
-    if key is not None:
-        stmt = stmt.group_by(key)
-    out: dict[Any, tuple[int, int]] = {}
-    for row in await ctx.db.execute(stmt):
-        k = row[0] if key is not None else None
-        of, worked = row[-2], row[-1]
-        out[k] = (int(worked), int(of))
-    return out
+    """(worked, of) per ``key``: the closed sessions with a fix, and those whose first fix worked. Each closed
+    session's first fix is one probe of the index on (session_id, created_at, id)."""
+    first = (select(SuggestedFix.status).where(SuggestedFix.session_id == SessionRow.id)
+             .order_by(SuggestedFix.created_at, SuggestedFix.id).limit(1).correlate(SessionRow).scalar_subquery())
+    inner = select((key if key is not None else literal_column("0")).label("k"), first.label("first")).where(
+        *scope.where, scope.closed).subquery()
+    stmt = select(inner.c.k, func.count(inner.c.first), _one(inner.c.first == WORKED)).group_by(inner.c.k)
+    return {(k if key is not None else None): (int(worked), int(of)) for k, of, worked in await ctx.db.execute(stmt)}
 
 
 async def _groups(ctx: Ctx, scope: _Scope, key: Any, top: int) -> list[tuple[Any, int, int, int, int]]:
@@ -213,23 +208,24 @@ def _normal_title(column: Any) -> ColumnElement[str]:
 
 async def _problems(ctx: Ctx, scope: _Scope, top: int) -> tuple[list[StatsProblemView], int]:
     fix = SuggestedFix
+    # Each closed session's working fix: one probe of the index on suggested_fixes.session_id, then its row by
+    # primary key (a join on a subquery of ranked fixes was a nested scan on SQLite: quadratic).
     latest = func.coalesce(fix.verified_at, fix.created_at)
-    working = select(
-        fix.session_id, fix.title, fix.script_template_slug,
-        func.row_number().over(partition_by=fix.session_id,
-                               order_by=(latest.desc(), fix.created_at.desc(), fix.id.desc())).label("rn"),
-    ).where(fix.account_id == ctx.account.id, fix.status == WORKED,
-            fix.session_id.in_(scope.closed_ids())).subquery()
-    domain = func.lower(func.trim(SessionRow.problem_domain))
-    kind = case((working.c.script_template_slug.is_not(None), literal_column("'template'")),
-                (working.c.title.is_not(None), literal_column("'fix'")),
-                (domain.is_not(None), literal_column("'domain'")), else_=None)
-    key = case((working.c.script_template_slug.is_not(None), working.c.script_template_slug),
-               (working.c.title.is_not(None), _normal_title(working.c.title)), else_=domain)
-    joined = select(SessionRow).outerjoin(
-        working, and_(working.c.session_id == SessionRow.id, working.c.rn == 1)).where(*scope.where, scope.closed)
-    base = joined.with_only_columns(kind.label("kind"), key.label("key"), SessionRow.status, SessionRow.resolved_at,
-                                    SessionRow.escalated_at, working.c.title.label("title")).subquery()
+    working_id = (select(fix.id).where(fix.session_id == SessionRow.id, fix.status == WORKED)
+                  .order_by(latest.desc(), fix.created_at.desc(), fix.id.desc()).limit(1)
+                  .correlate(SessionRow).scalar_subquery())
+    closed = select(SessionRow.status, SessionRow.resolved_at, SessionRow.escalated_at,
+                    func.lower(func.trim(SessionRow.problem_domain)).label("domain"),
+                    working_id.label("fix_id")).where(*scope.where, scope.closed).subquery()
+    working = aliased(SuggestedFix)
+    kind = case((working.script_template_slug.is_not(None), literal_column("'template'")),
+                (working.title.is_not(None), literal_column("'fix'")),
+                (closed.c.domain.is_not(None), literal_column("'domain'")), else_=None)
+    key = case((working.script_template_slug.is_not(None), working.script_template_slug),
+               (working.title.is_not(None), _normal_title(working.title)), else_=closed.c.domain)
+    base = (select(kind.label("kind"), key.label("key"), closed.c.status, closed.c.resolved_at, closed.c.escalated_at,
+                   working.title.label("title"))
+            .select_from(closed).outerjoin(working, working.id == closed.c.fix_id).subquery())
     resolved = and_(base.c.status == "resolved", base.c.resolved_at >= scope.start,
                     base.c.resolved_at <= scope.end)
     escalated = and_(base.c.escalated_at >= scope.start, base.c.escalated_at <= scope.end)
@@ -286,7 +282,7 @@ async def _templates(ctx: Ctx, scope: _Scope, win: Window, top: int) -> list[Sta
 
 async def _engineer_by_email(ctx: Ctx, email: str) -> Engineer:
     found = (await ctx.db.execute(select(Engineer).where(
-        Engineer.account_id == ctx.account.id, func.lower(Engineer.email) == email.strip().lower()))).scalars().first()
+        Engineer.account_id == ctx.account.id, _same_text(Engineer.email, email.strip())))).scalars().first()
     if found is None:
         raise NotFoundError(f"no engineer of this team has the email {email!r}",
                             hint="the emails are the ones engineers set as identity.email")
@@ -295,7 +291,7 @@ async def _engineer_by_email(ctx: Ctx, email: str) -> Engineer:
 
 async def _check_client(ctx: Ctx, client: str) -> None:
     known = (await ctx.db.execute(select(SessionRow.id).where(
-        SessionRow.account_id == ctx.account.id, func.lower(SessionRow.client_name) == client.lower()).limit(1)
+        SessionRow.account_id == ctx.account.id, _same_text(SessionRow.client_name, client)).limit(1)
     )).first()
     if known is None:
         raise NotFoundError(f"no session has the client {client!r}",
