@@ -42,8 +42,9 @@ async def seed(ctx) -> dict[str, str]:
     def session(name: str, owner: str, client: str | None, created: datetime, status: str, *,
                 resolved: datetime | None = None, escalated: datetime | None = None, active: int = 0,
                 domain: str | None = None) -> SessionRow:
+        last = max(t for t in (created, resolved, escalated) if t is not None)  # as the services bump it
         row = SessionRow(account_id=ctx.account.id, owner_id=owner, title=f"{name} session", status=status,
-                         client_name=client, created_at=created, updated_at=created, status_changed_at=created,
+                         client_name=client, created_at=created, updated_at=last, status_changed_at=last,
                          resolved_at=resolved, escalated_at=escalated, active_seconds=active, problem_domain=domain)
         ctx.db.add(row)
         return row

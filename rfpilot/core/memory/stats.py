@@ -34,6 +34,7 @@ from rfpilot.core.view_types import (
     StatsView,
     StatsWeekView,
 )
+from rfpilot.db.enums import SESSION_STATUSES
 from rfpilot.db.models import Engineer, ScriptTemplate, SessionRow, SuggestedFix
 from rfpilot.errors import NotFoundError
 from rfpilot.grammar import count
@@ -134,7 +135,13 @@ class _Scope:
     """The sessions of one account (and one client, one owner) and the window's conditions on them."""
 
     def __init__(self, ctx: Ctx, win: Window, client: str | None, owner_id: str | None) -> None:
-        self.where: list[ColumnElement[bool]] = [SessionRow.account_id == ctx.account.id]
+        # Every event counted here (created, resolved, escalated, a fix applied) bumped the session's updated_at
+        # when it happened, so nothing older than the window's start can count: with every status named, the
+        # store reads only the window's end of the list's index on (account_id, status, updated_at, id), not the
+        # team's whole history.
+        self.where: list[ColumnElement[bool]] = [SessionRow.account_id == ctx.account.id,
+                                                  SessionRow.status.in_(SESSION_STATUSES),
+                                                  SessionRow.updated_at >= win.start]
         if client is not None:
             self.where.append(_same_text(SessionRow.client_name, client))
         if owner_id is not None:
