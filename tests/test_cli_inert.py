@@ -325,6 +325,9 @@ def _exercise(run: Runner, cw, monkeypatch: pytest.MonkeyPatch, tmp_path: Path, 
     run("resolve", s2, "--yes", "--offline", "--summary", V("res-summary"), "--fix-outcome", "worked",
         "--export", str(resolved_file), code=None)
     run("resolve", s2, "--yes", "--json", code=None)
+    run("stats", shows=("client",))  # the resolved session's client in the per-client table
+    run("stats", "--json")
+    run("stats", "--client", V("client"), "--json", code=None)
     run("sessions", "show", s2, shows=("title2",))
     run("sessions", "show", s2, "--json")
     run("sessions", "show", s1, "--json")

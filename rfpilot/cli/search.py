@@ -26,8 +26,8 @@ def search(
     status: Optional[list[str]] = typer.Option(None, "--status", "-s",
                                                help="Only these statuses (repeatable): resolved, escalated, active, "
                                                     "paused, abandoned."),
-    since: Optional[str] = typer.Option(None, "--since", help="Only sessions active in this window (30d, 12h, 2w, "
-                                        "3m, 1y) or since this date (2026-11-01).", metavar="WHEN"),
+    since: Optional[str] = typer.Option(None, "--since", help="Only sessions active in this window (12h, 30d, 2w, "
+                                        "1y) or since this date (2026-11-01).", metavar="WHEN"),
     mine: bool = typer.Option(False, "--mine", help="Only sessions you own."),
     limit: int = typer.Option(20, "--limit", min=1, max=200, help="At most this many sessions."),
     as_json: bool = JSON,

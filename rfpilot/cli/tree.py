@@ -48,6 +48,10 @@ COMMANDS: tuple[tuple[str, str | None, str], ...] = (
     ("doctor", "admin", "Check each part (config, store, identity, keyring, model, PSA connections, outbox) and "
                         "say what to do about each failure. Exit 1 when any check fails (a warning does not); "
                         "--json gives the whole report."),
+    ("stats", "stats", "The team's figures: sessions opened, resolved and escalated per week, time to resolve, "
+                       "first-fix success, escalation rate, the most frequent problems and what fixed them, each "
+                       "script template's success rate, and the same per client and per engineer. Every figure is "
+                       "defined in docs/memory.md and in the JSON."),
     ("sessions", "sessions", "List, show, export, pause, reopen and abandon sessions."),
     ("facts", "sessions", '"What we know": list, add, edit and remove facts.'),
     ("lane", "lane", "Questions and diagnostic checks on the task lane."),
@@ -68,7 +72,7 @@ COMMANDS: tuple[tuple[str, str | None, str], ...] = (
 )
 # The modules in registration order (the order of COMMANDS within commands and within groups).
 MODULES = ("sessions", "chat", "lane", "seen", "closing", "keys", "psa", "templates", "branches", "handoffs", "outputs",
-           "search", "admin")
+           "search", "admin", "stats")
 
 
 def _new_app(cls: type[TyperGroup] | None = None) -> typer.Typer:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 TITLE_MAX = 80
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-Z0-9\"'(\[])")
@@ -184,3 +184,54 @@ def duration(seconds: int) -> str:
         return f"{hours}:{minutes:02d}:{secs:02d}"
     return f"{minutes}:{secs:02d}"
 
+
+
+# A look-back window as the commands take it (`--since 90d`): a whole number and a unit. "m" is refused on
+# purpose: minutes or months, nobody can tell.
+SINCE_UNITS = {"h": 3600, "d": 86400, "w": 7 * 86400, "y": 365 * 86400}
+SINCE_MAX_DAYS = 3660  # ten years: every week of it still fits one query's answer
+_SINCE_HINT = "give a whole number and a unit (48h, 30d, 12w, 1y) or a date (2026-11-01)"
+
+
+def since_start(value: str, now: datetime) -> datetime:
+    """Where a ``--since`` window starts: ``48h``, ``30d``, ``12w`` or ``1y`` back from ``now``, or a date (UTC
+    midnight). The one reading of ``--since`` for every command (``search``, ``stats``); ``m`` is refused because
+    it reads as minutes to some and months to others."""
+    from rfpilot.errors import UsageError
+
+    text = (value or "").strip().lower()
+    found = re.fullmatch(r"(\d{1,6})\s*([hdwy])", text)
+    if found is None:
+        try:
+            day = datetime.fromisoformat(text) if re.fullmatch(r"\d{4}-\d{2}-\d{2}.*", text) else None
+        except ValueError:
+            day = None
+        if day is None:
+            raise UsageError(f"{value!r} is not a duration or a date", hint=_SINCE_HINT)
+        return day if day.tzinfo else day.replace(tzinfo=now.tzinfo or UTC)
+    amount = int(found.group(1)) * SINCE_UNITS[found.group(2)]
+    if amount <= 0:
+        raise UsageError(f"the duration {value!r} is empty", hint=_SINCE_HINT)
+    if amount > SINCE_MAX_DAYS * 86400:
+        raise UsageError(f"the duration {value!r} is longer than {SINCE_MAX_DAYS} days",
+                         hint=f"give at most {SINCE_MAX_DAYS}d")
+    return now - timedelta(seconds=amount)
+
+
+def span(seconds: float | None) -> str:
+    """A length of time for figures: 45s, 20m, 1h 05m, 3d 4h; "–" for none."""
+    if seconds is None:
+        return "–"
+    whole = max(0, int(seconds))
+    if whole < 60:
+        return f"{whole}s"
+    if whole < 3600:
+        return f"{whole // 60}m"
+    if whole < 86400:
+        return f"{whole // 3600}h {whole % 3600 // 60:02d}m"
+    return f"{whole // 86400}d {whole % 86400 // 3600}h"
+
+
+def percent(rate: float | None) -> str:
+    """0.333… as 33%; "–" for none."""
+    return "–" if rate is None else f"{round(rate * 100)}%"

@@ -966,3 +966,101 @@ class SearchResultView(TypedDict):
     created_at: str | None
     updated_at: str | None
     snippets: list[SearchSnippetView]
+
+
+# --- Insights (core.memory.stats.team_stats): `rfpilot stats --json`, the TUI's f8 screen. Every figure is defined
+# in core.memory.stats.DEFINITIONS (carried in the view as ``definitions``) and in docs/memory.md.
+
+
+class StatsWindowView(TypedDict):
+    since: str  # the look-back as given, e.g. "90d"
+    start: str  # ISO time: the Monday 00:00 UTC starting the first week
+    end: str  # ISO time: now
+    weeks: int
+
+
+class StatsFiltersView(TypedDict):
+    client: str | None
+    engineer: str | None  # the engineer's email
+
+
+class StatsRateView(TypedDict):
+    count: int
+    of: int
+    rate: float | None  # count / of; None when of is 0
+
+
+class StatsTotalsView(TypedDict):
+    opened: int
+    resolved: int
+    escalated: int
+    closed: int
+    median_resolve_seconds: float | None
+    first_fix: StatsRateView
+    escalation_rate: StatsRateView
+
+
+class StatsWeekView(TypedDict):
+    week: str  # ISO week, "2026-W47"
+    start: str  # its Monday, "2026-11-16"
+    opened: int
+    resolved: int
+    escalated: int
+    median_resolve_seconds: float | None
+
+
+class StatsFixView(TypedDict):
+    title: str
+    sessions: int
+
+
+class StatsProblemView(TypedDict):
+    kind: str  # template · fix · domain: what the group is keyed by
+    key: str
+    label: str  # the template's name, a fix title as written, or the domain
+    sessions: int
+    resolved: int
+    escalated: int
+    fixes: list[StatsFixView]
+
+
+class StatsTemplateView(TypedDict):
+    slug: str
+    name: str | None  # None when the library no longer has it
+    applied: int
+    worked: int
+    failed: int
+    success_rate: float | None
+
+
+class StatsGroupView(TypedDict):
+    opened: int
+    resolved: int
+    escalated: int
+    closed: int
+    escalation_rate: float | None
+    first_fix_rate: float | None
+    median_resolve_seconds: float | None
+
+
+class StatsClientView(StatsGroupView):
+    client: str | None
+
+
+class StatsEngineerView(StatsGroupView):
+    engineer_id: str
+    email: str | None
+    name: str | None
+
+
+class StatsView(TypedDict):
+    window: StatsWindowView
+    filters: StatsFiltersView
+    totals: StatsTotalsView
+    weeks: list[StatsWeekView]
+    problems: list[StatsProblemView]
+    unclassified: int  # closed sessions with no template, working fix or domain to group them by
+    templates: list[StatsTemplateView]
+    clients: list[StatsClientView]
+    engineers: list[StatsEngineerView]
+    definitions: dict[str, str]

@@ -51,6 +51,7 @@ class Commands(Provider):
         ("Hand off: park or escalate to the team queue…", "action_handoff", "handoff.open"),
         ("Team queue: claim a handoff", "action_queue", "queue.open"),
         ("Resolution outputs: ticket notes, KB article, client summary", "action_outputs", "outputs.open"),
+        ("Insights: the team's figures, trends and what fixed what", "action_insights", "insights.open"),
         ("Share an update on the ticket…", "share_update", None),
         ("Retry this session's PSA delivery", "action_retry_delivery", None),
         ("Deliver queued PSA writes now", "sync_outbox", None),
@@ -445,6 +446,7 @@ class RfpilotApp(App):
         from rfpilot.tui.screens.choice import ChoiceScreen
         from rfpilot.tui.screens.draft_review import DraftReviewScreen
         from rfpilot.tui.screens.handoff import HandoffDialog
+        from rfpilot.tui.screens.insights import InsightsScreen
         from rfpilot.tui.screens.outputs import OutputsScreen
         from rfpilot.tui.screens.parameter_form import ParameterForm
         from rfpilot.tui.screens.preview import PreviewScreen
@@ -467,6 +469,7 @@ class RfpilotApp(App):
             ("In the team queue (f5)", QueueScreen),
             ("In the handoff dialog (f6)", HandoffDialog),
             ("In the resolution outputs (f7)", OutputsScreen),
+            ("In Insights (f8)", InsightsScreen),
         ]
 
     def action_help(self) -> None:

@@ -10,14 +10,14 @@ snippets with the matched words marked as character spans of the already sanitis
 from __future__ import annotations
 
 import re
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from sqlalchemy import select
 
 from rfpilot.core.context import Ctx
 from rfpilot.core.memory.index import HIT_END, HIT_START, Filters, Hit, item_hits, require_index, snippets
 from rfpilot.core.memory.terms import query_terms
-from rfpilot.core.text import iso, one_line
+from rfpilot.core.text import iso, one_line, since_start
 from rfpilot.core.view_types import SearchResultView, SearchSnippetView
 from rfpilot.db.enums import SESSION_STATUSES
 from rfpilot.db.models import SessionRow, SuggestedFix
@@ -29,23 +29,6 @@ LIMIT_MAX = 200
 EXTRA_SHARE, EXTRA = 0.25, 3
 SNIPPETS = 2  # per session: its best matching items
 _SPACE = re.compile(r"\s+")
-_WINDOW = re.compile(r"^\s*(\d{1,5})\s*([hdwmy])\s*$", re.IGNORECASE)
-_UNITS = {"h": timedelta(hours=1), "d": timedelta(days=1), "w": timedelta(weeks=1), "m": timedelta(days=30),
-          "y": timedelta(days=365)}
-
-
-def since_start(value: str, now: datetime) -> datetime:
-    """The start of a ``--since`` window: ``30d``, ``12h``, ``2w``, ``3m`` (30 days each), ``1y``, or a date
-    (``2026-11-01``, UTC)."""
-    found = _WINDOW.match(value)
-    if found:
-        return now - int(found.group(1)) * _UNITS[found.group(2).lower()]
-    try:
-        day = datetime.fromisoformat(value.strip())
-    except ValueError:
-        raise UsageError(f"--since {value!r} is neither a window nor a date",
-                         hint="give a window such as 30d, 12h, 2w, 3m, 1y, or a date such as 2026-11-01") from None
-    return day if day.tzinfo else day.replace(tzinfo=now.tzinfo)
 
 
 def _ranked(hits: list[Hit]) -> dict[str, list[Hit]]:

@@ -25,6 +25,7 @@ from rfpilot.core.view_types import (
     OutputActionView,
     QueueItemView,
     SeenBeforeView,
+    StatsView,
     TemplateView,
     is_lane_item,
 )
@@ -64,6 +65,8 @@ class MainScreen(Screen):
         Binding("f6", "handoff", "Hand off", id="handoff.open", tooltip="Park or escalate to the queue", show=False,
                 priority=True),
         Binding("f7", "outputs", "Outputs", id="outputs.open", tooltip="Resolution outputs (after resolve)",
+                show=False, priority=True),
+        Binding("f8", "insights", "Insights", id="insights.open", tooltip="Insights: the team's figures",
                 show=False, priority=True),
         Binding("ctrl+o", "focus_sessions", "Sessions", id="focus.sessions"),
         Binding("ctrl+l", "focus_lane", "Lane", id="focus.lane", tooltip="Task lane"),
@@ -483,6 +486,17 @@ class MainScreen(Screen):
                 self.open_claimed(session_id)
 
         self.app.push_screen(QueueScreen(load, claim), done)
+
+    def action_insights(self) -> None:
+        from rfpilot.tui.screens.insights import InsightsScreen
+
+        async def load(since: str) -> StatsView:
+            from rfpilot.core.memory.stats import team_stats
+
+            async with self.rf.ctx() as ctx:
+                return await team_stats(ctx, since=since)
+
+        self.app.push_screen(InsightsScreen(load))
 
     @worker(group="sessions")
     async def open_claimed(self, session_id: str) -> None:
