@@ -165,7 +165,7 @@ class PostgresFeed(ChangeFeed):
             conn = None
             try:
                 conn = await self.store.engine.connect()
-                raw = (await conn.get_raw_connection()).driver_connection
+                raw: Any = (await conn.get_raw_connection()).driver_connection  # the asyncpg connection
                 raw.add_termination_listener(lambda _c: lost.set())
                 await raw.add_listener(CHANNEL, self._notified)
                 self.backend_pid = raw.get_server_pid()

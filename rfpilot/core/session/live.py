@@ -67,6 +67,9 @@ class LiveUpdate:
     def touches(self, session_id: str | None) -> bool:
         return session_id is not None and (self.everything or session_id in self.sessions)
 
+    def merged(self, other: LiveUpdate) -> LiveUpdate:
+        return LiveUpdate(self.sessions | other.sessions, self.everything or other.everything)
+
 
 class LiveViews:
     """The account's side of the change feed. ``updates()`` returns what changed since the last call (None:
@@ -152,11 +155,12 @@ class LiveViews:
         async with self.ws.ctx() as ctx:
             rows = (await ctx.db.execute(stmt)).all()
         changed = []
-        for session_id, *fields in rows:
-            mark = SessionMark(*fields)
-            if self._seen.get(session_id) != mark:
-                changed.append(session_id)
-            self._seen[session_id] = mark
+        for row in rows:
+            mark = SessionMark(row.state_version, row.updated_at, row.status, row.fact_count, row.message_count,
+                               row.owner_id)
+            if self._seen.get(row.id) != mark:
+                changed.append(row.id)
+            self._seen[row.id] = mark
             if mark.updated_at is not None and (self._high is None or mark.updated_at > self._high):
                 self._high = mark.updated_at
         if self._high is not None:
