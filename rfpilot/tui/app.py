@@ -269,8 +269,11 @@ class RfpilotApp(App):
                 return
             await screen.load_session(target)
             await screen.refresh_sessions()
-        # A teammate's changes from now on: the list, the queue and this session follow them.
-        await self._follow_changes()
+        # A teammate's changes from now on: the list, the queue and this session follow them (opened in a worker
+        # of its own: a Postgres listener that cannot connect yet must not hold up what follows).
+        from rfpilot.tui.workers import start_worker
+
+        start_worker(self, self._follow_changes(), group="live-open", exclusive=True)
         # Writes queued while the PSA was unreachable: try them now, then every few minutes.
         screen.sync_outbox()
         def sync() -> None:

@@ -199,22 +199,30 @@ class MainScreen(Screen):
         return any(w.node is self and w.is_running and w.group not in self.QUIET_GROUPS for w in self.app.workers)
 
     async def live_update(self, update: LiveUpdate, *, list_too: bool = True) -> bool:
-        """A teammate changed the store (rfpilot.core.session.live): the list's loaded rows are read again (the
-        highlight stays), and the open session when the update names it and its row moved since it was read
-        (one read by key), with only the messages from the last one shown. False: a worker of this screen is
-        busy with the session, the app asks again in a moment."""
-        from rfpilot.core.session.live import session_mark
-
+        """A teammate changed the store (rfpilot.core.session.live): the open session first, when the update
+        names it and its row moved since it was read (one read by key) — its state, and the messages from the
+        last one shown only when there are new ones or its status changed; then the list's loaded rows (the
+        highlight stays). False: a worker of this screen is busy with the session, the app asks again soon."""
+        deferred = not await self._live_session(update)
         if list_too:
             await self.query_one(SessionList).reload()
-        session_id = self.session_id
-        if not update.touches(session_id) or self.snap is None or session_id is None:
+        return not deferred
+
+    async def _live_session(self, update: LiveUpdate) -> bool:
+        from rfpilot.core.session.live import session_mark
+
+        session_id, shown = self.session_id, self.snap
+        if session_id is None or shown is None or not update.touches(session_id):
             return True
         if self._busy():
             return False
         async with self.rf.ctx() as ctx:
             mark = await session_mark(ctx, session_id)
-        if mark is None or mark == self.snap.mark or session_id != self.session_id or self._busy():
+        if mark is None or mark == shown.mark or session_id != self.session_id or self._busy():
+            return True
+        before = shown.mark
+        if before is not None and (mark.message_count, mark.status) == (before.message_count, before.status):
+            await self.refresh_state()  # header, banner, lane: the transcript has nothing new
             return True
         transcript = self.query_one(Transcript)
         last = transcript.messages[-1]["seq"] if transcript.messages else None
