@@ -217,3 +217,27 @@ async def test_closing_leaves_no_task_and_no_connection(ws) -> None:
         assert listening == 0
     else:
         assert live.feed._conn is None  # type: ignore[attr-defined]
+
+
+async def test_sqlite_asks_which_sessions_changed_through_the_list_index(ws, teammate) -> None:
+    """SQLite's "which sessions changed" reads the list's index (account, status, updated_at), never the table:
+    the same cost at any store size (tests/test_query_plans.py's helpers: the store's own plan)."""
+    from rfpilot.core.session.live import LiveViews
+    from tests.test_query_plans import assert_served, plan, recorded, seed
+
+    if ws.store.dialect != "sqlite":
+        pytest.skip("Postgres names the session in its notification: no query")
+    await seed(ws)
+    async with ws.ctx() as ctx:
+        async with recorded(ctx) as seen:
+            live = await LiveViews.open(ws)
+            try:
+                sid = await _new_session(teammate, "Certificate expired on the RD gateway")
+                update = await live.next(timeout=WAIT)
+            finally:
+                await live.close()
+        assert update is not None and update.sessions == frozenset({sid})
+        ours = [(s, p) for s, p in seen if "sessions.state_version" in s or "max(sessions.updated_at)" in s]
+        assert len(ours) >= 7, seen  # five newest-per-status lookups, the baseline, the change
+        for statement, parameters in ours:
+            assert_served(await plan(ctx, statement, parameters), "sqlite", "ix_sessions_account_status_updated")
