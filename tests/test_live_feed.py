@@ -241,3 +241,16 @@ async def test_sqlite_asks_which_sessions_changed_through_the_list_index(ws, tea
         assert len(ours) >= 7, seen  # five newest-per-status lookups, the baseline, the change
         for statement, parameters in ours:
             assert_served(await plan(ctx, statement, parameters), "sqlite", "ix_sessions_account_status_updated")
+
+
+async def test_changes_nobody_takes_do_not_pile_up() -> None:
+    """A consumer that never takes: the feed keeps at most MAX_PENDING changes, and what it kept still says that
+    anything may have changed."""
+    from rfpilot.db.changes import MAX_PENDING, ChangeFeed
+
+    feed = ChangeFeed()
+    for i in range(MAX_PENDING * 3):
+        feed._push(Change("acc", f"s{i}", "active"))
+    taken = feed.take()
+    assert len(taken) <= MAX_PENDING and ANYTHING in taken and Change("acc", f"s{MAX_PENDING * 3 - 1}", "active") in taken
+    assert feed.take() == [] and not feed.pending()

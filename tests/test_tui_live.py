@@ -115,3 +115,52 @@ async def test_a_teammates_changes_show_in_the_tui(env) -> None:
         assert main.composer.disabled  # nothing more to send to a resolved session
         await pilot.press("ctrl+q")
     assert app.return_code == 0 and app._exception is None
+
+
+async def test_the_tui_survives_a_dropped_listener_and_quits_cleanly(env, caplog) -> None:
+    """Postgres: the listening connection is killed under the running TUI; it reconnects and a teammate's new
+    session still shows. Both stores: quitting closes the feed with nothing logged above INFO, no asyncio error,
+    no task left running and (Postgres) no listening connection left on the server."""
+    import logging
+
+    from sqlalchemy import text as sql
+
+    from rfpilot.core.context import Workspace
+    from rfpilot.core.session.sessions import create_session
+    from rfpilot.tui.app import RfpilotApp
+
+    caplog.set_level(logging.WARNING)
+    loop_errors: list[str] = []
+    loop = asyncio.get_running_loop()
+    previous = loop.get_exception_handler()
+    loop.set_exception_handler(lambda _l, context: loop_errors.append(str(context.get("message"))))
+    mate = await Workspace.open(load_settings(env={**env, "RFPILOT_USER_EMAIL": "mate@example.com"}))
+    try:
+        app = RfpilotApp(load_settings(env=env))
+        async with app.run_test(size=(150, 45)) as pilot:
+            await shows(pilot, "the store open and followed", lambda: app.live is not None)
+            feed = app.live.feed
+            if mate.store.dialect == "postgresql":
+                await asyncio.wait_for(feed.listening.wait(), WAIT)
+                async with mate.ctx() as ctx:
+                    await ctx.db.execute(sql("SELECT pg_terminate_backend(:p)"), {"p": feed.backend_pid})
+                    await ctx.db.commit()
+                await shows(pilot, "the listener back", lambda: feed.connects >= 2 and feed.listening.is_set())
+            async with mate.ctx() as ctx:
+                await create_session(ctx, "Mailbox quota warnings after the migration")
+            await shows(pilot, "the teammate's session", lambda: "Mailbox quota" in _list_text(app))
+            await pilot.press("ctrl+q")
+        assert app.return_code == 0 and app._exception is None
+        assert app.live is None and feed.closed
+        assert not {t.get_name() for t in asyncio.all_tasks()} & {"PostgresFeed", "SqliteFeed"}
+        if mate.store.dialect == "postgresql":
+            async with mate.ctx() as ctx:
+                listening = (await ctx.db.execute(sql(
+                    "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
+                    "AND query LIKE 'LISTEN%'"))).scalar()
+            assert listening == 0
+    finally:
+        await mate.close()
+        loop.set_exception_handler(previous)
+    logged = [f"{r.name}: {r.getMessage()}" for r in caplog.records if r.levelno >= logging.WARNING]
+    assert not logged and not loop_errors, (logged, loop_errors)

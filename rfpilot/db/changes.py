@@ -37,6 +37,7 @@ CHECK_SECONDS = 0.25  # SQLite: how often data_version is asked
 PING_SECONDS = 30.0  # Postgres: how often an idle listener checks that its connection is still there
 PING_TIMEOUT = 10.0
 BACKOFF = (0.5, 1.0, 2.0, 4.0, 8.0, 15.0)  # seconds before each further attempt to reconnect (the last repeats)
+MAX_PENDING = 1_000  # changes kept for a consumer that has not taken them; beyond, one ANYTHING stands for all
 COALESCE_SECONDS = 0.03  # ``next`` waits this long after the first change, so a burst comes as one batch
 
 
@@ -79,6 +80,8 @@ class ChangeFeed:
     def _push(self, change: Change) -> None:
         if self.closed:
             return
+        if len(self._pending) >= MAX_PENDING:  # nobody took them for a long while: "anything" says as much
+            self._pending = [ANYTHING]
         self._pending.append(change)
         self._arrived.set()
         if self.on_change is not None:
