@@ -300,6 +300,12 @@ def test_preview_shows_the_post_result(snap_compare, tmp_path, cw, memory_keyrin
             if screen.outcome is not None:
                 break
             await asyncio.sleep(0.02)
+        # The list behind the dialog follows the store (live views, docs/tui.md): the resolve shows there too.
+        listing = pilot.app.screen_stack[0].query_one("#sessions")
+        for _ in range(500):
+            if any(r.id == sid and r.status == "resolved" for r in listing.rows):
+                break
+            await asyncio.sleep(0.02)
         await pilot.pause()
 
     assert snap_compare(make_app(settings, sid), terminal_size=(120, 36), run_before=before)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -23,6 +24,9 @@ if TYPE_CHECKING:
 KEYMAP_PREFIX = "keymap."
 OUTBOX_SYNC_SECONDS = 300
 PAINT_WAIT_SECONDS = 0.5
+LIVE_RETRY_SECONDS = 0.5  # an open session a worker is busy with is looked at again this much later
+
+log = logging.getLogger("rfpilot.tui")
 
 
 def _list_imports() -> None:
@@ -141,6 +145,10 @@ class RfpilotApp(App):
         self.keymap: dict[str, str] = {}  # binding id -> keys, from [keymap] in config.toml
         self.has_psa = False  # a PSA connection exists (known once the store is open)
         self.quitting = False  # set by exit(): workers cut off from now on end quietly
+        self.live: Any = None  # rfpilot.core.session.live.LiveViews: a teammate's changes, once the store is open
+        self._live_running = False  # a live refresh worker runs (a change meanwhile runs it once more)
+        self._live_again = False
+        self._live_deferred: Any = None  # a LiveUpdate the open session could not take yet (a worker was busy)
         theme = str(self.settings.get("ui.theme") or "dark")
         self.theme = "textual-light" if theme == "light" else "textual-dark"
         # https://no-color.org: Textual reads NO_COLOR from the process environment itself; this also
@@ -262,6 +270,11 @@ class RfpilotApp(App):
                 return
             await screen.load_session(target)
             await screen.refresh_sessions()
+        # A teammate's changes from now on: the list, the queue and this session follow them (opened in a worker
+        # of its own: a Postgres listener that cannot connect yet must not hold up what follows).
+        from rfpilot.tui.workers import start_worker
+
+        start_worker(self, self._follow_changes(), group="live-open", exclusive=True)
         # Writes queued while the PSA was unreachable: try them now, then every few minutes.
         screen.sync_outbox()
         def sync() -> None:
@@ -309,6 +322,83 @@ class RfpilotApp(App):
         except TimeoutError:
             pass
 
+    # --- live team views -----------------------------------------------------
+
+    async def _follow_changes(self) -> None:
+        """Follow the store (rfpilot.core.session.live): one listening connection (Postgres) or one idle
+        data_version check (SQLite) for the whole app; a change starts one short refresh worker."""
+        from rfpilot.core.session.live import LiveViews
+
+        if self.workspace is None or self.quitting:
+            return
+        try:
+            self.live = await LiveViews.open(self.workspace, on_change=self._live_changed)
+        except Exception:  # noqa: BLE001 - the views still work, they only stop following others' changes
+            log.info("live views are off: the store's changes cannot be followed", exc_info=True)
+            return
+        if self.quitting:
+            await self._close_live()
+
+    def _live_changed(self) -> None:
+        """Called by the feed, in the event loop, when something was committed: refresh what is shown, once at a
+        time (a change that comes meanwhile makes the running refresh go round once more)."""
+        if self.quitting or self.live is None:
+            return
+        if self._live_running:
+            self._live_again = True
+            return
+        from rfpilot.tui.workers import start_worker
+
+        self._live_running = True
+        start_worker(self, self._live_refresh(), group="live")
+
+    async def _live_refresh(self) -> None:
+        try:
+            while self.live is not None and not self.quitting:
+                self._live_again = False
+                update = await self.live.updates()
+                if update is not None:
+                    await self._show_update(update)
+                if not (self._live_again or self.live.pending()):
+                    break
+        finally:
+            self._live_running = False
+
+    async def _show_update(self, update: Any, *, list_too: bool = True) -> None:
+        """Every screen on the stack that shows the store re-reads what it shows, if the update touches it.
+        One screen's failure is logged, never raised: following a teammate must not crash the app."""
+        for screen in list(self.screen_stack):
+            follow = getattr(screen, "live_update", None)
+            if follow is None:
+                continue
+            try:
+                done = await follow(update, list_too=list_too)
+            except RfpilotError:
+                continue  # the session went away meanwhile, a store hiccup: the next change tries again
+            except Exception:  # noqa: BLE001 - see the docstring
+                if self.quitting:
+                    return
+                log.warning("a live refresh failed", exc_info=True)
+                continue
+            if done is False and not self.quitting:  # busy with the open session: look again in a moment
+                waiting = self._live_deferred
+                self._live_deferred = update if waiting is None else waiting.merged(update)
+                if waiting is None:
+                    self.set_timer(LIVE_RETRY_SECONDS, self._live_retry)
+
+    def _live_retry(self) -> None:
+        update, self._live_deferred = self._live_deferred, None
+        if self.quitting or self.live is None or update is None:
+            return
+        from rfpilot.tui.workers import start_worker
+
+        start_worker(self, self._show_update(update, list_too=False), group="live-retry", exclusive=True)
+
+    async def _close_live(self) -> None:
+        live, self.live = self.live, None
+        if live is not None:
+            await live.close()
+
     @asynccontextmanager
     async def ctx(self) -> AsyncIterator[Any]:
         if self.workspace is None:
@@ -329,6 +419,7 @@ class RfpilotApp(App):
 
         self.quitting = True
         await unwind(list(self.workers))
+        await self._close_live()
         if self.first_page is not None:  # quit before its rows were asked for
             self.first_page.close()
         if self.workspace is not None:

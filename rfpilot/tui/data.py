@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from rfpilot.core.context import Ctx
+from rfpilot.core.session.live import SessionMark
 from rfpilot.core.text import age, short_id
 from rfpilot.core.view_types import (
     BranchView,
@@ -29,6 +30,7 @@ class SessionSnapshot:
     forks: list[ForkView] | None = None  # core.session.branches.fork_views, with the transcript
     message_count: int | None = None  # every message of the conversation (``messages`` is the latest page)
     tail_from: int | None = None  # set: ``messages`` are the ones from this seq on (a turn's), not the latest page
+    mark: SessionMark | None = None  # the session row as read (core.session.live): a teammate's write moves it
 
 
 async def session_rows(ctx: Ctx, *, match: str | None = None, after: Any = None,
@@ -85,6 +87,7 @@ async def snapshot(ctx: Ctx, session_id: str, *, with_messages: bool = True, fac
         forks=await branches.fork_views(ctx, row) if with_messages or tail_from is not None else None,
         message_count=message_count,
         tail_from=tail_from,
+        mark=SessionMark.of(row),
     )
 
 

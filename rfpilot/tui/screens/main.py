@@ -39,6 +39,7 @@ from rfpilot.tui.widgets.session_list import FilterInput, SessionList
 from rfpilot.tui.widgets.transcript import Transcript
 
 if TYPE_CHECKING:
+    from rfpilot.core.session.live import LiveUpdate
     from rfpilot.tui.host import Host
     from rfpilot.tui.widgets.banner import Banner
     from rfpilot.tui.widgets.composer import Composer
@@ -194,6 +195,44 @@ class MainScreen(Screen):
             # The session just closed: letters typed next must not land on the lane's keys.
             self._fallback().focus()
         self.ensure_visible_focus()
+
+    # Workers after which the screen reads the open session again itself: while one runs, a teammate's change
+    # waits for it (the app looks again a moment later) rather than redrawing under it.
+    QUIET_GROUPS = frozenset({"outbox-sync", "psa"})
+
+    def _busy(self) -> bool:
+        return any(w.node is self and w.is_running and w.group not in self.QUIET_GROUPS for w in self.app.workers)
+
+    async def live_update(self, update: LiveUpdate, *, list_too: bool = True) -> bool:
+        """A teammate changed the store (rfpilot.core.session.live): the open session first, when the update
+        names it and its row moved since it was read (one read by key) — its state, and the messages from the
+        last one shown only when there are new ones or its status changed; then the list's loaded rows (the
+        highlight stays). False: a worker of this screen is busy with the session, the app asks again soon."""
+        deferred = not await self._live_session(update)
+        if list_too:
+            await self.query_one(SessionList).reload()
+        return not deferred
+
+    async def _live_session(self, update: LiveUpdate) -> bool:
+        from rfpilot.core.session.live import session_mark
+
+        session_id, shown = self.session_id, self.snap
+        if session_id is None or shown is None or not update.touches(session_id):
+            return True
+        if self._busy():
+            return False
+        async with self.rf.ctx() as ctx:
+            mark = await session_mark(ctx, session_id)
+        if mark is None or mark == shown.mark or session_id != self.session_id or self._busy():
+            return True
+        before = shown.mark
+        if before is not None and (mark.message_count, mark.status) == (before.message_count, before.status):
+            await self.refresh_state()  # header, banner, lane: the transcript has nothing new
+            return True
+        transcript = self.query_one(Transcript)
+        last = transcript.messages[-1]["seq"] if transcript.messages else None
+        await self.load_session(session_id, focus_composer=False, tail_from=last)
+        return True
 
     async def refresh_state(self, snap: SessionSnapshot | None = None) -> None:
         """Header, banner and lane (not the transcript)."""

@@ -281,6 +281,13 @@ class QueueScreen(Screen[str | None]):
             self.query_one("#queue-info", Static).update(text("loading…", "dim"))
             start_worker(self, self._load(), exclusive=True, group="queue-load")
 
+    async def live_update(self, update: Any, *, list_too: bool = True) -> bool:
+        """A teammate parked, escalated, claimed or resumed something (rfpilot.core.session.live): read the queue
+        again, in place (the highlight stays on the same handoff). Not while a claim runs or after one."""
+        if list_too and self.claimed is None and not self.claiming and self.is_attached:
+            start_worker(self, self._load(), exclusive=True, group="queue-load")
+        return True
+
     def action_back(self) -> None:
         if self.claiming:
             return

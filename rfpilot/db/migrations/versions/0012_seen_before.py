@@ -17,7 +17,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql
 
 revision = '0012'
-down_revision = '0011'  # 0010 as assigned; 0011 since this branch merged h-search (the search index)
+down_revision = '0011'
 branch_labels = None
 depends_on = None
 
