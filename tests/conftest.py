@@ -7,8 +7,8 @@ unreachable server fails the run; elsewhere the Postgres half is skipped.
 
 SQLite: each test has its own file. A test user's (``env``) starts as a copy of
 a store migrated to head once per run, as the Postgres database is after the
-run's first test: running the ten migrations costs ~0.4 s of CPU a store, some
-six minutes over the suite. A test that needs the first open of a store that
+run's first test: running the ten migrations costs ~0.4 s of CPU a store, about
+five minutes over the suite. A test that needs the first open of a store that
 does not exist yet says so with ``@pytest.mark.fresh_store``; the migrations
 themselves are tested on their own stores (test_store, test_migration_kills,
 test_session_counts), which take ``db_url`` without ``env``.
