@@ -4,6 +4,14 @@ Postgres: RFPILOT_TEST_POSTGRES_URL (default: the local server's `test`
 database). A fresh database is created next to it for each test run and
 dropped at the end, so no run sees another's tables. In CI (CI=true) an
 unreachable server fails the run; elsewhere the Postgres half is skipped.
+
+SQLite: each test has its own file. A test user's (``env``) starts as a copy of
+a store migrated to head once per run, as the Postgres database is after the
+run's first test: running the ten migrations costs ~0.4 s of CPU a store, about
+five minutes over the suite. A test that needs the first open of a store that
+does not exist yet says so with ``@pytest.mark.fresh_store``; the migrations
+themselves are tested on their own stores (test_store, test_migration_kills,
+test_session_counts), which take ``db_url`` without ``env``.
 """
 
 from __future__ import annotations
@@ -61,9 +69,39 @@ def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     return request.getfixturevalue("pg_url")
 
 
+@pytest.fixture(scope="session")
+def sqlite_at_head(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A SQLite store the migrations brought to head, once per run; never opened again (copies are)."""
+    from rfpilot.db.engine import open_store
+
+    path = tmp_path_factory.mktemp("store-at-head") / "rfpilot.db"
+
+    async def make() -> None:
+        store = await open_store(f"sqlite+aiosqlite:///{path}")
+        await store.dispose()  # the last connection closed: the WAL is checkpointed into the file and removed
+
+    asyncio.run(make())
+    assert not Path(f"{path}-wal").exists(), "the template store kept a WAL file: a copy of the file alone is not it"
+    return path
+
+
+def _copy_private(source: Path, target: Path) -> None:
+    """``source`` copied to a new ``target`` made 0600, as rfpilot makes its store (rfpilot.private)."""
+    fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "wb") as out:
+        out.write(source.read_bytes())
+
+
 @pytest.fixture
-def env(db_url: str, tmp_path: Path) -> dict[str, str]:
-    """Environment of one isolated rfpilot user (own home, own account)."""
+def env(db_url: str, tmp_path: Path, request: pytest.FixtureRequest) -> dict[str, str]:
+    """Environment of one isolated rfpilot user (own home, own account). On SQLite its store starts at head
+    (a copy of ``sqlite_at_head``) unless the test is marked ``fresh_store``."""
+    if db_url.startswith("sqlite") and request.node.get_closest_marker("fresh_store") is None:
+        from rfpilot.db.engine import sqlite_file
+
+        target = sqlite_file(db_url)
+        if target is not None and not target.exists():
+            _copy_private(request.getfixturevalue("sqlite_at_head"), target)
     return {
         "RFPILOT_HOME": str(tmp_path / "home"),
         "RFPILOT_DATABASE_URL": db_url,

@@ -194,6 +194,72 @@ async def _const(value):
     return value
 
 
+@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
+async def test_the_filter_index_is_written_only_when_a_filtered_column_changes(ws) -> None:
+    """SQLite's filter table (migration 0010) is rewritten by a change of the title, client or ticket, and by
+    nothing else: not by the fact and message counts (0009's triggers update the session row on every fact and
+    message written), a state_version bump, a status change or a bulk insert. FTS5 writes a new segment for
+    every row it is handed, so the table's shadow data stays byte for byte the same unless its row is rewritten.
+    (Postgres has no trigger here: its trigram indexes cover the three columns, and an update of others alone
+    touches them only when the row moves to another page, as it does for any index.)"""
+    from sqlalchemy import text, update
+
+    from rfpilot.core.session import facts
+    from rfpilot.core.session.sessions import create_session, has_list_filter_index, pause_session, \
+        rename_session, resume_session
+    from rfpilot.db.models import LIST_FILTER_TABLE, Message, SessionRow
+    from tests.fakes.bulk import fill
+
+    async def shadow(ctx) -> list[tuple]:
+        rows = (await ctx.db.execute(text(f"SELECT id, block FROM {LIST_FILTER_TABLE}_data ORDER BY id"))).all()
+        await ctx.db.commit()
+        return [tuple(r) for r in rows]
+
+    async def found(ctx, needle: str) -> list[int]:
+        rows = (await ctx.db.execute(text(f"SELECT rowid FROM {LIST_FILTER_TABLE} WHERE {LIST_FILTER_TABLE} "
+                                          "MATCH :q ORDER BY rowid"), {"q": f'"{needle}"'})).scalars().all()
+        await ctx.db.commit()
+        return list(rows)
+
+    async with ws.ctx() as ctx:
+        assert await has_list_filter_index(ctx)
+        session = await create_session(ctx, "Scanner jams on the second floor", client="Northwind")
+        rowid = (await ctx.db.execute(text("SELECT rowid FROM sessions WHERE id = :id"), {"id": session.id})).scalar()
+        await ctx.db.commit()
+        before = await shadow(ctx)
+        assert before and await found(ctx, "Scanner jams") == [rowid] and await found(ctx, "northwind") == [rowid]
+
+        note = await facts.add_note(ctx, session, "The feed roller is worn")  # fact_count and state_version
+        await facts.update_fact(ctx, session, note, text="The feed roller is badly worn")
+        async with ctx.tx():
+            ctx.db.add(Message(account_id=ctx.account.id, session_id=session.id, seq=0, role="user",
+                               status="complete", display_content="still jams", created_at=ctx.now()))
+        await fill(ctx, session, messages=50, facts=50, first_seq=1)
+        await facts.delete_fact(ctx, session, note)
+        await pause_session(ctx, session)
+        await resume_session(ctx, session)
+        counts = (await ctx.db.execute(text("SELECT fact_count, message_count FROM sessions WHERE id = :id"),
+                                       {"id": session.id})).one()
+        await ctx.db.commit()
+        assert tuple(counts) == (50, 51)  # the count triggers did update the row meanwhile
+        assert await shadow(ctx) == before
+
+        for change in ("title", "client", "ticket"):
+            if change == "title":
+                await rename_session(ctx, session, "Scanner feeds two sheets at once")
+            else:
+                column = SessionRow.client_name if change == "client" else SessionRow.ticket_ref
+                async with ctx.tx():
+                    await ctx.db.execute(update(SessionRow).where(SessionRow.id == session.id)
+                                         .values({column: "Contoso" if change == "client" else "T-4242"}))
+            after = await shadow(ctx)
+            assert after != before, change
+            before = after
+        assert await found(ctx, "Scanner jams") == [] and await found(ctx, "two sheets") == [rowid]
+        assert await found(ctx, "northwind") == [] and await found(ctx, "contoso") == [rowid]
+        assert await found(ctx, "T-4242") == [rowid]
+
+
 async def test_split_open_is_one_pass_and_keeps_order() -> None:
     from rfpilot.core.session.sessions import split_open
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import sqlite3
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -42,6 +43,35 @@ async def test_migrated_schema_matches_models(ws) -> None:
     async with ws.store.engine.connect() as conn:
         changes = await conn.run_sync(diff)
     assert changes == []
+
+
+@pytest.mark.fresh_store
+@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
+async def test_a_first_open_makes_the_store_the_tests_copy(ws, sqlite_at_head) -> None:
+    """tests/conftest.py starts a test user's SQLite store as a copy of one migrated once per run: a first open
+    (this test's, marked fresh_store) makes the same schema, triggers and FTS table, at the same revision, 0600."""
+    import os
+    import stat
+
+    made = db_engine.sqlite_file(ws.store.url)
+    assert made is not None and made != sqlite_at_head
+
+    def schema(path: Path) -> tuple[list[tuple], list[tuple]]:
+        # A table Alembic's batch mode rebuilt lists its constraints in an order that differs from one run of the
+        # migrations to the next: each statement is compared as the sorted list of its words.
+        con = sqlite3.connect(path)
+        try:
+            objects = [(kind, name, table, sorted(re.split(r"[\s,()]+", sql or "")))
+                       for kind, name, table, sql in con.execute("SELECT type, name, tbl_name, sql FROM sqlite_master "
+                                                                 "ORDER BY type, name")]
+            return objects, con.execute("SELECT version_num FROM alembic_version").fetchall()
+        finally:
+            con.close()
+
+    objects, revision = schema(made)
+    assert revision == [(db_engine.SCHEMA_HEAD,)] and any(o[0] == "trigger" for o in objects)
+    assert (objects, revision) == schema(sqlite_at_head)
+    assert stat.S_IMODE(os.stat(made).st_mode) == 0o600
 
 
 async def test_trigram_indexes_where_the_role_may_add_pg_trgm(ws) -> None:
