@@ -328,6 +328,15 @@ def _exercise(run: Runner, cw, monkeypatch: pytest.MonkeyPatch, tmp_path: Path, 
     run("stats", shows=("client",))  # the resolved session's client in the per-client table
     run("stats", "--json")
     run("stats", "--client", V("client"), "--json", code=None)
+    # Team memory: the closed sessions' hostile words are found again and shown inert.
+    run("search", "title2", shows=("title2",))
+    run("search", "title2", "--json")
+    s4 = run("new", V("title2"), "--client", V("client")).strip()
+    run("seen", "list", s4, shows=("title2",))
+    run("seen", "list", s4, "--json")
+    run("seen", "dismiss", s4, s2[:8], code=None)
+    run("db", "reindex")
+    run("db", "reindex", "--json")
     run("sessions", "show", s2, shows=("title2",))
     run("sessions", "show", s2, "--json")
     run("sessions", "show", s1, "--json")

@@ -284,7 +284,9 @@ TABLE: dict[str, dict[int, Run]] = {
     "db upgrade": {USAGE: Run("db upgrade extra", "unexpected extra argument")},
     "db backup": {USAGE: Run("db backup {TMP}/a.db {TMP}/b.db", "unexpected extra argument")},
     "db reindex": {USAGE: Run("db reindex extra", "unexpected extra argument")},
-    "search": {USAGE: Run(("search", "printer", "--since", "last week"), "is neither a window nor a date")},
+    "search": {USAGE: Run(("search", "printer", "--since", "last week"), "is not a duration or a date")},
+    "stats": {USAGE: Run(("stats", "--since", "3m"), "is not a duration or a date"),
+              NOT_FOUND: Run(("stats", "--client", "Nobody Inc"), "Nobody Inc")},
 }
 
 

@@ -8,6 +8,7 @@ from typing import Optional
 import typer
 
 from rfpilot.cli import output
+from rfpilot.grammar import count
 
 JSON = typer.Option(False, "--json", help="Print JSON (a stable shape for scripts).")
 
@@ -224,7 +225,7 @@ def db_reindex(as_json: bool = JSON) -> None:
     counts = run(go)
     total = sum(counts.values())
     output.emit({"rows": total, "by_kind": counts}, as_json,
-                lambda: f"reindexed: {total:,} rows (" + ", ".join(f"{k.replace('_', ' ')} {n:,}"
+                lambda: f"reindexed: {count(total, 'row')} (" + ", ".join(f"{k.replace('_', ' ')} {n:,}"
                                                                 for k, n in counts.items()) + ")")
 
 
