@@ -28,7 +28,7 @@ import pytest
 from sqlalchemy import text
 
 from rfpilot.db import engine as db_engine
-from rfpilot.db.models import LIST_FILTER_TABLES, Base
+from rfpilot.db.models import LIST_FILTER_TABLES, MEMORY_INDEX_TABLES, Base
 
 STRESS = max(1, int(os.environ.get("RFPILOT_STRESS", "1") or 1))
 POINTS = 10 * STRESS  # per store and scenario (at least one per migration step, whatever this says)
@@ -192,7 +192,9 @@ async def check_store(url: str, rows: dict[str, set[str]]) -> str | None:
         async with store.engine.connect() as conn:
             tables = set(await conn.run_sync(lambda c: __import__("sqlalchemy").inspect(c).get_table_names()))
             # SQLite also has the list filter's FTS5 table and its shadow tables (migration 0010).
-            extra = set(LIST_FILTER_TABLES) if store.engine.dialect.name == "sqlite" else set()
+            # Both have the search index (0011): on SQLite an FTS5 table with its shadow tables.
+            extra = (set(LIST_FILTER_TABLES) | set(MEMORY_INDEX_TABLES) if store.engine.dialect.name == "sqlite"
+                     else {"memory_index"})
             if tables != set(Base.metadata.tables) | {"alembic_version"} | extra:
                 return f"tables differ from the models: {sorted(tables ^ set(Base.metadata.tables))}"
             for table, ids in rows.items():

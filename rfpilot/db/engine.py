@@ -30,7 +30,7 @@ if TYPE_CHECKING:
 
 # Every migration in order; the last one is the head. A test asserts this
 # matches Alembic's own view of rfpilot/db/migrations/versions.
-REVISIONS = ("0001", "0002", "0003", "0004", "0005", "0006", "0007", "0008", "0009", "0010")
+REVISIONS = ("0001", "0002", "0003", "0004", "0005", "0006", "0007", "0008", "0009", "0010", "0011")
 SCHEMA_HEAD = REVISIONS[-1]
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"

@@ -57,10 +57,19 @@ LIST_FILTER_TABLES = (LIST_FILTER_TABLE,
                       *(f"{LIST_FILTER_TABLE}_{shadow}" for shadow in ("config", "content", "data", "docsize", "idx")))
 
 
+# Both stores (migration 0011, ``rfpilot.db.memory_index``): the team memory's search index, an FTS5 table on
+# SQLite (with its shadow tables) and a plain table with a tsvector on Postgres. Not in the models either: it is
+# written by triggers only, and read with SQL of each store's own.
+MEMORY_INDEX_TABLES = ("memory_index",
+                       *(f"memory_index_{shadow}" for shadow in ("config", "content", "data", "docsize", "idx")))
+
+
 def include_in_autogenerate(obj, name, type_, reflected, compare_to) -> bool:
-    """Alembic's comparison of the models with a store leaves the optional trigram indexes and SQLite's list
-    filter table alone."""
-    if type_ == "table" and name in LIST_FILTER_TABLES:
+    """Alembic's comparison of the models with a store leaves the optional trigram indexes, SQLite's list
+    filter table and the search index alone."""
+    if type_ == "table" and (name in LIST_FILTER_TABLES or name in MEMORY_INDEX_TABLES):
+        return False
+    if type_ == "index" and name and name.startswith("ix_memory_index_"):
         return False
     return not (type_ == "index" and name in TRIGRAM_INDEXES)
 
