@@ -113,6 +113,7 @@ def main() -> None:
                 add(f"{store} new", seconds)
                 sid = out.strip()
                 add(f"{store} facts add", timed([rfpilot, "facts", "add", sid, "Spooler was running"], env)[0])
+                add(f"{store} search", timed([rfpilot, "search", "printer spooler"], env)[0])
                 add(f"{store} sessions show", timed([rfpilot, "sessions", "show", sid], env)[0])
                 add(f"{store} preview resolve", timed([rfpilot, "preview", "resolve", sid], env)[0])
                 add(f"{store} resolve --yes", timed([rfpilot, "resolve", sid, "--yes"], env)[0])

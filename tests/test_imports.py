@@ -44,10 +44,11 @@ def test_help_and_version_load_no_heavy_module(argv: list[str]) -> None:
     assert heavy == []
 
 
-def test_sessions_list_never_imports_llm_or_tui(tmp_path: Path) -> None:
-    """Listing sessions touches the store but not the LLM SDK, Textual or httpx."""
+@pytest.mark.parametrize("argv", [["sessions", "list"], ["search", "printer offline"]])
+def test_sessions_list_never_imports_llm_or_tui(argv: list[str], tmp_path: Path) -> None:
+    """Listing or searching sessions touches the store but not the LLM SDK, Textual or httpx."""
     names = _imported_modules(
-        "-m", "rfpilot", "sessions", "list", env_extra={"RFPILOT_HOME": str(tmp_path), "RFPILOT_DATABASE_URL": ""}
+        "-m", "rfpilot", *argv, env_extra={"RFPILOT_HOME": str(tmp_path), "RFPILOT_DATABASE_URL": ""}
     )
     assert _loaded(names, "sqlalchemy")
     for top in ("anthropic", "textual", "httpx"):

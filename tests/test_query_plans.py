@@ -352,3 +352,32 @@ async def test_a_long_sessions_counts_and_promoted_checks_read_no_walk_of_it(big
         else:
             assert facts_reads and all(re.match(r"(Index|Bitmap Index) Scan.* ix_facts_source_ref$", r)
                                        for r in facts_reads), show(root)
+
+
+async def test_search_and_seen_before_read_the_memory_index(big) -> None:
+    """`rfpilot search` and "seen before" find their items through the search index (FTS5 on SQLite, the GIN
+    index of the tsvector on Postgres) and each item's session by its primary key: no walk of the sessions."""
+    from rfpilot.core.memory.search import search
+    from rfpilot.core.memory.similar import find_similar
+
+    async with big.ctx() as ctx:
+        dialect = ctx.db.bind.dialect.name
+        if dialect == "postgresql":
+            async with ctx.tx():
+                from sqlalchemy import text
+
+                await ctx.db.execute(text("ANALYZE memory_index"))
+        async with recorded(ctx) as seen:
+            assert await search(ctx, "printer 417 offline", statuses=("resolved", "escalated"))
+            await find_similar(ctx, title="Printer 417 offline again")
+        reads = [(s, p) for s, p in seen if "memory_index" in s and ("MATCH" in s or "@@" in s)]
+        assert len(reads) >= 3  # the search's hits and snippets, the candidates of "seen before"
+        for statement, parameters in reads:
+            root = await plan(ctx, statement, parameters, off=("seqscan",))
+            details = [n["detail"] for n in walk(root)]
+            if dialect == "sqlite":
+                assert any(re.match(r"SCAN (m|memory_index) VIRTUAL TABLE INDEX \d+:=?M", d) for d in details), show(root)
+                assert not any(re.match(r"SCAN (s|sessions)\b", d) for d in details), show(root)
+            else:
+                assert "Bitmap Index Scan ix_memory_index_tsv" in details, show(root)
+                assert not any(d.startswith("Seq Scan") for d in details), show(root)

@@ -93,7 +93,8 @@ def test_help_and_version_import_no_command_module_no_pydantic_no_sqlalchemy(arg
     assert loaded == (["rfpilot.cli.sessions"] if argv[0] == "sessions" else [])
 
 
-@pytest.mark.parametrize("argv", [["new", "Printer offline after the driver update"], ["sessions", "list"]])
+@pytest.mark.parametrize("argv", [["new", "Printer offline after the driver update"], ["sessions", "list"],
+                                  ["search", "printer driver"]])
 def test_a_store_command_imports_its_module_only_and_no_pydantic(argv: list[str], tmp_path: Path) -> None:
     """On a store at the current schema: its own command module, SQLAlchemy, no pydantic, no Alembic."""
     env = {"RFPILOT_HOME": str(tmp_path), "RFPILOT_DATABASE_URL": "", "RFPILOT_LLM_PROVIDER": "offline"}
@@ -102,7 +103,7 @@ def test_a_store_command_imports_its_module_only_and_no_pydantic(argv: list[str]
     assert _loaded(names, "sqlalchemy")
     assert not _loaded(names, "pydantic")
     assert not _loaded(names, "alembic")
-    assert sorted(names & COMMAND_MODULES) == ["rfpilot.cli.sessions"]
+    assert sorted(names & COMMAND_MODULES) == [f"rfpilot.cli.{'search' if argv[0] == 'search' else 'sessions'}"]
 
 
 # -- parameters without pydantic -------------------------------------------------------------------------------------

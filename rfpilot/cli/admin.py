@@ -12,7 +12,7 @@ from rfpilot.cli import output
 JSON = typer.Option(False, "--json", help="Print JSON (a stable shape for scripts).")
 
 config_app = typer.Typer(help="Read and change config.toml.", no_args_is_help=True)
-db_app = typer.Typer(help="The store: migrations, backups, where it is.", no_args_is_help=True)
+db_app = typer.Typer(help="The store: migrations, backups, the search index, where it is.", no_args_is_help=True)
 
 
 def register(app: typer.Typer) -> None:
@@ -207,6 +207,25 @@ def db_backup(
             raise UsageError(f"cannot write the backup to {target}: {exc.strerror or exc}") from None
     output.emit({"database": str(path), "backup": str(target), "bytes": target.stat().st_size}, as_json,
                 lambda: str(target))
+
+
+@db_app.command("reindex")
+def db_reindex(as_json: bool = JSON) -> None:
+    """Rebuild the search index from the store, in one transaction (the index is kept by the store as it is
+    written: this is for a store restored or changed by hand)."""
+    from rfpilot.cli.runtime import run
+
+    async def go(ctx):
+        from rfpilot.core.memory.index import reindex
+
+        async with ctx.tx():
+            return await reindex(ctx)
+
+    counts = run(go)
+    total = sum(counts.values())
+    output.emit({"rows": total, "by_kind": counts}, as_json,
+                lambda: f"reindexed: {total:,} rows (" + ", ".join(f"{k.replace('_', ' ')} {n:,}"
+                                                                for k, n in counts.items()) + ")")
 
 
 # --- doctor --------------------------------------------------------------

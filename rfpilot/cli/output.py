@@ -63,6 +63,31 @@ def guard_logging() -> None:
     logging.lastResort = InertLastResort(logging.WARNING)
 
 
+# Emphasis (`rfpilot search`'s matched words): bold on a terminal, nothing in a pipe or with NO_COLOR set.
+BOLD, NOT_BOLD = "\x1b[1m", "\x1b[22m"
+
+
+def emphasis_shown() -> bool:
+    import os
+
+    try:
+        return sys.stdout.isatty() and not os.environ.get("NO_COLOR")
+    except (AttributeError, ValueError):
+        return False
+
+
+def data_marked(lines: Sequence[Sequence[tuple[str, bool]]]) -> None:
+    """Lines of (text, emphasised) pieces to stdout: each piece made inert first, then the emphasised ones wrapped
+    in bold (on a terminal only), so the only escape sequences written are those two, never a text's own."""
+    bold = emphasis_shown()
+    out = []
+    for line in lines:
+        out.append("".join(f"{BOLD}{inert(text)}{NOT_BOLD}" if strong and bold else inert(text)
+                           for text, strong in line))
+    sys.stdout.write("\n".join(out) + "\n")
+    sys.stdout.flush()
+
+
 def emit(payload: Any, as_json: bool, human: Callable[[], str | None]) -> None:
     if as_json:
         data(dumps(payload, indent=2, sort_keys=False, default=str))

@@ -43,6 +43,8 @@ COMMANDS: tuple[tuple[str, str | None, str], ...] = (
                          "resume it)."),
     ("handoffs", "handoffs", "A session's handoffs, newest first: who parked or escalated it, why, and who "
                              "claimed it."),
+    ("search", "search", "Search every session's text: titles, problems, facts, fixes, notes, outputs and dead "
+                         "ends, best match first."),
     ("doctor", "admin", "Check each part (config, store, identity, keyring, model, PSA connections, outbox) and "
                         "say what to do about each failure. Exit 1 when any check fails (a warning does not); "
                         "--json gives the whole report."),
@@ -61,10 +63,10 @@ COMMANDS: tuple[tuple[str, str | None, str], ...] = (
     ("outputs", "outputs", "Resolution outputs: PSA ticket notes, KB article and client summary, drafted when a "
                            "session is resolved."),
     ("config", "admin", "Read and change config.toml."),
-    ("db", "admin", "The store: migrations, backups, where it is."),
+    ("db", "admin", "The store: migrations, backups, the search index, where it is."),
 )
 # The modules in registration order (the order of COMMANDS within commands and within groups).
-MODULES = ("sessions", "chat", "lane", "closing", "keys", "psa", "templates", "branches", "handoffs", "outputs", "admin")
+MODULES = ("sessions", "chat", "lane", "closing", "keys", "psa", "templates", "branches", "handoffs", "outputs", "search", "admin")
 
 
 def _new_app(cls: type[TyperGroup] | None = None) -> typer.Typer:

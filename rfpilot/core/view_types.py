@@ -422,3 +422,27 @@ class DraftReviewView(DraftView, total=False):
     """A draft as the TUI's review dialog shows it: with the line that opens the dialog."""
 
     headline: str
+
+
+class SearchSnippetView(TypedDict):
+    """One matching item of a session in `search --json`: its kind (session, fact, fix, resolution, escalation,
+    output, dead_end), a sanitised one-line excerpt, and the matched words as ``[start, end)`` offsets into it."""
+
+    kind: str
+    text: str
+    marks: list[list[int]]
+
+
+class SearchResultView(TypedDict):
+    """A session found by `rfpilot search` (`--json` rows), best first."""
+
+    session_id: str
+    title: str | None
+    client: str | None
+    status: str
+    outcome: str | None
+    score: float
+    active_seconds: int
+    created_at: str | None
+    updated_at: str | None
+    snippets: list[SearchSnippetView]

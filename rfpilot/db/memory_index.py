@@ -92,7 +92,8 @@ def _body(kind: Kind, r: str, dialect: str) -> str:
     parts = [f.format(r=r) for f in kind.fields]
     if dialect == "postgresql":
         return f"btrim(left(concat_ws(E'\\n', {', '.join(parts)}), {BODY_MAX}))"
-    joined = " || char(10) || ".join(f"coalesce({p}, '')" for p in parts)
+    # concat_ws's way: a NULL field is left out, its separator too
+    joined = " || ".join(f"coalesce(char(10) || {p}, '')" for p in parts)
     return f"trim(substr({joined}, 1, {BODY_MAX}), ' ' || char(9) || char(10) || char(13))"
 
 

@@ -24,6 +24,8 @@ TABLE = memory_index.TABLE
 # drops any a source text holds), turned into bold (terminal) or nothing (JSON) by the caller.
 HIT_START, HIT_END = "\ue000", "\ue001"
 SNIPPET_WORDS = 14
+# Matching items read to choose each session's best ones for snippets (SQLite).
+SNIPPET_ITEMS = 2_000
 
 
 @dataclass(frozen=True)
@@ -140,12 +142,27 @@ async def snippets(ctx: Ctx, terms: Sequence[str], session_ids: Sequence[str], *
                f"AND m.session_id IN ({', '.join(ids)})) AS best CROSS JOIN (SELECT {query} AS q) q "
                f"WHERE n <= {int(per_session)} ORDER BY session_id, n")
     else:
+        # FTS5's snippet() is refused inside a window function: pick each session's best items first (by rowid),
+        # then cut snippets of those only.
         params["match"] = fts5_query(terms, "OR")
-        sql = (f"SELECT session_id, kind, snip FROM (SELECT m.session_id, m.kind, "
-               f"snippet({TABLE}, 0, '{HIT_START}', '{HIT_END}', ' … ', {SNIPPET_WORDS}) AS snip, "
-               f"row_number() OVER (PARTITION BY m.session_id ORDER BY bm25({TABLE}), m.rowid) AS n "
-               f"FROM {TABLE} m WHERE {TABLE} MATCH :match AND m.account_id = :account "
-               f"AND m.session_id IN ({', '.join(ids)})) WHERE n <= {int(per_session)} ORDER BY session_id, n")
+        ranked = (await ctx.db.execute(text(
+            f"SELECT m.rowid, m.session_id FROM {TABLE} m WHERE {TABLE} MATCH :match AND m.account_id = :account "
+            f"AND m.session_id IN ({', '.join(ids)}) ORDER BY bm25({TABLE}), m.rowid LIMIT {SNIPPET_ITEMS}"),
+            params)).all()
+        taken: dict[str, list[int]] = {}
+        for rowid, session_id in ranked:
+            if len(taken.setdefault(session_id, [])) < per_session:
+                taken[session_id].append(int(rowid))
+        order = {rowid: i for i, rowid in enumerate(r for rows in taken.values() for r in rows)}
+        if not order:
+            return {}
+        sql = (f"SELECT session_id, kind, snippet({TABLE}, 0, '{HIT_START}', '{HIT_END}', ' … ', {SNIPPET_WORDS}), "
+               f"rowid FROM {TABLE} WHERE {TABLE} MATCH :match AND rowid IN ({', '.join(map(str, order))})")
+        rows = sorted((await ctx.db.execute(text(sql), params)).all(), key=lambda r: (r[0], order[r[3]]))
+        found_: dict[str, list[tuple[str, str]]] = {}
+        for session_id, kind, snip, _ in rows:
+            found_.setdefault(session_id, []).append((kind, snip or ""))
+        return found_
     found: dict[str, list[tuple[str, str]]] = {}
     for session_id, kind, snip in (await ctx.db.execute(text(sql), params)).all():
         found.setdefault(session_id, []).append((kind, snip or ""))
