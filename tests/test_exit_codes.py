@@ -278,6 +278,8 @@ TABLE: dict[str, dict[int, Run]] = {
     "db current": {USAGE: Run("db current extra", "unexpected extra argument")},
     "db upgrade": {USAGE: Run("db upgrade extra", "unexpected extra argument")},
     "db backup": {USAGE: Run("db backup {TMP}/a.db {TMP}/b.db", "unexpected extra argument")},
+    "db reindex": {USAGE: Run("db reindex extra", "unexpected extra argument")},
+    "search": {USAGE: Run(("search", "printer", "--since", "last week"), "is neither a window nor a date")},
 }
 
 

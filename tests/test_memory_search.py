@@ -179,3 +179,103 @@ def test_cli_search(cli) -> None:
     assert code == 1 and "unknown status" in err
     code, out, err = cli("db", "reindex", "--json")
     assert code == 0 and json.loads(out)["by_kind"]["session"] >= 1
+
+
+async def test_a_store_is_indexed_when_it_migrates(db_url: str) -> None:
+    """The backfill: a store at 0010 with sessions, facts (one deleted) and a dead end gets them in the index at
+    0011."""
+    import uuid
+    from datetime import UTC, datetime
+
+    from rfpilot.db import engine as db_engine
+    from rfpilot.db.engine import _run_alembic_upgrade, create_engine, migrate
+    from tests.conftest import _admin
+
+    scratch = None
+    if db_url.startswith("postgresql"):
+        scratch = f"rfpilot_mig_{uuid.uuid4().hex[:12]}"
+        await _admin(f'CREATE DATABASE "{scratch}"')
+        db_url = f"{db_url.rpartition('/')[0]}/{scratch}"
+    engine = create_engine(db_url)
+    try:
+        async with engine.begin() as conn:
+            await conn.run_sync(lambda c: _run_alembic_upgrade(c, "0010"))
+        now = datetime.now(UTC)
+        account, engineer, sid = str(uuid.uuid4()), str(uuid.uuid4()), str(uuid.uuid4())
+        async with engine.begin() as conn:
+            await conn.execute(text("INSERT INTO accounts (id, name, created_at) VALUES (:a, 'mig', :t)"),
+                               {"a": account, "t": now})
+            await conn.execute(text(
+                "INSERT INTO engineers (id, account_id, email, display_name, psa_member_ids, created_at) "
+                "VALUES (:e, :a, 'm@example.com', 'M', '{}', :t)"), {"e": engineer, "a": account, "t": now})
+            await conn.execute(text(
+                "INSERT INTO sessions (id, account_id, owner_id, title, status, intake_type, state_version, "
+                "active_seconds, parked_seconds, handoff_count, status_changed_at, created_at, updated_at, "
+                "resolution_summary) VALUES (:s, :a, :e, 'Copier scan fails', 'resolved', 'empty', 0, 0, 0, 0, "
+                ":t, :t, :t, 'Updated the SMB password')"), {"s": sid, "a": account, "e": engineer, "t": now})
+            for i, fact in enumerate(("SMB logon failure", "removed fact")):
+                await conn.execute(text(
+                    "INSERT INTO facts (id, account_id, session_id, text, source_type, created_by, created_at, "
+                    "updated_at, deleted_at) VALUES (:f, :a, :s, :x, 'user_note', :e, :t, :t, :d)"),
+                    {"f": str(uuid.uuid4()), "a": account, "s": sid, "x": fact, "e": engineer, "t": now,
+                     "d": now if i else None})
+            await conn.execute(text(
+                "INSERT INTO session_branches (id, account_id, session_id, seq, position, label, description, "
+                "status, status_reason, context_summary, created_at, updated_at) VALUES (:b, :a, :s, 1, 1, "
+                "'Firewall', '', 'dead_end', 'port open', :c, :t, :t)"),
+                {"b": str(uuid.uuid4()), "a": account, "s": sid, "t": now,
+                 "c": json.dumps({"tried": ["telnet 445"], "concluded": "not the firewall"})})
+        await migrate(engine, backup_dir=None)
+        assert await db_engine.current_revision(engine) == db_engine.SCHEMA_HEAD
+        async with engine.connect() as conn:
+            rows = sorted((await conn.execute(text("SELECT kind, body FROM memory_index"))).all())
+        assert rows == [("dead_end", "Firewall\n\nport open\nnot the firewall\ntelnet 445"),
+                        ("fact", "SMB logon failure"), ("resolution", "Updated the SMB password"),
+                        ("session", "Copier scan fails")]
+    finally:
+        await engine.dispose()
+        if scratch:
+            await _admin(f'DROP DATABASE IF EXISTS "{scratch}" WITH (FORCE)')
+
+
+BULK = int(__import__("os").environ.get("RFPILOT_TEST_BULK_FACTS", "2000"))
+
+
+async def test_a_bulk_insert_of_facts_writes_one_small_row_each(ctx) -> None:
+    """A bulk insert of BULK facts into one session adds BULK index rows and rewrites nothing else of the
+    session's (its own row in the index keeps its identity)."""
+    from sqlalchemy import insert
+
+    from rfpilot.db.models import Fact
+    from rfpilot.db.types import new_id
+
+    session = await create_session(ctx, "A long session with many facts")
+    column = "rowid" if ctx.db.get_bind().dialect.name == "sqlite" else "xmin::text"
+    own = f"SELECT {column} FROM memory_index WHERE account_id = :a AND kind = 'session'"
+    before = (await ctx.db.execute(text(own), {"a": ctx.account.id})).scalar()
+    now = ctx.now()
+    async with ctx.tx():
+        await ctx.db.execute(insert(Fact), [dict(id=new_id(), account_id=ctx.account.id, session_id=session.id,
+                                                 text=f"observation {i} on host pc{i:05d}", source_type="user_note",
+                                                 created_by=ctx.engineer.id, created_at=now, updated_at=now)
+                                            for i in range(BULK)])
+    count = (await ctx.db.execute(text("SELECT count(*) FROM memory_index WHERE account_id = :a AND kind = 'fact'"),
+                                  {"a": ctx.account.id})).scalar()
+    assert count == BULK
+    assert (await ctx.db.execute(text(own), {"a": ctx.account.id})).scalar() == before
+    [hit] = await search(ctx, f"pc{BULK - 1:05d}")
+    assert hit["session_id"] == session.id
+
+
+async def test_a_query_matching_more_than_the_rank_window_still_finds_what_the_filters_want(ctx, monkeypatch) -> None:
+    """With more matches than RANK_WINDOW, the newest are ranked first; a filter that wants an older one widens the
+    window until it is found, and a rarer word is found wherever it is."""
+    monkeypatch.setattr(index, "RANK_WINDOW", 2)
+    oldest = await resolved(ctx, "Printer offline in the warehouse", client="Zeta")
+    newer = [await create_session(ctx, f"Printer offline on floor {i}", client="Acme") for i in range(6)]
+    found = await search(ctx, "printer offline", limit=3)
+    assert len(found) == 3 and {r["session_id"] for r in found} <= {s.id for s in newer} | {oldest.id}
+    assert [r["session_id"] for r in await search(ctx, "printer offline", statuses=("resolved",))] == [oldest.id]
+    assert [r["session_id"] for r in await search(ctx, "printer", client="zeta")] == [oldest.id]
+    assert [r["session_id"] for r in await search(ctx, "warehouse")] == [oldest.id]
+    assert len(await search(ctx, "printer offline", limit=50)) == 7

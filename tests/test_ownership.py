@@ -116,6 +116,8 @@ COMMANDS: dict[str, str] = {
     "db current": LOCAL,
     "db upgrade": LOCAL,
     "db backup": LOCAL,
+    "db reindex": LOCAL,  # rebuilds the store's index from its own rows: maintenance, like db upgrade
+    "search": READ,
 }
 
 # Tried by all three users in the matrix below (LOCAL/TUI/CREATE ones hold no data of another engineer's).
@@ -352,6 +354,7 @@ def test_who_may_do_what_on_one_store(world: World, cw, tmp_path: Path, monkeypa
     w.read("preview escalate", "preview", "escalate", s, "--offline")
     w.read("templates render", "templates", "render", "flush-dns", "--session", s)
     w.read("sessions list", "sessions", "list", secret=s[:8])
+    w.read("search", "search", "webmail VPN", secret=s[:8])
 
     w.owner_only("sessions rename", "sessions", "rename", s, "Outlook password prompts")
     w.owner_only("facts add", "facts", "add", s, "The user has MFA")

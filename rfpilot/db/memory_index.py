@@ -104,7 +104,7 @@ def _rows(kind: Kind, r: str, dialect: str, source: str = "") -> str:
     where = kind.condition.format(r=r)
     if dialect == "postgresql":
         inner = (f"SELECT '{kind.name}' AS kind, {r}.id AS source_id, {r}.{kind.session_key} AS session_id, "
-                 f"{r}.account_id AS account_id, {body} AS body {source} WHERE {where}")
+                 f"{r}.account_id AS account_id, {r}.created_at AS made, {body} AS body {source} WHERE {where}")
         return f"SELECT kind, source_id, session_id, account_id, body FROM ({inner}) AS i WHERE body <> ''"
     inner = (f"SELECT {r}.rowid * 8 + {kind.code} AS rid, {body} AS body, '{kind.name}' AS kind, "
              f"{r}.{kind.session_key} AS session_id, {r}.account_id AS account_id {source} WHERE {where}")
@@ -119,8 +119,10 @@ def _insert(dialect: str) -> str:
 
 def fill_statements(dialect: str) -> list[str]:
     """Empty the index and fill it from the source tables: one statement per kind after the DELETE."""
+    # Postgres numbers its rows (``seq``, the newest last) in the order they are inserted: oldest source row first.
+    order = " ORDER BY i.made, i.source_id" if dialect == "postgresql" else ""
     return [f"DELETE FROM {TABLE}"] + [
-        _insert(dialect) + _rows(k, "t", dialect, f"FROM {k.table} AS t") for k in kinds(dialect)]
+        _insert(dialect) + _rows(k, "t", dialect, f"FROM {k.table} AS t") + order for k in kinds(dialect)]
 
 
 def _by_table(dialect: str) -> dict[str, list[Kind]]:
@@ -161,12 +163,15 @@ def sqlite_trigger_names() -> list[str]:
 
 def postgres_statements() -> list[str]:
     out = [
-        f"CREATE TABLE {TABLE} (kind varchar(16) NOT NULL, source_id varchar(36) NOT NULL, "
+        f"CREATE TABLE {TABLE} (seq bigint GENERATED ALWAYS AS IDENTITY, "
+        f"kind varchar(16) NOT NULL, source_id varchar(36) NOT NULL, "
         f"session_id varchar(36) NOT NULL, account_id varchar(36) NOT NULL, body text NOT NULL, "
         f"tsv tsvector GENERATED ALWAYS AS (to_tsvector('{PG_CONFIG}', body)) STORED, "
         f"CONSTRAINT pk_{TABLE} PRIMARY KEY (kind, source_id))",
         f"CREATE INDEX ix_{TABLE}_tsv ON {TABLE} USING gin (tsv) WITH (fastupdate = off)",
         f"CREATE INDEX ix_{TABLE}_session ON {TABLE} (session_id)",
+        # The newest matches of a common word (core.memory.index.item_hits' window) without sorting every match.
+        f"CREATE INDEX ix_{TABLE}_account_seq ON {TABLE} (account_id, seq)",
     ]
     for table, table_kinds in _by_table("postgresql").items():
         names = ", ".join(f"'{k.name}'" for k in table_kinds)

@@ -11,6 +11,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
+from weakref import WeakKeyDictionary
 
 from sqlalchemy import text
 
@@ -24,8 +25,10 @@ TABLE = memory_index.TABLE
 # drops any a source text holds), turned into bold (terminal) or nothing (JSON) by the caller.
 HIT_START, HIT_END = "\ue000", "\ue001"
 SNIPPET_WORDS = 14
-# Matching items read to choose each session's best ones for snippets (SQLite).
-SNIPPET_ITEMS = 2_000
+# Postgres cuts its headlines from this much of an item (ts_headline parses all it is given).
+HEADLINE_CHARS = 4_000
+# At most this many matching items are ranked at first: the newest (item_hits).
+RANK_WINDOW = 2_000
 
 
 @dataclass(frozen=True)
@@ -33,6 +36,7 @@ class Hit:
     session_id: str
     kind: str
     score: float  # higher = better, comparable within one query
+    item: str  # the index row: its rowid (SQLite) or its source id (Postgres)
 
 
 @dataclass(frozen=True)
@@ -44,9 +48,16 @@ class Filters:
     exclude: tuple[str, ...] = ()
 
 
+_index_seen: WeakKeyDictionary = WeakKeyDictionary()  # engine -> True once its index was found
+
+
 async def require_index(ctx: Ctx) -> None:
-    """StoreError when this store has no search index (an SQLite without FTS5: migration 0011 said so)."""
+    """StoreError when this store has no search index (an SQLite without FTS5: migration 0011 said so). Looked
+    for once per engine."""
     bind = ctx.db.get_bind()
+    key = getattr(bind, "sync_engine", bind)
+    if _index_seen.get(key):
+        return
     if bind.dialect.name == "postgresql":
         found = (await ctx.db.execute(text(f"SELECT to_regclass('{TABLE}') IS NOT NULL"))).scalar()
     else:
@@ -55,6 +66,7 @@ async def require_index(ctx: Ctx) -> None:
     if not found:
         raise StoreError("this store has no search index: its SQLite was built without FTS5",
                          hint="use an SQLite with FTS5 (any current Python has one), or Postgres")
+    _index_seen[key] = True
 
 
 def _filters_sql(filters: Filters, params: dict[str, Any]) -> str:
@@ -99,73 +111,87 @@ def _bind_since(ctx: Ctx, params: dict[str, Any]) -> None:
 async def item_hits(ctx: Ctx, terms: Sequence[str], *, operator: str = "AND", filters: Filters = Filters(),
                     limit: int = 400) -> list[Hit]:
     """The best ``limit`` items of ``ctx.account`` matching ``terms`` (all of them in one item, or any), whose
-    session passes ``filters``."""
+    session passes ``filters``, best first.
+
+    Ranking costs the store a little for every match it ranks, so a query matching more than RANK_WINDOW items
+    ranks the newest RANK_WINDOW of them (found by the index alone, without ranking). The index ranks and hands
+    over its best ``limit`` (ids and scores only); those are joined to their sessions and filtered. When the
+    filters leave fewer than ``limit``, the index is asked for four times as many, and once the window is
+    exhausted the window grows four times, until it holds every match."""
     if not terms:
         return []
+    postgres = ctx.db.get_bind().dialect.name == "postgresql"
     params: dict[str, Any] = {"account": ctx.account.id, "limit": limit}
     where = _filters_sql(filters, params)
     _bind_since(ctx, params)
-    if ctx.db.get_bind().dialect.name == "postgresql":
+    if postgres:
         query = _pg_query(terms, operator, params)
-        sql = (f"SELECT m.session_id, m.kind, ts_rank(m.tsv, q.q) AS score FROM {TABLE} m "
-               f"CROSS JOIN (SELECT {query} AS q) q JOIN sessions s ON s.id = m.session_id "
-               f"WHERE m.tsv @@ q.q AND m.account_id = :account{where} ORDER BY score DESC, m.session_id LIMIT :limit")
+        matches = (f"FROM {TABLE} m CROSS JOIN (SELECT {query} AS q) q "
+                   f"WHERE m.tsv @@ q.q AND m.account_id = :account")
+        floor = f"SELECT m.seq {matches} ORDER BY m.seq DESC LIMIT 1 OFFSET :window"
+        best = (f"SELECT m.kind, m.source_id, ts_rank(m.tsv, q.q) AS score {matches} AND m.seq > :floor "
+                f"ORDER BY score DESC, m.seq DESC LIMIT :k")
+        ranked = (f"SELECT m.session_id, m.kind, b.score, m.source_id FROM ({best}) b JOIN {TABLE} m "
+                  f"ON m.kind = b.kind AND m.source_id = b.source_id JOIN sessions s ON s.id = m.session_id "
+                  f"WHERE 1 = 1{where} ORDER BY b.score DESC, m.session_id, m.kind LIMIT :limit")
+        window_rows = f"SELECT count(*) FROM (SELECT 1 {matches} AND m.seq > :floor LIMIT :k) AS w"
     else:
         params["match"] = fts5_query(terms, operator)
-        sql = (f"SELECT m.session_id, m.kind, -bm25({TABLE}) AS score FROM {TABLE} m "
-               f"JOIN sessions s ON s.id = m.session_id "
-               f"WHERE {TABLE} MATCH :match AND m.account_id = :account{where} "
-               f"ORDER BY score DESC, m.session_id LIMIT :limit")
-    rows = (await ctx.db.execute(text(sql), params)).all()
-    return [Hit(r[0], r[1], float(r[2])) for r in rows]
+        matches = f"FROM {TABLE} WHERE {TABLE} MATCH :match"
+        floor = f"SELECT rowid {matches} ORDER BY rowid DESC LIMIT 1 OFFSET :window"
+        best = f"SELECT rowid AS id, -rank AS score {matches} AND rowid > :floor ORDER BY rank LIMIT :k"
+        ranked = (f"SELECT m.session_id, m.kind, b.score, m.rowid FROM ({best}) b JOIN {TABLE} m ON m.rowid = b.id "
+                  f"JOIN sessions s ON s.id = m.session_id WHERE m.account_id = :account{where} "
+                  f"ORDER BY b.score DESC, m.session_id, m.kind LIMIT :limit")
+        window_rows = f"SELECT count(*) FROM (SELECT 1 {matches} AND rowid > :floor LIMIT :k)"
+    window, params["k"] = RANK_WINDOW, limit
+    params["window"] = window
+    found = (await ctx.db.execute(text(floor), params)).scalar()
+    while True:
+        params["floor"] = -1 if found is None else int(found)
+        rows = (await ctx.db.execute(text(ranked), params)).all()
+        if len(rows) >= limit:
+            break
+        if postgres and not where and found is None:
+            break  # nothing filtered out and no window: every match was ranked
+        if (await ctx.db.execute(text(window_rows), params)).scalar_one() >= params["k"]:
+            params["k"] *= 4  # the window holds more: rank more of it
+        elif found is None:
+            break  # every match was ranked
+        else:
+            window *= 4
+            params["window"] = window
+            found = (await ctx.db.execute(text(floor), params)).scalar()
+    return [Hit(r[0], r[1], float(r[2]), str(r[3])) for r in rows]
 
 
-async def snippets(ctx: Ctx, terms: Sequence[str], session_ids: Sequence[str], *, per_session: int = 2
-                   ) -> dict[str, list[tuple[str, str]]]:
-    """For each session, its best matching items' snippets as (kind, text with HIT_START/HIT_END around hits)."""
-    if not terms or not session_ids:
+async def snippets(ctx: Ctx, terms: Sequence[str], hits: Sequence[Hit]) -> dict[str, list[tuple[str, str]]]:
+    """The snippets of these items, by session in the order given: (kind, text with HIT_START/HIT_END around the
+    matched words)."""
+    if not terms or not hits:
         return {}
     params: dict[str, Any] = {"account": ctx.account.id}
-    ids = []
-    for i, session_id in enumerate(session_ids):
-        params[f"s{i}"] = session_id
-        ids.append(f":s{i}")
+    names = []
+    for i, hit in enumerate(hits):
+        params[f"i{i}"] = hit.item if ctx.db.get_bind().dialect.name == "postgresql" else int(hit.item)
+        names.append(f":i{i}")
     if ctx.db.get_bind().dialect.name == "postgresql":
         query = _pg_query(terms, "OR", params)
-        options = (f"StartSel={HIT_START}, StopSel={HIT_END}, MaxWords={SNIPPET_WORDS + 6}, MinWords=6, "
-                   f"MaxFragments=1, FragmentDelimiter=' … '")
-        params["options"] = options
-        sql = (f"SELECT session_id, kind, ts_headline('{memory_index.PG_CONFIG}', body, q.q, :options) FROM ("
-               f"SELECT m.session_id, m.kind, m.body, row_number() OVER (PARTITION BY m.session_id "
-               f"ORDER BY ts_rank(m.tsv, q.q) DESC, m.kind, m.source_id) AS n FROM {TABLE} m "
-               f"CROSS JOIN (SELECT {query} AS q) q WHERE m.tsv @@ q.q AND m.account_id = :account "
-               f"AND m.session_id IN ({', '.join(ids)})) AS best CROSS JOIN (SELECT {query} AS q) q "
-               f"WHERE n <= {int(per_session)} ORDER BY session_id, n")
+        params["options"] = (f"StartSel={HIT_START}, StopSel={HIT_END}, MaxWords={SNIPPET_WORDS + 6}, MinWords=6, "
+                             f"MaxFragments=1, FragmentDelimiter=' … '")
+        headline = f"ts_headline('{memory_index.PG_CONFIG}', left(m.body, {HEADLINE_CHARS}), q.q, :options)"
+        sql = (f"SELECT m.source_id, {headline} FROM {TABLE} m "
+               f"CROSS JOIN (SELECT {query} AS q) q WHERE m.account_id = :account "
+               f"AND m.source_id IN ({', '.join(names)})")
     else:
-        # FTS5's snippet() is refused inside a window function: pick each session's best items first (by rowid),
-        # then cut snippets of those only.
         params["match"] = fts5_query(terms, "OR")
-        ranked = (await ctx.db.execute(text(
-            f"SELECT m.rowid, m.session_id FROM {TABLE} m WHERE {TABLE} MATCH :match AND m.account_id = :account "
-            f"AND m.session_id IN ({', '.join(ids)}) ORDER BY bm25({TABLE}), m.rowid LIMIT {SNIPPET_ITEMS}"),
-            params)).all()
-        taken: dict[str, list[int]] = {}
-        for rowid, session_id in ranked:
-            if len(taken.setdefault(session_id, [])) < per_session:
-                taken[session_id].append(int(rowid))
-        order = {rowid: i for i, rowid in enumerate(r for rows in taken.values() for r in rows)}
-        if not order:
-            return {}
-        sql = (f"SELECT session_id, kind, snippet({TABLE}, 0, '{HIT_START}', '{HIT_END}', ' … ', {SNIPPET_WORDS}), "
-               f"rowid FROM {TABLE} WHERE {TABLE} MATCH :match AND rowid IN ({', '.join(map(str, order))})")
-        rows = sorted((await ctx.db.execute(text(sql), params)).all(), key=lambda r: (r[0], order[r[3]]))
-        found_: dict[str, list[tuple[str, str]]] = {}
-        for session_id, kind, snip, _ in rows:
-            found_.setdefault(session_id, []).append((kind, snip or ""))
-        return found_
+        sql = (f"SELECT rowid, snippet({TABLE}, 0, '{HIT_START}', '{HIT_END}', ' … ', {SNIPPET_WORDS}) "
+               f"FROM {TABLE} WHERE {TABLE} MATCH :match AND rowid IN ({', '.join(names)})")
+    made = {str(item): snip or "" for item, snip in (await ctx.db.execute(text(sql), params)).all()}
     found: dict[str, list[tuple[str, str]]] = {}
-    for session_id, kind, snip in (await ctx.db.execute(text(sql), params)).all():
-        found.setdefault(session_id, []).append((kind, snip or ""))
+    for hit in hits:
+        if hit.item in made:
+            found.setdefault(hit.session_id, []).append((hit.kind, made[hit.item]))
     return found
 
 

@@ -27,6 +27,7 @@ from rfpilot.textsafe import inert
 LIMIT_MAX = 200
 # A session's further matching items add this share of their score each (its best counts whole), at most EXTRA.
 EXTRA_SHARE, EXTRA = 0.25, 3
+SNIPPETS = 2  # per session: its best matching items
 _SPACE = re.compile(r"\s+")
 _WINDOW = re.compile(r"^\s*(\d{1,5})\s*([hdwmy])\s*$", re.IGNORECASE)
 _UNITS = {"h": timedelta(hours=1), "d": timedelta(days=1), "w": timedelta(weeks=1), "m": timedelta(days=30),
@@ -47,11 +48,16 @@ def since_start(value: str, now: datetime) -> datetime:
     return day if day.tzinfo else day.replace(tzinfo=now.tzinfo)
 
 
-def _ranked(hits: list[Hit]) -> dict[str, float]:
-    per: dict[str, list[float]] = {}
+def _ranked(hits: list[Hit]) -> dict[str, list[Hit]]:
+    """Each session's hits, best first (``hits`` come best first)."""
+    per: dict[str, list[Hit]] = {}
     for hit in hits:
-        per.setdefault(hit.session_id, []).append(hit.score)
-    return {sid: scores[0] + EXTRA_SHARE * sum(scores[1:1 + EXTRA]) for sid, scores in per.items()}
+        per.setdefault(hit.session_id, []).append(hit)
+    return per
+
+
+def _score(hits: list[Hit]) -> float:
+    return hits[0].score + EXTRA_SHARE * sum(h.score for h in hits[1:1 + EXTRA])
 
 
 def marked_spans(snippet: str) -> SearchSnippetView:
@@ -98,12 +104,15 @@ async def search(ctx: Ctx, query: str, *, client: str | None = None, statuses: t
     filters = Filters(statuses=tuple(dict.fromkeys(statuses)), client=one_line(client) if client else None,
                       since=since_start(since, ctx.now()) if since else None,
                       owner_id=ctx.engineer.id if mine else None)
-    scores = _ranked(await item_hits(ctx, terms, operator="AND", filters=filters, limit=limit * 25))
+    per = _ranked(await item_hits(ctx, terms, operator="AND", filters=filters, limit=limit * 10))
+    scores = {sid: _score(hits) for sid, hits in per.items()}
     order = sorted(scores, key=lambda s: (-scores[s], s))[:limit]
     if len(order) < limit and len(terms) > 1:
-        some = _ranked(await item_hits(ctx, terms, operator="OR", filters=filters, limit=limit * 25))
-        order += sorted((s for s in some if s not in scores), key=lambda s: (-some[s], s))[:limit - len(order)]
-        scores = {**some, **scores}
+        some = _ranked(await item_hits(ctx, terms, operator="OR", filters=filters, limit=limit * 10))
+        extra = {sid: _score(hits) for sid, hits in some.items() if sid not in scores}
+        order += sorted(extra, key=lambda s: (-extra[s], s))[:limit - len(order)]
+        scores.update(extra)
+        per = {**some, **per}
     if not order:
         return []
     rows = {r.id: r for r in (await ctx.db.execute(
@@ -117,7 +126,7 @@ async def search(ctx: Ctx, query: str, *, client: str | None = None, statuses: t
             .where(SuggestedFix.session_id.in_(order), SuggestedFix.status == "applied_success")
             .order_by(SuggestedFix.created_at, SuggestedFix.id))).all():
         fixed[session_id] = title  # the last fix that worked
-    found = await snippets(ctx, terms, order)
+    found = await snippets(ctx, terms, [hit for sid in order for hit in per[sid][:SNIPPETS]])
     results: list[SearchResultView] = []
     for sid in order:
         row = rows[sid]

@@ -22,13 +22,15 @@ from typing import Any
 from sqlalchemy import func, select
 
 from rfpilot.core.context import Ctx
-from rfpilot.core.memory.index import Filters, item_hits, require_index
+from rfpilot.core.memory.index import Filters, Hit, item_hits, require_index
 from rfpilot.core.memory.terms import bag, salient
 from rfpilot.db.models import Fact, SessionBranch, SessionRow, SuggestedFix
 from rfpilot.errors import NotFoundError
 
 CLOSED = ("resolved", "escalated")
 CANDIDATES = 50
+# Of those, up to this many from an AND query of the title's TITLE_TERMS strongest words.
+TITLE_CANDIDATES, TITLE_TERMS = 15, 3
 QUERY_TERMS = 24
 # Words of a candidate read per field (an intake can be a whole ticket thread) and facts read per candidate.
 FIELD_CHARS = 4_000
@@ -84,13 +86,25 @@ def _index_terms(title: str, problem: str | None, facts: Sequence[str]) -> list[
     return ranked[:QUERY_TERMS]
 
 
-async def _candidate_ids(ctx: Ctx, terms: list[str], exclude: Collection[str]) -> list[str]:
-    hits = await item_hits(ctx, terms, operator="OR", filters=Filters(statuses=CLOSED, exclude=tuple(exclude)),
-                           limit=CANDIDATES * 8)
+def _sessions_by_score(hits: list[Hit], exclude: set[str], most: int) -> list[str]:
     best: dict[str, float] = {}
     for hit in hits:
-        best[hit.session_id] = best.get(hit.session_id, 0.0) + hit.score
-    return sorted(best, key=lambda s: (-best[s], s))[:CANDIDATES]
+        if hit.session_id not in exclude:
+            best[hit.session_id] = best.get(hit.session_id, 0.0) + hit.score
+    return sorted(best, key=lambda s: (-best[s], s))[:most]
+
+
+async def _candidate_ids(ctx: Ctx, terms: list[str], title_terms: list[str], exclude: Collection[str]) -> list[str]:
+    """The closed sessions worth a rerank: the best of an OR query of every salient word (on a big store the index
+    ranks its newest matches first: index.item_hits), and the best of an AND query of the title's strongest words,
+    which matches few items and so reaches back through the whole store."""
+    filters = Filters(statuses=CLOSED, exclude=tuple(exclude))
+    ids = _sessions_by_score(await item_hits(ctx, terms, operator="OR", filters=filters, limit=CANDIDATES * 4),
+                             set(), CANDIDATES - TITLE_CANDIDATES)
+    if len(title_terms) >= 2:
+        hits = await item_hits(ctx, title_terms, operator="AND", filters=filters, limit=TITLE_CANDIDATES * 4)
+        ids += _sessions_by_score(hits, set(ids), TITLE_CANDIDATES)
+    return ids
 
 
 @dataclass
@@ -191,7 +205,8 @@ async def find_similar(ctx: Ctx, *, title: str, problem: str | None = None, fact
     terms = _index_terms(title, problem, facts)
     if not terms:
         return []
-    candidates = await _load(ctx, await _candidate_ids(ctx, terms, exclude))
+    strongest = [t for t in terms if t in set(salient(title, FIELD_CHARS))][:TITLE_TERMS]
+    candidates = await _load(ctx, await _candidate_ids(ctx, terms, strongest, exclude))
     if not candidates:
         return []
     scores = _scores(_query_bag(title, problem, facts), candidates)

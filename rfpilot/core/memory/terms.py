@@ -7,6 +7,7 @@ quotes, ``NEAR``, ``AND``, parentheses, ``*``, ``:`` and control bytes are never
 
 from __future__ import annotations
 
+import functools
 import re
 from collections import Counter
 from collections.abc import Iterable
@@ -78,11 +79,19 @@ def salient(text: str | None, limit: int | None = None) -> list[str]:
             and not (w.isdigit() and len(w) < 3)]
 
 
+@functools.lru_cache(maxsize=65_536)
+def _salient_stem(word: str) -> str | None:
+    if len(word) <= 1 or word in STOPWORDS or word in GENERIC or (word.isdigit() and len(word) < 3):
+        return None
+    return stem(word)
+
+
 def bag(texts: Iterable[str | None], limit: int | None = None) -> Counter[str]:
     """Stemmed salient words of ``texts`` with their counts."""
     counts: Counter[str] = Counter()
     for text in texts:
-        counts.update(stem(w) for w in salient(text, limit))
+        if text:
+            counts.update(s for s in map(_salient_stem, words(text, limit)) if s is not None)
     return counts
 
 
