@@ -79,6 +79,7 @@ async def test_each_query_ranks_a_bounded_number_of_items(ctx, monkeypatch) -> N
     monkeypatch.setattr(index, "RANK_WINDOW", WINDOW)
     monkeypatch.setattr(index, "RANK_MAX", MOST)
     monkeypatch.setattr(index, "COUNT_CAP", CAP)
+    monkeypatch.setattr(index, "RARE_BUDGET", WINDOW)
     kyocera = await store(ctx)
     counts = await index.term_counts(ctx, ["printer", "kyocera", "nowhere"])
     # counted up to the cap, no further (every account's items count: rarity only picks the words)

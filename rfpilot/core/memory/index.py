@@ -33,7 +33,9 @@ RANK_WINDOW = 2_000
 # The window grows (when the filters leave too few) to at most this: no query ranks more items than that.
 RANK_MAX = 4 * RANK_WINDOW
 # A term's items are counted up to this many (term_counts): each count stops there, whatever the store's size.
-COUNT_CAP = 500
+COUNT_CAP = 200
+# The rare words of an OR query hold at most this many items together (rare_terms): all of them are ranked.
+RARE_BUDGET = 500
 
 
 @dataclass(frozen=True)
@@ -221,10 +223,10 @@ async def term_counts(ctx: Ctx, terms: Sequence[str]) -> dict[str, int]:
 def rare_terms(counts: dict[str, int], terms: Sequence[str], weights: Sequence[float] | None = None, *, most: int,
                budget: int | None = None) -> list[str]:
     """The words of ``terms`` worth an OR query: those some item holds, best by weight times rarity first (rarity
-    from term_counts), at most ``most``, and only as many as hold no more than ``budget`` (RANK_WINDOW) items together, so the
-    index ranks every match of them (item_hits' window is not needed). When no word is that rare, the best one
-    alone (its newest matches are ranked). The order of ``terms`` breaks ties."""
-    budget = RANK_WINDOW if budget is None else budget
+    from term_counts), at most ``most``, and only as many as hold no more than ``budget`` (RARE_BUDGET) items
+    together, so the index ranks every match of them (item_hits' window is not needed). When no word is that
+    rare, the best one alone (its newest matches are ranked). The order of ``terms`` breaks ties."""
+    budget = RARE_BUDGET if budget is None else budget
     weight = dict(zip(terms, weights or [1.0] * len(terms), strict=True))
     held = [t for t in dict.fromkeys(terms) if counts[t] > 0]
     order = {t: i for i, t in enumerate(held)}

@@ -100,7 +100,7 @@ def _sessions_by_score(hits: list[Hit], exclude: set[str], most: int) -> list[st
 async def _candidate_ids(ctx: Ctx, weighted: list[tuple[str, float]], title: str, exclude: Collection[str]
                          ) -> list[str]:
     """The closed sessions worth a rerank: the best of an OR query of the salient words that are rarest for their
-    weight (as many as hold at most RANK_WINDOW items together, so the index ranks all their matches and no more,
+    weight (as many as hold at most RARE_BUDGET items together, so the index ranks all their matches and no more,
     whatever the store's size), and the best of an AND query of the title's strongest words the index holds, which
     matches few items and so reaches back through the whole store. When no word is rare (each in COUNT_CAP items
     or more), the AND query alone, or when it finds nothing, the OR query of the best word (its newest matches)."""
