@@ -34,6 +34,7 @@ RANK_WINDOW = 2_000
 RANK_MAX = 4 * RANK_WINDOW
 # A term's items are counted up to this many (term_counts): each count stops there, whatever the store's size.
 COUNT_CAP = 200
+COMMON_MARGIN = 4
 # The rare words of an OR query hold at most this many items together (rare_terms): all of them are ranked.
 RARE_BUDGET = 500
 
@@ -193,11 +194,13 @@ async def term_counts(ctx: Ctx, terms: Sequence[str]) -> dict[str, int]:
     statement, whose cost is bounded by the cap and not by the store (every account's items count: rarity only
     chooses which words to query with).
 
-    Postgres: a word its statistics of the index's words (``pg_stats.most_common_elems``, from ANALYZE) already
-    put at COUNT_CAP items or more is not counted again (its GIN entry is the longest to read); others are."""
+    Postgres: a word its statistics of the index's words (``pg_stats.most_common_elems``, from ANALYZE) put at
+    COMMON_MARGIN times COUNT_CAP items or more is not counted again (its GIN entry is the longest to read): far
+    enough above the cap that statistics a little stale or sampled give the same answer as a count, so the words
+    chosen do not depend on when ANALYZE last ran."""
     if not terms:
         return {}
-    params: dict[str, Any] = {"cap": COUNT_CAP}
+    params: dict[str, Any] = {"cap": COUNT_CAP, "common": COMMON_MARGIN * COUNT_CAP}
     columns = []
     postgres = ctx.db.get_bind().dialect.name == "postgresql"
     config = memory_index.PG_CONFIG
@@ -207,7 +210,7 @@ async def term_counts(ctx: Ctx, terms: Sequence[str]) -> dict[str, int]:
         count = f"(SELECT count(*) FROM (SELECT 1 FROM {TABLE} WHERE {match} LIMIT :cap) AS c{i})"
         if postgres:
             lexeme = f"(tsvector_to_array(to_tsvector('{config}', :t{i})))[1]"
-            count = (f"CASE WHEN coalesce((SELECT max(items) FROM common WHERE lexeme = {lexeme}), 0) >= :cap "
+            count = (f"CASE WHEN coalesce((SELECT max(items) FROM common WHERE lexeme = {lexeme}), 0) >= :common "
                      f"THEN :cap ELSE {count} END")
         columns.append(count)
     sql = f"SELECT {', '.join(columns)}"
