@@ -3,8 +3,9 @@
 Two steps, both offline and deterministic:
 
 1. Candidates from the search index: an OR query of the salient words of the new session (title, problem, facts;
-   no stopwords, no words every ticket says), its best CANDIDATES resolved or escalated sessions of this account.
-   The index does the reading, so the cost does not grow with the store.
+   no stopwords, no words every ticket says) that are rarest for their weight, and an AND query of the title's
+   strongest words; their best CANDIDATES resolved or escalated sessions of this account. The words are chosen
+   from capped counts so each query ranks a bounded number of items: the cost does not grow with the store.
 2. A rerank in Python over each candidate's own text (title, problem and intake, live facts, fixes, resolution or
    escalation, dead ends), a BM25-style score with field weights (title and facts count most) and the candidates'
    word rarity, so both stores give the same order. Among close scores the same client comes first.
