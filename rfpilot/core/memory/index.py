@@ -7,6 +7,7 @@ in the caller's transaction (``rfpilot db reindex``).
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -29,6 +30,13 @@ SNIPPET_WORDS = 14
 HEADLINE_CHARS = 4_000
 # At most this many matching items are ranked at first: the newest (item_hits).
 RANK_WINDOW = 2_000
+# The window grows (when the filters leave too few) to at most this: no query ranks more items than that.
+RANK_MAX = 4 * RANK_WINDOW
+# A term's items are counted up to this many (term_counts): each count stops there, whatever the store's size.
+COUNT_CAP = 200
+COMMON_MARGIN = 4
+# The rare words of an OR query hold at most this many items together (rare_terms): all of them are ranked.
+RARE_BUDGET = 500
 
 
 @dataclass(frozen=True)
@@ -108,8 +116,19 @@ def _bind_since(ctx: Ctx, params: dict[str, Any]) -> None:
         params["since"] = params["since"].replace(tzinfo=None).isoformat(sep=" ")
 
 
+def _most_matches(counts: dict[str, int] | None, terms: Sequence[str], operator: str) -> int | None:
+    """The most items ``terms`` can match together, from their term_counts (None when unknown: a count stopped at
+    the cap)."""
+    if counts is None or any(t not in counts for t in terms):
+        return None
+    exact = [counts[t] for t in terms if counts[t] < COUNT_CAP]
+    if operator == "AND":
+        return min(exact) if exact else None
+    return sum(exact) if len(exact) == len(terms) else None
+
+
 async def item_hits(ctx: Ctx, terms: Sequence[str], *, operator: str = "AND", filters: Filters = Filters(),
-                    limit: int = 400) -> list[Hit]:
+                    limit: int = 400, counts: dict[str, int] | None = None) -> list[Hit]:
     """The best ``limit`` items of ``ctx.account`` matching ``terms`` (all of them in one item, or any), whose
     session passes ``filters``, best first.
 
@@ -117,7 +136,9 @@ async def item_hits(ctx: Ctx, terms: Sequence[str], *, operator: str = "AND", fi
     ranks the newest RANK_WINDOW of them (found by the index alone, without ranking). The index ranks and hands
     over its best ``limit`` (ids and scores only); those are joined to their sessions and filtered. When the
     filters leave fewer than ``limit``, the index is asked for four times as many, and once the window is
-    exhausted the window grows four times, until it holds every match."""
+    exhausted the window grows four times, up to RANK_MAX (so a filter that wants older matches of a common word
+    than the newest RANK_MAX does not find them; a rarer word does). With the terms' ``counts`` (term_counts)
+    saying they match no more than the window, the newest are not looked for: every match is ranked."""
     if not terms:
         return []
     postgres = ctx.db.get_bind().dialect.name == "postgresql"
@@ -146,7 +167,8 @@ async def item_hits(ctx: Ctx, terms: Sequence[str], *, operator: str = "AND", fi
         window_rows = f"SELECT count(*) FROM (SELECT 1 {matches} AND rowid > :floor LIMIT :k)"
     window, params["k"] = RANK_WINDOW, limit
     params["window"] = window
-    found = (await ctx.db.execute(text(floor), params)).scalar()
+    most = _most_matches(counts, terms, operator)
+    found = None if most is not None and most <= window else (await ctx.db.execute(text(floor), params)).scalar()
     while True:
         params["floor"] = -1 if found is None else int(found)
         rows = (await ctx.db.execute(text(ranked), params)).all()
@@ -154,15 +176,72 @@ async def item_hits(ctx: Ctx, terms: Sequence[str], *, operator: str = "AND", fi
             break
         if postgres and not where and found is None:
             break  # nothing filtered out and no window: every match was ranked
-        if (await ctx.db.execute(text(window_rows), params)).scalar_one() >= params["k"]:
-            params["k"] *= 4  # the window holds more: rank more of it
+        if params["k"] < window and (await ctx.db.execute(text(window_rows), params)).scalar_one() >= params["k"]:
+            params["k"] = min(params["k"] * 4, window)  # the window holds more: rank more of it
         elif found is None:
             break  # every match was ranked
+        elif window >= RANK_MAX:
+            break  # the most any query ranks: the filters want older matches than that
         else:
-            window *= 4
+            window = min(window * 4, RANK_MAX)
             params["window"] = window
             found = (await ctx.db.execute(text(floor), params)).scalar()
     return [Hit(r[0], r[1], float(r[2]), str(r[3])) for r in rows]
+
+
+async def term_counts(ctx: Ctx, terms: Sequence[str]) -> dict[str, int]:
+    """How many items of the index hold each term (stemmed as the index stems), each counted up to COUNT_CAP: one
+    statement, whose cost is bounded by the cap and not by the store (every account's items count: rarity only
+    chooses which words to query with).
+
+    Postgres: a word its statistics of the index's words (``pg_stats.most_common_elems``, from ANALYZE) put at
+    COMMON_MARGIN times COUNT_CAP items or more is not counted again (its GIN entry is the longest to read): far
+    enough above the cap that statistics a little stale or sampled give the same answer as a count, so the words
+    chosen do not depend on when ANALYZE last ran."""
+    if not terms:
+        return {}
+    params: dict[str, Any] = {"cap": COUNT_CAP, "common": COMMON_MARGIN * COUNT_CAP}
+    columns = []
+    postgres = ctx.db.get_bind().dialect.name == "postgresql"
+    config = memory_index.PG_CONFIG
+    for i, term in enumerate(terms):
+        params[f"t{i}"] = term if postgres else fts5_query([term])
+        match = f"tsv @@ plainto_tsquery('{config}', :t{i})" if postgres else f"{TABLE} MATCH :t{i}"
+        count = f"(SELECT count(*) FROM (SELECT 1 FROM {TABLE} WHERE {match} LIMIT :cap) AS c{i})"
+        if postgres:
+            lexeme = f"(tsvector_to_array(to_tsvector('{config}', :t{i})))[1]"
+            count = (f"CASE WHEN coalesce((SELECT max(items) FROM common WHERE lexeme = {lexeme}), 0) >= :common "
+                     f"THEN :cap ELSE {count} END")
+        columns.append(count)
+    sql = f"SELECT {', '.join(columns)}"
+    if postgres:
+        sql = (f"WITH common AS MATERIALIZED (SELECT u.lexeme, u.share * c.reltuples AS items FROM pg_stats s "
+               f"JOIN pg_class c ON c.oid = to_regclass('{TABLE}') CROSS JOIN LATERAL unnest("
+               f"s.most_common_elems::text::text[], s.most_common_elem_freqs) AS u(lexeme, share) "
+               f"WHERE s.schemaname = current_schema() AND s.tablename = '{TABLE}' AND s.attname = 'tsv') {sql}")
+    row = (await ctx.db.execute(text(sql), params)).one()
+    return {term: int(n) for term, n in zip(terms, row, strict=True)}
+
+
+def rare_terms(counts: dict[str, int], terms: Sequence[str], weights: Sequence[float] | None = None, *, most: int,
+               budget: int | None = None) -> list[str]:
+    """The words of ``terms`` worth an OR query: those some item holds, best by weight times rarity first (rarity
+    from term_counts), at most ``most``, and only as many as hold no more than ``budget`` (RARE_BUDGET) items
+    together, so the index ranks every match of them (item_hits' window is not needed). When no word is that
+    rare, the best one alone (its newest matches are ranked). The order of ``terms`` breaks ties."""
+    budget = RARE_BUDGET if budget is None else budget
+    weight = dict(zip(terms, weights or [1.0] * len(terms), strict=True))
+    held = [t for t in dict.fromkeys(terms) if counts[t] > 0]
+    order = {t: i for i, t in enumerate(held)}
+    ranked = sorted(held, key=lambda t: (-weight[t] * math.log((COUNT_CAP + 1) / (counts[t] + 0.5)), order[t]))
+    chosen, total = [], 0
+    for term in ranked:
+        if total + counts[term] <= budget:
+            chosen.append(term)
+            total += counts[term]
+            if len(chosen) == most:
+                break
+    return chosen or ranked[:1]
 
 
 async def snippets(ctx: Ctx, terms: Sequence[str], hits: Sequence[Hit]) -> dict[str, list[tuple[str, str]]]:
@@ -173,8 +252,12 @@ async def snippets(ctx: Ctx, terms: Sequence[str], hits: Sequence[Hit]) -> dict[
     params: dict[str, Any] = {"account": ctx.account.id}
     names = []
     for i, hit in enumerate(hits):
-        params[f"i{i}"] = hit.item if ctx.db.get_bind().dialect.name == "postgresql" else int(hit.item)
-        names.append(f":i{i}")
+        if ctx.db.get_bind().dialect.name == "postgresql":
+            params[f"i{i}"], params[f"k{i}"] = hit.item, hit.kind
+            names.append(f"(:k{i}, :i{i})")  # the primary key (kind, source_id): a lookup each
+        else:
+            params[f"i{i}"] = int(hit.item)
+            names.append(f":i{i}")
     if ctx.db.get_bind().dialect.name == "postgresql":
         query = _pg_query(terms, "OR", params)
         params["options"] = (f"StartSel={HIT_START}, StopSel={HIT_END}, MaxWords={SNIPPET_WORDS + 6}, MinWords=6, "
@@ -182,7 +265,7 @@ async def snippets(ctx: Ctx, terms: Sequence[str], hits: Sequence[Hit]) -> dict[
         headline = f"ts_headline('{memory_index.PG_CONFIG}', left(m.body, {HEADLINE_CHARS}), q.q, :options)"
         sql = (f"SELECT m.source_id, {headline} FROM {TABLE} m "
                f"CROSS JOIN (SELECT {query} AS q) q WHERE m.account_id = :account "
-               f"AND m.source_id IN ({', '.join(names)})")
+               f"AND (m.kind, m.source_id) IN ({', '.join(names)})")
     else:
         params["match"] = fts5_query(terms, "OR")
         sql = (f"SELECT rowid, snippet({TABLE}, 0, '{HIT_START}', '{HIT_END}', ' … ', {SNIPPET_WORDS}) "

@@ -15,7 +15,8 @@ from datetime import datetime
 from sqlalchemy import select
 
 from rfpilot.core.context import Ctx
-from rfpilot.core.memory.index import HIT_END, HIT_START, Filters, Hit, item_hits, require_index, snippets
+from rfpilot.core.memory.index import (COUNT_CAP, HIT_END, HIT_START, Filters, Hit, item_hits, rare_terms,
+                                       require_index, snippets, term_counts)
 from rfpilot.core.memory.terms import query_terms
 from rfpilot.core.text import iso, one_line, since_start
 from rfpilot.core.view_types import SearchResultView, SearchSnippetView
@@ -91,7 +92,11 @@ async def search(ctx: Ctx, query: str, *, client: str | None = None, statuses: t
     scores = {sid: _score(hits) for sid, hits in per.items()}
     order = sorted(scores, key=lambda s: (-scores[s], s))[:limit]
     if len(order) < limit and len(terms) > 1:
-        some = _ranked(await item_hits(ctx, terms, operator="OR", filters=filters, limit=limit * 10))
+        counts = await term_counts(ctx, terms)
+        rare = rare_terms(counts, terms, most=len(terms))
+        if order and any(counts[t] >= COUNT_CAP for t in rare):
+            rare = []  # no word is rare: the matches of every word already found are enough
+        some = _ranked(await item_hits(ctx, rare, operator="OR", filters=filters, limit=limit * 10, counts=counts))
         extra = {sid: _score(hits) for sid, hits in some.items() if sid not in scores}
         order += sorted(extra, key=lambda s: (-extra[s], s))[:limit - len(order)]
         scores.update(extra)

@@ -3,8 +3,9 @@
 Two steps, both offline and deterministic:
 
 1. Candidates from the search index: an OR query of the salient words of the new session (title, problem, facts;
-   no stopwords, no words every ticket says), its best CANDIDATES resolved or escalated sessions of this account.
-   The index does the reading, so the cost does not grow with the store.
+   no stopwords, no words every ticket says) that are rarest for their weight, and an AND query of the title's
+   strongest words; their best CANDIDATES resolved or escalated sessions of this account. The words are chosen
+   from capped counts so each query ranks a bounded number of items: the cost does not grow with the store.
 2. A rerank in Python over each candidate's own text (title, problem and intake, live facts, fixes, resolution or
    escalation, dead ends), a BM25-style score with field weights (title and facts count most) and the candidates'
    word rarity, so both stores give the same order. Among close scores the same client comes first.
@@ -22,7 +23,8 @@ from typing import Any
 from sqlalchemy import func, select
 
 from rfpilot.core.context import Ctx
-from rfpilot.core.memory.index import Filters, Hit, item_hits, require_index
+from rfpilot.core.memory.index import (COUNT_CAP, Filters, Hit, item_hits, rare_terms, require_index,
+                                       term_counts)
 from rfpilot.core.memory.terms import bag, salient
 from rfpilot.db.models import Fact, SessionBranch, SessionRow, SuggestedFix
 from rfpilot.errors import NotFoundError
@@ -32,6 +34,8 @@ CANDIDATES = 50
 # Of those, up to this many from an AND query of the title's TITLE_TERMS strongest words.
 TITLE_CANDIDATES, TITLE_TERMS = 15, 3
 QUERY_TERMS = 24
+# Of those, at most this many (the rarest for their weight) go to the index's OR query.
+OR_TERMS = 12
 # Words of a candidate read per field (an intake can be a whole ticket thread) and facts read per candidate.
 FIELD_CHARS = 4_000
 FACTS_READ = 80
@@ -72,9 +76,9 @@ def _query_bag(title: str, problem: str | None, facts: Sequence[str]) -> dict[st
     return weighted
 
 
-def _index_terms(title: str, problem: str | None, facts: Sequence[str]) -> list[str]:
-    """The words sent to the index: the query's salient words, the most weighted first (unstemmed: the index
-    stems them its own way)."""
+def _index_terms(title: str, problem: str | None, facts: Sequence[str]) -> list[tuple[str, float]]:
+    """The words that may be sent to the index, with their weights: the query's salient words, the most weighted
+    first (unstemmed: the index stems them its own way)."""
     score: dict[str, float] = {}
     first: dict[str, int] = {}
     for field, texts in (("title", [title]), ("problem", [problem]), ("facts", list(facts))):
@@ -83,7 +87,7 @@ def _index_terms(title: str, problem: str | None, facts: Sequence[str]) -> list[
                 score[word] = score.get(word, 0.0) + QUERY_WEIGHTS[field]
                 first.setdefault(word, len(first))
     ranked = sorted(score, key=lambda w: (-score[w], first[w]))
-    return ranked[:QUERY_TERMS]
+    return [(w, score[w]) for w in ranked[:QUERY_TERMS]]
 
 
 def _sessions_by_score(hits: list[Hit], exclude: set[str], most: int) -> list[str]:
@@ -94,17 +98,36 @@ def _sessions_by_score(hits: list[Hit], exclude: set[str], most: int) -> list[st
     return sorted(best, key=lambda s: (-best[s], s))[:most]
 
 
-async def _candidate_ids(ctx: Ctx, terms: list[str], title_terms: list[str], exclude: Collection[str]) -> list[str]:
-    """The closed sessions worth a rerank: the best of an OR query of every salient word (on a big store the index
-    ranks its newest matches first: index.item_hits), and the best of an AND query of the title's strongest words,
-    which matches few items and so reaches back through the whole store."""
+async def _candidate_ids(ctx: Ctx, weighted: list[tuple[str, float]], title: str, exclude: Collection[str]
+                         ) -> list[str]:
+    """The closed sessions worth a rerank: the best of an OR query of the salient words that are rarest for their
+    weight (as many as hold at most RARE_BUDGET items together, so the index ranks all their matches and no more,
+    whatever the store's size), and the best of an AND query of the title's strongest words the index holds, which
+    matches few items and so reaches back through the whole store. When no word is rare (each in COUNT_CAP items
+    or more), the AND query alone, or when it finds nothing, the OR query of the best word (its newest matches)."""
+    terms = [t for t, _ in weighted]
+    counts = await term_counts(ctx, terms)
+    rare = rare_terms(counts, terms, [w for _, w in weighted], most=OR_TERMS)
+    selective = all(counts[t] < COUNT_CAP for t in rare)
+    in_title = set(salient(title, FIELD_CHARS))
+    title_terms = [t for t in terms if t in in_title and counts[t] > 0][:TITLE_TERMS]
     filters = Filters(statuses=CLOSED, exclude=tuple(exclude))
-    ids = _sessions_by_score(await item_hits(ctx, terms, operator="OR", filters=filters, limit=CANDIDATES * 4),
-                             set(), CANDIDATES - TITLE_CANDIDATES)
-    if len(title_terms) >= 2:
-        hits = await item_hits(ctx, title_terms, operator="AND", filters=filters, limit=TITLE_CANDIDATES * 4)
-        ids += _sessions_by_score(hits, set(ids), TITLE_CANDIDATES)
-    return ids
+
+    async def any_word(ids: list[str], most: int) -> list[str]:
+        hits = await item_hits(ctx, rare, operator="OR", filters=filters, limit=CANDIDATES * 4, counts=counts)
+        return _sessions_by_score(hits, set(ids), most)
+
+    async def title_words(ids: list[str], most: int) -> list[str]:
+        if len(title_terms) < 2:
+            return []
+        hits = await item_hits(ctx, title_terms, operator="AND", filters=filters, limit=most * 4, counts=counts)
+        return _sessions_by_score(hits, set(ids), most)
+
+    if selective:
+        ids = await any_word([], CANDIDATES - TITLE_CANDIDATES)
+        return ids + await title_words(ids, TITLE_CANDIDATES)
+    ids = await title_words([], CANDIDATES)
+    return ids or await any_word([], CANDIDATES)
 
 
 @dataclass
@@ -205,8 +228,7 @@ async def find_similar(ctx: Ctx, *, title: str, problem: str | None = None, fact
     terms = _index_terms(title, problem, facts)
     if not terms:
         return []
-    strongest = [t for t in terms if t in set(salient(title, FIELD_CHARS))][:TITLE_TERMS]
-    candidates = await _load(ctx, await _candidate_ids(ctx, terms, strongest, exclude))
+    candidates = await _load(ctx, await _candidate_ids(ctx, terms, title, exclude))
     if not candidates:
         return []
     scores = _scores(_query_bag(title, problem, facts), candidates)
