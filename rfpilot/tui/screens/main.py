@@ -226,10 +226,13 @@ class MainScreen(Screen):
         if mark is None or mark == shown.mark or session_id != self.session_id or self._busy():
             return True
         before = shown.mark
-        if before is not None and (mark.message_count, mark.status) == (before.message_count, before.status):
-            await self.refresh_state()  # header, banner, lane: the transcript has nothing new
-            return True
         transcript = self.query_one(Transcript)
+        if before is not None and mark.status == before.status and (
+                mark.message_count == before.message_count or transcript.ends_interrupted()):
+            # Header, banner, lane only: the transcript has nothing new, or it ends in a reply this app just
+            # stopped (ctrl+c), whose partial text and marker are only on screen (the store has the turn).
+            await self.refresh_state()
+            return True
         last = transcript.messages[-1]["seq"] if transcript.messages else None
         await self.load_session(session_id, focus_composer=False, tail_from=last)
         return True

@@ -212,6 +212,10 @@ class Transcript(VerticalScroll):
         await self.live.update(inert(self.live_text))
         self.scroll_end(animate=False)
 
+    def ends_interrupted(self) -> bool:
+        """The last thing shown is the marker of a reply stopped here (``mark_interrupted``)."""
+        return bool(self.children) and self.children[-1].has_class("interrupted-marker")
+
     def mark_interrupted(self) -> None:
         """The reply was stopped (ctrl+c): what arrived stays, under a marker that does not fade, and your
         message says it had no full reply (as it will after a reload, from its stored status)."""
