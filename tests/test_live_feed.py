@@ -27,6 +27,12 @@ def test_payload_parsing() -> None:
         assert parse_payload(odd) == ANYTHING, odd
 
 
+# A test of one store's own mechanism runs on that store only: never collected for the other, so never skipped.
+ONLY_POSTGRES = pytest.mark.parametrize("db_url", [pytest.param("postgres", marks=pytest.mark.postgres)],
+                                        indirect=True)
+ONLY_SQLITE = pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
+
+
 @pytest.fixture
 async def teammate(settings):
     """A second workspace on the same store and account (its own engine: another connection, like another
@@ -89,11 +95,10 @@ async def test_a_teammates_writes_arrive_naming_the_session(ws, teammate) -> Non
         await live.close()
 
 
+@ONLY_POSTGRES
 async def test_postgres_notification_carries_account_session_and_status(ws, teammate) -> None:
     from rfpilot.db.changes import open_feed
 
-    if ws.store.dialect != "postgresql":
-        pytest.skip("notifications are Postgres's")
     feed = open_feed(ws.store)
     try:
         await asyncio.wait_for(feed.listening.wait(), WAIT)  # type: ignore[attr-defined]
@@ -130,12 +135,11 @@ async def test_reads_send_nothing_and_other_accounts_are_not_reported(ws, teamma
         await live.close()
 
 
+@ONLY_SQLITE
 async def test_sqlite_data_version_sees_commits_not_reads(ws, teammate) -> None:
     from rfpilot.db.engine import sqlite_file
 
     path = sqlite_file(ws.store.url)
-    if path is None:
-        pytest.skip("data_version is SQLite's")
     feed = SqliteFeed(str(path))
     try:
         assert feed.changed() is False  # the first call only starts
@@ -155,12 +159,11 @@ async def test_sqlite_data_version_sees_commits_not_reads(ws, teammate) -> None:
         await feed.close()
 
 
+@ONLY_POSTGRES
 async def test_postgres_listener_reconnects_after_its_connection_drops(ws, teammate) -> None:
     from rfpilot.core.session.live import LiveViews
     from rfpilot.db import changes
 
-    if ws.store.dialect != "postgresql":
-        pytest.skip("the listener is Postgres's")
     live = await LiveViews.open(ws)
     feed = live.feed
     assert isinstance(feed, changes.PostgresFeed)
@@ -180,12 +183,11 @@ async def test_postgres_listener_reconnects_after_its_connection_drops(ws, teamm
         await live.close()
 
 
+@ONLY_POSTGRES
 async def test_a_bulk_statement_is_one_notification_per_account(ws, teammate) -> None:
     from rfpilot.core.session.live import LiveViews
     from rfpilot.db.models import SessionRow
 
-    if ws.store.dialect != "postgresql":
-        pytest.skip("notifications are Postgres's")
     live = await LiveViews.open(ws)
     try:
         await asyncio.wait_for(live.feed.listening.wait(), WAIT)  # type: ignore[attr-defined]
@@ -219,14 +221,13 @@ async def test_closing_leaves_no_task_and_no_connection(ws) -> None:
         assert live.feed._conn is None  # type: ignore[attr-defined]
 
 
+@ONLY_SQLITE
 async def test_sqlite_asks_which_sessions_changed_through_the_list_index(ws, teammate) -> None:
     """SQLite's "which sessions changed" reads the list's index (account, status, updated_at), never the table:
     the same cost at any store size (tests/test_query_plans.py's helpers: the store's own plan)."""
     from rfpilot.core.session.live import LiveViews
     from tests.test_query_plans import assert_served, plan, recorded, seed
 
-    if ws.store.dialect != "sqlite":
-        pytest.skip("Postgres names the session in its notification: no query")
     await seed(ws)
     async with ws.ctx() as ctx:
         async with recorded(ctx) as seen:
