@@ -1,7 +1,7 @@
 """live change notifications
 
 Revision ID: 0013
-Revises: 0010
+Revises: 0012
 Create Date: 2026-12-01 23:50:00
 
 Live team views (issue 17, part 4): on Postgres every statement that writes ``sessions`` or
