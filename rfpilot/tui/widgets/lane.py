@@ -27,10 +27,31 @@ LaneEntry = FactView | LaneItemView  # a row's item: a fact, or a question or ch
 SEEN_SHOWN = 3  # "Seen before" matches the lane lists
 
 
-class LaneRow(Static):
-    """A fact, question or check. Keys depend on the kind (see BINDINGS and check_action)."""
+class _BodyRow(Static):
+    """A focusable lane row drawn from a ``Hanging`` body. The cursor: the row is drawn in the cursor's colours
+    (app.tcss), its own colours and dimming dropped so nothing in it (a dim answered question, a green fact) can
+    vanish into the cursor's background."""
 
     can_focus = True
+
+    def __init__(self, body: Hanging, **kwargs) -> None:
+        super().__init__(body, **kwargs)
+        self.body = body
+
+    def show_body(self, body: Hanging) -> None:
+        self.body = body
+        self.update(body.plain() if self.has_focus else body)
+
+    def on_focus(self) -> None:
+        self.update(self.body.plain())
+
+    def on_blur(self) -> None:
+        self.update(self.body)
+
+
+class LaneRow(_BodyRow):
+    """A fact, question or check. Keys depend on the kind (see BINDINGS and check_action)."""
+
     HELP_TITLE = "a task lane row"
     BINDINGS = [
         Binding("enter,a", "do('answer')", "Answer / run", id="lane.answer"),
@@ -57,19 +78,6 @@ class LaneRow(Static):
         super().__init__(body, **kwargs)
         self.kind = kind
         self.item = item
-        self.body = body
-
-    def show_body(self, body: Hanging) -> None:
-        self.body = body
-        self.update(body.plain() if self.has_focus else body)
-
-    # The cursor: the row is drawn in the cursor's colours (app.tcss), its own colours and dimming dropped so
-    # nothing in it (a dim answered question, a green fact) can vanish into the cursor's background.
-    def on_focus(self) -> None:
-        self.update(self.body.plain())
-
-    def on_blur(self) -> None:
-        self.update(self.body)
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action == "do":
@@ -135,11 +143,10 @@ def _item_body(item: LaneItemView) -> Hanging:
     return Hanging(Text(f"{mark} ", style="dim" if done else "bold"), rest)
 
 
-class SeenRow(Static):
+class SeenRow(_BodyRow):
     """A "Seen before" match: an earlier session like this one. Enter opens it read-only beside this one; x
     dismisses it for this session (the owner only; the core says no to anyone else)."""
 
-    can_focus = True
     HELP_TITLE = "a seen-before match"
     BINDINGS = [
         Binding("enter,o", "do('open')", "Open read-only", id="lane.seen_open"),
@@ -155,17 +162,6 @@ class SeenRow(Static):
     def __init__(self, match: SeenBeforeView, body: Hanging, **kwargs) -> None:
         super().__init__(body, **kwargs)
         self.match = match
-        self.body = body
-
-    def show_body(self, body: Hanging) -> None:
-        self.body = body
-        self.update(body.plain() if self.has_focus else body)
-
-    def on_focus(self) -> None:
-        self.update(self.body.plain())
-
-    def on_blur(self) -> None:
-        self.update(self.body)
 
     def action_do(self, action: str) -> None:
         self.post_message(self.Action(self.match, action))
