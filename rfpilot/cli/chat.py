@@ -101,10 +101,7 @@ def chat(
             await svc.check_can_send(ctx, row)
             item = await lane_service.get_item(ctx, row, answer) if answer and not retry else None
             svc.require_chat_provider(provider)
-            # "Seen before" found (again, when the facts changed since) before the turn, not inside it.
-            from rfpilot.core.memory import seen_before
-
-            await seen_before.refresh_if_stale(ctx, row)
+            await svc.prepare_turn(ctx, row)
             try:
                 # Core owns the turn from storing the message to storing the reply: ctrl+c anywhere leaves
                 # the message interrupted (never sent).

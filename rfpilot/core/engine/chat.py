@@ -155,6 +155,15 @@ async def check_can_send(ctx: Ctx, session: SessionRow) -> None:
     check_can_chat(session)
 
 
+async def prepare_turn(ctx: Ctx, session: SessionRow) -> None:
+    """What a turn sends besides the history, brought up to date before the turn and never inside it (a turn
+    only reads it): the session's "seen before" matches, searched again when its facts or the team's closed
+    sessions changed since. Every front end calls it before ``send``/``retry_turn``."""
+    from rfpilot.core.memory import seen_before
+
+    await seen_before.refresh_if_stale(ctx, session)
+
+
 def require_chat_provider(provider: Provider) -> None:
     if not provider.can_chat:
         raise LLMUnavailableError("chat needs a model, and rfpilot is running offline", hint=OFFLINE_HINT)

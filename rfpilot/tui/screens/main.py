@@ -750,6 +750,7 @@ class MainScreen(Screen):
                 row = await get_session(ctx, self.open_id)
                 provider = self.rf.make_provider()
                 chat.require_chat_provider(provider)
+                await chat.prepare_turn(ctx, row)
                 try:
                     # Core owns the turn from storing the message to storing the reply: cut off anywhere (ctrl+q,
                     # ctrl+c), the message ends interrupted, never sent.
