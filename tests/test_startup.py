@@ -4,6 +4,8 @@ per command, the collector paused while starting. No timings here (bench/startup
 from __future__ import annotations
 
 import gc
+import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -104,6 +106,17 @@ def test_a_store_command_imports_its_module_only_and_no_pydantic(argv: list[str]
     assert not _loaded(names, "pydantic")
     assert not _loaded(names, "alembic")
     assert sorted(names & COMMAND_MODULES) == [f"rfpilot.cli.{'search' if argv[0] == 'search' else 'sessions'}"]
+
+
+def test_showing_a_session_loads_neither_the_chat_engine_nor_the_prompts(tmp_path: Path) -> None:
+    """`sessions show` reads the conversation through core.session.messages: the engine (markers, prompts,
+    providers) is a turn's cost, not a view's."""
+    env = {"RFPILOT_HOME": str(tmp_path), "RFPILOT_DATABASE_URL": "", "RFPILOT_LLM_PROVIDER": "offline"}
+    made = subprocess.run([sys.executable, "-m", "rfpilot", "new", "Printer offline", "--json"], env={**os.environ, **env},
+                          capture_output=True, text=True, check=True)
+    names = _imported("sessions", "show", json.loads(made.stdout)["id"], env_extra=env)
+    assert "rfpilot.core.session.messages" in names
+    assert not names & {"rfpilot.core.engine.chat", "rfpilot.core.engine.markers", "rfpilot.core.llm.prompts"}
 
 
 # -- parameters without pydantic -------------------------------------------------------------------------------------

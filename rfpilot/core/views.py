@@ -236,7 +236,7 @@ async def session_details(ctx: Ctx, session: SessionRow, *, fact_limit: int | No
         by_id |= await lane_service.items_by_id(
             ctx, session, {f.source_ref for f in facts if f.source_ref and f.source_ref not in by_id})
     mode, fix = await fix_service.banner_state(ctx, session)
-    from rfpilot.core.engine.chat import recent_messages
+    from rfpilot.core.session.messages import recent_messages
     from rfpilot.core.llm.usage import session_totals
 
     count, recent = await recent_messages(ctx, session, RECENT_MESSAGES)
