@@ -28,7 +28,7 @@ import pytest
 from sqlalchemy import text
 
 from rfpilot.db import engine as db_engine
-from rfpilot.db.models import LIST_FILTER_TABLES, MEMORY_INDEX_TABLES, Base
+from rfpilot.db.models import LIST_FILTER_TABLES, MEMORY_INDEX_TABLES, load_all
 
 STRESS = max(1, int(os.environ.get("RFPILOT_STRESS", "1") or 1))
 POINTS = 10 * STRESS  # per store and scenario (at least one per migration step, whatever this says)
@@ -195,8 +195,8 @@ async def check_store(url: str, rows: dict[str, set[str]]) -> str | None:
             # Both have the search index (0011): on SQLite an FTS5 table with its shadow tables.
             extra = (set(LIST_FILTER_TABLES) | set(MEMORY_INDEX_TABLES) if store.engine.dialect.name == "sqlite"
                      else {"memory_index"})
-            if tables != set(Base.metadata.tables) | {"alembic_version"} | extra:
-                return f"tables differ from the models: {sorted(tables ^ set(Base.metadata.tables))}"
+            if tables != set(load_all().tables) | {"alembic_version"} | extra:
+                return f"tables differ from the models: {sorted(tables ^ set(load_all().tables))}"
             for table, ids in rows.items():
                 found = set((await conn.execute(text(f"SELECT id FROM {table}"))).scalars())
                 if found != ids:

@@ -198,13 +198,13 @@ def dump(engine, account: str) -> dict[str, list[str]]:
     """Every row of the account's data (the team's), as text, to compare before and after a refusal."""
     from sqlalchemy import select
 
-    from rfpilot.db.models import Account, Base
+    from rfpilot.db.models import Account, load_all
 
     async def go() -> dict[str, list[str]]:
         async with engine.connect() as conn:
             account_id = (await conn.execute(select(Account.id).where(Account.name == account))).scalar_one()
             rows: dict[str, list[str]] = {}
-            for table in Base.metadata.sorted_tables:
+            for table in load_all().sorted_tables:
                 if "account_id" in table.c:
                     stmt = select(table).where(table.c.account_id == account_id)
                 elif table.name == "accounts":

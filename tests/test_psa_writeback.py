@@ -269,10 +269,10 @@ async def test_secrets_live_in_the_keyring_not_the_store(ctx, cw, memory_keyring
     conn = await psa.get_connection(ctx)
     stored = {k: v for (service, k), v in memory_keyring.store.items() if service == "rfpilot"}
     assert stored[psa.secret_name(conn.id, "private_key")] == cw.private_key
-    from rfpilot.db.models import Base
+    from rfpilot.db.models import load_all
 
     dump = []
-    for table in Base.metadata.sorted_tables:
+    for table in load_all().sorted_tables:
         dump += [repr(tuple(r)) for r in (await ctx.db.execute(table.select())).all()]
     text = "\n".join(dump)
     for secret in (cw.private_key, cw.public_key, cw.client_id):

@@ -12,7 +12,7 @@ from sqlalchemy import text
 from sqlalchemy.exc import IntegrityError
 
 from rfpilot.db import engine as db_engine
-from rfpilot.db.models import TRIGRAM_INDEXES, Base
+from rfpilot.db.models import TRIGRAM_INDEXES, load_all
 
 
 def test_revisions_constant_matches_alembic_scripts() -> None:
@@ -38,7 +38,7 @@ async def test_migrated_schema_matches_models(ws) -> None:
 
     def diff(sync_conn):
         context = MigrationContext.configure(sync_conn, opts={"include_object": include_in_autogenerate})
-        return compare_metadata(context, Base.metadata)
+        return compare_metadata(context, load_all())
 
     async with ws.store.engine.connect() as conn:
         changes = await conn.run_sync(diff)

@@ -96,10 +96,10 @@ async def test_password_parameters_never_reach_the_store(ctx, session) -> None:
     bundle = await build_bundle(ctx, session, "resolution_note")
     text = bundle_text(bundle)
     assert "Map the scan share" in text and SENTINEL not in text and SENTINEL not in offline_draft(bundle)
-    from rfpilot.db.models import Base
+    from rfpilot.db.models import load_all
 
     dump = []
-    for table in Base.metadata.sorted_tables:
+    for table in load_all().sorted_tables:
         dump += [repr(tuple(r)) for r in (await ctx.db.execute(table.select())).all()]
     assert SENTINEL not in "\n".join(dump)
 

@@ -11,7 +11,8 @@ async def fill(ctx, session, *, messages: int = 0, facts: int = 0, questions: in
     notes ("fact N"), open ``questions`` ("question N") and ``checks`` ("check N"), oldest first."""
     from sqlalchemy import insert
 
-    from rfpilot.db.models import Fact, LaneItem, Message, new_id
+    from rfpilot.db.models import Fact, LaneItem, Message
+    from rfpilot.db.types import new_id
 
     start = datetime.now(UTC) - timedelta(days=1)
 

@@ -5,10 +5,10 @@ Run by hand for development: ``python -m rfpilot.db.revision "message"``.
 
 from alembic import context
 
-from rfpilot.db.models import Base, include_in_autogenerate
+from rfpilot.db.models import include_in_autogenerate, load_all
 
 config = context.config
-target_metadata = Base.metadata
+target_metadata = load_all()  # every table, not only those some import happened to load
 
 
 def _render_item(type_: str, obj, autogen_context):
