@@ -12,6 +12,11 @@ five minutes over the suite. A test that needs the first open of a store that
 does not exist yet says so with ``@pytest.mark.fresh_store``; the migrations
 themselves are tested on their own stores (test_store, test_migration_kills,
 test_session_counts), which take ``db_url`` without ``env``.
+
+On Postgres every test shares the run's database (each with its own account). A test whose result depends on
+what the whole store holds says so with ``@pytest.mark.own_database`` and gets a database of its own: the
+team memory picks its query words by their rarity over every account's items (core.memory.index), so
+another test's sessions could change which earlier sessions it finds.
 """
 
 from __future__ import annotations
@@ -66,7 +71,13 @@ def pg_url() -> Iterator[str]:
 def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     if request.param == "sqlite":
         return f"sqlite+aiosqlite:///{tmp_path / 'rfpilot.db'}"
-    return request.getfixturevalue("pg_url")
+    shared = request.getfixturevalue("pg_url")
+    if request.node.get_closest_marker("own_database") is None:
+        return shared
+    name = f"{shared.rpartition('/')[2]}_{uuid.uuid4().hex[:8]}"
+    asyncio.run(_admin(f'CREATE DATABASE "{name}"'))
+    request.addfinalizer(lambda: asyncio.run(_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')))
+    return f"{shared.rpartition('/')[0]}/{name}"
 
 
 @pytest.fixture(scope="session")

@@ -8,8 +8,13 @@ are printed (run with -s to see them); bench/memory.py prints the same table wit
 
 from __future__ import annotations
 
+import pytest
+
 from tests.data.memory import load as memory_set
 from tests.data.memory.quality import PRECISION_GOAL, RECALL_GOAL, evaluate
+
+# Which earlier sessions are found depends on every account's items (the words' rarity): a database of its own.
+pytestmark = pytest.mark.own_database
 
 
 async def test_seen_before_finds_the_same_family(ws) -> None:

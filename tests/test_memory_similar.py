@@ -3,12 +3,17 @@ among equals, what fixed it and what did not, offline."""
 
 from __future__ import annotations
 
+import pytest
+
 from datetime import timedelta
 
 from sqlalchemy import update
 
 from rfpilot.core.memory.similar import find_similar, similar_to_session
 from rfpilot.db.models import Fact, SessionBranch, SessionRow, SuggestedFix
+
+# Which earlier sessions are found depends on every account's items (the words' rarity): a database of its own.
+pytestmark = pytest.mark.own_database
 
 
 async def closed(ctx, title: str, *, status: str = "resolved", client: str | None = None, facts=(),

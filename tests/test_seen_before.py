@@ -17,6 +17,9 @@ from rfpilot.core.session.sessions import create_session
 from rfpilot.db.models import SeenBeforeMatch, SeenBeforeRun
 from rfpilot.errors import ConflictError, NotFoundError, UsageError
 
+# Which earlier sessions are found depends on every account's items (the words' rarity): a database of its own.
+pytestmark = pytest.mark.own_database
+
 NOTE = "## Problem\nScans fail.\n## Cause\nA rotated password.\n## Fix\nUpdated it.\n## Verification\nA scan saved.\n"
 HOSTILE = "Copier \x1b]52;c;cm0gLXJmIC8=\x07 scan \x1b[2J fails"
 
