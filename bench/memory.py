@@ -2,7 +2,7 @@
 results go in docs/memory.md ("How well it finds").
 
     python bench/memory.py [--parts quality,latency,cli,block] [--stores sqlite,postgres] [--sessions 100000]
-                           [--runs 21] [--wall-runs 9] [--postgres URL]
+                           [--runs 21] [--wall-runs 9] [--postgres URL] [--keep DIR]
 
 - quality: the reference half of the labelled set (tests/data/memory/sessions.json) loaded through the core
   services into a fresh store; each held-out query (a new session's title, first facts and client) asks
@@ -301,12 +301,25 @@ async def run_store(kind: str, tmp: Path, args) -> list[str]:
         finally:
             await store.close()
     if parts & {"latency", "cli"}:
-        store = Store(kind, "big", tmp, args.postgres)
+        keep = Path(args.keep) if args.keep else None
+        store = Store(kind, f"big{args.sessions}", keep or tmp, args.postgres)
+        marker = keep / f"{kind}-{args.sessions}.url" if keep else None
+        reuse = marker is not None and marker.exists()
+        if reuse:  # the store a run with the same --keep and --sessions built and kept
+            store.url, store.db_name = marker.read_text().strip(), None
+            store.env["RFPILOT_DATABASE_URL"] = store.url
         try:
             await store.open()
-            started = time.perf_counter()
-            await seed_big(store, args.sessions)
-            out.append(f"[{kind}] built a store of {args.sessions:,} sessions in {time.perf_counter() - started:.0f} s")
+            if reuse:
+                out.append(f"[{kind}] the kept store of {args.sessions:,} sessions ({marker})")
+            else:
+                started = time.perf_counter()
+                await seed_big(store, args.sessions)
+                out.append(f"[{kind}] built a store of {args.sessions:,} sessions in "
+                           f"{time.perf_counter() - started:.0f} s")
+                if marker is not None:
+                    marker.write_text(store.url)
+                    store.db_name = None  # kept: not dropped at the end
             if "latency" in parts:
                 out += await bench_latency(store, args.runs)
             if "cli" in parts:
@@ -324,6 +337,9 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=21)
     parser.add_argument("--wall-runs", type=int, default=9)
     parser.add_argument("--postgres", default=PG_DEFAULT)
+    parser.add_argument("--keep", metavar="DIR", help="build the big stores in DIR and keep them (a Postgres database "
+                        "is named in DIR/postgres-N.url); a later run with the same DIR and --sessions reuses them "
+                        "instead of building again. Drop them by hand.")
     args = parser.parse_args()
     print(load_line())
     tmp = Path(tempfile.mkdtemp(prefix="rfpilot-memory-"))

@@ -80,7 +80,7 @@ class Store:
     def __init__(self, kind: str, label: str, tmp: Path, pg_url: str) -> None:
         self.kind, self.label, self.pg_url = kind, label, pg_url
         self.home = tmp / f"home-{kind}-{label}"
-        self.home.mkdir(parents=True)
+        self.home.mkdir(parents=True, exist_ok=True)  # exists when bench/memory.py --keep reuses a store
         if kind == "sqlite":
             self.url = f"sqlite+aiosqlite:///{tmp / f'{label}.db'}"
             self.db_name = None
