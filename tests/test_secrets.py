@@ -405,3 +405,24 @@ def test_headless_linux_does_not_even_import_keyring(tmp_path) -> None:
     assert done.returncode == 0, done.stderr
     if sys.platform.startswith("linux"):
         assert done.stdout.split() == ["False", "False", "None", "True"]
+
+
+@pytest.mark.parametrize("backend", ["keyring.backends.null.Keyring", "keyring.backends.fail.Keyring"])
+def test_a_keyring_turned_off_by_name_is_known_without_importing_it(tmp_path, backend: str) -> None:
+    """PYTHON_KEYRING_BACKEND naming the null or fail backend: the same status keyring itself gives, without its
+    import (every Postgres command asks for the store's password)."""
+    import subprocess
+    import sys
+
+    env = {"PATH": "/usr/bin:/bin", "HOME": str(tmp_path), "PYTHON_KEYRING_BACKEND": backend}
+    code = (
+        "import sys\n"
+        "from rfpilot.core import secrets\n"
+        "before = secrets.backend_status()\n"
+        "loaded = 'keyring' in sys.modules\n"
+        "import keyring\n"
+        "print(loaded, before == secrets.backend_status(), before.usable)\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == ["False", "True", "False"]

@@ -149,8 +149,17 @@ def _surely_unusable() -> bool:
     )
 
 
+# PYTHON_KEYRING_BACKEND naming one of these turns the keyring off: known without importing keyring (its import and
+# backend discovery cost every Postgres command ~20 ms, for the store's password lookup).
+_DISABLED = {"keyring.backends.null.Keyring": "null", "keyring.backends.fail.Keyring": "fail"}
+
+
 def backend_status() -> BackendStatus:
     """Whether the OS keyring can be used here, and which backend it is."""
+    disabled = _DISABLED.get(os.environ.get("PYTHON_KEYRING_BACKEND", "").strip())
+    if disabled and "keyring" not in sys.modules:
+        reason = {"null": "the keyring is disabled (null backend)", "fail": "no OS keyring service was found"}[disabled]
+        return BackendStatus(False, os.environ["PYTHON_KEYRING_BACKEND"].strip(), reason)
     if _surely_unusable():
         return BackendStatus(
             False,
