@@ -262,3 +262,33 @@ async def test_hostile_text_reaches_the_model_block_inert_and_on_one_line(ctx) -
     lines = block.splitlines()
     assert sum(line.startswith("# Seen before") for line in lines) == 1
     assert not any(line.startswith("#ffffffff") for line in lines)
+
+
+async def test_a_summary_taken_from_the_note_is_never_shown_as_the_fix_or_the_reason(ctx) -> None:
+    """A close without --summary/--reason keeps the Problem's first sentence as its summary line: the problem, not
+    what fixed it. Search and seen before say only what the engineer wrote (or nothing)."""
+    from rfpilot.core.memory.search import search
+    from rfpilot.core.memory.similar import find_similar
+
+    plain = await create_session(ctx, "Copier scan to folder fails after the password rotation", client="Acme")
+    await resolve_session(ctx, plain, NOTE, local=True)  # no fix, no summary: its line is "Scans fail."
+    told = await create_session(ctx, "Copier scan to folder fails after the password rotation again", client="Acme")
+    await resolve_session(ctx, told, NOTE, summary="Re-entered the scan account's password on the copier", local=True)
+    quiet = await create_session(ctx, "Copier scan to folder fails after the password rotation once more",
+                                 client="Acme")
+    await escalate_session(ctx, quiet, NOTE, local=True)
+    reasoned = await escalated(ctx, "Copier scan to folder fails after the password rotation yet again",
+                               "The copier needs the vendor's firmware for SMB3")
+    assert (plain.resolution_summary, quiet.escalation_reason) == ("Scans fail.", "Scans fail.")
+
+    outcomes = {r["session_id"]: r["outcome"] for r in await search(ctx, "copier scan folder password rotation")}
+    assert outcomes == {plain.id: "resolved", told.id: "resolved: Re-entered the scan account's password on the copier",
+                        quiet.id: "escalated", reasoned.id: "escalated: The copier needs the vendor's firmware for SMB3"}
+    found = {s.session_id: s for s in await find_similar(ctx, title="Scan to folder broken on the copier",
+                                                         facts=["The password was rotated"], client_name="Acme",
+                                                         limit=4)}
+    assert set(found) == {plain.id, told.id, quiet.id, reasoned.id}
+    assert found[plain.id].fixed_by is None
+    assert found[told.id].fixed_by == "Re-entered the scan account's password on the copier"
+    assert found[quiet.id].escalation_reason is None
+    assert found[reasoned.id].escalation_reason == "The copier needs the vendor's firmware for SMB3"

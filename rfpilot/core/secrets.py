@@ -158,8 +158,8 @@ def backend_status() -> BackendStatus:
     """Whether the OS keyring can be used here, and which backend it is."""
     disabled = _DISABLED.get(os.environ.get("PYTHON_KEYRING_BACKEND", "").strip())
     if disabled and "keyring" not in sys.modules:
-        reason = {"null": "the keyring is disabled (null backend)", "fail": "no OS keyring service was found"}[disabled]
-        return BackendStatus(False, os.environ["PYTHON_KEYRING_BACKEND"].strip(), reason)
+        off = {"null": "the keyring is disabled (null backend)", "fail": "no OS keyring service was found"}[disabled]
+        return BackendStatus(False, os.environ["PYTHON_KEYRING_BACKEND"].strip(), off)
     if _surely_unusable():
         return BackendStatus(
             False,

@@ -158,6 +158,22 @@ def summary_line(markdown: str, limit: int = 500) -> str:
     return truncate(first_sentence(source), limit)
 
 
+CLOSE_SUMMARY_MAX = 500  # a close's summary line (`resolve --summary`, `escalate --reason`), at most
+
+
+def close_summary(markdown: str) -> str:
+    """The summary line a close takes from its note when the engineer gives none: the Problem's first sentence."""
+    return truncate(summary_line(markdown), CLOSE_SUMMARY_MAX)
+
+
+def written_summary(summary: str | None, markdown: str | None) -> str | None:
+    """``summary`` when the engineer wrote it, None when it is the line a close took from the note (the default,
+    ``close_summary``): that line restates the problem, so it never says what fixed it or why it was escalated."""
+    if not summary or (markdown is not None and summary == close_summary(markdown)):
+        return None
+    return summary
+
+
 def age(then: datetime, now: datetime) -> str:
     """Compact age for listings: 45s, 12m, 3h, 5d, 7w."""
     delta = now - then

@@ -19,7 +19,7 @@ from rfpilot.core.session import fixes as fix_service
 from rfpilot.core.closeout.close_record import ESCALATE, RESOLVE, TARGET_STATUS, apply_close
 from rfpilot.core.context import Ctx
 from rfpilot.core.session.sessions import check_transition, require_editable
-from rfpilot.core.text import summary_line, truncate
+from rfpilot.core.text import CLOSE_SUMMARY_MAX, close_summary
 from rfpilot.db.models import SessionRow, SuggestedFix
 from rfpilot.errors import ConflictError, RfpilotError, UsageError
 from rfpilot.grammar import with_article
@@ -27,7 +27,7 @@ from rfpilot.private import file_target, private_dir, write_private
 from rfpilot.textsafe import inert
 
 MARKDOWN_MAX = 20_000
-SUMMARY_MAX = 500
+SUMMARY_MAX = CLOSE_SUMMARY_MAX
 
 # Intercept choices (escalate) and --fix-outcome values -> fix outcome.
 CLOSE_CHOICES: dict[str, str] = {
@@ -192,7 +192,7 @@ def _summary(markdown: str, given: str | None) -> str:
         if len(text) > SUMMARY_MAX:
             raise UsageError(f"the summary is too long ({len(text)} characters; the limit is {SUMMARY_MAX})")
         return text
-    return truncate(summary_line(markdown), SUMMARY_MAX)
+    return close_summary(markdown)
 
 
 def _export_target(path: Path | None) -> Path | None:

@@ -17,6 +17,7 @@ from sqlalchemy import select
 from rfpilot.core.context import Ctx
 from rfpilot.core.memory.index import (COUNT_CAP, HIT_END, HIT_START, Filters, Hit, item_hits, rare_terms,
                                        require_index, snippets, term_counts)
+from rfpilot.core.memory.outcome import Written, written
 from rfpilot.core.memory.terms import query_terms
 from rfpilot.core.text import iso, one_line, since_start
 from rfpilot.core.view_types import SearchResultView, SearchSnippetView
@@ -61,12 +62,13 @@ def marked_spans(snippet: str) -> SearchSnippetView:
     return {"kind": "", "text": text, "marks": marks}
 
 
-def _outcome(row, fixed_by: str | None) -> str | None:
+def _outcome(row, fixed_by: str | None, written: Written | None) -> str | None:
     if row.status == "resolved":
-        what = fixed_by or row.resolution_summary
-        return f"fixed by: {one_line(what)}" if what else "resolved"
+        if fixed_by:
+            return f"fixed by: {one_line(fixed_by)}"
+        return f"resolved: {one_line(written.resolution)}" if written and written.resolution else "resolved"
     if row.status == "escalated":
-        return f"escalated: {one_line(row.escalation_reason)}" if row.escalation_reason else "escalated"
+        return f"escalated: {one_line(written.escalation)}" if written and written.escalation else "escalated"
     if row.status == "abandoned":
         return f"abandoned: {one_line(row.abandon_reason)}" if row.abandon_reason else "abandoned"
     return None
@@ -114,6 +116,8 @@ async def search(ctx: Ctx, query: str, *, client: str | None = None, statuses: t
             .where(SuggestedFix.session_id.in_(order), SuggestedFix.status == "applied_success")
             .order_by(SuggestedFix.created_at, SuggestedFix.id))).all():
         fixed[session_id] = title  # the last fix that worked
+    notes = await written(ctx, [sid for sid in order
+                                if rows[sid].status == "escalated" or (rows[sid].status == "resolved" and sid not in fixed)])
     found = await snippets(ctx, terms, [hit for sid in order for hit in per[sid][:SNIPPETS]])
     results: list[SearchResultView] = []
     for sid in order:
@@ -125,7 +129,7 @@ async def search(ctx: Ctx, query: str, *, client: str | None = None, statuses: t
             shown.append(view)
         results.append({
             "session_id": sid, "title": row.title, "client": row.client_name, "status": row.status,
-            "outcome": _outcome(row, fixed.get(sid)), "score": round(scores[sid], 6),
+            "outcome": _outcome(row, fixed.get(sid), notes.get(sid)), "score": round(scores[sid], 6),
             "active_seconds": int(row.active_seconds or 0), "created_at": iso(row.created_at),
             "updated_at": iso(row.updated_at), "snippets": shown})
     return results

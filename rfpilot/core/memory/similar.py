@@ -13,6 +13,7 @@ Two steps, both offline and deterministic:
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections import Counter
 from collections.abc import Collection, Sequence
@@ -253,14 +254,20 @@ async def find_similar(ctx: Ctx, *, title: str, problem: str | None = None, fact
         out.append(Similar(
             session_id=sid, title=row.title or "(untitled)", client_name=row.client_name, status=row.status,
             score=round(scores[sid] * (1 + SAME_CLIENT_BOOST if same(c) else 1), 6), same_client=same(c),
-            fixed_by=(c.fixed_by or row.resolution_summary) if row.status == "resolved" else c.fixed_by,
+            fixed_by=c.fixed_by,
             fix_template_slug=c.fix_slug,
-            escalation_reason=row.escalation_reason if row.status == "escalated" else None,
+            escalation_reason=None,
             dead_ends=tuple(c.dead_ends or ()), active_seconds=int(row.active_seconds or 0),
             closed_at=_closed_at(row)))
         if len(out) == limit:
             break
-    return out
+    from rfpilot.core.memory.outcome import written
+
+    notes = await written(ctx, [s.session_id for s in out if s.status == "escalated" or not s.fixed_by])
+    return [dataclasses.replace(s, fixed_by=s.fixed_by or (notes[s.session_id].resolution if s.status == "resolved"
+                                                           else None),
+                                escalation_reason=notes[s.session_id].escalation if s.status == "escalated" else None)
+            if s.session_id in notes else s for s in out]
 
 
 def _closed_at(row: Any) -> datetime | None:
