@@ -270,3 +270,23 @@ def test_search_maps_only_the_tables_it_reads(tmp_path: Path) -> None:
     names = _imported("search", "printer", env_extra=env)
     mapped = sorted(n.rpartition(".")[2] for n in names if n.startswith("rfpilot.db.models."))
     assert mapped == ["_base", "fixes", "identity", "sessions"]
+
+
+def test_the_console_script_ends_without_teardown_but_runs_exit_handlers_and_waits_for_threads(tmp_path: Path) -> None:
+    """rfpilot.cli._exit: the exit handlers run and the output is whole; a thread still running is waited for (the
+    ordinary exit), so nothing a command started is cut off."""
+    env = {**os.environ, "RFPILOT_HOME": str(tmp_path), "RFPILOT_DATABASE_URL": "", "RFPILOT_LLM_PROVIDER": "offline"}
+    marker = tmp_path / "thread-done"
+    code = ("import atexit, sys, threading, time\n"
+            "atexit.register(lambda: sys.stderr.write('exit handler ran\\n'))\n"
+            "sys.argv = ['rfpilot', 'sessions', 'list', '--json']\n"
+            "from rfpilot.cli import main\n"
+            "if __import__('os').environ.get('WITH_THREAD'):\n"
+            f"    threading.Thread(target=lambda: (time.sleep(0.3), open({str(marker)!r}, 'w').close())).start()\n"
+            "main()\n")
+    for with_thread in ("", "1"):
+        done = subprocess.run([sys.executable, "-c", code], env={**env, "WITH_THREAD": with_thread},
+                              capture_output=True, text=True, timeout=120)
+        assert done.returncode == 0, done.stderr
+        assert json.loads(done.stdout) == [] and "exit handler ran" in done.stderr
+    assert marker.exists()
