@@ -302,10 +302,21 @@ def test_preview_shows_the_post_result(snap_compare, tmp_path, cw, memory_keyrin
             await asyncio.sleep(0.02)
         # The list behind the dialog follows the store (live views, docs/tui.md): the resolve shows there too.
         listing = pilot.app.screen_stack[0].query_one("#sessions")
-        for _ in range(500):
-            if any(r.id == sid and r.status == "resolved" for r in listing.rows):
+
+        def shown_resolved() -> bool:
+            if not any(r.id == sid and r.status == "resolved" for r in listing.rows):
+                return False
+            try:  # the row as drawn, not only as loaded
+                return "✓" in str(listing.get_option(sid).prompt)
+            except Exception:  # noqa: BLE001 - not listed (yet)
+                return False
+
+        for _ in range(1_000):
+            if shown_resolved():
                 break
             await asyncio.sleep(0.02)
+        assert shown_resolved(), "the list behind the dialog never showed the session resolved (live views)"
+        await pilot.pause()
         await pilot.pause()
 
     assert snap_compare(make_app(settings, sid), terminal_size=(120, 36), run_before=before)
