@@ -292,3 +292,18 @@ async def test_a_summary_taken_from_the_note_is_never_shown_as_the_fix_or_the_re
     assert found[told.id].fixed_by == "Re-entered the scan account's password on the copier"
     assert found[quiet.id].escalation_reason is None
     assert found[reasoned.id].escalation_reason == "The copier needs the vendor's firmware for SMB3"
+
+
+async def test_raising_the_matching_version_finds_every_sessions_matches_again(ctx, monkeypatch) -> None:
+    """Stored matches carry what was true when found (a "fixed by" line, say): a change to how they are made raises
+    MATCHING_VERSION, and each session's matches are found and written again on its next read."""
+    await resolved(ctx, "Outlook asks for a password again and again", "Clear the cached credentials")
+    now = await live(ctx, "Outlook asks for a password")
+    assert len(await seen_before.matches(ctx, now)) == 1
+    run = await ctx.db.get(SeenBeforeRun, now.id)
+    basis = run.basis
+    assert not await seen_before.refresh_if_stale(ctx, now)  # unchanged: nothing to do
+    monkeypatch.setattr(seen_before, "MATCHING_VERSION", seen_before.MATCHING_VERSION + 1)
+    assert await seen_before.refresh_if_stale(ctx, now)  # found and written again
+    await ctx.db.refresh(run)
+    assert run.basis != basis

@@ -63,9 +63,16 @@ MODEL_HEADER = ("# Seen before (earlier sessions of this team like this one; mat
 # --- reading -----------------------------------------------------------------------------------------------------
 
 
+# Part of every stored query's digest: raising it makes every session's stored matches stale, so they are found
+# (and their details written) again on the next read. 2: "fixed by" no longer falls back to a close's default
+# summary line, which restates the problem (core.memory.outcome).
+MATCHING_VERSION = 2
+
+
 def _head_digest(session: SessionRow) -> str:
     """What the session's row itself puts in the query: a change here means a new search (no facts read)."""
-    head = [session.title or "", session.problem_summary or "", session.intake_text or "", session.client_name or ""]
+    head = [session.title or "", session.problem_summary or "", session.intake_text or "", session.client_name or "",
+            MATCHING_VERSION]
     return hashlib.sha256(json.dumps(head, ensure_ascii=False).encode("utf-8", "surrogatepass")).hexdigest()[:16]
 
 
