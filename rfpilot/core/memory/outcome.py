@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Collection
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy import func, select
 
@@ -27,16 +28,24 @@ class Written:
     escalation: str | None  # why the engineer escalated
 
 
+def columns() -> tuple[Any, ...]:
+    """What ``of_row`` reads, for a SELECT of sessions: the summaries and the head of each note."""
+    return (SessionRow.resolution_summary, func.substr(SessionRow.resolution_note_markdown, 1, NOTE_HEAD).label("note"),
+            SessionRow.escalation_reason,
+            func.substr(SessionRow.escalation_package_markdown, 1, NOTE_HEAD).label("package"))
+
+
+def of_row(row: Any) -> Written:
+    """The close summaries the engineer wrote, from a row that has ``columns()`` (None where rfpilot took the
+    line from the note)."""
+    return Written(written_summary(row.resolution_summary, row.note), written_summary(row.escalation_reason, row.package))
+
+
 async def written(ctx: Ctx, ids: Collection[str]) -> dict[str, Written]:
-    """For these sessions of the account: the close summaries the engineer wrote (None where rfpilot took one from
-    the note). One query, reading the head of each note only."""
+    """For these sessions of the account: ``of_row`` of each. One query, reading the head of each note only."""
     if not ids:
         return {}
     rows = (await ctx.db.execute(
-        select(SessionRow.id, SessionRow.resolution_summary,
-               func.substr(SessionRow.resolution_note_markdown, 1, NOTE_HEAD).label("note"),
-               SessionRow.escalation_reason,
-               func.substr(SessionRow.escalation_package_markdown, 1, NOTE_HEAD).label("package"))
+        select(SessionRow.id, *columns())
         .where(SessionRow.id.in_(list(ids)), SessionRow.account_id == ctx.account.id))).all()
-    return {r.id: Written(written_summary(r.resolution_summary, r.note), written_summary(r.escalation_reason, r.package))
-            for r in rows}
+    return {r.id: of_row(r) for r in rows}

@@ -17,7 +17,8 @@ from sqlalchemy import select
 from rfpilot.core.context import Ctx
 from rfpilot.core.memory.index import (COUNT_CAP, HIT_END, HIT_START, Filters, Hit, item_hits, rare_terms,
                                        require_index, snippets, term_counts)
-from rfpilot.core.memory.outcome import Written, written
+from rfpilot.core.memory import outcome
+from rfpilot.core.memory.outcome import Written
 from rfpilot.core.memory.terms import query_terms
 from rfpilot.core.text import iso, one_line, since_start
 from rfpilot.core.view_types import SearchResultView, SearchSnippetView
@@ -62,13 +63,13 @@ def marked_spans(snippet: str) -> SearchSnippetView:
     return {"kind": "", "text": text, "marks": marks}
 
 
-def _outcome(row, fixed_by: str | None, written: Written | None) -> str | None:
+def _outcome(row, fixed_by: str | None, written: Written) -> str | None:
     if row.status == "resolved":
         if fixed_by:
             return f"fixed by: {one_line(fixed_by)}"
-        return f"resolved: {one_line(written.resolution)}" if written and written.resolution else "resolved"
+        return f"resolved: {one_line(written.resolution)}" if written.resolution else "resolved"
     if row.status == "escalated":
-        return f"escalated: {one_line(written.escalation)}" if written and written.escalation else "escalated"
+        return f"escalated: {one_line(written.escalation)}" if written.escalation else "escalated"
     if row.status == "abandoned":
         return f"abandoned: {one_line(row.abandon_reason)}" if row.abandon_reason else "abandoned"
     return None
@@ -107,8 +108,7 @@ async def search(ctx: Ctx, query: str, *, client: str | None = None, statuses: t
         return []
     rows = {r.id: r for r in (await ctx.db.execute(
         select(SessionRow.id, SessionRow.title, SessionRow.client_name, SessionRow.status, SessionRow.updated_at,
-               SessionRow.created_at, SessionRow.resolution_summary, SessionRow.escalation_reason,
-               SessionRow.abandon_reason, SessionRow.active_seconds)
+               SessionRow.created_at, SessionRow.abandon_reason, SessionRow.active_seconds, *outcome.columns())
         .where(SessionRow.id.in_(order)))).all()}
     fixed: dict[str, str] = {}
     for session_id, title in (await ctx.db.execute(
@@ -116,8 +116,6 @@ async def search(ctx: Ctx, query: str, *, client: str | None = None, statuses: t
             .where(SuggestedFix.session_id.in_(order), SuggestedFix.status == "applied_success")
             .order_by(SuggestedFix.created_at, SuggestedFix.id))).all():
         fixed[session_id] = title  # the last fix that worked
-    notes = await written(ctx, [sid for sid in order
-                                if rows[sid].status == "escalated" or (rows[sid].status == "resolved" and sid not in fixed)])
     found = await snippets(ctx, terms, [hit for sid in order for hit in per[sid][:SNIPPETS]])
     results: list[SearchResultView] = []
     for sid in order:
@@ -129,7 +127,7 @@ async def search(ctx: Ctx, query: str, *, client: str | None = None, statuses: t
             shown.append(view)
         results.append({
             "session_id": sid, "title": row.title, "client": row.client_name, "status": row.status,
-            "outcome": _outcome(row, fixed.get(sid), notes.get(sid)), "score": round(scores[sid], 6),
+            "outcome": _outcome(row, fixed.get(sid), outcome.of_row(row)), "score": round(scores[sid], 6),
             "active_seconds": int(row.active_seconds or 0), "created_at": iso(row.created_at),
             "updated_at": iso(row.updated_at), "snippets": shown})
     return results
