@@ -390,7 +390,6 @@ def test_doctor_does_not_import_anthropic(tmp_path) -> None:
 
 def test_headless_linux_does_not_even_import_keyring(tmp_path) -> None:
     """No D-Bus, no configured backend: the keyring is known unusable without importing it."""
-    import subprocess
     import sys
 
     env = {"PATH": "/usr/bin:/bin", "HOME": str(tmp_path), "XDG_CONFIG_HOME": str(tmp_path / "cfg")}
@@ -401,19 +400,15 @@ def test_headless_linux_does_not_even_import_keyring(tmp_path) -> None:
         "found = secrets.lookup('anthropic', {})\n"
         "print(status.usable, 'keyring' in sys.modules, found.value, 'D-Bus' in (found.problem or ''))\n"
     )
-    done = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=60)
-    assert done.returncode == 0, done.stderr
+    printed = _fresh_python(code, env)
     if sys.platform.startswith("linux"):
-        assert done.stdout.split() == ["False", "False", "None", "True"]
+        assert printed == ["False", "False", "None", "True"]
 
 
 @pytest.mark.parametrize("backend", ["keyring.backends.null.Keyring", "keyring.backends.fail.Keyring"])
 def test_a_keyring_turned_off_by_name_is_known_without_importing_it(tmp_path, backend: str) -> None:
     """PYTHON_KEYRING_BACKEND naming the null or fail backend: the same status keyring itself gives, without its
     import (every Postgres command asks for the store's password)."""
-    import subprocess
-    import sys
-
     env = {"PATH": "/usr/bin:/bin", "HOME": str(tmp_path), "PYTHON_KEYRING_BACKEND": backend}
     code = (
         "import sys\n"
@@ -423,6 +418,14 @@ def test_a_keyring_turned_off_by_name_is_known_without_importing_it(tmp_path, ba
         "import keyring\n"
         "print(loaded, before == secrets.backend_status(), before.usable)\n"
     )
+    assert _fresh_python(code, env) == ["False", "True", "False"]
+
+
+def _fresh_python(code: str, env: dict[str, str]) -> list[str]:
+    """The words ``code`` prints in a new Python process with only ``env``."""
+    import subprocess
+    import sys
+
     done = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=60)
     assert done.returncode == 0, done.stderr
-    assert done.stdout.split() == ["False", "True", "False"]
+    return done.stdout.split()

@@ -107,13 +107,15 @@ def _no_dbus_session() -> bool:
     return not os.environ.get("DBUS_SESSION_BUS_ADDRESS") and not os.environ.get("PYTHON_KEYRING_BACKEND")
 
 
+# Why a backend of these kinds is not usable (``_judge``, and ``backend_status`` without importing keyring).
+_OFF = {"fail": "no OS keyring service was found", "null": "the keyring is disabled (null backend)"}
+
+
 def _judge(backend: object) -> str | None:
     """Why ``backend`` is not usable, or None when it is."""
     kind = _kind(backend)
-    if kind == "fail":
-        return "no OS keyring service was found"
-    if kind == "null":
-        return "the keyring is disabled (null backend)"
+    if kind in _OFF:
+        return _OFF[kind]
     if kind == "plaintext":
         return "a plaintext-file backend, which rfpilot refuses: keys never go in files"
     if kind == "dbus" and _no_dbus_session():
@@ -158,8 +160,7 @@ def backend_status() -> BackendStatus:
     """Whether the OS keyring can be used here, and which backend it is."""
     disabled = _DISABLED.get(os.environ.get("PYTHON_KEYRING_BACKEND", "").strip())
     if disabled and "keyring" not in sys.modules:
-        off = {"null": "the keyring is disabled (null backend)", "fail": "no OS keyring service was found"}[disabled]
-        return BackendStatus(False, os.environ["PYTHON_KEYRING_BACKEND"].strip(), off)
+        return BackendStatus(False, os.environ["PYTHON_KEYRING_BACKEND"].strip(), _OFF[disabled])
     if _surely_unusable():
         return BackendStatus(
             False,

@@ -27,7 +27,6 @@ from rfpilot.private import file_target, private_dir, write_private
 from rfpilot.textsafe import inert
 
 MARKDOWN_MAX = 20_000
-SUMMARY_MAX = CLOSE_SUMMARY_MAX
 
 # Intercept choices (escalate) and --fix-outcome values -> fix outcome.
 CLOSE_CHOICES: dict[str, str] = {
@@ -189,8 +188,8 @@ def clean_markdown(markdown: str | None) -> str:
 def _summary(markdown: str, given: str | None) -> str:
     if given is not None and given.strip():
         text = " ".join(given.split())
-        if len(text) > SUMMARY_MAX:
-            raise UsageError(f"the summary is too long ({len(text)} characters; the limit is {SUMMARY_MAX})")
+        if len(text) > CLOSE_SUMMARY_MAX:
+            raise UsageError(f"the summary is too long ({len(text)} characters; the limit is {CLOSE_SUMMARY_MAX})")
         return text
     return close_summary(markdown)
 

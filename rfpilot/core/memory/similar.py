@@ -24,6 +24,7 @@ from typing import Any
 from sqlalchemy import func, select
 
 from rfpilot.core.context import Ctx
+from rfpilot.core.memory.outcome import written
 from rfpilot.core.memory.index import (COUNT_CAP, Filters, Hit, item_hits, rare_terms, require_index,
                                        term_counts)
 from rfpilot.core.memory.terms import bag, salient
@@ -261,13 +262,17 @@ async def find_similar(ctx: Ctx, *, title: str, problem: str | None = None, fact
             closed_at=_closed_at(row)))
         if len(out) == limit:
             break
-    from rfpilot.core.memory.outcome import written
-
+    # What fixed it or why it was escalated, as the engineer wrote it (core.memory.outcome): only where no fix worked.
     notes = await written(ctx, [s.session_id for s in out if s.status == "escalated" or not s.fixed_by])
-    return [dataclasses.replace(s, fixed_by=s.fixed_by or (notes[s.session_id].resolution if s.status == "resolved"
-                                                           else None),
-                                escalation_reason=notes[s.session_id].escalation if s.status == "escalated" else None)
-            if s.session_id in notes else s for s in out]
+    for n, similar in enumerate(out):
+        note = notes.get(similar.session_id)
+        if note is None:
+            continue
+        if similar.status == "resolved":
+            out[n] = dataclasses.replace(similar, fixed_by=similar.fixed_by or note.resolution)
+        else:
+            out[n] = dataclasses.replace(similar, escalation_reason=note.escalation)
+    return out
 
 
 def _closed_at(row: Any) -> datetime | None:
