@@ -78,6 +78,12 @@ async def test_identity_created_once(settings) -> None:
     assert first.account.id == second.account.id
     assert second.engineer.email == "tester@example.com"
     assert second.engineer.display_name == "Test Engineer"
+    renamed = await Workspace.open(load_settings(env={**settings.env, "RFPILOT_USER_NAME": "Tess Engineer"}))
+    await renamed.close()
+    unnamed = await Workspace.open(load_settings(env={k: v for k, v in settings.env.items() if k != "RFPILOT_USER_NAME"}))
+    await unnamed.close()
+    assert renamed.engineer.id == unnamed.engineer.id == first.engineer.id  # the same engineer, renamed
+    assert unnamed.engineer.display_name == "Tess Engineer"  # as stored: no name in this config
 
 
 # --- values are checked against the one schema ---------------------------------------------------------------------

@@ -15,6 +15,7 @@ from rfpilot.core.memory.search import marked_spans, search
 from rfpilot.core.session import branches, facts, fixes
 from rfpilot.core.session.sessions import create_session
 from rfpilot.core.team import outputs
+from rfpilot.db import memory_index
 from rfpilot.db.models import SessionRow
 from rfpilot.errors import UsageError
 
@@ -151,6 +152,24 @@ async def test_snippets_are_sanitised_and_marked(ctx) -> None:
     for snippet in result["snippets"]:
         assert "\x1b" not in snippet["text"] and "\x9b" not in snippet["text"] and "\x07" not in snippet["text"]
         assert snippet["marks"] and all(snippet["text"][a:b].lower() == "copier" for a, b in snippet["marks"])
+
+
+async def test_an_sqlite_store_without_the_index_says_so(tmp_path) -> None:
+    """An SQLite built without FTS5 has no index (migration 0011 skips it): search names that on every call,
+    not only the first time. (On Postgres the migration always makes it: not looked for there.)"""
+    from rfpilot.config import load_settings
+    from rfpilot.core.context import open_context
+    from rfpilot.errors import StoreError
+
+    env = {"RFPILOT_HOME": str(tmp_path / "home"), "RFPILOT_DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path / 's.db'}",
+           "RFPILOT_ACCOUNT": "no-fts", "RFPILOT_USER_EMAIL": "t@example.com", "RFPILOT_LLM_PROVIDER": "offline"}
+    async with open_context(load_settings(env=env)) as ctx:
+        for statement in memory_index.drop_statements("sqlite"):
+            await ctx.db.execute(text(statement))
+        await ctx.db.commit()
+        for _ in range(2):
+            with pytest.raises(StoreError, match="no search index"):
+                await search(ctx, "copier")
 
 
 def test_marked_spans() -> None:

@@ -290,3 +290,52 @@ def test_the_console_script_ends_without_teardown_but_runs_exit_handlers_and_wai
         assert done.returncode == 0, done.stderr
         assert json.loads(done.stdout) == [] and "exit handler ran" in done.stderr
     assert marker.exists()
+
+
+async def test_an_open_reads_the_revision_and_the_identity_in_one_statement_each(settings) -> None:
+    """After the first run, opening the store reads the schema revision (no savepoint around it on its own
+    connection) and then the account and the engineer together: one statement each, on both stores."""
+    from sqlalchemy import event
+    from sqlalchemy.engine import Engine
+
+    from rfpilot.core.context import Workspace
+
+    first = await Workspace.open(settings)  # creates the account and the engineer
+    await first.close()
+    seen: list[str] = []
+
+    def record(conn, cursor, statement, *args) -> None:
+        seen.append(" ".join(statement.split()))
+
+    event.listen(Engine, "before_cursor_execute", record)
+    try:
+        ws = await Workspace.open(settings)
+    finally:
+        event.remove(Engine, "before_cursor_execute", record)
+    try:
+        assert (ws.account.id, ws.engineer.id) == (first.account.id, first.engineer.id)
+        assert ws.engineer.email == settings.identity_email
+    finally:
+        await ws.close()
+    assert not [s for s in seen if "SAVEPOINT" in s.upper()], seen
+    assert [s.split(" FROM ")[0][:6] for s in seen] == ["SELECT", "SELECT"], seen
+    assert "alembic_version" in seen[0] and "engineers" in seen[1] and "accounts" in seen[1], seen
+
+
+@pytest.mark.own_database
+async def test_a_store_without_a_schema_reads_as_none_on_its_own_connection(db_url: str, tmp_path: Path) -> None:
+    """The revision read without a savepoint still tells an empty store (no alembic_version table) from a broken
+    one: the failed read is rolled back and the table looked for."""
+    from rfpilot.db import engine as db_engine
+
+    engine = db_engine.create_engine(db_url, own_dir=tmp_path)
+    try:
+        assert await db_engine.current_revision(engine) is None
+        assert await db_engine.current_revision(engine) is None  # the connection went back to the pool usable
+    finally:
+        await engine.dispose()
+    store = await db_engine.open_store(db_url, own_dir=tmp_path)  # and an open after it migrates as ever
+    try:
+        assert await db_engine.current_revision(store.engine) == db_engine.SCHEMA_HEAD
+    finally:
+        await store.dispose()

@@ -14,7 +14,7 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from sqlalchemy import select, update
+from sqlalchemy import and_, select, update
 from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm.attributes import set_committed_value
@@ -130,23 +130,36 @@ async def _get_or_create(db: AsyncSession, stmt, make) -> object:
 
 
 async def ensure_identity(db: AsyncSession, settings: Settings) -> tuple[Account, Engineer]:
-    """The account (team) and engineer of this machine's config, created on first run."""
+    """The account (team) and engineer of this machine's config, created on first run. Both are read in one
+    statement once they exist (every command after the first asks)."""
     name = settings.account_name
+    email = settings.identity_email
+    both = (await db.execute(
+        select(Account, Engineer)
+        .join(Engineer, and_(Engineer.account_id == Account.id, Engineer.email == email))
+        .where(Account.name == name)
+    )).first()
+    if both is not None:
+        return both[0], await _named(db, settings, both[1])
     account = await _get_or_create(
         db, select(Account).where(Account.name == name), lambda: Account(name=name)
     )
     assert isinstance(account, Account)
-    email = settings.identity_email
     engineer = await _get_or_create(
         db,
         select(Engineer).where(Engineer.account_id == account.id, Engineer.email == email),
         lambda: Engineer(account_id=account.id, email=email, display_name=settings.identity_name),
     )
     assert isinstance(engineer, Engineer)
+    return account, await _named(db, settings, engineer)
+
+
+async def _named(db: AsyncSession, settings: Settings, engineer: Engineer) -> Engineer:
+    """The engineer's display name follows ``identity.name`` when the config sets one."""
     if settings.get("identity.name") and engineer.display_name != settings.identity_name:
         engineer.display_name = settings.identity_name
         await db.commit()
-    return account, engineer
+    return engineer
 
 
 class Workspace:

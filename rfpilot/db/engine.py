@@ -118,12 +118,22 @@ def create_engine(url: str, *, password: str | None = None, own_dir: Path | None
     return create_async_engine(parsed, pool_pre_ping=True, connect_args=args)
 
 
-def _read_revision(sync_conn) -> str | None:
-    # One cheap query on the hot path; the inspector is only needed when it fails.
+_REVISION = "SELECT version_num FROM alembic_version"
+
+
+def _read_revision(sync_conn, *, alone: bool = False) -> str | None:
+    """The schema's revision, None when the store has none yet. One cheap query on the hot path; the inspector is
+    only needed when it fails. Inside a transaction (a migration's) the read runs in a savepoint; ``alone`` (a
+    connection of its own) reads without one, two round trips fewer on every open of a Postgres store, and a failed
+    read is rolled back before the inspector looks."""
     try:
+        if alone:
+            return sync_conn.execute(text(_REVISION)).scalar()
         with sync_conn.begin_nested():
-            return sync_conn.execute(text("SELECT version_num FROM alembic_version")).scalar()
+            return sync_conn.execute(text(_REVISION)).scalar()
     except DBAPIError:
+        if alone:
+            sync_conn.rollback()
         if inspect(sync_conn).has_table("alembic_version"):
             raise
         return None
@@ -141,7 +151,7 @@ def _run_alembic_upgrade(sync_conn, target: str = "head") -> None:
 
 async def current_revision(engine: AsyncEngine) -> str | None:
     async with engine.connect() as conn:
-        return await conn.run_sync(_read_revision)
+        return await conn.run_sync(_read_revision, alone=True)
 
 
 @overload
