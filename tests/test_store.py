@@ -345,3 +345,34 @@ async def test_a_role_that_may_not_create_tables_is_told_which_privilege(pg_url:
         await engine.dispose()
         await _admin(f'DROP DATABASE IF EXISTS "{scratch}" WITH (FORCE)')
         await _admin(f'DROP ROLE IF EXISTS "{role}"')
+
+
+@pytest.mark.postgres
+async def test_a_postgres_store_closes_its_connections_without_waiting_on_the_server(pg_url: str) -> None:
+    """Disposing of a Postgres store terminates its idle connections (asyncpg's Terminate, then the socket closed)
+    rather than waiting for each backend to exit; the server sees them go and the store can be opened again."""
+    import asyncio
+
+    from sqlalchemy import event
+
+    store = await db_engine.open_store(pg_url)
+    assert event.contains(store.engine.sync_engine, "close", db_engine._terminate_postgres)
+    drivers = []
+    async with store.engine.connect() as conn:
+        raw = await conn.get_raw_connection()
+        drivers.append(raw.driver_connection)
+        pid = (await conn.execute(text("SELECT pg_backend_pid()"))).scalar_one()
+    await store.dispose()
+    assert drivers and all(d.is_closed() for d in drivers)
+    again = await db_engine.open_store(pg_url)
+    try:
+        async with again.engine.connect() as conn:
+            for _ in range(100):  # the backend exits on its own time: the client did not wait for it
+                gone = (await conn.execute(text("SELECT count(*) FROM pg_stat_activity WHERE pid = :p"),
+                                           {"p": pid})).scalar_one() == 0
+                if gone:
+                    break
+                await asyncio.sleep(0.05)
+            assert gone, "the terminated connection's backend is still there after 5 s"
+    finally:
+        await again.dispose()

@@ -115,7 +115,20 @@ def create_engine(url: str, *, password: str | None = None, own_dir: Path | None
     parsed, args = connect_args(parse(url))
     if password and parsed.password is None:
         args["password"] = password
-    return create_async_engine(parsed, pool_pre_ping=True, connect_args=args)
+    engine = create_async_engine(parsed, pool_pre_ping=True, connect_args=args)
+    event.listen(engine.sync_engine, "close", _terminate_postgres)
+    return engine
+
+
+def _terminate_postgres(dbapi_connection, _record) -> None:
+    """A Postgres connection the pool closes (every one, when a command disposes of its store) says goodbye to the
+    server (asyncpg sends Terminate) and drops the socket, without waiting for the server's backend to exit and
+    close its end: that wait cost every command ~8 ms. The pool closes only idle connections (rolled back when
+    they came back to it) or broken ones (where a graceful close would wait for its timeout); SQLAlchemy's close
+    that follows finds the connection closed."""
+    driver = dbapi_connection.driver_connection
+    if driver is not None and not driver.is_closed():
+        driver.terminate()
 
 
 _REVISION = "SELECT version_num FROM alembic_version"

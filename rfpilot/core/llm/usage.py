@@ -1,13 +1,21 @@
-"""Token accounting: one row per model call (SPEC §12), totals per session."""
+"""Token accounting: one row per model call (SPEC §12), totals per session.
+
+The usage table is mapped when a call is recorded or counted, not when this module is imported: an offline draft
+(`resolve`, `preview` without a model) imports it and records nothing."""
 
 from __future__ import annotations
+
+from typing import TYPE_CHECKING
 
 from sqlalchemy import func, select
 
 from rfpilot.core.context import Ctx
 from rfpilot.core.llm.base import ACTION_TIERS, LLMResult, Provider, Usage
 from rfpilot.core.view_types import UsageTotals
-from rfpilot.db.models import LLMUsage, SessionRow
+from rfpilot.db import models
+
+if TYPE_CHECKING:
+    from rfpilot.db.models import LLMUsage, SessionRow
 
 
 def record(
@@ -21,7 +29,7 @@ def record(
 ) -> LLMUsage:
     """Add a usage row in the caller's transaction; ``result`` None records a failed call."""
     usage = result.usage if result is not None else Usage()
-    row = LLMUsage(
+    row = models.LLMUsage(
         account_id=ctx.account.id,
         session_id=session.id if session is not None else None,
         message_id=message_id,
@@ -40,13 +48,14 @@ def record(
 
 
 async def session_totals(ctx: Ctx, session: SessionRow) -> UsageTotals:
+    row = models.LLMUsage
     stmt = select(
         func.count(),
-        func.coalesce(func.sum(LLMUsage.input_tokens), 0),
-        func.coalesce(func.sum(LLMUsage.output_tokens), 0),
-        func.coalesce(func.sum(LLMUsage.cache_read_tokens), 0),
-        func.coalesce(func.sum(LLMUsage.cache_write_tokens), 0),
-    ).where(LLMUsage.session_id == session.id)
+        func.coalesce(func.sum(row.input_tokens), 0),
+        func.coalesce(func.sum(row.output_tokens), 0),
+        func.coalesce(func.sum(row.cache_read_tokens), 0),
+        func.coalesce(func.sum(row.cache_write_tokens), 0),
+    ).where(row.session_id == session.id)
     calls, inp, out, read, write = (await ctx.db.execute(stmt)).one()
     return {
         "calls": int(calls),
