@@ -272,6 +272,16 @@ def test_search_maps_only_the_tables_it_reads(tmp_path: Path) -> None:
     assert mapped == ["_base", "fixes", "identity", "sessions"]
 
 
+def test_a_store_command_imports_only_its_own_stores_driver(env: dict[str, str]) -> None:
+    """A command on Postgres imports neither sqlite3 nor aiosqlite; one on SQLite imports no asyncpg."""
+    _imported("sessions", "list", env_extra=env)  # the first open (migrations) is not what is checked
+    names = _imported("search", "printer", env_extra=env)
+    if env["RFPILOT_DATABASE_URL"].startswith("postgresql"):
+        assert not _loaded(names, "sqlite3") and not _loaded(names, "aiosqlite") and _loaded(names, "asyncpg")
+    else:
+        assert not _loaded(names, "asyncpg") and _loaded(names, "aiosqlite")
+
+
 def test_the_console_script_ends_without_teardown_but_runs_exit_handlers_and_waits_for_threads(tmp_path: Path) -> None:
     """rfpilot.cli._exit: the exit handlers run and the output is whole; a thread still running is waited for (the
     ordinary exit), so nothing a command started is cut off."""

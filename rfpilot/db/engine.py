@@ -8,7 +8,6 @@ behind: an up-to-date store is checked with one query against
 from __future__ import annotations
 
 import os
-import sqlite3
 import sys
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -26,6 +25,8 @@ from rfpilot.grammar import count
 from rfpilot.private import private_dir, private_file
 
 if TYPE_CHECKING:
+    import sqlite3
+
     from rfpilot.db.cancelsafe import CancelSafeSession
 
 # Every migration in order; the last one is the head. A test asserts this
@@ -187,6 +188,8 @@ def backup_sqlite(db_file: Path, backup_dir: Path, label: str, *, stamped: bool 
     target = backup_dir / f"{name}.db"
     _remove_orphan_copies(backup_dir, f".{name}.db.")
     tmp = private_file(backup_dir / f".{name}.db.{os.getpid()}.tmp")  # two processes may copy at once
+    import sqlite3  # here: a Postgres command need not import it
+
     try:
         src = sqlite3.connect(str(db_file))
         try:
@@ -220,8 +223,10 @@ def _remove_orphan_copies(backup_dir: Path, prefix: str) -> None:
 
 
 def _read_revision_sqlite3(conn: sqlite3.Connection) -> str | None:
+    import sqlite3
+
     try:
-        row = conn.execute("SELECT version_num FROM alembic_version").fetchone()
+        row = conn.execute(_REVISION).fetchone()
     except sqlite3.OperationalError:
         return None
     return row[0] if row else None
