@@ -28,7 +28,7 @@ import logging
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import delete, func, select, update
 
 from rfpilot.core.context import Ctx
 from rfpilot.core.lookup import id_prefix, normalise_ref
@@ -76,16 +76,17 @@ def _head_digest(session: SessionRow) -> str:
     return hashlib.sha256(json.dumps(head, ensure_ascii=False).encode("utf-8", "surrogatepass")).hexdigest()[:16]
 
 
-async def _closed_mark(ctx: Ctx) -> str:
-    """When the account's closed sessions last changed (one was resolved, escalated, reopened, edited): a change
-    here means a new search too, so a live session learns of a case closed after its own search. Two index
-    seeks (ix_sessions_account_status_updated), whatever the store's size."""
-    def latest(status: str):
-        return (select(func.max(SessionRow.updated_at))
-                .where(SessionRow.account_id == ctx.account.id, SessionRow.status == status).scalar_subquery())
+def _latest_closed(ctx: Ctx) -> list[Any]:
+    """When the account's closed sessions last changed (one was resolved, escalated, reopened, edited), per closed
+    status: a change here means a new search too, so a live session learns of a case closed after its own search.
+    Two index seeks (ix_sessions_account_status_updated), whatever the store's size."""
+    return [select(func.max(SessionRow.updated_at))
+            .where(SessionRow.account_id == ctx.account.id, SessionRow.status == status).scalar_subquery()
+            for status in CLOSED]
 
-    row = (await ctx.db.execute(select(*(latest(status) for status in CLOSED)))).one()
-    return hashlib.sha256(repr(tuple(iso(v) for v in row)).encode()).hexdigest()[:16]
+
+def _closed_mark(latest: Sequence[Any]) -> str:
+    return hashlib.sha256(repr(tuple(iso(v) for v in latest)).encode()).hexdigest()[:16]
 
 
 async def _basis(ctx: Ctx, session: SessionRow, mark: str) -> str:
@@ -154,16 +155,19 @@ async def refresh_if_stale(ctx: Ctx, session: SessionRow, *, force: bool = False
     Only between transactions (a caller inside one reads what is stored); never raises for a failed search."""
     if ctx._depth:  # noqa: SLF001 - inside a caller's transaction: a second connection's write could wait on it
         return False
-    run = (await ctx.db.execute(
-        select(SeenBeforeRun).where(SeenBeforeRun.session_id == session.id)
-    )).scalar_one_or_none()
-    mark = await _closed_mark(ctx)
-    if (not force and run is not None and run.state_version == session.state_version
-            and run.basis[:32] == _head_digest(session) + mark):
+    # The stored run (None, None when the session has none yet) and the closed sessions' mark: one statement.
+    def of_run(column: Any) -> Any:
+        return select(column).where(SeenBeforeRun.session_id == session.id).scalar_subquery()
+
+    version, stored, *latest = (await ctx.db.execute(
+        select(of_run(SeenBeforeRun.state_version), of_run(SeenBeforeRun.basis), *_latest_closed(ctx)))).one()
+    mark = _closed_mark(latest)
+    had_run = stored is not None
+    if not force and had_run and version == session.state_version and stored[:32] == _head_digest(session) + mark:
         return False
     basis = await _basis(ctx, session, mark)
-    if not force and run is not None and run.basis == basis:
-        await _write(ctx, session, basis, None)  # same query at a newer state_version: nothing to search
+    if not force and had_run and stored == basis:
+        await _write(ctx, session, basis, None, had_run=True)  # same query at a newer state_version: nothing to search
         return False
     try:
         from rfpilot.core.memory.similar import similar_to_session
@@ -178,12 +182,14 @@ async def refresh_if_stale(ctx: Ctx, session: SessionRow, *, force: bool = False
         log.warning("seen before: the search failed; the matches found before stay", exc_info=True,
                     extra={"session": session.id})
         return False
-    return await _write(ctx, session, basis, found)
+    return await _write(ctx, session, basis, found, had_run=had_run)
 
 
-async def _write(ctx: Ctx, session: SessionRow, basis: str, found: Sequence[Similar] | None) -> bool:
+async def _write(ctx: Ctx, session: SessionRow, basis: str, found: Sequence[Similar] | None, *,
+                 had_run: bool) -> bool:
     """Store the run (and ``found``, replacing the matches not dismissed) in a transaction of a fresh database
-    session. A race lost to another process (its rows are there first) is no error: its rows stand."""
+    session: the run inserted, or updated when ``had_run`` (the session had one when the check read it). A race
+    lost to another process (its rows are there first) is no error: its rows stand."""
     from sqlalchemy.exc import IntegrityError
 
     # The wall clock, not ctx.now(): bookkeeping no one is shown, and a read must not move a test's stepping
@@ -193,12 +199,12 @@ async def _write(ctx: Ctx, session: SessionRow, basis: str, found: Sequence[Simi
         async with type(ctx.db)(bind=ctx.db.bind, expire_on_commit=False) as db:
             fresh = dataclasses.replace(ctx, db=db, _depth=0)
             async with fresh.tx():
-                run = await db.get(SeenBeforeRun, session.id)
-                if run is None:
+                if had_run:
+                    await db.execute(update(SeenBeforeRun).where(SeenBeforeRun.session_id == session.id).values(
+                        state_version=session.state_version, basis=basis, computed_at=now))
+                else:
                     db.add(SeenBeforeRun(session_id=session.id, account_id=session.account_id,
                                          state_version=session.state_version, basis=basis, computed_at=now))
-                else:
-                    run.state_version, run.basis, run.computed_at = session.state_version, basis, now
                 if found is not None:
                     await db.execute(delete(SeenBeforeMatch).where(
                         SeenBeforeMatch.session_id == session.id, SeenBeforeMatch.dismissed_at.is_(None)))
