@@ -109,14 +109,16 @@ def test_a_store_command_imports_its_module_only_and_no_pydantic(argv: list[str]
 
 
 def test_showing_a_session_loads_neither_the_chat_engine_nor_the_prompts(tmp_path: Path) -> None:
-    """`sessions show` reads the conversation through core.session.messages: the engine (markers, prompts,
-    providers) is a turn's cost, not a view's."""
+    """`sessions show` reads the conversation through core.session.messages and the token totals through
+    core.session.usage: the engine (markers, prompts, providers) and the usage model are a turn's cost, not a
+    view's."""
     env = {"RFPILOT_HOME": str(tmp_path), "RFPILOT_DATABASE_URL": "", "RFPILOT_LLM_PROVIDER": "offline"}
     made = subprocess.run([sys.executable, "-m", "rfpilot", "new", "Printer offline", "--json"], env={**os.environ, **env},
                           capture_output=True, text=True, check=True)
     names = _imported("sessions", "show", json.loads(made.stdout)["id"], env_extra=env)
     assert "rfpilot.core.session.messages" in names
-    assert not names & {"rfpilot.core.engine.chat", "rfpilot.core.engine.markers", "rfpilot.core.llm.prompts"}
+    assert not names & {"rfpilot.core.engine.chat", "rfpilot.core.engine.markers", "rfpilot.core.llm.prompts",
+                        "rfpilot.core.llm", "rfpilot.db.models.usage"}
 
 
 # -- parameters without pydantic -------------------------------------------------------------------------------------

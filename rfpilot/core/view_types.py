@@ -222,7 +222,7 @@ class LaneResponseView(TypedDict):
 
 
 class UsageTotals(TypedDict):
-    """The model's token use over a session (``core.llm.usage.session_totals``)."""
+    """The model's token use over a session (``core.session.usage.session_totals``)."""
 
     calls: int
     input_tokens: int

@@ -237,7 +237,7 @@ async def session_details(ctx: Ctx, session: SessionRow, *, fact_limit: int | No
             ctx, session, {f.source_ref for f in facts if f.source_ref and f.source_ref not in by_id})
     mode, fix = await fix_service.banner_state(ctx, session)
     from rfpilot.core.session.messages import recent_messages
-    from rfpilot.core.llm.usage import session_totals
+    from rfpilot.core.session.usage import session_totals
 
     count, recent = await recent_messages(ctx, session, RECENT_MESSAGES)
     from rfpilot.core.team.handoffs import session_status_word

@@ -1,17 +1,14 @@
-"""Token accounting: one row per model call (SPEC §12), totals per session.
+"""Token accounting: one row per model call (SPEC §12); a session's totals are read by core.session.usage.
 
-The usage table is mapped when a call is recorded or counted, not when this module is imported: an offline draft
-(`resolve`, `preview` without a model) imports it and records nothing."""
+The usage table is mapped when a call is recorded, not when this module is imported: an offline draft (`resolve`,
+`preview` without a model) imports it and records nothing."""
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from sqlalchemy import func, select
-
 from rfpilot.core.context import Ctx
 from rfpilot.core.llm.base import ACTION_TIERS, LLMResult, Provider, Usage
-from rfpilot.core.view_types import UsageTotals
 from rfpilot.db import models
 
 if TYPE_CHECKING:
@@ -45,22 +42,3 @@ def record(
     )
     ctx.db.add(row)
     return row
-
-
-async def session_totals(ctx: Ctx, session: SessionRow) -> UsageTotals:
-    row = models.LLMUsage
-    stmt = select(
-        func.count(),
-        func.coalesce(func.sum(row.input_tokens), 0),
-        func.coalesce(func.sum(row.output_tokens), 0),
-        func.coalesce(func.sum(row.cache_read_tokens), 0),
-        func.coalesce(func.sum(row.cache_write_tokens), 0),
-    ).where(row.session_id == session.id)
-    calls, inp, out, read, write = (await ctx.db.execute(stmt)).one()
-    return {
-        "calls": int(calls),
-        "input_tokens": int(inp),
-        "output_tokens": int(out),
-        "cache_read_tokens": int(read),
-        "cache_write_tokens": int(write),
-    }
