@@ -8,7 +8,7 @@ Every refusal happens before anything is written.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, cast
+from typing import TYPE_CHECKING, Any, cast
 
 from sqlalchemy import select
 
@@ -18,8 +18,12 @@ from rfpilot.core.session.permissions import owner_action
 from rfpilot.core.text import one_line
 from rfpilot.core.view_types import OutcomeProposal
 from rfpilot.db.enums import FIX_DECISIONS, FIX_OUTCOMES, FIX_PARKED, FIX_TERMINAL
-from rfpilot.db.models import SLUG_MAX, DraftTemplate, Message, SessionRow, SuggestedFix
+from rfpilot.db import models
+from rfpilot.db.models import SLUG_MAX, Message, SessionRow, SuggestedFix
 from rfpilot.errors import ConflictError, NotFoundError, UsageError
+
+if TYPE_CHECKING:  # mapped (with the script library) when a fix's script is queued as a draft, not on import
+    from rfpilot.db.models import DraftTemplate
 
 TITLE_MAX = 200
 DESCRIPTION_MAX = 10_000
@@ -446,7 +450,7 @@ async def decide(
 async def _queue_draft_template(ctx: Ctx, session: SessionRow, fix: SuggestedFix, script: str) -> DraftTemplate:
     # Stored as it ran with no parameters; core.library.templates.extract_draft then proposes parameters
     # (and rewrites the body with any password redacted).
-    draft = DraftTemplate(
+    draft = models.DraftTemplate(
         account_id=ctx.account.id,
         source_session_id=session.id,
         source_fix_id=fix.id,

@@ -34,11 +34,11 @@ if TYPE_CHECKING:
     from rfpilot.db.models.sessions import SessionRow
     from rfpilot.db.models.conversation import ForkPoint, Message, SessionBranch
     from rfpilot.db.models.lane import Fact, LaneItem
-    from rfpilot.db.models.fixes import DraftTemplate, SuggestedFix
+    from rfpilot.db.models.fixes import SuggestedFix
     from rfpilot.db.models.settings import AccountSettings, PreviewCache
     from rfpilot.db.models.usage import LLMUsage
     from rfpilot.db.models.psa import OutboxItem, PSAConnection
-    from rfpilot.db.models.library import ScriptRun, ScriptTemplate
+    from rfpilot.db.models.library import DraftTemplate, ScriptRun, ScriptTemplate
     from rfpilot.db.models.team import SessionHandoff
     from rfpilot.db.models.outputs import ResolutionOutput
     from rfpilot.db.models.summaries import ContextSummary
@@ -55,7 +55,7 @@ WHERE: dict[str, str] = {
     "LaneItem": "lane",
     "Fact": "lane",
     "SuggestedFix": "fixes",
-    "DraftTemplate": "fixes",
+    "DraftTemplate": "library",
     "AccountSettings": "settings",
     "PreviewCache": "settings",
     "LLMUsage": "usage",

@@ -1,11 +1,11 @@
-"""Suggested fixes and the note templates drafted from them."""
+"""Suggested fixes (the script drafts a resolved session queues for the library are in `library`)."""
 
 # No `from __future__ import annotations` (rfpilot.db.models._base says why).
 
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import CheckConstraint, ForeignKey, Index, Integer, String, Text
+from sqlalchemy import CheckConstraint, Index, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from rfpilot.db import enums
@@ -49,31 +49,3 @@ class SuggestedFix(Base):
     source_session_id: Mapped[str | None] = mapped_column(Id)
     created_at: Mapped[datetime] = _created()
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False, default=utcnow, onupdate=utcnow)
-
-class DraftTemplate(Base):
-    """A script run in a session, queued to become a team template after resolve."""
-
-    __tablename__ = "draft_templates"
-    __table_args__ = (
-        one_of("status", enums.DRAFT_STATUSES, "status"),
-        Index("ix_draft_templates_account_status", "account_id", "status"),
-    )
-
-    id: Mapped[str] = _id_pk()
-    account_id: Mapped[str] = _account_fk()
-    source_session_id: Mapped[str] = _session_fk()
-    source_fix_id: Mapped[str | None] = mapped_column(Id, ForeignKey("suggested_fixes.id", ondelete="SET NULL"))
-    source_engineer_id: Mapped[str] = mapped_column(Id, ForeignKey("engineers.id"), nullable=False)
-    script_body: Mapped[str] = mapped_column(Text, nullable=False)
-    proposed_parameters: Mapped[dict[str, Any]] = mapped_column(JsonDoc, nullable=False, default=dict)
-    proposed_name: Mapped[str | None] = mapped_column(String(200))
-    # The extraction's result: the body with {{ key }} placeholders, and how it was made
-    # ({"source": "llm"|"fallback", "reason": …, "model": …}); the session's facts it had as context.
-    templated_body: Mapped[str | None] = mapped_column(Text)
-    extraction: Mapped[dict[str, Any]] = mapped_column(JsonDoc, nullable=False, default=dict)
-    context: Mapped[list[Any]] = mapped_column(JsonDoc, nullable=False, default=list)
-    language: Mapped[str | None] = mapped_column(String(20))
-    status: Mapped[str] = mapped_column(String(20), nullable=False, default="pending")
-    resolved_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
-    promoted_template_id: Mapped[str | None] = mapped_column(Id)
-    created_at: Mapped[datetime] = _created()

@@ -1,14 +1,15 @@
-"""The script library: templates and their runs."""
+"""The script library: templates, their runs, and the drafts a resolved session's scripts queue for it."""
 
 # No `from __future__ import annotations` (rfpilot.db.models._base says why).
 
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ForeignKey, Integer, String, Text, UniqueConstraint
+from sqlalchemy import ForeignKey, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
-from rfpilot.db.models._base import Base, _id_pk, _account_fk, _created, SLUG_MAX
+from rfpilot.db import enums
+from rfpilot.db.models._base import Base, one_of, _id_pk, _account_fk, _session_fk, _created, SLUG_MAX
 from rfpilot.db.types import Id, JsonDoc, UTCDateTime, utcnow
 from rfpilot.db.models import fixes, identity, sessions  # noqa: F401 - the tables its foreign keys name
 
@@ -50,4 +51,33 @@ class ScriptRun(Base):
     engineer_id: Mapped[str] = mapped_column(Id, ForeignKey("engineers.id"), nullable=False)
     parameters: Mapped[dict[str, Any]] = mapped_column(JsonDoc, nullable=False, default=dict)
     script: Mapped[str] = mapped_column(Text, nullable=False, default="")
+    created_at: Mapped[datetime] = _created()
+
+
+class DraftTemplate(Base):
+    """A script run in a session, queued to become a team template after resolve."""
+
+    __tablename__ = "draft_templates"
+    __table_args__ = (
+        one_of("status", enums.DRAFT_STATUSES, "status"),
+        Index("ix_draft_templates_account_status", "account_id", "status"),
+    )
+
+    id: Mapped[str] = _id_pk()
+    account_id: Mapped[str] = _account_fk()
+    source_session_id: Mapped[str] = _session_fk()
+    source_fix_id: Mapped[str | None] = mapped_column(Id, ForeignKey("suggested_fixes.id", ondelete="SET NULL"))
+    source_engineer_id: Mapped[str] = mapped_column(Id, ForeignKey("engineers.id"), nullable=False)
+    script_body: Mapped[str] = mapped_column(Text, nullable=False)
+    proposed_parameters: Mapped[dict[str, Any]] = mapped_column(JsonDoc, nullable=False, default=dict)
+    proposed_name: Mapped[str | None] = mapped_column(String(200))
+    # The extraction's result: the body with {{ key }} placeholders, and how it was made
+    # ({"source": "llm"|"fallback", "reason": …, "model": …}); the session's facts it had as context.
+    templated_body: Mapped[str | None] = mapped_column(Text)
+    extraction: Mapped[dict[str, Any]] = mapped_column(JsonDoc, nullable=False, default=dict)
+    context: Mapped[list[Any]] = mapped_column(JsonDoc, nullable=False, default=list)
+    language: Mapped[str | None] = mapped_column(String(20))
+    status: Mapped[str] = mapped_column(String(20), nullable=False, default="pending")
+    resolved_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    promoted_template_id: Mapped[str | None] = mapped_column(Id)
     created_at: Mapped[datetime] = _created()
