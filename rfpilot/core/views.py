@@ -9,7 +9,6 @@ from rfpilot.core.session import facts as fact_service
 from rfpilot.core.session import fixes as fix_service
 from rfpilot.core.session import lane as lane_service
 from rfpilot.core.context import Ctx
-from rfpilot.core.memory import seen_before
 from rfpilot.core.session.facts import is_editable
 from rfpilot.core.session.branches import stored_options
 from rfpilot.core.session.sessions import intake_of, live_timers
@@ -240,6 +239,7 @@ async def session_details(ctx: Ctx, session: SessionRow, *, fact_limit: int | No
     from rfpilot.core.session.usage import session_totals
 
     count, recent = await recent_messages(ctx, session, RECENT_MESSAGES)
+    from rfpilot.core.memory import seen_before  # here: a command showing one fact need not map the matches
     from rfpilot.core.team.handoffs import session_status_word
 
     return {
