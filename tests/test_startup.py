@@ -274,6 +274,23 @@ def test_search_maps_only_the_tables_it_reads(tmp_path: Path) -> None:
     assert mapped == ["_base", "fixes", "identity", "sessions"]
 
 
+def test_facts_add_and_show_map_only_the_tables_they_read(tmp_path: Path) -> None:
+    """Adding a fact maps neither the seen-before tables nor the script library nor the usage model; showing the
+    session adds only the seen-before tables (the token totals are read without mapping the usage model)."""
+    env = {"RFPILOT_HOME": str(tmp_path), "RFPILOT_DATABASE_URL": "", "RFPILOT_LLM_PROVIDER": "offline"}
+    made = subprocess.run([sys.executable, "-m", "rfpilot", "new", "Printer offline", "--json"], env={**os.environ, **env},
+                          capture_output=True, text=True, check=True)
+    sid = json.loads(made.stdout)["id"]
+
+    def mapped(*args: str) -> list[str]:
+        names = _imported(*args, env_extra=env)
+        return sorted(n.rpartition(".")[2] for n in names if n.startswith("rfpilot.db.models."))
+
+    reads = ["_base", "conversation", "fixes", "identity", "lane", "sessions", "team"]
+    assert mapped("facts", "add", sid, "The spooler was running") == reads
+    assert mapped("sessions", "show", sid) == sorted([*reads, "memory"])
+
+
 def test_a_store_command_imports_only_its_own_stores_driver(env: dict[str, str]) -> None:
     """A command on Postgres imports neither sqlite3 nor aiosqlite; one on SQLite imports no asyncpg."""
     _imported("sessions", "list", env_extra=env)  # the first open (migrations) is not what is checked
