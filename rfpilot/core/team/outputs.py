@@ -43,12 +43,14 @@ from rfpilot.core.view_types import OutputView
 from rfpilot.core.llm.base import LLMCallError, LLMRequest, LLMResult, Provider
 from rfpilot.core.text import iso, markdown_section, one_line, truncate
 from rfpilot.db.enums import OUTPUT_TYPES
-from rfpilot.db.models import OutboxItem, ResolutionOutput, SessionRow
+from rfpilot.db import models
+from rfpilot.db.models import ResolutionOutput, SessionRow
 from rfpilot.errors import ConflictError, NotFoundError, QueuedError, RfpilotError, UsageError
 from rfpilot.private import file_target, private_dir, write_private
 from rfpilot.textsafe import inert
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # the outbox is mapped when an output is pushed or settled, not when one is drafted
+    from rfpilot.db.models import OutboxItem
     from rfpilot.core.closeout.writeback import SyncReport
 
 log = logging.getLogger(__name__)
@@ -402,7 +404,7 @@ async def _settle(ctx: Ctx, output: ResolutionOutput) -> ResolutionOutput:
     item_id = outbox_item_id(output)
     if item_id is None:
         return output
-    item = await ctx.db.get(OutboxItem, item_id)
+    item = await ctx.db.get(models.OutboxItem, item_id)
     if item is not None and item.state in ("pending", "failed"):
         return output
     async with ctx.tx():
@@ -764,13 +766,14 @@ async def _earlier_post(ctx: Ctx, session: SessionRow, output: ResolutionOutput,
     pushing again finishes or refuses it, never posts a second note."""
     pending = outbox_item_id(output)
     if pending:
-        item = await ctx.db.get(OutboxItem, pending)
+        item = await ctx.db.get(models.OutboxItem, pending)
         if item is not None and item.state != "superseded":
             return item
-    stmt = (select(OutboxItem)
-            .where(OutboxItem.session_id == session.id, OutboxItem.kind == "update",
-                   OutboxItem.note_kind == PSA_NOTE_KIND[output.output_type], OutboxItem.state != "superseded")
-            .order_by(OutboxItem.seq.desc()))
+    outbox = models.OutboxItem
+    stmt = (select(outbox)
+            .where(outbox.session_id == session.id, outbox.kind == "update",
+                   outbox.note_kind == PSA_NOTE_KIND[output.output_type], outbox.state != "superseded")
+            .order_by(outbox.seq.desc()))
     for item in (await ctx.db.execute(stmt)).scalars():
         if item.text.strip() == text:
             return item
