@@ -376,3 +376,21 @@ async def test_a_postgres_store_closes_its_connections_without_waiting_on_the_se
             assert gone, "the terminated connection's backend is still there after 5 s"
     finally:
         await again.dispose()
+
+
+def test_terminating_a_broken_postgres_connection_never_raises() -> None:
+    """The pool's close of a connection already broken (the server restarted) goes on to SQLAlchemy's own close."""
+
+    class Broken:
+        def is_closed(self) -> bool:
+            return False
+
+        def terminate(self) -> None:
+            raise ConnectionResetError("the server went away")
+
+    class Adapted:
+        driver_connection = Broken()
+
+    db_engine._terminate_postgres(Adapted(), None)  # no exception
+    Adapted.driver_connection = None  # type: ignore[assignment]
+    db_engine._terminate_postgres(Adapted(), None)

@@ -128,8 +128,12 @@ def _terminate_postgres(dbapi_connection, _record) -> None:
     they came back to it) or broken ones (where a graceful close would wait for its timeout); SQLAlchemy's close
     that follows finds the connection closed."""
     driver = dbapi_connection.driver_connection
-    if driver is not None and not driver.is_closed():
+    if driver is None or driver.is_closed():
+        return
+    try:
         driver.terminate()
+    except Exception:  # noqa: BLE001 - a connection already broken: SQLAlchemy's own close follows and copes
+        pass
 
 
 _REVISION = "SELECT version_num FROM alembic_version"
