@@ -108,6 +108,32 @@ async def test_an_empty_store_says_nothing_to_show_yet(tmp_path) -> None:
         assert not app.screen.query_one("#insights-clients").display
 
 
+async def test_the_median_chart_never_goes_below_zero(tmp_path) -> None:
+    """One session resolved at once (no active time): every week's median is 0, and the chart's axis starts at 0,
+    not at -0.33 (seen on the demo store at 80x24)."""
+    from rfpilot.core.closeout import closing
+    from rfpilot.core.context import open_context
+    from rfpilot.core.session.sessions import create_session
+
+    settings = _settings(tmp_path)
+
+    async def one_resolved_session() -> None:
+        async with open_context(settings) as ctx:
+            ctx.clock = lambda: NOW
+            session = await create_session(ctx, "Printer offline after the driver update")
+            await closing.resolve_session(ctx, session, "## Problem\nThe printer was offline.\n\n## Resolution\n"
+                                          "Reinstalled the driver.")
+
+    await one_resolved_session()
+    app = _app(settings)
+    async with app.run_test(size=(80, 40)) as pilot:
+        await _open(pilot)
+        assert "1 resolved" in shown(app.screen.query_one("#insights-info"))
+        await settle(pilot)
+        chart = shown(app.screen.query_one("#chart-median"))
+        assert "0.00" in chart and "-0." not in chart, chart
+
+
 def test_f8_is_listed_in_help_and_the_palette() -> None:
     from rfpilot.tui.app import Commands, RfpilotApp
     from rfpilot.tui.screens.insights import InsightsScreen

@@ -126,6 +126,7 @@ class InsightsScreen(Screen[None]):
         plt.title("Median time to resolve (minutes)")
         minutes = [round((w["median_resolve_seconds"] or 0) / 60, 1) for w in view["weeks"]]
         plt.bar(xs, minutes, width=0.6)
+        plt.ylim(0, max([*minutes, 1]))  # a time is never below zero, even on an axis with nothing resolved
         plt.xticks(ticks, labels)
         await box.mount_all([trend, median])
 
