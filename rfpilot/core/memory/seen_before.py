@@ -3,7 +3,7 @@ kept per session so that reading them is one query, and dismissable for good.
 
 - **When they are found.** Lazily, on read (``matches``, the model's ``model_block``): a session whose matches were
   never found (just started, from text or a ticket) or whose title, problem or live facts changed since is
-  searched again (``core.memory.similar.similar_to_session``: the search index, offline, no model), and so is
+  searched again (``core.memory.similar.similar_to_row``: the search index, offline, no model), and so is
   one whose search predates the latest change to the account's closed sessions (a case resolved since). The check
   is cheap: ``seen_before_runs`` keeps the session's ``state_version`` and a digest of the query the matches were
   found for; an unchanged state_version, title and closed-sessions mark mean no read of the facts at all. Nothing here runs inside the
@@ -155,12 +155,17 @@ async def refresh_if_stale(ctx: Ctx, session: SessionRow, *, force: bool = False
     Only between transactions (a caller inside one reads what is stored); never raises for a failed search."""
     if ctx._depth:  # noqa: SLF001 - inside a caller's transaction: a second connection's write could wait on it
         return False
-    # The stored run (None, None when the session has none yet) and the closed sessions' mark: one statement.
+    # The stored run (None, None when the session has none yet), how many matches were dismissed and the closed
+    # sessions' mark: one statement.
     def of_run(column: Any) -> Any:
         return select(column).where(SeenBeforeRun.session_id == session.id).scalar_subquery()
 
-    version, stored, *latest = (await ctx.db.execute(
-        select(of_run(SeenBeforeRun.state_version), of_run(SeenBeforeRun.basis), *_latest_closed(ctx)))).one()
+    dismissals = (select(func.count()).select_from(SeenBeforeMatch)
+                  .where(SeenBeforeMatch.session_id == session.id, SeenBeforeMatch.dismissed_at.is_not(None))
+                  .scalar_subquery())
+    version, stored, dismissed_count, *latest = (await ctx.db.execute(
+        select(of_run(SeenBeforeRun.state_version), of_run(SeenBeforeRun.basis), dismissals,
+               *_latest_closed(ctx)))).one()
     mark = _closed_mark(latest)
     had_run = stored is not None
     if not force and had_run and version == session.state_version and stored[:32] == _head_digest(session) + mark:
@@ -170,13 +175,13 @@ async def refresh_if_stale(ctx: Ctx, session: SessionRow, *, force: bool = False
         await _write(ctx, session, basis, None, had_run=True)  # same query at a newer state_version: nothing to search
         return False
     try:
-        from rfpilot.core.memory.similar import similar_to_session
+        from rfpilot.core.memory.similar import similar_to_row
 
         dismissed = set((await ctx.db.execute(
             select(SeenBeforeMatch.match_session_id)
             .where(SeenBeforeMatch.session_id == session.id, SeenBeforeMatch.dismissed_at.is_not(None))
-        )).scalars())
-        found = [s for s in await similar_to_session(ctx, session.id, limit=LIMIT + len(dismissed))
+        )).scalars()) if dismissed_count else set()
+        found = [s for s in await similar_to_row(ctx, session, limit=LIMIT + len(dismissed))
                  if s.session_id not in dismissed and s.session_id != session.id][:LIMIT]
     except Exception:  # noqa: BLE001 - the module docstring: the matches found before stay
         log.warning("seen before: the search failed; the matches found before stay", exc_info=True,

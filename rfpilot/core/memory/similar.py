@@ -287,9 +287,21 @@ async def similar_to_session(ctx: Ctx, session_id: str, *, limit: int = 3) -> li
         .where(SessionRow.id == session_id, SessionRow.account_id == ctx.account.id))).first()
     if row is None:
         raise NotFoundError(f"no session {session_id} in this account")
+    return await _like(ctx, session_id, row.title, row.problem_summary, row.intake, row.client_name, limit)
+
+
+async def similar_to_row(ctx: Ctx, session: SessionRow, *, limit: int = 3) -> list[Similar]:
+    """``similar_to_session`` for a session row already read (and checked to be this account's): its head is not
+    read again."""
+    intake = (session.intake_text or "")[:FIELD_CHARS]
+    return await _like(ctx, session.id, session.title, session.problem_summary, intake, session.client_name, limit)
+
+
+async def _like(ctx: Ctx, session_id: str, title: str | None, problem_summary: str | None, intake: str | None,
+                client_name: str | None, limit: int) -> list[Similar]:
     facts = (await ctx.db.execute(
         select(Fact.text).where(Fact.session_id == session_id, Fact.deleted_at.is_(None))
         .order_by(Fact.created_at, Fact.id).limit(FACTS_READ))).scalars().all()
-    problem = "\n".join(p for p in (row.problem_summary, row.intake) if p)
-    return await find_similar(ctx, title=row.title or "", problem=problem or None, facts=list(facts),
-                              client_name=row.client_name, exclude=(session_id,), limit=limit)
+    problem = "\n".join(p for p in (problem_summary, intake) if p)
+    return await find_similar(ctx, title=title or "", problem=problem or None, facts=list(facts),
+                              client_name=client_name, exclude=(session_id,), limit=limit)
