@@ -173,6 +173,8 @@ async def item_hits(ctx: Ctx, terms: Sequence[str], *, operator: str = "AND", fi
             break
         if postgres and not where and found is None:
             break  # nothing filtered out and no window: every match was ranked
+        if found is None and most is not None and most <= params["k"]:
+            break  # no window, and the counts say no more items match than were ranked: all were ranked
         if params["k"] < window and (await ctx.db.execute(text(window_rows), params)).scalar_one() >= params["k"]:
             params["k"] = min(params["k"] * 4, window)  # the window holds more: rank more of it
         elif found is None:
