@@ -103,3 +103,30 @@ async def test_each_query_ranks_a_bounded_number_of_items(ctx, monkeypatch) -> N
     # a rare word reaches back to it
     assert [r["session_id"] for r in await search(ctx, "kyocera")] == [kyocera.id]
     assert similar.OR_TERMS <= similar.QUERY_TERMS
+
+
+async def test_a_search_with_few_matches_does_not_count_its_window(ctx) -> None:
+    """When no window was needed and the terms' counts say no more items match than were ranked, every match was
+    ranked: the window is not counted again (one statement fewer per call)."""
+    rows = []
+    for i in range(3):
+        row = SessionRow(account_id=ctx.account.id, owner_id=ctx.engineer.id, status="resolved",
+                         title=f"Plotter jams on roll paper {i}", client_name="Acme", resolved_at=ctx.now())
+        ctx.db.add(row)
+        rows.append(row)
+    await ctx.db.commit()
+    engine = ctx.db.bind.sync_engine
+    counted: list[str] = []
+
+    def record(_conn, clause, *_args) -> None:
+        sql = " ".join(str(clause).split())
+        if sql.startswith("SELECT count(*) FROM (SELECT 1"):
+            counted.append(sql)
+
+    event.listen(engine, "before_execute", record)
+    try:
+        found = await find_similar(ctx, title="Plotter jams on roll paper", facts=["the roll paper jams"])
+    finally:
+        event.remove(engine, "before_execute", record)
+    assert {s.session_id for s in found} <= {r.id for r in rows} and found
+    assert counted == []
