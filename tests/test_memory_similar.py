@@ -9,7 +9,7 @@ from datetime import timedelta
 
 from sqlalchemy import update
 
-from rfpilot.core.memory.similar import find_similar, similar_to_row, similar_to_session
+from rfpilot.core.memory.similar import find_similar, similar_to_row
 from rfpilot.db.models import Fact, SessionBranch, SessionRow, SuggestedFix
 
 # Which earlier sessions are found depends on every account's items (the words' rarity): a database of its own.
@@ -73,9 +73,8 @@ async def test_active_sessions_and_itself_are_left_out(ctx) -> None:
         pass
     assert await find_similar(ctx, title="Print spooler crashes when printing PDFs") == []
     done = await closed(ctx, "Print spooler crashes when printing PDFs from Edge", client="Acme")
-    assert [s.session_id for s in await similar_to_session(ctx, live.id)] == [done.id]
-    assert await similar_to_session(ctx, done.id) == []  # itself, and the active one, are not matches
-    assert await similar_to_row(ctx, live) == await similar_to_session(ctx, live.id)  # the row in hand: the same
+    assert [s.session_id for s in await similar_to_row(ctx, live)] == [done.id]
+    assert await similar_to_row(ctx, done) == []  # itself, and the active one, are not matches
 
 
 async def test_same_client_first_among_equals(ctx) -> None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import sys
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -145,9 +146,7 @@ def _read_revision(sync_conn, *, alone: bool = False) -> str | None:
     connection of its own) reads without one, two round trips fewer on every open of a Postgres store, and a failed
     read is rolled back before the inspector looks."""
     try:
-        if alone:
-            return sync_conn.execute(text(_REVISION)).scalar()
-        with sync_conn.begin_nested():
+        with nullcontext() if alone else sync_conn.begin_nested():
             return sync_conn.execute(text(_REVISION)).scalar()
     except DBAPIError:
         if alone:

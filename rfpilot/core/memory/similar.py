@@ -29,7 +29,6 @@ from rfpilot.core.memory.index import (COUNT_CAP, Filters, Hit, item_hits, rare_
                                        term_counts)
 from rfpilot.core.memory.terms import bag, salient
 from rfpilot.db.models import Fact, SessionBranch, SessionRow, SuggestedFix
-from rfpilot.errors import NotFoundError
 
 CLOSED = ("resolved", "escalated")
 CANDIDATES = 50
@@ -279,29 +278,12 @@ def _closed_at(row: Any) -> datetime | None:
     return row.resolved_at if row.status == "resolved" else row.escalated_at
 
 
-async def similar_to_session(ctx: Ctx, session_id: str, *, limit: int = 3) -> list[Similar]:
-    """``find_similar`` for a stored session: its title, problem (or intake) and live facts; itself left out."""
-    row = (await ctx.db.execute(
-        select(SessionRow.id, SessionRow.title, SessionRow.problem_summary,
-               func.substr(SessionRow.intake_text, 1, FIELD_CHARS).label("intake"), SessionRow.client_name)
-        .where(SessionRow.id == session_id, SessionRow.account_id == ctx.account.id))).first()
-    if row is None:
-        raise NotFoundError(f"no session {session_id} in this account")
-    return await _like(ctx, session_id, row.title, row.problem_summary, row.intake, row.client_name, limit)
-
-
 async def similar_to_row(ctx: Ctx, session: SessionRow, *, limit: int = 3) -> list[Similar]:
-    """``similar_to_session`` for a session row already read (and checked to be this account's): its head is not
-    read again."""
-    intake = (session.intake_text or "")[:FIELD_CHARS]
-    return await _like(ctx, session.id, session.title, session.problem_summary, intake, session.client_name, limit)
-
-
-async def _like(ctx: Ctx, session_id: str, title: str | None, problem_summary: str | None, intake: str | None,
-                client_name: str | None, limit: int) -> list[Similar]:
+    """``find_similar`` for a session row in hand (read and checked to be this account's): its title, problem (or
+    intake) and live facts; itself left out."""
     facts = (await ctx.db.execute(
-        select(Fact.text).where(Fact.session_id == session_id, Fact.deleted_at.is_(None))
+        select(Fact.text).where(Fact.session_id == session.id, Fact.deleted_at.is_(None))
         .order_by(Fact.created_at, Fact.id).limit(FACTS_READ))).scalars().all()
-    problem = "\n".join(p for p in (problem_summary, intake) if p)
-    return await find_similar(ctx, title=title or "", problem=problem or None, facts=list(facts),
-                              client_name=client_name, exclude=(session_id,), limit=limit)
+    problem = "\n".join(p for p in (session.problem_summary, (session.intake_text or "")[:FIELD_CHARS]) if p)
+    return await find_similar(ctx, title=session.title or "", problem=problem or None, facts=list(facts),
+                              client_name=session.client_name, exclude=(session.id,), limit=limit)
