@@ -15,6 +15,10 @@ Three measurements per store and turn:
   Process overhead - this = the start-up part (another engineer's budget).
 - **warm process**: the same body on a store that has run turns already (the TUI's case), each step timed (store
   the message, build the request, apply the reply, title), with the SQL statements counted.
+- **conversation**: ``rfpilot chat SID`` with no message, the console script in a pseudo-terminal as the engineer
+  types into it: from the moment a line is written to the terminal until the next ``you>`` prompt is drawn, less
+  the model's time. The first turn of a conversation carries the start-up; the others are what the line budget
+  measures for an engineer chatting from a shell.
 
 Postgres: a fresh database next to RFPILOT_BENCH_POSTGRES_URL (default: the local server's ``test``) is created
 for the run and dropped after it. ``--profile`` prints the top of a cProfile of the in-process turns.
@@ -298,6 +302,53 @@ def in_child(env: dict[str, str], model: FakeModel, sids: list[str], runs: int) 
     return statistics.median(walls), statistics.median(cpus), statistics.mean(models)
 
 
+def conversation(env: dict[str, str], model: FakeModel, sid: str, turns: int) -> tuple[float, list[float]]:
+    """``rfpilot chat SID`` in a pseudo-terminal: seconds of own overhead (wall from the typed line to the next
+    prompt, less the model's time) of the first turn (start-up included: the process is started when the line is
+    typed) and of each later one."""
+    import pty
+    import select
+
+    rf = str(Path(sys.executable).with_name("rfpilot"))
+    main, child = pty.openpty()
+    seen = bytearray()
+
+    def wait_prompt() -> None:
+        end = time.monotonic() + 120
+        while not seen.endswith(b"you> "):
+            left = end - time.monotonic()
+            if left <= 0:
+                raise SystemExit(f"no prompt; the terminal shows {bytes(seen)[-400:]!r}")
+            if select.select([main], [], [], left)[0]:
+                seen.extend(os.read(main, 65536))
+
+    model.take()
+    start = time.perf_counter()
+    proc = subprocess.Popen([rf, "chat", sid], env={**env, "TERM": "xterm"}, stdin=child, stdout=child, stderr=child,
+                            start_new_session=True)
+    os.close(child)
+    own: list[float] = []
+    try:
+        wait_prompt()
+        typed_first = True
+        for i in range(turns):
+            del seen[:]
+            if not typed_first:
+                model.take()
+                start = time.perf_counter()
+            typed_first = False
+            os.write(main, f"it asks again after sleep ({i})\r".encode())
+            wait_prompt()
+            own.append(time.perf_counter() - start - model.take())
+        os.write(main, b"\x04")
+        proc.wait(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        os.close(main)
+    return own[0], own[1:]
+
+
 COLD_TURN = """
 import asyncio, json, sys, time
 sys.path.insert(0, sys.argv[1])
@@ -391,6 +442,8 @@ def main() -> None:
                     phases = asyncio.run(in_process(settings, model, own, args.runs, args.profile))
                     fresh = asyncio.run(make_sessions(settings, model, count, turn - 1))
                     phases["cold"] = cold(env, model, fresh, args.runs)
+                    talk = asyncio.run(make_sessions(settings, model, 1, turn - 1))
+                    phases["conversation"] = conversation(env, model, talk[0], args.runs + 1)
                     rows.append((kind, turn, wall, cpu, model_s, phases))
 
     print(f"fake model: {args.delay_ms:g} ms per call; {args.runs} runs; medians (ms)")
@@ -398,10 +451,14 @@ def main() -> None:
         own = (wall - model_s) * 1000
         cold_wall, cold_cpu, cold_model = p.pop("cold")
         cold_own = (cold_wall - cold_model) * 1000
+        first, later = p.pop("conversation")
         print(f"\n{kind:8} turn {turn:>3}: process wall {wall * 1000:6.0f}, cpu {cpu * 1000:6.0f}, "
               f"model {model_s * 1000:5.0f} -> own overhead {own:6.0f} "
               f"(start-up/exit {own - cold_own:6.0f} + turn {cold_own:5.0f}); budget 250")
         print(f"  the turn in a fresh process (after the store open): own {cold_own:5.1f} (cpu {cold_cpu * 1000:5.1f})")
+        print(f"  a conversation (`rfpilot chat SID` in a terminal): later turns own median "
+              f"{statistics.median(later) * 1000:5.1f}, max {max(later) * 1000:5.1f} over {len(later)}; "
+              f"its first turn (start-up included) {first * 1000:5.0f}")
         print(f"  the turn in a warm process (the TUI's case): own {p['turn own']:5.1f} (cpu {p['turn cpu']:5.1f}), SQL statements {p['sql']}; "
               + ", ".join(f"{k} {v:.1f}" for k, v in p.items() if k not in ("turn own", "turn cpu", "sql", "model")))
     print(f"\nof the start-up, importing what only the turn uses (core.engine.chat, views, the provider, httpx): "

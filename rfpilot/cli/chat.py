@@ -55,7 +55,9 @@ def _summary(view: TurnView) -> str:
 
 def chat(
     session: str = typer.Argument(..., help="Session id or unique prefix."),
-    message: Optional[str] = typer.Argument(None, help="Your message (or use --file)."),
+    message: Optional[str] = typer.Argument(
+        None, help="Your message (or use --file). Without one, in a terminal: a conversation, one turn per line."
+    ),
     file: Optional[str] = typer.Option(None, "--file", "-f", help="Read the message from a file ('-' for stdin)."),
     answer: Optional[str] = typer.Option(
         None, "--answer", help="The message answers this question, or is this check's output (lane item id or prefix)."
@@ -63,79 +65,111 @@ def chat(
     retry: bool = typer.Option(False, "--retry", help="Send your last unanswered message again."),
     as_json: bool = JSON,
 ) -> None:
-    """One chat turn: your message is saved first, the reply streams, the task lane updates."""
+    """One chat turn: your message is saved first, the reply streams, the task lane updates.
+
+    With no message in a terminal, a conversation: each line you type is a turn, in one process (the store
+    stays open and the model's connection warm between turns); /help lists its commands, ctrl+d ends it.
+    """
     from rfpilot.errors import UsageError
 
     text = read_text_arg(message, file, "message")
     if retry and (text is not None or answer):
         raise UsageError("--retry sends your last unanswered message again; give no new message with it")
     if not retry and text is None:
-        raise UsageError("give a message (or --file, or --retry)")
-
-    async def go(ctx):
-        from rfpilot.core.engine import chat as svc
-        from rfpilot.core.session import lane as lane_service
-        from rfpilot.core.llm import get_provider
-        from rfpilot.core.session.sessions import get_session
-        from rfpilot.core.engine.streaming import DisplayStream
-        from rfpilot.core.views import turn_view
-        from rfpilot.errors import LLMUnavailableError
-        from rfpilot.textsafe import InertStream
-
-        row = await get_session(ctx, session)
-        provider = get_provider(ctx.settings)
-        stream = DisplayStream()
-        safe = InertStream()  # the reply is model text: shown inert, a CRLF split over two chunks still one LF
-
-        def show(chunk: str) -> None:
-            if as_json:
-                return
-            shown = safe.feed(stream.feed(chunk))
-            if shown:
-                output.stream(shown)
-                interrupted["streamed"] = "yes"
-
-        try:
-            # The session, its state and the lane item first: a bad id or a closed session is named as such
-            # even when no model is configured.
-            await svc.check_can_send(ctx, row)
-            item = await lane_service.get_item(ctx, row, answer) if answer and not retry else None
-            svc.require_chat_provider(provider)
-            await svc.prepare_turn(ctx, row)
-            try:
-                # Core owns the turn from storing the message to storing the reply: ctrl+c anywhere leaves
-                # the message interrupted (never sent).
-                interrupted["session"] = row.id[:8]
-                if retry:
-                    result = await svc.retry_turn(ctx, row, provider, on_chunk=show)
-                else:
-                    result = await svc.send(ctx, row, text or "", provider, lane_item=item, on_chunk=show)
-            except LLMUnavailableError as err:
-                if stream.shown:
-                    output.stream(safe.finish() + "\n")
-                hint = (err.hint + "; " if err.hint else "") + RETRY_HINT.format(sid=row.id[:8])
-                raise LLMUnavailableError(err.message, hint=hint) from err
-        finally:
-            await provider.aclose()
-        view = turn_view(result)
-        if not as_json:
-            rest = stream.finish(result.reply.display_content)
-            output.stream(safe.feed(rest) + safe.finish() + "\n")
-        return view
-
+        if answer is None and not as_json and output.is_terminal():
+            _converse(session)
+            return
+        raise UsageError(
+            "give a message (or --file, or --retry)",
+            hint=f"in a terminal, `rfpilot chat {session[:8]}` with no message starts a conversation",
+        )
     interrupted: dict[str, str] = {}
     try:
-        view = run(go)
+        view = run(lambda ctx: _turn(ctx, session, text, answer=answer, retry=retry, quiet=as_json,
+                                     interrupted=interrupted))
     except KeyboardInterrupt:  # ctrl+c: one line, exit 130; the message is already marked interrupted
         if "session" not in interrupted:
             raise
-        if "streamed" in interrupted:
-            output.stream("\n")  # the reply's partial line ends; the message goes on its own line
-        output.interrupted("interrupted: " + RETRY_HINT.format(sid=interrupted["session"]))
+        _said_interrupted(interrupted, once=True)
         raise typer.Exit(130) from None
     if as_json:
         output.emit(view, True, lambda: "")
         return
+    _show(view)
+
+
+async def _turn(
+    ctx, session: str, text: str | None, *, answer: str | None = None, retry: bool = False, quiet: bool = False,
+    interrupted: dict[str, str], provider=None, retry_hint: str = RETRY_HINT,
+) -> TurnView:
+    """One turn as the CLI runs it: checks first (session, state, lane item), then core's turn, the reply streamed
+    inert to stdout unless ``quiet``. ``provider``: the model client a conversation keeps between turns (else one
+    is made and closed here)."""
+    from rfpilot.core.engine import chat as svc
+    from rfpilot.core.engine.streaming import DisplayStream
+    from rfpilot.core.llm import get_provider
+    from rfpilot.core.session import lane as lane_service
+    from rfpilot.core.session.sessions import get_session
+    from rfpilot.core.views import turn_view
+    from rfpilot.errors import LLMUnavailableError
+    from rfpilot.textsafe import InertStream
+
+    row = await get_session(ctx, session)
+    own = provider is None
+    model = get_provider(ctx.settings) if provider is None else provider
+    stream = DisplayStream()
+    safe = InertStream()  # the reply is model text: shown inert, a CRLF split over two chunks still one LF
+
+    def show(chunk: str) -> None:
+        if quiet:
+            return
+        shown = safe.feed(stream.feed(chunk))
+        if shown:
+            output.stream(shown)
+            interrupted["streamed"] = "yes"
+
+    try:
+        # The session, its state and the lane item first: a bad id or a closed session is named as such
+        # even when no model is configured.
+        await svc.check_can_send(ctx, row)
+        item = await lane_service.get_item(ctx, row, answer) if answer and not retry else None
+        svc.require_chat_provider(model)
+        await svc.prepare_turn(ctx, row)
+        try:
+            # Core owns the turn from storing the message to storing the reply: ctrl+c anywhere leaves
+            # the message interrupted (never sent).
+            interrupted["session"] = row.id[:8]
+            if retry:
+                result = await svc.retry_turn(ctx, row, model, on_chunk=show)
+            else:
+                result = await svc.send(ctx, row, text or "", model, lane_item=item, on_chunk=show)
+        except LLMUnavailableError as err:
+            if stream.shown:
+                output.stream(safe.finish() + "\n")
+            hint = (err.hint + "; " if err.hint else "") + retry_hint.format(sid=row.id[:8])
+            raise LLMUnavailableError(err.message, hint=hint) from err
+    finally:
+        if own:
+            await model.aclose()
+    view = turn_view(result)
+    if not quiet:
+        rest = stream.finish(result.reply.display_content)
+        output.stream(safe.feed(rest) + safe.finish() + "\n")
+    return view
+
+
+def _said_interrupted(interrupted: dict[str, str], *, once: bool, retry: str | None = None) -> None:
+    if "streamed" in interrupted:
+        output.stream("\n")  # the reply's partial line ends; the message goes on its own line
+    line = "interrupted: " + (retry or RETRY_HINT.format(sid=interrupted["session"]))
+    if once:
+        output.interrupted(line)
+    else:
+        output.info(line)
+
+
+def _show(view: TurnView) -> None:
+    """What a turn changed (the lane, the fix, an outcome proposal) and what it cost, after the streamed reply."""
     summary = _summary(view)
     if summary:
         output.data(summary)
@@ -148,6 +182,143 @@ def chat(
     )
     for note in view["dropped"]:
         output.info(f"not applied: {note}")
+
+
+CONVERSE_RETRY = "your message is saved: /retry sends it again"
+CONVERSE_HELP = """\
+Each line you type is a message; the reply streams, then what changed in the lane.
+  /answer ID TEXT   TEXT answers question ID, or is check ID's output (an id prefix from the lane)
+  /paste            a message of several lines: type or paste them, then a line with a single '.'
+  /file PATH        send a file's text as the message
+  /retry            send your last unanswered message again
+  /help             this help
+  /quit             end the conversation (ctrl+d too)
+ctrl+c stops a reply (your message stays: /retry), or drops the line you are typing.
+A line that starts with '//' is sent as a message starting with '/'."""
+
+
+def _converse(session: str) -> None:
+    """`rfpilot chat SESSION` at a terminal: one turn per line in this process. The store stays open (one open,
+    rfpilot.cli.runtime) and the model client and its connections are kept, so a turn after the first costs its
+    own work only; no transaction is open while the prompt waits. Errors of a turn are shown and the
+    conversation goes on (the message is stored before the model is called: /retry sends it again)."""
+    from rfpilot.errors import RfpilotError
+
+    async def start(ctx):
+        from rfpilot.core.engine import chat as svc
+        from rfpilot.core.llm import get_provider
+        from rfpilot.core.session.sessions import get_session
+
+        row = await get_session(ctx, session)
+        await svc.check_can_send(ctx, row)
+        model = get_provider(ctx.settings)
+        try:
+            svc.require_chat_provider(model)
+        except BaseException:
+            await model.aclose()
+            raise
+        return row.id, row.title, model
+
+    sid, title, model = run(start)
+    output.info(f"chatting in {sid[:8]}" + (f": {title}" if title else "") + " · /help for commands · ctrl+d ends")
+    try:
+        while True:
+            try:
+                request = _next_request(sid)
+            except RfpilotError as err:
+                _error(err)
+                continue
+            if request is None:
+                break
+            text, answer, retry = request
+            interrupted: dict[str, str] = {}
+            try:
+                view = run(lambda ctx: _turn(ctx, sid, text, answer=answer, retry=retry, interrupted=interrupted,
+                                             provider=model, retry_hint=CONVERSE_RETRY))
+            except KeyboardInterrupt:
+                if "session" not in interrupted:
+                    output.info("interrupted: nothing was sent")
+                    continue
+                _said_interrupted(interrupted, once=False, retry=CONVERSE_RETRY)
+                continue
+            except RfpilotError as err:
+                _error(err)
+                continue
+            _show(view)
+    finally:
+        run(lambda ctx: model.aclose())
+
+
+def _error(err) -> None:
+    output.info(f"error: {err.message}")
+    if err.hint:
+        output.info(f"hint: {err.hint}")
+
+
+def _line(prompt: str) -> str | None:
+    """One line typed at the terminal (strict UTF-8, as any input); None at end of input."""
+    from rfpilot.core.inputs import read_stdin
+
+    output.prompt(prompt)
+    line = read_stdin("your message", line=True)
+    if not line:
+        return None
+    return line.rstrip("\r\n")
+
+
+def _next_request(sid: str) -> tuple[str | None, str | None, bool] | None:
+    """(text, lane item, retry) of the next turn, after any commands that are not turns; None to end."""
+    from rfpilot.core.inputs import read_text_file
+    from rfpilot.errors import UsageError
+
+    while True:
+        try:
+            line = _line("you> ")
+        except KeyboardInterrupt:  # as in a shell: the line typed so far is dropped, a new prompt
+            output.info("")
+            continue
+        if line is None:
+            output.stream("\n")
+            return None
+        if not line.strip():
+            continue
+        if line.startswith("//"):
+            return line[1:], None, False
+        if not line.startswith("/"):
+            return line, None, False
+        name, _, rest = line[1:].partition(" ")
+        rest = rest.strip()
+        if name in ("quit", "exit", "q"):
+            return None
+        if name in ("help", "h", "?"):
+            output.info(CONVERSE_HELP)
+            continue
+        if name == "retry" and not rest:
+            return None, None, True
+        if name == "answer":
+            item, _, text = rest.partition(" ")
+            if not item or not text.strip():
+                raise UsageError("/answer takes a lane item id and your answer: /answer ID TEXT")
+            return text, item, False
+        if name == "file" and rest:
+            return read_text_file(rest, "message"), None, False
+        if name == "paste" and not rest:
+            lines: list[str] = []
+            while True:
+                more = _line("... ")
+                if more is None or more == ".":
+                    break
+                lines.append(more)
+            if not "".join(lines).strip():
+                raise UsageError("the pasted message is empty; nothing was sent")
+            return "\n".join(lines), None, False
+        raise UsageError(f"{shown_command(line)} is not a conversation command", hint="/help lists them")
+
+
+def shown_command(line: str) -> str:
+    from rfpilot.core.inputs import shown
+
+    return repr(shown(line.partition(" ")[0], 40))
 
 
 def demo(
