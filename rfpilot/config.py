@@ -72,13 +72,14 @@ SCHEMA: tuple[Setting, ...] = (
     Setting("llm.openai.model", str, None, "the model name on that server", env="RFPILOT_OPENAI_MODEL"),
     Setting("llm.scripted.file", str, None, "the replies file of the scripted provider (format in [llm.md](llm.md))",
             env="RFPILOT_SCRIPTED_FILE"),
-    Setting("llm.timeout", int, 60, "seconds to wait for a model reply before giving up", minimum=1),
+    Setting("llm.timeout", int, 60, "seconds to wait for a model reply before giving up", minimum=1, maximum=3_600),
     Setting("llm.max_reply_chars", int, 200_000, "a chat reply longer than this is cut, with a notice, before it is "
-            "shown or stored", minimum=1_000),
+            "shown or stored", minimum=1_000, maximum=10_000_000),
     Setting("llm.context_tokens", int, None, "the most a chat turn's request may hold, in estimated tokens; the "
             "oldest turns are folded into a summary to stay under it ([llm.md](llm.md#the-context-budget))",
-            minimum=4_000, default_text="¾ of the chat model's context window after the reply's room "
-            "(148,464 for Claude; 4,608 for an unknown model)"),
+            minimum=4_000, maximum=10_000_000,
+            default_text="¾ of the chat model's context window after the reply's room (148,464 for Claude; 4,608 for "
+            "an unknown model)"),
     Setting("llm.models.chat", str, "claude-sonnet-4-6", "Anthropic model for chat turns"),
     Setting("llm.models.note", str, "claude-sonnet-4-6", "Anthropic model for resolution notes and escalation packages"),
     Setting("llm.models.fact_synthesis", str, "claude-haiku-4-5", "Anthropic model for turning answers into facts"),
@@ -94,7 +95,7 @@ SCHEMA: tuple[Setting, ...] = (
             default_text="`$VISUAL`, then `$EDITOR`, then `vi`"),
     Setting("branches.limit", int, 10, "how many hypotheses a session may explore (the root branch is not counted); a fork "
             "over it is refused and changes nothing ([branches.md](branches.md))",
-            minimum=2),
+            minimum=2, maximum=100),
     Setting("psa.time_entry", bool, False, "`true`: resolve and escalate log the session's active time on the "
             "ticket (`--time/--no-time` overrides)"),
     Setting("psa.time_rounding", float, 0.25, "logged time is rounded up to this many hours (`0` = to the minute)",

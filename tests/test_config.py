@@ -95,12 +95,16 @@ async def test_identity_created_once(settings) -> None:
     ("psa.time_rounding", "-5", "a number from 0 to 8"),
     ("psa.time_rounding", "nan", "a number from 0 to 8"),
     ("psa.time_rounding", "9", "a number from 0 to 8"),
-    ("branches.limit", "1", "a whole number of at least 2"),
-    ("branches.limit", "2.5", "a whole number of at least 2"),
-    ("llm.timeout", "-1", "a whole number of at least 1"),
-    ("llm.max_reply_chars", "999", "a whole number of at least 1,000"),
+    ("branches.limit", "1", "a whole number from 2 to 100"),
+    ("branches.limit", "2.5", "a whole number from 2 to 100"),
+    ("llm.timeout", "-1", "a whole number from 1 to 3,600"),
+    ("llm.max_reply_chars", "999", "a whole number from 1,000 to 10,000,000"),
     ("ui.mouse", "maybe", "true or false"),
     ("psa.time_entry", "-1", "true or false"),
+    # Each number has an upper bound: TOML holds 64-bit integers only, and no sane value comes near.
+    ("llm.timeout", "99999999999999999999", "a whole number from 1 to 3,600"),
+    ("branches.limit", "9999999999999999999999", "a whole number from 2 to 100"),
+    ("llm.context_tokens", "10000001", "a whole number from 4,000 to 10,000,000"),
 ])
 def test_config_set_refuses_a_bad_value_naming_key_value_and_choices(cli, env, key, value, accepted) -> None:
     """Values starting with '-' reach the check too (they are not taken for options)."""
