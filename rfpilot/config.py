@@ -110,6 +110,19 @@ ENV_OVERRIDES: dict[str, str] = {s.key: s.env for s in SCHEMA if s.env}
 # Known settings with their type, default and help (the older view of SCHEMA, kept for callers).
 KNOWN_SETTINGS: dict[str, tuple[type, Any, str]] = {s.key: (s.kind, s.default, s.help) for s in SCHEMA}
 
+# `keymap.<binding id>`: one TUI key each (docs/tui.md), kept in config.toml as [keymap] "session.new" = "ctrl+e".
+# A binding id has dots of its own, so everything after "keymap." is the id.
+KEYMAP = "keymap."
+KEYMAP_HINT = ('a binding id is one quoted key under [keymap], dots and all: "session.new" = "ctrl+e" '
+               "(`rfpilot config set keymap.session.new ctrl+e` writes it so; the ids are in docs/tui.md)")
+
+
+def binding_of(key: str) -> str:
+    """The binding id of `keymap.<binding id>`: everything after "keymap.", dots and all (`keymap."session.new"`,
+    TOML's own spelling, gives the same id)."""
+    binding = key.removeprefix(KEYMAP).strip()
+    return binding[1:-1] if len(binding) > 1 and binding[0] == binding[-1] == '"' else binding
+
 
 def settings_table() -> str:
     """The settings table of docs/configuration.md, made from SCHEMA (tests/test_config.py keeps the doc in step)."""
@@ -204,12 +217,18 @@ class Settings:
         env_name = ENV_OVERRIDES.get(key)
         if env_name and self.env.get(env_name):
             return self.env[env_name]
-        value = _get_dotted(self.file_data, key)
+        value = self._file_value(key)
         if value is not None:
             return value
         if key in KNOWN_SETTINGS and KNOWN_SETTINGS[key][1] is not None:
             return KNOWN_SETTINGS[key][1]
         return default
+
+    def _file_value(self, key: str) -> Any:
+        if key.startswith(KEYMAP):  # [keymap] "session.new": the id is one key
+            table = self.file_data.get("keymap")
+            return table.get(binding_of(key)) if isinstance(table, dict) else None
+        return _get_dotted(self.file_data, key)
 
     def effective(self, key: str) -> Any:
         """The value rfpilot actually uses, derived defaults included. The two that the model choice derives
@@ -232,7 +251,7 @@ class Settings:
         env_name = ENV_OVERRIDES.get(key)
         if env_name and self.env.get(env_name):
             return f"env {env_name}"
-        if _get_dotted(self.file_data, key) is not None:
+        if self._file_value(key) is not None:
             return f"config {self.paths.config_file}"
         return None
 
@@ -323,7 +342,9 @@ def parse_value(key: str, raw: str) -> Any:
     A wrong value is a ConfigError naming the key, the value and what the key accepts."""
     spec = SETTINGS.get(key)
     if spec is None:
-        return raw  # keymap.* (checked by the TUI) or an unknown key (refused by write_setting)
+        if key.startswith(KEYMAP) and not raw.strip():
+            raise ConfigError(f"{key} does not take an empty value", hint=KEYMAP_HINT)
+        return raw.strip() if key.startswith(KEYMAP) else raw  # keymap.*: keys (the TUI knows the ids); else unknown
 
     def refuse() -> ConfigError:
         return ConfigError(f"{key} does not take {raw!r}: it takes {spec.accepted()}")
@@ -355,6 +376,16 @@ def parse_value(key: str, raw: str) -> Any:
         raise ConfigError(f"{key} does not take an empty value",
                           hint=f"give {key} a value, or remove it with `rfpilot config set {key} --unset`")
     return raw
+
+
+def _toml_path(key: str) -> list[str]:
+    """Where ``key`` lives in config.toml: its dotted parts, or ``["keymap", binding id]``."""
+    if key.startswith(KEYMAP):
+        binding = binding_of(key)
+        if not binding or '"' in binding:
+            raise ConfigError(f"{key!r} names no TUI binding", hint=KEYMAP_HINT)
+        return ["keymap", binding]
+    return key.split(".")
 
 
 def _typed_ok(spec: Setting, value: Any) -> bool:
@@ -404,12 +435,14 @@ def check_settings(settings: Settings) -> tuple[list[dict[str, str]], list[str]]
 
 
 def write_setting(paths: Paths, key: str, value: Any) -> None:
-    """Set one dotted key in config.toml, keeping comments and layout (tomlkit)."""
+    """Set one dotted key in config.toml, keeping comments and layout (tomlkit); ``None`` removes it."""
     import tomlkit
 
     from rfpilot.private import private_dir, write_private
 
-    if key not in KNOWN_SETTINGS and not key.startswith("keymap."):
+    if key == "keymap" and value is not None:
+        raise ConfigError("keymap is a table of keys: set one binding at a time", hint=KEYMAP_HINT)
+    if key not in KNOWN_SETTINGS and not key.startswith(KEYMAP) and key != "keymap":
         known = ", ".join(sorted(KNOWN_SETTINGS))
         raise ConfigError(f"unknown setting {key!r}", hint=f"known settings: {known}")
     if isinstance(value, str):
@@ -420,17 +453,18 @@ def write_setting(paths: Paths, key: str, value: Any) -> None:
         from rfpilot.db.pgurl import check_storable
 
         check_storable(str(value))  # no password in a plain file, and no URL that cannot open
+    parts = _toml_path(key)
     private_dir(paths.config_dir)
     text = paths.config_file.read_text(encoding="utf-8") if paths.config_file.exists() else ""
     doc = tomlkit.parse(text)
-    parts = key.split(".")
     node: Any = doc
-    for part in parts[:-1]:
+    for depth, part in enumerate(parts[:-1], start=1):
         if part not in node:
             node[part] = tomlkit.table()
         node = node[part]
         if not isinstance(node, dict):
-            raise ConfigError(f"cannot set {key}: {part} is not a table in {paths.config_file}")
+            raise ConfigError(f"cannot set {key}: {part} is not a table in {paths.config_file}",
+                              hint=f"remove it with `rfpilot config set {'.'.join(parts[:depth])} --unset` first")
     if value is None:
         node.pop(parts[-1], None)
     else:

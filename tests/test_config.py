@@ -167,3 +167,32 @@ def test_docs_settings_table_is_the_schema() -> None:
     doc = (Path(__file__).parent.parent / "docs" / "configuration.md").read_text(encoding="utf-8")
     assert settings_table() in doc, "regenerate the table: python -c 'from rfpilot.config import settings_table; print(settings_table())'"
     assert all(f"`{s.key}`" in settings_table() for s in SCHEMA)
+
+
+# --- keymap.<binding id> -----------------------------------------------------------------------------------------
+
+
+def test_config_set_writes_a_keymap_binding_the_tui_reads(cli, env) -> None:
+    """A binding id has dots: `keymap.session.new` is [keymap] "session.new", as docs/tui.md writes it (it was
+    [keymap.session] new, which the TUI never read)."""
+    file = Path(env["RFPILOT_HOME"]) / "config" / "config.toml"
+    assert cli("config", "set", "keymap.session.new", "ctrl+e")[0] == 0
+    assert cli("config", "set", 'keymap."banner.action1"', "y")[0] == 0  # TOML's own spelling works too
+    assert file.read_text(encoding="utf-8") == '[keymap]\n"session.new" = "ctrl+e"\n"banner.action1" = "y"\n'
+    assert load_settings(env={"RFPILOT_HOME": env["RFPILOT_HOME"]}).file_data["keymap"] == {
+        "session.new": "ctrl+e", "banner.action1": "y"}  # what the TUI reads
+    assert cli("config", "get", "keymap.session.new")[1].strip() == "ctrl+e"
+    assert cli("config", "set", "keymap.session.new", "--unset")[0] == 0
+    assert file.read_text(encoding="utf-8") == '[keymap]\n"banner.action1" = "y"\n'
+    for args, error in [(("keymap.", "x"), "error: 'keymap.' names no TUI binding"),
+                        (("keymap.x", " "), "error: keymap.x does not take an empty value"),
+                        (("keymap", "x"), "error: keymap is a table of keys: set one binding at a time")]:
+        code, _, err = cli("config", "set", *args)
+        assert code == 1 and err.splitlines()[0] == error, err
+    assert file.read_text(encoding="utf-8") == '[keymap]\n"banner.action1" = "y"\n'
+    file.write_text("keymap = 5\n", encoding="utf-8")
+    code, _, err = cli("config", "set", "keymap.session.new", "ctrl+e")
+    assert code == 1 and "hint: remove it with `rfpilot config set keymap --unset` first" in err
+    assert cli("config", "set", "keymap", "--unset")[0] == 0
+    assert cli("config", "set", "keymap.session.new", "ctrl+e")[0] == 0
+    assert file.read_text(encoding="utf-8") == '[keymap]\n"session.new" = "ctrl+e"\n'
