@@ -352,7 +352,7 @@ class Settings:
             "identity.email": lambda: self.identity_email,
             "identity.name": lambda: self.identity_name,
             "identity.account": lambda: self.account_name,
-            "preview.editor": lambda: self.env.get("VISUAL") or self.env.get("EDITOR") or "vi",
+            "preview.editor": lambda: self.get(key) or self.env.get("VISUAL") or self.env.get("EDITOR") or "vi",
         }
         return derived[key]() if key in derived else self.get(key)
 

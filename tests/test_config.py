@@ -327,6 +327,14 @@ def test_config_get_shows_an_invalid_value_as_invalid(cli, env) -> None:
     assert cli("config", "get")[0] == 0
 
 
+@SQLITE
+def test_config_get_shows_a_configured_editor(cli) -> None:
+    """preview.editor from config.toml is the editor used (it was shown as $EDITOR's, or vi)."""
+    assert cli("config", "set", "preview.editor", "nano")[0] == 0
+    code, out, _ = cli("config", "get", "preview.editor", "--json")
+    assert json.loads(out)["value"] == "nano"
+
+
 # --- keymap.<binding id> -----------------------------------------------------------------------------------------
 
 
