@@ -85,7 +85,9 @@ def test_bad_values_in_config_toml_or_the_environment_are_not_ok(cli, env, monke
     assert code == 1 and report["failed"] == ["config", "llm"]
     assert report["config"]["bad"] == [{"key": "llm.provider", "source": "env RFPILOT_LLM_PROVIDER",
                                         "error": "llm.provider does not take 'bogus': it takes anthropic, openai, "
-                                                 "offline, scripted"}]
+                                                 "offline, scripted",
+                                        "hint": "change the environment variable RFPILOT_LLM_PROVIDER, or unset it"}]
+    assert report["config"]["hint"] == report["config"]["bad"][0]["hint"]  # one bad value: its own hint
 
 
 @SQLITE

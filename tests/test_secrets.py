@@ -361,7 +361,8 @@ def test_doctor_unknown_provider_is_not_ok(keys_cli, memory, monkeypatch) -> Non
     report = json.loads(out)
     assert report["llm"]["ok"] is False and "gpt-local" in report["llm"]["error"]
     code, out, err = keys_cli("doctor")
-    assert code == 1 and "llm       NOT OK: unknown LLM provider 'gpt-local'" in out
+    assert code == 1 and ("llm       NOT OK: llm.provider does not take 'gpt-local': it takes anthropic, openai, "
+                          "offline, scripted (env RFPILOT_LLM_PROVIDER)") in out
 
 
 def test_modules_stay_light() -> None:

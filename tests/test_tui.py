@@ -429,6 +429,41 @@ async def test_keymap_from_config(tmp_path) -> None:
         assert not app.is_running
 
 
+async def test_a_bad_keymap_is_ignored_with_a_warning(tmp_path) -> None:
+    """A keymap entry that is not keys is left out (the app still opens, its other entries apply) and said in a
+    warning naming it, with how to write one; `keymap = 5` leaves every default key."""
+    from rfpilot.tui.app import RfpilotApp
+    from rfpilot.tui.screens.text_prompt import TextPrompt
+
+    settings = keymap_settings(tmp_path, '"session.new" = "f6"\n"app.quit" = 5\n')
+    app = RfpilotApp(settings)
+    async with app.run_test(size=(120, 30)) as pilot:
+        await settle(pilot)
+        said = [str(n.message) for n in app._notifications]
+        assert any(m.startswith("keymap.app.quit does not take 5: it takes a key") and "ignored" in m for m in said), said
+        assert app.key_for("session.new") == "f6"
+        await pilot.press("f6")
+        await wait_for_screen(pilot, TextPrompt)
+        await pilot.press("escape")
+
+    config = settings.paths.config_file
+    config.write_text("keymap = 5\n", encoding="utf-8")
+    app = RfpilotApp(load_settings(env=settings.env))
+    async with app.run_test(size=(120, 30)) as pilot:
+        await settle(pilot)
+        said = [str(n.message) for n in app._notifications]
+        assert any(m.startswith(f"keymap does not take 5: it takes a table of binding ids and keys (config {config})")
+                   and "rfpilot config set keymap --unset" in m for m in said), said
+        assert app.keymap == {}
+        await pilot.press("ctrl+n")  # the default key
+        await wait_for_screen(pilot, TextPrompt)
+        await pilot.press("escape")
+        await pilot.pause()
+        await pilot.press("ctrl+q")
+        await pilot.pause()
+        assert not app.is_running
+
+
 async def test_help_follows_focus_and_keymap(tmp_path) -> None:
     """F1 lists the focused widget's usable keys first; help and palette show remapped keys."""
     from rfpilot.core.context import Workspace

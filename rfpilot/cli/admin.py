@@ -39,8 +39,9 @@ def config_get(
     key: Optional[str] = typer.Argument(None, help="Dotted key, e.g. identity.email. Omit to list every setting."),
     as_json: bool = JSON,
 ) -> None:
-    """The effective value of a setting (flags > env > config.toml > default) and where it came from."""
-    from rfpilot.config import SETTINGS, load_settings
+    """The effective value of a setting (flags > env > config.toml > default) and where it came from. A value
+    rfpilot refuses is an error (exit 1); the list shows it as written, marked (invalid)."""
+    from rfpilot.config import KEYMAP, SETTINGS, load_settings
     from rfpilot.core.llm import shown_setting
     from rfpilot.db.engine import redact_url
     from rfpilot.errors import ConfigError
@@ -48,25 +49,43 @@ def config_get(
     settings = load_settings()
 
     def row(k: str) -> dict:
-        value, source = shown_setting(settings, k)
+        err = settings.problem(k)
+        if err is not None:  # as written, never as if it were used
+            value, source = settings.given(k) or (None, settings.source_of(k))
+            return {"key": k, "value": value, "source": source, "error": err.message}
+        try:
+            value, source = shown_setting(settings, k)
+        except ConfigError:  # derived from another setting that is invalid (on its own row)
+            value, source = settings.get(k), settings.source_of(k)
         if k == "database.url" and value:
             value = redact_url(value)
         return {"key": k, "value": value, "source": source}
 
-    def shown(value) -> str:
-        if value is None:
-            return "(not set)"
-        return str(value).lower() if isinstance(value, bool) else str(value)
+    def shown(r: dict) -> str:
+        value = r["value"]
+        text = "(not set)" if value is None else str(value).lower() if isinstance(value, bool) else str(value)
+        return f"{text} (invalid)" if "error" in r else text
 
     if key is None:
-        rows = [row(k) for k in sorted(SETTINGS)]
+        table = settings.file_data.get("keymap")
+        keymap = [KEYMAP + b for b in table] if isinstance(table, dict) else [] if table is None else ["keymap"]
+        rows = [row(k) for k in [*sorted(SETTINGS), *keymap]]
         output.emit(rows, as_json, lambda: output.table(("KEY", "VALUE", "SOURCE"),
-                                                         [(r["key"], shown(r["value"]), r["source"]) for r in rows]))
+                                                         [(r["key"], shown(r), r["source"]) for r in rows]))
+        errors = [err for err in (settings.problem(r["key"]) for r in rows if "error" in r) if err is not None]
+        for err in errors:
+            output.info(f"error: {err.message}")
+            output.info(f"hint: {err.hint}")
+        if errors:
+            raise typer.Exit(1)
         return
-    if key not in SETTINGS and not key.startswith("keymap."):
+    if key not in SETTINGS and not key.startswith(KEYMAP):
         raise ConfigError(f"unknown setting {key!r}", hint="`rfpilot config get` lists them")
+    problem = settings.problem(key)
+    if problem is not None:
+        raise problem
     one = row(key)
-    output.emit(one, as_json, lambda: "" if one["value"] is None else shown(one["value"]))
+    output.emit(one, as_json, lambda: "" if one["value"] is None else shown(one))
 
 
 # A value may start with '-' (`config set psa.time_rounding -5` must reach the range check, not Click's option

@@ -84,6 +84,7 @@ def _config(settings: Settings) -> DoctorConfig:
     if bad:
         first = bad[0]
         return _failed(part, f"{first['error']} ({first['source']})" + (f"; and {len(bad) - 1} more" if len(bad) > 1 else ""),
+                       first["hint"] if len(bad) == 1 else
                        "fix it with `rfpilot config set KEY VALUE`, remove it with `rfpilot config set KEY --unset`, "
                        "or change the environment variable")
     if unknown:
@@ -123,9 +124,14 @@ async def _open(settings: Settings) -> tuple[Any, DoctorDatabase]:
 
 
 def _identity(settings: Settings, ws: Any) -> DoctorIdentity:
-    part: DoctorIdentity = {**_part(), "email": settings.identity_email, "name": settings.identity_name,
-                            "account": settings.account_name, "email_source": settings.source_of("identity.email"),
+    part: DoctorIdentity = {**_part(), "email": None, "name": None, "account": None,
+                            "email_source": settings.source_of("identity.email"),
                             "engineer_id": ws.engineer.id if ws else None}
+    try:
+        part["email"], part["name"] = settings.identity_email, settings.identity_name
+        part["account"] = settings.account_name
+    except RfpilotError as err:  # a bad hand-edited value: named here as everywhere
+        return _failed(part, err)
     if ws is not None and settings.get("identity.email") is None and ws.store.dialect != "sqlite":
         _warned(part, f"your identity is derived ({settings.identity_email}) in a shared store",
                 "set your own: `rfpilot config set identity.email you@example.com` (and identity.name)")
@@ -426,7 +432,7 @@ def _summary(name: str, report: DoctorReport) -> str:
         return base
     if name == "identity":
         who = report["identity"]
-        return f"{who['name']} <{who['email']}> · account {who['account']}"
+        return f"{who['name']} <{who['email']}> · account {who['account']}" if who["email"] is not None else ""
     if name == "keyring":
         ring = report["keyring"]
         if ring["usable"]:
@@ -501,7 +507,10 @@ def render(report: DoctorReport) -> str:
     lines = [f"rfpilot {report['rfpilot']} · Python {report['python']} · {report['platform']}",
              f"data      {report['paths']['data']}"]
     for name, part in parts(report).items():
-        lines += _lines(name, part, _summary(name, report))
+        shown = _lines(name, part, _summary(name, report))
+        if name == "config":  # every bad value, not only the first: each one stops whatever reads it
+            shown[1:1] = [f"{' ' * 10}also: {b['error']} ({b['source']})" for b in report["config"]["bad"][1:]]
+        lines += shown
         if name == "psa":
             for conn in report["psa"]["connections"]:
                 lines += _lines(f"  {conn['name']}", conn, _connection_summary(conn))

@@ -689,7 +689,7 @@ class DoctorPart(TypedDict):
 class DoctorConfig(DoctorPart):
     file: str
     exists: bool
-    bad: list[dict[str, str]]  # {"key", "source", "error"} (rfpilot.config.check_settings)
+    bad: list[dict[str, str]]  # {"key", "source", "error", "hint"} (rfpilot.config.check_settings)
     unknown: list[str]
 
 
@@ -703,9 +703,9 @@ class DoctorDatabase(DoctorPart):
 
 
 class DoctorIdentity(DoctorPart):
-    email: str
-    name: str
-    account: str
+    email: str | None  # None: a value the settings refuse (the part fails, naming it)
+    name: str | None
+    account: str | None
     email_source: str
     engineer_id: str | None
 

@@ -10,6 +10,11 @@ def run(session_ref: str | None = None) -> int:
     from rfpilot.config import load_settings
 
     settings = load_settings()
+    # The settings the app reads as it starts, checked before anything starts: a bad one is the `error:` line
+    # every command gives (exit 1), not a traceback from inside the app. A bad keymap only warns (app.py).
+    mouse = settings.get("ui.mouse")
+    settings.get("ui.theme")
+    settings.get("ui.early_list")
     first_page = None
     if session_ref is None:
         # Before Textual is imported: a child reads the list's first page on the other core meanwhile.
@@ -18,7 +23,6 @@ def run(session_ref: str | None = None) -> int:
         first_page = prefetch.start(settings, limit=FIRST_PAGE)
     from rfpilot.tui.app import RfpilotApp
 
-    mouse = settings.get("ui.mouse")
     app = RfpilotApp(settings, open_session=session_ref, first_page=first_page)
-    app.run(mouse=mouse is not False and str(mouse).lower() not in ("false", "0", "no", "off"))
+    app.run(mouse=mouse)
     return app.return_code or 0

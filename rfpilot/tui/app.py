@@ -149,7 +149,7 @@ class RfpilotApp(App):
         self._live_running = False  # a live refresh worker runs (a change meanwhile runs it once more)
         self._live_again = False
         self._live_deferred: Any = None  # a LiveUpdate the open session could not take yet (a worker was busy)
-        theme = str(self.settings.get("ui.theme") or "dark")
+        theme = self.settings.get("ui.theme")  # dark, light or no-color (the settings check it)
         self.theme = "textual-light" if theme == "light" else "textual-dark"
         # https://no-color.org: Textual reads NO_COLOR from the process environment itself; this also
         # honours it from the settings' environment and `ui.theme = "no-color"` in config.toml.
@@ -197,10 +197,11 @@ class RfpilotApp(App):
         self.call_after_refresh(self.open_store)
 
     def _apply_keymap(self) -> None:
-        keymap = {}
-        for key, value in (self.settings.file_data.get("keymap") or {}).items():
-            if isinstance(value, str):
-                keymap[key] = value
+        # An entry that is not keys (or a keymap that is not a table) is left out, and said: the app still opens.
+        keymap, errors = self.settings.keymap()
+        for err in errors:
+            self.notify(inert(f"{err.message}\nignored: the default keys stay\n{err.hint}"), severity="warning",
+                        timeout=30, markup=False)
         if keymap:
             # An escape hatch no keymap can remove: ctrl+q always quits.
             keys = [k.strip() for k in keymap.get("app.quit", "").split(",") if k.strip()]

@@ -146,7 +146,7 @@ def start(settings: Settings, limit: int) -> FirstPage | None:
     """Fork the child that reads the list's first ``limit`` sessions. None where there is no fork, where the
     process already runs threads (a fork would not carry them over safely), when ``ui.early_list`` is `off`, or,
     when it is `auto`, when no core is idle."""
-    wanted = str(settings.get("ui.early_list") or "auto").lower()
+    wanted = settings.get("ui.early_list")  # auto, on or off (the settings check it)
     if wanted == "off" or not hasattr(os, "fork") or threading.active_count() > 1:
         return None
     if wanted != "on" and not idle_core():

@@ -47,7 +47,7 @@ from rfpilot.core.context import Ctx
 from rfpilot.core.session.permissions import owner_action, session_of_item, team_action
 from rfpilot.core.view_types import DeliveryView, OutboxItemView, WritebackView
 from rfpilot.db.models import OutboxItem, PSAConnection, SessionRow
-from rfpilot.errors import ConflictError, PSAError, QueuedError, RfpilotError, UsageError
+from rfpilot.errors import ConflictError, PSAError, QueuedError, RfpilotError
 from rfpilot.psa.base import Note, PSAClient
 from rfpilot.psa.errors import PSAUnavailableError
 
@@ -599,14 +599,8 @@ def billable_hours(active_seconds: int, rounding: float) -> float:
 
 
 def time_rounding(ctx: Ctx) -> float:
-    value = ctx.settings.get("psa.time_rounding") if ctx.settings is not None else None
-    try:
-        rounding = float(value) if value is not None else 0.25
-    except (TypeError, ValueError):
-        raise UsageError(f"psa.time_rounding must be a number of hours (e.g. 0.25), not {value!r}") from None
-    if rounding < 0 or rounding > 8:
-        raise UsageError("psa.time_rounding must be between 0 and 8 hours")
-    return rounding
+    """The psa.time_rounding setting (checked by the settings: 0 to 8 hours)."""
+    return float(ctx.settings.get("psa.time_rounding")) if ctx.settings is not None else 0.25
 
 
 async def enqueue_time_entry(ctx: Ctx, session: SessionRow, action: str) -> OutboxItem:

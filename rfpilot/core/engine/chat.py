@@ -111,6 +111,9 @@ async def prepare_turn(ctx: Ctx, session: SessionRow) -> None:
     sessions changed since. Every front end calls it before ``send``/``retry_turn``."""
     from rfpilot.core.memory import seen_before
 
+    if ctx.settings is not None:  # a bad hand-edited value stops the turn here, before the message is stored
+        for key in ("llm.context_tokens", "llm.max_reply_chars"):
+            ctx.settings.get(key)
     await seen_before.refresh_if_stale(ctx, session)
 
 
@@ -546,12 +549,8 @@ async def _apply_fork(ctx: Ctx, session: SessionRow, parsed: ParsedReply, reply:
 
 
 def max_reply_chars(ctx: Ctx) -> int:
-    """The llm.max_reply_chars setting (at least 1,000)."""
-    value = ctx.settings.get("llm.max_reply_chars") if ctx.settings is not None else None
-    try:
-        return max(1_000, int(value if value is not None else REPLY_MAX_CHARS))
-    except (TypeError, ValueError):
-        return REPLY_MAX_CHARS
+    """The llm.max_reply_chars setting (checked by the settings: at least 1,000)."""
+    return int(ctx.settings.get("llm.max_reply_chars")) if ctx.settings is not None else REPLY_MAX_CHARS
 
 
 async def _apply(

@@ -32,7 +32,7 @@ from dataclasses import dataclass
 from sqlalchemy import func, select
 
 from rfpilot.core.context import Ctx
-from rfpilot.core.llm.base import MIN_BUDGET, LLMCallError, LLMRequest, LLMResult, Provider, Turn, default_budget
+from rfpilot.core.llm.base import LLMCallError, LLMRequest, LLMResult, Provider, Turn, default_budget
 from rfpilot.core.text import one_line, truncate
 from rfpilot.db.models import ContextSummary, LaneItem, Message, SessionBranch, SessionRow
 from rfpilot.grammar import count
@@ -68,11 +68,8 @@ def request_tokens(request: LLMRequest) -> int:
 def budget_for(ctx: Ctx, provider: Provider | None, reply_tokens: int) -> int:
     """The turn's budget: ``llm.context_tokens`` when set, else derived from the provider's chat model."""
     value = ctx.settings.get("llm.context_tokens") if ctx.settings is not None else None
-    if value not in (None, ""):
-        try:
-            return max(MIN_BUDGET, int(value))
-        except (TypeError, ValueError):
-            log.warning("llm.context_tokens is not a whole number (%r); the model's default is used", value)
+    if value is not None:  # checked by the settings: a whole number of at least 4,000 (llm.base.MIN_BUDGET)
+        return int(value)
     window = UNKNOWN_PROVIDER_WINDOW
     if provider is not None:
         try:

@@ -67,7 +67,7 @@ class Selection:
 
 
 def models_for(settings: Settings) -> dict[str, str]:
-    return {tier: str(settings.get(f"llm.models.{tier}") or default) for tier, default in DEFAULT_MODELS.items()}
+    return {tier: str(settings.get(f"llm.models.{tier}")) for tier in DEFAULT_MODELS}
 
 
 def selection(settings: Settings, *, lookup: Callable[[str], KeyLookup] | None = None) -> Selection:
@@ -78,14 +78,8 @@ def selection(settings: Settings, *, lookup: Callable[[str], KeyLookup] | None =
         def lookup(name: str) -> KeyLookup:
             return secrets.lookup(name, settings.env)
 
-    configured = settings.get("llm.provider")
-    if configured:
-        name = str(configured).strip().lower()
-        if name not in PROVIDERS:
-            raise ConfigError(
-                f"unknown LLM provider {configured!r} ({settings.source_of('llm.provider')})",
-                hint="llm.provider takes anthropic, openai, offline or scripted",
-            )
+    name = settings.get("llm.provider")  # one of PROVIDERS (the settings check it), or None
+    if name:
         reason = settings.source_of("llm.provider")
         if name == "anthropic":
             found = lookup("anthropic")
@@ -130,20 +124,12 @@ def chat_window(settings: Settings) -> tuple[str, int]:
 def shown_setting(settings: Settings, key: str) -> tuple[Any, str]:
     """(value, where it comes from) of a setting as `config get` shows it. The model choice derives two when
     nothing sets them: ``llm.provider`` (from the keys found) and ``llm.context_tokens`` (from the chat model's
-    window); every other setting is as ``settings.effective`` and ``settings.source_of`` give it."""
+    window); every other setting is as ``settings.effective`` and ``settings.source_of`` give it. A value the
+    settings refuse is their ConfigError (`config get` asks ``settings.problem`` first)."""
     value: Any
     if key == "llm.provider":
-        try:
-            value = selection(settings).provider
-        except ConfigError:  # an unknown name set by hand or in the environment: show it as it is
-            value = settings.get(key)
-        source = settings.set_by(key)
-        if source is None:
-            try:
-                source = f"derived: {selection(settings).reason}"
-            except ConfigError:
-                source = "default"
-        return value, source
+        chosen = selection(settings)
+        return chosen.provider, settings.set_by(key) or f"derived: {chosen.reason}"
     if key == "llm.context_tokens":
         from rfpilot.core.llm.base import default_budget
 
@@ -170,7 +156,6 @@ def get_provider(settings: Settings, *, name: str | None = None) -> Provider:
         return looked[which]
 
     chosen = name or selection(settings, lookup=lookup).provider
-    timeout = float(settings.get("llm.timeout") or 60)
     if chosen == "offline":
         from rfpilot.core.llm.offline import OfflineProvider
 
@@ -195,7 +180,8 @@ def get_provider(settings: Settings, *, name: str | None = None) -> Provider:
                 hint="set ANTHROPIC_API_KEY, or store one with `rfpilot keys set anthropic`"
                 + (f" ({found.problem})" if found.problem else ""),
             )
-        return AnthropicProvider(api_key=found.value, models=models_for(settings), timeout=timeout)
+        return AnthropicProvider(api_key=found.value, models=models_for(settings),
+                                 timeout=float(settings.get("llm.timeout")))
     if chosen == "openai":
         from rfpilot.core.llm.openai_provider import OpenAIProvider
 
@@ -207,7 +193,8 @@ def get_provider(settings: Settings, *, name: str | None = None) -> Provider:
                 hint="set RFPILOT_OPENAI_BASE_URL (…/v1) and RFPILOT_OPENAI_MODEL, or llm.openai.base_url and llm.openai.model",
             )
         found = lookup("openai")
-        return OpenAIProvider(base_url=str(base), model=str(model), api_key=found.value, timeout=timeout)
+        return OpenAIProvider(base_url=str(base), model=str(model), api_key=found.value,
+                              timeout=float(settings.get("llm.timeout")))
     raise ConfigError(f"unknown LLM provider {chosen!r}", hint="anthropic, openai, offline or scripted")
 
 

@@ -41,14 +41,8 @@ OPEN_FOR_WORK = ("active", "paused")
 
 
 def limit_of(ctx: Ctx) -> int:
-    raw = ctx.settings.get("branches.limit") if ctx.settings is not None else None
-    try:
-        value = int(raw) if raw is not None else DEFAULT_LIMIT
-    except (TypeError, ValueError):
-        raise UsageError(f"branches.limit must be a whole number, not {raw!r}") from None
-    if value < 2:
-        raise UsageError("branches.limit must be at least 2 (a fork has two hypotheses or more)")
-    return value
+    """The branches.limit setting (checked by the settings: at least 2, a fork has two hypotheses or more)."""
+    return int(ctx.settings.get("branches.limit")) if ctx.settings is not None else DEFAULT_LIMIT
 
 
 # --- reading --------------------------------------------------------------------------------------
