@@ -201,7 +201,9 @@ def test_a_session_that_never_forked_exports_empty_lists(cli) -> None:
 
 
 @pytest.mark.parametrize("nothing", ["- Nothing was ruled out in this session.", "_Nothing was ruled out._",
-                                     "None.", "No hypotheses were ruled out during the session."])
+                                     "None.", "No hypotheses were ruled out during the session.",
+                                     "There were no dead ends in this session.", "- Nothing ruled out.", "(none)",
+                                     "- None — nothing was ruled out.", "No dead ends.", "N/A"])
 async def test_the_kb_drops_the_models_nothing_line_when_a_dead_end_is_added(ctx, session, nothing) -> None:
     from rfpilot.core.session import branches
     from rfpilot.core.closeout import closing
@@ -223,14 +225,46 @@ async def test_the_kb_drops_the_models_nothing_line_when_a_dead_end_is_added(ctx
         "- Mailbox quota (The mailbox is full): Mailbox quota was well below the limit.")
 
 
+async def test_the_kb_keeps_an_item_that_starts_like_a_nothing_line(ctx, session) -> None:
+    """A real rule-out worded "None of …" or "No …: ruled out because …" stays beside the dead end added."""
+    from rfpilot.core.session import branches
+    from rfpilot.core.closeout import closing
+    from rfpilot.core.team import outputs
+    from rfpilot.core.llm.scripted import ScriptedProvider, ScriptedReply
+
+    _, (quota, _cred) = await branches.fork(ctx, session, "Two causes", [("Mailbox quota", "The mailbox is full"),
+                                                                         ("Cached credential", "A stale password")])
+    await branches.mark(ctx, session, quota, "dead_end", "Mailbox quota was well below the limit")
+    await closing.resolve_session(ctx, session, "## Problem\nX.\n\n## What we confirmed\n- Y.\n\n## Root cause\nZ."
+                                                "\n\n## Resolution\nW.")
+    items = ("- None of the printers were affected, so the driver was ruled out.\n"
+             "- No VPN: ruled out because the user is in the office.")
+    reply = ("## Symptoms\n- Prompts.\n\n## Root cause\nA stale entry.\n\n## Resolution steps\n1. Clear it.\n\n"
+             f"## Things to rule out first\n{items}")
+    provider = ScriptedProvider([ScriptedReply(reply=reply, action="resolution_note", match="knowledge base")])
+    row = await outputs.generate(ctx, session, "kb", provider)
+    assert markdown_section(row.generated_content, "Things to rule out first") == (
+        f"{items}\n- Mailbox quota (The mailbox is full): Mailbox quota was well below the limit.")
+
+
 def test_says_nothing_tells_empty_list_lines_from_items() -> None:
     from rfpilot.core.text import says_nothing
 
     for line in ("Nothing was ruled out in this session.", "- Nothing was ruled out.", "_None._", "N/A",
-                 "No diagnostic actions run yet.", "* No other causes were ruled out.", "No dead ends."):
+                 "No diagnostic actions run yet.", "* No other causes were ruled out.", "No dead ends.",
+                 # paraphrases a model writes
+                 "There were no dead ends in this session.", "Nothing ruled out.", "(none)", "- (None)",
+                 "None — nothing was ruled out.", "n/a", "**None.**", "1. None", "There weren't any dead ends.",
+                 "Not applicable.", "No rule-outs were needed for this ticket.", "Nothing else to report."):
         assert says_nothing(line), line
     for line in ("- DNS: nslookup was fine.", "None of the mailbox rules were at fault: checked all 12.",
-                 "Nothing in the event log pointed at the disk.", "No MFA prompt: MFA is off for the account.", ""):
+                 "Nothing in the event log pointed at the disk.", "No MFA prompt: MFA is off for the account.", "",
+                 # items that open like a nothing line
+                 "None of the printers were affected, so the driver was ruled out",
+                 "No VPN: ruled out because the user is in the office.",
+                 "Nothing was ruled out except DNS, which answered correctly.",
+                 "No dead ends besides the proxy, which was bypassed.", "Not the network: the gateway answers.",
+                 "- None — 代理服务器正常", "- 0", "---"):
         assert not says_nothing(line), line
 
 

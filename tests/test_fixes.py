@@ -712,3 +712,28 @@ async def test_edit_parked_notes(ctx, session) -> None:
     await svc.record_outcome(ctx, session, fix, "applied_pending", "user tests at noon")
     await svc.edit_parked_notes(ctx, session, fix, "user tests tomorrow")
     assert fix.pending_reason == "user tests tomorrow" and fix.status == "applied_pending"
+
+
+def test_the_cli_names_a_fix_by_its_state_not_its_stored_status(cli) -> None:
+    """`fix apply` printed `status proposed` beside `banner Verifying — did it work?`: not stale (the view is read
+    after the apply), but the stored status, which stays `proposed` until an outcome. The text says the state as
+    the banner and the lane do; `--json` keeps the stored status and says `verifying`."""
+    import json
+
+    sid = cli("new", "Outlook prompts for a password after the reset")[1].strip()
+    code, out, err = cli("fix", "suggest", sid, "Clear cached credentials", "-c", "80")
+    assert code == 0, err
+    assert "  state       proposed\n" in out
+    code, out, err = cli("fix", "apply", sid)
+    assert code == 0, err
+    assert "  state       verifying\n" in out and "Verifying — did it work?" in out and "proposed" not in out
+    assert "Clear cached credentials — 80% · verifying\n" in cli("sessions", "show", sid)[1]
+    data = json.loads(cli("fix", "show", sid, "--json")[1])
+    assert data["fix"]["status"] == "proposed" and data["fix"]["verifying"] and data["banner"] == "verifying"
+    code, out, err = cli("fix", "outcome", sid, "partial", "--notes", "Cleared Credential Manager")
+    assert code == 0 and "  state       partly applied\n" in out, err
+    assert "  state       verifying\n" in cli("fix", "finish", sid)[1]
+    assert "  state       applied success\n" in cli("fix", "outcome", sid, "worked")[1]
+    assert cli("fix", "suggest", sid, "Rebuild the profile", "-c", "40")[0] == 0
+    listed = cli("fix", "show", sid, "--all")[1]
+    assert "  state       applied success (superseded)\n" in listed and "  state       proposed\n" in listed

@@ -353,3 +353,52 @@ def test_templates_edit_in_an_editor_that_saves_it_unchanged_keeps_the_body(cli,
     code, out, err = cli("templates", "edit", "bounce", "--editor", "--json")
     assert code == 0, err
     assert json.loads(out)["body"] == "Stop-Service Spooler\r\nStart-Service Spooler"
+
+
+# --- the whole cycle through the command line -------------------------------------------------------------
+
+CLI_CASES = ("crlf", "cr", "no-final", "braces", "unicode", "quotes")
+
+
+@pytest.mark.parametrize("fmt", FORMATS)
+def test_the_cli_cycle_export_rm_import_export_is_byte_identical(cli, tmp_path: Path, fmt: str) -> None:
+    """What a team does with the library in git, as they type it: `templates new` from a script file, `templates
+    export`, `templates rm --yes`, `templates import` of the exported files, `templates export` again. The files
+    of both exports are byte-identical and the store holds each body as given, for the hand-picked hostile bodies
+    (the property test above goes through import_file/export_template directly)."""
+    for name in CLI_CASES:
+        body = tmp_path / f"{name}.script"
+        body.write_bytes(CASES[name].encode("utf-8"))
+        params = tmp_path / f"{name}.params.toml"
+        params.write_text("".join(f'[[parameters]]\nkey = "{k}"\nlabel = "{k}"\n' for k in placeholders(CASES[name])),
+                          encoding="utf-8")
+        code, _, err = cli("templates", "new", "--name", f"Hostile {name}", "--slug", name, "--file", str(body),
+                           "--param-file", str(params))
+        assert code == 0, (name, err)
+
+    def stored_bodies_are_as_given() -> None:
+        shown = {name: json.loads(cli("templates", "show", name, "--json")[1])["body"] for name in CLI_CASES}
+        assert shown == {name: CASES[name] for name in CLI_CASES}
+
+    def export(where: Path) -> dict[str, bytes]:
+        code, out, err = cli("templates", "export", *CLI_CASES, "--dir", str(where), "--format", fmt, "--json")
+        assert code == 0, err
+        paths = [Path(p) for p in json.loads(out)]
+        assert sorted(p.name for p in paths) == sorted(f"{name}.{fmt}" for name in CLI_CASES)
+        return {p.name: p.read_bytes() for p in paths}
+
+    stored_bodies_are_as_given()
+    first = export(tmp_path / "first")
+    for name in CLI_CASES:
+        assert loads(first[f"{name}.{fmt}"].decode("utf-8"), fmt)["body"] == CASES[name], name
+        code, _, err = cli("templates", "rm", name, "--yes")
+        assert code == 0, err
+        assert cli("templates", "show", name)[0] == 2  # gone
+    files = [str(tmp_path / "first" / f"{name}.{fmt}") for name in CLI_CASES]
+    code, out, err = cli("templates", "import", *files, "--json")
+    assert code == 0, err
+    assert [(r["slug"], r["result"]) for r in json.loads(out)] == [(name, "created") for name in CLI_CASES]
+    stored_bodies_are_as_given()
+    assert export(tmp_path / "second") == first
+    code, out, err = cli("templates", "import", *files, "--json")  # importing what the library holds: nothing to do
+    assert code == 0 and {r["result"] for r in json.loads(out)} == {"unchanged"}, err

@@ -66,13 +66,14 @@ def preview_escalate(session: str = SESSION_ARG, force: bool = FORCE, offline: b
 
 def _ask_outcome(fix, action: str) -> tuple[str, str | None]:
     from rfpilot.core.closeout.closing import choice_labels, choices_for
-    from rfpilot.core.session.fixes import NOTES_REQUIRED, normalise_outcome
+    from rfpilot.core.session.fixes import NOTES_REQUIRED, is_verifying, normalise_outcome, view_state_word
 
     choices = choices_for(fix, action)
     if action == "resolve":
         output.info(f'Before resolving: did "{fix.title}" work?')
     else:
-        output.info(f'Before escalating — what happened with the fix? "{fix.title}" is still {fix.status if fix.status != "proposed" else "verifying"}.')
+        state = view_state_word(fix.status, is_verifying(fix))
+        output.info(f'Before escalating — what happened with the fix? "{fix.title}" is still {state}.')
     labels = choice_labels(action)
     for n, choice in enumerate(choices, 1):
         output.info(f"  {n}. {labels[choice]}")
@@ -139,14 +140,16 @@ def _close(
             if interactive and not yes:
                 choice, outcome_notes = _ask_outcome(waiting, action)
             else:
+                from rfpilot.core.session.fixes import is_verifying, view_state_word
+
                 choice = svc.implicit_choice(waiting, action)
-                state = "verifying" if waiting.status == "proposed" else waiting.status
+                state = view_state_word(waiting.status, is_verifying(waiting))
                 if choice is None:
                     raise UsageError(
                         f'"{waiting.title}" is still {state}: '
                         "say what happened with --fix-outcome failed|worked|partial|pending|never"
                     )
-                told = "stays " + waiting.status if choice == svc.KEEP else "was verifying: recorded as worked"
+                told = "stays " + state if choice == svc.KEEP else "was verifying: recorded as worked"
                 output.info(f'"{waiting.title}" {told} (use --fix-outcome to say otherwise)')
         time_wanted = log_time if log_time is not None else bool(ctx.settings and ctx.settings.get("psa.time_entry"))
         if time_wanted and not row.psa_ticket_id:

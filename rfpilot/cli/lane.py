@@ -205,8 +205,13 @@ BANNER_TEXT = {
 
 
 def _fix_text(view: FixView, banner: str | None = None) -> str:
+    from rfpilot.core.session.fixes import view_state_word
+
+    # The state as the banner and the lane say it (`verifying` once applied), never the stored status: that stays
+    # `proposed` until an outcome is recorded (`--json` gives both, as `status` and `verifying`).
+    state = view_state_word(view["status"], view["verifying"], banner)
     lines = [f"{view['title']}", f"  id          {view['id']}", f"  confidence  {view['confidence_pct']}%",
-             f"  status      {view['status']}" + ("" if view["active"] else " (superseded)")]
+             f"  state       {state}" + ("" if view["active"] else " (superseded)")]
     if view["description"]:
         lines.append(f"  why         {view['description']}")
     if view["user_decision"]:

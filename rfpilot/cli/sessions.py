@@ -174,7 +174,7 @@ def _show_text(data: SessionDetails) -> str:
     lines += ["", "Suggested fix"]
     fix = data["active_fix"]
     if fix:
-        lines.append(f"  {fix['id'][:8]}  {fix['title']} — {fix['confidence_pct']}% · {fix['status']} · banner: {data['banner']}")
+        lines.append(f"  {fix['id'][:8]}  {fix['title']} — {fix['confidence_pct']}% · {fix['state_word']}")
         if fix["source_session_id"]:
             lines.append(f"  repeats the fix of #{fix['source_session_id'][:8]} (seen before)")
         proposal = fix["ai_outcome_proposal"]

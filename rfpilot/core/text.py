@@ -123,23 +123,32 @@ def replace_section(markdown: str, heading: str, body: str) -> str:
     return "\n".join(out)
 
 
-_NOTHING = re.compile(
-    r"^(?:nothing|none|n/?a)(?:\s+(?:yet|so far|recorded|found|identified))?[.!]?$"
-    r"|^nothing(?:\s+else)?\s+(?:was|were|has been|had been|is|to)\s+(?:yet\s+)?"
-    r"(?:ruled out|run|tried|recorded|confirmed|found|identified|excluded|eliminated|report)\b"
-    r"|^no\s+(?:[\w'-]+\s+){0,4}?(?:was|were|has been|have been|had been)\s+(?:yet\s+)?"
-    r"(?:ruled out|run|tried|recorded|confirmed|found|identified|excluded|eliminated)\b"
-    r"|^no\s+(?:[\w'-]+\s+){0,3}?(?:run|tried|ruled out)(?:\s+yet)?\b"
-    r"|^no\s+(?:dead[- ]ends?|hypothes[ie]s|rule-outs?)\b",
-    re.IGNORECASE,
-)
+# A line that says a list is empty is made of these words only, and holds at least one that says "none". Any other
+# word (a thing checked, a reason) makes it an item: "No VPN: ruled out because …" and "None of the printers were
+# affected, so the driver was ruled out" stay. Matching the words, not a phrasing, takes the paraphrases a model
+# writes ("There were no dead ends in this session.", "None — nothing was ruled out.", "(none)").
+_NONE_WORDS = frozenset({"no", "none", "nothing", "na", "nil", "zero", "not"})
+_EMPTY_WORDS = _NONE_WORDS | frozenset("""
+    there here it we i was were is are be been being has have had did do does
+    any yet so far else other others further additional more new specific particular
+    found recorded identified noted known reported report listed needed required applicable
+    ruled rule rules out outs run ran tried attempted confirmed excluded eliminated dismissed checked tested
+    to in during for of at on by with this that the these session ticket case issue troubleshooting time point now
+    dead end ends deadend deadends hypothesis hypotheses cause causes candidate candidates
+    diagnostic diagnostics action actions check checks step steps thing things item items entry entries first
+""".split())
+_WORD = re.compile(r"[^\W_]+")  # any script's letters and digits: a word in another language is not an empty word
 
 
 def says_nothing(line: str) -> bool:
-    """A line that says a list is empty ("Nothing was ruled out in this session.", "- None.", "No diagnostic
-    actions run yet."): it must go when items are added under it, or the text contradicts itself."""
-    text = re.sub(r"^\s*(?:[-*•+]|\d+[.)])\s*", "", line).strip().strip("_*").strip()
-    return bool(text) and bool(_NOTHING.match(text))
+    """A line that says a list is empty ("Nothing was ruled out in this session.", "- None.", "(none)", "N/A",
+    "No diagnostic actions run yet."): it must go when items are added under it, or the text contradicts itself.
+    A line naming anything else is an item and stays."""
+    text = re.sub(r"^\s*(?:[-*•+]|\d+[.)])\s*", "", line).casefold()
+    text = re.sub(r"\bn/a\b", "na", text)
+    text = re.sub(r"n['’]t\b", " not", text)  # weren't, didn't
+    words = _WORD.findall(text)
+    return bool(words) and not _NONE_WORDS.isdisjoint(words) and all(w in _EMPTY_WORDS for w in words)
 
 
 def summary_line(markdown: str, limit: int = 500) -> str:

@@ -509,6 +509,18 @@ def state_word(mode: str, fix: SuggestedFix | None = None) -> str:
     return fix.status.replace("_", " ") if fix is not None else ""
 
 
+def view_state_word(status: str, verifying: bool, mode: str | None = None) -> str:
+    """The state in words of a fix known by its view (the command line's text): its banner mode's words when it
+    has one, else from the view. A fix applied and waiting for an outcome is ``verifying`` although its stored
+    status stays ``proposed`` until the outcome (``status`` says whether it worked; ``applied_at`` that it ran)."""
+    if mode in STATE_WORDS:
+        return STATE_WORDS[mode]
+    if verifying:
+        return STATE_WORDS["verifying"]
+    parked = {"applied_partial": "partial", "applied_pending": "pending"}.get(status)
+    return STATE_WORDS[parked] if parked else status.replace("_", " ")
+
+
 def banner_mode(fix: SuggestedFix | None, messages_since_apply: int = 0) -> str:
     """none · proposed · verifying · partial · pending · ai_confirming · nudge."""
     if fix is None or not is_active(fix) or is_terminal(fix):
