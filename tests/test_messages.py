@@ -209,18 +209,34 @@ COUNTED_NOUNS = {"sessions", "messages", "questions", "facts", "checks", "fixes"
                  "writes", "turns", "rows", "entries", "statuses", "members", "tries", "errors"}
 
 
+# "connection(s)", "value(s)": a plural left to the reader, wherever it stands in a message ("http(s)" is a scheme).
+EITHER_NUMBER = re.compile(r"[A-Za-z](?<!http)\(s\)")
+# The words a count may stand before its noun with: names ("1 PSA write", "2 ConnectWise tickets"), not SQL's
+# capitals ("{name} ON sessions").
+_NAMED = "|".join(re.escape(n) for n in sorted(NAMES) if n.isalpha())
+COUNTED_PLURAL = re.compile(rf"^ (?:(?:{_NAMED}) )*([a-z]+s)\b")
+
+
+def _docstrings(tree: ast.AST) -> set[int]:
+    return {id(node.body[0].value) for node in ast.walk(tree)
+            if isinstance(node, (ast.Module, ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef)) and node.body
+            and isinstance(node.body[0], ast.Expr) and isinstance(node.body[0].value, ast.Constant)}
+
+
 def _hand_made_grammar(tree: ast.AST) -> Iterator[tuple[int, str]]:
+    docstrings = _docstrings(tree)
     for node in ast.walk(tree):
+        if isinstance(node, ast.Constant) and isinstance(node.value, str) and id(node) not in docstrings:
+            either = EITHER_NUMBER.search(node.value)
+            if either:
+                yield node.lineno, f"{node.value[max(0, either.start() - 15):either.end()]!r}: use grammar.count / plural"
         if isinstance(node, ast.JoinedStr):
             for before, after in zip(node.values, node.values[1:]):
                 if isinstance(before, ast.Constant) and isinstance(after, ast.FormattedValue) \
                         and re.search(r"(^|\s)an? $", str(before.value)):
                     yield node.lineno, f"{before.value!r} + {{…}}: use grammar.with_article"
-                if isinstance(before, ast.FormattedValue) and isinstance(after, ast.Constant) \
-                        and re.match(r"^ ?[a-z ]*\w\(s\)", str(after.value)):
-                    yield node.lineno, f"{{…}}{after.value[:20]!r}: use grammar.count"
                 if isinstance(before, ast.FormattedValue) and isinstance(after, ast.Constant):
-                    noun = re.match(r"^ ([a-z]+s)\b", str(after.value))
+                    noun = COUNTED_PLURAL.match(str(after.value))
                     counted = COUNTED.search(ast.unparse(before.value))
                     constant = isinstance(before.value, ast.Name) and before.value.id.isupper()  # a limit, never 1
                     if noun and not constant and (noun.group(1) in COUNTED_NOUNS
@@ -249,8 +265,14 @@ def test_the_grammar_scan_catches_hand_made_plurals() -> None:
         'e = f"{len(text)} characters; the limit is {limit}"\n'
         'f = f"{name} is here"\n'
         'g = f"schema {rev} · {part[\'sessions\']} sessions"\n'
+        'h = f"{len(bad)} of {len(rows)} PSA connection(s) not usable"\n'
+        'i = f"{len(pending)} PSA writes wait"\n'
+        'j = "missing required value(s): " + ", ".join(missing)\n'
+        'k = f"CREATE INDEX {name} ON sessions (status)"\n'
+        'm = f"the address must be http(s), not {url}"\n'
+        'def n():\n    """The key(s) a binding has: a docstring, not a message."""\n'
     )
-    assert sorted({line for line, _ in _hand_made_grammar(sample)}) == [1, 2, 3, 4, 7]
+    assert sorted({line for line, _ in _hand_made_grammar(sample)}) == [1, 2, 3, 4, 7, 8, 9, 10]
 
 
 @pytest.mark.parametrize(("n", "noun", "expected"), [
