@@ -301,7 +301,8 @@ async def _connection(ctx: Any, conn: Any, network: bool) -> DoctorConnection:
         part["member"] = member.identifier or member.name or member.id
     except TimeoutError:
         _failed(part, f"{part['display']} did not answer a sign-in within {TIMEOUT:g} s",
-                f"check the network and the connection's site; `rfpilot psa test --connection {conn.name}` retries")
+                f"{psa.provider_module(conn.provider).HINTS['no_answer']}; "
+                f"`rfpilot psa test --connection {conn.name}` retries")
     except RfpilotError as err:
         _failed(part, err)
     return part
