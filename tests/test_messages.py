@@ -98,6 +98,29 @@ def _problem(root, words: list[str]) -> str | None:
         for alternative in word.split("=", 1)[0].split("|"):
             if "{}" not in alternative and alternative not in options:
                 return f"`{where}` has no option {alternative}"
+    return _missing_argument(node, where, words[i:])
+
+
+def _missing_argument(node, where: str, words: list[str]) -> str | None:
+    """Why ``words`` leave out an argument the command requires (`psa connect --secrets-stdin` has no provider),
+    or None. A placeholder stands for its argument (`sessions show SESSION`, `psa connect … --default`). A bare
+    command name is a reference, not a line to run ("`rfpilot chat` starts one"): only a line that gives options
+    or arguments is held to its arguments."""
+    if not words or hasattr(node, "commands") or any(w.strip("[]") in ("--help", "-h") for w in words):
+        return None
+    takes_value = {o for p in node.params if p.param_type_name == "option" and not p.is_flag and not p.count
+                   for o in p.opts}
+    given, skip = 0, False
+    for word in words:
+        if skip:
+            skip = False
+        elif word.startswith("-") and word not in ("-", "--"):
+            skip = "=" not in word and word.strip("[](),.;:") in takes_value
+        elif word.strip("[](),.;:"):
+            given += 1
+    required = [p.name.upper() for p in node.params if p.param_type_name == "argument" and p.required]
+    if given < len(required):
+        return f"`{where}` needs {', '.join(required[given:])}"
     return None
 
 
@@ -129,6 +152,11 @@ def test_the_scan_catches_a_wrong_command() -> None:
     assert _problem(root, ["psa", "connect", "halo", "--url", "https://…"]) is None
     assert _problem(root, ["psa", "connect", "halo", "--site", "x"]) == "`psa connect` has no option --site"
     assert _problem(root, ["resolve", "S", "--offline"]) is None
+    assert _problem(root, ["psa", "connect", "--secrets-stdin"]) == "`psa connect` needs PROVIDER"
+    assert _problem(root, ["psa", "connect", "autotask", "--name", "main", "--secrets-stdin"]) is None
+    assert _problem(root, ["psa", "connect", "--help"]) is None
+    assert _problem(root, ["resolve", "--offline"]) == "`resolve` needs SESSION"
+    assert _problem(root, ["sessions", "show"]) is None  # the command's name, in prose
 
 
 def test_the_secret_hint_names_a_variable_that_works(cli, monkeypatch) -> None:
@@ -140,7 +168,8 @@ def test_the_secret_hint_names_a_variable_that_works(cli, monkeypatch) -> None:
                          "--private-key", "abc")
     assert code == 1 and out == ""
     assert env_var("team-1", "private_key") == "RFPILOT_PSA_TEAM_1_PRIVATE_KEY"
-    assert "RFPILOT_PSA_TEAM_1_PRIVATE_KEY" in err and "--secrets-stdin" in err and "abc" not in err
+    assert "RFPILOT_PSA_TEAM_1_PRIVATE_KEY" in err and "abc" not in err
+    assert "`rfpilot psa connect connectwise --name team-1 --secrets-stdin`" in err  # runnable as written
 
 
 # --- error messages share one capitalisation ----------------------------------------------------------------

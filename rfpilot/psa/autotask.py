@@ -103,7 +103,7 @@ def build(
     if missing:
         raise UsageError(
             f"the Autotask connection is missing {', '.join(missing)}",
-            hint="set it up with `rfpilot psa connect`",
+            hint="set it up with `rfpilot psa connect autotask`",
         )
     assert username and secret and code
     return AutotaskClient(
@@ -242,7 +242,7 @@ class AutotaskClient(PSAClient):
             raise PSARequestError(
                 f"Autotask could not find the zone of API user {self.username!r}: {exc.message}",
                 status_code=exc.status_code,
-                hint=f"check the user name (the API-only user's email) with `rfpilot psa connect`, {ZONE_HINT}",
+                hint=f"check the user name (the API-only user's email) with `rfpilot psa connect autotask`, {ZONE_HINT}",
             ) from None
         finally:
             await lookup.aclose()
@@ -250,7 +250,7 @@ class AutotaskClient(PSAClient):
         if not isinstance(url, str) or not url.strip():
             raise PSARequestError(
                 f"Autotask's zone lookup found no zone for API user {self.username!r}",
-                hint=f"check the user name (the API-only user's email) with `rfpilot psa connect`, {ZONE_HINT}",
+                hint=f"check the user name (the API-only user's email) with `rfpilot psa connect autotask`, {ZONE_HINT}",
             )
         zone = normalize_zone(url)
         _zone_cache[key] = zone
@@ -458,7 +458,7 @@ class AutotaskClient(PSAClient):
                 raise PSARequestError(
                     f"Autotask accepted the credentials but lists no resource with user name or email "
                     f"{self.username!r}",
-                    hint="check the user name with `rfpilot psa connect`",
+                    hint="check the user name with `rfpilot psa connect autotask`",
                 )
             names = [str(resource.get(k) or "").strip() for k in ("firstName", "lastName")]
             self._me = Member(

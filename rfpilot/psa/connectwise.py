@@ -53,7 +53,7 @@ NOTE_FLAGS: dict[str, tuple[bool, bool, bool]] = {
     "discussion": (True, False, False),
 }
 
-CONNECT_HINT = "set it with `rfpilot psa connect`"
+CONNECT_HINT = "set it with `rfpilot psa connect connectwise`"
 # Hints in ConnectWise's own terms: by HTTP status for final refusals, and for a status change that did not stick.
 HINTS: dict[int | str, str] = {
     401: "ConnectWise refused the API keys: check the company id, public key, private key and clientId with "
@@ -163,7 +163,7 @@ class ConnectWiseClient(PSAClient):
         if not codebase:
             raise PSARequestError(
                 f"{self.site} did not report a codebase for company {self.company_id!r}",
-                hint="check the site and company id, or set the codebase (e.g. v2025_1) with `rfpilot psa connect`",
+                hint="check the site and company id, or set the codebase (e.g. v2025_1) with `rfpilot psa connect connectwise`",
             )
         return codebase
 
