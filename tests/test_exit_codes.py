@@ -176,7 +176,8 @@ TABLE: dict[str, dict[int, Run]] = {
                          NOT_FOUND: Run(f"preview escalate {NO_ID}", "no session matches")},
     "keys set": {USAGE: Run("keys set bogus", "bogus")},
     "keys list": {USAGE: Run("keys list extra", "unexpected extra argument")},
-    "keys delete": {USAGE: Run("keys delete bogus", "bogus")},
+    "keys delete": {USAGE: Run("keys delete bogus", "bogus"),
+                    NOT_FOUND: Run("keys delete openai", "no openai key is stored")},
     "psa connect": {USAGE: Run("psa connect connectwise --private-key x", "never taken on the command line"),
                     CONFLICT: Run("psa connect autotask --username u@example.com", "is a ConnectWise connection"),
                     PSA: Run("psa connect connectwise --site {SITE} --company-id {COMPANY} --codebase {CODEBASE} "
@@ -201,6 +202,8 @@ TABLE: dict[str, dict[int, Run]] = {
                      PSA: Run("tickets show 48307", "ConnectWise refused the request (403)", psa="refuses")},
     "outbox list": {USAGE: Run("outbox list extra", "unexpected extra argument")},
     "outbox sync": {USAGE: Run("outbox sync extra", "unexpected extra argument"),
+                    PSA: Run("outbox sync", "failed: ConnectWise refused the request (403)", psa="refuses",
+                             report=True),
                     QUEUED: Run("outbox sync", "still queued: ConnectWise is unreachable", psa="down", report=True)},
     "outbox retry": {USAGE: Run("outbox retry zz", "not a valid outbox item id"),
                      NOT_FOUND: Run(f"outbox retry {NO_ID}", "no outbox item matches"),
@@ -272,7 +275,10 @@ TABLE: dict[str, dict[int, Run]] = {
                        CONFLICT: mate("outputs reject {R} notes")},
     "outputs push": {USAGE: Run("outputs push {R} kb", "missing option '--to'"),
                      NOT_FOUND: Run(f"outputs push {NO_ID} kb --to file --out {{TMP}}/x.md", "no session matches"),
-                     CONFLICT: Run("outputs push {R} client --to file --out {TMP}/x.md", "only an approved")},
+                     CONFLICT: Run("outputs push {R} client --to file --out {TMP}/x.md", "only an approved"),
+                     PSA: Run("outputs push {RP} client --to psa", "ConnectWise refused the request (403)",
+                              psa="refuses"),
+                     QUEUED: Run("outputs push {RQ} client --to psa", "waits in the PSA outbox", psa="down")},
     "outputs export": {USAGE: Run("outputs export {R} bogus --out {TMP}/x.md", "bogus"),
                        NOT_FOUND: Run(f"outputs export {NO_ID} kb --out {{TMP}}/x.md", "no session matches"),
                        CONFLICT: mate("outputs export {R} client --out {TMP}/x.md")},
@@ -328,7 +334,7 @@ def build_world(cli, cw, tmp_path: Path) -> dict[str, str]:
     (tmp_path / "kb.md").write_text("## Symptoms\nOutlook prompts.\n", encoding="utf-8")
     secrets = "".join(f"{k}={v}\n" for k, v in cw.secrets().items())
     cw.seed_ticket(48311, summary="Printer offline on floor 2")
-    for number in range(48312, 48318):
+    for number in range(48312, 48320):
         cw.seed_ticket(number, summary=f"Ticket {number}")
     w = {"TMP": str(tmp_path), "SITE": cw.site, "COMPANY": cw.company_id, "CODEBASE": cw.codebase,
          "SECRETS": secrets}
@@ -398,6 +404,10 @@ def build_world(cli, cw, tmp_path: Path) -> dict[str, str]:
     cw.down = False
     [pending] = [i for i in _js(cli, "outbox", "list") if i["state"] == "pending"]
     w["PENDING"] = pending["id"][:8]
+    for key, number in (("RP", 48318), ("RQ", 48319)):  # resolved on a ticket, the client summary approved
+        w[key] = _ok(cli, "new", "--ticket", str(number)).strip()
+        _ok(cli, "resolve", w[key], "--yes", "--offline")
+        _ok(cli, "outputs", "approve", w[key], "client")
     return w
 
 
