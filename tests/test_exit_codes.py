@@ -315,6 +315,31 @@ def test_the_exit_codes_are_documented() -> None:
         assert f"| {code} | `{cls.__name__}`" in doc, f"docs/architecture.md: no table row for exit {code}"
 
 
+@pytest.mark.parametrize(("provider", "says"), [
+    ("offline", "chat needs a model, and rfpilot is running offline"),
+    ("anthropic", "no Anthropic API key found"),
+    ("openai", "the openai provider needs a base URL and a model"),
+])
+def test_chat_with_no_model_to_answer_exits_5_on_every_provider(cli, monkeypatch, provider: str, says: str) -> None:
+    """No model configured is "LLM unavailable" (5) however it comes about: the offline provider, Anthropic with
+    no key (it was ConfigError, exit 1), an OpenAI-compatible server not set. resolve and escalate, which have an
+    offline drafter, say the same reason and go on."""
+    monkeypatch.setenv("RFPILOT_LLM_PROVIDER", provider)
+    monkeypatch.delenv("ANTHROPIC_API_KEY", raising=False)
+    sid = cli("new", "Printer offline on floor 2")[1].strip()
+    code, out, err = cli("chat", sid, "hello")
+    assert (code, out) == (LLM, "") and err.startswith(f"error: {says}"), err
+    code, _, err = cli("resolve", sid, "--yes")
+    assert code == 0, err
+    if provider != "offline":
+        assert f"the model is not usable: {says}" in err
+    code, _, err = cli("chat", sid, "hello")  # the session's state is named before the model
+    assert code == CONFLICT and "the conversation is closed" in err, err
+    monkeypatch.setenv("RFPILOT_LLM_PROVIDER", "bogus")  # a wrong setting, not a missing model: the user's to fix
+    code, _, err = cli("chat", cli("new", "Scanner offline")[1].strip(), "hello")
+    assert code == USAGE and "unknown LLM provider 'bogus'" in err, err
+
+
 # --- the world -----------------------------------------------------------------------------------------------
 
 

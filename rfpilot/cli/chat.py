@@ -83,6 +83,10 @@ def chat(
         from rfpilot.textsafe import InertStream
 
         row = await get_session(ctx, session)
+        # The session, its state and the lane item first: a bad id or a closed session is named as such even when
+        # no model is configured (get_provider refuses a provider without its key, URL or model).
+        await svc.check_can_send(ctx, row)
+        item = await lane_service.get_item(ctx, row, answer) if answer and not retry else None
         provider = get_provider(ctx.settings)
         stream = DisplayStream()
         safe = InertStream()  # the reply is model text: shown inert, a CRLF split over two chunks still one LF
@@ -96,10 +100,6 @@ def chat(
                 interrupted["streamed"] = "yes"
 
         try:
-            # The session, its state and the lane item first: a bad id or a closed session is named as such
-            # even when no model is configured.
-            await svc.check_can_send(ctx, row)
-            item = await lane_service.get_item(ctx, row, answer) if answer and not retry else None
             svc.require_chat_provider(provider)
             await svc.prepare_turn(ctx, row)
             try:
