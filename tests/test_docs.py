@@ -36,3 +36,17 @@ def test_cli_reference_gives_the_top_level_options() -> None:
     assert {"--version", "--install-completion", "--show-completion"} <= set(options)
     for option in options:
         assert f"`{option}`" in section, option
+
+
+def test_the_docs_stand_on_their_own() -> None:
+    """README.md and docs/ point at nothing outside the repository: no "SPEC §14" (a design file that is not
+    shipped), and every relative link names a file that is here."""
+    import re
+
+    for md in [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]:
+        text = md.read_text(encoding="utf-8")
+        assert not re.search(r"\bSPEC\b", text), f"{md.name}: mentions SPEC, which is not in the repository"
+        for target in re.findall(r"\]\(([^)\s]+)\)", text):
+            path = target.split("#", 1)[0]
+            if path and "://" not in path and not path.startswith("mailto:"):
+                assert (md.parent / path).exists(), f"{md.name}: links to {target}, which is not in the repository"

@@ -1,4 +1,5 @@
-"""The exit-code table (SPEC §14, docs/architecture.md "Errors and exit codes"), driven for every command.
+"""The exit-code table (docs/cli.md's conventions, docs/architecture.md "Errors and exit codes"), driven for every
+command.
 
 ``TABLE`` lists, for every command of the Typer app, one run per documented error class that the command can
 meet: 1 usage (malformed input, missing required input), 2 not found, 3 conflict or invalid transition, 4 PSA
