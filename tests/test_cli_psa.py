@@ -102,6 +102,10 @@ def test_unreachable_psa_queues_and_sync_delivers_once(cli, cw, memory_keyring) 
     assert "pending" in out
     code, out, _ = cli("sessions", "show", sid)
     assert "PSA       resolve queued (outbox" in out and "cannot connect to ConnectWise" in out
+    # A try is one delivery of the outbox item; the requests inside it are counted as requests, not as tries
+    # (it said "(outbox …, 1 try): … after 4 tries").
+    [line] = [line for line in out.splitlines() if line.startswith("  PSA ")]
+    assert ", 1 try): " in line and line.endswith(", after 4 requests") and "tries" not in line
     code, out, err = cli("outbox", "sync")
     assert code == 6 and "still queued" in out
     cw.down = False

@@ -314,7 +314,7 @@ def test_psa_connection_missing_a_secret_is_not_ok(cli, cw, monkeypatch) -> None
     monkeypatch.delenv("RFPILOT_PSA_MAIN_PRIVATE_KEY")
     code, out, _ = cli("doctor", "--no-network")
     assert code == 1
-    assert _block(out, "psa")[0] == "psa       NOT OK: 1 of 1 PSA connection(s) not usable: main"
+    assert _block(out, "psa")[0] == "psa       NOT OK: 1 of 1 PSA connection not usable: main"
     block = _block(out, "  main")
     assert block[0].startswith("  main    NOT OK: no private_key found")
     assert any("hint: store them with `rfpilot psa connect connectwise --name main`, or set "
@@ -340,9 +340,9 @@ def test_outbox_waiting_warns_and_failed_fails(cli, cw, monkeypatch) -> None:
     code, out, _ = cli("doctor", "--no-network")
     assert code == 0, out  # waiting is not a failure
     block = _block(out, "outbox")
-    assert block[0] == "outbox    WARNING: 1 PSA write(s) wait for delivery"
+    assert block[0] == "outbox    WARNING: 1 PSA write waits for delivery"
     assert block[1].startswith("          1 waiting · 0 failed · oldest waiting ")
-    assert "          hint: `rfpilot outbox sync` delivers them now (the TUI also does on start)" in block
+    assert "          hint: `rfpilot outbox sync` delivers what waits now (the TUI also does on start)" in block
 
     cw.down = False
     cw.error_next = (400, {"code": "InvalidObject", "message": "the note was refused"})
@@ -354,8 +354,8 @@ def test_outbox_waiting_warns_and_failed_fails(cli, cw, monkeypatch) -> None:
     assert item["kind"] == "resolve" and item["ticket_ref"] == "CW #48307" and item["last_error"]
     code, out, _ = cli("doctor", "--no-network")
     block = _block(out, "outbox")
-    assert block[0] == "outbox    NOT OK: 1 PSA write(s) failed and will not be retried on their own"
-    assert any("hint: `rfpilot outbox list` shows them; `rfpilot outbox retry ID`" in line for line in block)
+    assert block[0] == "outbox    NOT OK: 1 PSA write failed; a failed write is not retried on its own"
+    assert any("hint: `rfpilot outbox list` shows the failed writes; `rfpilot outbox retry ID`" in line for line in block)
     assert any(line.startswith(f"          {item['id'][:8]} resolve CW #48307: ") for line in block)
 
 

@@ -327,7 +327,7 @@ ERROR_CASES = [
         _raise(lambda req: httpx2.ConnectError("[Errno 111] Connection refused", request=req)),
         True,
         ["cannot reach the Anthropic API", "Connection refused"],
-        "`rfpilot resolve --offline`",
+        "`rfpilot resolve SESSION --offline`",
         id="connect",
     ),
     pytest.param(

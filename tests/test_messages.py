@@ -98,6 +98,29 @@ def _problem(root, words: list[str]) -> str | None:
         for alternative in word.split("=", 1)[0].split("|"):
             if "{}" not in alternative and alternative not in options:
                 return f"`{where}` has no option {alternative}"
+    return _missing_argument(node, where, words[i:])
+
+
+def _missing_argument(node, where: str, words: list[str]) -> str | None:
+    """Why ``words`` leave out an argument the command requires (`psa connect --secrets-stdin` has no provider),
+    or None. A placeholder stands for its argument (`sessions show SESSION`, `psa connect … --default`). A bare
+    command name is a reference, not a line to run ("`rfpilot chat` starts one"): only a line that gives options
+    or arguments is held to its arguments."""
+    if not words or hasattr(node, "commands") or any(w.strip("[]") in ("--help", "-h") for w in words):
+        return None
+    takes_value = {o for p in node.params if p.param_type_name == "option" and not p.is_flag and not p.count
+                   for o in p.opts}
+    given, skip = 0, False
+    for word in words:
+        if skip:
+            skip = False
+        elif word.startswith("-") and word not in ("-", "--"):
+            skip = "=" not in word and word.strip("[](),.;:") in takes_value
+        elif word.strip("[](),.;:"):
+            given += 1
+    required = [p.name.upper() for p in node.params if p.param_type_name == "argument" and p.required]
+    if given < len(required):
+        return f"`{where}` needs {', '.join(required[given:])}"
     return None
 
 
@@ -129,6 +152,11 @@ def test_the_scan_catches_a_wrong_command() -> None:
     assert _problem(root, ["psa", "connect", "halo", "--url", "https://…"]) is None
     assert _problem(root, ["psa", "connect", "halo", "--site", "x"]) == "`psa connect` has no option --site"
     assert _problem(root, ["resolve", "S", "--offline"]) is None
+    assert _problem(root, ["psa", "connect", "--secrets-stdin"]) == "`psa connect` needs PROVIDER"
+    assert _problem(root, ["psa", "connect", "autotask", "--name", "main", "--secrets-stdin"]) is None
+    assert _problem(root, ["psa", "connect", "--help"]) is None
+    assert _problem(root, ["resolve", "--offline"]) == "`resolve` needs SESSION"
+    assert _problem(root, ["sessions", "show"]) is None  # the command's name, in prose
 
 
 def test_the_secret_hint_names_a_variable_that_works(cli, monkeypatch) -> None:
@@ -140,7 +168,8 @@ def test_the_secret_hint_names_a_variable_that_works(cli, monkeypatch) -> None:
                          "--private-key", "abc")
     assert code == 1 and out == ""
     assert env_var("team-1", "private_key") == "RFPILOT_PSA_TEAM_1_PRIVATE_KEY"
-    assert "RFPILOT_PSA_TEAM_1_PRIVATE_KEY" in err and "--secrets-stdin" in err and "abc" not in err
+    assert "RFPILOT_PSA_TEAM_1_PRIVATE_KEY" in err and "abc" not in err
+    assert "`rfpilot psa connect connectwise --name team-1 --secrets-stdin`" in err  # runnable as written
 
 
 # --- error messages share one capitalisation ----------------------------------------------------------------
@@ -209,18 +238,34 @@ COUNTED_NOUNS = {"sessions", "messages", "questions", "facts", "checks", "fixes"
                  "writes", "turns", "rows", "entries", "statuses", "members", "tries", "errors"}
 
 
+# "connection(s)", "value(s)": a plural left to the reader, wherever it stands in a message ("http(s)" is a scheme).
+EITHER_NUMBER = re.compile(r"[A-Za-z](?<!http)\(s\)")
+# The words a count may stand before its noun with: names ("1 PSA write", "2 ConnectWise tickets"), not SQL's
+# capitals ("{name} ON sessions").
+_NAMED = "|".join(re.escape(n) for n in sorted(NAMES) if n.isalpha())
+COUNTED_PLURAL = re.compile(rf"^ (?:(?:{_NAMED}) )*([a-z]+s)\b")
+
+
+def _docstrings(tree: ast.AST) -> set[int]:
+    return {id(node.body[0].value) for node in ast.walk(tree)
+            if isinstance(node, (ast.Module, ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef)) and node.body
+            and isinstance(node.body[0], ast.Expr) and isinstance(node.body[0].value, ast.Constant)}
+
+
 def _hand_made_grammar(tree: ast.AST) -> Iterator[tuple[int, str]]:
+    docstrings = _docstrings(tree)
     for node in ast.walk(tree):
+        if isinstance(node, ast.Constant) and isinstance(node.value, str) and id(node) not in docstrings:
+            either = EITHER_NUMBER.search(node.value)
+            if either:
+                yield node.lineno, f"{node.value[max(0, either.start() - 15):either.end()]!r}: use grammar.count / plural"
         if isinstance(node, ast.JoinedStr):
             for before, after in zip(node.values, node.values[1:]):
                 if isinstance(before, ast.Constant) and isinstance(after, ast.FormattedValue) \
                         and re.search(r"(^|\s)an? $", str(before.value)):
                     yield node.lineno, f"{before.value!r} + {{…}}: use grammar.with_article"
-                if isinstance(before, ast.FormattedValue) and isinstance(after, ast.Constant) \
-                        and re.match(r"^ ?[a-z ]*\w\(s\)", str(after.value)):
-                    yield node.lineno, f"{{…}}{after.value[:20]!r}: use grammar.count"
                 if isinstance(before, ast.FormattedValue) and isinstance(after, ast.Constant):
-                    noun = re.match(r"^ ([a-z]+s)\b", str(after.value))
+                    noun = COUNTED_PLURAL.match(str(after.value))
                     counted = COUNTED.search(ast.unparse(before.value))
                     constant = isinstance(before.value, ast.Name) and before.value.id.isupper()  # a limit, never 1
                     if noun and not constant and (noun.group(1) in COUNTED_NOUNS
@@ -249,8 +294,14 @@ def test_the_grammar_scan_catches_hand_made_plurals() -> None:
         'e = f"{len(text)} characters; the limit is {limit}"\n'
         'f = f"{name} is here"\n'
         'g = f"schema {rev} · {part[\'sessions\']} sessions"\n'
+        'h = f"{len(bad)} of {len(rows)} PSA connection(s) not usable"\n'
+        'i = f"{len(pending)} PSA writes wait"\n'
+        'j = "missing required value(s): " + ", ".join(missing)\n'
+        'k = f"CREATE INDEX {name} ON sessions (status)"\n'
+        'm = f"the address must be http(s), not {url}"\n'
+        'def n():\n    """The key(s) a binding has: a docstring, not a message."""\n'
     )
-    assert sorted({line for line, _ in _hand_made_grammar(sample)}) == [1, 2, 3, 4, 7]
+    assert sorted({line for line, _ in _hand_made_grammar(sample)}) == [1, 2, 3, 4, 7, 8, 9, 10]
 
 
 @pytest.mark.parametrize(("n", "noun", "expected"), [

@@ -92,7 +92,7 @@ async def test_form_prefills_marks_sources_and_previews_live() -> None:
         assert notes[1] == "from session: The office firewall only offers IKEv2"
         # The password is missing: the preview says so instead of a script.
         preview = screen.query_one("#form-preview", Static)
-        assert "missing required value(s): Admin password" in shown(preview)
+        assert "missing required value: Admin password" in shown(preview)
         # Focus starts on the first required field without a value; typing re-renders at once.
         assert app.focused is screen.query_one("#field-3", Input)
         await type_text(pilot, "hunter")
@@ -119,11 +119,11 @@ async def test_form_refuses_to_record_or_copy_until_it_renders() -> None:
         await pilot.pause()
         assert app.results == [] and app.screen.__class__.__name__ == "ParameterForm"
         status = shown(app.screen.query_one("#form-status", Static))
-        assert "Not recorded: missing required value(s): Admin password" in status
+        assert "Not recorded: missing required value: Admin password" in status
         await pilot.press("ctrl+o")
         await pilot.pause()
         assert app.copied == []
-        assert "Nothing copied: missing required value(s)" in shown(app.screen.query_one("#form-status", Static))
+        assert "Nothing copied: missing required value" in shown(app.screen.query_one("#form-status", Static))
         await pilot.press("escape")
         await pilot.pause()
         assert app.results == [None]

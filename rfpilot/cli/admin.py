@@ -203,9 +203,10 @@ def db_backup(
     dest: Optional[Path] = typer.Argument(None, help="Backup file (default: a timestamped file in the data dir)."),
     as_json: bool = JSON,
 ) -> None:
-    """A consistent copy of the SQLite store (for Postgres use pg_dump)."""
+    """A consistent copy of the SQLite store (for Postgres use pg_dump). Exit 3 if the file exists: a backup
+    never replaces a file."""
     from rfpilot.db.engine import backup_sqlite, normalise_url, sqlite_file
-    from rfpilot.errors import StoreError, UsageError
+    from rfpilot.errors import ConflictError, StoreError, UsageError
 
     settings, url = _settings_and_url()
     path = sqlite_file(normalise_url(url))
@@ -218,7 +219,8 @@ def db_backup(
     else:
         target = dest.expanduser()
         if target.exists():
-            raise UsageError(f"{target} exists; choose a new file name")
+            raise ConflictError(f"{target} already exists; it was not overwritten",
+                                hint="give a file name that does not exist yet (a backup never replaces a file)")
         made = backup_sqlite(path, target.parent, "manual")
         try:
             made.replace(target)

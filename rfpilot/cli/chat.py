@@ -115,6 +115,10 @@ async def _turn(
     from rfpilot.textsafe import InertStream
 
     row = await get_session(ctx, session)
+    # The session, its state and the lane item first: a bad id or a closed session is named as such even when
+    # no model is configured (get_provider refuses a provider without its key, URL or model).
+    await svc.check_can_send(ctx, row)
+    item = await lane_service.get_item(ctx, row, answer) if answer and not retry else None
     own = provider is None
     model = get_provider(ctx.settings) if provider is None else provider
     stream = DisplayStream()
@@ -129,10 +133,6 @@ async def _turn(
             interrupted["streamed"] = "yes"
 
     try:
-        # The session, its state and the lane item first: a bad id or a closed session is named as such
-        # even when no model is configured.
-        await svc.check_can_send(ctx, row)
-        item = await lane_service.get_item(ctx, row, answer) if answer and not retry else None
         svc.require_chat_provider(model)
         await svc.prepare_turn(ctx, row)
         try:

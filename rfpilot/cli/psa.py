@@ -64,7 +64,8 @@ def _parse_field_args(args: list[str], provider: str, connection: str = "main") 
         if f.secret:
             raise UsageError(f"--{name} is a secret and is never taken on the command line (shell history, ps)",
                              hint=f"you are asked for it at a terminal; or pipe {f.name}=… to `rfpilot psa connect "
-                                  f"--secrets-stdin`, or set {env_var(connection, f.name)} (see docs/psa.md)")
+                                  f"{provider} --name {connection} --secrets-stdin`, or set "
+                                  f"{env_var(connection, f.name)} (see docs/psa.md)")
         if not _:
             i += 1
             if i >= len(args):

@@ -37,7 +37,7 @@ from rfpilot.core.view_types import (
     DoctorSecret,
 )
 from rfpilot.errors import RfpilotError
-from rfpilot.grammar import count
+from rfpilot.grammar import count, verb
 
 TIMEOUT = 5.0  # seconds for each network check
 ANTHROPIC_API = "https://api.anthropic.com"
@@ -307,7 +307,8 @@ async def _connection(ctx: Any, conn: Any, network: bool) -> DoctorConnection:
         part["member"] = member.identifier or member.name or member.id
     except TimeoutError:
         _failed(part, f"{part['display']} did not answer a sign-in within {TIMEOUT:g} s",
-                f"check the network and the connection's site; `rfpilot psa test --connection {conn.name}` retries")
+                f"{psa.provider_module(conn.provider).HINTS['no_answer']}; "
+                f"`rfpilot psa test --connection {conn.name}` retries")
     except RfpilotError as err:
         _failed(part, err)
     return part
@@ -320,7 +321,7 @@ async def _psa(ctx: Any, network: bool) -> DoctorPSA:
     part: DoctorPSA = {**_part(), "connections": [await _connection(ctx, c, network) for c in rows]}
     bad = [c["name"] for c in part["connections"] if c["status"] == "fail"]
     if bad:
-        _failed(part, f"{len(bad)} of {len(rows)} PSA connection(s) not usable: {', '.join(bad)}",
+        _failed(part, f"{len(bad)} of {count(len(rows), 'PSA connection')} not usable: {', '.join(bad)}",
                 "see each connection's line")
     return part
 
@@ -341,12 +342,12 @@ async def _outbox(ctx: Any) -> DoctorOutbox:
                           "last_error": i.last_error} for i in failed],
     }
     if failed:
-        _failed(part, f"{len(failed)} PSA write(s) failed and will not be retried on their own",
-                "`rfpilot outbox list` shows them; `rfpilot outbox retry ID` tries one again, "
+        _failed(part, f"{count(len(failed), 'PSA write')} failed; a failed write is not retried on its own",
+                "`rfpilot outbox list` shows the failed writes; `rfpilot outbox retry ID` tries one again, "
                 "`rfpilot outbox drop ID` gives up on it")
     elif pending:
-        _warned(part, f"{len(pending)} PSA write(s) wait for delivery",
-                "`rfpilot outbox sync` delivers them now (the TUI also does on start)")
+        _warned(part, f"{count(len(pending), 'PSA write')} {verb(len(pending), 'waits')} for delivery",
+                "`rfpilot outbox sync` delivers what waits now (the TUI also does on start)")
     return part
 
 

@@ -375,7 +375,7 @@ class TokenUsage(TypedDict):
 
 
 class TurnView(TypedDict):
-    """A chat turn's structured result: `rfpilot chat --json`."""
+    """A chat turn's structured result: `rfpilot chat SESSION --json`."""
 
     session_id: str
     message_id: str

@@ -280,7 +280,7 @@ async def _writeback(ctx: Ctx, session: SessionRow) -> WritebackView | None:
 
 
 def turn_view(result: TurnResult) -> TurnView:
-    """A chat turn's structured result (core.engine.chat.TurnResult): `rfpilot chat --json`."""
+    """A chat turn's structured result (core.engine.chat.TurnResult): `rfpilot chat SESSION --json`."""
     return {
         "session_id": result.user_message.session_id,
         "message_id": result.user_message.id,

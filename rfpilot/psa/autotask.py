@@ -68,6 +68,10 @@ HINTS: dict[int | str, str] = {
          "user name)",
     "status_not_applied": "a workflow rule may have changed it back, or the ticket's category needs fields "
                           "before this status",
+    "no_ticket": "check the ticket number (`rfpilot tickets list` shows your open tickets); the API user may also "
+                 "lack access to it, and if no ticket can be read check the connection with `rfpilot psa test`",
+    "no_answer": "check the network, the connection's zone URL and its API user name (the zone is looked up from "
+                 "the user name when --zone-url is blank)",
 }
 TICKET_NUMBER = re.compile(r"T\d{8}\.\d+", re.IGNORECASE)
 
@@ -99,7 +103,7 @@ def build(
     if missing:
         raise UsageError(
             f"the Autotask connection is missing {', '.join(missing)}",
-            hint="set it up with `rfpilot psa connect`",
+            hint="set it up with `rfpilot psa connect autotask`",
         )
     assert username and secret and code
     return AutotaskClient(
@@ -238,7 +242,7 @@ class AutotaskClient(PSAClient):
             raise PSARequestError(
                 f"Autotask could not find the zone of API user {self.username!r}: {exc.message}",
                 status_code=exc.status_code,
-                hint=f"check the user name (the API-only user's email) with `rfpilot psa connect`, {ZONE_HINT}",
+                hint=f"check the user name (the API-only user's email) with `rfpilot psa connect autotask`, {ZONE_HINT}",
             ) from None
         finally:
             await lookup.aclose()
@@ -246,7 +250,7 @@ class AutotaskClient(PSAClient):
         if not isinstance(url, str) or not url.strip():
             raise PSARequestError(
                 f"Autotask's zone lookup found no zone for API user {self.username!r}",
-                hint=f"check the user name (the API-only user's email) with `rfpilot psa connect`, {ZONE_HINT}",
+                hint=f"check the user name (the API-only user's email) with `rfpilot psa connect autotask`, {ZONE_HINT}",
             )
         zone = normalize_zone(url)
         _zone_cache[key] = zone
@@ -322,7 +326,7 @@ class AutotaskClient(PSAClient):
         found = await self._query("Tickets", [{"op": "eq", "field": "ticketNumber", "value": text}], 1)
         if found and _int(found[0].get("id")) is not None:
             return int(found[0]["id"])
-        raise TicketNotFound(DISPLAY_NAME, text)
+        raise TicketNotFound(DISPLAY_NAME, text, hint=HINTS["no_ticket"])
 
     async def _ticket_item(self, ticket_id: str) -> tuple[int, dict[str, Any]]:
         """``GET Tickets/{id}``: the id and the raw item. Autotask answers an id it does not have with 200 and
@@ -335,7 +339,7 @@ class AutotaskClient(PSAClient):
                 raise
             item = None
         if item is None:
-            raise TicketNotFound(DISPLAY_NAME, parse_ticket_id(ticket_id))
+            raise TicketNotFound(DISPLAY_NAME, parse_ticket_id(ticket_id), hint=HINTS["no_ticket"])
         return key, item
 
     async def _find_resource(self, name: str) -> dict[str, Any] | None:
@@ -454,7 +458,7 @@ class AutotaskClient(PSAClient):
                 raise PSARequestError(
                     f"Autotask accepted the credentials but lists no resource with user name or email "
                     f"{self.username!r}",
-                    hint="check the user name with `rfpilot psa connect`",
+                    hint="check the user name with `rfpilot psa connect autotask`",
                 )
             names = [str(resource.get(k) or "").strip() for k in ("firstName", "lastName")]
             self._me = Member(

@@ -53,7 +53,7 @@ NOTE_FLAGS: dict[str, tuple[bool, bool, bool]] = {
     "discussion": (True, False, False),
 }
 
-CONNECT_HINT = "set it with `rfpilot psa connect`"
+CONNECT_HINT = "set it with `rfpilot psa connect connectwise`"
 # Hints in ConnectWise's own terms: by HTTP status for final refusals, and for a status change that did not stick.
 HINTS: dict[int | str, str] = {
     401: "ConnectWise refused the API keys: check the company id, public key, private key and clientId with "
@@ -61,6 +61,10 @@ HINTS: dict[int | str, str] = {
     403: "the API member's security role lacks a permission for this (see docs/psa.md for the permissions needed)",
     404: "check the id; on ConnectWise cloud a wrong site, codebase or API keys can also answer 404",
     "status_not_applied": "the board may require fields before this status, or a workflow rule changed it back",
+    "no_ticket": "check the ticket number (`rfpilot tickets list` shows your open tickets); the API member's "
+                 "security role may also lack access to it, and if no ticket can be read check the connection "
+                 "with `rfpilot psa test`",
+    "no_answer": "check the network and the connection's site",
 }
 CREDENTIALS_REFUSED = (
     "ConnectWise refused the credentials (check the company id, public key, private key and clientId)"
@@ -159,7 +163,7 @@ class ConnectWiseClient(PSAClient):
         if not codebase:
             raise PSARequestError(
                 f"{self.site} did not report a codebase for company {self.company_id!r}",
-                hint="check the site and company id, or set the codebase (e.g. v2025_1) with `rfpilot psa connect`",
+                hint="check the site and company id, or set the codebase (e.g. v2025_1) with `rfpilot psa connect connectwise`",
             )
         return codebase
 
@@ -231,7 +235,7 @@ class ConnectWiseClient(PSAClient):
             data = await self._get(f"/service/tickets/{number}")
         except PSARequestError as exc:
             if exc.status_code == 404:  # {"code": "NotFound", "message": "Ticket recId N not found."}
-                raise TicketNotFound(DISPLAY_NAME, number) from None
+                raise TicketNotFound(DISPLAY_NAME, number, hint=HINTS["no_ticket"]) from None
             raise
         return ticket_from_json(data)
 

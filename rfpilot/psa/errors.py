@@ -38,14 +38,10 @@ class InsecureURLError(UsageError):
 
 class TicketNotFound(NotFoundError):
     """The PSA has no ticket with that id (or the credentials cannot see it). Exit 2, not 4: the PSA answered
-    fine, the ticket is what is missing. ``provider`` is the PSA's display name, ``ticket_id`` the id asked for."""
+    fine, the ticket is what is missing. ``provider`` is the PSA's display name, ``ticket_id`` the id asked for,
+    ``hint`` the PSA's own (its ``HINTS["no_ticket"]``: who may lack access is named in that PSA's terms)."""
 
-    def __init__(self, provider: str, ticket_id: str | int, *, hint: str | None = None) -> None:
-        super().__init__(
-            f"{provider} has no ticket {ticket_id}",
-            hint=hint or "check the ticket number (`rfpilot tickets list` shows your open tickets); the API user may "
-                         "also lack access to it, and if no ticket can be read check the connection with "
-                         "`rfpilot psa test`",
-        )
+    def __init__(self, provider: str, ticket_id: str | int, *, hint: str) -> None:
+        super().__init__(f"{provider} has no ticket {ticket_id}", hint=hint)
         self.provider = provider
         self.ticket_id = str(ticket_id)

@@ -60,6 +60,10 @@ HINTS: dict[int | str, str] = {
     403: "the API application's agent, or its scopes, lack a permission for this (see docs/psa.md)",
     404: "check the id; a wrong HaloPSA URL (or tenant, on hosted instances) can also answer 404",
     "status_not_applied": "a HaloPSA workflow or a required field may have kept the old status",
+    "no_ticket": "check the ticket number (`rfpilot tickets list` shows your open tickets); the API application's "
+                 "agent may also lack access to it, and if no ticket can be read check the connection with "
+                 "`rfpilot psa test`",
+    "no_answer": "check the network and the connection's HaloPSA URL (and tenant, on hosted instances)",
 }
 
 
@@ -223,10 +227,10 @@ class HaloClient(PSAClient):
             raw = await self._get(f"/api/Tickets/{number}", {"includedetails": "true"})
         except PSARequestError as exc:
             if exc.status_code == 404:  # "Ticket not found" (plain text)
-                raise TicketNotFound(DISPLAY_NAME, number) from None
+                raise TicketNotFound(DISPLAY_NAME, number, hint=HINTS["no_ticket"]) from None
             raise
         if isinstance(raw, dict) and not _int(raw.get("id")):  # an empty ticket (id 0 or none): not there either
-            raise TicketNotFound(DISPLAY_NAME, number)
+            raise TicketNotFound(DISPLAY_NAME, number, hint=HINTS["no_ticket"])
         if not isinstance(raw, dict):
             raise PSAUnavailableError(f"{DISPLAY_NAME} answered ticket {ticket_id} with something that is not a ticket")
         statuses = self._statuses

@@ -83,7 +83,7 @@ def check_url(url: str | httpx.URL, name: str) -> httpx.URL:
 
 @dataclass
 class RetryPolicy:
-    attempts: int = 4  # tries in all, the first included
+    attempts: int = 4  # requests in all for one call, the first included ("after 4 requests")
     base_delay: float = 0.5  # seconds; doubles per retry, with full jitter
     max_delay: float = 8.0
     max_retry_after: float = 60.0  # a longer Retry-After is treated as "unavailable now"
@@ -223,7 +223,7 @@ class PSAHttp:
                     raise request_error(self.name, response, self.error_message(response), self.hints)
             if attempt + 1 < policy.attempts:
                 await policy.sleep(wait if wait is not None else policy.backoff(attempt))
-        raise PSAUnavailableError(f"{last_problem}, after {count(policy.attempts, 'try')}",
+        raise PSAUnavailableError(f"{last_problem}, after {count(policy.attempts, 'request')}",
                                   hint="check the network and the connection's address (`rfpilot psa test`)")
 
     async def get_json(self, url: str, **kwargs: Any) -> Any:

@@ -314,8 +314,8 @@ async def connect(
                 from_env.append(f.name)
         elif f.required:
             raise UsageError(f"{display_name(provider)} needs {f.label}",
-                             hint=f"run `rfpilot psa connect` in a terminal to be asked for it, pipe name=value "
-                                  f"lines to --secrets-stdin, or set {env_var(name, f.name)}")
+                             hint=f"run `rfpilot psa connect {provider} --name {name}` in a terminal to be asked for "
+                                  f"it, pipe name=value lines to its --secrets-stdin, or set {env_var(name, f.name)}")
     if to_store:
         status = secret_store.backend_status()
         if not status.usable:

@@ -27,6 +27,7 @@ from typing import Any
 
 from rfpilot.core.view_types import ParameterView
 from rfpilot.errors import UsageError
+from rfpilot.grammar import plural
 
 FIELD_TYPES: tuple[str, ...] = ("text", "password", "select", "boolean", "number", "textarea", "multi_text")
 KEY = re.compile(r"[a-z_][a-z0-9_]*\Z")
@@ -199,7 +200,8 @@ def render(body: str, parameters: list[Parameter], values: Mapping[str, Any]) ->
             continue
         texts[p.key] = coerce(p, given)
     if missing:
-        raise UsageError("missing required value(s): " + ", ".join(missing), hint="give them with --set key=value")
+        raise UsageError(f"missing required {plural('value', len(missing))}: " + ", ".join(missing),
+                         hint="give them with --set key=value")
     return PLACEHOLDER.sub(lambda m: texts[m.group(1)], body)
 
 

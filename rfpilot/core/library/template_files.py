@@ -43,6 +43,7 @@ from rfpilot.core.context import Ctx
 from rfpilot.core.session.permissions import team_action
 from rfpilot.db.models import ScriptTemplate
 from rfpilot.errors import ConflictError, UsageError
+from rfpilot.grammar import plural
 from rfpilot.private import private_dir, write_private
 
 FORMATS = {".toml": "toml", ".yaml": "yaml", ".yml": "yaml"}
@@ -160,7 +161,8 @@ def from_document(doc: dict[str, Any], where: str = "the file") -> svc.TemplateS
     known = {"name", "slug", "description", "language", "category", "usage_count", "body", "provenance", "parameters"}
     unknown = sorted(set(doc) - known)
     if unknown:
-        raise UsageError(f"{where}: unknown field(s) {', '.join(unknown)}", hint="fields: " + ", ".join(sorted(known)))
+        raise UsageError(f"{where}: unknown {plural('field', len(unknown))} {', '.join(unknown)}",
+                         hint="fields: " + ", ".join(sorted(known)))
     body = doc.get("body")
     if not isinstance(body, str):
         raise UsageError(f"{where}: body must be text")

@@ -26,7 +26,7 @@ from rfpilot.core.llm.base import (
     Turn,
     Usage,
 )
-from rfpilot.errors import ConfigError
+from rfpilot.errors import ConfigError, LLMUnavailableError
 
 if TYPE_CHECKING:
     from rfpilot.core.secrets import KeyLookup
@@ -145,7 +145,9 @@ def shown_setting(settings: Settings, key: str) -> tuple[Any, str]:
 
 
 def get_provider(settings: Settings, *, name: str | None = None) -> Provider:
-    """Build the selected provider (or ``name``). Raises ConfigError when it cannot work at all."""
+    """Build the selected provider (or ``name``). A provider missing what it needs to run (a key, a base URL and
+    a model, a replies file) is LLMUnavailableError (exit 5, as chat with the offline provider: no model to
+    answer); a setting that is wrong (an unknown provider name) is ConfigError (exit 1)."""
     from rfpilot.core import secrets
 
     looked: dict[str, KeyLookup] = {}
@@ -165,7 +167,7 @@ def get_provider(settings: Settings, *, name: str | None = None) -> Provider:
 
         path = settings.get("llm.scripted.file")
         if not path:
-            raise ConfigError(
+            raise LLMUnavailableError(
                 "the scripted provider needs a replies file",
                 hint="set RFPILOT_SCRIPTED_FILE or `rfpilot config set llm.scripted.file PATH` (format: docs/llm.md)",
             )
@@ -175,7 +177,7 @@ def get_provider(settings: Settings, *, name: str | None = None) -> Provider:
 
         found = lookup("anthropic")
         if not found.value:
-            raise ConfigError(
+            raise LLMUnavailableError(
                 "no Anthropic API key found",
                 hint="set ANTHROPIC_API_KEY, or store one with `rfpilot keys set anthropic`"
                 + (f" ({found.problem})" if found.problem else ""),
@@ -188,7 +190,7 @@ def get_provider(settings: Settings, *, name: str | None = None) -> Provider:
         base = settings.get("llm.openai.base_url")
         model = settings.get("llm.openai.model")
         if not base or not model:
-            raise ConfigError(
+            raise LLMUnavailableError(
                 "the openai provider needs a base URL and a model",
                 hint="set RFPILOT_OPENAI_BASE_URL (…/v1) and RFPILOT_OPENAI_MODEL, or llm.openai.base_url and llm.openai.model",
             )
@@ -203,14 +205,15 @@ async def optional_provider(settings, *, offline: bool = False):
     """``(provider, problem)``: the configured provider, or None and why not.
 
     For work that has an offline fallback (drafting notes, extracting templates): a provider that cannot even
-    be built (no key, no replies file) is not an error there, only a reason to say. The provider is closed after.
+    be built (no key, no replies file, a wrong setting) is not an error there, only a reason to say. The provider
+    is closed after.
     """
     provider = None
     problem = None
     if not offline and settings is not None:
         try:
             provider = get_provider(settings)
-        except ConfigError as err:
+        except (ConfigError, LLMUnavailableError) as err:
             problem = f"the model is not usable: {err.message}"
     try:
         yield provider, problem

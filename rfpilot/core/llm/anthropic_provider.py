@@ -229,7 +229,7 @@ class AnthropicProvider(Provider):
             return self._error(
                 f"cannot reach the Anthropic API ({_short_cause(cause)})",
                 hint="check the network or proxy (HTTPS_PROXY); without a model, facts, checks and fixes still work, "
-                     "and `rfpilot resolve --offline` drafts the note from the session's state",
+                     "and `rfpilot resolve SESSION --offline` drafts the note from the session's state",
                 retryable=True,
             )
         if not isinstance(err, anthropic.APIStatusError):

@@ -19,7 +19,7 @@ from urllib.parse import urlsplit
 
 from rfpilot.core.llm import tls
 from rfpilot.core.llm.base import LLMCallError, LLMRequest, LLMResult, Provider, Turn, Usage
-from rfpilot.errors import ConfigError
+from rfpilot.errors import ConfigError, LLMUnavailableError
 
 BASE_URL_HINT = "is the server running? check llm.openai.base_url / RFPILOT_OPENAI_BASE_URL"
 KEY_HINT = "set RFPILOT_OPENAI_API_KEY, or store one with `rfpilot keys set openai`"
@@ -44,7 +44,7 @@ class OpenAIProvider(Provider):
         self.base_url = _normalise_base_url(base_url)
         self.model = str(model).strip()
         if not self.model:
-            raise ConfigError(
+            raise LLMUnavailableError(
                 "the openai provider needs a model name",
                 hint="set RFPILOT_OPENAI_MODEL or llm.openai.model (a model the server knows, e.g. llama3.1)",
             )
