@@ -616,3 +616,54 @@ async def test_no_secret_in_any_error_or_log(
     texts += [record.getMessage() for record in caplog.records]
     for secret in [fake.public_key, fake.private_key, fake.client_id, bad_key, *tokens]:
         assert all(secret not in text for text in texts), secret
+
+
+async def test_a_server_that_takes_the_request_and_stays_silent_is_asked_twice_not_four_times() -> None:
+    """A read timeout (the server took the request and said nothing for the whole timeout) ends a read after two
+    requests: four silent waits of 30 s kept `resolve` waiting over two minutes before it queued the note. A server
+    that cannot be reached at all is still tried four times (each try is short), and a slow first answer is still
+    waited out once."""
+    from rfpilot.psa.http import PSAHttp
+
+    seen: list[str] = []
+    answers: list[object] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        seen.append(request.method)
+        step = answers.pop(0) if answers else httpx.ReadTimeout("silent", request=request)
+        if isinstance(step, Exception):
+            raise step
+        assert isinstance(step, httpx.Response)
+        return step
+
+    async def no_sleep(_: float) -> None:
+        return None
+
+    policy = RetryPolicy(sleep=no_sleep, timeout=30)
+    http = PSAHttp("ConnectWise", "https://api-na.myconnectwise.net/v4_6_release/apis/3.0",
+                   transport=httpx.MockTransport(handler), policy=policy, hints={"no_answer": "check the site"})
+    try:
+        with pytest.raises(PSAUnavailableError) as err:
+            await http.get_json("/service/tickets/1")
+        assert seen == ["GET", "GET"] and err.value.ambiguous is False
+        assert err.value.message == "ConnectWise did not answer within 30 s, after 2 requests"
+        assert err.value.hint == "check the site"
+
+        seen.clear()
+        answers[:] = [httpx.ConnectError("refused")] * 4
+        with pytest.raises(PSAUnavailableError) as err:
+            await http.get_json("/service/tickets/1")
+        assert len(seen) == 4 and "cannot connect to ConnectWise" in err.value.message
+
+        seen.clear()
+        answers[:] = [httpx.ReadTimeout("slow"), httpx.Response(200, json={"id": 1})]
+        assert await http.get_json("/service/tickets/1") == {"id": 1}
+        assert seen == ["GET", "GET"]
+
+        seen.clear()  # a POST is never asked again: the note may exist
+        answers[:] = [httpx.ReadTimeout("silent")]
+        with pytest.raises(PSAUnavailableError) as err:
+            await http.send_json("POST", "/service/tickets/1/notes", json={"text": "x"})
+        assert seen == ["POST"] and err.value.ambiguous is True
+    finally:
+        await http.aclose()

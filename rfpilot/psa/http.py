@@ -8,6 +8,9 @@ Rules (SPEC §9, reference psa-llm.md):
 * 5xx, read timeouts and dropped connections are retried with exponential backoff and jitter only for
   idempotent requests (GET, PUT, PATCH, DELETE, and requests marked ``idempotent=True``). For a POST they
   raise ``PSAUnavailableError(ambiguous=True)`` at once: the note may exist, and only the caller can look.
+* A server that takes a request and stays silent for the whole read timeout is asked once more, not until the
+  tries run out: four silent waits of 30 s kept an engineer's `resolve` waiting over two minutes before saying the
+  note was queued. Two are enough to tell a slow answer from a server that is not answering.
 * Any other 4xx is final: ``PSARequestError`` with the server's own message (the client's ``error_message``).
 * A 5xx the client declares final (``is_final``: Autotask reports permission errors as 500) is final too.
 
@@ -79,6 +82,10 @@ def check_url(url: str | httpx.URL, name: str) -> httpx.URL:
         )
     raise InsecureURLError(f"{text[:200]!r} is not an https:// address for {name}",
                            hint="give the server's https:// address (plain http:// only to 127.0.0.1, ::1 or localhost)")
+
+
+UNREACHABLE_HINT = "check the network and the connection's address (`rfpilot psa test`)"
+SILENT_TRIES = 2  # read timeouts of one request before it is given up (a silent server is not asked four times)
 
 
 @dataclass
@@ -176,6 +183,7 @@ class PSAHttp:
         safe = method in IDEMPOTENT if idempotent is None else idempotent
         policy = self.policy
         last_problem = "no attempt was made"
+        silent = 0  # read timeouts so far: the server took the request and said nothing for policy.timeout
         for attempt in range(policy.attempts):
             wait: float | None = None
             try:
@@ -194,6 +202,13 @@ class PSAHttp:
                     raise PSAUnavailableError(
                         f"{last_problem}; the request may or may not have been applied", ambiguous=True
                     ) from None
+                if isinstance(exc, httpx.ReadTimeout):
+                    silent += 1
+                    if silent == SILENT_TRIES:
+                        raise PSAUnavailableError(
+                            f"{self.name} did not answer within {policy.timeout:g} s, after {count(silent, 'request')}",
+                            hint=(self.hints or {}).get("no_answer") or UNREACHABLE_HINT,
+                        ) from None
             except httpx.HTTPError as exc:  # a proxy error, a bad URL scheme, an undecodable body…
                 log.debug("%s %s: %s", method, _path(url), type(exc).__name__)
                 raise PSAUnavailableError(
@@ -223,8 +238,7 @@ class PSAHttp:
                     raise request_error(self.name, response, self.error_message(response), self.hints)
             if attempt + 1 < policy.attempts:
                 await policy.sleep(wait if wait is not None else policy.backoff(attempt))
-        raise PSAUnavailableError(f"{last_problem}, after {count(policy.attempts, 'request')}",
-                                  hint="check the network and the connection's address (`rfpilot psa test`)")
+        raise PSAUnavailableError(f"{last_problem}, after {count(policy.attempts, 'request')}", hint=UNREACHABLE_HINT)
 
     async def get_json(self, url: str, **kwargs: Any) -> Any:
         return _json(self.name, await self.request("GET", url, **kwargs), ambiguous=False)
