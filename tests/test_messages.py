@@ -217,9 +217,16 @@ def test_error_messages_start_in_lower_case() -> None:
     assert not upper, "start these error messages in lower case:\n" + "\n".join(upper)
 
 
+def test_error_messages_end_without_a_full_stop() -> None:
+    """The other half of one voice: an `error:` line is a clause, not a sentence (hints may be sentences)."""
+    stops = [f"{where}: {name}({text[-50:]!r})" for where, name, text in _first_words()
+             if text.endswith(".") and not text.endswith("..")]
+    assert not stops, "end these error messages without a full stop:\n" + "\n".join(stops)
+
+
 def test_click_usage_errors_are_lower_case_too(cli) -> None:
     code, out, err = cli("sessions", "show")
-    assert code == 1 and err.startswith("error: missing argument")
+    assert code == 1 and err.startswith("error: missing argument") and err.splitlines()[0].endswith("'session'"), err
     code, out, err = cli("--bogus")
     assert code == 1 and err.startswith("error: no such option: --bogus")
 

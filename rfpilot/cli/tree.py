@@ -221,11 +221,14 @@ def _convert(sub: typer.Typer, name: str) -> Any:
     raise LookupError(f"rfpilot.cli registers no command {name!r}")  # pragma: no cover - COMMANDS is tested
 
 
-def _lower_first(message: str) -> str:
-    """Click's "Missing argument 'SESSION'." as "missing argument 'SESSION'.": every `error:` line of rfpilot starts
-    in lower case (tests/test_messages.py), unless its first word is a name such as ConnectWise or JSON."""
+def _house_style(message: str) -> str:
+    """Click's "Missing argument 'SESSION'." as "missing argument 'SESSION'": every `error:` line of rfpilot starts
+    in lower case, unless its first word is a name such as ConnectWise or JSON, and ends without a full stop
+    (tests/test_messages.py)."""
     word = message.split(" ", 1)[0]
-    return message[:1].lower() + message[1:] if word[:1].isupper() and word[1:].islower() else message
+    if word[:1].isupper() and word[1:].islower():
+        message = message[:1].lower() + message[1:]
+    return message[:-1] if message.endswith(".") and not message.endswith("..") else message
 
 
 @functools.cache
@@ -289,7 +292,7 @@ def invoke(args: list[str] | None) -> int:
         hint = None
         if err.ctx is not None:
             hint = f"see `{err.ctx.command_path} --help`"
-        return fail(_lower_first(err.format_message()), 1, hint)
+        return fail(_house_style(err.format_message()), 1, hint)
     except typer.Exit as err:
         if err.exit_code == 130:
             output.interrupted()
