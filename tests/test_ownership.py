@@ -377,6 +377,13 @@ def test_who_may_do_what_on_one_store(world: World, cw, tmp_path: Path, monkeypa
     w.owner_only("lane ran", "lane", "ran", s, c1, "-o", "two stale entries")
     w.owner_only("lane skip", "lane", "skip", s, q2)
     w.owner_only("lane promote", "lane", "promote", s, q1, "--text", "Webmail works with the same password")
+    # Drafted by the model: refused before the model is asked (a call here would exit 5, not 3 or 2).
+    monkeypatch.setenv("RFPILOT_LLM_PROVIDER", "scripted")
+    monkeypatch.setenv("RFPILOT_SCRIPTED_FILE", _file(tmp_path, "no-call.yaml",
+                                                      "replies:\n  - action: fact_synthesis\n    error: asked\n"))
+    argv = ("lane", "promote", s, q1, "--synthesize", "--text", "webmail works")
+    w.refused("lane promote", argv, "stranger", NOT_FOUND, before=w.refused("lane promote", argv, "teammate", NOT_YOURS))
+    monkeypatch.setenv("RFPILOT_LLM_PROVIDER", "offline")
     w.owner_only("fix suggest", "fix", "suggest", s, "Clear cached credentials", "-c", "70")
     w.owner_only("fix apply", "fix", "apply", s)
     w.owner_only("fix outcome", "fix", "outcome", s, "partial", "--notes", "one of two entries removed")

@@ -15,6 +15,7 @@ from rfpilot.core.llm import usage as usage_service
 from rfpilot.core.context import Ctx
 from rfpilot.core.llm.base import LLMRequest, Provider
 from rfpilot.core.llm.prompts import FACT_SYNTHESIS_PROMPT
+from rfpilot.core.session.permissions import owner_action
 from rfpilot.db.models import Fact, LaneItem, SessionRow
 from rfpilot.errors import ConflictError, LLMUnavailableError, UsageError
 
@@ -85,6 +86,7 @@ async def synthesize(
     return parse_fact_json(result.text)
 
 
+@owner_action("promote a fact in")  # before the model is asked: a teammate's refusal costs no call and no tokens
 async def promote(
     ctx: Ctx,
     session: SessionRow,
