@@ -98,6 +98,10 @@ def test_unreachable_psa_queues_and_sync_delivers_once(cli, cw, memory_keyring) 
     cw.down = True
     code, out, err = cli("resolve", sid, "--yes", "--offline")
     assert code == 6 and "queued" in err and "outbox sync" in err
+    # While it waits, the engineer hears why (rfpilot.progress on stderr), one line per retry, before the verdict.
+    retries = [line for line in err.splitlines() if "trying again" in line]
+    assert [line.rsplit("(", 1)[1] for line in retries] == ["request 2 of 4)", "request 3 of 4)", "request 4 of 4)"]
+    assert err.index("request 4 of 4") < err.index("queued")
     code, out, _ = cli("outbox", "list")
     assert "pending" in out
     code, out, _ = cli("sessions", "show", sid)
@@ -197,3 +201,29 @@ def test_no_connection_is_a_clear_error(cli) -> None:
     assert code == 2 and "no PSA connection" in err and "psa connect" in err
     code, _, err = cli("new", "--ticket", "48307")
     assert code == 2
+
+
+def test_progress_never_reaches_the_tui_screen(env, monkeypatch) -> None:
+    """`rfpilot open` runs inside a command that prints progress on stderr; inside the app nothing may (a line on
+    stderr tears the screen): the TUI's background outbox sync waits on the same PSA retries."""
+    from rfpilot import progress, tui
+    from rfpilot.tui import app as tui_app
+
+    for key, value in env.items():
+        monkeypatch.setenv(key, value)
+    heard: list[str] = []
+
+    class App:
+        return_code = 0
+
+        def __init__(self, *args, **kwargs) -> None:
+            pass
+
+        def run(self, **kwargs) -> None:
+            progress.say("ConnectWise did not answer within 30 s; trying again (request 2 of 2)")
+
+    monkeypatch.setattr(tui_app, "RfpilotApp", App)
+    with progress.shown_by(heard.append):
+        assert tui.run("0123abcd") == 0
+        progress.say("after the app")
+    assert heard == ["after the app"]

@@ -639,21 +639,30 @@ async def test_a_server_that_takes_the_request_and_stays_silent_is_asked_twice_n
     async def no_sleep(_: float) -> None:
         return None
 
-    policy = RetryPolicy(sleep=no_sleep, timeout=30)
+    from rfpilot import progress
+
+    policy = RetryPolicy(sleep=no_sleep, timeout=30, jitter=lambda: 1.0)
     http = PSAHttp("ConnectWise", "https://api-na.myconnectwise.net/v4_6_release/apis/3.0",
                    transport=httpx.MockTransport(handler), policy=policy, hints={"no_answer": "check the site"})
+    said: list[str] = []
     try:
-        with pytest.raises(PSAUnavailableError) as err:
+        with pytest.raises(PSAUnavailableError) as err, progress.shown_by(said.append):
             await http.get_json("/service/tickets/1")
         assert seen == ["GET", "GET"] and err.value.ambiguous is False
         assert err.value.message == "ConnectWise did not answer within 30 s, after 2 requests"
         assert err.value.hint == "check the site"
+        # Whoever waits hears why (the CLI shows it on stderr): a silent minute otherwise looks like a hang.
+        assert said == ["ConnectWise did not answer within 30 s; trying again (request 2 of 2)"]
 
         seen.clear()
+        said.clear()
         answers[:] = [httpx.ConnectError("refused")] * 4
-        with pytest.raises(PSAUnavailableError) as err:
+        with pytest.raises(PSAUnavailableError) as err, progress.shown_by(said.append):
             await http.get_json("/service/tickets/1")
         assert len(seen) == 4 and "cannot connect to ConnectWise" in err.value.message
+        assert said == ["cannot connect to ConnectWise (ConnectError); trying again (request 2 of 4)",
+                        "cannot connect to ConnectWise (ConnectError); trying again in 1 s (request 3 of 4)",
+                        "cannot connect to ConnectWise (ConnectError); trying again in 2 s (request 4 of 4)"]
 
         seen.clear()
         answers[:] = [httpx.ReadTimeout("slow"), httpx.Response(200, json={"id": 1})]

@@ -62,10 +62,15 @@ async def _once(fn: Callable[[Ctx], Awaitable[T]]) -> T:
 
 @contextmanager
 def one_open() -> Iterator[None]:
-    """Every ``run`` inside shares one store open; closed (with its event loop) on the way out."""
+    """Every ``run`` inside shares one store open; closed (with its event loop) on the way out. What core says
+    while it waits (rfpilot.progress: a PSA that does not answer) is shown on stderr meanwhile."""
+    from rfpilot import progress
+    from rfpilot.cli import output
+
     _Open.scoped = True
     try:
-        yield
+        with progress.shown_by(output.info):
+            yield
     finally:
         runner, workspace = _Open.runner, _Open.workspace
         _Open.scoped, _Open.runner, _Open.workspace = False, None, None

@@ -39,6 +39,7 @@ from typing import Any
 import httpx
 
 from rfpilot.grammar import count
+from rfpilot.progress import say
 from rfpilot.psa.errors import InsecureURLError, PSARequestError, PSAUnavailableError
 
 log = logging.getLogger("rfpilot.psa")
@@ -186,6 +187,7 @@ class PSAHttp:
         silent = 0  # read timeouts so far: the server took the request and said nothing for policy.timeout
         for attempt in range(policy.attempts):
             wait: float | None = None
+            most = policy.attempts  # requests in all, as this attempt's outcome leaves it
             try:
                 extra = dict(headers or {})
                 if self.auth is not None:
@@ -204,9 +206,11 @@ class PSAHttp:
                     ) from None
                 if isinstance(exc, httpx.ReadTimeout):
                     silent += 1
+                    last_problem = f"{self.name} did not answer within {policy.timeout:g} s"
+                    most = min(policy.attempts, attempt + 1 + SILENT_TRIES - silent)
                     if silent == SILENT_TRIES:
                         raise PSAUnavailableError(
-                            f"{self.name} did not answer within {policy.timeout:g} s, after {count(silent, 'request')}",
+                            f"{last_problem}, after {count(silent, 'request')}",
                             hint=(self.hints or {}).get("no_answer") or UNREACHABLE_HINT,
                         ) from None
             except httpx.HTTPError as exc:  # a proxy error, a bad URL scheme, an undecodable body…
@@ -237,7 +241,11 @@ class PSAHttp:
                 else:
                     raise request_error(self.name, response, self.error_message(response), self.hints)
             if attempt + 1 < policy.attempts:
-                await policy.sleep(wait if wait is not None else policy.backoff(attempt))
+                pause = wait if wait is not None else policy.backoff(attempt)
+                # Someone is waiting on this (a resolve, a sync): say why, or a silent minute looks like a hang.
+                say(f"{last_problem}; trying again" + (f" in {pause:.0f} s" if pause >= 1 else "")
+                    + f" (request {attempt + 2} of {most})")
+                await policy.sleep(pause)
         raise PSAUnavailableError(f"{last_problem}, after {count(policy.attempts, 'request')}", hint=UNREACHABLE_HINT)
 
     async def get_json(self, url: str, **kwargs: Any) -> Any:

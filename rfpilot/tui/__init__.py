@@ -23,6 +23,9 @@ def run(session_ref: str | None = None) -> int:
         first_page = prefetch.start(settings, limit=FIRST_PAGE)
     from rfpilot.tui.app import RfpilotApp
 
+    from rfpilot import progress
+
     app = RfpilotApp(settings, open_session=session_ref, first_page=first_page)
-    app.run(mouse=mouse)
+    with progress.shown_by(None):  # `rfpilot open`/`demo --open` run inside a command that prints progress to stderr
+        app.run(mouse=mouse)
     return app.return_code or 0
