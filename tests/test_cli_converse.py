@@ -151,3 +151,54 @@ def _export(run_env: dict[str, str], sid: str) -> list[dict]:
                            env=run_env, capture_output=True, text=True, timeout=120)
     assert shown.returncode == 0, shown.stderr
     return json.loads(shown.stdout)["messages"]
+
+
+def test_a_pasted_log_is_one_message_and_the_up_arrow_recalls_the_last_line(env, tmp_path: Path) -> None:
+    """Line editing as a shell has it (readline): a paste the terminal brackets is one message, newlines and all,
+    and the up arrow brings the last line back to edit."""
+    import pty
+    import select
+
+    replies = tmp_path / "replies.yaml"
+    replies.write_text("replies:\n  - reply: |\n      First reply.\n  - reply: |\n      Second reply.\n",
+                       encoding="utf-8")
+    run_env = {**os.environ, **env, "RFPILOT_LLM_PROVIDER": "scripted", "RFPILOT_SCRIPTED_FILE": str(replies),
+               "TERM": "xterm"}
+    made = subprocess.run([sys.executable, "-m", "rfpilot", "new", "VPN drops the mapped drive"], env=run_env,
+                          capture_output=True, text=True, timeout=120)
+    sid = made.stdout.strip().splitlines()[-1]
+    main, child = pty.openpty()
+    proc = subprocess.Popen([sys.executable, "-m", "rfpilot", "chat", sid[:8]], env=run_env, stdin=child,
+                            stdout=child, stderr=child, start_new_session=True)
+    os.close(child)
+    seen, everything = bytearray(), bytearray()
+
+    def wait_for(text: bytes) -> None:
+        """Until ``text`` is on the terminal; what came before it is dropped (readline redraws a prompt while a
+        line is edited, so only a prompt after the reply is the next one)."""
+        end = time.monotonic() + 60
+        while text not in seen:
+            assert time.monotonic() < end, f"{text!r} never came; the terminal shows {bytes(seen)[-600:]!r}"
+            if select.select([main], [], [], 1)[0]:
+                chunk = os.read(main, 4096)
+                seen.extend(chunk)
+                everything.extend(chunk)
+        del seen[:seen.index(text) + len(text)]
+
+    try:
+        wait_for(b"you> ")
+        assert b"\x1b[?2004h" in everything  # the terminal is asked to bracket pastes (or it sends them as typed)
+        os.write(main, b"\x1b[200~net use\rS: Disconnected\x1b[201~\r")  # a bracketed paste (a terminal sends CR per line), then enter
+        wait_for(b"First reply.")
+        wait_for(b"you> ")
+        os.write(main, b"\x1b[A and again\r")  # up arrow: the pasted message back, edited
+        wait_for(b"Second reply.")
+        wait_for(b"you> ")
+        os.write(main, b"\x04")
+        assert proc.wait(timeout=60) == 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        os.close(main)
+    said = [m["content"] for m in _export(run_env, sid) if m["role"] == "user"]
+    assert said == ["net use\nS: Disconnected", "net use\nS: Disconnected and again"], said

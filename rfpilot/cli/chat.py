@@ -188,7 +188,8 @@ CONVERSE_RETRY = "your message is saved: /retry sends it again"
 CONVERSE_HELP = """\
 Each line you type is a message; the reply streams, then what changed in the lane.
   /answer ID TEXT   TEXT answers question ID, or is check ID's output (an id prefix from the lane)
-  /paste            a message of several lines: type or paste them, then a line with a single '.'
+  /paste            a message of several lines: type them, then a line with a single '.' (a paste is one
+                    message already where the terminal brackets pastes)
   /file PATH        send a file's text as the message
   /retry            send your last unanswered message again
   /help             this help
@@ -256,14 +257,30 @@ def _error(err) -> None:
 
 
 def _line(prompt: str) -> str | None:
-    """One line typed at the terminal (strict UTF-8, as any input); None at end of input."""
-    from rfpilot.core.inputs import read_stdin
+    """One line typed at the terminal, with line editing and this conversation's history (readline: the arrow
+    keys, ctrl+r; a multi-line paste arrives as one message where the terminal brackets pastes); checked as any
+    input is (UTF-8, no NUL, a sane size). None at end of input. The history stays in memory: messages can hold
+    what a customer's log held, so nothing is written to disk."""
+    from rfpilot.core.inputs import check_text
+    from rfpilot.errors import UsageError
+    from rfpilot.textsafe import inert
 
-    output.prompt(prompt)
-    line = read_stdin("your message", line=True)
-    if not line:
+    interactive = output.stdin_is_interactive()
+    if interactive:
+        try:
+            import readline  # importing it gives input() line editing and history
+        except ImportError:  # a Python built without it: plain lines still work
+            pass
+        else:
+            # A pasted log is one message: the terminal marks the paste and its newlines stay in the line.
+            readline.parse_and_bind("set enable-bracketed-paste on")
+    try:
+        line = input(inert(prompt) if interactive else "")
+    except EOFError:
         return None
-    return line.rstrip("\r\n")
+    except UnicodeDecodeError:
+        raise UsageError("your message is not valid UTF-8; nothing was sent", hint="give it as UTF-8 text") from None
+    return check_text(line.rstrip("\r"), "your message")
 
 
 def _next_request(sid: str) -> tuple[str | None, str | None, bool] | None:

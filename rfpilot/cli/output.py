@@ -130,12 +130,6 @@ def is_terminal() -> bool:
         return False
 
 
-def prompt(text: str) -> None:
-    """A prompt for a line the engineer types: stderr, no newline."""
-    sys.stderr.write(inert(text))
-    sys.stderr.flush()
-
-
 def ask(prompt: str, default: str | None = None) -> str:
     """Read one line from the terminal; the prompt goes to stderr."""
     sys.stderr.write(inert(prompt))
