@@ -155,7 +155,7 @@ def _export(run_env: dict[str, str], sid: str) -> list[dict]:
 
 def test_a_pasted_log_is_one_message_and_the_up_arrow_recalls_the_last_line(env, tmp_path: Path) -> None:
     """Line editing as a shell has it (readline): a paste the terminal brackets is one message, newlines and all,
-    and the up arrow brings the last line back to edit."""
+    and the up arrow brings the last line back to edit; bytes that are not UTF-8 are refused and nothing is sent."""
     import pty
     import select
 
@@ -188,6 +188,9 @@ def test_a_pasted_log_is_one_message_and_the_up_arrow_recalls_the_last_line(env,
     try:
         wait_for(b"you> ")
         assert b"\x1b[?2004h" in everything  # the terminal is asked to bracket pastes (or it sends them as typed)
+        os.write(main, b"\xff\xfe not UTF-8\r")  # hostile bytes at the prompt: one error, the conversation goes on
+        wait_for(b"error: your message is not valid UTF-8")
+        wait_for(b"you> ")
         os.write(main, b"\x1b[200~net use\rS: Disconnected\x1b[201~\r")  # a bracketed paste (a terminal sends CR per line), then enter
         wait_for(b"First reply.")
         wait_for(b"you> ")
