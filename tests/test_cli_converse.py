@@ -81,69 +81,57 @@ def test_outside_a_terminal_a_message_is_still_required(scripted) -> None:
     assert code == 1 and "give a message" in err and f"`rfpilot chat {sid[:8]}` with no message" in err
 
 
-def test_a_real_terminal_conversation_survives_ctrl_c(env, tmp_path: Path) -> None:
-    """The console module in a pseudo-terminal: a turn, ctrl+c while the next reply streams (back at the prompt,
-    the message interrupted), /retry, then ctrl+d: exit 0, and the store holds what was said."""
-    import pty
+class Terminal:
+    """`rfpilot ARGS` in a pseudo-terminal, as an engineer's terminal runs it. ``wait_for`` consumes the output up to
+    and including what it waited for: a prompt drawn earlier (readline redraws one while a line is edited) never
+    stands for the next one, so keys are only sent once the prompt they are meant for is there (a ctrl+d sent while
+    a reply is still printing is eaten by the terminal, as it would be for a person)."""
 
-    replies = tmp_path / "slow.yaml"
-    replies.write_text(
-        "chunk_delay_ms: 100\nreplies:\n  - reply: |\n      Start with the tunnel.\n"
-        "  - match: slowly\n    reply: |\n      " + "Look at the idle timer. " * 30 + "\n",
-        encoding="utf-8")
-    run_env = {**os.environ, **env, "RFPILOT_LLM_PROVIDER": "scripted", "RFPILOT_SCRIPTED_FILE": str(replies),
-               "TERM": "xterm"}
-    made = subprocess.run([sys.executable, "-m", "rfpilot", "new", "VPN drops the mapped drive"], env=run_env,
-                          capture_output=True, text=True, timeout=120)
-    assert made.returncode == 0, made.stderr
-    sid = made.stdout.strip().splitlines()[-1]
-    main, child = pty.openpty()
-    proc = subprocess.Popen([sys.executable, "-m", "rfpilot", "chat", sid[:8]], env=run_env, stdin=child,
-                            stdout=child, stderr=child, start_new_session=True)
-    os.close(child)
-    seen = bytearray()
+    def __init__(self, args: list[str], env: dict[str, str]) -> None:
+        import pty
 
-    def wait_for(text: bytes, timeout: float = 60) -> None:
+        self.main, child = pty.openpty()
+        self.proc = subprocess.Popen([sys.executable, "-m", "rfpilot", *args], env={**env, "TERM": "xterm"},
+                                     stdin=child, stdout=child, stderr=child, start_new_session=True)
+        os.close(child)
+        self.seen = bytearray()
+        self.everything = bytearray()
+
+    def wait_for(self, text: bytes, timeout: float = 60) -> None:
         import select
 
         end = time.monotonic() + timeout
-        while text not in seen:
+        while text not in self.seen:
             left = end - time.monotonic()
-            assert left > 0, f"{text!r} never came; the terminal shows {bytes(seen)[-600:]!r}"
-            ready, _, _ = select.select([main], [], [], left)
-            if ready:
+            assert left > 0, f"{text!r} never came; the terminal shows {bytes(self.seen)[-600:]!r}"
+            if select.select([self.main], [], [], left)[0]:
                 try:
-                    seen.extend(os.read(main, 4096))
-                except OSError:
-                    break
+                    chunk = os.read(self.main, 4096)
+                except OSError:  # the process ended
+                    chunk = b""
+                assert chunk, f"the process ended before {text!r}; the terminal shows {bytes(self.seen)[-600:]!r}"
+                self.seen.extend(chunk)
+                self.everything.extend(chunk)
+        del self.seen[:self.seen.index(text) + len(text)]
 
-    try:
-        wait_for(b"you> ")
-        os.write(main, b"it drops every hour\r")
-        wait_for(b"Start with the tunnel.")
-        wait_for(b"you> ", 60)
-        del seen[:]
-        os.write(main, b"please answer slowly\r")
-        wait_for(b"Look at the idle")
-        os.killpg(proc.pid, signal.SIGINT)  # ctrl+c, as the terminal sends it to the foreground group
-        wait_for(b"/retry sends it again")
-        wait_for(b"you> ")
-        interrupted = _export(run_env, sid)
-        os.write(main, b"/retry\r")  # the same process goes on after the interrupted turn
-        wait_for(b"Look at the idle timer.\r\n", 120)
-        wait_for(b"you> ")
-        os.write(main, b"\x04")  # ctrl+d
-        assert proc.wait(timeout=60) == 0
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-        os.close(main)
-    assert [(m["role"], m["status"]) for m in interrupted] == [
-        ("user", "complete"), ("assistant", "complete"), ("user", "interrupted")], interrupted
-    messages = _export(run_env, sid)
-    assert [(m["role"], m["status"]) for m in messages] == [
-        ("user", "complete"), ("assistant", "complete"), ("user", "complete"), ("assistant", "complete")], messages
-    assert messages[2]["content"] == "please answer slowly"
+    def write(self, data: bytes) -> None:
+        os.write(self.main, data)
+
+    def interrupt(self) -> None:
+        os.killpg(self.proc.pid, signal.SIGINT)  # ctrl+c, as the terminal sends it to the foreground group
+
+    def close(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait(timeout=60)
+        os.close(self.main)
+
+
+def _new_session(run_env: dict[str, str]) -> str:
+    made = subprocess.run([sys.executable, "-m", "rfpilot", "new", "VPN drops the mapped drive"], env=run_env,
+                          capture_output=True, text=True, timeout=120)
+    assert made.returncode == 0, made.stderr
+    return made.stdout.strip().splitlines()[-1]
 
 
 def _export(run_env: dict[str, str], sid: str) -> list[dict]:
@@ -153,55 +141,67 @@ def _export(run_env: dict[str, str], sid: str) -> list[dict]:
     return json.loads(shown.stdout)["messages"]
 
 
+def test_a_real_terminal_conversation_survives_ctrl_c(env, tmp_path: Path) -> None:
+    """The console module in a pseudo-terminal: a turn, ctrl+c while the next reply streams (back at the prompt,
+    the message interrupted), /retry, then ctrl+d: exit 0, and the store holds what was said."""
+    replies = tmp_path / "slow.yaml"
+    replies.write_text(
+        "chunk_delay_ms: 100\nreplies:\n  - reply: |\n      Start with the tunnel.\n"
+        "  - match: slowly\n    reply: |\n      " + "Look at the idle timer. " * 30 + "\n",
+        encoding="utf-8")
+    run_env = {**os.environ, **env, "RFPILOT_LLM_PROVIDER": "scripted", "RFPILOT_SCRIPTED_FILE": str(replies)}
+    sid = _new_session(run_env)
+    term = Terminal(["chat", sid[:8]], run_env)
+    try:
+        term.wait_for(b"you> ")
+        term.write(b"it drops every hour\r")
+        term.wait_for(b"Start with the tunnel.")
+        term.wait_for(b"you> ")
+        term.write(b"please answer slowly\r")
+        term.wait_for(b"Look at the idle")
+        term.interrupt()
+        term.wait_for(b"/retry sends it again")
+        term.wait_for(b"you> ")
+        interrupted = _export(run_env, sid)
+        term.write(b"/retry\r")  # the same process goes on after the interrupted turn
+        term.wait_for(b"Look at the idle timer.\r\n", 120)
+        term.wait_for(b"you> ")
+        term.write(b"\x04")  # ctrl+d
+        assert term.proc.wait(timeout=60) == 0
+    finally:
+        term.close()
+    assert [(m["role"], m["status"]) for m in interrupted] == [
+        ("user", "complete"), ("assistant", "complete"), ("user", "interrupted")], interrupted
+    messages = _export(run_env, sid)
+    assert [(m["role"], m["status"]) for m in messages] == [
+        ("user", "complete"), ("assistant", "complete"), ("user", "complete"), ("assistant", "complete")], messages
+    assert messages[2]["content"] == "please answer slowly"
+
+
 def test_a_pasted_log_is_one_message_and_the_up_arrow_recalls_the_last_line(env, tmp_path: Path) -> None:
     """Line editing as a shell has it (readline): a paste the terminal brackets is one message, newlines and all,
     and the up arrow brings the last line back to edit; bytes that are not UTF-8 are refused and nothing is sent."""
-    import pty
-    import select
-
     replies = tmp_path / "replies.yaml"
     replies.write_text("replies:\n  - reply: |\n      First reply.\n  - reply: |\n      Second reply.\n",
                        encoding="utf-8")
-    run_env = {**os.environ, **env, "RFPILOT_LLM_PROVIDER": "scripted", "RFPILOT_SCRIPTED_FILE": str(replies),
-               "TERM": "xterm"}
-    made = subprocess.run([sys.executable, "-m", "rfpilot", "new", "VPN drops the mapped drive"], env=run_env,
-                          capture_output=True, text=True, timeout=120)
-    sid = made.stdout.strip().splitlines()[-1]
-    main, child = pty.openpty()
-    proc = subprocess.Popen([sys.executable, "-m", "rfpilot", "chat", sid[:8]], env=run_env, stdin=child,
-                            stdout=child, stderr=child, start_new_session=True)
-    os.close(child)
-    seen, everything = bytearray(), bytearray()
-
-    def wait_for(text: bytes) -> None:
-        """Until ``text`` is on the terminal; what came before it is dropped (readline redraws a prompt while a
-        line is edited, so only a prompt after the reply is the next one)."""
-        end = time.monotonic() + 60
-        while text not in seen:
-            assert time.monotonic() < end, f"{text!r} never came; the terminal shows {bytes(seen)[-600:]!r}"
-            if select.select([main], [], [], 1)[0]:
-                chunk = os.read(main, 4096)
-                seen.extend(chunk)
-                everything.extend(chunk)
-        del seen[:seen.index(text) + len(text)]
-
+    run_env = {**os.environ, **env, "RFPILOT_LLM_PROVIDER": "scripted", "RFPILOT_SCRIPTED_FILE": str(replies)}
+    sid = _new_session(run_env)
+    term = Terminal(["chat", sid[:8]], run_env)
     try:
-        wait_for(b"you> ")
-        assert b"\x1b[?2004h" in everything  # the terminal is asked to bracket pastes (or it sends them as typed)
-        os.write(main, b"\xff\xfe not UTF-8\r")  # hostile bytes at the prompt: one error, the conversation goes on
-        wait_for(b"error: your message is not valid UTF-8")
-        wait_for(b"you> ")
-        os.write(main, b"\x1b[200~net use\rS: Disconnected\x1b[201~\r")  # a bracketed paste (a terminal sends CR per line), then enter
-        wait_for(b"First reply.")
-        wait_for(b"you> ")
-        os.write(main, b"\x1b[A and again\r")  # up arrow: the pasted message back, edited
-        wait_for(b"Second reply.")
-        wait_for(b"you> ")
-        os.write(main, b"\x04")
-        assert proc.wait(timeout=60) == 0
+        term.wait_for(b"you> ")
+        assert b"\x1b[?2004h" in term.everything  # the terminal is asked to bracket pastes (or it sends them as typed)
+        term.write(b"\xff\xfe not UTF-8\r")  # hostile bytes at the prompt: one error, the conversation goes on
+        term.wait_for(b"error: your message is not valid UTF-8")
+        term.wait_for(b"you> ")
+        term.write(b"\x1b[200~net use\rS: Disconnected\x1b[201~\r")  # a bracketed paste (CR per line), then enter
+        term.wait_for(b"First reply.")
+        term.wait_for(b"you> ")
+        term.write(b"\x1b[A and again\r")  # up arrow: the pasted message back, edited
+        term.wait_for(b"Second reply.")
+        term.wait_for(b"you> ")
+        term.write(b"\x04")
+        assert term.proc.wait(timeout=60) == 0
     finally:
-        if proc.poll() is None:
-            proc.kill()
-        os.close(main)
+        term.close()
     said = [m["content"] for m in _export(run_env, sid) if m["role"] == "user"]
     assert said == ["net use\nS: Disconnected", "net use\nS: Disconnected and again"], said
