@@ -203,6 +203,7 @@ def _converse(session: str) -> None:
     rfpilot.cli.runtime) and the model client and its connections are kept, so a turn after the first costs its
     own work only; no transaction is open while the prompt waits. Errors of a turn are shown and the
     conversation goes on (the message is stored before the model is called: /retry sends it again)."""
+    from rfpilot.cli import fail
     from rfpilot.errors import RfpilotError
 
     async def start(ctx):
@@ -225,9 +226,9 @@ def _converse(session: str) -> None:
     try:
         while True:
             try:
-                request = _next_request(sid)
+                request = _next_request()
             except RfpilotError as err:
-                _error(err)
+                fail(err.message, err.exit_code, err.hint)  # said as any command says it; the conversation goes on
                 continue
             if request is None:
                 break
@@ -243,17 +244,11 @@ def _converse(session: str) -> None:
                 _said_interrupted(interrupted, once=False, retry=CONVERSE_RETRY)
                 continue
             except RfpilotError as err:
-                _error(err)
+                fail(err.message, err.exit_code, err.hint)
                 continue
             _show(view)
     finally:
         run(lambda ctx: model.aclose())
-
-
-def _error(err) -> None:
-    output.info(f"error: {err.message}")
-    if err.hint:
-        output.info(f"hint: {err.hint}")
 
 
 def _line(prompt: str) -> str | None:
@@ -283,9 +278,9 @@ def _line(prompt: str) -> str | None:
     return check_text(line.rstrip("\r"), "your message")
 
 
-def _next_request(sid: str) -> tuple[str | None, str | None, bool] | None:
+def _next_request() -> tuple[str | None, str | None, bool] | None:
     """(text, lane item, retry) of the next turn, after any commands that are not turns; None to end."""
-    from rfpilot.core.inputs import read_text_file
+    from rfpilot.core.inputs import read_text_file, shown
     from rfpilot.errors import UsageError
 
     while True:
@@ -329,13 +324,7 @@ def _next_request(sid: str) -> tuple[str | None, str | None, bool] | None:
             if not "".join(lines).strip():
                 raise UsageError("the pasted message is empty; nothing was sent")
             return "\n".join(lines), None, False
-        raise UsageError(f"{shown_command(line)} is not a conversation command", hint="/help lists them")
-
-
-def shown_command(line: str) -> str:
-    from rfpilot.core.inputs import shown
-
-    return repr(shown(line.partition(" ")[0], 40))
+        raise UsageError(f"{shown('/' + name, 40)!r} is not a conversation command", hint="/help lists them")
 
 
 def demo(
