@@ -127,11 +127,15 @@ class Terminal:
         os.close(self.main)
 
 
-def _new_session(run_env: dict[str, str]) -> str:
+def _conversation(env: dict[str, str], replies: Path, text: str) -> tuple[dict[str, str], str, Terminal]:
+    """A new session and `rfpilot chat SESSION` on it in a pseudo-terminal, the model replaying ``text``."""
+    replies.write_text(text, encoding="utf-8")
+    run_env = {**os.environ, **env, "RFPILOT_LLM_PROVIDER": "scripted", "RFPILOT_SCRIPTED_FILE": str(replies)}
     made = subprocess.run([sys.executable, "-m", "rfpilot", "new", "VPN drops the mapped drive"], env=run_env,
                           capture_output=True, text=True, timeout=120)
     assert made.returncode == 0, made.stderr
-    return made.stdout.strip().splitlines()[-1]
+    sid = made.stdout.strip().splitlines()[-1]
+    return run_env, sid, Terminal(["chat", sid[:8]], run_env)
 
 
 def _export(run_env: dict[str, str], sid: str) -> list[dict]:
@@ -144,14 +148,9 @@ def _export(run_env: dict[str, str], sid: str) -> list[dict]:
 def test_a_real_terminal_conversation_survives_ctrl_c(env, tmp_path: Path) -> None:
     """The console module in a pseudo-terminal: a turn, ctrl+c while the next reply streams (back at the prompt,
     the message interrupted), /retry, then ctrl+d: exit 0, and the store holds what was said."""
-    replies = tmp_path / "slow.yaml"
-    replies.write_text(
-        "chunk_delay_ms: 100\nreplies:\n  - reply: |\n      Start with the tunnel.\n"
-        "  - match: slowly\n    reply: |\n      " + "Look at the idle timer. " * 30 + "\n",
-        encoding="utf-8")
-    run_env = {**os.environ, **env, "RFPILOT_LLM_PROVIDER": "scripted", "RFPILOT_SCRIPTED_FILE": str(replies)}
-    sid = _new_session(run_env)
-    term = Terminal(["chat", sid[:8]], run_env)
+    run_env, sid, term = _conversation(
+        env, tmp_path / "slow.yaml", "chunk_delay_ms: 100\nreplies:\n  - reply: |\n      Start with the tunnel.\n"
+        "  - match: slowly\n    reply: |\n      " + "Look at the idle timer. " * 30 + "\n")
     try:
         term.wait_for(b"you> ")
         term.write(b"it drops every hour\r")
@@ -181,12 +180,8 @@ def test_a_real_terminal_conversation_survives_ctrl_c(env, tmp_path: Path) -> No
 def test_a_pasted_log_is_one_message_and_the_up_arrow_recalls_the_last_line(env, tmp_path: Path) -> None:
     """Line editing as a shell has it (readline): a paste the terminal brackets is one message, newlines and all,
     and the up arrow brings the last line back to edit; bytes that are not UTF-8 are refused and nothing is sent."""
-    replies = tmp_path / "replies.yaml"
-    replies.write_text("replies:\n  - reply: |\n      First reply.\n  - reply: |\n      Second reply.\n",
-                       encoding="utf-8")
-    run_env = {**os.environ, **env, "RFPILOT_LLM_PROVIDER": "scripted", "RFPILOT_SCRIPTED_FILE": str(replies)}
-    sid = _new_session(run_env)
-    term = Terminal(["chat", sid[:8]], run_env)
+    run_env, sid, term = _conversation(
+        env, tmp_path / "replies.yaml", "replies:\n  - reply: |\n      First reply.\n  - reply: |\n      Second reply.\n")
     try:
         term.wait_for(b"you> ")
         assert b"\x1b[?2004h" in term.everything  # the terminal is asked to bracket pastes (or it sends them as typed)

@@ -200,21 +200,27 @@ def test_a_session_that_never_forked_exports_empty_lists(cli) -> None:
 # --- 3. a product-added item never sits under a "nothing …" line -----------------------------------
 
 
+async def _resolved_with_a_dead_end(ctx, session) -> None:
+    """The session forked into two causes, "Mailbox quota" marked a dead end, then resolved."""
+    from rfpilot.core.closeout import closing
+    from rfpilot.core.session import branches
+
+    _, (quota, _cred) = await branches.fork(ctx, session, "Two causes", [("Mailbox quota", "The mailbox is full"),
+                                                                         ("Cached credential", "A stale password")])
+    await branches.mark(ctx, session, quota, "dead_end", "Mailbox quota was well below the limit")
+    await closing.resolve_session(ctx, session, "## Problem\nX.\n\n## What we confirmed\n- Y.\n\n## Root cause\nZ."
+                                                "\n\n## Resolution\nW.")
+
+
 @pytest.mark.parametrize("nothing", ["- Nothing was ruled out in this session.", "_Nothing was ruled out._",
                                      "None.", "No hypotheses were ruled out during the session.",
                                      "There were no dead ends in this session.", "- Nothing ruled out.", "(none)",
                                      "- None — nothing was ruled out.", "No dead ends.", "N/A"])
 async def test_the_kb_drops_the_models_nothing_line_when_a_dead_end_is_added(ctx, session, nothing) -> None:
-    from rfpilot.core.session import branches
-    from rfpilot.core.closeout import closing
     from rfpilot.core.team import outputs
     from rfpilot.core.llm.scripted import ScriptedProvider, ScriptedReply
 
-    _, (quota, cred) = await branches.fork(ctx, session, "Two causes", [("Mailbox quota", "The mailbox is full"),
-                                                                        ("Cached credential", "A stale password")])
-    await branches.mark(ctx, session, quota, "dead_end", "Mailbox quota was well below the limit")
-    await closing.resolve_session(ctx, session, "## Problem\nX.\n\n## What we confirmed\n- Y.\n\n## Root cause\nZ."
-                                                "\n\n## Resolution\nW.")
+    await _resolved_with_a_dead_end(ctx, session)
     reply = ("## Symptoms\n- Prompts.\n\n## Root cause\nA stale entry.\n\n## Resolution steps\n1. Clear it.\n\n"
              f"## Things to rule out first\n- Webmail: it signs in fine.\n{nothing}")
     provider = ScriptedProvider([ScriptedReply(reply=reply, action="resolution_note", match="knowledge base")])
@@ -227,16 +233,10 @@ async def test_the_kb_drops_the_models_nothing_line_when_a_dead_end_is_added(ctx
 
 async def test_the_kb_keeps_an_item_that_starts_like_a_nothing_line(ctx, session) -> None:
     """A real rule-out worded "None of …" or "No …: ruled out because …" stays beside the dead end added."""
-    from rfpilot.core.session import branches
-    from rfpilot.core.closeout import closing
     from rfpilot.core.team import outputs
     from rfpilot.core.llm.scripted import ScriptedProvider, ScriptedReply
 
-    _, (quota, _cred) = await branches.fork(ctx, session, "Two causes", [("Mailbox quota", "The mailbox is full"),
-                                                                         ("Cached credential", "A stale password")])
-    await branches.mark(ctx, session, quota, "dead_end", "Mailbox quota was well below the limit")
-    await closing.resolve_session(ctx, session, "## Problem\nX.\n\n## What we confirmed\n- Y.\n\n## Root cause\nZ."
-                                                "\n\n## Resolution\nW.")
+    await _resolved_with_a_dead_end(ctx, session)
     items = ("- None of the printers were affected, so the driver was ruled out.\n"
              "- No VPN: ruled out because the user is in the office.")
     reply = ("## Symptoms\n- Prompts.\n\n## Root cause\nA stale entry.\n\n## Resolution steps\n1. Clear it.\n\n"

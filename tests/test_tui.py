@@ -411,22 +411,28 @@ def keymap_settings(tmp_path, keymap: str):
                               "RFPILOT_USER_EMAIL": "k@example.com"})
 
 
+async def _new_session_key_then_quit(pilot, app, key: str) -> None:
+    """``key`` opens the new-session prompt (the keymap in force maps it so); escape, then ctrl+q still quits."""
+    from rfpilot.tui.screens.text_prompt import TextPrompt
+
+    await pilot.press(key)
+    await wait_for_screen(pilot, TextPrompt)
+    await pilot.press("escape")
+    await pilot.pause()
+    await pilot.press("ctrl+q")
+    await pilot.pause()
+    assert not app.is_running
+
+
 async def test_keymap_from_config(tmp_path) -> None:
     """[keymap] in config.toml remaps a binding by id; ctrl+q still quits."""
     from rfpilot.tui.app import RfpilotApp
-    from rfpilot.tui.screens.text_prompt import TextPrompt
 
     settings = keymap_settings(tmp_path, '"session.new" = "f6"\n"app.quit" = "f10"\n')
     app = RfpilotApp(settings)
     async with app.run_test(size=(120, 30)) as pilot:
         await settle(pilot)
-        await pilot.press("f6")
-        await wait_for_screen(pilot, TextPrompt)
-        await pilot.press("escape")
-        await pilot.pause()
-        await pilot.press("ctrl+q")
-        await pilot.pause()
-        assert not app.is_running
+        await _new_session_key_then_quit(pilot, app, "f6")
 
 
 async def test_a_bad_keymap_is_ignored_with_a_warning(tmp_path) -> None:
@@ -455,13 +461,7 @@ async def test_a_bad_keymap_is_ignored_with_a_warning(tmp_path) -> None:
         assert any(m.startswith(f"keymap does not take 5: it takes a table of binding ids and keys (config {config})")
                    and "rfpilot config set keymap --unset" in m for m in said), said
         assert app.keymap == {}
-        await pilot.press("ctrl+n")  # the default key
-        await wait_for_screen(pilot, TextPrompt)
-        await pilot.press("escape")
-        await pilot.pause()
-        await pilot.press("ctrl+q")
-        await pilot.pause()
-        assert not app.is_running
+        await _new_session_key_then_quit(pilot, app, "ctrl+n")  # the default key
 
 
 async def test_help_follows_focus_and_keymap(tmp_path) -> None:
