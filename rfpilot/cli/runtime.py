@@ -40,7 +40,7 @@ def run(fn: Callable[[Ctx], Awaitable[T]]) -> T:
             from rfpilot.config import load_settings
             from rfpilot.core.context import Workspace
 
-            _Open.workspace = await Workspace.open(load_settings())
+            _Open.workspace = await Workspace.open(load_settings(), inline=True)  # rfpilot.db.inline
             from rfpilot import startup
 
             startup.end()  # SQLAlchemy and the models are in: the cycle collector back on (rfpilot.startup)
@@ -56,7 +56,7 @@ async def _once(fn: Callable[[Ctx], Awaitable[T]]) -> T:
     from rfpilot.config import load_settings
     from rfpilot.core.context import open_context
 
-    async with open_context(load_settings()) as ctx:
+    async with open_context(load_settings(), inline=True) as ctx:
         return await fn(ctx)
 
 

@@ -181,12 +181,15 @@ class Workspace:
 
     @classmethod
     async def open(cls, settings: Settings | None = None, *, clock: Callable[[], datetime] = utcnow,
-                   migrate: bool = True) -> Workspace:
-        """``migrate=False``: a store whose schema is not at head is refused (StoreError), never upgraded."""
+                   migrate: bool = True, inline: bool = False) -> Workspace:
+        """``migrate=False``: a store whose schema is not at head is refused (StoreError), never upgraded.
+        ``inline``: a SQLite store's calls run on this event loop's thread (``rfpilot.db.inline``), for a caller
+        whose loop has nothing else to do while they run (a CLI command; never the TUI, whose screen must keep
+        drawing while SQLite waits on a lock)."""
         settings = settings or load_settings()
         store = await open_store(settings.database_url, backup_dir=settings.paths.backup_dir,
                                  password=database_password(settings.database_url, settings.env),
-                                 own_dir=settings.paths.data_dir, auto_migrate=migrate)
+                                 own_dir=settings.paths.data_dir, auto_migrate=migrate, inline=inline)
         try:
             async with store.sessionmaker() as db:
                 account, engineer = await ensure_identity(db, settings)
@@ -206,8 +209,8 @@ class Workspace:
 
 
 @asynccontextmanager
-async def open_context(settings: Settings | None = None) -> AsyncIterator[Ctx]:
-    ws = await Workspace.open(settings)
+async def open_context(settings: Settings | None = None, *, inline: bool = False) -> AsyncIterator[Ctx]:
+    ws = await Workspace.open(settings, inline=inline)
     try:
         async with ws.ctx() as ctx:
             yield ctx

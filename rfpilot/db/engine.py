@@ -101,9 +101,12 @@ def sqlite_folder(url: str, own_dir: Path | None) -> Path | None:
     return folder
 
 
-def create_engine(url: str, *, password: str | None = None, own_dir: Path | None = None) -> AsyncEngine:
+def create_engine(url: str, *, password: str | None = None, own_dir: Path | None = None,
+                  inline: bool = False) -> AsyncEngine:
     """The engine for ``url``; ``password`` is used when a Postgres URL has none (see ``rfpilot.db.pgurl``).
-    ``own_dir``: the one folder a SQLite file's missing folder may be created as (``sqlite_folder``)."""
+    ``own_dir``: the one folder a SQLite file's missing folder may be created as (``sqlite_folder``).
+    ``inline``: SQLite's calls run on the event loop's thread (``rfpilot.db.inline``: a process whose loop has
+    nothing else to do meanwhile, the CLI) rather than on aiosqlite's worker thread (the TUI)."""
     url = normalise_url(url)
     if url.startswith("sqlite"):
         folder = sqlite_folder(url, own_dir)
@@ -111,7 +114,15 @@ def create_engine(url: str, *, password: str | None = None, own_dir: Path | None
             path = sqlite_file(url)
             assert path is not None
             private_file(folder / path.name)  # 0600 before SQLite makes it (and -wal/-shm alike)
-        engine = create_async_engine(url, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000})
+        options = {"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000}
+
+        async def connect_inline() -> object:  # called once the engine below exists: its dialect reads the URL
+            from rfpilot.db.inline import creator
+
+            database, kwargs = engine.dialect.create_connect_args(engine.url)
+            return await creator(*database, **{**kwargs, **options})()
+
+        engine = create_async_engine(url, connect_args=options, async_creator=connect_inline if inline else None)
         event.listen(engine.sync_engine, "connect", _set_sqlite_pragmas)
         return engine
     parsed, args = connect_args(parse(url))
@@ -422,10 +433,10 @@ async def migrate(engine: AsyncEngine, *, backup_dir: Path | None, notices: list
 
 
 async def open_store(url: str, *, backup_dir: Path | None = None, auto_migrate: bool = True,
-                     password: str | None = None, own_dir: Path | None = None) -> Store:
+                     password: str | None = None, own_dir: Path | None = None, inline: bool = False) -> Store:
     """The store at ``url``, its schema brought to head first; ``auto_migrate=False``: a store not already at head
-    is refused (StoreError) and left as it is."""
-    engine = create_engine(url, password=password, own_dir=own_dir)
+    is refused (StoreError) and left as it is. ``inline``: see ``create_engine``."""
+    engine = create_engine(url, password=password, own_dir=own_dir, inline=inline)
     notices: list[str] = []
     try:
         if auto_migrate:
