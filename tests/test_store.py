@@ -394,3 +394,29 @@ def test_terminating_a_broken_postgres_connection_never_raises() -> None:
     db_engine._terminate_postgres(Adapted(), None)  # no exception
     Adapted.driver_connection = None  # type: ignore[assignment]
     db_engine._terminate_postgres(Adapted(), None)
+
+
+@pytest.mark.postgres
+async def test_every_postgres_connection_plans_each_run_for_its_own_values(pg_url: str) -> None:
+    """asyncpg keeps statements prepared, and after five runs Postgres may switch one to a generic plan: the
+    preview's promoted-checks query then scanned every fact of the store on each call of a long-lived process
+    (bench/scale.py, 0.4 -> 35 ms). Each connection of a store plans every run for its values, and keeps doing so
+    after the pool rolls it back and hands it out again; a URL that sets plan_cache_mode itself keeps its own."""
+
+    async def modes(url: str) -> list[str]:
+        store = await db_engine.open_store(url)
+        seen = []
+        try:
+            for _ in range(3):  # checked out, rolled back on return to the pool, checked out again
+                async with store.engine.connect() as conn:
+                    seen.append((await conn.execute(text("SHOW plan_cache_mode"))).scalar_one())
+                    await conn.rollback()
+            async with store.sessionmaker() as db:
+                seen.append((await db.execute(text("SHOW plan_cache_mode"))).scalar_one())
+        finally:
+            await store.dispose()
+        return seen
+
+    assert await modes(pg_url) == ["force_custom_plan"] * 4
+    own = f"{pg_url}{'&' if '?' in pg_url else '?'}options=-c%20plan_cache_mode%3Dforce_generic_plan"
+    assert await modes(own) == ["force_generic_plan"] * 4

@@ -130,7 +130,25 @@ def create_engine(url: str, *, password: str | None = None, own_dir: Path | None
         args["password"] = password
     engine = create_async_engine(parsed, pool_pre_ping=True, connect_args=args)
     event.listen(engine.sync_engine, "close", _terminate_postgres)
+    if "plan_cache_mode" not in args.get("server_settings", {}):  # the URL's options=-c … has the last word
+        event.listen(engine.sync_engine, "connect", _plan_every_call)
     return engine
+
+
+def _plan_every_call(dbapi_connection, _record) -> None:
+    """Postgres plans each run of a statement for its own values (``plan_cache_mode``), as a fresh process does.
+
+    asyncpg keeps its statements prepared for the life of a connection, and after five runs Postgres may switch
+    a prepared statement to one generic plan made for no value in particular. In a long-lived process (the TUI,
+    a conversation) that plan can read the whole table where the values' own plan reads a few rows by an index:
+    the preview's promoted-checks query went from 0.4 ms to 35 ms on every call from its sixth on, in a store of
+    280,000 facts (bench/scale.py). Planning every run costs well under a millisecond for rfpilot's statements,
+    and makes the plans the query-plan tests check the ones every process runs. Set after connecting, not in the
+    startup packet, which a pooler such as PgBouncer refuses for a setting it does not know."""
+    cursor = dbapi_connection.cursor()
+    cursor.execute("SET plan_cache_mode = force_custom_plan")
+    cursor.close()
+    dbapi_connection.commit()  # the driver opened a transaction for it: a rollback would undo the setting
 
 
 def _terminate_postgres(dbapi_connection, _record) -> None:
