@@ -14,10 +14,11 @@ import socket
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from rfpilot.errors import ConfigError
+from rfpilot.transport import model_server_refusal
 
 APP_NAME = "rfpilot"
 
@@ -37,6 +38,7 @@ class Setting:
     maximum: float | None = None
     default_text: str | None = None  # how the docs describe a default that is derived, not a constant
     words: str | None = None  # what it takes, in words, when the kind alone would not say (a keymap entry)
+    rule: Callable[[str], tuple[str, str] | None] | None = None  # a text value's own check: (message, hint) refused
 
     def accepted(self) -> str:
         """The values this setting takes, in words (for errors and docs)."""
@@ -71,7 +73,8 @@ SCHEMA: tuple[Setting, ...] = (
             choices=("anthropic", "openai", "offline", "scripted"),
             default_text="`anthropic` when an Anthropic key is found, else `offline`"),
     Setting("llm.openai.base_url", str, None, "an OpenAI-compatible server's API root ending in `/v1` "
-            "(`http://localhost:11434/v1` for Ollama)", env="RFPILOT_OPENAI_BASE_URL"),
+            "(`http://localhost:11434/v1` for Ollama; plain `http://` only to 127.0.0.1, ::1 or localhost)",
+            env="RFPILOT_OPENAI_BASE_URL", rule=model_server_refusal),
     Setting("llm.openai.model", str, None, "the model name on that server", env="RFPILOT_OPENAI_MODEL"),
     Setting("llm.scripted.file", str, None, "the replies file of the scripted provider (format in [llm.md](llm.md))",
             env="RFPILOT_SCRIPTED_FILE"),
@@ -259,7 +262,18 @@ def _convert(spec: Setting, value: Any, source: str) -> Any:
         if value.strip().lower() not in spec.choices:
             raise refused
         return value.strip().lower()
+    _apply_rule(spec, value)
     return value
+
+
+class _Refused(ConfigError):
+    """A setting's own rule refused the value; its hint says what to do instead."""
+
+
+def _apply_rule(spec: Setting, value: str) -> None:
+    refusal = spec.rule(value) if spec.rule is not None else None
+    if refusal is not None:
+        raise _Refused(f"{spec.key}: {refusal[0]}", hint=refusal[1])
 
 
 def checked(spec: Setting, value: Any, source: str) -> Any:
@@ -269,7 +283,7 @@ def checked(spec: Setting, value: Any, source: str) -> Any:
     try:
         return _convert(spec, value, source)
     except ConfigError as err:
-        hint = _fix_hint(spec.key, source)
+        hint = err.hint if isinstance(err, _Refused) and err.hint else _fix_hint(spec.key, source)
         if spec.key.startswith(KEYMAP) and isinstance(value, dict):  # [keymap.session] new = … (a dot not quoted)
             hint = KEYMAP_HINT
         raise ConfigError(f"{err.message} ({source})", hint=hint) from None
@@ -481,6 +495,7 @@ def parse_value(key: str, raw: str) -> Any:
     if not text:
         raise ConfigError(f"{key} does not take an empty value",
                           hint=f"give {key} a value, or remove it with `rfpilot config set {key} --unset`")
+    _apply_rule(spec, raw)
     return text if key.startswith(KEYMAP) else raw
 
 

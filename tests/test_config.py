@@ -393,3 +393,30 @@ def test_the_tui_refuses_a_bad_ui_setting_before_it_starts(cli, env, session_id)
         file.write_text(toml, encoding="utf-8")
         code, out, err = cli("open", session_id)
         assert (code, out, err.splitlines()[0]) == (1, "", f"error: {error} (config {file})")
+
+
+def test_a_model_server_in_clear_on_another_machine_is_refused_wherever_it_is_set(cli, env, monkeypatch) -> None:
+    """Plain http only to this machine (SPEC): `config set` refuses it and leaves the file alone; from the
+    environment every command that reads it says which variable and what to do instead; loopback and https
+    are taken."""
+    config = Path(env["RFPILOT_HOME"]) / "config" / "config.toml"
+    code, out, err = cli("config", "set", "llm.openai.base_url", "http://gpu-box:11434/v1")
+    assert code == 1 and out == "" and not config.exists()
+    lines = err.splitlines()
+    assert lines[0] == ("error: llm.openai.base_url: refused plain http:// to gpu-box: the model server would get "
+                        "the session's text (and any key) across the network in clear")
+    assert lines[1] == ("hint: use its https:// address, or tunnel to it over SSH (`ssh -N -L 11434:localhost:11434 "
+                        "gpu-box`) and use http://localhost:11434/v1; plain http:// is only for 127.0.0.1, ::1 or "
+                        "localhost")
+    for good in ("http://localhost:11434/v1", "http://127.0.0.1:8080/v1", "https://gpu-box:11434/v1"):
+        assert cli("config", "set", "llm.openai.base_url", good)[0] == 0
+    monkeypatch.setenv("RFPILOT_OPENAI_BASE_URL", "http://10.0.0.5:8000/v1")
+    monkeypatch.setenv("RFPILOT_OPENAI_MODEL", "llama3.1")
+    monkeypatch.setenv("RFPILOT_LLM_PROVIDER", "openai")
+    code, out, _ = cli("new", "VPN drops every hour", "--json")
+    sid = json.loads(out)["id"]
+    code, out, err = cli("chat", sid, "it drops at 10:00 sharp")
+    assert code == 1 and "refused plain http:// to 10.0.0.5" in err and "(env RFPILOT_OPENAI_BASE_URL)" in err
+    assert "ssh -N -L 8000:localhost:8000 10.0.0.5" in err
+    code, out, err = cli("config", "get", "llm.openai.base_url")
+    assert "refused plain http:// to 10.0.0.5" in out + err

@@ -231,6 +231,21 @@ def test_anthropic_unreachable_is_not_ok_and_honours_the_base_url(anthropic, ser
     assert any("hint: check the network (and ANTHROPIC_BASE_URL if set)" in line for line in block)
 
 
+def test_an_anthropic_address_in_clear_is_refused_and_never_sent_the_key(anthropic, server, monkeypatch) -> None:
+    fake = server(lambda r: httpx.Response(200, json={"data": []}))
+    monkeypatch.setenv("ANTHROPIC_BASE_URL", "http://llm-gateway.lan:8080")
+    code, out, err = anthropic("doctor")
+    assert code == 1 and fake.requests == []
+    block = _block(out, "llm")
+    assert block[0] == ("llm       NOT OK: ANTHROPIC_BASE_URL: refused plain http:// to llm-gateway.lan: the model "
+                        "server would get the session's text (and any key) across the network in clear")
+    assert any("ssh -N -L 8080:localhost:8080 llm-gateway.lan" in line for line in block)
+    assert SECRET not in out + err
+    code, out, err = anthropic("new", "Printer offline", "--json")
+    code, out, err = anthropic("chat", json.loads(out)["id"], "the spooler stops")
+    assert code == 1 and err.startswith("error: ANTHROPIC_BASE_URL: refused plain http:// to llm-gateway.lan")
+
+
 def test_no_network_contacts_nothing(anthropic, server) -> None:
     fake = server(lambda r: httpx.Response(500))
     code, out, _ = anthropic("doctor", "--no-network")

@@ -189,7 +189,7 @@ FLOORS: list[tuple[str, tuple[str, ...]]] = [
     ("core", ("rfpilot.core",)),
     ("config, psa, db", ("rfpilot.config", "rfpilot.psa", "rfpilot.db")),
     ("standard-library helpers", ("rfpilot.private", "rfpilot.startup", "rfpilot.textsafe", "rfpilot.textcheck",
-                                  "rfpilot.grammar", "rfpilot.progress")),
+                                  "rfpilot.grammar", "rfpilot.progress", "rfpilot.transport")),
     ("errors", ("rfpilot.errors",)),
 ]
 ROOT = rfpilot.__name__

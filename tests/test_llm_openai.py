@@ -14,7 +14,7 @@ from rfpilot.core.llm.base import LLMCallError, LLMRequest, LLMResult, Turn
 from rfpilot.core.llm.openai_provider import OpenAIProvider
 from rfpilot.errors import ConfigError
 
-BASE = "http://llm.test/v1"
+BASE = "https://llm.test/v1"
 KEY = "sk-test-secret-4242"
 
 
@@ -134,7 +134,7 @@ def _no_key(err: LLMCallError) -> None:
 # -- request shape ----------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("base", ["http://llm.test/v1", "http://llm.test/v1/", "  http://llm.test/v1//  "])
+@pytest.mark.parametrize("base", ["https://llm.test/v1", "https://llm.test/v1/", "  https://llm.test/v1//  "])
 async def test_request_shape_streaming(base: str) -> None:
     provider, rec = _provider(_stream_response(GOOD_STREAM), base=base)
     await _collect(provider)
@@ -142,7 +142,7 @@ async def test_request_shape_streaming(base: str) -> None:
 
     sent = rec.requests[-1]
     assert sent.method == "POST"
-    assert str(sent.url) == "http://llm.test/v1/chat/completions"
+    assert str(sent.url) == "https://llm.test/v1/chat/completions"
     assert sent.url.path == "/v1/chat/completions"
     assert sent.headers["authorization"] == f"Bearer {KEY}"
     assert sent.headers["content-type"] == "application/json"
@@ -215,9 +215,29 @@ def test_non_http_base_url_is_refused(base: str) -> None:
     assert "RFPILOT_OPENAI_BASE_URL" in (info.value.hint or "")
 
 
+@pytest.mark.parametrize("base", ["http://gpu-box:11434/v1", "http://10.0.0.5:8000/v1", "http://[2001:db8::1]/v1",
+                                  "HTTP://Ollama.LAN/v1", "http://localhost.example/v1"])
+def test_plain_http_to_another_machine_is_refused_before_anything_is_sent(base: str) -> None:
+    """The session's text and any key would cross the network in clear (SPEC: plain http only to loopback)."""
+    with pytest.raises(ConfigError) as info:
+        _provider(lambda request: pytest.fail(f"a request went out: {request.url}"), base=base)
+    assert info.value.message.startswith("refused plain http:// to ")
+    assert "in clear" in info.value.message and KEY not in info.value.message
+    assert "ssh -N -L" in (info.value.hint or "") and "http://localhost:" in (info.value.hint or "")
+
+
+@pytest.mark.parametrize("base", ["http://localhost:11434/v1", "http://127.0.0.1:8080/v1", "http://127.9.9.9/v1",
+                                  "http://[::1]:11434/v1", "https://gpu-box:11434/v1", "https://10.0.0.5/v1"])
+async def test_plain_http_to_this_machine_and_https_anywhere_are_taken(base: str) -> None:
+    provider, rec = _provider(_stream_response(GOOD_STREAM), base=base)
+    await _collect(provider)
+    await provider.aclose()
+    assert str(rec.requests[-1].url) == f"{base}/chat/completions"
+
+
 def test_base_url_with_credentials_is_refused_without_echoing_them() -> None:
     with pytest.raises(ConfigError) as info:
-        OpenAIProvider(f"http://user:{KEY}@llm.test/v1", "llama3.1")
+        OpenAIProvider(f"https://user:{KEY}@llm.test/v1", "llama3.1")
     assert KEY not in info.value.message
 
 
@@ -491,7 +511,7 @@ async def test_connection_refused(stream: bool) -> None:
 async def test_dns_failure() -> None:
     provider, _ = _provider(_raise(httpx.ConnectError("[Errno -2] Name or service not known")))
     err = await _failure(provider)
-    assert err.message.startswith("cannot reach the model server at http://llm.test/v1")
+    assert err.message.startswith("cannot reach the model server at https://llm.test/v1")
     assert "Name or service not known" in err.message
 
 

@@ -38,6 +38,7 @@ from rfpilot.core.view_types import (
 )
 from rfpilot.errors import RfpilotError
 from rfpilot.grammar import count, verb
+from rfpilot.transport import model_server_refusal
 
 TIMEOUT = 5.0  # seconds for each network check
 ANTHROPIC_API = "https://api.anthropic.com"
@@ -190,6 +191,10 @@ async def _reach_anthropic(settings: Settings, part: DoctorLLM) -> None:
 
     key = secrets.lookup("anthropic", settings.env).value or ""
     base = (settings.env.get("ANTHROPIC_BASE_URL") or ANTHROPIC_API).rstrip("/")
+    refusal = model_server_refusal(base)  # the key is never sent in clear (rfpilot.transport)
+    if refusal is not None:
+        _failed(part, f"ANTHROPIC_BASE_URL: {refusal[0]}", refusal[1])
+        return
     url = f"{base}/v1/models?limit=1"
     status, _, problem = await _get(url, {"x-api-key": key, "anthropic-version": ANTHROPIC_VERSION})
     part["reached"] = base

@@ -14,7 +14,7 @@ Rules (SPEC §9, reference psa-llm.md):
 * Any other 4xx is final: ``PSARequestError`` with the server's own message (the client's ``error_message``).
 * A 5xx the client declares final (``is_final``: Autotask reports permission errors as 500) is final too.
 
-Transport (SPEC §16): ``check_url`` is the one rule for every PSA address — ``https://`` anywhere, plain
+Transport (SPEC §16): ``check_url`` is the one rule for every PSA address (``rfpilot.transport``'s, worded for a PSA) — ``https://`` anywhere, plain
 ``http://`` only to a loopback address (127.0.0.0/8, ::1, localhost: a local test fake). It is applied when a
 connection is made or loaded (``rfpilot.core.closeout.psa``), when a ``PSAHttp`` is created, and again to every request
 just before it is sent, so an address edited by hand in the store, or one a server hands back (Halo's auth URL,
@@ -27,7 +27,6 @@ bodies and query strings are never logged, so credentials and ticket text never 
 from __future__ import annotations
 
 import asyncio
-import ipaddress
 import logging
 import random
 import time
@@ -41,21 +40,11 @@ import httpx
 from rfpilot.grammar import count
 from rfpilot.progress import say
 from rfpilot.psa.errors import InsecureURLError, PSARequestError, PSAUnavailableError
+from rfpilot.transport import is_loopback  # the one rule of where credentials may go (rfpilot.transport)
 
 log = logging.getLogger("rfpilot.psa")
 
 IDEMPOTENT = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "PATCH", "DELETE"})
-
-
-def is_loopback(host: str) -> bool:
-    """True for 127.0.0.0/8, ::1 and ``localhost``: addresses that never leave this machine."""
-    host = (host or "").strip().strip("[]").rstrip(".").lower()
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
 
 
 def check_url(url: str | httpx.URL, name: str) -> httpx.URL:

@@ -27,6 +27,7 @@ from rfpilot.core.llm.base import (
     Usage,
 )
 from rfpilot.errors import ConfigError, LLMUnavailableError
+from rfpilot.transport import model_server_refusal
 
 if TYPE_CHECKING:
     from rfpilot.core.secrets import KeyLookup
@@ -182,7 +183,11 @@ def get_provider(settings: Settings, *, name: str | None = None) -> Provider:
                 hint="set ANTHROPIC_API_KEY, or store one with `rfpilot keys set anthropic`"
                 + (f" ({found.problem})" if found.problem else ""),
             )
-        return AnthropicProvider(api_key=found.value, models=models_for(settings),
+        base_url = (settings.env.get("ANTHROPIC_BASE_URL") or "").strip() or None  # the SDK's own variable
+        refusal = model_server_refusal(base_url) if base_url else None  # the one rule (rfpilot.transport)
+        if refusal is not None:
+            raise ConfigError(f"ANTHROPIC_BASE_URL: {refusal[0]}", hint=refusal[1])
+        return AnthropicProvider(api_key=found.value, models=models_for(settings), base_url=base_url,
                                  timeout=float(settings.get("llm.timeout")))
     if chosen == "openai":
         from rfpilot.core.llm.openai_provider import OpenAIProvider

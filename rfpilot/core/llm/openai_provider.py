@@ -20,6 +20,7 @@ from urllib.parse import urlsplit
 from rfpilot.core.llm import tls
 from rfpilot.core.llm.base import LLMCallError, LLMRequest, LLMResult, Provider, Turn, Usage
 from rfpilot.errors import ConfigError, LLMUnavailableError
+from rfpilot.transport import model_server_refusal
 
 BASE_URL_HINT = "is the server running? check llm.openai.base_url / RFPILOT_OPENAI_BASE_URL"
 KEY_HINT = "set RFPILOT_OPENAI_API_KEY, or store one with `rfpilot keys set openai`"
@@ -382,6 +383,9 @@ def _normalise_base_url(base_url: str) -> str:
             f"the openai provider's base URL must not have a query or fragment: {url!r}",
             hint="use the server's API root, e.g. http://localhost:11434/v1",
         )
+    refusal = model_server_refusal(url)  # the one rule of where a session's text may go (rfpilot.transport)
+    if refusal is not None:
+        raise ConfigError(refusal[0], hint=refusal[1])
     return url
 
 
