@@ -14,11 +14,11 @@ Rules (SPEC §9, reference psa-llm.md):
 * Any other 4xx is final: ``PSARequestError`` with the server's own message (the client's ``error_message``).
 * A 5xx the client declares final (``is_final``: Autotask reports permission errors as 500) is final too.
 
-Transport (SPEC §16): ``check_url`` is the one rule for every PSA address (``rfpilot.transport``'s, worded for a PSA) — ``https://`` anywhere, plain
-``http://`` only to a loopback address (127.0.0.0/8, ::1, localhost: a local test fake). It is applied when a
-connection is made or loaded (``rfpilot.core.closeout.psa``), when a ``PSAHttp`` is created, and again to every request
-just before it is sent, so an address edited by hand in the store, or one a server hands back (Halo's auth URL,
-Autotask's zone and next-page URLs), never carries a credential in clear.
+Transport (SPEC §16): ``check_url`` is the one rule for every PSA address (``rfpilot.transport``'s, worded for a
+PSA) — ``https://`` anywhere, plain ``http://`` only to a loopback address (127.0.0.0/8, ::1, localhost: a local
+test fake). It is applied when a connection is made or loaded (``rfpilot.core.closeout.psa``), when a ``PSAHttp``
+is created, and again to every request just before it is sent, so an address edited by hand in the store, or one
+a server hands back (Halo's auth URL, Autotask's zone and next-page URLs), never carries a credential in clear.
 
 Logging: one DEBUG line per attempt with the method, the path (no query string) and the outcome. Headers,
 bodies and query strings are never logged, so credentials and ticket text never reach a log.
