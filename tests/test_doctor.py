@@ -237,13 +237,14 @@ def test_an_anthropic_address_in_clear_is_refused_and_never_sent_the_key(anthrop
     code, out, err = anthropic("doctor")
     assert code == 1 and fake.requests == []
     block = _block(out, "llm")
-    assert block[0] == ("llm       NOT OK: ANTHROPIC_BASE_URL: refused plain http:// to llm-gateway.lan: the model "
-                        "server would get the session's text (and any key) across the network in clear")
+    assert block[0] == ("llm       NOT OK: refused plain http:// to llm-gateway.lan: the model server would get "
+                        "the session's text (and any key) across the network in clear (env ANTHROPIC_BASE_URL)")
     assert any("ssh -N -L 8080:localhost:8080 llm-gateway.lan" in line for line in block)
     assert SECRET not in out + err
     code, out, err = anthropic("new", "Printer offline", "--json")
     code, out, err = anthropic("chat", json.loads(out)["id"], "the spooler stops")
-    assert code == 1 and err.startswith("error: ANTHROPIC_BASE_URL: refused plain http:// to llm-gateway.lan")
+    assert code == 1 and err.startswith("error: refused plain http:// to llm-gateway.lan")
+    assert err.splitlines()[0].endswith("in clear (env ANTHROPIC_BASE_URL)")
 
 
 def test_no_network_contacts_nothing(anthropic, server) -> None:

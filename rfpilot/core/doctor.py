@@ -193,7 +193,7 @@ async def _reach_anthropic(settings: Settings, part: DoctorLLM) -> None:
     base = (settings.env.get("ANTHROPIC_BASE_URL") or ANTHROPIC_API).rstrip("/")
     refusal = model_server_refusal(base)  # the key is never sent in clear (rfpilot.transport)
     if refusal is not None:
-        _failed(part, f"ANTHROPIC_BASE_URL: {refusal[0]}", refusal[1])
+        _failed(part, f"{refusal[0]} (env ANTHROPIC_BASE_URL)", refusal[1])
         return
     url = f"{base}/v1/models?limit=1"
     status, _, problem = await _get(url, {"x-api-key": key, "anthropic-version": ANTHROPIC_VERSION})

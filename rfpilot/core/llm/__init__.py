@@ -186,7 +186,7 @@ def get_provider(settings: Settings, *, name: str | None = None) -> Provider:
         base_url = (settings.env.get("ANTHROPIC_BASE_URL") or "").strip() or None  # the SDK's own variable
         refusal = model_server_refusal(base_url) if base_url else None  # the one rule (rfpilot.transport)
         if refusal is not None:
-            raise ConfigError(f"ANTHROPIC_BASE_URL: {refusal[0]}", hint=refusal[1])
+            raise ConfigError(f"{refusal[0]} (env ANTHROPIC_BASE_URL)", hint=refusal[1])
         return AnthropicProvider(api_key=found.value, models=models_for(settings), base_url=base_url,
                                  timeout=float(settings.get("llm.timeout")))
     if chosen == "openai":
