@@ -154,6 +154,22 @@ async def test_snippets_are_sanitised_and_marked(ctx) -> None:
         assert snippet["marks"] and all(snippet["text"][a:b].lower() == "copier" for a, b in snippet["marks"])
 
 
+async def test_a_notes_markdown_marks_do_not_reach_its_snippet(ctx) -> None:
+    """"resolution: The copier … ## Root cause The scan account's …" read as noise: the heading and bold marks go,
+    the words and the hits' spans stay (a C# or a #123 in the text is not a mark)."""
+    await resolved(ctx, "Copier scans fail since the password rotation")
+    [result] = await search(ctx, "rotated address")
+    texts = [snippet["text"] for snippet in result["snippets"]]
+    assert any("Root cause" in text or "Resolution" in text for text in texts)
+    for snippet in result["snippets"]:
+        assert "#" not in snippet["text"] and "**" not in snippet["text"]
+        assert snippet["marks"] and all(snippet["text"][a:b].lower() in ("rotated", "address")
+                                        for a, b in snippet["marks"])
+    view = marked_spans(f"## Fix **C#** ticket #123 {index.HIT_START}rotated{index.HIT_END} ### Done")
+    assert view["text"] == "Fix C# ticket #123 rotated Done"
+    assert [view["text"][a:b] for a, b in view["marks"]] == ["rotated"]
+
+
 async def test_an_sqlite_store_without_the_index_says_so(tmp_path) -> None:
     """An SQLite built without FTS5 has no index (migration 0011 skips it): search names that on every call,
     not only the first time. (On Postgres the migration always makes it: not looked for there.)"""

@@ -32,6 +32,8 @@ LIMIT_MAX = 200
 EXTRA_SHARE, EXTRA = 0.25, 3
 SNIPPETS = 2  # per session: its best matching items
 _SPACE = re.compile(r"\s+")
+# A note's Markdown in a snippet: heading marks ("## Problem") and bold marks; the words stay.
+_MARKUP = re.compile(r"(?:(?<=\s)|^)#{1,6}(?=\s|$)|\*\*")
 
 
 def _ranked(hits: list[Hit]) -> dict[str, list[Hit]]:
@@ -52,7 +54,7 @@ def marked_spans(snippet: str) -> SearchSnippetView:
     pieces = snippet.replace(HIT_END, HIT_START).split(HIT_START)
     text, marks = "", []
     for i, piece in enumerate(pieces):
-        clean = inert(_SPACE.sub(" ", piece))
+        clean = inert(_SPACE.sub(" ", piece if i % 2 else _MARKUP.sub("", piece)))
         if i == 0:
             clean = clean.lstrip()
         if i == len(pieces) - 1:
