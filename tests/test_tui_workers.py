@@ -316,3 +316,35 @@ def test_quitting_mid_reply_through_app_run(settings, point, monkeypatch, capfd)
     assert app.return_code == 0, err
     assert "Traceback" not in err and "Error" not in err, err
     assert asyncio.run(stored_messages(settings, seen["sid"])) == [("user", "interrupted")]  # never `sent`
+
+
+async def test_a_worker_cancelled_before_it_ran_leaves_no_coroutine_unawaited() -> None:
+    """Two workers of one exclusive group started in one go: the first is cancelled before it ever runs. Neither
+    its work nor the guard around it may be left for the garbage collector to call "never awaited" (seen once in
+    CI, quitting one chunk into a reply)."""
+    import gc
+    import warnings
+
+    from textual.app import App
+
+    from rfpilot.tui.workers import start_worker
+
+    ran: list[str] = []
+
+    async def job(label: str) -> None:
+        ran.append(label)
+
+    class Host(App[None]):
+        async def on_mount(self) -> None:
+            start_worker(self, job("first"), group="g", exclusive=True)
+            second = start_worker(self, job("second"), group="g", exclusive=True)
+            await second.wait()
+            self.exit()
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        async with Host().run_test() as pilot:
+            await pilot.pause()
+        gc.collect()
+    assert ran == ["second"]
+    assert not [w for w in caught if "never awaited" in str(w.message)], [str(w.message) for w in caught]

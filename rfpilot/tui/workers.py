@@ -53,11 +53,18 @@ async def _guarded(node: DOMNode, work: Awaitable[Any], name: str) -> Any:
 def start_worker(node: DOMNode, work: Awaitable[Any], *, group: str, exclusive: bool = False, name: str = "") -> Worker:
     """Run ``work`` as a worker of ``node`` (instead of ``node.run_worker``)."""
     name = name or getattr(work, "__name__", "") or group
-    started = node.run_worker(_guarded(node, work, name), name=name, group=group, exclusive=exclusive)
+    guarded = _guarded(node, work, name)
+    started = node.run_worker(guarded, name=name, group=group, exclusive=exclusive)
     started.cancel_safe = True  # type: ignore[attr-defined]  # the tests check every worker has it
-    if inspect.iscoroutine(work) and started._task is not None:
-        # Cancelled before it ever ran (an exclusive group, a quit): close it, so no "never awaited" warning.
-        started._task.add_done_callback(lambda _task: work.close())
+    if started._task is not None:
+        # Cancelled before it ever ran (an exclusive group, a quit): close both coroutines, the work and the guard
+        # around it, so neither says "never awaited" (closing one that ran to its end does nothing).
+        def close_unstarted(_task: object) -> None:
+            guarded.close()
+            if inspect.iscoroutine(work):
+                work.close()
+
+        started._task.add_done_callback(close_unstarted)
     return started
 
 
