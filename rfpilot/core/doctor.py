@@ -38,7 +38,6 @@ from rfpilot.core.view_types import (
 )
 from rfpilot.errors import RfpilotError
 from rfpilot.grammar import count, verb
-from rfpilot.transport import model_server_refusal
 
 TIMEOUT = 5.0  # seconds for each network check
 ANTHROPIC_API = "https://api.anthropic.com"
@@ -190,10 +189,13 @@ async def _reach_anthropic(settings: Settings, part: DoctorLLM) -> None:
     from rfpilot.core import secrets
 
     key = secrets.lookup("anthropic", settings.env).value or ""
-    base = (settings.env.get("ANTHROPIC_BASE_URL") or ANTHROPIC_API).rstrip("/")
-    refusal = model_server_refusal(base)  # the key is never sent in clear (rfpilot.transport)
-    if refusal is not None:
-        _failed(part, f"{refusal[0]} (env ANTHROPIC_BASE_URL)", refusal[1])
+    from rfpilot.core.llm import anthropic_base_url
+    from rfpilot.errors import ConfigError
+
+    try:
+        base = (anthropic_base_url(settings) or ANTHROPIC_API).rstrip("/")
+    except ConfigError as err:  # plain http to another machine: the key is never sent in clear
+        _failed(part, err.message, err.hint)
         return
     url = f"{base}/v1/models?limit=1"
     status, _, problem = await _get(url, {"x-api-key": key, "anthropic-version": ANTHROPIC_VERSION})

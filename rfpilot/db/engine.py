@@ -117,10 +117,10 @@ def create_engine(url: str, *, password: str | None = None, own_dir: Path | None
         options = {"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000}
 
         async def connect_inline() -> object:  # called once the engine below exists: its dialect reads the URL
-            from rfpilot.db.inline import creator
+            from rfpilot.db.inline import connect
 
             database, kwargs = engine.dialect.create_connect_args(engine.url)
-            return await creator(*database, **{**kwargs, **options})()
+            return await connect(*database, **{**kwargs, **options})
 
         engine = create_async_engine(url, connect_args=options, async_creator=connect_inline if inline else None)
         event.listen(engine.sync_engine, "connect", _set_sqlite_pragmas)

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 
@@ -118,9 +118,6 @@ class InlineConnection:
     def cursor(self) -> InlineCursor:
         return InlineCursor(self._conn.cursor())
 
-    async def execute(self, sql: str, parameters: Sequence[Any] | None = None) -> InlineCursor:
-        return await self.cursor().execute(sql, parameters)
-
     async def commit(self) -> None:
         self._conn.commit()
 
@@ -147,15 +144,7 @@ class InlineConnection:
     def isolation_level(self, value: Any) -> None:  # None, "DEFERRED", "IMMEDIATE" or "EXCLUSIVE"
         self._conn.isolation_level = value
 
-    @property
-    def in_transaction(self) -> bool:
-        return self._conn.in_transaction
 
-
-def creator(database: str, **kwargs: Any) -> Callable[[], Any]:
-    """The ``async_creator`` for a SQLite file: ``sqlite3.connect(database, **kwargs)`` wrapped inline."""
-
-    async def connect() -> InlineConnection:
-        return InlineConnection(sqlite3.connect(database, **kwargs))
-
-    return connect
+async def connect(database: str, **kwargs: Any) -> InlineConnection:
+    """``sqlite3.connect(database, **kwargs)``, answering as an aiosqlite connection (the engine's async_creator)."""
+    return InlineConnection(sqlite3.connect(database, **kwargs))

@@ -145,6 +145,16 @@ def shown_setting(settings: Settings, key: str) -> tuple[Any, str]:
     return settings.effective(key), settings.source_of(key)
 
 
+def anthropic_base_url(settings: Settings) -> str | None:
+    """``ANTHROPIC_BASE_URL`` (the SDK's own variable, handed to it by rfpilot), None when unset; a ConfigError
+    when it is plain http to another machine (``rfpilot.transport``: the key is sent there)."""
+    base_url = (settings.env.get("ANTHROPIC_BASE_URL") or "").strip() or None
+    refusal = model_server_refusal(base_url) if base_url else None
+    if refusal is not None:
+        raise ConfigError(f"{refusal[0]} (env ANTHROPIC_BASE_URL)", hint=refusal[1])
+    return base_url
+
+
 def get_provider(settings: Settings, *, name: str | None = None) -> Provider:
     """Build the selected provider (or ``name``). A provider missing what it needs to run (a key, a base URL and
     a model, a replies file) is LLMUnavailableError (exit 5, as chat with the offline provider: no model to
@@ -183,12 +193,8 @@ def get_provider(settings: Settings, *, name: str | None = None) -> Provider:
                 hint="set ANTHROPIC_API_KEY, or store one with `rfpilot keys set anthropic`"
                 + (f" ({found.problem})" if found.problem else ""),
             )
-        base_url = (settings.env.get("ANTHROPIC_BASE_URL") or "").strip() or None  # the SDK's own variable
-        refusal = model_server_refusal(base_url) if base_url else None  # the one rule (rfpilot.transport)
-        if refusal is not None:
-            raise ConfigError(f"{refusal[0]} (env ANTHROPIC_BASE_URL)", hint=refusal[1])
-        return AnthropicProvider(api_key=found.value, models=models_for(settings), base_url=base_url,
-                                 timeout=float(settings.get("llm.timeout")))
+        return AnthropicProvider(api_key=found.value, models=models_for(settings),
+                                 base_url=anthropic_base_url(settings), timeout=float(settings.get("llm.timeout")))
     if chosen == "openai":
         from rfpilot.core.llm.openai_provider import OpenAIProvider
 
